@@ -1,0 +1,229 @@
+//! The error type shared by every Aether store and component.
+
+use std::fmt;
+
+use crate::id::ActorId;
+
+/// A boxed error source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The result type of Aether operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An optimistic-concurrency failure: someone else appended to the actor first.
+///
+/// **What to do:** reload the actor (its state at `current`), decide again and
+/// retry; or give up and report the conflict. Never retry blindly with the same
+/// event: its version is stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionConflict {
+    /// The actor whose stream moved.
+    pub actor_id: ActorId,
+    /// The version the caller tried to write (the first one, for a batch).
+    pub attempted: u64,
+    /// The actor's latest version when the store refused the write (`0` = no events).
+    pub current: u64,
+}
+
+impl fmt::Display for VersionConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "version conflict on actor {:?}: attempted version {}, current version is {}",
+            self.actor_id.as_str(),
+            self.attempted,
+            self.current
+        )
+    }
+}
+
+impl std::error::Error for VersionConflict {}
+
+/// Every error an Aether store or component returns. Match on the variant to decide.
+///
+/// The source, where there is one, is reachable through
+/// [`std::error::Error::source`] and is not repeated in `Display`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The actor's stream is not at the version the caller expected.
+    /// **What to do:** reload and retry (see [`VersionConflict`]).
+    #[error("{0}")]
+    VersionConflict(VersionConflict),
+
+    /// The caller passed something invalid (an empty id, version 0, a batch that
+    /// mixes actors, ...). **What to do:** fix the input; retrying cannot help.
+    #[error("invalid input: {message}")]
+    InvalidInput {
+        /// What was wrong.
+        message: String,
+    },
+
+    /// An encoded event or snapshot is larger than the store accepts.
+    /// **What to do:** make the event smaller (store large blobs elsewhere and
+    /// reference them) or raise the store's limit.
+    #[error("{what} is {size} bytes; the limit is {limit} bytes")]
+    TooLarge {
+        /// What was too large ("event", "snapshot", "batch").
+        what: &'static str,
+        /// Its encoded size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+
+    /// Encoding or decoding failed (bad JSON, a malformed stored message).
+    /// **What to do:** for a write, fix the data; for a read, inspect the stored
+    /// bytes with a with-errors replay.
+    #[error("serialization failed: {message}")]
+    Serialization {
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The backend could not be reached in time (connection refused, timeout).
+    /// **What to do:** retry later; the operation may or may not have happened
+    /// (appends are deduplicated by event id, so retrying the same event is safe).
+    #[error("store unavailable: {message}")]
+    Unavailable {
+        /// What was unreachable.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The backend failed or refused the request for another reason.
+    /// **What to do:** report it; retrying may help if the cause is transient.
+    #[error("storage failure: {message}")]
+    Storage {
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The backend does not support the operation (for example a server too old
+    /// for atomic batches). **What to do:** upgrade the backend or avoid the call.
+    #[error("not supported: {message}")]
+    Unsupported {
+        /// What is missing.
+        message: String,
+    },
+}
+
+impl Error {
+    /// A version conflict.
+    pub fn conflict(actor_id: ActorId, attempted: u64, current: u64) -> Self {
+        Self::VersionConflict(VersionConflict {
+            actor_id,
+            attempted,
+            current,
+        })
+    }
+
+    /// An invalid-input error.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            message: message.into(),
+        }
+    }
+
+    /// A serialization error with its source.
+    pub fn serialization(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Serialization {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A storage error without a source.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Self::Storage {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A storage error with its source.
+    pub fn storage_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Storage {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An unavailable error with its source.
+    pub fn unavailable(message: impl Into<String>, source: Option<BoxError>) -> Self {
+        Self::Unavailable {
+            message: message.into(),
+            source,
+        }
+    }
+
+    /// Whether this is a version conflict.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::VersionConflict(_))
+    }
+
+    /// The conflict details, if this is a version conflict.
+    pub fn as_conflict(&self) -> Option<&VersionConflict> {
+        match self {
+            Self::VersionConflict(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Whether the caller's input was invalid.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, Self::InvalidInput { .. } | Self::TooLarge { .. })
+    }
+
+    /// Whether retrying the same operation later may succeed (unavailable or
+    /// storage failures; not conflicts or invalid input).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::Storage { .. })
+    }
+}
+
+impl From<VersionConflict> for Error {
+    fn from(c: VersionConflict) -> Self {
+        Self::VersionConflict(c)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Self::serialization("JSON", e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn conflict_carries_details_and_displays_them() {
+        let e = Error::conflict(ActorId::new("a-1").unwrap(), 3, 5);
+        assert!(e.is_conflict());
+        let c = e.as_conflict().unwrap();
+        assert_eq!((c.attempted, c.current), (3, 5));
+        assert_eq!(
+            e.to_string(),
+            "version conflict on actor \"a-1\": attempted version 3, current version is 5"
+        );
+    }
+
+    #[test]
+    fn source_is_not_repeated_in_display() {
+        let bad = serde_json::from_str::<u8>("x").unwrap_err();
+        let e = Error::from(bad);
+        assert_eq!(e.to_string(), "serialization failed: JSON");
+        assert!(e.source().is_some());
+    }
+}

@@ -1,0 +1,142 @@
+//! [`Event`]: an immutable fact in an actor's history, and its JSON wire format.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::id::{ActorId, EventId};
+use crate::metadata::Metadata;
+use crate::timestamp::Timestamp;
+
+/// An immutable fact in one actor's history.
+///
+/// # Wire format (stable)
+///
+/// Events are stored and sent as one JSON object with these fields, all
+/// present:
+///
+/// | field        | JSON type        | meaning                                             |
+/// |--------------|------------------|-----------------------------------------------------|
+/// | `id`         | string (UUID)    | the event id, unique; used for deduplication        |
+/// | `event_type` | string           | the event's type name, 1 to 256 bytes               |
+/// | `actor_id`   | string or object | the actor; `{"id": .., "type": ..}` when the actor type is explicit |
+/// | `version`    | integer ≥ 1      | the event's position in the actor's history         |
+/// | `data`       | any JSON         | the payload                                         |
+/// | `metadata`   | object of strings| correlation, causation, user, trace and span ids, and any other keys |
+/// | `timestamp`  | string (RFC 3339)| UTC, nine fractional digits                          |
+///
+/// Readers ignore unknown fields, so fields may be added in later releases;
+/// none will be removed or change meaning.
+///
+/// ```
+/// use aether_core::{ActorId, Event};
+/// use serde_json::json;
+///
+/// let e = Event::new(ActorId::new("account-1").unwrap(), 1, "Opened", json!({"owner": "ada"}));
+/// let bytes = e.to_json_bytes().unwrap();
+/// assert_eq!(Event::from_json_slice(&bytes).unwrap(), e);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The event id.
+    pub id: EventId,
+    /// The event's type name.
+    pub event_type: String,
+    /// The actor whose history this event belongs to.
+    pub actor_id: ActorId,
+    /// Position in the actor's history, starting at 1.
+    pub version: u64,
+    /// The payload.
+    pub data: Value,
+    /// Correlation, causation, user, trace and span ids, and other keys.
+    #[serde(default)]
+    pub metadata: Metadata,
+    /// When the event was created (UTC, nanoseconds).
+    pub timestamp: Timestamp,
+}
+
+impl Event {
+    /// The longest event type name accepted, in bytes.
+    pub const MAX_EVENT_TYPE_LEN: usize = 256;
+
+    /// A new event with a fresh id, the current time and empty metadata.
+    pub fn new(
+        actor_id: ActorId,
+        version: u64,
+        event_type: impl Into<String>,
+        data: Value,
+    ) -> Self {
+        Self {
+            id: EventId::new(),
+            event_type: event_type.into(),
+            actor_id,
+            version,
+            data,
+            metadata: Metadata::new(),
+            timestamp: Timestamp::now(),
+        }
+    }
+
+    /// Returns self with `metadata`.
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Returns self with metadata derived from the event that caused it (see
+    /// [`Metadata::caused_by`]); keys already set on self are kept.
+    pub fn caused_by(mut self, cause: &Event) -> Self {
+        let mut m = Metadata::caused_by(&cause.id.to_string(), &cause.metadata);
+        for (k, v) in self.metadata.iter() {
+            m.insert(k, v);
+        }
+        self.metadata = m;
+        self
+    }
+
+    /// Checks what every store requires: version ≥ 1 and a non-empty event
+    /// type of at most [`Event::MAX_EVENT_TYPE_LEN`] bytes without NUL.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.version == 0 {
+            return Err(Error::invalid_input(format!(
+                "event {} for actor {:?} has version 0; versions start at 1",
+                self.id,
+                self.actor_id.as_str()
+            )));
+        }
+        if self.event_type.is_empty() {
+            return Err(Error::invalid_input(format!(
+                "event {} has an empty event type",
+                self.id
+            )));
+        }
+        if self.event_type.len() > Self::MAX_EVENT_TYPE_LEN {
+            return Err(Error::invalid_input(format!(
+                "event type is {} bytes; the limit is {}",
+                self.event_type.len(),
+                Self::MAX_EVENT_TYPE_LEN
+            )));
+        }
+        if self.event_type.contains('\0') {
+            return Err(Error::invalid_input("event type must not contain NUL"));
+        }
+        Ok(())
+    }
+
+    /// Encodes the event in the wire format.
+    pub fn to_json_bytes(&self) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec(self).map_err(|e| Error::serialization("encoding event", e))
+    }
+
+    /// Decodes an event from the wire format and validates it. Never panics,
+    /// whatever the bytes.
+    pub fn from_json_slice(bytes: &[u8]) -> Result<Self, Error> {
+        let event: Event =
+            serde_json::from_slice(bytes).map_err(|e| Error::serialization("decoding event", e))?;
+        event.validate()?;
+        Ok(event)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,54 @@
+//! Core types of Aether: events, ids, errors and the async store traits.
+//!
+//! Aether is a library for distributed, event-sourced virtual actors on NATS
+//! JetStream. This crate holds what every other Aether crate shares and has no
+//! I/O of its own:
+//!
+//! - [`Event`] (with [`EventId`], [`ActorId`], [`Metadata`], [`Timestamp`]) and
+//!   its stable JSON wire format;
+//! - [`Error`], whose [`Error::VersionConflict`] carries the actor, the
+//!   attempted and the current version;
+//! - the store traits: [`EventStore`] (append-only, per-actor optimistic
+//!   concurrency, atomic batches, replay that reports malformed entries) and
+//!   [`SnapshotStore`], with object-safe twins [`DynEventStore`] and
+//!   [`DynSnapshotStore`];
+//! - [`EventStored`] notifications and the [`EventStoredHook`] stores call.
+//!
+//! Backends live in `aether-store-memory` and `aether-store-jetstream`.
+//!
+//! # Example
+//!
+//! ```
+//! use aether_core::{ActorId, Event, Metadata};
+//! use serde_json::json;
+//!
+//! let actor = ActorId::new("account-7").unwrap();
+//! assert_eq!(actor.actor_type(), "account");
+//! let opened = Event::new(actor.clone(), 1, "AccountOpened", json!({"owner": "ada"}))
+//!     .with_metadata(Metadata::new().with_correlation_id("req-1").with_user_id("ada"));
+//! let deposited = Event::new(actor, 2, "Deposited", json!({"amount": 10})).caused_by(&opened);
+//! assert_eq!(deposited.metadata.correlation_id(), Some("req-1"));
+//! ```
+
+mod dyn_store;
+mod error;
+mod event;
+mod id;
+mod metadata;
+mod notify;
+mod snapshot;
+mod store;
+mod timestamp;
+
+pub use dyn_store::{BoxFuture, DynEventStore, DynSnapshotStore};
+pub use error::{BoxError, Error, Result, VersionConflict};
+pub use event::Event;
+pub use id::{ActorId, EventId};
+pub use metadata::Metadata;
+pub use notify::{EventStored, EventStoredHook};
+pub use snapshot::{Snapshot, SnapshotStore};
+pub use store::{EventStore, ExpectedVersion, MalformedEvent, Replay, validate_batch};
+pub use timestamp::Timestamp;
+
+/// Re-exported so users need not depend on `serde_json` for event data.
+pub use serde_json::{self, Value, json};

@@ -1,0 +1,3 @@
+//! In-memory event and snapshot store for Aether.
+//!
+//! Will hold `InMemoryEventStore` and `InMemorySnapshotStore`.

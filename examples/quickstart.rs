@@ -1,0 +1,4 @@
+//! Quickstart: placeholder until the in-memory store lands.
+fn main() {
+    println!("aether quickstart");
+}
