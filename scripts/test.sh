@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the tests need, then runs every check and every test of every crate.
+# This is the README's test command; .ci/run calls it. Nothing is skipped: tests that
+# need nats-server fail if it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "nats-server (>= 2.12)"
+NATS_SERVER_BIN=$(scripts/install-nats-server.sh)
+export NATS_SERVER_BIN
+"$NATS_SERVER_BIN" --version
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "docs (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+    cargo test --workspace --doc --locked
+else
+    cargo test --workspace --locked --no-fail-fast
+fi
+
+step "quickstart (the README's first command)"
+cargo run --quiet --locked --example quickstart
