@@ -30,6 +30,7 @@
 //! assert_eq!(deposited.metadata.correlation_id(), Some("req-1"));
 //! ```
 
+pub mod aggregate;
 mod dyn_store;
 mod error;
 mod event;

@@ -1,0 +1,354 @@
+//! Typed events and commands, and their lossless mapping to stored [`Event`]s.
+
+use std::fmt::Debug;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::event::Event;
+use crate::id::{ActorId, EventId};
+use crate::metadata::Metadata;
+use crate::timestamp::Timestamp;
+
+/// A typed event of an aggregate, with the name it is stored under.
+///
+/// # Stored shape
+///
+/// The stored [`Event::event_type`] is [`DomainEvent::event_type`]; the
+/// stored [`Event::data`] is [`DomainEvent::to_data`]. The defaults suit the
+/// usual serde enum (externally tagged, one variant per event type, each
+/// variant named as its event type): `Deposited { amount: 5 }` is stored as
+/// type `"Deposited"` with data `{"amount": 5}`, and a unit variant as data
+/// `null`. For any other shape the whole serialized value is stored as data.
+/// Override both `to_data` and `from_data` for a custom layout.
+pub trait DomainEvent:
+    Serialize + DeserializeOwned + Clone + Debug + Send + Sync + 'static
+{
+    /// The name the event is stored under (1 to 256 bytes, no NUL).
+    fn event_type(&self) -> &'static str;
+
+    /// The stored payload of the event.
+    fn to_data(&self) -> Result<Value, Error> {
+        let value = serde_json::to_value(self)
+            .map_err(|e| Error::serialization(format!("encoding {}", self.event_type()), e))?;
+        Ok(match value {
+            Value::Object(mut map) if map.len() == 1 && map.contains_key(self.event_type()) => {
+                map.remove(self.event_type()).unwrap_or(Value::Null)
+            }
+            Value::String(s) if s == self.event_type() => Value::Null,
+            other => other,
+        })
+    }
+
+    /// Decodes an event from its stored type and payload (the inverse of
+    /// [`DomainEvent::event_type`] and [`DomainEvent::to_data`]).
+    fn from_data(event_type: &str, data: &Value) -> Result<Self, Error> {
+        let mut tagged = serde_json::Map::new();
+        tagged.insert(event_type.to_owned(), data.clone());
+        if let Ok(e) = serde_json::from_value::<Self>(Value::Object(tagged)) {
+            return Ok(e);
+        }
+        if data.is_null()
+            && let Ok(e) = serde_json::from_value::<Self>(Value::String(event_type.to_owned()))
+        {
+            return Ok(e);
+        }
+        serde_json::from_value::<Self>(data.clone()).map_err(|e| {
+            Error::serialization(
+                format!(
+                    "decoding stored event of type {event_type:?} (an upcaster may be missing)"
+                ),
+                e,
+            )
+        })
+    }
+}
+
+/// A typed event with everything the store keeps beside it: the typed twin
+/// of [`Event`]. [`EventEnvelope::to_event`] and
+/// [`EventEnvelope::from_event`] are inverse: no field is lost either way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventEnvelope<E> {
+    /// The event id (kept across retries of the same append).
+    pub id: EventId,
+    /// The aggregate instance the event belongs to.
+    pub actor_id: ActorId,
+    /// Position in the aggregate's history, from 1.
+    pub version: u64,
+    /// The typed event.
+    pub event: E,
+    /// Correlation, causation, user, trace and span ids, and other keys.
+    pub metadata: Metadata,
+    /// When the event was created.
+    pub timestamp: Timestamp,
+}
+
+impl<E: DomainEvent> EventEnvelope<E> {
+    /// Decodes a stored event. Fails with [`Error::Serialization`] when the
+    /// payload does not decode, or decodes to an event whose
+    /// [`DomainEvent::event_type`] differs from the stored type (which would
+    /// not round-trip).
+    pub fn from_event(event: &Event) -> Result<Self, Error> {
+        let typed = E::from_data(&event.event_type, &event.data)?;
+        if typed.event_type() != event.event_type {
+            return Err(Error::Serialization {
+                message: format!(
+                    "stored event {} of type {:?} decoded as an event of type {:?}",
+                    event.id,
+                    event.event_type,
+                    typed.event_type()
+                ),
+                source: None,
+            });
+        }
+        Ok(Self {
+            id: event.id,
+            actor_id: event.actor_id.clone(),
+            version: event.version,
+            event: typed,
+            metadata: event.metadata.clone(),
+            timestamp: event.timestamp,
+        })
+    }
+
+    /// Encodes the event for the store.
+    pub fn to_event(&self) -> Result<Event, Error> {
+        Ok(Event {
+            id: self.id,
+            event_type: self.event.event_type().to_owned(),
+            actor_id: self.actor_id.clone(),
+            version: self.version,
+            data: self.event.to_data()?,
+            metadata: self.metadata.clone(),
+            timestamp: self.timestamp,
+        })
+    }
+}
+
+impl<E: DomainEvent> TryFrom<&Event> for EventEnvelope<E> {
+    type Error = Error;
+
+    fn try_from(event: &Event) -> Result<Self, Error> {
+        Self::from_event(event)
+    }
+}
+
+/// A command with its metadata: who sent it, on behalf of which request.
+///
+/// Every event the command causes gets metadata derived with
+/// [`Metadata::caused_by`]`(command_id, metadata)`: the command's correlation
+/// id (or, when it has none, its command id), the command id as causation id,
+/// and its user, trace and span ids.
+///
+/// `CommandEnvelope<C>` is `From<C>`, so a bare command may be passed where an
+/// envelope is expected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandEnvelope<C> {
+    /// The command.
+    pub command: C,
+    /// The command's id: unique per command (a fresh UUID v7 by default).
+    /// The repository uses it to recognise a command whose append succeeded
+    /// although the store reported a failure, so it is never applied twice.
+    pub command_id: String,
+    /// Correlation, causation, user, trace and span ids.
+    pub metadata: Metadata,
+}
+
+impl<C> CommandEnvelope<C> {
+    /// A command with a fresh command id and empty metadata.
+    pub fn new(command: C) -> Self {
+        Self {
+            command,
+            command_id: EventId::new().to_string(),
+            metadata: Metadata::new(),
+        }
+    }
+
+    /// Returns self with `metadata`.
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Returns self with the correlation id set.
+    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.metadata.set_correlation_id(id);
+        self
+    }
+
+    /// Returns self with the user id set.
+    pub fn with_user_id(mut self, id: impl Into<String>) -> Self {
+        self.metadata.set_user_id(id);
+        self
+    }
+
+    /// Returns self with `command_id`.
+    pub fn with_command_id(mut self, command_id: impl Into<String>) -> Self {
+        self.command_id = command_id.into();
+        self
+    }
+
+    /// The metadata every event caused by this command carries.
+    pub fn event_metadata(&self) -> Metadata {
+        Metadata::caused_by(&self.command_id, &self.metadata)
+    }
+
+    /// Stamps typed events decided for this command as the versions after
+    /// `current_version` of `actor_id`.
+    pub fn envelopes<E: DomainEvent>(
+        &self,
+        actor_id: &ActorId,
+        current_version: u64,
+        events: Vec<E>,
+    ) -> Vec<EventEnvelope<E>> {
+        let metadata = self.event_metadata();
+        let timestamp = Timestamp::now();
+        events
+            .into_iter()
+            .zip(current_version + 1..)
+            .map(|(event, version)| EventEnvelope {
+                id: EventId::new(),
+                actor_id: actor_id.clone(),
+                version,
+                event,
+                metadata: metadata.clone(),
+                timestamp,
+            })
+            .collect()
+    }
+}
+
+impl<C> From<C> for CommandEnvelope<C> {
+    fn from(command: C) -> Self {
+        Self::new(command)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    enum Ev {
+        Opened { owner: String },
+        Deposited(u64),
+        Closed,
+        MaybeNote(Option<String>),
+    }
+
+    impl DomainEvent for Ev {
+        fn event_type(&self) -> &'static str {
+            match self {
+                Ev::Opened { .. } => "Opened",
+                Ev::Deposited(_) => "Deposited",
+                Ev::Closed => "Closed",
+                Ev::MaybeNote(_) => "MaybeNote",
+            }
+        }
+    }
+
+    /// Stored under names that differ from the variant names.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "kind")]
+    enum Renamed {
+        A { x: u8 },
+    }
+
+    impl DomainEvent for Renamed {
+        fn event_type(&self) -> &'static str {
+            "renamed.a"
+        }
+    }
+
+    fn actor() -> ActorId {
+        ActorId::new("acc-1").unwrap()
+    }
+
+    #[test]
+    fn payload_is_the_variant_content() {
+        assert_eq!(
+            Ev::Opened {
+                owner: "ada".into()
+            }
+            .to_data()
+            .unwrap(),
+            json!({"owner": "ada"})
+        );
+        assert_eq!(Ev::Deposited(5).to_data().unwrap(), json!(5));
+        assert_eq!(Ev::Closed.to_data().unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn every_shape_round_trips_through_a_stored_event() {
+        let cmd = CommandEnvelope::new(())
+            .with_correlation_id("req-9")
+            .with_user_id("ada");
+        let evs = vec![
+            Ev::Opened {
+                owner: "ada".into(),
+            },
+            Ev::Deposited(7),
+            Ev::Closed,
+            Ev::MaybeNote(None),
+            Ev::MaybeNote(Some("x".into())),
+        ];
+        for env in cmd.envelopes(&actor(), 3, evs.clone()) {
+            let stored = env.to_event().unwrap();
+            stored.validate().unwrap();
+            let bytes = stored.to_json_bytes().unwrap();
+            let back =
+                EventEnvelope::<Ev>::from_event(&Event::from_json_slice(&bytes).unwrap()).unwrap();
+            assert_eq!(back, env);
+        }
+        let r = EventEnvelope {
+            id: EventId::new(),
+            actor_id: actor(),
+            version: 1,
+            event: Renamed::A { x: 3 },
+            metadata: Metadata::new().with_trace_id("t"),
+            timestamp: Timestamp::now(),
+        };
+        let stored = r.to_event().unwrap();
+        assert_eq!(stored.event_type, "renamed.a");
+        assert_eq!(EventEnvelope::<Renamed>::from_event(&stored).unwrap(), r);
+    }
+
+    #[test]
+    fn command_metadata_flows_to_every_event() {
+        let cmd = CommandEnvelope::new(())
+            .with_correlation_id("req-1")
+            .with_user_id("bob")
+            .with_command_id("cmd-1");
+        let envs = cmd.envelopes(&actor(), 0, vec![Ev::Deposited(1), Ev::Deposited(2)]);
+        assert_eq!(
+            envs.iter().map(|e| e.version).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        for e in &envs {
+            assert_eq!(e.metadata.correlation_id(), Some("req-1"));
+            assert_eq!(e.metadata.causation_id(), Some("cmd-1"));
+            assert_eq!(e.metadata.user_id(), Some("bob"));
+        }
+        let uncorrelated = CommandEnvelope::new(()).with_command_id("cmd-2");
+        assert_eq!(
+            uncorrelated.event_metadata().correlation_id(),
+            Some("cmd-2")
+        );
+    }
+
+    #[test]
+    fn undecodable_or_mismatched_payloads_are_errors() {
+        let bad = Event::new(actor(), 1, "Deposited", json!("not a number"));
+        let err = EventEnvelope::<Ev>::from_event(&bad).unwrap_err();
+        assert!(err.to_string().contains("Deposited"), "{err}");
+        let unknown = Event::new(actor(), 1, "Frozen", json!({}));
+        assert!(EventEnvelope::<Ev>::from_event(&unknown).is_err());
+        // Decodes (whole-value fallback) but under the wrong stored type.
+        let wrong = Event::new(actor(), 1, "Closed", json!({"Deposited": 3}));
+        assert!(EventEnvelope::<Ev>::from_event(&wrong).is_err());
+    }
+}
