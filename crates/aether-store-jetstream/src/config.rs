@@ -1,0 +1,235 @@
+//! [`JetStreamConfig`]: where and how a store keeps its events.
+
+use std::time::Duration;
+
+use aether_core::{Error, Result};
+use async_nats::jetstream::stream::{self, DiscardPolicy, RetentionPolicy};
+
+/// How events are stored on the server (re-exported from async-nats).
+pub use async_nats::jetstream::stream::StorageType;
+
+/// Configuration of a [`crate::JetStreamEventStore`] and
+/// [`crate::JetStreamSnapshotStore`]. Public fields, sensible defaults:
+///
+/// ```
+/// use aether_store_jetstream::JetStreamConfig;
+/// let config = JetStreamConfig { namespace: "billing".into(), replicas: 3, ..Default::default() };
+/// assert_eq!(config.effective_stream_name().unwrap(), "AETHER_billing");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct JetStreamConfig {
+    /// Base stream name: 1 to 32 characters from `[A-Za-z0-9_-]`. Default `AETHER`.
+    pub stream_name: String,
+    /// Storage isolation: each namespace has its own stream (and subjects), so
+    /// a namespaced store can never read another namespace's events. 0 to 32
+    /// characters from `[A-Za-z0-9-]`; empty means no namespace. Default `default`.
+    pub namespace: String,
+    /// How long events are kept (the stream's `max_age`). Default one year.
+    /// `Duration::ZERO` keeps them forever.
+    pub retention: Duration,
+    /// Stream replicas (1, 3 or 5 on a cluster). Default 1. See
+    /// `docs/guarantees.md` for what this does to durability.
+    pub replicas: usize,
+    /// File (default) or memory storage.
+    pub storage: StorageType,
+    /// Largest encoded event accepted, in bytes (also capped by the server's
+    /// `max_payload`). Default 1 MiB.
+    pub max_event_size: usize,
+    /// Server-side deduplication window for `Nats-Msg-Id` (= event id).
+    /// Default 2 minutes.
+    pub dedupe_window: Duration,
+    /// Timeout of every request to the server (publish acks, lookups).
+    /// Default 5 seconds.
+    pub request_timeout: Duration,
+    /// Timeout for establishing the connection in
+    /// [`crate::JetStreamEventStore::connect`]. Default 5 seconds.
+    pub connect_timeout: Duration,
+    /// Most actors whose latest version is cached (0 disables the cache).
+    /// Default 100 000.
+    pub version_cache_capacity: usize,
+    /// How many appends [`crate::JetStreamEventStore::append_many`] keeps in
+    /// flight. Default 256.
+    pub pipeline_depth: usize,
+}
+
+impl Default for JetStreamConfig {
+    fn default() -> Self {
+        Self {
+            stream_name: "AETHER".into(),
+            namespace: "default".into(),
+            retention: Duration::from_secs(365 * 24 * 60 * 60),
+            replicas: 1,
+            storage: StorageType::File,
+            max_event_size: 1024 * 1024,
+            dedupe_window: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            version_cache_capacity: 100_000,
+            pipeline_depth: 256,
+        }
+    }
+}
+
+/// Longest stream name or namespace accepted.
+const MAX_NAME_LEN: usize = 32;
+
+impl JetStreamConfig {
+    /// Checks every field; the error names the bad one.
+    pub fn validate(&self) -> Result<()> {
+        check_name("stream name", &self.stream_name, true, |b| {
+            b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+        })?;
+        check_name("namespace", &self.namespace, false, |b| {
+            b.is_ascii_alphanumeric() || b == b'-'
+        })?;
+        if self.replicas == 0 || self.replicas > 5 {
+            return Err(Error::invalid_input(format!(
+                "replicas must be 1 to 5, not {}",
+                self.replicas
+            )));
+        }
+        if self.max_event_size == 0 {
+            return Err(Error::invalid_input("max_event_size must be > 0"));
+        }
+        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(Error::invalid_input("timeouts must be > 0"));
+        }
+        if self.pipeline_depth == 0 {
+            return Err(Error::invalid_input("pipeline_depth must be > 0"));
+        }
+        Ok(())
+    }
+
+    /// The namespace (empty when none).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The event stream's name: `<stream_name>_<namespace>`, or `stream_name`
+    /// without a namespace. It is also the first token of every subject.
+    pub fn effective_stream_name(&self) -> Result<String> {
+        self.validate()?;
+        Ok(if self.namespace.is_empty() {
+            self.stream_name.clone()
+        } else {
+            format!("{}_{}", self.stream_name, self.namespace)
+        })
+    }
+
+    /// The snapshot stream's name: the event stream's name with `_SNAP`.
+    pub fn snapshot_stream_name(&self) -> Result<String> {
+        Ok(format!("{}_SNAP", self.effective_stream_name()?))
+    }
+
+    /// The JetStream configuration of the event stream.
+    pub(crate) fn event_stream_config(&self, atomic: bool) -> Result<stream::Config> {
+        let name = self.effective_stream_name()?;
+        Ok(stream::Config {
+            subjects: vec![format!("{name}.events.>")],
+            name,
+            description: Some("Aether events: one subject per actor".into()),
+            max_age: self.retention,
+            num_replicas: self.replicas,
+            storage: self.storage,
+            duplicate_window: self.dedupe_window,
+            retention: RetentionPolicy::Limits,
+            discard: DiscardPolicy::Old,
+            allow_direct: true,
+            deny_delete: true,
+            allow_atomic_publish: atomic,
+            ..Default::default()
+        })
+    }
+
+    /// The JetStream configuration of the snapshot stream: one message per subject.
+    pub(crate) fn snapshot_stream_config(&self) -> Result<stream::Config> {
+        let events = self.effective_stream_name()?;
+        Ok(stream::Config {
+            name: self.snapshot_stream_name()?,
+            subjects: vec![format!("{events}.snapshots.>")],
+            description: Some("Aether snapshots: the latest per actor".into()),
+            max_messages_per_subject: 1,
+            num_replicas: self.replicas,
+            storage: self.storage,
+            duplicate_window: self.dedupe_window,
+            retention: RetentionPolicy::Limits,
+            discard: DiscardPolicy::Old,
+            allow_direct: true,
+            ..Default::default()
+        })
+    }
+}
+
+fn check_name(what: &str, value: &str, required: bool, ok: impl Fn(u8) -> bool) -> Result<()> {
+    if required && value.is_empty() {
+        return Err(Error::invalid_input(format!("{what} must not be empty")));
+    }
+    if value.len() > MAX_NAME_LEN {
+        return Err(Error::invalid_input(format!(
+            "{what} {value:?} is {} bytes; the limit is {MAX_NAME_LEN}",
+            value.len()
+        )));
+    }
+    if let Some(bad) = value.bytes().find(|b| !ok(*b)) {
+        return Err(Error::invalid_input(format!(
+            "{what} {value:?} is invalid: character {:?} is not allowed",
+            bad as char
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = JetStreamConfig::default();
+        c.validate().unwrap();
+        assert_eq!(c.effective_stream_name().unwrap(), "AETHER_default");
+        assert_eq!(c.retention, Duration::from_secs(31_536_000));
+        assert_eq!(c.replicas, 1);
+    }
+
+    #[test]
+    fn names_are_checked() {
+        let bad_ns = JetStreamConfig {
+            namespace: "a.b".into(),
+            ..Default::default()
+        };
+        let err = bad_ns.validate().unwrap_err().to_string();
+        assert!(err.contains("namespace"), "{err}");
+        let under = JetStreamConfig {
+            namespace: "a_b".into(),
+            ..Default::default()
+        };
+        assert!(under.validate().is_err());
+        let empty_ns = JetStreamConfig {
+            namespace: String::new(),
+            ..Default::default()
+        };
+        assert_eq!(empty_ns.effective_stream_name().unwrap(), "AETHER");
+        let no_stream = JetStreamConfig {
+            stream_name: String::new(),
+            ..Default::default()
+        };
+        assert!(no_stream.validate().is_err());
+        let zero = JetStreamConfig {
+            replicas: 0,
+            ..Default::default()
+        };
+        assert!(zero.validate().is_err());
+    }
+
+    #[test]
+    fn stream_configs() {
+        let c = JetStreamConfig::default();
+        let e = c.event_stream_config(true).unwrap();
+        assert_eq!(e.subjects, vec!["AETHER_default.events.>".to_string()]);
+        assert!(e.allow_atomic_publish && e.allow_direct);
+        let s = c.snapshot_stream_config().unwrap();
+        assert_eq!(s.name, "AETHER_default_SNAP");
+        assert_eq!(s.max_messages_per_subject, 1);
+    }
+}

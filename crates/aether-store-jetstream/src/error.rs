@@ -1,0 +1,106 @@
+//! Mapping async-nats errors onto [`aether_core::Error`].
+
+use std::error::Error as StdError;
+
+use aether_core::Error;
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+
+/// JetStream "wrong last sequence": the expected-sequence check failed.
+pub(crate) const WRONG_LAST_SEQUENCE: u64 = 10071;
+/// JetStream "wrong last sequence" raised on replicated streams while another
+/// write to the same subject is still in flight.
+pub(crate) const WRONG_LAST_SEQUENCE_IN_FLIGHT: u64 = 10164;
+
+/// Whether a JetStream error code means "someone else wrote first".
+pub(crate) fn is_conflict_code(code: u64) -> bool {
+    code == WRONG_LAST_SEQUENCE || code == WRONG_LAST_SEQUENCE_IN_FLIGHT
+}
+
+/// The JetStream API error code somewhere in `err`'s source chain.
+pub(crate) fn jetstream_code(err: &(dyn StdError + 'static)) -> Option<u64> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(js) = e.downcast_ref::<async_nats::jetstream::Error>() {
+            return Some(js.error_code().0);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// How a publish failed, as far as the append logic cares.
+#[derive(Debug)]
+pub(crate) enum PublishFailure {
+    /// The expected-sequence check failed (10071 or 10164).
+    Conflict,
+    /// No ack in time: the message may or may not be stored.
+    Ambiguous(Error),
+    /// Definitely not stored.
+    Failed(Error),
+}
+
+/// Classifies a failed JetStream publish.
+pub(crate) fn classify_publish(err: PublishError, what: &str) -> PublishFailure {
+    if let Some(code) = jetstream_code(&err) {
+        if is_conflict_code(code) {
+            return PublishFailure::Conflict;
+        }
+    }
+    match err.kind() {
+        PublishErrorKind::WrongLastSequence => PublishFailure::Conflict,
+        PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe => {
+            PublishFailure::Ambiguous(Error::unavailable(
+                format!("{what}: no acknowledgement from the server in time"),
+                Some(Box::new(err)),
+            ))
+        }
+        PublishErrorKind::StreamNotFound => PublishFailure::Failed(Error::storage_with(
+            format!("{what}: the event stream is missing (no stream listens on the subject)"),
+            err,
+        )),
+        PublishErrorKind::MaxAckPending => PublishFailure::Failed(Error::unavailable(
+            format!("{what}: too many publishes awaiting acknowledgement"),
+            Some(Box::new(err)),
+        )),
+        _ => PublishFailure::Failed(Error::storage_with(format!("{what} failed"), err)),
+    }
+}
+
+/// Maps any other async-nats error: timeouts and connection problems become
+/// [`Error::Unavailable`], the rest [`Error::Storage`].
+pub(crate) fn other<E>(what: impl Into<String>, err: E) -> Error
+where
+    E: StdError + Send + Sync + 'static,
+{
+    let text = err.to_string().to_ascii_lowercase();
+    let what = what.into();
+    if text.contains("timed out")
+        || text.contains("timeout")
+        || text.contains("no responders")
+        || text.contains("broken pipe")
+        || text.contains("disconnected")
+    {
+        Error::unavailable(what, Some(Box::new(err)))
+    } else {
+        Error::storage_with(what, err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflict_codes() {
+        assert!(is_conflict_code(10071) && is_conflict_code(10164));
+        assert!(!is_conflict_code(10058));
+    }
+
+    #[test]
+    fn timeouts_are_unavailable() {
+        let e = other("x", std::io::Error::other("request timed out"));
+        assert!(matches!(e, Error::Unavailable { .. }));
+        let e = other("x", std::io::Error::other("nope"));
+        assert!(matches!(e, Error::Storage { .. }));
+    }
+}

@@ -1,0 +1,64 @@
+//! The NATS headers stored with every event.
+
+use aether_core::Event;
+use async_nats::HeaderMap;
+use async_nats::header::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, NATS_MESSAGE_ID};
+
+/// The event's version, so version lookups need not decode the payload.
+pub const VERSION: &str = "Aether-Version";
+/// The event's type.
+pub const EVENT_TYPE: &str = "Aether-Event-Type";
+/// The event's id, on messages of an atomic batch (where the server refuses
+/// `Nats-Msg-Id`).
+pub const EVENT_ID: &str = "Aether-Event-Id";
+
+/// The headers of one event message. `expected` is the stream sequence the
+/// subject's last message must have (`0` = subject empty). `msg_id` puts the
+/// event id in `Nats-Msg-Id` (server dedupe) rather than [`EVENT_ID`].
+pub(crate) fn for_event(event: &Event, expected: Option<u64>, msg_id: bool) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let id = event.id.to_string();
+    if msg_id {
+        h.insert(NATS_MESSAGE_ID, id.as_str());
+    } else {
+        h.insert(EVENT_ID, id.as_str());
+    }
+    h.insert(VERSION, event.version.to_string().as_str());
+    h.insert(EVENT_TYPE, event.event_type.as_str());
+    if let Some(seq) = expected {
+        h.insert(
+            NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+            seq.to_string().as_str(),
+        );
+    }
+    h
+}
+
+/// The version header of a stored message, if present and well formed.
+pub(crate) fn version(h: &HeaderMap) -> Option<u64> {
+    h.get(VERSION)?.as_str().trim().parse().ok()
+}
+
+/// The event id a stored message carries in its headers.
+pub(crate) fn event_id(h: &HeaderMap) -> Option<String> {
+    h.get(NATS_MESSAGE_ID)
+        .or_else(|| h.get(EVENT_ID))
+        .map(|v| v.as_str().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aether_core::{ActorId, json};
+
+    #[test]
+    fn round_trip() {
+        let e = Event::new(ActorId::new("a-1").unwrap(), 7, "T", json!(1));
+        let h = for_event(&e, Some(3), true);
+        assert_eq!(version(&h), Some(7));
+        assert_eq!(event_id(&h), Some(e.id.to_string()));
+        let h = for_event(&e, None, false);
+        assert_eq!(event_id(&h), Some(e.id.to_string()));
+        assert!(h.get(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE).is_none());
+    }
+}

@@ -1,0 +1,176 @@
+//! [`JetStreamSnapshotStore`]: the latest snapshot per actor, on its own
+//! stream with `max_msgs_per_subject = 1`.
+
+use std::fmt;
+
+use aether_core::{ActorId, Error, Result, Snapshot, SnapshotStore};
+use async_nats::Client;
+use async_nats::jetstream::Context;
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
+use bytes::Bytes;
+use tracing::Instrument;
+
+use crate::config::JetStreamConfig;
+use crate::error::{PublishFailure, classify_publish, other};
+use crate::store::{connect_client, ensure_stream};
+use crate::subject::Subjects;
+
+/// Header carrying the snapshot's version.
+const SNAPSHOT_VERSION: &str = "Aether-Snapshot-Version";
+/// Retries of a save that lost a race with another save.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// A [`SnapshotStore`] on NATS JetStream. Subjects are
+/// `<stream>.snapshots.<type>.<id>` on the stream `<stream>_SNAP`, which keeps
+/// one message per subject. A save never replaces a snapshot of a higher
+/// version (checked with the expected-last-subject-sequence header, so
+/// concurrent saves from many processes are safe).
+#[derive(Clone)]
+pub struct JetStreamSnapshotStore {
+    js: Context,
+    stream: Stream,
+    subjects: Subjects,
+    stream_name: String,
+    config: JetStreamConfig,
+    limit: usize,
+}
+
+impl fmt::Debug for JetStreamSnapshotStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JetStreamSnapshotStore")
+            .field("stream", &self.stream_name)
+            .finish()
+    }
+}
+
+impl JetStreamSnapshotStore {
+    /// Connects to `url` and opens the snapshot store.
+    pub async fn connect(url: &str, config: JetStreamConfig) -> Result<Self> {
+        config.validate()?;
+        let client = connect_client(url, &config).await?;
+        Self::new(client, config).await
+    }
+
+    /// Opens the snapshot store on an existing connection, creating or
+    /// updating its stream.
+    pub async fn new(client: Client, config: JetStreamConfig) -> Result<Self> {
+        config.validate()?;
+        let max_payload = match client.server_info().max_payload {
+            0 => 1024 * 1024,
+            n => n,
+        };
+        let js = async_nats::jetstream::ContextBuilder::new()
+            .timeout(config.request_timeout)
+            .ack_timeout(config.request_timeout)
+            .build(client);
+        let stream_config = config.snapshot_stream_config()?;
+        let stream_name = stream_config.name.clone();
+        let stream = ensure_stream(&js, stream_config, config.request_timeout).await?;
+        Ok(Self {
+            js,
+            stream,
+            subjects: Subjects::new(config.effective_stream_name()?),
+            stream_name,
+            limit: max_payload.saturating_sub(1024),
+            config,
+        })
+    }
+
+    /// The snapshot stream's name.
+    pub fn stream_name(&self) -> &str {
+        &self.stream_name
+    }
+
+    /// The latest stored snapshot and its stream sequence.
+    async fn latest_with_sequence(&self, actor: &ActorId) -> Result<Option<(Snapshot, u64)>> {
+        let subject = self.subjects.snapshots(actor);
+        let get = self.stream.get_last_raw_message_by_subject(&subject);
+        let msg = match tokio::time::timeout(self.config.request_timeout, get).await {
+            Err(_) => {
+                return Err(Error::unavailable(
+                    "reading a snapshot: no answer in time",
+                    None,
+                ));
+            }
+            Ok(Err(e)) if e.kind() == LastRawMessageErrorKind::NoMessageFound => return Ok(None),
+            Ok(Err(e)) => return Err(other("reading a snapshot", e)),
+            Ok(Ok(msg)) => msg,
+        };
+        let snapshot: Snapshot = serde_json::from_slice(&msg.payload).map_err(|e| {
+            Error::serialization(
+                format!("snapshot at stream sequence {} is malformed", msg.sequence),
+                e,
+            )
+        })?;
+        Ok(Some((snapshot, msg.sequence)))
+    }
+}
+
+impl SnapshotStore for JetStreamSnapshotStore {
+    async fn latest_snapshot(&self, actor_id: &ActorId) -> Result<Option<Snapshot>> {
+        let span = tracing::debug_span!("aether.jetstream.latest_snapshot", actor = %actor_id);
+        Ok(self
+            .latest_with_sequence(actor_id)
+            .instrument(span)
+            .await?
+            .map(|(s, _)| s))
+    }
+
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()> {
+        let span = tracing::debug_span!(
+            "aether.jetstream.save_snapshot",
+            actor = %snapshot.actor_id,
+            version = snapshot.version
+        );
+        async move {
+            let payload = Bytes::from(serde_json::to_vec(&snapshot)?);
+            if payload.len() > self.limit {
+                return Err(Error::TooLarge {
+                    what: "snapshot",
+                    size: payload.len(),
+                    limit: self.limit,
+                });
+            }
+            let subject = self.subjects.snapshots(&snapshot.actor_id);
+            for _ in 0..MAX_ATTEMPTS {
+                let sequence = match self.latest_with_sequence(&snapshot.actor_id).await {
+                    Ok(Some((stored, _))) if stored.version > snapshot.version => return Ok(()),
+                    Ok(Some((_, seq))) => seq,
+                    Ok(None) => 0,
+                    // A malformed stored snapshot is simply replaced.
+                    Err(Error::Serialization { .. }) => self.last_sequence(&subject).await?,
+                    Err(e) => return Err(e),
+                };
+                let message = PublishMessage::build()
+                    .payload(payload.clone())
+                    .header(SNAPSHOT_VERSION, snapshot.version.to_string().as_str())
+                    .expected_last_subject_sequence(sequence);
+                let sent = match self.js.send_publish(subject.clone(), message).await {
+                    Ok(ack) => ack.await,
+                    Err(e) => Err(e),
+                };
+                match sent.map_err(|e| classify_publish(e, "saving a snapshot")) {
+                    Ok(_) => return Ok(()),
+                    Err(PublishFailure::Conflict) => continue,
+                    Err(PublishFailure::Ambiguous(e) | PublishFailure::Failed(e)) => return Err(e),
+                }
+            }
+            Err(Error::storage(
+                "saving a snapshot: too many concurrent saves for this actor",
+            ))
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl JetStreamSnapshotStore {
+    async fn last_sequence(&self, subject: &str) -> Result<u64> {
+        match self.stream.get_last_raw_message_by_subject(subject).await {
+            Ok(m) => Ok(m.sequence),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(0),
+            Err(e) => Err(other("reading a snapshot", e)),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Appending: optimistic concurrency checked by the server, dedupe, retries
+//! after lost acks, and pipelined appends across actors.
+
+use aether_core::{ActorId, Error, Event, ExpectedVersion, Result, validate_batch};
+use bytes::Bytes;
+use futures::StreamExt;
+use tracing::Instrument;
+
+use super::{JetStreamEventStore, MAX_BATCH_EVENTS};
+use crate::cache::Tip;
+use crate::error::PublishFailure;
+
+/// How often one append re-reads the tip and tries again (after a conflict
+/// on stale data, or after a lost ack) before giving up.
+const MAX_ATTEMPTS: u32 = 8;
+/// How many of those attempts may end without an answer from the server.
+const MAX_AMBIGUOUS: u32 = 2;
+
+/// One actor's tip as the append logic sees it.
+#[derive(Debug, Clone)]
+struct Known {
+    version: u64,
+    sequence: u64,
+    event_id: Option<String>,
+    /// Read from the stream leader during this append (not from the cache).
+    fresh: bool,
+}
+
+impl JetStreamEventStore {
+    /// [`aether_core::EventStore::append_batch`].
+    pub(crate) async fn append_checked(
+        &self,
+        actor: &ActorId,
+        expected: ExpectedVersion,
+        events: Vec<Event>,
+    ) -> Result<u64> {
+        let span = tracing::debug_span!(
+            "aether.jetstream.append",
+            actor = %actor,
+            events = events.len(),
+            first_version = events.first().map_or(0, |e| e.version),
+        );
+        self.append_inner(actor, expected, events)
+            .instrument(span)
+            .await
+    }
+
+    async fn append_inner(
+        &self,
+        actor: &ActorId,
+        expected: ExpectedVersion,
+        events: Vec<Event>,
+    ) -> Result<u64> {
+        let (first, last) = validate_batch(actor, &events)?;
+        if events.len() > MAX_BATCH_EVENTS {
+            return Err(Error::invalid_input(format!(
+                "a batch holds at most {MAX_BATCH_EVENTS} events, not {}",
+                events.len()
+            )));
+        }
+        if events.len() > 1 && !self.inner.atomic_batches {
+            return Err(Error::Unsupported {
+                message: format!(
+                    "atomic batches need nats-server 2.12 or newer; the server is {}",
+                    self.inner.server_version
+                ),
+            });
+        }
+        let payloads = self.encode(&events)?;
+        let subject = self.inner.subjects.events(actor);
+        let last_id = events[events.len() - 1].id.to_string();
+
+        let mut known = match self.inner.cache.get(actor) {
+            Some(Tip {
+                version,
+                sequence: Some(sequence),
+            }) => Known {
+                version,
+                sequence,
+                event_id: None,
+                fresh: false,
+            },
+            _ => self.fresh(actor, &subject).await?,
+        };
+        let mut ambiguous: Option<Error> = None;
+        let mut ambiguous_count = 0;
+        for attempt in 0..MAX_ATTEMPTS {
+            if !expected.admits(known.version, first) {
+                if !known.fresh {
+                    known = self.fresh(actor, &subject).await?;
+                    if expected.admits(known.version, first) {
+                        continue;
+                    }
+                }
+                // An earlier attempt (ours, or the caller's before a lost ack)
+                // may be what moved the actor.
+                if known.event_id.as_deref() == Some(last_id.as_str()) {
+                    tracing::debug!("append had already landed (lost ack); reporting success");
+                    self.succeeded(actor, &events, last, known.sequence);
+                    return Ok(last);
+                }
+                return Err(Error::conflict(actor.clone(), first, known.version));
+            }
+            let outcome = if events.len() == 1 {
+                self.publish_one(&subject, &events[0], payloads[0].clone(), known.sequence)
+                    .await
+            } else {
+                self.publish_batch(&subject, &events, &payloads, known.sequence, attempt)
+                    .await
+            };
+            match outcome {
+                Ok(sequence) => {
+                    self.succeeded(actor, &events, last, sequence);
+                    return Ok(last);
+                }
+                Err(PublishFailure::Conflict) => {
+                    tracing::debug!(attempt, "expected sequence rejected; refreshing");
+                    known = self.fresh(actor, &subject).await?;
+                }
+                Err(PublishFailure::Ambiguous(e)) => {
+                    tracing::debug!(attempt, error = %e, "no ack; checking whether the append landed");
+                    ambiguous_count += 1;
+                    if ambiguous_count > MAX_AMBIGUOUS {
+                        return Err(e);
+                    }
+                    known = match self.fresh(actor, &subject).await {
+                        Ok(k) => k,
+                        Err(_) => return Err(e),
+                    };
+                    if known.event_id.as_deref() == Some(last_id.as_str()) {
+                        self.succeeded(actor, &events, last, known.sequence);
+                        return Ok(last);
+                    }
+                    ambiguous = Some(e);
+                }
+                Err(PublishFailure::Failed(e)) => return Err(e),
+            }
+        }
+        Err(ambiguous.unwrap_or_else(|| Error::conflict(actor.clone(), first, known.version)))
+    }
+
+    async fn fresh(&self, actor: &ActorId, subject: &str) -> Result<Known> {
+        let tip = self.fetch_tip(actor, subject).await?;
+        Ok(Known {
+            version: tip.version,
+            sequence: tip.sequence,
+            event_id: tip.event_id,
+            fresh: true,
+        })
+    }
+
+    fn succeeded(&self, actor: &ActorId, events: &[Event], last: u64, sequence: u64) {
+        self.inner.cache.record(actor, last, sequence);
+        self.notify(events);
+    }
+
+    /// Encodes every event and checks its size against the store's limit.
+    fn encode(&self, events: &[Event]) -> Result<Vec<Bytes>> {
+        let limit = self.inner.event_limit;
+        events
+            .iter()
+            .map(|e| {
+                let bytes = e.to_json_bytes()?;
+                if bytes.len() > limit {
+                    return Err(Error::TooLarge {
+                        what: "event",
+                        size: bytes.len(),
+                        limit,
+                    });
+                }
+                Ok(Bytes::from(bytes))
+            })
+            .collect()
+    }
+
+    /// Appends several actors' batches at once, keeping up to
+    /// `config.pipeline_depth` appends in flight. Batches for the same actor
+    /// run one after another in the given order; different actors run
+    /// concurrently. Returns one result per batch, in input order.
+    pub async fn append_many<I>(&self, batches: I) -> Vec<Result<u64>>
+    where
+        I: IntoIterator<Item = (ActorId, ExpectedVersion, Vec<Event>)>,
+    {
+        let mut groups: Vec<(ActorId, Vec<(usize, ExpectedVersion, Vec<Event>)>)> = Vec::new();
+        let mut index: std::collections::HashMap<ActorId, usize> = Default::default();
+        let mut total = 0;
+        for (i, (actor, expected, events)) in batches.into_iter().enumerate() {
+            total = i + 1;
+            let g = *index.entry(actor.clone()).or_insert_with(|| {
+                groups.push((actor, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push((i, expected, events));
+        }
+        let mut results: Vec<Option<Result<u64>>> = (0..total).map(|_| None).collect();
+        let mut done = futures::stream::iter(groups)
+            .map(|(actor, items)| async move {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, expected, events) in items {
+                    out.push((i, self.append_checked(&actor, expected, events).await));
+                }
+                out
+            })
+            .buffer_unordered(self.inner.config.pipeline_depth);
+        while let Some(out) = done.next().await {
+            for (i, r) in out {
+                results[i] = Some(r);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::storage("append_many lost a result"))))
+            .collect()
+    }
+}

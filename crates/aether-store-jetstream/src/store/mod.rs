@@ -1,0 +1,212 @@
+//! [`JetStreamEventStore`]: construction, accessors and the [`EventStore`] impl.
+
+mod append;
+mod batch;
+mod read;
+mod setup;
+
+use std::fmt;
+use std::sync::Arc;
+
+use aether_core::{ActorId, Event, EventStore, EventStoredHook, ExpectedVersion, Replay, Result};
+use async_nats::Client;
+use async_nats::jetstream::Context;
+use async_nats::jetstream::stream::Stream;
+
+use crate::cache::VersionCache;
+use crate::config::JetStreamConfig;
+use crate::subject::Subjects;
+
+pub(crate) use setup::{connect_client, ensure_stream};
+
+/// The most events one atomic batch may hold (the server's limit).
+pub const MAX_BATCH_EVENTS: usize = 1000;
+
+/// An [`EventStore`] on NATS JetStream: one subject per actor, per-actor
+/// optimistic concurrency enforced by the server, atomic batches,
+/// deduplication by event id and replay through ordered consumers.
+///
+/// Cheap to clone; clones share the connection and the version cache.
+#[derive(Clone)]
+pub struct JetStreamEventStore {
+    pub(crate) inner: Arc<Inner>,
+    hook: Option<Arc<dyn EventStoredHook>>,
+}
+
+/// Shared state of a store.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) client: Client,
+    pub(crate) js: Context,
+    pub(crate) stream: Stream,
+    pub(crate) config: JetStreamConfig,
+    pub(crate) stream_name: String,
+    pub(crate) subjects: Subjects,
+    pub(crate) cache: VersionCache,
+    /// The largest payload accepted: the config's and the server's limit.
+    pub(crate) event_limit: usize,
+    /// Whether the server supports atomic batch publish (≥ 2.12).
+    pub(crate) atomic_batches: bool,
+    pub(crate) server_version: String,
+}
+
+impl fmt::Debug for JetStreamEventStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JetStreamEventStore")
+            .field("stream", &self.inner.stream_name)
+            .field("namespace", &self.inner.config.namespace)
+            .field("server_version", &self.inner.server_version)
+            .field("atomic_batches", &self.inner.atomic_batches)
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
+}
+
+/// Bytes kept free below the server's `max_payload` for the headers.
+const HEADER_RESERVE: usize = 1024 + aether_core::Event::MAX_EVENT_TYPE_LEN;
+
+impl JetStreamEventStore {
+    /// Connects to `url` (one URL or several, comma-separated) within
+    /// `config.connect_timeout` and opens the store. An unreachable server is
+    /// [`aether_core::Error::Unavailable`].
+    pub async fn connect(url: &str, config: JetStreamConfig) -> Result<Self> {
+        config.validate()?;
+        let client = connect_client(url, &config).await?;
+        Self::new(client, config).await
+    }
+
+    /// Opens the store on an existing connection: creates the event stream,
+    /// or updates it to `config` (idempotent; concurrent opens all succeed).
+    pub async fn new(client: Client, config: JetStreamConfig) -> Result<Self> {
+        config.validate()?;
+        let info = client.server_info();
+        let atomic_batches = setup::supports_atomic_batches(&info.version);
+        let js = async_nats::jetstream::ContextBuilder::new()
+            .timeout(config.request_timeout)
+            .ack_timeout(config.request_timeout)
+            .build(client.clone());
+        let stream_config = config.event_stream_config(atomic_batches)?;
+        let stream_name = stream_config.name.clone();
+        let stream = ensure_stream(&js, stream_config, config.request_timeout).await?;
+        let max_payload = if info.max_payload == 0 {
+            1024 * 1024
+        } else {
+            info.max_payload
+        };
+        let event_limit = config
+            .max_event_size
+            .min(max_payload.saturating_sub(HEADER_RESERVE));
+        tracing::debug!(stream = %stream_name, server = %info.version, atomic_batches, "opened JetStream event store");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                subjects: Subjects::new(stream_name.clone()),
+                cache: VersionCache::new(config.version_cache_capacity),
+                client,
+                js,
+                stream,
+                stream_name,
+                event_limit,
+                atomic_batches,
+                server_version: info.version,
+                config,
+            }),
+            hook: None,
+        })
+    }
+
+    /// Returns self calling `hook` once per stored event after every
+    /// successful append.
+    pub fn with_hook(mut self, hook: impl EventStoredHook) -> Self {
+        self.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// The namespace (empty when none).
+    pub fn namespace(&self) -> &str {
+        &self.inner.config.namespace
+    }
+
+    /// The effective event stream name (`<stream_name>_<namespace>`).
+    pub fn stream_name(&self) -> &str {
+        &self.inner.stream_name
+    }
+
+    /// The configuration the store was opened with.
+    pub fn config(&self) -> &JetStreamConfig {
+        &self.inner.config
+    }
+
+    /// The NATS connection.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// The largest encoded event accepted, in bytes: the smaller of
+    /// `max_event_size` and the server's `max_payload` minus room for headers.
+    pub fn max_event_size(&self) -> usize {
+        self.inner.event_limit
+    }
+
+    /// Whether the server supports atomic batches (nats-server ≥ 2.12).
+    pub fn supports_atomic_batches(&self) -> bool {
+        self.inner.atomic_batches
+    }
+
+    /// The event subject of `actor` (`<stream>.events.<type>.<id>`, encoded
+    /// injectively).
+    pub fn subject_for(&self, actor: &ActorId) -> String {
+        self.inner.subjects.events(actor)
+    }
+
+    /// The latest version this store has cached for `actor` (a hint, possibly
+    /// stale; `None` when not cached).
+    pub fn cached_version(&self, actor: &ActorId) -> Option<u64> {
+        self.inner.cache.get(actor).map(|t| t.version)
+    }
+
+    /// Tells the cache that `actor` has reached `version` (for example from a
+    /// bus notification). Only ever raises the cached version; the next
+    /// append then looks the stream sequence up on the server.
+    pub fn update_version_cache(&self, actor: &ActorId, version: u64) {
+        self.inner.cache.raise(actor, version);
+    }
+
+    /// Forgets the cached version of `actor`.
+    pub fn invalidate_version_cache(&self, actor: &ActorId) {
+        self.inner.cache.remove(actor);
+    }
+
+    /// Opens the snapshot store that goes with this store, on the same
+    /// connection and configuration.
+    pub async fn snapshot_store(&self) -> Result<crate::JetStreamSnapshotStore> {
+        crate::JetStreamSnapshotStore::new(self.inner.client.clone(), self.inner.config.clone())
+            .await
+    }
+
+    fn notify(&self, events: &[Event]) {
+        if let Some(hook) = &self.hook {
+            for e in events {
+                hook.event_stored(e.into());
+            }
+        }
+    }
+}
+
+impl EventStore for JetStreamEventStore {
+    async fn append_batch(
+        &self,
+        actor_id: &ActorId,
+        expected: ExpectedVersion,
+        events: Vec<Event>,
+    ) -> Result<u64> {
+        self.append_checked(actor_id, expected, events).await
+    }
+
+    async fn read_with_errors(&self, actor_id: &ActorId, from_version: u64) -> Result<Replay> {
+        self.replay(actor_id, from_version).await
+    }
+
+    async fn latest_version(&self, actor_id: &ActorId) -> Result<u64> {
+        self.latest(actor_id).await
+    }
+}

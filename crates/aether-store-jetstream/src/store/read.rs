@@ -1,0 +1,301 @@
+//! Reading: the latest version in one round trip, and replay.
+
+use aether_core::{ActorId, Error, Event, MalformedEvent, Replay, Result};
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use async_nats::jetstream::message::StreamMessage;
+use async_nats::jetstream::stream::{LastRawMessageError, LastRawMessageErrorKind};
+use futures::StreamExt;
+use tracing::Instrument;
+
+use super::JetStreamEventStore;
+use crate::error::{jetstream_code, other};
+use crate::headers;
+
+/// Below this many events to skip, a replay scans from the subject's first
+/// message instead of binary-searching the start sequence.
+const SKIP_SCAN_LIMIT: u64 = 2_000;
+
+/// "Stream not found".
+const STREAM_NOT_FOUND: u64 = 10059;
+
+/// An actor's tip as the stream leader sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerTip {
+    /// Latest version (0 = no events).
+    pub(crate) version: u64,
+    /// Stream sequence of the subject's last message (0 = none).
+    pub(crate) sequence: u64,
+    /// The event id the last message carries, if known.
+    pub(crate) event_id: Option<String>,
+    /// The last message itself.
+    pub(crate) last: Option<StreamMessage>,
+}
+
+/// Decodes one stored message as an event of `actor`.
+pub(crate) fn decode(payload: &[u8], actor: &ActorId) -> std::result::Result<Event, String> {
+    let event = Event::from_json_slice(payload).map_err(|e| {
+        let mut text = e.to_string();
+        if let Some(src) = std::error::Error::source(&e) {
+            text = format!("{text}: {src}");
+        }
+        text
+    })?;
+    if &event.actor_id != actor {
+        return Err(format!(
+            "event {} belongs to actor {:?}, not {:?}",
+            event.id,
+            event.actor_id.as_str(),
+            actor.as_str()
+        ));
+    }
+    Ok(event)
+}
+
+impl JetStreamEventStore {
+    pub(crate) fn map_get_error(&self, err: LastRawMessageError, what: &str) -> Error {
+        if jetstream_code(&err) == Some(STREAM_NOT_FOUND) {
+            return Error::storage_with(
+                format!(
+                    "{what}: the event stream {} is missing",
+                    self.inner.stream_name
+                ),
+                err,
+            );
+        }
+        other(what.to_string(), err)
+    }
+
+    /// The leader's view of the actor's last message; refreshes the cache.
+    pub(crate) async fn fetch_tip(&self, actor: &ActorId, subject: &str) -> Result<ServerTip> {
+        let get = self.inner.stream.get_last_raw_message_by_subject(subject);
+        let result = tokio::time::timeout(self.inner.config.request_timeout, get)
+            .await
+            .map_err(|_| {
+                Error::unavailable(
+                    format!("latest version of {:?}: no answer in time", actor.as_str()),
+                    None,
+                )
+            })?;
+        let msg = match result {
+            Ok(msg) => msg,
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {
+                self.inner.cache.record(actor, 0, 0);
+                return Ok(ServerTip {
+                    version: 0,
+                    sequence: 0,
+                    event_id: None,
+                    last: None,
+                });
+            }
+            Err(e) => return Err(self.map_get_error(e, "reading the latest version")),
+        };
+        let (version, event_id) = match headers::version(&msg.headers) {
+            Some(v) => (v, headers::event_id(&msg.headers)),
+            None => match decode(&msg.payload, actor) {
+                Ok(e) => (e.version, Some(e.id.to_string())),
+                // The last message is garbage: the version is that of the
+                // last good event before it (rare, so a full scan is fine).
+                Err(_) => {
+                    let scan = self.read_range(actor, subject, 1, msg.sequence, 1).await?;
+                    (scan.events.last().map_or(0, |e| e.version), None)
+                }
+            },
+        };
+        self.inner.cache.record(actor, version, msg.sequence);
+        Ok(ServerTip {
+            version,
+            sequence: msg.sequence,
+            event_id,
+            last: Some(msg),
+        })
+    }
+
+    /// [`aether_core::EventStore::latest_version`]: one round trip to the
+    /// stream leader (read-your-writes), no consumer.
+    pub(crate) async fn latest(&self, actor: &ActorId) -> Result<u64> {
+        let subject = self.inner.subjects.events(actor);
+        let span = tracing::debug_span!("aether.jetstream.latest_version", actor = %actor);
+        Ok(self
+            .fetch_tip(actor, &subject)
+            .instrument(span)
+            .await?
+            .version)
+    }
+
+    /// [`aether_core::EventStore::read_with_errors`].
+    pub(crate) async fn replay(&self, actor: &ActorId, from_version: u64) -> Result<Replay> {
+        let span = tracing::debug_span!("aether.jetstream.read", actor = %actor, from_version);
+        async move {
+            let from = from_version.max(1);
+            let subject = self.inner.subjects.events(actor);
+            let tip = self.fetch_tip(actor, &subject).await?;
+            if tip.sequence == 0 || tip.version < from {
+                return Ok(Replay::default());
+            }
+            if tip.version == from {
+                if let Some(msg) = &tip.last {
+                    if let Ok(e) = decode(&msg.payload, actor) {
+                        if e.version == from {
+                            return Ok(Replay {
+                                events: vec![e],
+                                malformed: vec![],
+                            });
+                        }
+                    }
+                }
+            }
+            let start = if from - 1 > SKIP_SCAN_LIMIT {
+                self.find_start(actor, &subject, from, tip.sequence).await?
+            } else {
+                1
+            };
+            let replay = self
+                .read_range(actor, &subject, start, tip.sequence, from)
+                .await?;
+            tracing::debug!(
+                events = replay.events.len(),
+                malformed = replay.malformed.len(),
+                "replayed"
+            );
+            Ok(replay)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The version of the first message of `subject` at or after `seq`
+    /// (`None` when the message has no readable version), and its sequence.
+    async fn probe(&self, actor: &ActorId, subject: &str, seq: u64) -> Result<(Option<u64>, u64)> {
+        let get = self
+            .inner
+            .stream
+            .raw_message_builder()
+            .sequence(seq)
+            .next_by_subject(subject.to_string())
+            .send();
+        let msg = tokio::time::timeout(self.inner.config.request_timeout, get)
+            .await
+            .map_err(|_| Error::unavailable("replay: probe timed out", None))?
+            .map_err(|e| self.map_get_error(e, "replay: locating the start"))?;
+        let version = headers::version(&msg.headers)
+            .or_else(|| decode(&msg.payload, actor).ok().map(|e| e.version));
+        Ok((version, msg.sequence))
+    }
+
+    /// The smallest stream sequence whose message on `subject` has a version
+    /// ≥ `from` (binary search with leader gets; versions grow with the
+    /// sequence). Unreadable messages count as "maybe ≥ from", so the result
+    /// never skips an event that should be read.
+    async fn find_start(
+        &self,
+        actor: &ActorId,
+        subject: &str,
+        from: u64,
+        tip_seq: u64,
+    ) -> Result<u64> {
+        let (mut lo, mut hi) = (1u64, tip_seq);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (version, seq) = self.probe(actor, subject, mid).await?;
+            match version {
+                Some(v) if v < from => lo = seq.max(mid) + 1,
+                _ => hi = mid,
+            }
+        }
+        Ok(lo)
+    }
+
+    /// Reads `subject` from stream sequence `start` through `stop` with an
+    /// ordered consumer, keeping events with version ≥ `from` and reporting
+    /// every malformed message.
+    pub(crate) async fn read_range(
+        &self,
+        actor: &ActorId,
+        subject: &str,
+        start: u64,
+        stop: u64,
+        from: u64,
+    ) -> Result<Replay> {
+        let timeout = self.inner.config.request_timeout;
+        let consumer = tokio::time::timeout(
+            timeout,
+            self.inner.stream.create_consumer(OrderedConfig {
+                filter_subject: subject.to_string(),
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: start.max(1),
+                },
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(|_| Error::unavailable("replay: creating the consumer timed out", None))?
+        .map_err(|e| other("replay: creating the consumer", e))?;
+        let name = consumer.cached_info().name.clone();
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| other("replay: starting the consumer", e))?;
+        let mut replay = Replay::default();
+        let mut last_version = 0u64;
+        let result = loop {
+            let next = match tokio::time::timeout(timeout, messages.next()).await {
+                Err(_) => {
+                    break Err(Error::unavailable(
+                        format!(
+                            "replay of {:?} stalled: no message within {timeout:?}",
+                            actor.as_str()
+                        ),
+                        None,
+                    ));
+                }
+                Ok(None) => break Ok(()),
+                Ok(Some(Err(e))) => break Err(other("replay: reading messages", e)),
+                Ok(Some(Ok(m))) => m,
+            };
+            let seq = match next.info() {
+                Ok(info) => info.stream_sequence,
+                Err(e) => {
+                    break Err(Error::storage(format!(
+                        "replay: message without metadata: {e}"
+                    )));
+                }
+            };
+            if seq > stop {
+                break Ok(());
+            }
+            match decode(&next.payload, actor) {
+                Ok(e) if e.version <= last_version => replay.malformed.push(MalformedEvent {
+                    position: seq,
+                    raw: next.payload.clone(),
+                    error: format!(
+                        "version {} does not follow version {last_version}",
+                        e.version
+                    ),
+                }),
+                Ok(e) => {
+                    last_version = e.version;
+                    if e.version >= from {
+                        replay.events.push(e);
+                    }
+                }
+                Err(error) => replay.malformed.push(MalformedEvent {
+                    position: seq,
+                    raw: next.payload.clone(),
+                    error,
+                }),
+            }
+            if seq >= stop {
+                break Ok(());
+            }
+        };
+        drop(messages);
+        // The ordered consumer is ephemeral (30 s inactivity); delete it now
+        // in the background so long-lived processes do not pile them up.
+        let stream = self.inner.stream.clone();
+        tokio::spawn(async move {
+            let _ = stream.delete_consumer(&name).await;
+        });
+        result.map(|()| replay)
+    }
+}

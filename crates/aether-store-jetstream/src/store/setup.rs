@@ -1,0 +1,135 @@
+//! Connecting, checking the server version and creating streams idempotently.
+
+use std::time::Duration;
+
+use aether_core::{Error, Result};
+use async_nats::jetstream::Context;
+use async_nats::jetstream::context::CreateStreamErrorKind;
+use async_nats::jetstream::stream::{Config, Stream};
+
+use crate::config::JetStreamConfig;
+use crate::error::jetstream_code;
+
+/// "Stream name already in use with a different configuration".
+const STREAM_NAME_EXIST: u64 = 10058;
+
+/// Connects within the configured timeout; `url` may list several servers
+/// separated by commas.
+pub(crate) async fn connect_client(
+    url: &str,
+    config: &JetStreamConfig,
+) -> Result<async_nats::Client> {
+    let urls: Vec<String> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(String::from)
+        .collect();
+    if urls.is_empty() {
+        return Err(Error::invalid_input("no NATS server URL given"));
+    }
+    let connect = async_nats::ConnectOptions::new()
+        .connection_timeout(config.connect_timeout)
+        .request_timeout(Some(config.request_timeout))
+        .connect(urls.as_slice());
+    // The outer timeout bounds DNS and handshake too.
+    match tokio::time::timeout(config.connect_timeout + Duration::from_secs(1), connect).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(Error::unavailable(
+            format!("cannot connect to NATS at {url}"),
+            Some(Box::new(e)),
+        )),
+        Err(_) => Err(Error::unavailable(
+            format!(
+                "cannot connect to NATS at {url}: no answer within {:?}",
+                config.connect_timeout
+            ),
+            None,
+        )),
+    }
+}
+
+/// Whether a server of this version (`"2.12.1"`, `"v2.15.1"`) supports
+/// atomic batch publish.
+pub(crate) fn supports_atomic_batches(version: &str) -> bool {
+    let v = version.trim_start_matches('v');
+    let mut parts = v.split(['.', '-']).map(|p| p.parse::<u64>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (2, 12)
+}
+
+/// Creates the stream, or updates it when it exists with another
+/// configuration. Safe to call from many processes at once. Retries briefly
+/// while a cluster is still electing leaders.
+pub(crate) async fn ensure_stream(
+    js: &Context,
+    config: Config,
+    timeout: Duration,
+) -> Result<Stream> {
+    let name = config.name.clone();
+    let deadline = tokio::time::Instant::now() + timeout.max(Duration::from_secs(10));
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let last_error = match js.create_stream(config.clone()).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) if jetstream_code(&e) == Some(STREAM_NAME_EXIST) => {
+                match js.update_stream(config.clone()).await {
+                    Ok(_) => match js.get_stream(&name).await {
+                        Ok(stream) => return Ok(stream),
+                        Err(e) => Error::storage_with(format!("opening stream {name}"), e),
+                    },
+                    Err(e) => {
+                        // Another process may have updated it concurrently;
+                        // only a conflicting config is fatal.
+                        if jetstream_code(&e).is_some_and(|c| c != 10008) {
+                            return Err(Error::storage_with(
+                                format!(
+                                    "stream {name} exists with a configuration that cannot be updated to the requested one"
+                                ),
+                                e,
+                            ));
+                        }
+                        Error::storage_with(format!("updating stream {name}"), e)
+                    }
+                }
+            }
+            Err(e) => {
+                let transient = matches!(
+                    e.kind(),
+                    CreateStreamErrorKind::TimedOut
+                        | CreateStreamErrorKind::JetStreamUnavailable
+                        | CreateStreamErrorKind::Response
+                ) || jetstream_code(&e).is_some_and(|c| c == 10008 || c == 10005);
+                if !transient {
+                    return Err(Error::storage_with(format!("creating stream {name}"), e));
+                }
+                Error::unavailable(
+                    format!("creating stream {name}: JetStream not available"),
+                    Some(Box::new(e)),
+                )
+            }
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(last_error);
+        }
+        tracing::debug!(attempt, stream = %name, "stream not ready yet, retrying");
+        tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10)))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert!(supports_atomic_batches("2.12.0"));
+        assert!(supports_atomic_batches("v2.15.1"));
+        assert!(supports_atomic_batches("3.0.0"));
+        assert!(!supports_atomic_batches("2.11.9"));
+        assert!(!supports_atomic_batches("2.9.25"));
+        assert!(!supports_atomic_batches("garbage"));
+    }
+}
