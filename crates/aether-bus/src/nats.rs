@@ -1,0 +1,703 @@
+//! [`NatsEventBus`]: the bus across processes over core NATS.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::time::Duration;
+
+use aether_core::{Event, EventStored, EventStoredHook};
+use async_nats::{Client, HeaderMap, Subscriber};
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use crate::bus::EventBus;
+use crate::core::{Core, STORED_NAMESPACE, parse_subscription_pattern, write};
+use crate::dispatch::Entry;
+use crate::error::{BusError, BusErrorKind};
+use crate::filter::Filter;
+use crate::gaps::GapTracker;
+use crate::local::check_event;
+use crate::metrics::BusStats;
+use crate::pattern::{Pattern, validate_namespace};
+use crate::subscription::{
+    Envelope, EventSubscription, Registry, StoredSubscription, SubscribeOptions, Subscription,
+};
+
+pub use crate::sync::VersionCacheSync;
+
+/// Header carrying the publishing node's id.
+pub(crate) const ORIGIN_HEADER: &str = "Aether-Origin";
+/// Header carrying the publisher's sequence number in the namespace.
+pub(crate) const SEQ_HEADER: &str = "Aether-Seq";
+
+/// Settings of a [`NatsEventBus`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsBusConfig {
+    /// Subject prefix (valid NATS tokens, no wildcards). Events of namespace
+    /// `ns` travel on `<prefix>.ev.<ns>`, `EventStored` notifications on
+    /// `<prefix>.stored`. Buses only see each other with the same prefix.
+    /// Default `"aether.bus"`.
+    pub subject_prefix: String,
+    /// This node's id (`[A-Za-z0-9_-]`, at most 64 bytes), sent with every
+    /// publication so the node can skip its own messages and receivers can
+    /// detect gaps. Default: a random UUID.
+    pub node_id: Option<String>,
+    /// How long [`EventBus::subscribe`] waits for the server to confirm a new
+    /// NATS subscription before returning anyway. Default 5 s.
+    pub subscribe_confirm_timeout: Duration,
+}
+
+impl Default for NatsBusConfig {
+    fn default() -> Self {
+        Self {
+            subject_prefix: "aether.bus".into(),
+            node_id: None,
+            subscribe_confirm_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The event bus across processes: the [`EventBus`] API over core NATS.
+///
+/// - Publishing to namespace `ns` delivers to this node's matching
+///   subscriptions directly and publishes the event (JSON, the
+///   [`aether_core::Event`] wire format) on `<prefix>.ev.<ns>`; other nodes
+///   deliver it to theirs. A node skips its own publications when they come
+///   back from NATS, so each local subscriber gets each event once.
+/// - Each distinct subscription pattern is one NATS subscription, shared by
+///   the local subscriptions with that pattern; received subjects are checked
+///   again against the namespace rules, so nothing with a wildcard or
+///   malformed namespace is delivered.
+/// - Core NATS is at-most-once. Each publication carries its node id and a
+///   per-namespace sequence number; a receiver that sees a gap tells the
+///   affected subscriptions with [`crate::BusItem::Lagged`] and counts it in
+///   [`BusStats::remote_lost`]. A loss at the very end of a stream (nothing
+///   from that node afterwards) cannot be detected.
+/// - The NATS client reconnects by itself and re-establishes subscriptions;
+///   messages published by others while this node was disconnected are lost
+///   (and reported as lag when the next message from their publisher arrives).
+///
+/// Implements [`aether_core::EventStoredHook`]: give a clone of the bus to a
+/// store as its hook and its `EventStored` notifications reach every node's
+/// [`EventBus::subscribe_event_stored`] subscribers.
+#[derive(Debug, Clone)]
+pub struct NatsEventBus {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Group {
+    entries: Arc<RwLock<Vec<Arc<Entry<Envelope>>>>>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    core: Arc<Core>,
+    client: Client,
+    node_id: Arc<str>,
+    /// `<prefix>.ev.`
+    events_prefix: Arc<str>,
+    stored_subject: String,
+    ping_subject: String,
+    confirm_timeout: Duration,
+    groups: Mutex<HashMap<Box<str>, Group>>,
+    /// Subscription id → pattern of its group.
+    sub_patterns: Mutex<HashMap<u64, Box<str>>>,
+    stored_tx: mpsc::UnboundedSender<Arc<EventStored>>,
+    stored_listener: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    stored_pump: Mutex<Option<JoinHandle<()>>>,
+    stored_seq: AtomicU64,
+    /// Notifications queued for the pump and not yet published.
+    stored_pending: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn nats_err(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> BusError {
+    BusError::new(BusErrorKind::Nats, format!("{what}: {e}")).with_source(e)
+}
+
+fn validate_node_id(id: &str) -> Result<(), BusError> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(BusError::new(
+            BusErrorKind::InvalidOptions,
+            format!("invalid node id {id:?}: use 1 to 64 of [A-Za-z0-9_-]"),
+        ));
+    }
+    Ok(())
+}
+
+impl NatsEventBus {
+    /// Connects to NATS at `url` (comma-separated for several servers) with a
+    /// connection of its own (`no_echo`, reconnecting forever) and starts the
+    /// bus.
+    pub async fn connect(url: &str, config: NatsBusConfig) -> Result<Self, BusError> {
+        let client = async_nats::ConnectOptions::new()
+            .no_echo()
+            .name("aether-bus")
+            .connect(url)
+            .await
+            .map_err(|e| nats_err(&format!("connecting to {url}"), e))?;
+        Self::with_client(client, config)
+    }
+
+    /// Starts a bus on an existing client. Must be called inside a tokio
+    /// runtime (it spawns the task that forwards `EventStored` notifications).
+    pub fn with_client(client: Client, config: NatsBusConfig) -> Result<Self, BusError> {
+        let prefix = config.subject_prefix.as_str();
+        validate_namespace(prefix).map_err(|e| {
+            BusError::new(
+                BusErrorKind::InvalidOptions,
+                format!("invalid subject prefix: {e}"),
+            )
+        })?;
+        let node_id = match &config.node_id {
+            Some(id) => id.clone(),
+            None => uuid::Uuid::new_v4().simple().to_string(),
+        };
+        validate_node_id(&node_id)?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            BusError::new(
+                BusErrorKind::InvalidOptions,
+                "NatsEventBus must be created inside a tokio runtime",
+            )
+        })?;
+        let (stored_tx, stored_rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            core: Arc::new(Core::default()),
+            client: client.clone(),
+            events_prefix: format!("{prefix}.ev.").into(),
+            stored_subject: format!("{prefix}.stored"),
+            ping_subject: format!("{prefix}.ping.{node_id}"),
+            node_id: node_id.into(),
+            confirm_timeout: config.subscribe_confirm_timeout,
+            groups: Mutex::new(HashMap::new()),
+            sub_patterns: Mutex::new(HashMap::new()),
+            stored_tx,
+            stored_listener: tokio::sync::Mutex::new(None),
+            stored_pump: Mutex::new(None),
+            stored_seq: AtomicU64::new(0),
+            stored_pending: AtomicU64::new(0),
+        });
+        let pump = runtime.spawn(pump_stored(
+            client,
+            inner.stored_subject.clone(),
+            inner.node_id.clone(),
+            Arc::downgrade(&inner),
+            stored_rx,
+        ));
+        *lock(&inner.stored_pump) = Some(pump);
+        Ok(Self { inner })
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// The NATS client the bus uses.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    fn registry(&self) -> Weak<dyn Registry> {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        weak
+    }
+
+    /// Publishes `event` to `namespace` on this node and across NATS; see
+    /// [`EventBus::publish`]. Returns the number of local deliveries.
+    pub async fn publish(
+        &self,
+        namespace: &str,
+        event: impl Into<Arc<Event>>,
+    ) -> Result<u64, BusError> {
+        let event = event.into();
+        let inner = &self.inner;
+        let ns = inner.core.metrics.checked(namespace, validate_namespace)?;
+        check_event(&event)?;
+        let span = tracing::debug_span!(
+            "aether_bus.publish",
+            namespace = %ns.name,
+            event_type = %event.event_type,
+            remote = true,
+        );
+        async move {
+            let payload = event.to_json_bytes().map_err(|e| {
+                BusError::new(BusErrorKind::Serialization, e.to_string()).with_source(e)
+            })?;
+            let mut headers = HeaderMap::new();
+            headers.insert(ORIGIN_HEADER, &*inner.node_id);
+            if let Some(seq) = ns.next_seq() {
+                headers.insert(SEQ_HEADER, seq.to_string());
+            }
+            let subject = format!("{}{}", inner.events_prefix, ns.name);
+            inner
+                .client
+                .publish_with_headers(subject, headers, Bytes::from(payload))
+                .await
+                .map_err(|e| publish_err(&ns.name, e))?;
+            inner.core.metrics.published(&ns);
+            Ok(inner.core.deliver_local(&ns, event).await)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Subscribes to all events of namespaces matching `pattern` on every node.
+    pub async fn subscribe(&self, pattern: &str) -> Result<EventSubscription, BusError> {
+        self.subscribe_with(pattern, Filter::new(), SubscribeOptions::default())
+            .await
+    }
+
+    /// Subscribes with a filter and options; see [`EventBus::subscribe_with`].
+    pub async fn subscribe_with(
+        &self,
+        pattern: &str,
+        filter: Filter,
+        options: SubscribeOptions,
+    ) -> Result<EventSubscription, BusError> {
+        self.subscribe_inner(pattern, filter, options, false).await
+    }
+
+    /// Subscribes across namespaces; see [`EventBus::subscribe_cross_namespace`].
+    pub async fn subscribe_cross_namespace(
+        &self,
+        pattern: &str,
+        filter: Filter,
+        options: SubscribeOptions,
+    ) -> Result<EventSubscription, BusError> {
+        self.subscribe_inner(pattern, filter, options, true).await
+    }
+
+    async fn subscribe_inner(
+        &self,
+        pattern: &str,
+        filter: Filter,
+        options: SubscribeOptions,
+        cross: bool,
+    ) -> Result<EventSubscription, BusError> {
+        let parsed = parse_subscription_pattern(pattern, cross)?;
+        let inner = &self.inner;
+        let (entry, name) = inner
+            .core
+            .add_event_subscription(parsed.clone(), filter, options);
+        // From here on, dropping `subscription` undoes everything.
+        let subscription = Subscription::new(entry.queue.clone(), entry.id, name, self.registry());
+        lock(&inner.sub_patterns).insert(entry.id, pattern.into());
+        if inner.join_group(pattern, &entry) {
+            return Ok(subscription);
+        }
+        let subject = format!("{}{}", inner.events_prefix, pattern);
+        let subscriber = inner
+            .client
+            .subscribe(subject)
+            .await
+            .map_err(|e| nats_err("subscribing", e))?;
+        if !inner.join_group(pattern, &entry) {
+            let entries = Arc::new(RwLock::new(vec![entry.clone()]));
+            let task = tokio::spawn(run_group(
+                subscriber,
+                inner.core.clone(),
+                entries.clone(),
+                parsed,
+                inner.events_prefix.clone(),
+                inner.node_id.clone(),
+            ));
+            lock(&inner.groups).insert(pattern.into(), Group { entries, task });
+        }
+        inner.confirm_with_server().await;
+        Ok(subscription)
+    }
+
+    /// Subscribes to `EventStored` notifications from every node; see
+    /// [`EventBus::subscribe_event_stored`].
+    pub async fn subscribe_event_stored(
+        &self,
+        actor_pattern: &str,
+    ) -> Result<StoredSubscription, BusError> {
+        self.subscribe_event_stored_with(actor_pattern, SubscribeOptions::default())
+            .await
+    }
+
+    /// Like [`NatsEventBus::subscribe_event_stored`] with options.
+    pub async fn subscribe_event_stored_with(
+        &self,
+        actor_pattern: &str,
+        options: SubscribeOptions,
+    ) -> Result<StoredSubscription, BusError> {
+        let sub = self
+            .inner
+            .core
+            .add_stored_subscription(actor_pattern, options, self.registry())?;
+        self.inner.ensure_stored_listener().await?;
+        Ok(sub)
+    }
+
+    /// Hands an `EventStored` notification to local subscribers at once and
+    /// queues it for the other nodes; never blocks.
+    pub fn notify_event_stored(&self, notification: EventStored) {
+        let n = Arc::new(notification);
+        self.inner.core.deliver_stored(n.clone());
+        self.inner.stored_pending.fetch_add(1, Ordering::Relaxed);
+        // Fails only when the pump has stopped (bus shutting down).
+        if self.inner.stored_tx.send(n).is_err() {
+            self.inner.stored_pending.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Keeps a version cache current from `EventStored` notifications of every
+    /// node: calls `update(actor, version)` for each notification whose actor
+    /// matches `actor_pattern`, until the returned handle is dropped. Wire it
+    /// to `aether_store_jetstream`'s `update_version_cache` (which only ever
+    /// raises cached versions).
+    pub async fn sync_version_cache<F>(
+        &self,
+        actor_pattern: &str,
+        update: F,
+    ) -> Result<VersionCacheSync, BusError>
+    where
+        F: Fn(&aether_core::ActorId, u64) + Send + Sync + 'static,
+    {
+        let sub = self.subscribe_event_stored(actor_pattern).await?;
+        Ok(VersionCacheSync::spawn(sub, update))
+    }
+
+    /// Unsubscribes `subscription` (same as dropping it).
+    pub fn unsubscribe<T>(&self, subscription: Subscription<T>) {
+        drop(subscription);
+    }
+
+    /// The number of live event subscriptions on this node.
+    pub fn subscription_count(&self) -> usize {
+        self.inner.core.event_subscription_count()
+    }
+
+    /// The number of NATS subscriptions for events (one per distinct pattern).
+    pub fn nats_subscription_count(&self) -> usize {
+        lock(&self.inner.groups).len()
+    }
+
+    /// Totals since the bus was created.
+    pub fn stats(&self) -> BusStats {
+        self.inner.core.metrics.snapshot()
+    }
+
+    /// Flushes publications buffered in the client to the server.
+    pub async fn flush(&self) -> Result<(), BusError> {
+        self.inner
+            .client
+            .flush()
+            .await
+            .map_err(|e| nats_err("flushing", e))
+    }
+
+    /// Stops the bus: forwards queued `EventStored` notifications, flushes,
+    /// stops the background tasks and closes every subscription of this
+    /// handle's bus (other clones see a closed bus).
+    pub async fn shutdown(&self) -> Result<(), BusError> {
+        // Let the pump drain what is queued: it stops when the queue is empty
+        // and this is the only path that aborts it afterwards.
+        for _ in 0..200 {
+            if self.inner.stored_pending.load(Ordering::Relaxed) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let flushed = self.flush().await;
+        self.inner.stop();
+        flushed
+    }
+}
+
+fn publish_err(ns: &str, e: async_nats::PublishError) -> BusError {
+    match e.kind() {
+        async_nats::client::PublishErrorKind::MaxPayloadExceeded => BusError::new(
+            BusErrorKind::TooLarge,
+            format!("event for namespace {ns:?} exceeds the server's maximum payload: {e}"),
+        )
+        .with_source(e),
+        _ => nats_err(&format!("publishing to namespace {ns:?}"), e),
+    }
+}
+
+impl Inner {
+    /// Adds `entry` to the existing group of `pattern`; `false` if none exists.
+    fn join_group(&self, pattern: &str, entry: &Arc<Entry<Envelope>>) -> bool {
+        match lock(&self.groups).get(pattern) {
+            Some(group) => {
+                write(&group.entries).push(entry.clone());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A round trip through the server, so that subscriptions sent before are
+    /// in place when it returns: a request nobody answers, which the server
+    /// rejects with "no responders" after processing everything sent before.
+    async fn confirm_with_server(&self) {
+        let req = self
+            .client
+            .request(self.ping_subject.clone(), Bytes::new());
+        match tokio::time::timeout(self.confirm_timeout, req).await {
+            Ok(Ok(_)) | Ok(Err(_)) => {}
+            Err(_) => tracing::debug!("server did not confirm a new subscription in time"),
+        }
+    }
+
+    async fn ensure_stored_listener(self: &Arc<Self>) -> Result<(), BusError> {
+        let mut slot = self.stored_listener.lock().await;
+        if slot.is_some() {
+            return Ok(());
+        }
+        let subscriber = self
+            .client
+            .subscribe(self.stored_subject.clone())
+            .await
+            .map_err(|e| nats_err("subscribing to EventStored", e))?;
+        *slot = Some(tokio::spawn(run_stored_listener(
+            subscriber,
+            self.core.clone(),
+            self.node_id.clone(),
+        )));
+        drop(slot);
+        self.confirm_with_server().await;
+        Ok(())
+    }
+
+    fn stop(&self) {
+        for (_, group) in lock(&self.groups).drain() {
+            group.task.abort();
+        }
+        if let Ok(mut l) = self.stored_listener.try_lock()
+            && let Some(t) = l.take()
+        {
+            t.abort();
+        }
+        if let Some(t) = lock(&self.stored_pump).take() {
+            t.abort();
+        }
+        self.core.close_all();
+    }
+}
+
+impl Registry for Inner {
+    fn unsubscribe(&self, id: u64) {
+        self.core.remove(id);
+        let Some(pattern) = lock(&self.sub_patterns).remove(&id) else {
+            return;
+        };
+        let mut groups = lock(&self.groups);
+        let empty = match groups.get(&*pattern) {
+            Some(group) => {
+                let mut entries = write(&group.entries);
+                entries.retain(|e| e.id != id);
+                entries.is_empty()
+            }
+            None => false,
+        };
+        if empty && let Some(group) = groups.remove(&*pattern) {
+            // Dropping the task drops its NATS subscriber, which unsubscribes.
+            group.task.abort();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Receives one pattern's NATS messages and delivers them to its group.
+async fn run_group(
+    mut subscriber: Subscriber,
+    core: Arc<Core>,
+    entries: Arc<RwLock<Vec<Arc<Entry<Envelope>>>>>,
+    pattern: Pattern,
+    events_prefix: Arc<str>,
+    node_id: Arc<str>,
+) {
+    let mut gaps = GapTracker::default();
+    while let Some(msg) = subscriber.next().await {
+        let Some(ns) = msg.subject.as_str().strip_prefix(&*events_prefix) else {
+            continue;
+        };
+        let origin = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(ORIGIN_HEADER))
+            .map(|v| v.as_str());
+        if origin == Some(&*node_id) {
+            continue;
+        }
+        // Isolation: only concrete, valid namespaces the pattern matches.
+        let nsm = match core.metrics.checked(ns, validate_namespace) {
+            Ok(m) if pattern.matches(ns) => m,
+            _ => {
+                core.metrics.decode_error();
+                tracing::warn!(subject = %msg.subject, "ignoring message on an invalid namespace");
+                continue;
+            }
+        };
+        if let (Some(origin), Some(seq)) = (origin, header_u64(&msg.headers, SEQ_HEADER)) {
+            let lost = gaps.observe(origin, ns, seq);
+            if lost > 0 {
+                core.metrics.remote_lost(&nsm, lost);
+                for entry in crate::core::read(&entries).iter() {
+                    entry.queue.push_lag(lost);
+                }
+            }
+        }
+        let event = match Event::from_json_slice(&msg.payload) {
+            Ok(e) => Arc::new(e),
+            Err(e) => {
+                core.metrics.decode_error();
+                tracing::warn!(subject = %msg.subject, error = %e, "ignoring undecodable event");
+                continue;
+            }
+        };
+        let envelope = Envelope {
+            namespace: nsm.name.clone(),
+            event,
+        };
+        core.deliver_group(&nsm, &entries, envelope).await;
+    }
+}
+
+fn header_u64(headers: &Option<HeaderMap>, name: &str) -> Option<u64> {
+    headers.as_ref()?.get(name)?.as_str().parse().ok()
+}
+
+/// Receives `EventStored` notifications from other nodes.
+async fn run_stored_listener(mut subscriber: Subscriber, core: Arc<Core>, node_id: Arc<str>) {
+    let mut gaps = GapTracker::default();
+    while let Some(msg) = subscriber.next().await {
+        let origin = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(ORIGIN_HEADER))
+            .map(|v| v.as_str());
+        if origin == Some(&*node_id) {
+            continue;
+        }
+        if let (Some(origin), Some(seq)) = (origin, header_u64(&msg.headers, SEQ_HEADER)) {
+            let lost = gaps.observe(origin, STORED_NAMESPACE, seq);
+            if lost > 0 {
+                let ns = core.metrics.namespace(STORED_NAMESPACE);
+                core.metrics.remote_lost(&ns, lost);
+                core.stored_lag(lost);
+            }
+        }
+        match serde_json::from_slice::<EventStored>(&msg.payload) {
+            Ok(n) => {
+                core.deliver_stored(Arc::new(n));
+            }
+            Err(e) => {
+                core.metrics.decode_error();
+                tracing::warn!(error = %e, "ignoring undecodable EventStored notification");
+            }
+        }
+    }
+}
+
+/// Forwards this node's `EventStored` notifications to NATS, in order.
+async fn pump_stored(
+    client: Client,
+    subject: String,
+    node_id: Arc<str>,
+    inner: Weak<Inner>,
+    mut rx: mpsc::UnboundedReceiver<Arc<EventStored>>,
+) {
+    while let Some(n) = rx.recv().await {
+        let Some(this) = inner.upgrade() else { return };
+        let seq = this.stored_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let _pending = PendingGuard(&this.stored_pending);
+        let payload = match serde_json::to_vec(&*n) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode EventStored notification");
+                continue;
+            }
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(ORIGIN_HEADER, &*node_id);
+        headers.insert(SEQ_HEADER, seq.to_string());
+        if let Err(e) = client
+            .publish_with_headers(subject.clone(), headers, Bytes::from(payload))
+            .await
+        {
+            tracing::warn!(error = %e, "cannot publish EventStored notification");
+        }
+    }
+}
+
+struct PendingGuard<'a>(&'a AtomicU64);
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl EventStoredHook for NatsEventBus {
+    fn event_stored(&self, notification: EventStored) {
+        self.notify_event_stored(notification);
+    }
+}
+
+impl EventBus for NatsEventBus {
+    async fn publish(
+        &self,
+        namespace: &str,
+        event: impl Into<Arc<Event>> + Send,
+    ) -> Result<u64, BusError> {
+        NatsEventBus::publish(self, namespace, event).await
+    }
+
+    async fn subscribe_with(
+        &self,
+        pattern: &str,
+        filter: Filter,
+        options: SubscribeOptions,
+    ) -> Result<EventSubscription, BusError> {
+        NatsEventBus::subscribe_with(self, pattern, filter, options).await
+    }
+
+    async fn subscribe_cross_namespace(
+        &self,
+        pattern: &str,
+        filter: Filter,
+        options: SubscribeOptions,
+    ) -> Result<EventSubscription, BusError> {
+        NatsEventBus::subscribe_cross_namespace(self, pattern, filter, options).await
+    }
+
+    async fn subscribe_event_stored_with(
+        &self,
+        actor_pattern: &str,
+        options: SubscribeOptions,
+    ) -> Result<StoredSubscription, BusError> {
+        NatsEventBus::subscribe_event_stored_with(self, actor_pattern, options).await
+    }
+
+    fn notify_event_stored(&self, notification: EventStored) {
+        NatsEventBus::notify_event_stored(self, notification);
+    }
+
+    fn stats(&self) -> BusStats {
+        NatsEventBus::stats(self)
+    }
+}

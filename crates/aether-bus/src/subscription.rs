@@ -1,0 +1,231 @@
+//! [`Subscription`]: the receiving end of a bus subscription, its items,
+//! options and overflow policies.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+
+use aether_core::{Event, EventStored};
+use futures::Stream;
+
+use crate::queue::Queue;
+
+/// What a subscriber does when its queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum OverflowPolicy {
+    /// The publisher waits until the subscriber has made room (backpressure).
+    /// Nothing is lost, but one stalled subscriber stalls every publisher to
+    /// its namespaces.
+    Wait,
+    /// The oldest queued item is dropped to make room, and the subscriber
+    /// receives [`BusItem::Lagged`] with the exact number it missed before
+    /// the next item. Publishers never wait. **The default.**
+    #[default]
+    DropOldest,
+    /// The subscription is closed with [`RecvError::Overflowed`] (after the
+    /// subscriber has drained what was queued). Publishers never wait.
+    Close,
+}
+
+/// Per-subscription settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscribeOptions {
+    /// Queue capacity in items (at least 1). Default 1024.
+    pub capacity: usize,
+    /// What happens when the queue is full. Default
+    /// [`OverflowPolicy::DropOldest`] (never loses an event without telling).
+    pub overflow: OverflowPolicy,
+}
+
+impl Default for SubscribeOptions {
+    fn default() -> Self {
+        Self {
+            capacity: 1024,
+            overflow: OverflowPolicy::default(),
+        }
+    }
+}
+
+impl SubscribeOptions {
+    /// Options with `capacity` and `overflow`.
+    pub fn new(capacity: usize, overflow: OverflowPolicy) -> Self {
+        Self { capacity, overflow }
+    }
+}
+
+/// One item of a subscription's stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BusItem<T> {
+    /// The next event (or notification).
+    Event(T),
+    /// The subscriber missed this many items since the previous item
+    /// (drop-oldest overflow locally; a sequence gap detected across nodes).
+    Lagged(u64),
+}
+
+impl<T> BusItem<T> {
+    /// The event, if this is one.
+    pub fn into_event(self) -> Option<T> {
+        match self {
+            BusItem::Event(e) => Some(e),
+            BusItem::Lagged(_) => None,
+        }
+    }
+}
+
+/// An event as delivered: the namespace it was published to and the event,
+/// shared (not copied) between all subscribers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// The concrete namespace the event was published to.
+    pub namespace: Arc<str>,
+    /// The event.
+    pub event: Arc<Event>,
+}
+
+/// Why a subscription ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// The subscription was unsubscribed or the bus shut down; everything
+    /// queued before has been received.
+    #[error("subscription closed")]
+    Closed,
+    /// The queue overflowed under [`OverflowPolicy::Close`]; everything
+    /// queued before the overflow has been received, later events were not.
+    #[error("subscription closed: its queue of {capacity} items overflowed")]
+    Overflowed {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+}
+
+/// Removes subscriptions from the bus that created them.
+pub(crate) trait Registry: Send + Sync + 'static {
+    fn unsubscribe(&self, id: u64);
+}
+
+/// A subscription to events ([`Envelope`]s).
+pub type EventSubscription = Subscription<Envelope>;
+/// A subscription to [`EventStored`] notifications.
+pub type StoredSubscription = Subscription<Arc<EventStored>>;
+
+/// The receiving end of a subscription: call [`Subscription::recv`] or use it
+/// as a [`Stream`] of `Result<BusItem<T>, RecvError>` (which ends after
+/// [`RecvError::Closed`]; an overflow error is yielded once, then it ends).
+///
+/// Dropping it unsubscribes; so does [`Subscription::unsubscribe`].
+pub struct Subscription<T> {
+    queue: Arc<Queue<T>>,
+    id: u64,
+    pattern: Arc<str>,
+    registry: Weak<dyn Registry>,
+    finished: bool,
+}
+
+impl<T> Subscription<T> {
+    pub(crate) fn new(
+        queue: Arc<Queue<T>>,
+        id: u64,
+        pattern: Arc<str>,
+        registry: Weak<dyn Registry>,
+    ) -> Self {
+        Self {
+            queue,
+            id,
+            pattern,
+            registry,
+            finished: false,
+        }
+    }
+
+    /// The next item; `Err` when the subscription has ended (see [`RecvError`]).
+    pub async fn recv(&mut self) -> Result<BusItem<T>, RecvError> {
+        futures::future::poll_fn(|cx| self.queue.poll_recv(cx)).await
+    }
+
+    /// The next item if one is ready now.
+    pub fn try_recv(&mut self) -> Option<Result<BusItem<T>, RecvError>> {
+        self.queue.try_recv()
+    }
+
+    /// Unsubscribes now. Items already queued are discarded.
+    pub fn unsubscribe(self) {
+        // Drop does the work.
+    }
+
+    /// The pattern this subscription was made with.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// The subscription's id, unique within its bus.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Items queued and not yet received.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The queue's capacity.
+    pub fn capacity(&self) -> usize {
+        self.queue.capacity()
+    }
+
+    /// The overflow policy.
+    pub fn overflow_policy(&self) -> OverflowPolicy {
+        self.queue.policy()
+    }
+}
+
+impl<T> Drop for Subscription<T> {
+    fn drop(&mut self) {
+        self.queue.close_discard();
+        if let Some(registry) = self.registry.upgrade() {
+            registry.unsubscribe(self.id);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Subscription<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("id", &self.id)
+            .field("pattern", &self.pattern)
+            .field("queued", &self.queue.len())
+            .field("capacity", &self.queue.capacity())
+            .field("overflow", &self.queue.policy())
+            .finish()
+    }
+}
+
+impl<T> Stream for Subscription<T> {
+    type Item = Result<BusItem<T>, RecvError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        match self.queue.poll_recv(cx) {
+            Poll::Ready(Ok(item)) => Poll::Ready(Some(Ok(item))),
+            Poll::Ready(Err(RecvError::Closed)) => {
+                self.finished = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Err(e)) => {
+                self.finished = true;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
