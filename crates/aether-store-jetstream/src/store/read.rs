@@ -54,7 +54,11 @@ pub(crate) fn decode(payload: &[u8], actor: &ActorId) -> std::result::Result<Eve
 
 impl JetStreamEventStore {
     pub(crate) fn map_get_error(&self, err: LastRawMessageError, what: &str) -> Error {
-        if jetstream_code(&err) == Some(STREAM_NOT_FOUND) {
+        let code = match err.kind() {
+            LastRawMessageErrorKind::JetStream(js) => Some(js.error_code().0),
+            _ => jetstream_code(&err),
+        };
+        if code == Some(STREAM_NOT_FOUND) {
             return Error::storage_with(
                 format!(
                     "{what}: the event stream {} is missing",

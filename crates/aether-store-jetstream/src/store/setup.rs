@@ -10,6 +10,14 @@ use async_nats::jetstream::stream::{Config, Stream};
 use crate::config::JetStreamConfig;
 use crate::error::jetstream_code;
 
+/// The JetStream error code of a stream create/update error.
+fn create_code(e: &async_nats::jetstream::context::CreateStreamError) -> Option<u64> {
+    match e.kind() {
+        CreateStreamErrorKind::JetStream(js) => Some(js.error_code().0),
+        _ => jetstream_code(e),
+    }
+}
+
 /// "Stream name already in use with a different configuration".
 const STREAM_NAME_EXIST: u64 = 10058;
 
@@ -74,7 +82,7 @@ pub(crate) async fn ensure_stream(
         attempt += 1;
         let last_error = match js.create_stream(config.clone()).await {
             Ok(stream) => return Ok(stream),
-            Err(e) if jetstream_code(&e) == Some(STREAM_NAME_EXIST) => {
+            Err(e) if create_code(&e) == Some(STREAM_NAME_EXIST) => {
                 match js.update_stream(config.clone()).await {
                     Ok(_) => match js.get_stream(&name).await {
                         Ok(stream) => return Ok(stream),
@@ -83,7 +91,7 @@ pub(crate) async fn ensure_stream(
                     Err(e) => {
                         // Another process may have updated it concurrently;
                         // only a conflicting config is fatal.
-                        if jetstream_code(&e).is_some_and(|c| c != 10008) {
+                        if create_code(&e).is_some_and(|c| c != 10008) {
                             return Err(Error::storage_with(
                                 format!(
                                     "stream {name} exists with a configuration that cannot be updated to the requested one"
@@ -101,7 +109,7 @@ pub(crate) async fn ensure_stream(
                     CreateStreamErrorKind::TimedOut
                         | CreateStreamErrorKind::JetStreamUnavailable
                         | CreateStreamErrorKind::Response
-                ) || jetstream_code(&e).is_some_and(|c| c == 10008 || c == 10005);
+                ) || create_code(&e).is_some_and(|c| c == 10008 || c == 10005);
                 if !transient {
                     return Err(Error::storage_with(format!("creating stream {name}"), e));
                 }

@@ -1,0 +1,52 @@
+//! Shared helpers for the integration tests (each test file includes this
+//! module; not every file uses every helper).
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aether_core::{ActorId, Event, json};
+use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+
+/// A stream name no other test (or process) uses: `T<pid><counter><nanos>`.
+pub fn unique_stream() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "T{}x{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        nanos % 1_000_000
+    )
+}
+
+/// A config on a fresh stream with `replicas`.
+pub fn config(replicas: usize) -> JetStreamConfig {
+    JetStreamConfig {
+        stream_name: unique_stream(),
+        namespace: "t".into(),
+        replicas,
+        ..Default::default()
+    }
+}
+
+/// A fresh store (own stream) on `url`.
+pub async fn store(url: &str, replicas: usize) -> JetStreamEventStore {
+    JetStreamEventStore::connect(url, config(replicas))
+        .await
+        .expect("open store")
+}
+
+/// An actor id unique within the process.
+pub fn actor(prefix: &str) -> ActorId {
+    static N: AtomicU64 = AtomicU64::new(0);
+    ActorId::new(format!("{prefix}-{}", N.fetch_add(1, Ordering::Relaxed))).unwrap()
+}
+
+/// An event of `actor` at `version`.
+pub fn ev(actor: &ActorId, version: u64) -> Event {
+    Event::new(actor.clone(), version, "Happened", json!({ "n": version }))
+}
