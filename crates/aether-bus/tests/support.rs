@@ -1,0 +1,40 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use aether_bus::{BusItem, EventSubscription};
+use aether_core::{ActorId, Event, json};
+
+/// An event for `actor` of type `ty` whose data carries sequence number `seq`.
+pub fn event(actor: &str, ty: &str, seq: u64) -> Event {
+    Event::new(ActorId::new(actor).unwrap(), seq + 1, ty, json!({ "seq": seq }))
+}
+
+/// The sequence number an [`event`] carries.
+pub fn seq_of(e: &Event) -> u64 {
+    e.data["seq"].as_u64().expect("test event carries a seq")
+}
+
+/// The next item, which must be an event; returns its sequence number.
+pub async fn next_event(sub: &mut EventSubscription) -> u64 {
+    match tokio::time::timeout(Duration::from_secs(10), sub.recv())
+        .await
+        .expect("no event within 10 s")
+        .expect("subscription ended")
+    {
+        BusItem::Event(env) => seq_of(&env.event),
+        BusItem::Lagged(n) => panic!("unexpected lag of {n}"),
+    }
+}
+
+/// The next item within `d`, if any.
+pub async fn next_item(
+    sub: &mut EventSubscription,
+    d: Duration,
+) -> Option<BusItem<aether_bus::Envelope>> {
+    match tokio::time::timeout(d, sub.recv()).await {
+        Ok(Ok(item)) => Some(item),
+        _ => None,
+    }
+}
