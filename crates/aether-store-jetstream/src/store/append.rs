@@ -26,6 +26,41 @@ struct Known {
     fresh: bool,
 }
 
+/// [`validate_batch`], made safe for batches ending at `u64::MAX` (core's
+/// version overflows there): such batches are checked here instead.
+fn checked_validate(actor: &ActorId, events: &[Event]) -> Result<(u64, u64)> {
+    let Some(first) = events.first() else {
+        return validate_batch(actor, events);
+    };
+    if first.version.checked_add(events.len() as u64).is_some() {
+        return validate_batch(actor, events);
+    }
+    for (i, e) in events.iter().enumerate() {
+        e.validate()?;
+        if &e.actor_id != actor {
+            return Err(Error::invalid_input(
+                "a batch holds one actor's events only".to_string(),
+            ));
+        }
+        if first.version.checked_add(i as u64) != Some(e.version) {
+            return Err(Error::invalid_input(format!(
+                "batch versions must be consecutive: event {i} has version {}",
+                e.version
+            )));
+        }
+    }
+    Ok((first.version, events[events.len() - 1].version))
+}
+
+/// [`ExpectedVersion::admits`] without its overflow at `Exact(u64::MAX)`
+/// (nothing can follow that version).
+fn admits(expected: ExpectedVersion, current: u64, first: u64) -> bool {
+    match expected {
+        ExpectedVersion::Exact(u64::MAX) => false,
+        e => e.admits(current, first),
+    }
+}
+
 impl JetStreamEventStore {
     /// [`aether_core::EventStore::append_batch`].
     pub(crate) async fn append_checked(
@@ -51,7 +86,7 @@ impl JetStreamEventStore {
         expected: ExpectedVersion,
         events: Vec<Event>,
     ) -> Result<u64> {
-        let (first, last) = validate_batch(actor, &events)?;
+        let (first, last) = checked_validate(actor, &events)?;
         if events.len() > MAX_BATCH_EVENTS {
             return Err(Error::invalid_input(format!(
                 "a batch holds at most {MAX_BATCH_EVENTS} events, not {}",
@@ -85,10 +120,10 @@ impl JetStreamEventStore {
         let mut ambiguous: Option<Error> = None;
         let mut ambiguous_count = 0;
         for attempt in 0..MAX_ATTEMPTS {
-            if !expected.admits(known.version, first) {
+            if !admits(expected, known.version, first) {
                 if !known.fresh {
                     known = self.fresh(actor, &subject).await?;
-                    if expected.admits(known.version, first) {
+                    if admits(expected, known.version, first) {
                         continue;
                     }
                 }
