@@ -9,6 +9,7 @@ use crate::builder::NatsServerBuilder;
 use crate::process::{self, RouteSpec};
 use crate::ready;
 use crate::server::NatsServer;
+use crate::urls::ClientUrls;
 
 /// Number of nodes in a test cluster.
 const NODES: usize = 3;
@@ -102,23 +103,43 @@ impl NatsCluster {
             return Err(e); // Dropping `nodes` kills the ones that did start.
         }
         let cluster = NatsCluster { name, nodes };
-        cluster.wait_ready().await?;
+        if let Err(e) = cluster.wait_ready().await {
+            return Err(format!("{e}\n{}", cluster.diagnostics()));
+        }
         Ok(cluster)
     }
 
     /// Waits until every node sees a meta leader and an R3 stream can be created.
     async fn wait_ready(&self) -> Result<(), String> {
         for node in &self.nodes {
-            ready::wait_jetstream(&node.url(), process::JS_TIMEOUT).await?;
+            ready::wait_jetstream(&node.url(), process::JS_TIMEOUT, || node.is_running()).await?;
         }
         self.probe_r3(process::JS_TIMEOUT).await
+    }
+
+    /// Status and log tail of every node, for error messages.
+    fn diagnostics(&self) -> String {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                format!(
+                    "=== node n{} ({}, running: {}) ===\n{}",
+                    i + 1,
+                    node.url(),
+                    node.is_running(),
+                    node.log_tail(30)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Creates and deletes a throwaway R3 stream, retrying until the meta leader accepts it
     /// (right after the election it may not yet know all three peers).
     async fn probe_r3(&self, limit: Duration) -> Result<(), String> {
         let deadline = Instant::now() + limit;
-        let client = ready::connect(&self.client_url()).await?;
+        let client = ready::connect(self.client_url()).await?;
         let js = jetstream::new(client);
         let name = format!("TESTKIT_PROBE_{}", unique_suffix());
         let mut last_error = String::new();
@@ -174,9 +195,10 @@ impl NatsCluster {
         self.server(i).url()
     }
 
-    /// All client URLs comma-joined, for `async_nats::connect` (fails over between nodes).
-    pub fn client_url(&self) -> String {
-        self.urls().join(",")
+    /// All client URLs, for `async_nats::connect(cluster.client_url())` (connects to any node
+    /// and fails over between them); `to_string()` gives the comma-joined form.
+    pub fn client_url(&self) -> ClientUrls {
+        ClientUrls::new(self.urls())
     }
 
     /// Node `i` (0-based; its server name is `n{i+1}`).

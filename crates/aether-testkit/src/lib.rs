@@ -15,7 +15,9 @@ pub mod conformance;
 mod process;
 mod ready;
 mod server;
+mod urls;
 
 pub use builder::NatsServerBuilder;
 pub use cluster::NatsCluster;
 pub use server::NatsServer;
+pub use urls::ClientUrls;

@@ -182,7 +182,7 @@ pub(crate) fn read_from(path: &Path, offset: u64) -> String {
     String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
-fn tail(text: &str, lines: usize) -> String {
+pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }

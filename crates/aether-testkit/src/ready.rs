@@ -8,25 +8,39 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 /// Connects without retrying forever: a probe must fail fast so the caller can retry.
-pub(crate) async fn connect(url: &str) -> Result<async_nats::Client, String> {
+pub(crate) async fn connect<A>(url: A) -> Result<async_nats::Client, String>
+where
+    A: async_nats::ToServerAddrs + std::fmt::Debug,
+{
+    let shown = format!("{url:?}");
     let connecting = async_nats::ConnectOptions::new()
         .connection_timeout(ATTEMPT_TIMEOUT)
         .connect(url);
     match tokio::time::timeout(ATTEMPT_TIMEOUT * 2, connecting).await {
         Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(format!("cannot connect to {url}: {e}")),
-        Err(_) => Err(format!("connecting to {url} timed out")),
+        Ok(Err(e)) => Err(format!("cannot connect to {shown}: {e}")),
+        Err(_) => Err(format!("connecting to {shown} timed out")),
     }
 }
 
 /// Waits until the JetStream API at `url` answers an account-info request.
 ///
-/// On a cluster node that means the node knows a meta leader.
-pub(crate) async fn wait_jetstream(url: &str, limit: Duration) -> Result<(), String> {
+/// On a cluster node that means the node knows a meta leader. Gives up early when `alive`
+/// reports that the server process has exited.
+pub(crate) async fn wait_jetstream(
+    url: &str,
+    limit: Duration,
+    alive: impl Fn() -> bool,
+) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     let mut last_error = String::from("no attempt made");
     let mut client = None;
     while Instant::now() < deadline {
+        if !alive() {
+            return Err(format!(
+                "nats-server at {url} exited while waiting for JetStream ({last_error})"
+            ));
+        }
         if client.is_none() {
             match connect(url).await {
                 Ok(c) => client = Some(c),

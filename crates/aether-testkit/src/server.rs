@@ -81,7 +81,7 @@ impl NatsServer {
             dir,
         };
         if wait_js {
-            ready::wait_jetstream(&server.url(), process::JS_TIMEOUT)
+            ready::wait_jetstream(&server.url(), process::JS_TIMEOUT, || server.is_running())
                 .await
                 .map_err(|e| format!("{e}\n{}", server.spec.diagnostics(0)))?;
         }
@@ -116,6 +116,11 @@ impl NatsServer {
     /// The whole server log so far, for debugging failed tests.
     pub fn log(&self) -> String {
         process::read_from(&self.spec.log_file, 0)
+    }
+
+    /// The last `lines` lines of the server log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        process::tail(&self.log(), lines)
     }
 
     /// The process id, if the server is running.
@@ -191,7 +196,9 @@ impl NatsServer {
         };
         *self.lock() = Some(child);
         if self.spec.jetstream {
-            ready::wait_jetstream(&self.url(), process::JS_TIMEOUT).await?;
+            ready::wait_jetstream(&self.url(), process::JS_TIMEOUT, || self.is_running())
+                .await
+                .map_err(|e| format!("{e}\n{}", self.log_tail(40)))?;
         }
         Ok(())
     }

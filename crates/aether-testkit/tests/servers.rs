@@ -217,3 +217,172 @@ async fn start_waits_until_jetstream_answers() {
     let js = jetstream::new(server.connect().await);
     js.query_account().await.expect("JetStream answers at once");
 }
+
+mod cluster {
+    use super::*;
+    use aether_testkit::NatsCluster;
+    use std::time::{Duration, Instant};
+
+    /// Retries an acknowledged publish while the cluster fails over (bounded).
+    async fn publish_with_retry(js: &jetstream::Context, subject: &str) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let attempt = async {
+                js.publish(subject.to_string(), "payload".into())
+                    .await?
+                    .await
+                    .map_err(async_nats::Error::from)
+            };
+            match tokio::time::timeout(Duration::from_secs(3), attempt).await {
+                Ok(Ok(ack)) => return ack.sequence,
+                Ok(Err(e)) if Instant::now() < deadline => eprintln!("publish retry: {e}"),
+                Err(_) if Instant::now() < deadline => eprintln!("publish retry: timeout"),
+                other => panic!("publish did not succeed within 20 s: {other:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until every replica of `name` is current (bounded).
+    async fn wait_all_replicas_current(js: &jetstream::Context, name: &str, peers: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let info = match js.get_stream(name).await {
+                Ok(mut s) => s.info().await.ok().map(|i| i.cluster.clone()),
+                Err(_) => None,
+            };
+            if let Some(Some(cluster)) = info {
+                let current = cluster
+                    .replicas
+                    .iter()
+                    .filter(|r| r.current && !r.offline)
+                    .count();
+                if cluster.leader.is_some() && current + 1 == peers {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replicas of {name} did not all become current"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn cluster_forms_and_creates_r3_stream_at_once() {
+        let cluster = NatsCluster::start().await;
+        assert_eq!(cluster.len(), 3);
+        let urls = cluster.urls();
+        assert_eq!(urls.len(), 3);
+        assert_eq!(cluster.client_url().to_string(), urls.join(","));
+        assert_eq!(cluster.client_url().as_slice(), &urls[..]);
+        for (i, url) in urls.iter().enumerate() {
+            assert_eq!(&cluster.url(i), url);
+            assert_eq!(cluster.server(i).url(), *url);
+        }
+        let client = async_nats::connect(cluster.client_url()).await.unwrap();
+        let js = jetstream::new(client);
+        // No retry: start() promised R3 streams can be created at once.
+        let stream = create_stream(&js, "CLUSTERED", 3).await;
+        let cluster_info = stream.cached_info().cluster.clone().unwrap();
+        assert_eq!(
+            cluster_info.replicas.len(),
+            2,
+            "R3: a leader and two replicas"
+        );
+        assert_eq!(publish_acked(&js, "CLUSTERED.a".into(), "x").await, 1);
+        // An R3 KV bucket too.
+        js.create_key_value(jetstream::kv::Config {
+            bucket: "cluster_kv".into(),
+            num_replicas: 3,
+            ..Default::default()
+        })
+        .await
+        .expect("R3 KV bucket");
+    }
+
+    /// Index of the node leading stream `name` (server names are n1..n3).
+    async fn stream_leader(cluster: &NatsCluster, js: &jetstream::Context, name: &str) -> usize {
+        let mut stream = js.get_stream(name).await.expect("stream exists");
+        let leader = stream
+            .info()
+            .await
+            .expect("stream info")
+            .cluster
+            .clone()
+            .and_then(|c| c.leader)
+            .expect("stream has a leader");
+        (0..cluster.len())
+            .find(|i| leader == format!("n{}", i + 1))
+            .expect("leader is one of n1..n3")
+    }
+
+    #[tokio::test]
+    async fn killed_node_leaves_quorum_and_rejoins_after_restart() {
+        let cluster = NatsCluster::start().await;
+        let js = jetstream::new(async_nats::connect(cluster.client_url()).await.unwrap());
+        create_stream(&js, "FAILOVER", 3).await;
+        assert_eq!(publish_acked(&js, "FAILOVER.a".into(), "x").await, 1);
+
+        // Kill a follower (killing the leader works too but costs a 4-9 s raft election).
+        let leader = stream_leader(&cluster, &js, "FAILOVER").await;
+        let victim = (leader + 1) % cluster.len();
+        let port = cluster.server(victim).port();
+        cluster.kill(victim);
+        assert!(!cluster.server(victim).is_running());
+
+        // Two of three still accept acknowledged writes.
+        let seq = publish_with_retry(&js, "FAILOVER.a").await;
+        assert_eq!(seq, 2);
+
+        cluster.restart(victim).await;
+        assert!(cluster.server(victim).is_running());
+        assert_eq!(cluster.server(victim).port(), port, "same client port");
+        wait_all_replicas_current(&js, "FAILOVER", 3).await;
+
+        // The restarted node rejoined: it serves the stream with all data.
+        let direct = jetstream::new(async_nats::connect(cluster.url(victim)).await.unwrap());
+        assert_eq!(messages_in(&direct, "FAILOVER").await, seq);
+    }
+
+    #[tokio::test]
+    async fn stopped_leader_restarts_with_same_ports_and_data() {
+        let cluster = NatsCluster::start().await;
+        let js = jetstream::new(async_nats::connect(cluster.client_url()).await.unwrap());
+        create_stream(&js, "STOPNODE", 3).await;
+        publish_acked(&js, "STOPNODE.a".into(), "x").await;
+
+        // A graceful stop of the stream leader hands leadership over.
+        let leader = stream_leader(&cluster, &js, "STOPNODE").await;
+        let port = cluster.server(leader).port();
+        cluster.stop(leader).await;
+        assert!(!cluster.server(leader).is_running());
+        let seq = publish_with_retry(&js, "STOPNODE.a").await;
+        assert_eq!(seq, 2);
+
+        cluster.restart(leader).await;
+        assert_eq!(cluster.server(leader).port(), port);
+        wait_all_replicas_current(&js, "STOPNODE", 3).await;
+        let direct = jetstream::new(async_nats::connect(cluster.url(leader)).await.unwrap());
+        assert_eq!(messages_in(&direct, "STOPNODE").await, seq);
+    }
+
+    #[tokio::test]
+    async fn dropping_cluster_kills_all_nodes() {
+        let cluster = NatsCluster::start().await;
+        let pids: Vec<u32> = cluster.servers().iter().map(|s| s.pid().unwrap()).collect();
+        let dirs: Vec<_> = cluster
+            .servers()
+            .iter()
+            .map(|s| s.temp_dir().to_path_buf())
+            .collect();
+        drop(cluster);
+        for pid in pids {
+            assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+        }
+        for dir in dirs {
+            assert!(!dir.exists());
+        }
+    }
+}
