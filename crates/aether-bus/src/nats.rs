@@ -139,16 +139,19 @@ fn validate_node_id(id: &str) -> Result<(), BusError> {
 }
 
 impl NatsEventBus {
-    /// Connects to NATS at `url` (comma-separated for several servers) with a
+    /// Connects to NATS at `addrs` (a URL, or several servers) with a
     /// connection of its own (`no_echo`, reconnecting forever) and starts the
     /// bus.
-    pub async fn connect(url: &str, config: NatsBusConfig) -> Result<Self, BusError> {
+    pub async fn connect(
+        addrs: impl async_nats::ToServerAddrs,
+        config: NatsBusConfig,
+    ) -> Result<Self, BusError> {
         let client = async_nats::ConnectOptions::new()
             .no_echo()
             .name("aether-bus")
-            .connect(url)
+            .connect(addrs)
             .await
-            .map_err(|e| nats_err(&format!("connecting to {url}"), e))?;
+            .map_err(|e| nats_err("connecting to NATS", e))?;
         Self::with_client(client, config)
     }
 
