@@ -30,6 +30,8 @@ pub(crate) struct ServerTip {
     pub(crate) event_id: Option<String>,
     /// The last message itself.
     pub(crate) last: Option<StreamMessage>,
+    /// Whether the last message is a readable event (garbage otherwise).
+    pub(crate) readable: bool,
 }
 
 /// Decodes one stored message as an event of `actor`.
@@ -90,10 +92,12 @@ impl JetStreamEventStore {
                     sequence: 0,
                     event_id: None,
                     last: None,
+                    readable: true,
                 });
             }
             Err(e) => return Err(self.map_get_error(e, "reading the latest version")),
         };
+        let mut readable = true;
         let (version, event_id) = match headers::version(&msg.headers) {
             Some(v) => (v, headers::event_id(&msg.headers)),
             None => match decode(&msg.payload, actor) {
@@ -101,6 +105,7 @@ impl JetStreamEventStore {
                 // The last message is garbage: the version is that of the
                 // last good event before it (rare, so a full scan is fine).
                 Err(_) => {
+                    readable = false;
                     let scan = self.read_range(actor, subject, 1, msg.sequence, 1).await?;
                     (scan.events.last().map_or(0, |e| e.version), None)
                 }
@@ -112,6 +117,7 @@ impl JetStreamEventStore {
             sequence: msg.sequence,
             event_id,
             last: Some(msg),
+            readable,
         })
     }
 
@@ -134,7 +140,16 @@ impl JetStreamEventStore {
             let from = from_version.max(1);
             let subject = self.inner.subjects.events(actor);
             let tip = self.fetch_tip(actor, &subject).await?;
-            if tip.sequence == 0 || tip.version < from {
+            if tip.sequence == 0 {
+                return Ok(Replay::default());
+            }
+            if !tip.readable {
+                // Garbage at the tip: scan everything so it is reported.
+                return self
+                    .read_range(actor, &subject, 1, tip.sequence, from)
+                    .await;
+            }
+            if tip.version < from {
                 return Ok(Replay::default());
             }
             if tip.version == from {

@@ -1,0 +1,241 @@
+//! Bad input and bad conditions: garbage on actor subjects, oversized events,
+//! invalid ids, versions and namespaces, an unreachable server, a missing stream.
+
+mod support;
+
+use std::time::Duration;
+
+use aether_core::{ActorId, Error, Event, EventStore, ExpectedVersion, json};
+use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether_testkit::NatsServer;
+use support::{actor, config, ev, store};
+
+/// Publishes raw bytes straight onto the actor's subject and waits for the ack.
+async fn publish_raw(s: &JetStreamEventStore, actor: &ActorId, payload: &'static [u8]) -> u64 {
+    let js = async_nats::jetstream::new(s.client().clone());
+    js.publish(s.subject_for(actor), payload.into())
+        .await
+        .unwrap()
+        .await
+        .unwrap()
+        .sequence
+}
+
+#[tokio::test]
+async fn malformed_messages_are_reported_and_replay_keeps_going() {
+    let server = NatsServer::start().await;
+    let s = store(&server.url(), 1).await;
+    let a = actor("bad");
+    s.append(ev(&a, 1)).await.unwrap();
+    let garbage = publish_raw(&s, &a, b"\xff\x00 not json").await;
+    let not_event = publish_raw(&s, &a, br#"{"hello":"world"}"#).await;
+    let empty = publish_raw(&s, &a, b"").await;
+    // A well-formed event of another actor, smuggled onto this subject.
+    let other = Event::new(actor("other"), 7, "T", json!(null));
+    let js = async_nats::jetstream::new(s.client().clone());
+    let smuggled = js
+        .publish(s.subject_for(&a), other.to_json_bytes().unwrap().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap()
+        .sequence;
+    // Garbage at the tip: the latest version is the last good event's.
+    assert_eq!(s.latest_version(&a).await.unwrap(), 1);
+    // Appends still work after garbage.
+    s.append(ev(&a, 2)).await.unwrap();
+    s.append(ev(&a, 3)).await.unwrap();
+
+    let replay = s.read_with_errors(&a, 1).await.unwrap();
+    let versions: Vec<u64> = replay.events.iter().map(|e| e.version).collect();
+    assert_eq!(versions, vec![1, 2, 3]);
+    let positions: Vec<u64> = replay.malformed.iter().map(|m| m.position).collect();
+    assert_eq!(positions, vec![garbage, not_event, empty, smuggled]);
+    assert_eq!(&replay.malformed[0].raw[..], b"\xff\x00 not json");
+    assert!(replay.malformed.iter().all(|m| !m.error.is_empty()));
+    assert!(
+        replay.malformed[3].error.contains("belongs to actor"),
+        "{}",
+        replay.malformed[3].error
+    );
+    // The strict read refuses, naming the first bad position.
+    let err = s.read(&a, 1).await.unwrap_err();
+    assert!(matches!(err, Error::Serialization { .. }));
+    assert!(
+        err.to_string().contains(&format!("position {garbage}")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn garbage_only_actor_has_version_zero_and_can_start() {
+    let server = NatsServer::start().await;
+    let s = store(&server.url(), 1).await;
+    let a = actor("junk");
+    publish_raw(&s, &a, b"junk").await;
+    assert_eq!(s.latest_version(&a).await.unwrap(), 0);
+    assert_eq!(s.read_with_errors(&a, 1).await.unwrap().malformed.len(), 1);
+    let v = s
+        .append_batch(&a, ExpectedVersion::NoStream, vec![ev(&a, 1)])
+        .await
+        .unwrap();
+    assert_eq!(v, 1);
+    assert_eq!(s.latest_version(&a).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn oversized_events_are_refused_naming_the_limit() {
+    let server = NatsServer::start().await;
+    let small = JetStreamConfig {
+        max_event_size: 2_000,
+        ..config(1)
+    };
+    let s = JetStreamEventStore::connect(&server.url(), small)
+        .await
+        .unwrap();
+    let a = actor("big");
+    let big = Event::new(a.clone(), 1, "Big", json!("x".repeat(5_000)));
+    match s.append(big).await.unwrap_err() {
+        Error::TooLarge { what, size, limit } => {
+            assert_eq!((what, limit), ("event", 2_000));
+            assert!(size > 5_000);
+        }
+        e => panic!("expected TooLarge, got {e:?}"),
+    }
+    // The server's max_payload (1 MiB by default) caps a larger configured limit.
+    let s = store(&server.url(), 1).await;
+    assert!(s.max_event_size() < 1024 * 1024);
+    let huge = Event::new(a.clone(), 1, "Huge", json!("x".repeat(2 * 1024 * 1024)));
+    let err = s.append(huge).await.unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { limit, .. } if limit == s.max_event_size()),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("limit"), "{err}");
+    // One oversized event spoils its whole batch: nothing stored.
+    let batch = vec![
+        ev(&a, 1),
+        Event::new(a.clone(), 2, "Huge", json!("x".repeat(2 << 20))),
+    ];
+    assert!(
+        s.append_batch(&a, ExpectedVersion::Any, batch)
+            .await
+            .is_err()
+    );
+    assert_eq!(s.latest_version(&a).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn invalid_ids_versions_and_namespaces() {
+    assert!(ActorId::new("").is_err());
+    assert!(ActorId::new("a\0b").is_err());
+    let server = NatsServer::start().await;
+    let s = store(&server.url(), 1).await;
+    let a = actor("v");
+    let err = s.append(ev(&a, 0)).await.unwrap_err();
+    assert!(err.is_invalid_input(), "{err:?}");
+    let mixed = vec![ev(&a, 1), ev(&actor("w"), 2)];
+    assert!(
+        s.append_batch(&a, ExpectedVersion::Any, mixed)
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+    let gap = vec![ev(&a, 1), ev(&a, 3)];
+    assert!(
+        s.append_batch(&a, ExpectedVersion::Any, gap)
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+    let mut empty_type = ev(&a, 1);
+    empty_type.event_type.clear();
+    assert!(s.append(empty_type).await.unwrap_err().is_invalid_input());
+    assert_eq!(s.latest_version(&a).await.unwrap(), 0);
+
+    for bad in ["a.b", "a b", "a_b", "*", "ü", &"x".repeat(33)] {
+        let cfg = JetStreamConfig {
+            namespace: bad.to_string(),
+            ..config(1)
+        };
+        let err = JetStreamEventStore::connect(&server.url(), cfg)
+            .await
+            .unwrap_err();
+        assert!(
+            err.is_invalid_input() && err.to_string().contains("namespace"),
+            "{bad}: {err}"
+        );
+    }
+    let cfg = JetStreamConfig {
+        stream_name: "a.b".into(),
+        ..config(1)
+    };
+    assert!(
+        JetStreamEventStore::connect(&server.url(), cfg)
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+}
+
+#[tokio::test]
+async fn unreachable_server_is_unavailable_within_the_timeout() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = JetStreamConfig {
+        connect_timeout: Duration::from_millis(500),
+        ..config(1)
+    };
+    let url = format!("nats://127.0.0.1:{port}");
+    let result = tokio::time::timeout(
+        Duration::from_secs(20),
+        JetStreamEventStore::connect(&url, cfg),
+    )
+    .await
+    .expect("connect must give up within its timeout");
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+    assert!(err.to_string().contains(&url), "{err}");
+}
+
+#[tokio::test]
+async fn server_gone_after_open_is_unavailable() {
+    let server = NatsServer::start().await;
+    let cfg = JetStreamConfig {
+        request_timeout: Duration::from_millis(500),
+        ..config(1)
+    };
+    let s = JetStreamEventStore::connect(&server.url(), cfg)
+        .await
+        .unwrap();
+    let a = actor("gone");
+    s.append(ev(&a, 1)).await.unwrap();
+    server.kill();
+    let append = tokio::time::timeout(Duration::from_secs(20), s.append(ev(&a, 2)))
+        .await
+        .expect("append must give up");
+    assert!(append.unwrap_err().is_transient());
+    let latest = tokio::time::timeout(Duration::from_secs(20), s.latest_version(&a))
+        .await
+        .expect("lookup must give up");
+    assert!(latest.unwrap_err().is_transient());
+}
+
+#[tokio::test]
+async fn missing_stream_is_a_clear_error() {
+    let server = NatsServer::start().await;
+    let s = store(&server.url(), 1).await;
+    let a = actor("m");
+    s.append(ev(&a, 1)).await.unwrap();
+    let js = async_nats::jetstream::new(s.client().clone());
+    js.delete_stream(s.stream_name()).await.unwrap();
+    let err = s.latest_version(&a).await.unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+    s.invalidate_version_cache(&a);
+    let err = s.append(ev(&a, 2)).await.unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+}
