@@ -1,0 +1,129 @@
+//! [`ShardAssignment`]: which nodes hold each shard.
+
+use std::collections::BTreeMap;
+
+use crate::error::{ClusterError, Result};
+use crate::id::{NodeId, ShardId};
+
+/// The replica set of every shard, primary first.
+///
+/// Slot 0 of a shard is its **primary** (the owner that runs its actors); the
+/// other slots are replicas. A shard with no node (an empty cluster) has an
+/// empty list. Replica sets never hold a node twice.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ShardAssignment {
+    shards: Vec<Vec<NodeId>>,
+}
+
+impl ShardAssignment {
+    /// An assignment of `shard_count` shards, all unplaced.
+    pub fn unassigned(shard_count: u32) -> Self {
+        Self {
+            shards: vec![Vec::new(); shard_count as usize],
+        }
+    }
+
+    /// Builds an assignment from per-shard replica lists, checking that no list
+    /// holds a node twice.
+    pub fn from_replicas(shards: Vec<Vec<NodeId>>) -> Result<Self> {
+        for (i, replicas) in shards.iter().enumerate() {
+            let mut sorted = replicas.clone();
+            sorted.sort();
+            sorted.dedup();
+            if sorted.len() != replicas.len() {
+                return Err(ClusterError::input(format!(
+                    "shard {i} lists a node twice: {replicas:?}"
+                )));
+            }
+        }
+        Ok(Self { shards })
+    }
+
+    pub(crate) fn from_replicas_unchecked(shards: Vec<Vec<NodeId>>) -> Self {
+        Self { shards }
+    }
+
+    /// The number of shards.
+    pub fn shard_count(&self) -> u32 {
+        self.shards.len() as u32
+    }
+
+    /// The replica set of `shard`, primary first (empty if unplaced or out of range).
+    pub fn replicas(&self, shard: ShardId) -> &[NodeId] {
+        self.shards.get(shard.index()).map_or(&[], Vec::as_slice)
+    }
+
+    /// The primary of `shard`.
+    pub fn primary(&self, shard: ShardId) -> Option<&NodeId> {
+        self.replicas(shard).first()
+    }
+
+    /// Replaces the replica set of `shard`.
+    pub fn set(&mut self, shard: ShardId, replicas: Vec<NodeId>) -> Result<()> {
+        let count = self.shard_count();
+        let slot = self.shards.get_mut(shard.index()).ok_or_else(|| {
+            ClusterError::input(format!("{shard} is out of range (shard count {count})"))
+        })?;
+        let mut sorted = replicas.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != replicas.len() {
+            return Err(ClusterError::input(format!(
+                "{shard}: replica set lists a node twice: {replicas:?}"
+            )));
+        }
+        *slot = replicas;
+        Ok(())
+    }
+
+    /// Iterates over `(shard, replicas)`.
+    pub fn iter(&self) -> impl Iterator<Item = (ShardId, &[NodeId])> + '_ {
+        self.shards
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (ShardId(i as u32), r.as_slice()))
+    }
+
+    /// The shards whose primary is `node`.
+    pub fn primary_shards_of(&self, node: &NodeId) -> Vec<ShardId> {
+        self.iter()
+            .filter(|(_, r)| r.first() == Some(node))
+            .map(|(s, _)| s)
+            .collect()
+    }
+
+    /// The shards that `node` holds in any slot.
+    pub fn shards_of(&self, node: &NodeId) -> Vec<ShardId> {
+        self.iter()
+            .filter(|(_, r)| r.contains(node))
+            .map(|(s, _)| s)
+            .collect()
+    }
+
+    /// Primary shards per node (nodes without shards are absent).
+    pub fn primary_load(&self) -> BTreeMap<NodeId, usize> {
+        let mut load = BTreeMap::new();
+        for r in &self.shards {
+            if let Some(p) = r.first() {
+                *load.entry(p.clone()).or_insert(0) += 1;
+            }
+        }
+        load
+    }
+
+    /// Replicas (all slots) per node.
+    pub fn total_load(&self) -> BTreeMap<NodeId, usize> {
+        let mut load = BTreeMap::new();
+        for r in &self.shards {
+            for n in r {
+                *load.entry(n.clone()).or_insert(0) += 1;
+            }
+        }
+        load
+    }
+
+    /// Every node that holds at least one shard, sorted.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        self.total_load().into_keys().collect()
+    }
+}

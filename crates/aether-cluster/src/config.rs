@@ -1,0 +1,325 @@
+//! Configuration: public fields, documented production defaults, validated where used.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{ClusterError, Result};
+use crate::ring::DEFAULT_VIRTUAL_NODES;
+use crate::strategy::{BoundedLoadStrategy, ConsistentHashStrategy, PlacementStrategy};
+
+/// Which placement strategy to use.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub enum StrategyConfig {
+    /// Plain consistent hashing ([`ConsistentHashStrategy`]). The default.
+    #[default]
+    ConsistentHash,
+    /// Consistent hashing with bounded loads ([`BoundedLoadStrategy`]): no node
+    /// above `⌈(1 + epsilon) · average⌉` shards.
+    BoundedLoad {
+        /// ε (default [`BoundedLoadStrategy::DEFAULT_EPSILON`] = 0.25).
+        epsilon: f64,
+    },
+}
+
+impl StrategyConfig {
+    /// Builds the strategy with `virtual_nodes` points per node.
+    pub fn build(&self, virtual_nodes: usize) -> Result<Arc<dyn PlacementStrategy>> {
+        Ok(match *self {
+            Self::ConsistentHash => Arc::new(ConsistentHashStrategy::new(virtual_nodes)?),
+            Self::BoundedLoad { epsilon } => {
+                Arc::new(BoundedLoadStrategy::new(virtual_nodes, epsilon)?)
+            }
+        })
+    }
+}
+
+/// Shards and placement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardConfig {
+    /// Number of shards (default 1024; 1 to 65,536). Changing it re-shards
+    /// every actor: choose it once per cluster.
+    pub shard_count: u32,
+    /// Copies of each shard, primary included (default 1).
+    pub replication_factor: usize,
+    /// Virtual nodes per node on the hash ring (default 150).
+    pub virtual_nodes: usize,
+    /// Placement strategy (default consistent hashing).
+    pub strategy: StrategyConfig,
+}
+
+impl Default for ShardConfig {
+    fn default() -> Self {
+        Self {
+            shard_count: 1024,
+            replication_factor: 1,
+            virtual_nodes: DEFAULT_VIRTUAL_NODES,
+            strategy: StrategyConfig::ConsistentHash,
+        }
+    }
+}
+
+impl ShardConfig {
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<()> {
+        if self.shard_count == 0 || self.shard_count > 65_536 {
+            return Err(ClusterError::config(format!(
+                "shard_count must be 1 to 65536, got {}",
+                self.shard_count
+            )));
+        }
+        if self.replication_factor == 0 || self.replication_factor > 16 {
+            return Err(ClusterError::config(format!(
+                "replication_factor must be 1 to 16, got {}",
+                self.replication_factor
+            )));
+        }
+        if self.virtual_nodes == 0 || self.virtual_nodes > 65_536 {
+            return Err(ClusterError::config(format!(
+                "virtual_nodes must be 1 to 65536, got {}",
+                self.virtual_nodes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Membership leases and failure detection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MembershipConfig {
+    /// How long a member entry lives without renewal: the KV bucket's `max_age`
+    /// (default 10 s). A crashed node is removed (`Left`) about this long after
+    /// its last renewal, and its shards are reassigned then.
+    pub lease: Duration,
+    /// How often a node renews its entry (default 2 s; must be below
+    /// `lease − safety_margin`).
+    pub renew_interval: Duration,
+    /// A node stops claiming shard ownership at
+    /// `sent_at(last acknowledged renewal) + lease − safety_margin` on its own
+    /// monotonic clock (default 1 s). Covers clock-rate differences and the
+    /// time to react; the server can only expire the entry `lease` after it
+    /// wrote it, which is after `sent_at`.
+    pub safety_margin: Duration,
+    /// Core-NATS heartbeat period (default 1 s).
+    pub heartbeat_interval: Duration,
+    /// Missed heartbeats before a member is suspected (default 3, at least 1).
+    /// Suspicion time = `heartbeat_interval × suspect_after_missed` (default 3 s).
+    pub suspect_after_missed: u32,
+}
+
+impl Default for MembershipConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(10),
+            renew_interval: Duration::from_secs(2),
+            safety_margin: Duration::from_secs(1),
+            heartbeat_interval: Duration::from_secs(1),
+            suspect_after_missed: 3,
+        }
+    }
+}
+
+impl MembershipConfig {
+    /// The time after which a silent member is suspected.
+    pub fn suspect_after(&self) -> Duration {
+        self.heartbeat_interval * self.suspect_after_missed.max(1)
+    }
+
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<()> {
+        check_lease(
+            "membership",
+            self.lease,
+            self.renew_interval,
+            self.safety_margin,
+        )?;
+        if self.heartbeat_interval.is_zero() || self.suspect_after_missed == 0 {
+            return Err(ClusterError::config(
+                "heartbeat_interval and suspect_after_missed must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_lease(what: &str, lease: Duration, renew: Duration, margin: Duration) -> Result<()> {
+    if lease < Duration::from_secs(1) {
+        return Err(ClusterError::config(format!(
+            "{what} lease must be at least 1 s (JetStream limit-marker TTLs are whole seconds), got {lease:?}"
+        )));
+    }
+    if renew.is_zero() || margin.is_zero() || renew + margin >= lease {
+        return Err(ClusterError::config(format!(
+            "{what}: need 0 < renew_interval ({renew:?}) and 0 < safety_margin ({margin:?}) with renew_interval + safety_margin < lease ({lease:?})"
+        )));
+    }
+    Ok(())
+}
+
+/// Leader election.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElectionConfig {
+    /// The leader key's lifetime without renewal: that bucket's `max_age`
+    /// (default 5 s). A dead leader is replaced about this long after its last
+    /// renewal.
+    pub lease: Duration,
+    /// How often the leader renews (default 1 s). Followers also retry to
+    /// acquire at this period when no leader is visible.
+    pub renew_interval: Duration,
+    /// The leader steps down at `sent_at(last acknowledged renewal) + lease −
+    /// safety_margin` on its monotonic clock (default 1 s).
+    pub safety_margin: Duration,
+}
+
+impl Default for ElectionConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(5),
+            renew_interval: Duration::from_secs(1),
+            safety_margin: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ElectionConfig {
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<()> {
+        check_lease(
+            "election",
+            self.lease,
+            self.renew_interval,
+            self.safety_margin,
+        )
+    }
+}
+
+/// Where and how the cluster's KV buckets live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvConfig {
+    /// Replicas of each bucket (default 1; use 3 on a 3-node NATS cluster).
+    pub replicas: usize,
+    /// Keep buckets in memory instead of files (default `false`).
+    pub memory_storage: bool,
+    /// Timeout of one KV or JetStream request (default 2 s).
+    pub op_timeout: Duration,
+}
+
+impl Default for KvConfig {
+    fn default() -> Self {
+        Self {
+            replicas: 1,
+            memory_storage: false,
+            op_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Everything a [`crate::ClusterNode`] needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// The cluster's name (default `"aether"`; `[A-Za-z0-9_-]`, at most 32
+    /// bytes). Buckets are `<name>_members`, `<name>_leader`, `<name>_shards`;
+    /// heartbeats go to `aether.cluster.<name>.hb.<node>`.
+    pub cluster_name: String,
+    /// Shards and placement.
+    pub shards: ShardConfig,
+    /// Membership and failure detection.
+    pub membership: MembershipConfig,
+    /// Leader election.
+    pub election: ElectionConfig,
+    /// KV buckets.
+    pub kv: KvConfig,
+    /// How long the leader waits for membership to settle before planning
+    /// (default 250 ms): several joins at once give one new map.
+    pub rebalance_debounce: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            cluster_name: "aether".to_owned(),
+            shards: ShardConfig::default(),
+            membership: MembershipConfig::default(),
+            election: ElectionConfig::default(),
+            kv: KvConfig::default(),
+            rebalance_debounce: Duration::from_millis(250),
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Checks every part.
+    pub fn validate(&self) -> Result<()> {
+        let name = &self.cluster_name;
+        if name.is_empty()
+            || name.len() > 32
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ClusterError::config(format!(
+                "cluster_name must be 1 to 32 characters of [A-Za-z0-9_-], got {name:?}"
+            )));
+        }
+        self.shards.validate()?;
+        self.membership.validate()?;
+        self.election.validate()?;
+        if self.kv.replicas == 0 || self.kv.replicas > 5 || self.kv.op_timeout.is_zero() {
+            return Err(ClusterError::config(
+                "kv.replicas must be 1 to 5 and kv.op_timeout positive",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn members_bucket(&self) -> String {
+        format!("{}_members", self.cluster_name)
+    }
+
+    pub(crate) fn leader_bucket(&self) -> String {
+        format!("{}_leader", self.cluster_name)
+    }
+
+    pub(crate) fn shards_bucket(&self) -> String {
+        format!("{}_shards", self.cluster_name)
+    }
+
+    pub(crate) fn heartbeat_prefix(&self) -> String {
+        format!("aether.cluster.{}.hb", self.cluster_name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_documented() {
+        let c = ClusterConfig::default();
+        c.validate().unwrap();
+        assert_eq!(c.shards.shard_count, 1024);
+        assert_eq!(c.shards.replication_factor, 1);
+        assert_eq!(c.shards.virtual_nodes, 150);
+        assert!(c.membership.suspect_after() <= Duration::from_secs(5));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let mut c = ClusterConfig {
+            cluster_name: "a.b".into(),
+            ..Default::default()
+        };
+        assert!(c.validate().is_err());
+        c.cluster_name = "ok".into();
+        c.election.safety_margin = Duration::from_secs(10);
+        assert!(c.validate().is_err());
+        c.election = ElectionConfig::default();
+        c.shards.shard_count = 0;
+        assert!(c.validate().is_err());
+        assert!(
+            StrategyConfig::BoundedLoad { epsilon: f64::NAN }
+                .build(10)
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! The member entry in the `<cluster>_members` bucket and the lease that keeps it.
+
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::kv;
+use bytes::Bytes;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::config::ClusterConfig;
+use crate::error::{ClusterError, ClusterErrorKind, Result};
+use crate::membership::{LeaseStatus, NodeInfo};
+use crate::nats::{bounded, is_already_exists, is_cas_failure};
+
+/// Encodes a member entry (JSON of [`NodeInfo`]).
+pub fn encode_info(info: &NodeInfo) -> Result<Bytes> {
+    serde_json::to_vec(info).map(Bytes::from).map_err(|e| {
+        ClusterError::with_source(ClusterErrorKind::Serialization, "encode member info", e)
+    })
+}
+
+/// Decodes a member entry.
+pub fn decode_info(bytes: &[u8]) -> Result<NodeInfo> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ClusterError::with_source(ClusterErrorKind::Serialization, "decode member info", e)
+    })
+}
+
+/// Registers `info` under its id. Fails with [`ClusterErrorKind::NodeIdTaken`]
+/// if a live entry holds the id.
+pub(crate) async fn register(
+    store: &kv::Store,
+    config: &ClusterConfig,
+    info: &NodeInfo,
+) -> Result<LeaseStatus> {
+    let value = encode_info(info)?;
+    let sent = Instant::now();
+    match tokio::time::timeout(config.kv.op_timeout, store.create(info.id.as_str(), value)).await {
+        Ok(Ok(revision)) => Ok(LeaseStatus {
+            valid_until: Some(valid_until(sent, config)),
+            revision,
+        }),
+        Ok(Err(e)) if is_already_exists(&e) => Err(ClusterError::with_source(
+            ClusterErrorKind::NodeIdTaken,
+            format!(
+                "node id {} is registered by a live node (or a crashed one whose lease has not expired yet)",
+                info.id
+            ),
+            e,
+        )),
+        Ok(Err(e)) => Err(ClusterError::with_source(
+            ClusterErrorKind::Kv,
+            "register member",
+            e,
+        )),
+        Err(_) => Err(ClusterError::new(
+            ClusterErrorKind::Unavailable,
+            "register member: no answer in time",
+        )),
+    }
+}
+
+fn valid_until(sent: Instant, config: &ClusterConfig) -> Instant {
+    sent + config.membership.lease - config.membership.safety_margin
+}
+
+/// Renews the member entry until shutdown, then deletes it (graceful leave).
+///
+/// The lease is measured from when each renewal was **sent**: the server can
+/// only expire the entry `lease` after it wrote it, which is later, so the
+/// local `valid_until` always ends before anyone else can see the node gone.
+pub(crate) async fn keep_lease(
+    store: kv::Store,
+    config: ClusterConfig,
+    info: NodeInfo,
+    status: watch::Sender<LeaseStatus>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let span = tracing::info_span!("member_lease", node = %info.id);
+    async move {
+        let key = info.id.as_str().to_owned();
+        let value = match encode_info(&info) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode member info");
+                return;
+            }
+        };
+        let renew = config.membership.renew_interval;
+        let mut registered = true;
+        let mut next = renew;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = tokio::time::sleep(next) => {}
+            }
+            let current = *status.borrow();
+            let sent = Instant::now();
+            // Never wait past the lease for an answer.
+            let limit = current
+                .valid_until
+                .map(|t| t.saturating_duration_since(sent))
+                .unwrap_or(config.kv.op_timeout)
+                .clamp(Duration::from_millis(50), config.kv.op_timeout);
+            if registered {
+                match tokio::time::timeout(limit, store.update(&key, value.clone(), current.revision)).await {
+                    Ok(Ok(revision)) => {
+                        status.send_replace(LeaseStatus { valid_until: Some(valid_until(sent, &config)), revision });
+                        next = renew;
+                    }
+                    Ok(Err(e)) if is_cas_failure(&e) => {
+                        tracing::warn!(error = %e, "member entry expired or was replaced; stopping ownership claims and re-registering");
+                        status.send_replace(LeaseStatus { valid_until: None, revision: 0 });
+                        registered = false;
+                        next = Duration::ZERO;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "member lease renewal failed; retrying");
+                        next = renew / 4;
+                    }
+                    Err(_) => {
+                        tracing::debug!("member lease renewal timed out; retrying");
+                        next = renew / 4;
+                    }
+                }
+            } else {
+                match tokio::time::timeout(limit, store.create(&key, value.clone())).await {
+                    Ok(Ok(revision)) => {
+                        tracing::info!(revision, "re-registered as a member");
+                        status.send_replace(LeaseStatus { valid_until: Some(valid_until(sent, &config)), revision });
+                        registered = true;
+                        next = renew;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "re-registration failed; retrying");
+                        next = renew / 2;
+                    }
+                    Err(_) => next = renew / 4,
+                }
+            }
+        }
+        // Graceful leave: stop claiming first, then delete the entry.
+        let revision = status.borrow().revision;
+        status.send_replace(LeaseStatus::default());
+        if registered {
+            let res = bounded(
+                "delete member entry",
+                config.kv.op_timeout,
+                store.delete_expect_revision(&key, Some(revision)),
+            )
+            .await;
+            if let Err(e) = res {
+                tracing::warn!(error = %e, "graceful leave failed; the entry will expire with its lease");
+            } else {
+                tracing::info!("left the cluster");
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}

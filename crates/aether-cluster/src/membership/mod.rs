@@ -1,0 +1,124 @@
+//! Membership and failure detection over NATS.
+//!
+//! - **Announce** ([`kv`]): each node writes its [`NodeInfo`] under its id in
+//!   the `<cluster>_members` KV bucket (`max_age` = member lease, limit markers
+//!   on) and renews it every `renew_interval`. A graceful leave deletes the
+//!   entry (watchers see it at once); a crashed node's entry expires after the
+//!   lease and the server writes a `MaxAge` marker that watchers see.
+//! - **Detect** ([`heartbeat`]): each node publishes an empty core-NATS message
+//!   on `aether.cluster.<cluster>.hb.<node>` every `heartbeat_interval`; a
+//!   member silent for `heartbeat_interval × suspect_after_missed` is
+//!   suspected (it stays a member until its lease expires).
+//! - **Learn** ([`events`]): a watcher turns both into the [`MemberView`] and a
+//!   stream of [`MembershipEvent`]s.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::NodeId;
+
+pub mod events;
+pub mod heartbeat;
+pub mod kv;
+pub(crate) mod watcher;
+
+pub use events::{EventsError, LeaveReason, MembershipEvent, MembershipEvents};
+
+/// What a node announces about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// The node's id (also its KV key and heartbeat subject token).
+    pub id: NodeId,
+    /// Where to reach the node: typically a NATS subject for requests, or a
+    /// host:port. Opaque to the cluster layer (empty: the default subject
+    /// `aether.cluster.<cluster>.node.<id>` is filled in at start).
+    #[serde(default)]
+    pub address: String,
+    /// Free-form labels (zone, version, capacity, ...).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl NodeInfo {
+    /// Info with `id`, an empty address and no metadata.
+    pub fn new(id: NodeId) -> Self {
+        Self {
+            id,
+            address: String::new(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the address.
+    pub fn with_address(mut self, address: impl Into<String>) -> Self {
+        self.address = address.into();
+        self
+    }
+
+    /// Adds a metadata label.
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// A member as the local node sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// What it announced.
+    pub info: NodeInfo,
+    /// KV revision of its registration: a new one each time it (re)joins.
+    pub incarnation: u64,
+    /// Whether heartbeats have stopped arriving (it is still a member until
+    /// its lease expires).
+    pub suspected: bool,
+}
+
+/// Every member the local node knows, by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberView {
+    /// The members.
+    pub members: BTreeMap<NodeId, Member>,
+}
+
+impl MemberView {
+    /// Member ids, sorted (suspected members included: they still hold a lease).
+    pub fn ids(&self) -> Vec<NodeId> {
+        self.members.keys().cloned().collect()
+    }
+
+    /// Whether `node` is a member.
+    pub fn contains(&self, node: &NodeId) -> bool {
+        self.members.contains_key(node)
+    }
+
+    /// The number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether there is no member.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+}
+
+/// The local node's own membership lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LeaseStatus {
+    /// Until when the node may claim membership and shard ownership, on the
+    /// local monotonic clock: `sent_at(last acknowledged renewal) + lease −
+    /// safety_margin`. `None` before the first registration.
+    pub valid_until: Option<Instant>,
+    /// KV revision of the entry.
+    pub revision: u64,
+}
+
+impl LeaseStatus {
+    /// Whether the lease is valid now.
+    pub fn is_valid(&self) -> bool {
+        self.valid_until.is_some_and(|t| Instant::now() < t)
+    }
+}

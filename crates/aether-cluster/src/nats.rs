@@ -1,0 +1,118 @@
+//! Small helpers around async-nats: bounded calls, bucket creation, error mapping.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, kv};
+
+use crate::config::{ClusterConfig, KvConfig};
+use crate::error::{ClusterError, ClusterErrorKind, Result};
+
+/// Runs `fut` for at most `limit`; a timeout becomes `Unavailable`.
+pub(crate) async fn bounded<T, E>(
+    what: &str,
+    limit: Duration,
+    fut: impl Future<Output = std::result::Result<T, E>>,
+) -> Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(limit, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ClusterError::with_source(ClusterErrorKind::Kv, what, e)),
+        Err(_) => Err(ClusterError::new(
+            ClusterErrorKind::Unavailable,
+            format!("{what}: no answer within {limit:?}"),
+        )),
+    }
+}
+
+/// A JetStream context whose requests time out after `kv.op_timeout`.
+pub(crate) fn context(client: async_nats::Client, kv: &KvConfig) -> jetstream::Context {
+    jetstream::ContextBuilder::new()
+        .timeout(kv.op_timeout)
+        .build(client)
+}
+
+/// Creates (or opens, if it exists) a bucket. `max_age` set means a lease
+/// bucket: limit markers are enabled so watchers see expiries.
+pub(crate) async fn open_bucket(
+    js: &jetstream::Context,
+    config: &ClusterConfig,
+    bucket: String,
+    max_age: Option<Duration>,
+) -> Result<kv::Store> {
+    let kv_cfg = kv::Config {
+        bucket: bucket.clone(),
+        description: format!("Aether cluster {}", config.cluster_name),
+        history: 1,
+        max_age: max_age.unwrap_or_default(),
+        storage: if config.kv.memory_storage {
+            jetstream::stream::StorageType::Memory
+        } else {
+            jetstream::stream::StorageType::File
+        },
+        num_replicas: config.kv.replicas,
+        // Markers live one second: long enough for watchers, then the key is free.
+        limit_markers: max_age.map(|_| Duration::from_secs(1)),
+        ..Default::default()
+    };
+    // On a fresh NATS cluster the JetStream meta leader may still be settling:
+    // retry for a while before giving up.
+    let deadline = Instant::now() + Duration::from_secs(15).max(config.kv.op_timeout * 4);
+    loop {
+        let created = bounded(
+            "create KV bucket",
+            config.kv.op_timeout,
+            js.create_key_value(kv_cfg.clone()),
+        )
+        .await;
+        let err = match created {
+            Ok(store) => return Ok(store),
+            Err(e) => e,
+        };
+        // Exists with another configuration (another node started first with
+        // different settings): use it as it is.
+        if let Ok(Ok(store)) =
+            tokio::time::timeout(config.kv.op_timeout, js.get_key_value(bucket.as_str())).await
+        {
+            tracing::warn!(%bucket, error = %err, "using existing bucket as configured by another node");
+            return Ok(store);
+        }
+        if Instant::now() >= deadline {
+            return Err(ClusterError::with_source(
+                ClusterErrorKind::Unavailable,
+                format!("could not create KV bucket {bucket}"),
+                err,
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Whether an update error is a failed compare-and-swap (someone else wrote,
+/// or the key expired). 10071 directly; 10164 (R3 in-flight write on the same
+/// subject) counts as a conflict too: another writer is active.
+pub(crate) fn is_cas_failure(err: &kv::UpdateError) -> bool {
+    if err.kind() == kv::UpdateErrorKind::WrongLastRevision {
+        return true;
+    }
+    jetstream_code(err).is_some_and(|c| c == 10071 || c == 10164)
+}
+
+fn jetstream_code(err: &(dyn std::error::Error + 'static)) -> Option<u64> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(js) = e.downcast_ref::<jetstream::Error>() {
+            return Some(js.error_code().0);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// Whether a create error means the key exists.
+pub(crate) fn is_already_exists(err: &kv::CreateError) -> bool {
+    err.kind() == kv::CreateErrorKind::AlreadyExists
+        || jetstream_code(err).is_some_and(|c| c == 10071 || c == 10164)
+}
