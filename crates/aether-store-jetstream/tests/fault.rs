@@ -1,0 +1,165 @@
+//! Faults: the stream leader of an R3 stream is killed during a stream of
+//! appends; a single server restarts. No acknowledged event is lost.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use aether_core::{ActorId, Event, EventStore, json};
+use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether_testkit::{NatsCluster, NatsServer};
+
+/// Appends `event`, retrying transient failures (same event: deduplicated)
+/// until `deadline`. Returns whether it was acknowledged.
+async fn append_until_acked(store: &JetStreamEventStore, event: Event, deadline: Instant) -> bool {
+    loop {
+        match store.append(event.clone()).await {
+            Ok(v) => {
+                assert_eq!(v, event.version);
+                return true;
+            }
+            Err(e) if e.is_transient() && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) if e.is_transient() => return false,
+            Err(e) => panic!("append of version {}: {e:?}", event.version),
+        }
+    }
+}
+
+/// The index (0-based) of the node leading `stream`.
+async fn stream_leader(cluster: &NatsCluster, stream: &str) -> usize {
+    for _ in 0..50 {
+        let client = async_nats::connect(cluster.client_url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        if let Ok(mut s) = js.get_stream(stream).await {
+            if let Ok(info) = s.info().await {
+                if let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone()) {
+                    // Test cluster nodes are named n1..n3.
+                    if let Some(i) = leader
+                        .strip_prefix('n')
+                        .and_then(|n| n.parse::<usize>().ok())
+                    {
+                        return i - 1;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no leader for stream {stream}");
+}
+
+async fn read_all_retrying(store: &JetStreamEventStore, actor: &ActorId) -> Vec<Event> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match store.read(actor, 1).await {
+            Ok(events) => return events,
+            Err(e) if e.is_transient() && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("read after fault: {e:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_stream_leader_loses_no_acknowledged_append() {
+    let cluster = NatsCluster::start().await;
+    let config = JetStreamConfig {
+        request_timeout: Duration::from_secs(2),
+        ..support::config(3)
+    };
+    let url = cluster.client_url().joined();
+    let store = JetStreamEventStore::connect(&url, config.clone())
+        .await
+        .unwrap();
+    let actor = support::actor("failover");
+    let mut acked = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut version = 0;
+    // Before the kill.
+    while acked.len() < 40 {
+        version += 1;
+        let e = support::ev(&actor, version);
+        assert!(append_until_acked(&store, e.clone(), deadline).await);
+        acked.push(e);
+    }
+    let leader = stream_leader(&cluster, store.stream_name()).await;
+    // Kill the leader while a writer is appending concurrently.
+    let writer = {
+        let store = store.clone();
+        let actor = actor.clone();
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            let mut version = version;
+            while acked.len() < 60 {
+                version += 1;
+                let e = Event::new(actor.clone(), version, "Happened", json!({ "n": version }));
+                if !append_until_acked(&store, e.clone(), deadline).await {
+                    panic!("appends did not resume after failover");
+                }
+                acked.push(e);
+            }
+            acked
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    cluster.kill(leader);
+    acked.extend(writer.await.unwrap());
+    // After failover, from a fresh connection: every acknowledged event is there.
+    let new_leader = stream_leader(&cluster, store.stream_name()).await;
+    assert_ne!(new_leader, leader);
+    let reader = JetStreamEventStore::connect(&url, config.clone())
+        .await
+        .unwrap();
+    let events = read_all_retrying(&reader, &actor).await;
+    assert_eq!(events.len(), acked.len(), "no event lost, no duplicate");
+    for (stored, sent) in events.iter().zip(&acked) {
+        assert_eq!((stored.version, stored.id), (sent.version, sent.id));
+    }
+    // The killed node comes back and the history is unchanged.
+    cluster.restart(leader).await;
+    let events = read_all_retrying(&reader, &actor).await;
+    assert_eq!(events.len(), acked.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_a_single_server_keeps_acknowledged_events() {
+    let server = NatsServer::start().await;
+    let store = support::store(&server.url(), 1).await;
+    let actor = support::actor("restart");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut acked = Vec::new();
+    for v in 1..=30 {
+        let e = support::ev(&actor, v);
+        assert!(append_until_acked(&store, e.clone(), deadline).await);
+        acked.push(e);
+    }
+    // Graceful restart.
+    server.restart().await;
+    assert_eq!(read_all_retrying(&store, &actor).await.len(), 30);
+    // Crash (SIGKILL) and restart: acknowledged writes reached the OS, so they
+    // survive a process crash (not a power loss: see docs/guarantees.md).
+    for v in 31..=60 {
+        let e = support::ev(&actor, v);
+        assert!(append_until_acked(&store, e.clone(), deadline).await);
+        acked.push(e);
+    }
+    server.kill();
+    server.restart().await;
+    let events = read_all_retrying(&store, &actor).await;
+    assert_eq!(events.len(), 60);
+    for (stored, sent) in events.iter().zip(&acked) {
+        assert_eq!(stored.id, sent.id);
+    }
+    // And appends resume on the same store.
+    assert!(
+        append_until_acked(
+            &store,
+            support::ev(&actor, 61),
+            Instant::now() + Duration::from_secs(30)
+        )
+        .await
+    );
+}
