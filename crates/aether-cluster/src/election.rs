@@ -123,7 +123,7 @@ impl Election {
                     return;
                 }
                 if watch.is_none() {
-                    watch = self.leader_store.watch(LEADER_KEY).await.ok();
+                    watch = self.leader_store.watch_with_history(LEADER_KEY).await.ok();
                 }
                 if let Some(leadership) = self.try_acquire().await {
                     match self.lead(leadership, &mut watch).await {
@@ -216,6 +216,8 @@ impl Election {
                         }
                     }
                     entry = next(watch) => match entry {
+                        // Entries from before our acquisition are stale.
+                        Some(Ok(e)) if e.revision < me.term.get() => {}
                         Some(Ok(e)) => {
                             let info = observed(&e);
                             let ours = info.as_ref().is_some_and(|i| i.node == this.me && i.term == me.term);

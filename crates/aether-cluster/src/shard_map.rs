@@ -195,7 +195,7 @@ pub(crate) async fn watch_maps(
     let span = tracing::info_span!("shard_map_watch", node = %me);
     async move {
         loop {
-            let mut w = match store.watch(SHARD_MAP_KEY).await {
+            let mut w = match store.watch_with_history(SHARD_MAP_KEY).await {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::warn!(error = %e, "shard map watch failed; retrying");

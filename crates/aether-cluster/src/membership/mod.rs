@@ -69,7 +69,8 @@ impl NodeInfo {
 pub struct Member {
     /// What it announced.
     pub info: NodeInfo,
-    /// KV revision of its registration: a new one each time it (re)joins.
+    /// KV revision of the member's entry when this node learned of it. A member
+    /// that leaves and joins again gets a new, higher one.
     pub incarnation: u64,
     /// Whether heartbeats have stopped arriving (it is still a member until
     /// its lease expires).

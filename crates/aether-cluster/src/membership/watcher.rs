@@ -53,7 +53,7 @@ impl Watcher {
             loop {
                 if entries.is_none() {
                     let w = if last_revision == 0 {
-                        self.store.watch_all().await
+                        self.store.watch_with_history(">").await
                     } else {
                         self.store.watch_all_from_revision(last_revision + 1).await
                     };

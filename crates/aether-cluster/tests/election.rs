@@ -1,0 +1,186 @@
+//! Three nodes on one nats-server: one leader, one shard map; leader failover
+//! with a recorded leadership history.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aether_cluster::{ClusterErrorKind, ClusterNode, NodeId, NodeInfo};
+use aether_testkit::NatsServer;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_elect_one_leader_and_agree_on_one_map() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let cfg = fast_config(&unique_cluster("elect"));
+    let a = start_node(&server.url(), &cfg, "a").await;
+    let b = start_node(&server.url(), &cfg, "b").await;
+    let c = start_node(&server.url(), &cfg, "c").await;
+    let nodes = [&a, &b, &c];
+    let epoch = converged(&nodes, &["a", "b", "c"], Duration::from_secs(10)).await;
+    let leaders = leaders(&nodes);
+    assert_eq!(leaders.len(), 1, "exactly one leader: {leaders:?}");
+    let (leader, term) = leaders[0].clone();
+    for n in nodes {
+        let seen = n.leader().expect("every node sees the leader");
+        assert_eq!((seen.node, seen.term.get()), (leader.clone(), term));
+        let map = n.shard_map().unwrap();
+        assert_eq!(map.epoch, epoch);
+        assert_eq!(map.term.get(), term);
+        assert_eq!(map.shard_count(), 1024);
+    }
+    // Every shard is owned by exactly one node, and each node owns some.
+    let owned: usize = nodes.iter().map(|n| n.owned_shards().len()).sum();
+    assert_eq!(owned, 1024);
+    assert!(nodes.iter().all(|n| !n.owned_shards().is_empty()));
+    // Placement agrees everywhere.
+    let actor = aether_core::ActorId::new("order-42").unwrap();
+    let owner = a.place(&actor).unwrap();
+    assert_eq!(b.place(&actor).unwrap(), owner);
+    assert_eq!(c.place(&actor).unwrap(), owner);
+    for n in nodes {
+        n.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_id_held_by_a_live_node_is_refused() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let cfg = fast_config(&unique_cluster("taken"));
+    let a = start_node(&server.url(), &cfg, "a").await;
+    let client = server.connect().await;
+    let err = ClusterNode::start(client, cfg.clone(), NodeInfo::new(node_id("a")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ClusterErrorKind::NodeIdTaken);
+    // Invalid configuration is refused before touching NATS.
+    let mut bad = cfg.clone();
+    bad.election.safety_margin = Duration::from_secs(5);
+    let err = ClusterNode::start(server.connect().await, bad, NodeInfo::new(node_id("z")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ClusterErrorKind::InvalidConfig);
+    a.shutdown().await.unwrap();
+}
+
+/// One observed leadership of one node: (node, term, first seen, valid until).
+#[derive(Debug, Clone)]
+struct Claim {
+    node: NodeId,
+    term: u64,
+    since: Instant,
+    until: Instant,
+}
+
+/// Records every leadership change of `node` into `history`.
+fn record(node: &ClusterNode, history: Arc<Mutex<Vec<Claim>>>) -> tokio::task::JoinHandle<()> {
+    let mut rx = node.watch_leadership();
+    let id = node.id().clone();
+    tokio::spawn(async move {
+        loop {
+            if let Some(l) = *rx.borrow_and_update() {
+                let mut h = history.lock().unwrap();
+                match h.iter_mut().find(|c| c.node == id && c.term == l.term.get()) {
+                    Some(c) => c.until = c.until.max(l.valid_until),
+                    None => h.push(Claim {
+                        node: id.clone(),
+                        term: l.term.get(),
+                        since: Instant::now(),
+                        until: l.valid_until,
+                    }),
+                }
+            } else {
+                // Stepped down: the claim ends now at the latest.
+                let now = Instant::now();
+                let mut h = history.lock().unwrap();
+                for c in h.iter_mut().filter(|c| c.node == id) {
+                    c.until = c.until.min(now.max(c.since));
+                }
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// At most one node per term, and leadership intervals of different terms
+/// never overlap (all nodes share this process's monotonic clock).
+fn check_history(history: &[Claim]) {
+    let mut claims = history.to_vec();
+    claims.sort_by_key(|c| c.term);
+    for w in claims.windows(2) {
+        assert!(w[0].term != w[1].term || w[0].node == w[1].node, "two nodes claimed term {}: {claims:?}", w[0].term);
+        if w[0].term != w[1].term {
+            assert!(
+                w[0].until <= w[1].since,
+                "term {} (node {}) still valid when term {} (node {}) began: {claims:?}",
+                w[0].term, w[0].node, w[1].term, w[1].node
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_leader_is_replaced_with_a_higher_term_within_about_a_lease() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let cfg = fast_config(&unique_cluster("failover"));
+    let history = Arc::new(Mutex::new(Vec::new()));
+    let a = start_node(&server.url(), &cfg, "a").await;
+    let _ra = record(&a, history.clone());
+    wait_for("a leads", Duration::from_secs(5), || a.leadership()).await;
+    let b = start_node(&server.url(), &cfg, "b").await;
+    let c = start_node(&server.url(), &cfg, "c").await;
+    let _rb = record(&b, history.clone());
+    let _rc = record(&c, history.clone());
+    let epoch = converged(&[&a, &b, &c], &["a", "b", "c"], Duration::from_secs(10)).await;
+    let old_term = a.leadership().unwrap().term;
+
+    // Crash the leader: no resignation, its key expires with the lease.
+    let killed_at = Instant::now();
+    a.abort();
+    let (new_leader, new_term) = wait_for("a new leader", cfg.election.lease * 3, || {
+        leaders(&[&b, &c]).into_iter().next()
+    })
+    .await;
+    let elapsed = killed_at.elapsed();
+    assert!(new_term > old_term.get(), "term {new_term} after {old_term}");
+    // About one lease period (2 s) plus renewal/watch latency; generous bound.
+    assert!(elapsed < cfg.election.lease + Duration::from_millis(1500), "took {elapsed:?}");
+    eprintln!("new leader {new_leader} (term {new_term}) {elapsed:?} after the kill");
+
+    // The dead member's shards move with one new map.
+    let next = converged(&[&b, &c], &["b", "c"], Duration::from_secs(10)).await;
+    assert_eq!(next, epoch + 1, "one map per change");
+    assert_eq!(b.shard_map().unwrap().term.get(), new_term);
+    check_history(&history.lock().unwrap());
+    assert!(history.lock().unwrap().len() >= 2);
+    b.shutdown().await.unwrap();
+    c.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_leader_resignation_hands_over_at_once() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let cfg = fast_config(&unique_cluster("resign"));
+    let history = Arc::new(Mutex::new(Vec::new()));
+    let a = start_node(&server.url(), &cfg, "a").await;
+    let _ra = record(&a, history.clone());
+    wait_for("a leads", Duration::from_secs(5), || a.leadership()).await;
+    let b = start_node(&server.url(), &cfg, "b").await;
+    let _rb = record(&b, history.clone());
+    converged(&[&a, &b], &["a", "b"], Duration::from_secs(10)).await;
+    let start = Instant::now();
+    a.shutdown().await.unwrap();
+    wait_for("b leads", Duration::from_secs(5), || b.leadership()).await;
+    // Well under the 2 s lease: the deleted key frees the seat at once.
+    assert!(start.elapsed() < Duration::from_millis(1500), "took {:?}", start.elapsed());
+    converged(&[&b], &["b"], Duration::from_secs(5)).await;
+    check_history(&history.lock().unwrap());
+    b.shutdown().await.unwrap();
+}

@@ -1,0 +1,172 @@
+//! Shared helpers for the cluster integration tests (real nats-server from the testkit).
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aether_cluster::{ClusterConfig, ClusterNode, NodeId, NodeInfo};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "aether_cluster=info".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// Short leases and timeouts so the suite is quick: member and leader lease
+/// 2 s, renewals every 400 ms, safety margin 400 ms, heartbeats every 200 ms
+/// (suspicion after 3 misses = 600 ms).
+pub fn fast_config(cluster: &str) -> ClusterConfig {
+    let mut c = ClusterConfig {
+        cluster_name: cluster.to_owned(),
+        ..ClusterConfig::default()
+    };
+    c.membership.lease = Duration::from_secs(2);
+    c.membership.renew_interval = Duration::from_millis(400);
+    c.membership.safety_margin = Duration::from_millis(400);
+    c.membership.heartbeat_interval = Duration::from_millis(200);
+    c.membership.suspect_after_missed = 3;
+    c.election.lease = Duration::from_secs(2);
+    c.election.renew_interval = Duration::from_millis(400);
+    c.election.safety_margin = Duration::from_millis(400);
+    c.kv.op_timeout = Duration::from_secs(1);
+    c.rebalance_debounce = Duration::from_millis(100);
+    c
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A cluster name unique to this test run.
+pub fn unique_cluster(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}{}x{n}", std::process::id())
+}
+
+pub fn node_id(s: &str) -> NodeId {
+    NodeId::new(s).unwrap()
+}
+
+pub async fn start_node(url: &str, config: &ClusterConfig, id: &str) -> ClusterNode {
+    let client = async_nats::connect(url).await.expect("connect");
+    ClusterNode::start(client, config.clone(), NodeInfo::new(node_id(id)))
+        .await
+        .expect("start node")
+}
+
+/// Polls `f` every 20 ms until it returns `Some`, or panics after `limit`.
+pub async fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {limit:?}: {what}"))
+}
+
+/// Waits until every node holds a map with the same epoch, naming exactly `members`.
+pub async fn converged(nodes: &[&ClusterNode], members: &[&str], limit: Duration) -> u64 {
+    let mut want: Vec<NodeId> = members.iter().map(|m| node_id(m)).collect();
+    want.sort();
+    wait_for("shard map convergence", limit, || {
+        let maps: Vec<_> = nodes.iter().map(|n| n.shard_map()).collect();
+        let first = maps[0].as_ref()?;
+        if first.members != want {
+            return None;
+        }
+        for m in &maps {
+            let m = m.as_ref()?;
+            if m.epoch != first.epoch || m.assignment != first.assignment {
+                return None;
+            }
+        }
+        Some(first.epoch)
+    })
+    .await
+}
+
+/// Leaders among `nodes` right now.
+pub fn leaders(nodes: &[&ClusterNode]) -> Vec<(NodeId, u64)> {
+    nodes
+        .iter()
+        .filter_map(|n| n.leadership().map(|l| (n.id().clone(), l.term.get())))
+        .collect()
+}
+
+/// A TCP proxy in front of a NATS server whose link can be cut, to make a
+/// node lose its connection while its process lives on.
+#[derive(Debug)]
+pub struct Proxy {
+    pub port: u16,
+    cut: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(target_port: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (cut2, conns2) = (cut.clone(), conns.clone());
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if cut2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target_port)).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns2.lock().await.push(task);
+            }
+        });
+        Proxy {
+            port,
+            cut,
+            conns,
+            accept,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Drops every proxied connection and refuses new ones.
+    pub async fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for t in self.conns.lock().await.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
