@@ -14,6 +14,7 @@ mod cluster;
 pub mod conformance;
 mod process;
 mod ready;
+mod running;
 mod server;
 mod urls;
 

@@ -6,15 +6,15 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::running::Running;
 
 /// How long a single process may take to log "Server is ready".
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long JetStream may take to answer `$JS.API.INFO` after the server is ready.
 pub(crate) const JS_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a graceful stop may take before we fall back to SIGKILL.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(5);
 
 /// Cluster settings for one node of a [`crate::NatsCluster`].
@@ -83,28 +83,35 @@ impl LaunchSpec {
     /// Spawns the process and waits until it logs "Server is ready".
     ///
     /// `port` is `None` for a random port (`-p -1`). Returns the child and its client port.
-    pub(crate) async fn launch(&self, port: Option<u16>) -> Result<(Child, u16), String> {
+    /// On failure the process is killed and reaped.
+    pub(crate) async fn launch(&self, port: Option<u16>) -> Result<(Running, u16), String> {
         let offset = file_len(&self.log_file);
-        let mut child = self
-            .command(port)?
-            .spawn()
-            .map_err(|e| format!("cannot spawn {}: {e}", self.exe.display()))?;
+        let mut child = Running::new(
+            self.command(port)?
+                .spawn()
+                .map_err(|e| format!("cannot spawn {}: {e}", self.exe.display()))?,
+        );
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             let log = read_from(&self.log_file, offset);
+            // A cluster node binds its route port after "Server is ready" and exits if that
+            // fails, so wait for the route listener too.
+            let routes_ready =
+                self.route.is_none() || log.contains("Listening for route connections on ");
             if log.contains("Server is ready")
+                && routes_ready
                 && let Some(port) = parse_client_port(&log)
             {
                 return Ok((child, port));
             }
-            if let Ok(Some(status)) = child.try_wait() {
+            if let Some(status) = child.try_wait() {
                 return Err(format!(
                     "nats-server exited during startup ({status}).\n{}",
                     self.diagnostics(offset)
                 ));
             }
             if Instant::now() > deadline {
-                kill_and_reap(&mut child);
+                child.kill();
                 return Err(format!(
                     "nats-server did not become ready within {READY_TIMEOUT:?}.\n{}",
                     self.diagnostics(offset)
@@ -133,41 +140,6 @@ pub(crate) fn parse_client_port(log: &str) -> Option<u16> {
     let line = log.lines().rev().find(|l| l.contains(marker))?;
     let addr = &line[line.find(marker)? + marker.len()..];
     addr.trim().rsplit(':').next()?.parse().ok()
-}
-
-/// Sends SIGTERM and waits for the process to exit; falls back to SIGKILL after a timeout.
-pub(crate) async fn terminate(child: &mut Child) -> Option<ExitStatus> {
-    if let Ok(Some(status)) = child.try_wait() {
-        return Some(status);
-    }
-    let signalled = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if signalled {
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            match child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) => tokio::time::sleep(POLL).await,
-                Err(_) => break,
-            }
-        }
-    }
-    kill_and_reap(child)
-}
-
-/// Sends SIGKILL and reaps the process so no zombie is left.
-pub(crate) fn kill_and_reap(child: &mut Child) -> Option<ExitStatus> {
-    if let Ok(Some(status)) = child.try_wait() {
-        return Some(status);
-    }
-    let _ = child.kill();
-    child.wait().ok()
 }
 
 fn file_len(path: &Path) -> u64 {

@@ -1,7 +1,6 @@
 //! [`NatsServer`]: a real `nats-server` process for tests.
 
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use tempfile::TempDir;
 use crate::builder::NatsServerBuilder;
 use crate::process::{self, LaunchSpec};
 use crate::ready;
+use crate::running::Running;
 
 /// How long a restart keeps retrying while the old port is still held by the OS.
 const REBIND_ATTEMPTS: u32 = 100;
@@ -39,7 +39,7 @@ const REBIND_PAUSE: Duration = Duration::from_millis(100);
 pub struct NatsServer {
     spec: LaunchSpec,
     port: u16,
-    state: Mutex<Option<Child>>,
+    state: Mutex<Option<Running>>,
     // Declared last: dropped after `Drop::drop` has killed the process.
     dir: TempDir,
 }
@@ -127,7 +127,7 @@ impl NatsServer {
     pub fn pid(&self) -> Option<u32> {
         let mut state = self.lock();
         let child = state.as_mut()?;
-        matches!(child.try_wait(), Ok(None)).then(|| child.id())
+        child.try_wait().is_none().then(|| child.id())
     }
 
     /// Whether the server process is alive.
@@ -151,7 +151,7 @@ impl NatsServer {
     pub async fn stop(&self) {
         let child = self.lock().take();
         if let Some(mut child) = child {
-            process::terminate(&mut child).await;
+            child.terminate().await;
         }
     }
 
@@ -159,7 +159,7 @@ impl NatsServer {
     pub fn kill(&self) {
         let child = self.lock().take();
         if let Some(mut child) = child {
-            process::kill_and_reap(&mut child);
+            child.kill();
         }
     }
 
@@ -203,7 +203,7 @@ impl NatsServer {
         Ok(())
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Child>> {
+    fn lock(&self) -> MutexGuard<'_, Option<Running>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -212,7 +212,7 @@ impl Drop for NatsServer {
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
         if let Some(mut child) = state.take() {
-            process::kill_and_reap(&mut child);
+            child.kill();
         }
     }
 }

@@ -127,6 +127,45 @@ async fn restart_while_running_restarts_gracefully() {
 }
 
 #[tokio::test]
+async fn restart_waits_for_a_busy_port() {
+    let server = NatsServer::start().await;
+    server.stop().await;
+    // Someone else holds the port for a moment: restart retries until it is free.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", server.port())).unwrap();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(squatter);
+    });
+    server.restart().await;
+    release.await.unwrap();
+    assert!(server.is_running());
+    assert!(
+        server.log().contains("address already in use"),
+        "the first attempt met the busy port"
+    );
+    let client = server.connect().await;
+    assert_eq!(client.server_info().port, server.port());
+}
+
+/// Compile-time check: guards and their futures can cross tasks and threads.
+#[allow(dead_code)]
+fn guards_are_send_and_sync(server: &NatsServer, cluster: &aether_testkit::NatsCluster) {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    send_sync(server);
+    send_sync(cluster);
+    send_sync(&NatsServer::builder());
+    send_sync(&cluster.client_url());
+    send(&NatsServer::start());
+    send(&NatsServer::builder().start());
+    send(&server.restart());
+    send(&server.stop());
+    send(&aether_testkit::NatsCluster::start());
+    send(&cluster.restart(0));
+    send(&cluster.stop(0));
+}
+
+#[tokio::test]
 async fn drop_kills_process_and_removes_temp_dir() {
     let server = NatsServer::start().await;
     let pid = server.pid().unwrap();
@@ -385,4 +424,78 @@ mod cluster {
             assert!(!dir.exists());
         }
     }
+}
+
+const ORPHAN_ENV: &str = "AETHER_TESTKIT_ORPHAN_FILE";
+
+/// Helper for `server_dies_with_the_test_process`, run in a child test process that is then
+/// SIGKILLed (so no destructor runs). Does nothing when run directly.
+#[tokio::test]
+#[ignore = "helper: run in a child process by server_dies_with_the_test_process"]
+async fn orphan_helper() {
+    let Some(file) = std::env::var_os(ORPHAN_ENV) else {
+        return;
+    };
+    let server = NatsServer::start().await;
+    let file = std::path::PathBuf::from(file);
+    let partial = file.with_extension("partial");
+    let line = format!("{} {}", server.pid().unwrap(), server.temp_dir().display());
+    std::fs::write(&partial, line).unwrap();
+    std::fs::rename(&partial, &file).unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+}
+
+/// Whether `pid` is gone (or a zombie nobody has reaped yet: it no longer runs).
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[tokio::test]
+async fn server_dies_with_the_test_process() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orphan");
+    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "orphan_helper", "--ignored", "--nocapture"])
+        .env(ORPHAN_ENV, &file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let line = loop {
+        if let Ok(line) = std::fs::read_to_string(&file) {
+            break line;
+        }
+        assert!(
+            helper.try_wait().unwrap().is_none(),
+            "helper test process exited early"
+        );
+        assert!(Instant::now() < deadline, "helper did not start a server");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (pid, temp_dir) = line.split_once(' ').unwrap();
+    let pid: u32 = pid.parse().unwrap();
+    assert!(!process_gone(pid), "helper's server runs");
+
+    // The test process dies without running any destructor.
+    helper.kill().unwrap();
+    helper.wait().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !process_gone(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "server {pid} outlived its test process"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // No destructor ran in the helper, so its temp dir is ours to remove.
+    let _ = std::fs::remove_dir_all(temp_dir);
 }
