@@ -1,0 +1,218 @@
+//! Membership over a real nats-server: joins, graceful leaves, crashes
+//! (suspicion then expiry), shard reassignment, epochs.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use aether_cluster::{LeaveReason, MembershipEvent, NodeId, ShardMap, Term};
+use aether_testkit::NatsServer;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_member_is_suspected_then_removed_and_its_shards_reassigned() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let cfg = fast_config(&unique_cluster("crash"));
+    let a = start_node(&server.url(), &cfg, "a").await;
+    wait_for("a leads", Duration::from_secs(5), || a.leadership()).await;
+    let b = start_node(&server.url(), &cfg, "b").await;
+    let c = start_node(&server.url(), &cfg, "c").await;
+    let epoch = converged(&[&a, &b, &c], &["a", "b", "c"], Duration::from_secs(10)).await;
+    let victim_shards = a.shard_map().unwrap().assignment.primary_shards_of(&node_id("c"));
+    assert!(!victim_shards.is_empty());
+    let mut events = a.subscribe();
+
+    let killed_at = Instant::now();
+    c.abort();
+    let mut suspected_after = None;
+    let left_after = within(Duration::from_secs(10), "c leaves", async {
+        loop {
+            match events.recv().await.unwrap() {
+                MembershipEvent::Suspected(n) if n.as_str() == "c" => {
+                    suspected_after = Some(killed_at.elapsed());
+                }
+                MembershipEvent::Left { node, reason } if node.as_str() == "c" => {
+                    assert_eq!(reason, LeaveReason::Expired);
+                    return killed_at.elapsed();
+                }
+                _ => {}
+            }
+        }
+    })
+    .await;
+    let suspected_after = suspected_after.expect("suspected before it left");
+    let detection = cfg.membership.suspect_after();
+    eprintln!("suspected after {suspected_after:?} (detection time {detection:?}), left after {left_after:?}");
+    // Suspicion: within the detection time plus one heartbeat and a check tick.
+    assert!(suspected_after <= detection + cfg.membership.heartbeat_interval * 2);
+    assert!(suspected_after < left_after);
+
+    let next = converged(&[&a, &b], &["a", "b"], Duration::from_secs(10)).await;
+    assert_eq!(next, epoch + 1, "the epoch grows once for one change");
+    let map = a.shard_map().unwrap();
+    for s in &victim_shards {
+        assert_ne!(map.primary(*s).unwrap().as_str(), "c");
+    }
+    assert_eq!(a.owned_shards().len() + b.owned_shards().len(), 1024);
+    // And stays there: no further map without a further change.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(a.shard_map().unwrap().epoch, next);
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_leave_is_seen_at_once_and_joins_rebalance() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let cfg = fast_config(&unique_cluster("leave"));
+    let a = start_node(&server.url(), &cfg, "a").await;
+    let b = start_node(&server.url(), &cfg, "b").await;
+    let e1 = converged(&[&a, &b], &["a", "b"], Duration::from_secs(10)).await;
+    let mut events = a.subscribe();
+    let c = start_node(&server.url(), &cfg, "c").await;
+    let joined = within(Duration::from_secs(5), "c joins", async {
+        loop {
+            if let MembershipEvent::Joined(m) = events.recv().await.unwrap() {
+                if m.info.id.as_str() == "c" {
+                    return m;
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(joined.info.address, format!("aether.cluster.{}.node.c", cfg.cluster_name));
+    let e2 = converged(&[&a, &b, &c], &["a", "b", "c"], Duration::from_secs(10)).await;
+    assert_eq!(e2, e1 + 1);
+    // c took about a third, all from the others.
+    let load = c.owned_shards().len();
+    assert!((250..=430).contains(&load), "c owns {load}");
+
+    let start = Instant::now();
+    c.shutdown().await.unwrap();
+    within(Duration::from_secs(2), "graceful leave", async {
+        loop {
+            match events.recv().await.unwrap() {
+                MembershipEvent::Left { node, reason } if node.as_str() == "c" => {
+                    assert_eq!(reason, LeaveReason::Graceful);
+                    return;
+                }
+                MembershipEvent::Suspected(n) if n.as_str() == "c" => panic!("a graceful leave is not a suspicion"),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    // Seen at once: well before any lease or suspicion timer could fire.
+    assert!(start.elapsed() < cfg.membership.suspect_after(), "took {:?}", start.elapsed());
+    let e3 = converged(&[&a, &b], &["a", "b"], Duration::from_secs(5)).await;
+    assert_eq!(e3, e2 + 1);
+    assert!(!a.members().contains(&node_id("c")));
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maps_with_an_older_epoch_or_term_are_rejected() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let cfg = fast_config(&unique_cluster("epoch"));
+    let a = start_node(&server.url(), &cfg, "a").await;
+    let b = start_node(&server.url(), &cfg, "b").await;
+    let epoch = converged(&[&a, &b], &["a", "b"], Duration::from_secs(10)).await;
+    let current = a.shard_map().unwrap();
+
+    // A stale writer puts an older map straight into the bucket.
+    let js = async_nats::jetstream::new(server.connect().await);
+    let kv = js.get_key_value(format!("{}_shards", cfg.cluster_name)).await.unwrap();
+    let stale = ShardMap {
+        epoch: epoch - 1,
+        ..(*current).clone()
+    };
+    kv.put(aether_cluster::SHARD_MAP_KEY, stale.encode().unwrap()).await.unwrap();
+    // And one with a newer epoch but an older term (a deposed leader).
+    let deposed = ShardMap {
+        epoch: epoch + 5,
+        term: Term(current.term.get() - 1),
+        ..(*current).clone()
+    };
+    kv.put(aether_cluster::SHARD_MAP_KEY, deposed.encode().unwrap()).await.unwrap();
+    wait_for("both rejected", Duration::from_secs(5), || {
+        (a.rejected_maps() >= 2 && b.rejected_maps() >= 2).then_some(())
+    })
+    .await;
+    assert_eq!(a.shard_map().unwrap().epoch, epoch);
+    assert_eq!(b.shard_map().unwrap().epoch, epoch);
+
+    // The leader still publishes after the foreign writes: the next epoch is
+    // above every epoch seen.
+    let c = start_node(&server.url(), &cfg, "c").await;
+    let next = converged(&[&a, &b, &c], &["a", "b", "c"], Duration::from_secs(10)).await;
+    assert_eq!(next, epoch + 6);
+    for n in [&a, &b, &c] {
+        n.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_loses_nats_stops_claiming_before_anyone_takes_over() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let cfg = fast_config(&unique_cluster("partition"));
+    let proxy = Proxy::start(server.port()).await;
+    let a = start_node(&proxy.url(), &cfg, "a").await;
+    wait_for("a leads", Duration::from_secs(5), || a.leadership()).await;
+    let b = start_node(&server.url(), &cfg, "b").await;
+    let c = start_node(&server.url(), &cfg, "c").await;
+    converged(&[&a, &b, &c], &["a", "b", "c"], Duration::from_secs(10)).await;
+    assert!(!a.owned_shards().is_empty());
+    let mut a_leadership = a.watch_leadership();
+    let mut b_map = b.watch_shard_map();
+    let mut c_map = c.watch_shard_map();
+
+    proxy.cut().await;
+    let cut_at = Instant::now();
+
+    // The last moments a may act as leader and as owner, on its own clock.
+    let a_leader_until = a_leadership.borrow_and_update().map(|l| l.valid_until);
+    let a_owner_until = a.lease().valid_until.unwrap();
+
+    // Someone else leads; record when that happened.
+    let (new_leader, _) = wait_for("takeover", Duration::from_secs(8), || {
+        leaders(&[&b, &c]).into_iter().next()
+    })
+    .await;
+    let took_over_at = Instant::now();
+    // a's shards are given away; record when the first survivor saw it.
+    let without_a = |m: &ShardMap| !m.members.contains(&NodeId::new("a").unwrap());
+    let reassigned = within(Duration::from_secs(8), "new map without a", async {
+        tokio::select! {
+            m = b_map.wait_for(without_a) => m.unwrap(),
+            m = c_map.wait_for(without_a) => m.unwrap(),
+        }
+    })
+    .await;
+    let reassigned_at = Instant::now();
+    eprintln!(
+        "cut at 0; a leader until {:?}, owner until {:?}; {new_leader} led by {:?}; map epoch {} at {:?}",
+        a_leader_until.map(|t| t.saturating_duration_since(cut_at)),
+        a_owner_until.saturating_duration_since(cut_at),
+        took_over_at - cut_at,
+        reassigned.epoch,
+        reassigned_at - cut_at,
+    );
+    // a could not renew after the cut, so its last valid_until is final.
+    let last_leader_until = a.watch_leadership().borrow().map(|l| l.valid_until).or(a_leader_until);
+    if let Some(until) = last_leader_until {
+        assert!(until <= took_over_at, "a could still lead when {new_leader} took over");
+    }
+    assert!(a.lease().valid_until.is_none_or(|t| t <= reassigned_at));
+    // And a itself says so.
+    assert!(!a.is_leader());
+    assert!(a.owned_shards().is_empty());
+    assert!(a.shard_map().unwrap().members.contains(&NodeId::new("a").unwrap()), "a never saw the new map");
+    a.abort();
+    b.shutdown().await.unwrap();
+    c.shutdown().await.unwrap();
+}
