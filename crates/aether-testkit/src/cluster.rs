@@ -229,13 +229,57 @@ impl NatsCluster {
         self.server(i).stop().await;
     }
 
-    /// Restarts node `i` with the same client port, cluster port, routes and data; returns
-    /// once the node is up and sees a JetStream meta leader.
+    /// Restarts node `i` with the same client port, cluster port, routes and data.
+    ///
+    /// Returns once the node is up and, if a quorum (2 of 3) is running with it, once it sees
+    /// a JetStream meta leader. To bring back a cluster whose nodes are all down, use
+    /// [`restart_all`](Self::restart_all): a lone node cannot elect a leader.
     ///
     /// # Panics
     /// If the node cannot be restarted.
     pub async fn restart(&self, i: usize) {
-        self.server(i).restart().await;
+        let node = self.server(i);
+        let others_running = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(j, n)| *j != i && n.is_running())
+            .count();
+        let quorum = others_running + 1 > NODES / 2;
+        if let Err(e) = node.try_restart(quorum).await {
+            panic!("restarting cluster node n{} failed: {e}", i + 1);
+        }
+    }
+
+    /// Stops all nodes gracefully, concurrently.
+    pub async fn stop_all(&self) {
+        futures::future::join_all(self.nodes.iter().map(NatsServer::stop)).await;
+    }
+
+    /// Kills all nodes with SIGKILL.
+    pub fn kill_all(&self) {
+        self.nodes.iter().for_each(NatsServer::kill);
+    }
+
+    /// Starts every node that is not running (concurrently, same ports and data) and waits
+    /// until the cluster is ready as after [`start`](Self::start): every node sees a meta
+    /// leader and R3 streams can be created.
+    ///
+    /// # Panics
+    /// If a node cannot be restarted or the cluster does not become ready.
+    pub async fn restart_all(&self) {
+        let down: Vec<&NatsServer> = self.nodes.iter().filter(|n| !n.is_running()).collect();
+        let results = futures::future::join_all(down.iter().map(|n| n.try_restart(false))).await;
+        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            panic!("restarting cluster {} failed: {e}", self.name);
+        }
+        if let Err(e) = self.wait_ready().await {
+            panic!(
+                "cluster {} not ready after restart: {e}\n{}",
+                self.name,
+                self.diagnostics()
+            );
+        }
     }
 }
 

@@ -172,7 +172,7 @@ impl NatsServer {
     /// # Panics
     /// If the server cannot be started again.
     pub async fn restart(&self) {
-        if let Err(e) = self.try_restart().await {
+        if let Err(e) = self.try_restart(self.spec.jetstream).await {
             panic!(
                 "restarting test nats-server on port {} failed: {e}",
                 self.port
@@ -180,7 +180,8 @@ impl NatsServer {
         }
     }
 
-    pub(crate) async fn try_restart(&self) -> Result<(), String> {
+    /// Restarts on the same port; waits for JetStream to answer when `wait_js` is set.
+    pub(crate) async fn try_restart(&self, wait_js: bool) -> Result<(), String> {
         self.stop().await;
         let mut attempt = 0;
         let child = loop {
@@ -195,7 +196,7 @@ impl NatsServer {
             }
         };
         *self.lock() = Some(child);
-        if self.spec.jetstream {
+        if wait_js {
             ready::wait_jetstream(&self.url(), process::JS_TIMEOUT, || self.is_running())
                 .await
                 .map_err(|e| format!("{e}\n{}", self.log_tail(40)))?;

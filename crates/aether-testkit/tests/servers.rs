@@ -387,7 +387,11 @@ mod cluster {
 
     #[tokio::test]
     async fn stopped_leader_restarts_with_same_ports_and_data() {
-        let cluster = NatsCluster::start().await;
+        // Every node also gets this config (as other suites need for durability tests).
+        let cluster = NatsCluster::start_with(NatsServer::with_config(
+            "jetstream { sync_interval: always }",
+        ))
+        .await;
         let js = jetstream::new(async_nats::connect(cluster.client_url()).await.unwrap());
         create_stream(&js, "STOPNODE", 3).await;
         publish_acked(&js, "STOPNODE.a".into(), "x").await;
@@ -405,6 +409,45 @@ mod cluster {
         wait_all_replicas_current(&js, "STOPNODE", 3).await;
         let direct = jetstream::new(async_nats::connect(cluster.url(leader)).await.unwrap());
         assert_eq!(messages_in(&direct, "STOPNODE").await, seq);
+    }
+
+    #[tokio::test]
+    async fn whole_cluster_restart_keeps_r3_data() {
+        let cluster = NatsCluster::start().await;
+        let js = jetstream::new(async_nats::connect(cluster.client_url()).await.unwrap());
+        create_stream(&js, "WHOLE", 3).await;
+        for _ in 0..3 {
+            publish_acked(&js, "WHOLE.a".into(), "x").await;
+        }
+        drop(js);
+        let ports: Vec<u16> = cluster.servers().iter().map(|s| s.port()).collect();
+
+        cluster.stop_all().await;
+        assert!(cluster.servers().iter().all(|s| !s.is_running()));
+        // A lone node cannot elect a leader, but restart(i) must still return.
+        cluster.restart(0).await;
+        cluster.kill_all();
+        cluster.restart_all().await;
+        assert!(cluster.servers().iter().all(|s| s.is_running()));
+        let after: Vec<u16> = cluster.servers().iter().map(|s| s.port()).collect();
+        assert_eq!(ports, after);
+
+        let js = jetstream::new(async_nats::connect(cluster.client_url()).await.unwrap());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        // The stream's own raft group elects a leader shortly after the meta leader.
+        let messages = loop {
+            match js.get_stream("WHOLE").await {
+                Ok(mut s) => match s.info().await {
+                    Ok(info) => break info.state.messages,
+                    Err(e) => assert!(Instant::now() < deadline, "stream info: {e}"),
+                },
+                Err(e) => assert!(Instant::now() < deadline, "get stream: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(messages, 3);
+        // And new R3 streams can be created at once.
+        create_stream(&js, "WHOLE2", 3).await;
     }
 
     #[tokio::test]
