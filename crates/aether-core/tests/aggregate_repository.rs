@@ -547,3 +547,50 @@ fn repository_is_send_and_sync() {
     check::<DeferredCommands<Account>>();
     check::<ExecuteError<AccountError, AccountCommand>>();
 }
+
+#[tokio::test]
+async fn execute_loaded_keeps_state_in_memory_and_catches_up_on_conflict() {
+    let store = InMemoryEventStore::new();
+    let snaps = InMemorySnapshotStore::new();
+    let id = account(17);
+    let racing = Racing {
+        inner: store.clone(),
+        extra_writes: AtomicU32::new(0),
+    };
+    let repo = Repository::<Account, _>::new(racing)
+        .with_snapshots(snaps.clone())
+        .with_snapshot_policy(SnapshotPolicy::EveryNEvents(3))
+        .with_retry_policy(RetryPolicy::immediate(3));
+    let mut loaded = repo.load(&id).await.unwrap();
+    repo.execute_loaded(&id, &mut loaded, open("ada"))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        repo.execute_loaded(&id, &mut loaded, deposit(10))
+            .await
+            .unwrap();
+    }
+    assert_eq!((loaded.version, loaded.state.balance), (4, 30));
+    assert_eq!(loaded.snapshot_version, 3);
+    // Another writer gets in: the held state catches up instead of reloading.
+    repo.store().extra_writes.store(1, Ordering::SeqCst);
+    let done = repo
+        .execute_loaded(&id, &mut loaded, withdraw(30))
+        .await
+        .unwrap();
+    assert_eq!((done.version, done.attempts), (6, 2));
+    assert_eq!(loaded.state.balance, 1);
+    assert_eq!(loaded.snapshot_version, 6);
+    let fresh = repo.load(&id).await.unwrap();
+    assert_eq!(
+        (fresh.version, fresh.state),
+        (loaded.version, loaded.state.clone())
+    );
+    // A rejection leaves the held state as it was.
+    let err = repo
+        .execute_loaded(&id, &mut loaded, withdraw(2))
+        .await
+        .unwrap_err();
+    assert!(err.is_rejected());
+    assert_eq!(loaded.version, 6);
+}

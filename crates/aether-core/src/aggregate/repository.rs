@@ -63,6 +63,56 @@ pub struct Committed<A: Aggregate> {
     pub attempts: u32,
 }
 
+/// The events of a command committed by [`Repository::execute_loaded`].
+#[derive(Debug, Clone)]
+pub struct CommittedEvents<E> {
+    /// The aggregate's version after the command.
+    pub version: u64,
+    /// The events the command caused, as stored.
+    pub events: Vec<EventEnvelope<E>>,
+    /// The attempts it took (1 = no conflict).
+    pub attempts: u32,
+}
+
+/// Checks the policy's circuit breaker; hands the command back if it is open.
+fn acquire<E, C>(
+    policy: &RetryPolicy,
+    command: CommandEnvelope<C>,
+) -> Result<CommandEnvelope<C>, ExecuteError<E, C>> {
+    if let Some(b) = &policy.circuit_breaker
+        && let Err(retry_after) = b.try_acquire()
+    {
+        return Err(ExecuteError::CircuitOpen {
+            retry_after,
+            command: Box::new(command),
+        });
+    }
+    Ok(command)
+}
+
+/// Tells the policy's circuit breaker how an execution ended (a domain
+/// rejection is a success: the store and the aggregate work).
+fn settle<T, E, C>(policy: &RetryPolicy, result: &Result<T, ExecuteError<E, C>>) {
+    if let Some(b) = &policy.circuit_breaker {
+        match result {
+            Ok(_) | Err(ExecuteError::Rejected(_)) => b.record_success(),
+            Err(_) => b.record_failure(),
+        }
+    }
+}
+
+fn execute_span<A: Aggregate>(
+    id: &ActorId,
+    command: &CommandEnvelope<A::Command>,
+) -> tracing::Span {
+    tracing::debug_span!(
+        "aggregate.execute",
+        aggregate = A::TYPE,
+        actor = id.as_str(),
+        command_id = command.command_id.as_str()
+    )
+}
+
 /// Loads aggregates of type `A` from event store `S` (starting from snapshot
 /// store `SS` when it has a usable snapshot) and executes commands on them.
 ///
@@ -296,39 +346,53 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
         command: impl Into<CommandEnvelope<A::Command>>,
         policy: &RetryPolicy,
     ) -> Result<Committed<A>, ExecError<A>> {
-        let command = command.into();
-        let span = tracing::debug_span!(
-            "aggregate.execute",
-            aggregate = A::TYPE,
-            actor = id.as_str(),
-            command_id = command.command_id.as_str()
-        );
-        let breaker = policy.circuit_breaker.as_ref();
-        if let Some(b) = breaker
-            && let Err(retry_after) = b.try_acquire()
-        {
-            return Err(ExecuteError::CircuitOpen {
-                retry_after,
-                command: Box::new(command),
-            });
+        let command = acquire(policy, command.into())?;
+        let span = execute_span::<A>(id, &command);
+        let result = async {
+            let mut loaded = self.load(id).await.map_err(ExecuteError::Store)?;
+            let done = self.run_on(id, &mut loaded, command, policy).await?;
+            Ok(Committed {
+                version: done.version,
+                events: done.events,
+                state: loaded.state,
+                attempts: done.attempts,
+            })
         }
-        let result = self.run(id, command, policy).instrument(span).await;
-        if let Some(b) = breaker {
-            match &result {
-                Ok(_) | Err(ExecuteError::Rejected(_)) => b.record_success(),
-                Err(_) => b.record_failure(),
-            }
-        }
+        .instrument(span)
+        .await;
+        settle(policy, &result);
         result
     }
 
-    async fn run(
+    /// Executes a command on an aggregate the caller keeps loaded (as an
+    /// actor holding its state in memory does), with the repository's retry
+    /// policy: no load unless a conflict forces a catch-up. `loaded` is
+    /// updated in place: after success it holds the new state and version;
+    /// after an error it is still consistent (possibly caught up).
+    pub async fn execute_loaded(
         &self,
         id: &ActorId,
+        loaded: &mut Loaded<A>,
+        command: impl Into<CommandEnvelope<A::Command>>,
+    ) -> Result<CommittedEvents<A::Event>, ExecError<A>> {
+        let policy = &self.retry;
+        let command = acquire(policy, command.into())?;
+        let span = execute_span::<A>(id, &command);
+        let result = self
+            .run_on(id, loaded, command, policy)
+            .instrument(span)
+            .await;
+        settle(policy, &result);
+        result
+    }
+
+    async fn run_on(
+        &self,
+        id: &ActorId,
+        loaded: &mut Loaded<A>,
         command: CommandEnvelope<A::Command>,
         policy: &RetryPolicy,
-    ) -> Result<Committed<A>, ExecError<A>> {
-        let mut loaded = self.load(id).await.map_err(ExecuteError::Store)?;
+    ) -> Result<CommittedEvents<A::Event>, ExecError<A>> {
         let mut attempt: u32 = 1;
         loop {
             let decided = loaded
@@ -336,10 +400,9 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
                 .handle(&command.command)
                 .map_err(ExecuteError::Rejected)?;
             if decided.is_empty() {
-                return Ok(Committed {
+                return Ok(CommittedEvents {
                     version: loaded.version,
                     events: Vec::new(),
-                    state: loaded.state,
                     attempts: attempt,
                 });
             }
@@ -360,11 +423,10 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
                         loaded.state.apply(&e.event);
                     }
                     loaded.version = new_version;
-                    self.maybe_snapshot(id, &loaded, old_version).await;
-                    return Ok(Committed {
+                    self.maybe_snapshot(id, loaded, old_version).await;
+                    return Ok(CommittedEvents {
                         version: new_version,
                         events: envelopes,
-                        state: loaded.state,
                         attempts: attempt,
                     });
                 }
@@ -400,22 +462,21 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
             attempt += 1;
             // Catch up from where we were: only the events after our version.
             let ours = self
-                .catch_up(id, &mut loaded, Some(&command.command_id))
+                .catch_up(id, loaded, Some(&command.command_id))
                 .await
                 .map_err(ExecuteError::Store)?;
             if !ours.is_empty() {
                 // An earlier append of this command did happen.
-                return Ok(Committed {
+                return Ok(CommittedEvents {
                     version: loaded.version,
                     events: ours,
-                    state: loaded.state,
                     attempts: attempt - 1,
                 });
             }
         }
     }
 
-    async fn maybe_snapshot(&self, id: &ActorId, loaded: &Loaded<A>, old_version: u64) {
+    async fn maybe_snapshot(&self, id: &ActorId, loaded: &mut Loaded<A>, old_version: u64) {
         if !self.snapshots_enabled
             || !self.snapshot_policy.should_snapshot(
                 loaded.snapshot_version,
@@ -427,6 +488,7 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
         }
         match self.snapshot(id, &loaded.state, loaded.version).await {
             Ok(()) => {
+                loaded.snapshot_version = loaded.version;
                 metrics::counter!("aether_aggregate_snapshots_taken_total", "aggregate" => A::TYPE)
                     .increment(1);
             }
