@@ -1,0 +1,260 @@
+//! [`InMemoryEventStore`]: the `EventStore` backed by a `DashMap`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use aether_core::{
+    ActorId, Error, Event, EventStore, EventStoredHook, ExpectedVersion, Replay, Result,
+    validate_batch,
+};
+use dashmap::DashMap;
+
+use crate::log::{ActorLog, AfterAppend};
+
+/// A thread-safe, in-memory [`EventStore`]; clones share the same events.
+///
+/// Every check-and-append runs under the actor's shard lock, so concurrent
+/// appends to one actor are exactly linearized: of 50 tasks appending the same
+/// next version, one wins and 49 get [`Error::VersionConflict`] carrying the
+/// winner's version. Reads clone the requested events; nothing is ever changed
+/// or removed. There is no size limit on events.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use aether_core::{ActorId, Event, EventStore, EventStored, json};
+/// use aether_store_memory::InMemoryEventStore;
+///
+/// # futures::executor::block_on(async {
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let sink = seen.clone();
+/// let store = InMemoryEventStore::with_hook(Arc::new(move |n: EventStored| {
+///     sink.lock().unwrap().push(n.version)
+/// }));
+/// let actor = ActorId::new("counter-1").unwrap();
+/// store.append(Event::new(actor.clone(), 1, "Incremented", json!(1))).await.unwrap();
+/// assert!(store.append(Event::new(actor, 1, "Incremented", json!(1))).await.is_err());
+/// assert_eq!(*seen.lock().unwrap(), [1]); // nothing for the failed append
+/// # });
+/// ```
+#[derive(Clone, Default)]
+pub struct InMemoryEventStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    logs: DashMap<ActorId, ActorLog>,
+    hook: Option<Arc<dyn EventStoredHook>>,
+}
+
+impl InMemoryEventStore {
+    /// An empty store without a hook.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty store that calls `hook` once per stored event, after each
+    /// successful append, in version order per actor.
+    ///
+    /// The hook is never called while a store lock is held, so it may call the
+    /// store again (a nested append's notifications are delivered after the
+    /// current ones, still in order). It should not block; a hook that panics
+    /// makes the append that delivered it panic (the events are stored) and
+    /// loses that one notification; later appends deliver the rest.
+    pub fn with_hook(hook: Arc<dyn EventStoredHook>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                logs: DashMap::new(),
+                hook: Some(hook),
+            }),
+        }
+    }
+
+    /// How many actors have a history (or had a rejected write create one).
+    pub fn actor_count(&self) -> usize {
+        self.inner.logs.len()
+    }
+
+    /// How many events are stored, over all actors.
+    pub fn event_count(&self) -> usize {
+        self.inner.logs.iter().map(|log| log.len()).sum()
+    }
+
+    fn append_now(&self, event: Event) -> Result<u64> {
+        event.validate()?;
+        let version = event.version;
+        let notify = self.inner.hook.is_some();
+        let actor = notify.then(|| event.actor_id.clone());
+        let logs = &self.inner.logs;
+        // The shard lock is held for the check and the push, and released at
+        // the end of this statement, before any hook runs.
+        let after = match logs.get_mut(&event.actor_id) {
+            Some(mut log) => log.append_one(event, notify),
+            None => logs
+                .entry(event.actor_id.clone())
+                .or_default()
+                .append_one(event, notify),
+        }?;
+        if let Some(actor) = actor {
+            self.deliver(after, &actor);
+        }
+        Ok(version)
+    }
+
+    fn append_batch_now(
+        &self,
+        actor_id: &ActorId,
+        expected: ExpectedVersion,
+        events: Vec<Event>,
+    ) -> Result<u64> {
+        check_version_range(&events)?;
+        let (first, last) = validate_batch(actor_id, &events)?;
+        check_expectation(expected, first)?;
+        let notify = self.inner.hook.is_some();
+        let logs = &self.inner.logs;
+        let after = match logs.get_mut(actor_id) {
+            Some(mut log) => log.append_batch(expected, first, events, notify),
+            // Do not create an entry for a batch that cannot apply to an empty history.
+            None if !expected.admits(0, first) => Err(Error::conflict(actor_id.clone(), first, 0)),
+            None => logs
+                .entry(actor_id.clone())
+                .or_default()
+                .append_batch(expected, first, events, notify),
+        }?;
+        self.deliver(after, actor_id);
+        Ok(last)
+    }
+
+    /// Hands the actor's pending notifications to the hook, one at a time,
+    /// taking the shard lock only to pop each one.
+    fn deliver(&self, after: AfterAppend, actor: &ActorId) {
+        let (AfterAppend::Drain, Some(hook)) = (after, &self.inner.hook) else {
+            return;
+        };
+        let mut guard = DrainGuard {
+            logs: &self.inner.logs,
+            actor,
+            armed: true,
+        };
+        loop {
+            let next = self
+                .inner
+                .logs
+                .get_mut(actor)
+                .and_then(|mut log| log.next_notification());
+            match next {
+                Some(notification) => hook.event_stored(notification),
+                None => {
+                    // next_notification gave up the drainer role itself.
+                    guard.armed = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn read_now(&self, actor_id: &ActorId, from_version: u64) -> Vec<Event> {
+        match self.inner.logs.get(actor_id) {
+            Some(log) => log.read_from(from_version),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Releases the drainer role if a hook panics, so later appends deliver the rest.
+struct DrainGuard<'a> {
+    logs: &'a DashMap<ActorId, ActorLog>,
+    actor: &'a ActorId,
+    armed: bool,
+}
+
+impl Drop for DrainGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed
+            && let Some(mut log) = self.logs.get_mut(self.actor)
+        {
+            log.release_drain();
+        }
+    }
+}
+
+/// Rejects batches reaching `u64::MAX`: their last version would not fit, or
+/// (for a batch ending exactly at `u64::MAX`) `validate_batch` would overflow
+/// computing it. `append` of a single event still accepts `u64::MAX`.
+fn check_version_range(events: &[Event]) -> Result<()> {
+    if let Some(first) = events.first()
+        && first.version.checked_add(events.len() as u64).is_none()
+    {
+        {
+            return Err(Error::invalid_input(format!(
+                "a batch of {} events starting at version {} reaches the largest version; \
+                 batches must end below u64::MAX",
+                events.len(),
+                first.version
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Rejects an expectation that no history could meet with this batch: a
+/// `NoStream` batch not starting at 1, an `Exact(n)` batch not starting at n + 1.
+fn check_expectation(expected: ExpectedVersion, first: u64) -> Result<()> {
+    let required = match expected {
+        ExpectedVersion::Any => return Ok(()),
+        ExpectedVersion::NoStream => Some(1),
+        ExpectedVersion::Exact(n) => n.checked_add(1),
+    };
+    if required == Some(first) {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(format!(
+            "expected version {expected:?} needs a batch starting at version {}, \
+             but it starts at {first}",
+            required.map_or_else(|| "u64::MAX + 1".to_owned(), |r| r.to_string())
+        )))
+    }
+}
+
+impl fmt::Debug for InMemoryEventStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryEventStore")
+            .field("actors", &self.actor_count())
+            .field("events", &self.event_count())
+            .field("hook", &self.inner.hook.is_some())
+            .finish()
+    }
+}
+
+impl EventStore for InMemoryEventStore {
+    async fn append(&self, event: Event) -> Result<u64> {
+        self.append_now(event)
+    }
+
+    async fn append_batch(
+        &self,
+        actor_id: &ActorId,
+        expected: ExpectedVersion,
+        events: Vec<Event>,
+    ) -> Result<u64> {
+        self.append_batch_now(actor_id, expected, events)
+    }
+
+    async fn read(&self, actor_id: &ActorId, from_version: u64) -> Result<Vec<Event>> {
+        Ok(self.read_now(actor_id, from_version))
+    }
+
+    async fn read_with_errors(&self, actor_id: &ActorId, from_version: u64) -> Result<Replay> {
+        Ok(Replay {
+            events: self.read_now(actor_id, from_version),
+            malformed: Vec::new(),
+        })
+    }
+
+    async fn latest_version(&self, actor_id: &ActorId) -> Result<u64> {
+        Ok(self.inner.logs.get(actor_id).map_or(0, |log| log.latest()))
+    }
+}
+
+#[cfg(test)]
+mod tests;
