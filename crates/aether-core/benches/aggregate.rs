@@ -223,16 +223,26 @@ async fn bench_execute() {
             repo.execute(&id, 1).await.unwrap();
         }
         exec_times.push(t.elapsed() / M as u32);
+        let t = Instant::now();
+        for _ in 0..M {
+            repo.execute_loaded(&held_id, &mut held, 1).await.unwrap();
+        }
+        held_times.push(t.elapsed() / M as u32);
     }
-    let (raw, exec) = (median(raw_times), median(exec_times));
+    let (raw, exec, kept) = (median(raw_times), median(exec_times), median(held_times));
     println!(
         "execute vs bare append, one long-lived aggregate, snapshot every 100 (median per command):"
     );
     println!("  bare append_batch of 1 event      {:>10}", fmt(raw));
     println!(
-        "  Repository::execute               {:>10}   {:.2}x the bare append",
+        "  Repository::execute (loads)       {:>10}   {:.2}x the bare append",
         fmt(exec),
         exec.as_secs_f64() / raw.as_secs_f64()
+    );
+    println!(
+        "  Repository::execute_loaded        {:>10}   {:.2}x the bare append",
+        fmt(kept),
+        kept.as_secs_f64() / raw.as_secs_f64()
     );
 }
 
