@@ -118,12 +118,20 @@ impl Election {
         let span = tracing::info_span!("election", node = %self.me);
         async move {
             let mut watch: Option<kv::Watch> = None;
+            // The leader renews every `renew_interval`; a watch silent for
+            // longer lost its consumer (a NATS server died): re-create it.
+            let stale_after = (self.config.election.renew_interval * 3).max(Duration::from_secs(1));
+            let mut last_entry = Instant::now();
             loop {
+                if last_entry.elapsed() > stale_after {
+                    watch = None;
+                }
                 if *self.shutdown.borrow() {
                     return;
                 }
                 if watch.is_none() {
                     watch = self.leader_store.watch_with_history(LEADER_KEY).await.ok();
+                    last_entry = Instant::now();
                 }
                 if let Some(leadership) = self.try_acquire().await {
                     match self.lead(leadership, &mut watch).await {
@@ -140,6 +148,7 @@ impl Election {
                         _ = &mut retry => break,
                         entry = next(&mut watch) => match entry {
                             Some(Ok(e)) => {
+                                last_entry = Instant::now();
                                 let info = observed(&e);
                                 let vacant = info.is_none();
                                 self.observed.send_replace(info);

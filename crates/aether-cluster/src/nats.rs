@@ -53,8 +53,9 @@ pub(crate) async fn open_bucket(
             jetstream::stream::StorageType::File
         },
         num_replicas: config.kv.replicas,
-        // Markers live one second: long enough for watchers, then the key is free.
-        limit_markers: max_age.map(|_| Duration::from_secs(1)),
+        // Expiry markers stay a while so watchers that were down see them
+        // (re-creating a key over a marker works at once).
+        limit_markers: max_age.map(|age| (age * 10).max(Duration::from_secs(60))),
         ..Default::default()
     };
     // On a fresh NATS cluster the JetStream meta leader may still be settling:

@@ -111,6 +111,8 @@ impl ClusterNode {
         tasks.push(tokio::spawn(watch_maps(
             map_store.clone(),
             id.clone(),
+            config.election.renew_interval,
+            config.kv.op_timeout,
             maps_tx,
             shutdown_rx.clone(),
         )));

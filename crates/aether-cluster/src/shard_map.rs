@@ -185,15 +185,47 @@ impl MapState {
     }
 }
 
-/// Watches the map key until shutdown, feeding [`MapState`].
+fn handle(state: &watch::Sender<MapState>, e: kv::Entry) {
+    if e.operation != kv::Operation::Put {
+        state.send_modify(|s| s.revision = s.revision.max(e.revision));
+        return;
+    }
+    if e.revision <= state.borrow().revision {
+        return; // already seen (the poll and the watch overlap)
+    }
+    match ShardMap::decode(&e.value) {
+        Ok(map) => {
+            let (epoch, term) = (map.epoch, map.term);
+            let mut accepted = false;
+            state.send_modify(|s| accepted = s.offer(map, e.revision));
+            if accepted {
+                tracing::info!(epoch, %term, "accepted shard map");
+            } else {
+                tracing::warn!(epoch, %term, "rejected shard map: older epoch or term than the one in force");
+            }
+        }
+        Err(err) => {
+            state.send_modify(|s| s.revision = s.revision.max(e.revision));
+            tracing::warn!(error = %err, revision = e.revision, "ignoring undecodable shard map");
+        }
+    }
+}
+
+/// Watches the map key until shutdown, feeding [`MapState`]. Also reads the
+/// key every `poll` (a direct get): a watch whose consumer lived on a NATS
+/// server that died only notices after missed idle heartbeats (seconds).
 pub(crate) async fn watch_maps(
     store: kv::Store,
     me: NodeId,
+    poll: Duration,
+    op_timeout: Duration,
     state: watch::Sender<MapState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let span = tracing::info_span!("shard_map_watch", node = %me);
     async move {
+        let mut tick = tokio::time::interval(poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let mut w = match store.watch_with_history(SHARD_MAP_KEY).await {
                 Ok(w) => w,
@@ -208,23 +240,13 @@ pub(crate) async fn watch_maps(
             loop {
                 tokio::select! {
                     _ = shutdown.changed() => return,
-                    entry = w.next() => match entry {
-                        Some(Ok(e)) if e.operation == kv::Operation::Put => {
-                            match ShardMap::decode(&e.value) {
-                                Ok(map) => {
-                                    let (epoch, term) = (map.epoch, map.term);
-                                    let mut accepted = false;
-                                    state.send_modify(|s| accepted = s.offer(map, e.revision));
-                                    if accepted {
-                                        tracing::info!(epoch, %term, "accepted shard map");
-                                    } else {
-                                        tracing::warn!(epoch, %term, "rejected shard map: older epoch or term than the one in force");
-                                    }
-                                }
-                                Err(err) => tracing::warn!(error = %err, revision = e.revision, "ignoring undecodable shard map"),
-                            }
+                    _ = tick.tick() => {
+                        if let Ok(Ok(Some(e))) = tokio::time::timeout(op_timeout, store.entry(SHARD_MAP_KEY)).await {
+                            handle(&state, e);
                         }
-                        Some(Ok(e)) => state.send_modify(|s| s.revision = s.revision.max(e.revision)),
+                    }
+                    entry = w.next() => match entry {
+                        Some(Ok(e)) => handle(&state, e),
                         Some(Err(e)) => {
                             tracing::warn!(error = %e, "shard map watch error; re-watching");
                             break;

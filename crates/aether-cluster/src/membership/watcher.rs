@@ -1,5 +1,6 @@
 //! The membership watcher task: KV entries + heartbeats → view and events.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,8 +44,14 @@ impl Watcher {
             };
             let mut tracker = HeartbeatTracker::new(self.config.membership.suspect_after());
             let mut view = MemberView::default();
-            let mut last_revision = 0u64;
+            // Keys seen live since the last (re-)watch, until the snapshot is complete.
+            let mut resync: Option<BTreeSet<NodeId>> = None;
             let mut entries = None;
+            // Every member renews every `renew_interval`, so a healthy watch is
+            // never silent for long; a silent one lost its consumer (a NATS
+            // server died) and is re-created instead of waiting for idle heartbeats.
+            let stale_after = (self.config.membership.renew_interval * 3).max(Duration::from_secs(1));
+            let mut last_entry = Instant::now();
             let hb_period = self.config.membership.heartbeat_interval;
             let mut hb_tick = tokio::time::interval(hb_period);
             hb_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -52,13 +59,15 @@ impl Watcher {
             check_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 if entries.is_none() {
-                    let w = if last_revision == 0 {
-                        self.store.watch_with_history(">").await
-                    } else {
-                        self.store.watch_all_from_revision(last_revision + 1).await
-                    };
-                    match w {
-                        Ok(w) => entries = Some(w),
+                    // Always start from the current value of every key: expiry
+                    // markers may have aged out while the watch was down, so a
+                    // snapshot is reconciled against the view instead.
+                    match self.store.watch_with_history(">").await {
+                        Ok(w) => {
+                            entries = Some(w);
+                            last_entry = Instant::now();
+                            resync = Some(BTreeSet::new());
+                        }
                         Err(e) => tracing::warn!(error = %e, "membership watch failed; retrying"),
                     }
                 }
@@ -73,6 +82,10 @@ impl Watcher {
                         for s in tracker.check(Instant::now()) {
                             self.suspicion(&mut view, s);
                         }
+                        if entries.is_some() && last_entry.elapsed() > stale_after {
+                            tracing::warn!("membership watch silent; re-watching");
+                            entries = None;
+                        }
                     }
                     Some(msg) = hb_sub.next() => {
                         let token = msg.subject.as_str().rsplit('.').next().unwrap_or_default();
@@ -84,8 +97,18 @@ impl Watcher {
                     }
                     entry = next_entry(&mut entries) => match entry {
                         Some(Ok(entry)) => {
-                            last_revision = last_revision.max(entry.revision);
+                            last_entry = Instant::now();
+                            let snapshot_done = entry.delta == 0;
+                            if let Some(seen) = resync.as_mut()
+                                && entry.operation == kv::Operation::Put
+                                && let Ok(node) = NodeId::new(&entry.key)
+                            {
+                                seen.insert(node);
+                            }
                             self.apply(&mut view, &mut tracker, entry);
+                            if snapshot_done && let Some(seen) = resync.take() {
+                                self.reconcile(&mut view, &mut tracker, &seen);
+                            }
                         }
                         Some(Err(e)) => {
                             tracing::warn!(error = %e, "membership watch error; re-watching");
@@ -134,6 +157,16 @@ impl Watcher {
             MembershipEvent::Recovered(node)
         };
         self.publish(view, event);
+    }
+
+    /// Members missing from a complete snapshot expired while we were not watching.
+    fn reconcile(&self, view: &mut MemberView, tracker: &mut HeartbeatTracker, seen: &BTreeSet<NodeId>) {
+        let gone: Vec<NodeId> = view.members.keys().filter(|n| !seen.contains(*n)).cloned().collect();
+        for node in gone {
+            view.members.remove(&node);
+            tracker.forget(&node);
+            self.publish(view, MembershipEvent::Left { node, reason: LeaveReason::Expired });
+        }
     }
 
     fn apply(&self, view: &mut MemberView, tracker: &mut HeartbeatTracker, entry: kv::Entry) {
