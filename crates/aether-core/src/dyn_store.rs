@@ -90,33 +90,25 @@ impl EventStore for Arc<dyn DynEventStore> {
         (**self).append_dyn(event)
     }
 
-    fn append_batch(
+    async fn append_batch(
         &self,
         actor_id: &ActorId,
         expected: ExpectedVersion,
         events: Vec<Event>,
-    ) -> impl Future<Output = Result<u64>> + Send {
-        async move { (**self).append_batch_dyn(actor_id, expected, events).await }
+    ) -> Result<u64> {
+        (**self).append_batch_dyn(actor_id, expected, events).await
     }
 
-    fn read(
-        &self,
-        actor_id: &ActorId,
-        from_version: u64,
-    ) -> impl Future<Output = Result<Vec<Event>>> + Send {
-        async move { (**self).read_dyn(actor_id, from_version).await }
+    async fn read(&self, actor_id: &ActorId, from_version: u64) -> Result<Vec<Event>> {
+        (**self).read_dyn(actor_id, from_version).await
     }
 
-    fn read_with_errors(
-        &self,
-        actor_id: &ActorId,
-        from_version: u64,
-    ) -> impl Future<Output = Result<Replay>> + Send {
-        async move { (**self).read_with_errors_dyn(actor_id, from_version).await }
+    async fn read_with_errors(&self, actor_id: &ActorId, from_version: u64) -> Result<Replay> {
+        (**self).read_with_errors_dyn(actor_id, from_version).await
     }
 
-    fn latest_version(&self, actor_id: &ActorId) -> impl Future<Output = Result<u64>> + Send {
-        async move { (**self).latest_version_dyn(actor_id).await }
+    async fn latest_version(&self, actor_id: &ActorId) -> Result<u64> {
+        (**self).latest_version_dyn(actor_id).await
     }
 }
 
@@ -145,11 +137,8 @@ impl<T: SnapshotStore> DynSnapshotStore for T {
 }
 
 impl SnapshotStore for Arc<dyn DynSnapshotStore> {
-    fn latest_snapshot(
-        &self,
-        actor_id: &ActorId,
-    ) -> impl Future<Output = Result<Option<Snapshot>>> + Send {
-        async move { (**self).latest_snapshot_dyn(actor_id).await }
+    async fn latest_snapshot(&self, actor_id: &ActorId) -> Result<Option<Snapshot>> {
+        (**self).latest_snapshot_dyn(actor_id).await
     }
 
     fn save_snapshot(&self, snapshot: Snapshot) -> impl Future<Output = Result<()>> + Send {
