@@ -83,7 +83,10 @@ fn record(node: &ClusterNode, history: Arc<Mutex<Vec<Claim>>>) -> tokio::task::J
         loop {
             if let Some(l) = *rx.borrow_and_update() {
                 let mut h = history.lock().unwrap();
-                match h.iter_mut().find(|c| c.node == id && c.term == l.term.get()) {
+                match h
+                    .iter_mut()
+                    .find(|c| c.node == id && c.term == l.term.get())
+                {
                     Some(c) => c.until = c.until.max(l.valid_until),
                     None => h.push(Claim {
                         node: id.clone(),
@@ -113,12 +116,19 @@ fn check_history(history: &[Claim]) {
     let mut claims = history.to_vec();
     claims.sort_by_key(|c| c.term);
     for w in claims.windows(2) {
-        assert!(w[0].term != w[1].term || w[0].node == w[1].node, "two nodes claimed term {}: {claims:?}", w[0].term);
+        assert!(
+            w[0].term != w[1].term || w[0].node == w[1].node,
+            "two nodes claimed term {}: {claims:?}",
+            w[0].term
+        );
         if w[0].term != w[1].term {
             assert!(
                 w[0].until <= w[1].since,
                 "term {} (node {}) still valid when term {} (node {}) began: {claims:?}",
-                w[0].term, w[0].node, w[1].term, w[1].node
+                w[0].term,
+                w[0].node,
+                w[1].term,
+                w[1].node
             );
         }
     }
@@ -148,9 +158,15 @@ async fn killed_leader_is_replaced_with_a_higher_term_within_about_a_lease() {
     })
     .await;
     let elapsed = killed_at.elapsed();
-    assert!(new_term > old_term.get(), "term {new_term} after {old_term}");
+    assert!(
+        new_term > old_term.get(),
+        "term {new_term} after {old_term}"
+    );
     // About one lease period (2 s) plus renewal/watch latency; generous bound.
-    assert!(elapsed < cfg.election.lease + Duration::from_millis(1500), "took {elapsed:?}");
+    assert!(
+        elapsed < cfg.election.lease + Duration::from_millis(1500),
+        "took {elapsed:?}"
+    );
     eprintln!("new leader {new_leader} (term {new_term}) {elapsed:?} after the kill");
 
     // The dead member's shards move with one new map.
@@ -179,7 +195,11 @@ async fn graceful_leader_resignation_hands_over_at_once() {
     a.shutdown().await.unwrap();
     wait_for("b leads", Duration::from_secs(5), || b.leadership()).await;
     // Well under the 2 s lease: the deleted key frees the seat at once.
-    assert!(start.elapsed() < Duration::from_millis(1500), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        start.elapsed()
+    );
     converged(&[&b], &["b"], Duration::from_secs(5)).await;
     check_history(&history.lock().unwrap());
     b.shutdown().await.unwrap();

@@ -19,7 +19,11 @@ async fn killed_member_is_suspected_then_removed_and_its_shards_reassigned() {
     let b = start_node(&server.url(), &cfg, "b").await;
     let c = start_node(&server.url(), &cfg, "c").await;
     let epoch = converged(&[&a, &b, &c], &["a", "b", "c"], Duration::from_secs(10)).await;
-    let victim_shards = a.shard_map().unwrap().assignment.primary_shards_of(&node_id("c"));
+    let victim_shards = a
+        .shard_map()
+        .unwrap()
+        .assignment
+        .primary_shards_of(&node_id("c"));
     assert!(!victim_shards.is_empty());
     let mut events = a.subscribe();
 
@@ -43,7 +47,9 @@ async fn killed_member_is_suspected_then_removed_and_its_shards_reassigned() {
     .await;
     let suspected_after = suspected_after.expect("suspected before it left");
     let detection = cfg.membership.suspect_after();
-    eprintln!("suspected after {suspected_after:?} (detection time {detection:?}), left after {left_after:?}");
+    eprintln!(
+        "suspected after {suspected_after:?} (detection time {detection:?}), left after {left_after:?}"
+    );
     // Suspicion: within the detection time plus one heartbeat and a check tick.
     assert!(suspected_after <= detection + cfg.membership.heartbeat_interval * 2);
     assert!(suspected_after < left_after);
@@ -74,15 +80,18 @@ async fn graceful_leave_is_seen_at_once_and_joins_rebalance() {
     let c = start_node(&server.url(), &cfg, "c").await;
     let joined = within(Duration::from_secs(5), "c joins", async {
         loop {
-            if let MembershipEvent::Joined(m) = events.recv().await.unwrap() {
-                if m.info.id.as_str() == "c" {
-                    return m;
-                }
+            if let MembershipEvent::Joined(m) = events.recv().await.unwrap()
+                && m.info.id.as_str() == "c"
+            {
+                return m;
             }
         }
     })
     .await;
-    assert_eq!(joined.info.address, format!("aether.cluster.{}.node.c", cfg.cluster_name));
+    assert_eq!(
+        joined.info.address,
+        format!("aether.cluster.{}.node.c", cfg.cluster_name)
+    );
     let e2 = converged(&[&a, &b, &c], &["a", "b", "c"], Duration::from_secs(10)).await;
     assert_eq!(e2, e1 + 1);
     // c took about a third, all from the others.
@@ -98,14 +107,20 @@ async fn graceful_leave_is_seen_at_once_and_joins_rebalance() {
                     assert_eq!(reason, LeaveReason::Graceful);
                     return;
                 }
-                MembershipEvent::Suspected(n) if n.as_str() == "c" => panic!("a graceful leave is not a suspicion"),
+                MembershipEvent::Suspected(n) if n.as_str() == "c" => {
+                    panic!("a graceful leave is not a suspicion")
+                }
                 _ => {}
             }
         }
     })
     .await;
     // Seen at once: well before any lease or suspicion timer could fire.
-    assert!(start.elapsed() < cfg.membership.suspect_after(), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < cfg.membership.suspect_after(),
+        "took {:?}",
+        start.elapsed()
+    );
     let e3 = converged(&[&a, &b], &["a", "b"], Duration::from_secs(5)).await;
     assert_eq!(e3, e2 + 1);
     assert!(!a.members().contains(&node_id("c")));
@@ -125,19 +140,26 @@ async fn maps_with_an_older_epoch_or_term_are_rejected() {
 
     // A stale writer puts an older map straight into the bucket.
     let js = async_nats::jetstream::new(server.connect().await);
-    let kv = js.get_key_value(format!("{}_shards", cfg.cluster_name)).await.unwrap();
+    let kv = js
+        .get_key_value(format!("{}_shards", cfg.cluster_name))
+        .await
+        .unwrap();
     let stale = ShardMap {
         epoch: epoch - 1,
         ..(*current).clone()
     };
-    kv.put(aether_cluster::SHARD_MAP_KEY, stale.encode().unwrap()).await.unwrap();
+    kv.put(aether_cluster::SHARD_MAP_KEY, stale.encode().unwrap())
+        .await
+        .unwrap();
     // And one with a newer epoch but an older term (a deposed leader).
     let deposed = ShardMap {
         epoch: epoch + 5,
         term: Term(current.term.get() - 1),
         ..(*current).clone()
     };
-    kv.put(aether_cluster::SHARD_MAP_KEY, deposed.encode().unwrap()).await.unwrap();
+    kv.put(aether_cluster::SHARD_MAP_KEY, deposed.encode().unwrap())
+        .await
+        .unwrap();
     wait_for("both rejected", Duration::from_secs(5), || {
         (a.rejected_maps() >= 2 && b.rejected_maps() >= 2).then_some(())
     })
@@ -203,15 +225,28 @@ async fn a_node_that_loses_nats_stops_claiming_before_anyone_takes_over() {
         reassigned_at - cut_at,
     );
     // a could not renew after the cut, so its last valid_until is final.
-    let last_leader_until = a.watch_leadership().borrow().map(|l| l.valid_until).or(a_leader_until);
+    let last_leader_until = a
+        .watch_leadership()
+        .borrow()
+        .map(|l| l.valid_until)
+        .or(a_leader_until);
     if let Some(until) = last_leader_until {
-        assert!(until <= took_over_at, "a could still lead when {new_leader} took over");
+        assert!(
+            until <= took_over_at,
+            "a could still lead when {new_leader} took over"
+        );
     }
     assert!(a.lease().valid_until.is_none_or(|t| t <= reassigned_at));
     // And a itself says so.
     assert!(!a.is_leader());
     assert!(a.owned_shards().is_empty());
-    assert!(a.shard_map().unwrap().members.contains(&NodeId::new("a").unwrap()), "a never saw the new map");
+    assert!(
+        a.shard_map()
+            .unwrap()
+            .members
+            .contains(&NodeId::new("a").unwrap()),
+        "a never saw the new map"
+    );
     a.abort();
     b.shutdown().await.unwrap();
     c.shutdown().await.unwrap();

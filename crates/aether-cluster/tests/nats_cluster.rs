@@ -69,10 +69,16 @@ async fn r3_buckets_survive_a_nats_server_kill() {
         if ok {
             break maps[0].as_ref().unwrap().epoch;
         }
-        assert!(Instant::now() < deadline, "cluster did not settle after a NATS server kill");
+        assert!(
+            Instant::now() < deadline,
+            "cluster did not settle after a NATS server kill"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    eprintln!("settled after {:?} at epoch {settled_epoch} (was {epoch})", killed_at.elapsed());
+    eprintln!(
+        "settled after {:?} at epoch {settled_epoch} (was {epoch})",
+        killed_at.elapsed()
+    );
     assert!(settled_epoch >= epoch);
 
     // A member crash is still handled on the degraded NATS cluster.
@@ -85,11 +91,15 @@ async fn r3_buckets_survive_a_nats_server_kill() {
         let done = refs.iter().all(|n| {
             n.shard_map()
                 .is_some_and(|m| m.members.len() == 2 && m.epoch > settled_epoch)
-        }) && refs[0].shard_map().map(|m| m.epoch) == refs[1].shard_map().map(|m| m.epoch);
+        }) && refs[0].shard_map().map(|m| m.epoch)
+            == refs[1].shard_map().map(|m| m.epoch);
         if done {
             break;
         }
-        assert!(Instant::now() < deadline, "crashed member's shards not reassigned");
+        assert!(
+            Instant::now() < deadline,
+            "crashed member's shards not reassigned"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let owned: usize = refs.iter().map(|n| n.owned_shards().len()).sum();

@@ -41,9 +41,13 @@ async fn child_node() {
     let cluster = spec["cluster"].as_str().unwrap();
     let reports = spec["reports"].as_str().unwrap().to_owned();
     let client = async_nats::connect(url).await.unwrap();
-    let node = ClusterNode::start(client.clone(), fast_config(cluster), NodeInfo::new(node_id(id)))
-        .await
-        .unwrap();
+    let node = ClusterNode::start(
+        client.clone(),
+        fast_config(cluster),
+        NodeInfo::new(node_id(id)),
+    )
+    .await
+    .unwrap();
     // Never outlive the parent for long.
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
@@ -56,7 +60,10 @@ async fn child_node() {
             "members": map.as_ref().map(|m| m.members.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap_or_default(),
         });
         let _ = client
-            .publish(format!("{reports}.{id}"), serde_json::to_vec(&report).unwrap().into())
+            .publish(
+                format!("{reports}.{id}"),
+                serde_json::to_vec(&report).unwrap().into(),
+            )
             .await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -65,7 +72,13 @@ async fn child_node() {
 fn spawn_child(url: &str, cluster: &str, id: &str, reports: &str) -> Child {
     let exe = std::env::current_exe().unwrap();
     Command::new(exe)
-        .args(["--exact", "child_node", "--nocapture", "--test-threads", "1"])
+        .args([
+            "--exact",
+            "child_node",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env(
             CHILD_ENV,
             json!({"url": url, "id": id, "cluster": cluster, "reports": reports}).to_string(),
@@ -84,16 +97,25 @@ async fn three_processes_elect_one_leader_agree_and_fail_over() {
     let cluster = unique_cluster("procs");
     let reports_subject = format!("test.{cluster}.report");
     let client = server.connect().await;
-    let mut sub = client.subscribe(format!("{reports_subject}.*")).await.unwrap();
+    let mut sub = client
+        .subscribe(format!("{reports_subject}.*"))
+        .await
+        .unwrap();
     let mut children: BTreeMap<String, Child> = ["p1", "p2", "p3"]
         .iter()
-        .map(|id| (id.to_string(), spawn_child(&server.url(), &cluster, id, &reports_subject)))
+        .map(|id| {
+            (
+                id.to_string(),
+                spawn_child(&server.url(), &cluster, id, &reports_subject),
+            )
+        })
         .collect();
 
     let mut latest: BTreeMap<String, Report> = BTreeMap::new();
     // Every (term, node) ever reported as leading: one node per term.
     let mut claims: BTreeMap<u64, String> = BTreeMap::new();
-    let mut next_report = async |latest: &mut BTreeMap<String, Report>, claims: &mut BTreeMap<u64, String>| {
+    let mut next_report = async |latest: &mut BTreeMap<String, Report>,
+                                 claims: &mut BTreeMap<u64, String>| {
         let msg = sub.next().await.unwrap();
         let v: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
         let id = v["id"].as_str().unwrap().to_owned();
@@ -101,7 +123,12 @@ async fn three_processes_elect_one_leader_agree_and_fail_over() {
             leading: v["leading"].as_u64(),
             epoch: v["epoch"].as_u64().unwrap(),
             digest: v["digest"].as_u64().unwrap(),
-            members: v["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).collect(),
+            members: v["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_str().unwrap().to_owned())
+                .collect(),
         };
         if let Some(term) = r.leading {
             let holder = claims.entry(term).or_insert_with(|| id.clone());
@@ -113,8 +140,9 @@ async fn three_processes_elect_one_leader_agree_and_fail_over() {
         let rs: Vec<&Report> = ids.iter().map(|i| latest.get(*i)).collect::<Option<_>>()?;
         let want: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
         let leaders: Vec<u64> = rs.iter().filter_map(|r| r.leading).collect();
-        (rs.iter().all(|r| r.epoch > 0 && r.epoch == rs[0].epoch && r.digest == rs[0].digest && r.members == want)
-            && leaders.len() == 1)
+        (rs.iter().all(|r| {
+            r.epoch > 0 && r.epoch == rs[0].epoch && r.digest == rs[0].digest && r.members == want
+        }) && leaders.len() == 1)
             .then(|| (rs[0].epoch, leaders[0]))
     };
 
@@ -127,7 +155,12 @@ async fn three_processes_elect_one_leader_agree_and_fail_over() {
         }
     })
     .await;
-    let leader = latest.iter().find(|(_, r)| r.leading == Some(term)).unwrap().0.clone();
+    let leader = latest
+        .iter()
+        .find(|(_, r)| r.leading == Some(term))
+        .unwrap()
+        .0
+        .clone();
     eprintln!("processes agree on epoch {epoch}; {leader} leads term {term}");
 
     // SIGKILL the leader's process.
@@ -145,7 +178,10 @@ async fn three_processes_elect_one_leader_agree_and_fail_over() {
         }
     })
     .await;
-    eprintln!("after {:?}: epoch {epoch2}, term {term2}", killed_at.elapsed());
+    eprintln!(
+        "after {:?}: epoch {epoch2}, term {term2}",
+        killed_at.elapsed()
+    );
     assert!(term2 > term);
     assert_eq!(epoch2, epoch + 1);
     for (_, mut c) in children {

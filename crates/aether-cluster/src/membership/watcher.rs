@@ -160,12 +160,28 @@ impl Watcher {
     }
 
     /// Members missing from a complete snapshot expired while we were not watching.
-    fn reconcile(&self, view: &mut MemberView, tracker: &mut HeartbeatTracker, seen: &BTreeSet<NodeId>) {
-        let gone: Vec<NodeId> = view.members.keys().filter(|n| !seen.contains(*n)).cloned().collect();
+    fn reconcile(
+        &self,
+        view: &mut MemberView,
+        tracker: &mut HeartbeatTracker,
+        seen: &BTreeSet<NodeId>,
+    ) {
+        let gone: Vec<NodeId> = view
+            .members
+            .keys()
+            .filter(|n| !seen.contains(*n))
+            .cloned()
+            .collect();
         for node in gone {
             view.members.remove(&node);
             tracker.forget(&node);
-            self.publish(view, MembershipEvent::Left { node, reason: LeaveReason::Expired });
+            self.publish(
+                view,
+                MembershipEvent::Left {
+                    node,
+                    reason: LeaveReason::Expired,
+                },
+            );
         }
     }
 
