@@ -149,11 +149,9 @@ async fn bench_execute() {
         .map(|i| ActorId::new(format!("account-x{i}")).unwrap())
         .collect();
     let raw_store = InMemoryEventStore::new();
-    let mut round = 0;
     let mut raw_times = Vec::new();
     let mut exec_times = Vec::new();
-    for _ in 0..5 {
-        round += 1;
+    for round in 0..5 {
         // Bare append of one pre-built event per fresh actor.
         let events: Vec<_> = ids
             .iter()
