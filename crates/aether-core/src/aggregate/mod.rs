@@ -16,7 +16,9 @@
 //!   [`RetryPolicy`] (bounded attempts, exponential or gap-adaptive backoff with
 //!   jitter, an optional [`CircuitBreaker`]); a command that cannot be
 //!   committed is handed back in the error, ready for a [`DeferredCommands`]
-//!   queue.
+//!   queue;
+//! - [`Repository::execute_loaded`]: the same on an aggregate the caller keeps
+//!   in memory (as an actor does): no load, only a catch-up on a conflict.
 //!
 //! Typed events map to stored [`crate::Event`]s and back without loss
 //! ([`EventEnvelope`]); each event of a command carries the command's

@@ -135,6 +135,20 @@ pub struct Repository<A, S, SS = NoSnapshots> {
     _aggregate: PhantomData<fn() -> A>,
 }
 
+impl<A, S: Clone, SS: Clone> Clone for Repository<A, S, SS> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            snapshots: self.snapshots.clone(),
+            snapshots_enabled: self.snapshots_enabled,
+            snapshot_policy: self.snapshot_policy,
+            retry: self.retry.clone(),
+            upcasters: self.upcasters.clone(),
+            _aggregate: PhantomData,
+        }
+    }
+}
+
 impl<A, S: fmt::Debug, SS: fmt::Debug> fmt::Debug for Repository<A, S, SS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Repository")
