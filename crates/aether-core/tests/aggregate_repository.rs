@@ -594,3 +594,42 @@ async fn execute_loaded_keeps_state_in_memory_and_catches_up_on_conflict() {
     assert!(err.is_rejected());
     assert_eq!(loaded.version, 6);
 }
+
+/// The futures of `load`, `execute` and `execute_loaded` are `Send` for any
+/// store, so generic code (an actor runtime) can spawn them.
+#[allow(dead_code)]
+fn futures_are_send_for_any_store<A, S, SS>(
+    repo: &Repository<A, S, SS>,
+    id: &ActorId,
+    loaded: &mut aether_core::aggregate::Loaded<A>,
+    make: impl Fn() -> A::Command,
+) where
+    A: Aggregate,
+    S: EventStore,
+    SS: SnapshotStore,
+{
+    fn is_send<T: Send>(_: T) {}
+    is_send(repo.load(id));
+    is_send(repo.execute(id, make()));
+    is_send(repo.execute_with(id, make(), &RetryPolicy::default()));
+    is_send(repo.execute_loaded(id, loaded, make()));
+}
+
+#[tokio::test]
+async fn works_over_type_erased_stores() {
+    use aether_core::{DynEventStore, DynSnapshotStore};
+    let events: Arc<dyn DynEventStore> = Arc::new(InMemoryEventStore::new());
+    let snaps: Arc<dyn DynSnapshotStore> = Arc::new(InMemorySnapshotStore::new());
+    let repo = Repository::<Account, _>::new(events)
+        .with_snapshots(snaps)
+        .with_snapshot_policy(SnapshotPolicy::EveryNEvents(2));
+    let id = account(18);
+    // Not spawned: `tokio::spawn` of generic code over `Arc<dyn DynEventStore>`
+    // needs core's impl to cover `dyn DynEventStore + '_` (reported).
+    repo.execute(&id, open("ada")).await.unwrap();
+    repo.execute(&id, deposit(4)).await.unwrap();
+    let done = repo.execute(&id, deposit(5)).await.unwrap();
+    assert_eq!(done.state.balance, 9);
+    let loaded = repo.load(&id).await.unwrap();
+    assert_eq!((loaded.snapshot_version, loaded.replayed), (2, 1));
+}
