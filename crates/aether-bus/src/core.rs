@@ -21,6 +21,15 @@ use crate::sublist::Sublist;
 /// The pseudo-namespace under which `EventStored` counters are reported.
 pub(crate) const STORED_NAMESPACE: &str = "_event_stored";
 
+/// The subscriptions matching one namespace, valid while the subscription
+/// set's generation is `generation` (the NATS server's sublist keeps a similar
+/// result cache). Publishing to a namespace again then costs one lookup.
+#[derive(Debug)]
+pub(crate) struct Routes {
+    generation: u64,
+    entries: Arc<[Arc<Entry<Envelope>>]>,
+}
+
 #[derive(Debug, Default)]
 struct Subs {
     list: Sublist<Arc<Entry<Envelope>>>,
@@ -33,6 +42,8 @@ pub(crate) struct Core {
     subs: RwLock<Subs>,
     stored: RwLock<Vec<Arc<Entry<Arc<EventStored>>>>>,
     next_id: AtomicU64,
+    /// Bumped (under the `subs` write lock) whenever event subscriptions change.
+    generation: AtomicU64,
     pub(crate) metrics: Metrics,
 }
 
@@ -82,6 +93,7 @@ impl Core {
         let mut subs = write(&self.subs);
         subs.list.insert(&pattern, entry.id, entry.clone());
         subs.patterns.insert(entry.id, pattern);
+        self.generation.fetch_add(1, Ordering::Release);
         (entry, name)
     }
 
@@ -122,6 +134,7 @@ impl Core {
                 if let Some(entry) = subs.list.remove(&pattern, id) {
                     entry.queue.close(RecvError::Closed);
                 }
+                self.generation.fetch_add(1, Ordering::Release);
                 return true;
             }
         }
@@ -151,12 +164,35 @@ impl Core {
             event,
         };
         let mut delivery = Delivery::default();
-        read(&self.subs).list.for_each_match(&ns.name, |entry| {
+        for entry in self.routes(ns).iter() {
             if entry.filter.accepts(&envelope.event) {
                 delivery.offer(entry, envelope.clone());
             }
-        });
+        }
         self.finish(ns, delivery).await
+    }
+
+    /// The subscriptions matching `ns`, from its cache when still valid.
+    fn routes(&self, ns: &NsMetrics) -> Arc<[Arc<Entry<Envelope>>]> {
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some(routes) = read(&ns.routes).as_ref()
+            && routes.generation == generation
+        {
+            return routes.entries.clone();
+        }
+        let subs = read(&self.subs);
+        // Stable while the read lock is held: writers bump it under the write lock.
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut matched = Vec::new();
+        subs.list
+            .for_each_match(&ns.name, |entry| matched.push(entry.clone()));
+        drop(subs);
+        let entries: Arc<[_]> = matched.into();
+        *write(&ns.routes) = Some(Routes {
+            generation,
+            entries: entries.clone(),
+        });
+        entries
     }
 
     /// Delivers `envelope` to the given entries (already matched by pattern).
@@ -197,6 +233,7 @@ impl Core {
         let mut subs = write(&self.subs);
         if let Some(pattern) = subs.patterns.remove(&id) {
             subs.list.remove(&pattern, id);
+            self.generation.fetch_add(1, Ordering::Release);
             return;
         }
         drop(subs);
@@ -229,6 +266,7 @@ impl Core {
     pub(crate) fn close_all(&self) {
         let mut subs = write(&self.subs);
         subs.patterns.clear();
+        self.generation.fetch_add(1, Ordering::Release);
         for entry in subs.list.clear() {
             entry.queue.close(RecvError::Closed);
         }

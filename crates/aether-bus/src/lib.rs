@@ -64,6 +64,7 @@ mod dispatch;
 mod error;
 mod filter;
 mod gaps;
+mod hash;
 mod local;
 mod metrics;
 mod nats;

@@ -85,6 +85,9 @@ impl LocalEventBus {
             event_type = %event.event_type,
             delivered = tracing::field::Empty,
         );
+        if span.is_disabled() {
+            return Ok(self.core.deliver_local(&ns, event).await);
+        }
         let core = &self.core;
         async move {
             let n = core.deliver_local(&ns, event).await;

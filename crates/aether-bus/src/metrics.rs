@@ -12,11 +12,12 @@
 //! Counter handles are registered with the recorder installed when a namespace
 //! is first used; install your recorder before creating the bus.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use metrics::{Counter, counter};
+
+use crate::hash::FastMap;
 
 /// At most this many namespaces keep cached counter handles; beyond it,
 /// handles are registered per call (slower, still counted).
@@ -34,6 +35,9 @@ pub(crate) struct NsMetrics {
     /// This node's publication sequence in the namespace (cross-node gap
     /// detection); `None` when the namespace is not cached (no gap detection).
     seq: Option<AtomicU64>,
+    /// The local subscriptions matching this namespace, cached (see
+    /// [`crate::core::Routes`]).
+    pub(crate) routes: RwLock<Option<crate::core::Routes>>,
 }
 
 impl NsMetrics {
@@ -52,6 +56,7 @@ impl NsMetrics {
             overflow_closed: counter!("aether_bus_dropped_total", "namespace" => ns.clone(), "reason" => "overflow_closed"),
             remote_lost: counter!("aether_bus_remote_lost_total", "namespace" => ns),
             seq: numbered.then(|| AtomicU64::new(0)),
+            routes: RwLock::new(None),
         }
     }
 }
@@ -79,7 +84,7 @@ pub struct BusStats {
 /// The bus's metrics: totals and per-namespace facade counters.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
-    namespaces: RwLock<HashMap<Box<str>, Arc<NsMetrics>>>,
+    namespaces: RwLock<FastMap<Box<str>, Arc<NsMetrics>>>,
     published: AtomicU64,
     delivered: AtomicU64,
     dropped_oldest: AtomicU64,

@@ -6,8 +6,7 @@
 //! `>` child at each level, so its cost depends on the namespace's depth and on
 //! the subscriptions that actually match, not on how many subscriptions exist.
 
-use std::collections::HashMap;
-
+use crate::hash::FastMap;
 use crate::pattern::{Pattern, Token};
 
 /// A subscription index keyed by namespace pattern.
@@ -19,7 +18,7 @@ pub(crate) struct Sublist<V> {
 
 #[derive(Debug)]
 struct Node<V> {
-    literal: HashMap<Box<str>, Node<V>>,
+    literal: FastMap<Box<str>, Node<V>>,
     star: Option<Box<Node<V>>>,
     /// Subscriptions whose pattern ends with `>` at this level.
     tail: Vec<(u64, V)>,
@@ -30,7 +29,7 @@ struct Node<V> {
 impl<V> Default for Node<V> {
     fn default() -> Self {
         Self {
-            literal: HashMap::new(),
+            literal: FastMap::default(),
             star: None,
             tail: Vec::new(),
             subs: Vec::new(),

@@ -57,16 +57,20 @@ async fn slow_subscriber_with_drop_oldest_is_told_its_exact_lag() {
     for i in 90..95 {
         assert_eq!(next_event(&mut sub).await, i);
     }
-    // Five queued (95..99); seven more drop two of them.
-    for i in 100..107 {
+    // 95..99 are in the subscriber's batch; the queue takes 10 more, so 15
+    // more publications drop the five oldest not yet taken (100..104).
+    for i in 100..115 {
         bus.publish("ns", event("a-1", "T", i)).await.unwrap();
     }
-    assert_eq!(sub.recv().await.unwrap(), BusItem::Lagged(2));
-    for i in 97..107 {
+    for i in 95..100 {
+        assert_eq!(next_event(&mut sub).await, i);
+    }
+    assert_eq!(sub.recv().await.unwrap(), BusItem::Lagged(5));
+    for i in 105..115 {
         assert_eq!(next_event(&mut sub).await, i);
     }
     assert!(sub.try_recv().is_none());
-    assert_eq!(bus.stats().dropped_oldest, 92);
+    assert_eq!(bus.stats().dropped_oldest, 95);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
