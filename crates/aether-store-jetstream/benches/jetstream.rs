@@ -1,1 +1,311 @@
-fn main() {}
+//! Our JetStream store against raw async-nats, on one server in one run.
+//!
+//! Run: `cargo bench -p aether-store-jetstream --bench jetstream`
+//! (optional env: `BENCH_ROUNDS`, default 3). Each pair runs interleaved for a
+//! few rounds; the best round of each side is compared and the ratio
+//! (ours / raw, higher is better) printed.
+
+use std::time::{Duration, Instant};
+
+use aether_core::{ActorId, Event, EventStore, ExpectedVersion, json};
+use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether_testkit::NatsServer;
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use async_nats::jetstream::message::PublishMessage;
+use bytes::Bytes;
+use futures::StreamExt;
+
+const SEQUENTIAL: u64 = 2_000;
+const ACTORS: usize = 1_000;
+const PIPELINED_PER_ACTOR: u64 = 10;
+const IN_FLIGHT: usize = 256;
+const LOOKUPS: usize = 3_000;
+const REPLAY: u64 = 100_000;
+
+fn event(actor: &ActorId, version: u64) -> Event {
+    // About 250 bytes encoded, like the raw figures in NATS.md.
+    Event::new(
+        actor.clone(),
+        version,
+        "Deposited",
+        json!({ "amount": version, "memo": "x".repeat(40) }),
+    )
+}
+
+fn payload() -> Bytes {
+    let e = event(&ActorId::new("raw-1").unwrap(), 1);
+    Bytes::from(e.to_json_bytes().unwrap())
+}
+
+struct Pair {
+    name: &'static str,
+    unit: &'static str,
+    ours: f64,
+    raw: f64,
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let server = NatsServer::start().await;
+    let config = JetStreamConfig {
+        stream_name: "BENCH".into(),
+        namespace: "b".into(),
+        ..Default::default()
+    };
+    let store = JetStreamEventStore::connect(&server.url(), config)
+        .await
+        .unwrap();
+    // Raw runs on the store's own connection, so both sides share one socket.
+    let js = async_nats::jetstream::new(store.client().clone());
+    let stream = js.get_stream(store.stream_name()).await.unwrap();
+    let raw_payload = payload();
+    let mut pairs = Vec::new();
+    // BENCH_ONLY=seq,pipe,latest,replay selects phases (all by default).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let run = |phase: &str| only.is_empty() || only.split(',').any(|p| p == phase);
+
+    // 1. Sequential appends to one actor.
+    let (mut ours, mut raw) = (0f64, 0f64);
+    for round in 0..if run("seq") { rounds } else { 0 } {
+        let actor = ActorId::new(format!("seq-{round}")).unwrap();
+        let start = Instant::now();
+        for v in 1..=SEQUENTIAL {
+            store.append(event(&actor, v)).await.unwrap();
+        }
+        ours = ours.max(rate(SEQUENTIAL, start.elapsed()));
+
+        let subject = format!("{}.events.raw.seq{round}", store.stream_name());
+        let mut last = 0;
+        let start = Instant::now();
+        for i in 0..SEQUENTIAL {
+            let msg = PublishMessage::build()
+                .payload(raw_payload.clone())
+                .message_id(uuid_like(round as u64, i))
+                .expected_last_subject_sequence(last);
+            last = js
+                .send_publish(subject.clone(), msg)
+                .await
+                .unwrap()
+                .await
+                .unwrap()
+                .sequence;
+        }
+        raw = raw.max(rate(SEQUENTIAL, start.elapsed()));
+    }
+    pairs.push(Pair {
+        name: "sequential append, one actor",
+        unit: "appends/s",
+        ours,
+        raw,
+    });
+
+    // 2. Pipelined appends across 1,000 actors (256 in flight).
+    let actors: Vec<ActorId> = (0..ACTORS)
+        .map(|i| ActorId::new(format!("pipe-{i}")).unwrap())
+        .collect();
+    let mut next = 0u64;
+    let work = |next: &mut u64| {
+        let mut batch = Vec::new();
+        for _ in 0..PIPELINED_PER_ACTOR {
+            *next += 1;
+            for a in &actors {
+                batch.push((
+                    a.clone(),
+                    ExpectedVersion::Exact(*next - 1),
+                    vec![event(a, *next)],
+                ));
+            }
+        }
+        batch
+    };
+    // Warm-up: fills the version cache as a long-running process would have it.
+    for r in store.append_many(work(&mut next)).await {
+        r.unwrap();
+    }
+    let total = ACTORS as u64 * PIPELINED_PER_ACTOR;
+    let (mut ours, mut raw) = (0f64, 0f64);
+    for round in 0..if run("pipe") { rounds } else { 0 } {
+        let batch = work(&mut next);
+        let start = Instant::now();
+        for r in store.append_many(batch).await {
+            r.unwrap();
+        }
+        ours = ours.max(rate(total, start.elapsed()));
+
+        let start = Instant::now();
+        let js = &js;
+        let raw_payload = &raw_payload;
+        let name = store.stream_name();
+        futures::stream::iter(0..total)
+            .map(|i| async move {
+                let subject = format!("{name}.events.raw.p{round}x{}", i % ACTORS as u64);
+                js.publish(subject, raw_payload.clone())
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap();
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await;
+        raw = raw.max(rate(total, start.elapsed()));
+    }
+    pairs.push(Pair {
+        name: "pipelined appends, 1,000 actors",
+        unit: "appends/s",
+        ours,
+        raw,
+    });
+    let raw_plain = raw;
+
+    // 2b. The same against raw pipelined publishes that carry our headers
+    // (expected subject sequence, message id): per subject one at a time,
+    // 256 subjects in flight, as our appends must.
+    let mut raw_occ = 0f64;
+    for round in 0..if run("pipe") { rounds } else { 0 } {
+        let js = &js;
+        let raw_payload = &raw_payload;
+        let name = store.stream_name();
+        let start = Instant::now();
+        futures::stream::iter(0..ACTORS as u64)
+            .map(|a| async move {
+                let subject = format!("{name}.events.raw.o{round}x{a}");
+                let mut last = 0;
+                for i in 0..PIPELINED_PER_ACTOR {
+                    let msg = PublishMessage::build()
+                        .payload(raw_payload.clone())
+                        .message_id(uuid_like(1000 + round as u64, a * 1000 + i))
+                        .expected_last_subject_sequence(last);
+                    last = js
+                        .send_publish(subject.clone(), msg)
+                        .await
+                        .unwrap()
+                        .await
+                        .unwrap()
+                        .sequence;
+                }
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await;
+        raw_occ = raw_occ.max(rate(total, start.elapsed()));
+    }
+    pairs.push(Pair {
+        name: "  vs raw pipelined OCC publish",
+        unit: "appends/s",
+        ours,
+        raw: raw_occ,
+    });
+    let _ = raw_plain;
+
+    // 3. Uncached latest version (always asks the server).
+    let (mut ours, mut raw) = (0f64, 0f64);
+    let subjects: Vec<String> = actors.iter().map(|a| store.subject_for(a)).collect();
+    for _ in 0..if run("latest") { rounds } else { 0 } {
+        let start = Instant::now();
+        for i in 0..LOOKUPS {
+            let v = store.latest_version(&actors[i % ACTORS]).await.unwrap();
+            assert!(v > 0);
+        }
+        ours = ours.max(rate(LOOKUPS as u64, start.elapsed()));
+
+        let start = Instant::now();
+        for i in 0..LOOKUPS {
+            let m = stream
+                .get_last_raw_message_by_subject(&subjects[i % ACTORS])
+                .await
+                .unwrap();
+            assert!(m.sequence > 0);
+        }
+        raw = raw.max(rate(LOOKUPS as u64, start.elapsed()));
+    }
+    pairs.push(Pair {
+        name: "latest version, uncached",
+        unit: "lookups/s",
+        ours,
+        raw,
+    });
+
+    // 4. Replay of 100,000 events of one actor.
+    let long = ActorId::new("long-1").unwrap();
+    let mut v = if run("replay") { 0 } else { REPLAY };
+    while v < REPLAY {
+        let batch: Vec<Event> = (v + 1..=(v + 1000).min(REPLAY))
+            .map(|x| event(&long, x))
+            .collect();
+        v = store
+            .append_batch(&long, ExpectedVersion::Exact(v), batch)
+            .await
+            .unwrap();
+    }
+    let subject = store.subject_for(&long);
+    let (mut ours, mut raw) = (0f64, 0f64);
+    for _ in 0..if run("replay") { rounds } else { 0 } {
+        let start = Instant::now();
+        let events = store.read(&long, 1).await.unwrap();
+        assert_eq!(events.len() as u64, REPLAY);
+        ours = ours.max(rate(REPLAY, start.elapsed()));
+        drop(events);
+
+        let start = Instant::now();
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                filter_subject: subject.clone(),
+                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: 1 },
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut messages = consumer.messages().await.unwrap();
+        let mut n = 0u64;
+        while let Some(m) = messages.next().await {
+            let m = m.unwrap();
+            n += 1;
+            std::hint::black_box(&m.payload);
+            if n == REPLAY {
+                break;
+            }
+        }
+        raw = raw.max(rate(REPLAY, start.elapsed()));
+    }
+    pairs.push(Pair {
+        name: "replay 100,000 events, one actor",
+        unit: "events/s",
+        ours,
+        raw,
+    });
+
+    println!();
+    println!(
+        "{:<36} {:>14} {:>14} {:>8}  {}",
+        "operation", "ours", "raw", "ratio", "unit"
+    );
+    for p in &pairs {
+        println!(
+            "{:<36} {:>14.0} {:>14.0} {:>8.2}  {}",
+            p.name,
+            p.ours,
+            p.raw,
+            p.ours / p.raw,
+            p.unit
+        );
+    }
+    println!(
+        "(nats-server {}, best of {rounds} interleaved rounds)",
+        store.client().server_info().version
+    );
+}
+
+/// A distinct message id per raw publish, like our event ids.
+fn uuid_like(round: u64, n: u64) -> String {
+    format!("raw-{round:08x}-{n:024x}-{:x}", std::process::id())
+}

@@ -72,7 +72,12 @@ pub(crate) fn other<E>(what: impl Into<String>, err: E) -> Error
 where
     E: StdError + Send + Sync + 'static,
 {
-    let text = err.to_string().to_ascii_lowercase();
+    let mut text = err.to_string().to_ascii_lowercase();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        text.push_str(&e.to_string().to_ascii_lowercase());
+        cur = e.source();
+    }
     let what = what.into();
     if text.contains("timed out")
         || text.contains("timeout")

@@ -103,7 +103,11 @@ impl JetStreamEventStore {
         }
         let payloads = self.encode(&events)?;
         let subject = self.inner.subjects.events(actor);
-        let last_id = events[events.len() - 1].id.to_string();
+        let last_event = &events[events.len() - 1];
+        let is_ours = |id: &Option<String>| {
+            id.as_deref()
+                .is_some_and(|id| id.parse::<aether_core::EventId>().ok() == Some(last_event.id))
+        };
 
         let mut known = match self.inner.cache.get(actor) {
             Some(Tip {
@@ -115,21 +119,21 @@ impl JetStreamEventStore {
                 event_id: None,
                 fresh: false,
             },
-            _ => self.fresh(actor, &subject).await?,
+            _ => Box::pin(self.fresh(actor, &subject)).await?,
         };
         let mut ambiguous: Option<Error> = None;
         let mut ambiguous_count = 0;
         for attempt in 0..MAX_ATTEMPTS {
             if !admits(expected, known.version, first) {
                 if !known.fresh {
-                    known = self.fresh(actor, &subject).await?;
+                    known = Box::pin(self.fresh(actor, &subject)).await?;
                     if admits(expected, known.version, first) {
                         continue;
                     }
                 }
                 // An earlier attempt (ours, or the caller's before a lost ack)
                 // may be what moved the actor.
-                if known.event_id.as_deref() == Some(last_id.as_str()) {
+                if is_ours(&known.event_id) {
                     tracing::debug!("append had already landed (lost ack); reporting success");
                     self.succeeded(actor, &events, last, known.sequence);
                     return Ok(last);
@@ -140,7 +144,7 @@ impl JetStreamEventStore {
                 self.publish_one(&subject, &events[0], payloads[0].clone(), known.sequence)
                     .await
             } else {
-                self.publish_batch(&subject, &events, &payloads, known.sequence, attempt)
+                Box::pin(self.publish_batch(&subject, &events, &payloads, known.sequence, attempt))
                     .await
             };
             match outcome {
@@ -150,7 +154,7 @@ impl JetStreamEventStore {
                 }
                 Err(PublishFailure::Conflict) => {
                     tracing::debug!(attempt, "expected sequence rejected; refreshing");
-                    known = self.fresh(actor, &subject).await?;
+                    known = Box::pin(self.fresh(actor, &subject)).await?;
                 }
                 Err(PublishFailure::Ambiguous(e)) => {
                     tracing::debug!(attempt, error = %e, "no ack; checking whether the append landed");
@@ -158,11 +162,11 @@ impl JetStreamEventStore {
                     if ambiguous_count > MAX_AMBIGUOUS {
                         return Err(e);
                     }
-                    known = match self.fresh(actor, &subject).await {
+                    known = match Box::pin(self.fresh(actor, &subject)).await {
                         Ok(k) => k,
                         Err(_) => return Err(e),
                     };
-                    if known.event_id.as_deref() == Some(last_id.as_str()) {
+                    if is_ours(&known.event_id) {
                         self.succeeded(actor, &events, last, known.sequence);
                         return Ok(last);
                     }

@@ -74,15 +74,12 @@ impl JetStreamEventStore {
 
     /// The leader's view of the actor's last message; refreshes the cache.
     pub(crate) async fn fetch_tip(&self, actor: &ActorId, subject: &str) -> Result<ServerTip> {
-        let get = self.inner.stream.get_last_raw_message_by_subject(subject);
-        let result = tokio::time::timeout(self.inner.config.request_timeout, get)
-            .await
-            .map_err(|_| {
-                Error::unavailable(
-                    format!("latest version of {:?}: no answer in time", actor.as_str()),
-                    None,
-                )
-            })?;
+        // The JetStream context bounds the request by `request_timeout`.
+        let result = self
+            .inner
+            .stream
+            .get_last_raw_message_by_subject(subject)
+            .await;
         let msg = match result {
             Ok(msg) => msg,
             Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {
@@ -106,7 +103,9 @@ impl JetStreamEventStore {
                 // last good event before it (rare, so a full scan is fine).
                 Err(_) => {
                     readable = false;
-                    let scan = self.read_range(actor, subject, 1, msg.sequence, 1).await?;
+                    // Boxed: keeps this rare path out of every caller's future.
+                    let scan =
+                        Box::pin(self.read_range(actor, subject, 1, msg.sequence, 1)).await?;
                     (scan.events.last().map_or(0, |e| e.version), None)
                 }
             },
