@@ -85,7 +85,7 @@ impl<T: EventStore> DynEventStore for T {
     }
 }
 
-impl EventStore for Arc<dyn DynEventStore> {
+impl<'s> EventStore for Arc<dyn DynEventStore + 's> {
     fn append(&self, event: Event) -> impl Future<Output = Result<u64>> + Send {
         (**self).append_dyn(event)
     }
@@ -136,12 +136,29 @@ impl<T: SnapshotStore> DynSnapshotStore for T {
     }
 }
 
-impl SnapshotStore for Arc<dyn DynSnapshotStore> {
+impl<'s> SnapshotStore for Arc<dyn DynSnapshotStore + 's> {
     async fn latest_snapshot(&self, actor_id: &ActorId) -> Result<Option<Snapshot>> {
         (**self).latest_snapshot_dyn(actor_id).await
     }
 
     fn save_snapshot(&self, snapshot: Snapshot) -> impl Future<Output = Result<()>> + Send {
         (**self).save_snapshot_dyn(snapshot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: T) {}
+
+    // Generic code over `S: EventStore` must accept an erased store inside a spawned
+    // (higher-ranked) future.
+    #[allow(dead_code)]
+    fn erased_store_futures_are_send(store: Arc<dyn DynEventStore>, actor: ActorId) {
+        async fn generic<S: EventStore>(s: S, a: ActorId) -> Result<Vec<Event>> {
+            s.read(&a, 1).await
+        }
+        assert_send(generic(store, actor));
     }
 }
