@@ -28,6 +28,9 @@
 pub use aether_core as core;
 
 #[doc(inline)]
+pub use aether_core::aggregate;
+
+#[doc(inline)]
 pub use aether_core::{
     ActorId, DynEventStore, DynSnapshotStore, Error, Event, EventId, EventStore, EventStored,
     EventStoredHook, ExpectedVersion, Metadata, Replay, Result, Snapshot, SnapshotStore, Timestamp,
