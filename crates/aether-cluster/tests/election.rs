@@ -45,6 +45,17 @@ async fn three_nodes_elect_one_leader_and_agree_on_one_map() {
     }
 }
 
+#[test]
+fn public_handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<ClusterNode>();
+    check::<aether_cluster::ConsistentHashRing>();
+    check::<aether_cluster::ShardManager>();
+    check::<aether_cluster::ShardMapWatch>();
+    check::<aether_cluster::MembershipEvents>();
+    check::<aether_cluster::ClusterError>();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_id_held_by_a_live_node_is_refused() {
     init_tracing();
