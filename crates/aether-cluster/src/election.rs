@@ -202,6 +202,7 @@ impl Election {
             let mut next_renew = Instant::now() + cfg.renew_interval;
             let mut plan_at = Some(Instant::now() + this.config.rebalance_debounce);
             let far = Instant::now() + Duration::from_secs(3600);
+            let (mut members_open, mut maps_open) = (true, true);
             loop {
                 let wake = next_renew.min(me.valid_until).min(plan_at.unwrap_or(far));
                 tokio::select! {
@@ -209,13 +210,17 @@ impl Election {
                         this.resign(revision).await;
                         return Outcome::Shutdown;
                     }
-                    changed = this.members.changed() => {
+                    // A closed channel (its task ended) would fire forever: stop
+                    // selecting on it then.
+                    changed = this.members.changed(), if members_open => {
+                        members_open = changed.is_ok();
                         if changed.is_ok() {
                             let at = Instant::now() + this.config.rebalance_debounce;
                             plan_at = Some(plan_at.map_or(at, |p| p.min(at)));
                         }
                     }
-                    changed = this.maps.changed() => {
+                    changed = this.maps.changed(), if maps_open => {
+                        maps_open = changed.is_ok();
                         if changed.is_ok() {
                             let newer = this.maps.borrow().accepted.as_ref().is_some_and(|m| m.term > me.term);
                             if newer {

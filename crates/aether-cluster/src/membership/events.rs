@@ -79,4 +79,40 @@ impl MembershipEvents {
             Err(broadcast::error::RecvError::Closed) => Err(EventsError::Closed),
         }
     }
+
+    /// The events as a [`futures::Stream`]: items are events or
+    /// [`EventsError::Lagged`]; the stream ends when the node shuts down.
+    pub fn into_stream(
+        self,
+    ) -> impl futures::Stream<Item = Result<MembershipEvent, EventsError>> + Send + 'static {
+        futures::stream::unfold(self, |mut events| async move {
+            match events.recv().await {
+                Err(EventsError::Closed) => None,
+                item => Some((item, events)),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    #[tokio::test]
+    async fn stream_reports_lag_and_ends_on_close() {
+        let (tx, rx) = broadcast::channel(2);
+        let mut stream = Box::pin(MembershipEvents::new(rx).into_stream());
+        let n = |s: &str| NodeId::new(s).unwrap();
+        for i in 0..3 {
+            tx.send(MembershipEvent::Suspected(n(&format!("n{i}"))))
+                .unwrap();
+        }
+        assert_eq!(stream.next().await, Some(Err(EventsError::Lagged(1))));
+        let e = stream.next().await.unwrap().unwrap();
+        assert_eq!(e.node(), &n("n1"));
+        assert_eq!(stream.next().await.unwrap().unwrap().node(), &n("n2"));
+        drop(tx);
+        assert_eq!(stream.next().await, None);
+    }
 }
