@@ -2,6 +2,7 @@
 
 mod append;
 mod batch;
+mod decode;
 mod read;
 mod setup;
 

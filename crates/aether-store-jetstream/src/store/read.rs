@@ -1,6 +1,6 @@
 //! Reading: the latest version in one round trip, and replay.
 
-use aether_core::{ActorId, Error, Event, MalformedEvent, Replay, Result};
+use aether_core::{ActorId, Error, Event, Replay, Result};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::message::StreamMessage;
@@ -9,6 +9,7 @@ use futures::StreamExt;
 use tracing::Instrument;
 
 use super::JetStreamEventStore;
+use super::decode::{Decoder, Pipeline};
 use crate::error::{jetstream_code, other};
 use crate::headers;
 
@@ -254,8 +255,7 @@ impl JetStreamEventStore {
             .messages()
             .await
             .map_err(|e| other("replay: starting the consumer", e))?;
-        let mut replay = Replay::default();
-        let mut last_version = 0u64;
+        let mut pipeline = Pipeline::new(Decoder::new(actor.clone(), from));
         let result = loop {
             let next = match tokio::time::timeout(timeout, messages.next()).await {
                 Err(_) => {
@@ -282,27 +282,7 @@ impl JetStreamEventStore {
             if seq > stop {
                 break Ok(());
             }
-            match decode(&next.payload, actor) {
-                Ok(e) if e.version <= last_version => replay.malformed.push(MalformedEvent {
-                    position: seq,
-                    raw: next.payload.clone(),
-                    error: format!(
-                        "version {} does not follow version {last_version}",
-                        e.version
-                    ),
-                }),
-                Ok(e) => {
-                    last_version = e.version;
-                    if e.version >= from {
-                        replay.events.push(e);
-                    }
-                }
-                Err(error) => replay.malformed.push(MalformedEvent {
-                    position: seq,
-                    raw: next.payload.clone(),
-                    error,
-                }),
-            }
+            pipeline.push(seq, next.message.payload).await;
             if seq >= stop {
                 break Ok(());
             }
@@ -314,6 +294,7 @@ impl JetStreamEventStore {
         tokio::spawn(async move {
             let _ = stream.delete_consumer(&name).await;
         });
-        result.map(|()| replay)
+        result?;
+        Ok(pipeline.finish().await)
     }
 }

@@ -1,0 +1,133 @@
+//! Decoding replayed messages, inline for short replays and on a second task
+//! for long ones (so decoding overlaps with receiving).
+
+use aether_core::{ActorId, MalformedEvent, Replay};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::read::decode;
+
+/// Messages per chunk handed to the decoding task.
+const CHUNK: usize = 256;
+
+/// Turns stored messages (in stream order) into a [`Replay`]: keeps events
+/// with version ≥ `from`, reports undecodable messages and versions that do
+/// not increase.
+#[derive(Debug)]
+pub(crate) struct Decoder {
+    actor: ActorId,
+    from: u64,
+    last_version: u64,
+    replay: Replay,
+}
+
+impl Decoder {
+    pub(crate) fn new(actor: ActorId, from: u64) -> Self {
+        Self {
+            actor,
+            from,
+            last_version: 0,
+            replay: Replay::default(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, position: u64, raw: Bytes) {
+        match decode(&raw, &self.actor) {
+            Ok(e) if e.version <= self.last_version => {
+                let error = format!(
+                    "version {} does not follow version {}",
+                    e.version, self.last_version
+                );
+                self.replay.malformed.push(MalformedEvent {
+                    position,
+                    raw,
+                    error,
+                });
+            }
+            Ok(e) => {
+                self.last_version = e.version;
+                if e.version >= self.from {
+                    self.replay.events.push(e);
+                }
+            }
+            Err(error) => self.replay.malformed.push(MalformedEvent {
+                position,
+                raw,
+                error,
+            }),
+        }
+    }
+
+    pub(crate) fn finish(self) -> Replay {
+        self.replay
+    }
+}
+
+/// Feeds a [`Decoder`]: the first chunk is decoded inline; once a replay
+/// proves long, chunks go to a spawned task running on another worker.
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    chunk: Vec<(u64, Bytes)>,
+    inline: Option<Decoder>,
+    task: Option<(mpsc::Sender<Vec<(u64, Bytes)>>, JoinHandle<Decoder>)>,
+}
+
+impl Pipeline {
+    pub(crate) fn new(decoder: Decoder) -> Self {
+        Self {
+            chunk: Vec::with_capacity(CHUNK),
+            inline: Some(decoder),
+            task: None,
+        }
+    }
+
+    pub(crate) async fn push(&mut self, position: u64, raw: Bytes) {
+        self.chunk.push((position, raw));
+        if self.chunk.len() < CHUNK {
+            return;
+        }
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+        if self.task.is_none() {
+            if let Some(mut decoder) = self.inline.take() {
+                let (tx, mut rx) = mpsc::channel::<Vec<(u64, Bytes)>>(16);
+                let handle = tokio::spawn(async move {
+                    while let Some(chunk) = rx.recv().await {
+                        for (p, raw) in chunk {
+                            decoder.push(p, raw);
+                        }
+                    }
+                    decoder
+                });
+                self.task = Some((tx, handle));
+            }
+        }
+        if let Some((tx, _)) = &self.task {
+            // The task only ends when the sender is dropped, so this cannot fail.
+            let _ = tx.send(chunk).await;
+        }
+    }
+
+    pub(crate) async fn finish(mut self) -> Replay {
+        let rest = std::mem::take(&mut self.chunk);
+        match (self.task.take(), self.inline.take()) {
+            (Some((tx, handle)), _) => {
+                let _ = tx.send(rest).await;
+                drop(tx);
+                match handle.await {
+                    Ok(decoder) => decoder.finish(),
+                    // The decoding task panicked: decoding never panics on
+                    // input, so this is a bug; surface it.
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                }
+            }
+            (None, Some(mut decoder)) => {
+                for (p, raw) in rest {
+                    decoder.push(p, raw);
+                }
+                decoder.finish()
+            }
+            (None, None) => Replay::default(),
+        }
+    }
+}
