@@ -135,19 +135,21 @@ fn main() {
     let only = std::env::var("BUS_BENCH").unwrap_or_default();
 
     if only.is_empty() || only == "pubsub" {
-    println!("== local publish -> receive, 1 subscriber, {EVENTS} events, capacity {CAPACITY}, best of {ROUNDS}");
-    let (mut ours, mut raw) = (Duration::MAX, Duration::MAX);
-    for _ in 0..ROUNDS {
-        raw = raw.min(rt.block_on(raw_pubsub(&events)));
-        ours = ours.min(rt.block_on(ours_pubsub(&events)));
-    }
-    let (ours_rate, raw_rate) = (rate(ours, EVENTS), rate(raw, EVENTS));
-    println!("raw tokio mpsc : {:>12.0} events/s", raw_rate);
-    println!("LocalEventBus  : {:>12.0} events/s", ours_rate);
-    println!(
-        "ratio ours/raw : {:.2}x  (target >= 0.5x and >= 1M events/s)",
-        ours_rate / raw_rate
-    );
+        println!(
+            "== local publish -> receive, 1 subscriber, {EVENTS} events, capacity {CAPACITY}, best of {ROUNDS}"
+        );
+        let (mut ours, mut raw) = (Duration::MAX, Duration::MAX);
+        for _ in 0..ROUNDS {
+            raw = raw.min(rt.block_on(raw_pubsub(&events)));
+            ours = ours.min(rt.block_on(ours_pubsub(&events)));
+        }
+        let (ours_rate, raw_rate) = (rate(ours, EVENTS), rate(raw, EVENTS));
+        println!("raw tokio mpsc : {:>12.0} events/s", raw_rate);
+        println!("LocalEventBus  : {:>12.0} events/s", ours_rate);
+        println!(
+            "ratio ours/raw : {:.2}x  (target >= 0.5x and >= 1M events/s)",
+            ours_rate / raw_rate
+        );
     }
     if only == "pubsub" {
         return;
@@ -162,7 +164,13 @@ fn main() {
     }
     println!("1 subscription          : {one:>8.1} ns/publish");
     println!("10,000 subscriptions    : {many:>8.1} ns/publish");
-    println!("ratio 10,000 / 1        : {:.2}x  (target <= 2x)", many / one);
+    println!(
+        "ratio 10,000 / 1        : {:.2}x  (target <= 2x)",
+        many / one
+    );
     let scan = linear_scan_cost(10_000);
-    println!("reference: linear scan of 10,000 patterns: {scan:>10.1} ns/publish ({:.0}x ours)", scan / many);
+    println!(
+        "reference: linear scan of 10,000 patterns: {scan:>10.1} ns/publish ({:.0}x ours)",
+        scan / many
+    );
 }

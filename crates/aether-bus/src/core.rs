@@ -12,11 +12,11 @@ use crate::filter::Filter;
 use crate::metrics::{Metrics, NsMetrics};
 use crate::pattern::Pattern;
 use crate::queue::Queue;
+use crate::sublist::Sublist;
 use crate::subscription::{
-    Envelope, OverflowPolicy, Registry, RecvError, StoredSubscription, SubscribeOptions,
+    Envelope, OverflowPolicy, RecvError, Registry, StoredSubscription, SubscribeOptions,
     Subscription,
 };
-use crate::sublist::Sublist;
 
 /// The pseudo-namespace under which `EventStored` counters are reported.
 pub(crate) const STORED_NAMESPACE: &str = "_event_stored";

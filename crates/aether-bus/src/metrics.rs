@@ -43,7 +43,9 @@ pub(crate) struct NsMetrics {
 impl NsMetrics {
     /// The next publication sequence number, if this namespace is numbered.
     pub(crate) fn next_seq(&self) -> Option<u64> {
-        self.seq.as_ref().map(|s| s.fetch_add(1, Ordering::Relaxed) + 1)
+        self.seq
+            .as_ref()
+            .map(|s| s.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     fn new(name: &str, numbered: bool) -> Self {

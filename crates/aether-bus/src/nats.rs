@@ -237,8 +237,10 @@ impl NatsEventBus {
             remote = true,
         );
         async move {
-            let payload = event.to_json_bytes().map_err(|e| {
-                BusError::new(BusErrorKind::Serialization, e.to_string()).with_source(e)
+            let mut payload = Vec::with_capacity(512);
+            serde_json::to_writer(&mut payload, &*event).map_err(|e| {
+                BusError::new(BusErrorKind::Serialization, format!("encoding event: {e}"))
+                    .with_source(e)
             })?;
             let mut headers = HeaderMap::new();
             headers.insert(ORIGIN_HEADER, &*inner.node_id);
@@ -340,10 +342,10 @@ impl NatsEventBus {
         actor_pattern: &str,
         options: SubscribeOptions,
     ) -> Result<StoredSubscription, BusError> {
-        let sub = self
-            .inner
-            .core
-            .add_stored_subscription(actor_pattern, options, self.registry())?;
+        let sub =
+            self.inner
+                .core
+                .add_stored_subscription(actor_pattern, options, self.registry())?;
         self.inner.ensure_stored_listener().await?;
         Ok(sub)
     }
@@ -451,9 +453,7 @@ impl Inner {
     /// in place when it returns: a request nobody answers, which the server
     /// rejects with "no responders" after processing everything sent before.
     async fn confirm_with_server(&self) {
-        let req = self
-            .client
-            .request(self.ping_subject.clone(), Bytes::new());
+        let req = self.client.request(self.ping_subject.clone(), Bytes::new());
         match tokio::time::timeout(self.confirm_timeout, req).await {
             Ok(Ok(_)) | Ok(Err(_)) => {}
             Err(_) => tracing::debug!("server did not confirm a new subscription in time"),

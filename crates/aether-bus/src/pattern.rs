@@ -218,7 +218,9 @@ fn parse_namespace_token(
         }
     };
     match tok {
-        "" => Err(err("it has an empty token (`..`, or a leading or trailing `.`)".into())),
+        "" => Err(err(
+            "it has an empty token (`..`, or a leading or trailing `.`)".into(),
+        )),
         "*" | ">" if !allow_wildcards => Err(err(format!(
             "wildcard `{tok}` is not allowed here: publish to a concrete namespace"
         ))),

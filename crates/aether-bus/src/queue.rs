@@ -428,9 +428,15 @@ mod tests {
         let q2 = q.clone();
         let pusher = tokio::spawn(async move { matches!(q2.push_wait(1).await, Push::Queued) });
         tokio::task::yield_now().await;
-        assert!(matches!(q.try_recv(&mut batch), Some(Ok(BusItem::Event(0)))));
+        assert!(matches!(
+            q.try_recv(&mut batch),
+            Some(Ok(BusItem::Event(0)))
+        ));
         assert!(pusher.await.unwrap());
-        assert!(matches!(q.try_recv(&mut batch), Some(Ok(BusItem::Event(1)))));
+        assert!(matches!(
+            q.try_recv(&mut batch),
+            Some(Ok(BusItem::Event(1)))
+        ));
     }
 
     #[tokio::test]

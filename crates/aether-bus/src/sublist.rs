@@ -39,7 +39,10 @@ impl<V> Default for Node<V> {
 
 impl<V> Node<V> {
     fn is_empty(&self) -> bool {
-        self.literal.is_empty() && self.star.is_none() && self.tail.is_empty() && self.subs.is_empty()
+        self.literal.is_empty()
+            && self.star.is_none()
+            && self.tail.is_empty()
+            && self.subs.is_empty()
     }
 }
 

@@ -107,6 +107,9 @@ pub enum RecvError {
     },
 }
 
+/// Empty polls that park at once after a spin that found nothing.
+const SPIN_BACKOFF: u8 = 16;
+
 /// Removes subscriptions from the bus that created them.
 pub(crate) trait Registry: Send + Sync + 'static {
     fn unsubscribe(&self, id: u64);
@@ -126,8 +129,9 @@ pub struct Subscription<T> {
     queue: Arc<Queue<T>>,
     /// Items taken from the queue in one batch and not yet returned.
     batch: VecDeque<BusItem<T>>,
-    /// Consecutive polls that found nothing (see [`Subscription::poll_item`]).
-    idle_polls: u8,
+    /// Empty polls left before the receiver spins again (see
+    /// [`Subscription::poll_item`]).
+    spin_backoff: u8,
     id: u64,
     pattern: Arc<str>,
     registry: Weak<dyn Registry>,
@@ -144,7 +148,7 @@ impl<T> Subscription<T> {
         Self {
             queue,
             batch: VecDeque::new(),
-            idle_polls: 0,
+            spin_backoff: 0,
             id,
             pattern,
             registry,
@@ -160,25 +164,25 @@ impl<T> Subscription<T> {
     /// Polls for the next item. When the queue is empty the receiver first
     /// spins for about a microsecond: under a steady stream the next event
     /// usually arrives within that time, which saves a thread park and
-    /// wake-up per event. After a poll that found nothing it does not spin
-    /// again until it has received something.
+    /// wake-up per event. Spinning is adaptive: after a spin that found
+    /// nothing, the next [`SPIN_BACKOFF`] empty polls park at once, so a slow
+    /// trickle of events costs no CPU.
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Result<BusItem<T>, RecvError>> {
-        const SPINS: u32 = 256;
+        const SPINS: u32 = 32;
         if let Some(r) = self.queue.poll_ready(&mut self.batch) {
-            self.idle_polls = 0;
             return Poll::Ready(r);
         }
-        if self.idle_polls == 0 && self.queue.spin_until_ready(SPINS) {
-            if let Some(r) = self.queue.poll_ready(&mut self.batch) {
+        if self.spin_backoff == 0 {
+            if self.queue.spin_until_ready(SPINS)
+                && let Some(r) = self.queue.poll_ready(&mut self.batch)
+            {
                 return Poll::Ready(r);
             }
+            self.spin_backoff = SPIN_BACKOFF;
+        } else {
+            self.spin_backoff -= 1;
         }
-        self.idle_polls = 1;
-        let r = self.queue.poll_recv(&mut self.batch, cx);
-        if r.is_ready() {
-            self.idle_polls = 0;
-        }
-        r
+        self.queue.poll_recv(&mut self.batch, cx)
     }
 
     /// The next item if one is ready now.

@@ -32,7 +32,12 @@ async fn hundred_thousand_events_arrive_complete_and_in_order() {
         expected
     });
     for i in 0..100_000u64 {
-        assert_eq!(bus.publish("orders", event("order-1", "Placed", i)).await.unwrap(), 1);
+        assert_eq!(
+            bus.publish("orders", event("order-1", "Placed", i))
+                .await
+                .unwrap(),
+            1
+        );
         if i % 256 == 255 {
             // Let the subscriber keep up (it is on the same thread).
             tokio::task::yield_now().await;
@@ -122,7 +127,11 @@ async fn backpressure_makes_the_publisher_wait() {
 async fn unsubscribing_releases_a_waiting_publisher() {
     let bus = LocalEventBus::new();
     let sub = bus
-        .subscribe_with("ns", Filter::new(), SubscribeOptions::new(1, OverflowPolicy::Wait))
+        .subscribe_with(
+            "ns",
+            Filter::new(),
+            SubscribeOptions::new(1, OverflowPolicy::Wait),
+        )
         .unwrap();
     bus.publish("ns", event("a-1", "T", 0)).await.unwrap();
     let bus2 = bus.clone();
@@ -147,16 +156,27 @@ async fn close_policy_ends_the_subscription_with_an_error() {
         sub.recv().await.unwrap_err(),
         RecvError::Overflowed { capacity: 3 }
     );
-    assert_eq!(bus.subscription_count(), 0, "overflowed subscription unindexed");
+    assert_eq!(
+        bus.subscription_count(),
+        0,
+        "overflowed subscription unindexed"
+    );
     assert_eq!(bus.stats().overflow_closed, 1);
     // As a stream: the error once, then the end.
     let mut sub = bus
-        .subscribe_with("ns", Filter::new(), SubscribeOptions::new(1, OverflowPolicy::Close))
+        .subscribe_with(
+            "ns",
+            Filter::new(),
+            SubscribeOptions::new(1, OverflowPolicy::Close),
+        )
         .unwrap();
     bus.publish("ns", event("a-1", "T", 0)).await.unwrap();
     bus.publish("ns", event("a-1", "T", 1)).await.unwrap();
     assert!(matches!(sub.next().await, Some(Ok(BusItem::Event(_)))));
-    assert!(matches!(sub.next().await, Some(Err(RecvError::Overflowed { .. }))));
+    assert!(matches!(
+        sub.next().await,
+        Some(Err(RecvError::Overflowed { .. }))
+    ));
     assert!(sub.next().await.is_none());
 }
 
@@ -183,17 +203,41 @@ async fn filters_and_wildcards_combined() {
     let mut exact = bus.subscribe("tenant-a").unwrap();
     let cases = [
         ("tenant-a.orders", "order-1", "Placed", true, false, false),
-        ("tenant-a.orders", "order-1", "Cancelled", false, false, false),
+        (
+            "tenant-a.orders",
+            "order-1",
+            "Cancelled",
+            false,
+            false,
+            false,
+        ),
         ("tenant-a.orders", "invoice-1", "Placed", false, true, false),
-        ("tenant-a.orders.eu", "order-1", "Placed", false, false, false),
-        ("tenant-a.orders.eu", "invoice-1-x", "Paid", false, true, false),
+        (
+            "tenant-a.orders.eu",
+            "order-1",
+            "Placed",
+            false,
+            false,
+            false,
+        ),
+        (
+            "tenant-a.orders.eu",
+            "invoice-1-x",
+            "Paid",
+            false,
+            true,
+            false,
+        ),
         ("tenant-b.orders", "order-1", "Placed", false, false, false),
         ("tenant-a", "order-2", "Shipped", false, false, true),
         ("tenant-a.x", "order-2-3", "Shipped", false, false, false),
     ];
     for (i, (ns, actor, ty, to_a, to_tail, to_exact)) in cases.iter().enumerate() {
         let n = bus.publish(ns, event(actor, ty, i as u64)).await.unwrap();
-        assert_eq!(n, [*to_a, *to_tail, *to_exact].iter().filter(|b| **b).count() as u64);
+        assert_eq!(
+            n,
+            [*to_a, *to_tail, *to_exact].iter().filter(|b| **b).count() as u64
+        );
     }
     let drain = |sub: &mut aether_bus::EventSubscription| {
         let mut got = Vec::new();
@@ -217,7 +261,10 @@ async fn envelope_carries_the_concrete_namespace_and_the_shared_event() {
     let a = s1.recv().await.unwrap().into_event().unwrap();
     let b = s2.recv().await.unwrap().into_event().unwrap();
     assert_eq!(&*a.namespace, "t.orders");
-    assert!(Arc::ptr_eq(&a.event, &e) && Arc::ptr_eq(&b.event, &e), "shared, not cloned");
+    assert!(
+        Arc::ptr_eq(&a.event, &e) && Arc::ptr_eq(&b.event, &e),
+        "shared, not cloned"
+    );
 }
 
 #[tokio::test]
@@ -237,7 +284,10 @@ async fn unsubscribe_explicitly_or_by_drop_leaks_nothing() {
     assert_eq!(bus.subscription_count(), 0);
     let dropped = bus.subscribe("ns-1.x.*").unwrap();
     drop(dropped);
-    assert_eq!(bus.publish("ns-1.x.y", event("a-1", "T", 0)).await.unwrap(), 0);
+    assert_eq!(
+        bus.publish("ns-1.x.y", event("a-1", "T", 0)).await.unwrap(),
+        0
+    );
     assert_eq!(bus.subscription_count(), 0);
 }
 
@@ -266,9 +316,15 @@ async fn namespace_rules_and_explicit_cross_namespace_wildcards() {
     let mut all = bus
         .subscribe_cross_namespace("*.orders", Filter::new(), SubscribeOptions::default())
         .unwrap();
-    bus.publish("tenant-a.orders", event("a-1", "T", 1)).await.unwrap();
-    bus.publish("tenant-b.orders", event("a-1", "T", 2)).await.unwrap();
-    bus.publish("tenant-b.invoices", event("a-1", "T", 3)).await.unwrap();
+    bus.publish("tenant-a.orders", event("a-1", "T", 1))
+        .await
+        .unwrap();
+    bus.publish("tenant-b.orders", event("a-1", "T", 2))
+        .await
+        .unwrap();
+    bus.publish("tenant-b.invoices", event("a-1", "T", 3))
+        .await
+        .unwrap();
     assert_eq!(next_event(&mut all).await, 1);
     assert_eq!(next_event(&mut all).await, 2);
     assert!(all.try_recv().is_none());
@@ -290,8 +346,26 @@ async fn event_stored_notifications_by_actor_pattern() {
     let n = orders.recv().await.unwrap().into_event().unwrap();
     assert_eq!(n.actor_id.as_str(), "order-1");
     assert!(orders.try_recv().is_none());
-    assert_eq!(all.recv().await.unwrap().into_event().unwrap().actor_id.as_str(), "order-1");
-    assert_eq!(all.recv().await.unwrap().into_event().unwrap().actor_id.as_str(), "invoice-1");
+    assert_eq!(
+        all.recv()
+            .await
+            .unwrap()
+            .into_event()
+            .unwrap()
+            .actor_id
+            .as_str(),
+        "order-1"
+    );
+    assert_eq!(
+        all.recv()
+            .await
+            .unwrap()
+            .into_event()
+            .unwrap()
+            .actor_id
+            .as_str(),
+        "invoice-1"
+    );
     let err = bus
         .subscribe_event_stored_with(">", SubscribeOptions::new(8, OverflowPolicy::Wait))
         .unwrap_err();

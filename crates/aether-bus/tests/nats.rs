@@ -42,7 +42,12 @@ async fn two_buses_on_separate_connections_exchange_events_once() {
     let mut on_b = b.subscribe("tenant-a.orders").await.unwrap();
     let mut on_a = a.subscribe("tenant-a.orders").await.unwrap();
     for i in 0..1000 {
-        assert_eq!(a.publish("tenant-a.orders", event("order-1", "Placed", i)).await.unwrap(), 1);
+        assert_eq!(
+            a.publish("tenant-a.orders", event("order-1", "Placed", i))
+                .await
+                .unwrap(),
+            1
+        );
     }
     a.flush().await.unwrap();
     for i in 0..1000 {
@@ -52,7 +57,9 @@ async fn two_buses_on_separate_connections_exchange_events_once() {
     let own = drain(&mut on_a, Duration::from_millis(300)).await;
     assert_eq!(own, (0..1000).collect::<Vec<_>>());
     // And B -> A works too.
-    b.publish("tenant-a.orders", event("order-2", "Placed", 5000)).await.unwrap();
+    b.publish("tenant-a.orders", event("order-2", "Placed", 5000))
+        .await
+        .unwrap();
     assert_eq!(next_event(&mut on_a).await, 5000);
     assert_eq!(b.stats().remote_lost, 0);
     assert_eq!(a.nats_subscription_count(), 1);
@@ -109,8 +116,12 @@ async fn namespace_isolation_across_nodes() {
     assert!(b.subscribe(">").await.is_err());
     // tenant-a traffic never reaches tenant-b subscribers.
     a.publish("tenant-a", event("x-1", "T", 1)).await.unwrap();
-    a.publish("tenant-a.orders", event("x-1", "T", 2)).await.unwrap();
-    a.publish("tenant-ab.orders", event("x-1", "T", 3)).await.unwrap();
+    a.publish("tenant-a.orders", event("x-1", "T", 2))
+        .await
+        .unwrap();
+    a.publish("tenant-ab.orders", event("x-1", "T", 3))
+        .await
+        .unwrap();
     // A raw client bypassing the bus: wildcard and malformed subjects, bad payloads.
     let raw = server.connect().await;
     for subject in [
@@ -122,10 +133,14 @@ async fn namespace_isolation_across_nodes() {
         let payload = event("x-1", "T", 99).to_json_bytes().unwrap();
         raw.publish(subject, payload.into()).await.unwrap();
     }
-    raw.publish("aether.bus.ev.tenant-b.x", "not json".into()).await.unwrap();
+    raw.publish("aether.bus.ev.tenant-b.x", "not json".into())
+        .await
+        .unwrap();
     raw.flush().await.unwrap();
     // Then a legitimate tenant-b event.
-    a.publish("tenant-b.orders", event("x-1", "T", 4)).await.unwrap();
+    a.publish("tenant-b.orders", event("x-1", "T", 4))
+        .await
+        .unwrap();
     a.flush().await.unwrap();
     assert_eq!(next_event(&mut tenant_b_all).await, 4, "nothing before it");
     assert_eq!(next_event(&mut cross).await, 2);
@@ -135,7 +150,10 @@ async fn namespace_isolation_across_nodes() {
     assert!(tenant_b.try_recv().is_none());
     assert!(tenant_b_all.try_recv().is_none());
     assert!(cross.try_recv().is_none());
-    assert!(b.stats().decode_errors >= 1, "rejected messages are counted");
+    assert!(
+        b.stats().decode_errors >= 1,
+        "rejected messages are counted"
+    );
 }
 
 #[tokio::test]
@@ -159,12 +177,26 @@ async fn wildcards_and_filters_across_nodes_with_shared_nats_subscriptions() {
         )
         .await
         .unwrap();
-    assert_eq!(b.nats_subscription_count(), 1, "one NATS subscription per pattern");
-    a.publish("shop.eu", event("order-1", "Placed", 0)).await.unwrap();
-    a.publish("shop.eu", event("order-1", "Paid", 1)).await.unwrap();
-    a.publish("shop.us", event("cart-1", "Placed", 2)).await.unwrap();
-    a.publish("shop.eu.x", event("order-1", "Placed", 3)).await.unwrap();
-    a.publish("shop.us", event("order-9", "Placed", 4)).await.unwrap();
+    assert_eq!(
+        b.nats_subscription_count(),
+        1,
+        "one NATS subscription per pattern"
+    );
+    a.publish("shop.eu", event("order-1", "Placed", 0))
+        .await
+        .unwrap();
+    a.publish("shop.eu", event("order-1", "Paid", 1))
+        .await
+        .unwrap();
+    a.publish("shop.us", event("cart-1", "Placed", 2))
+        .await
+        .unwrap();
+    a.publish("shop.eu.x", event("order-1", "Placed", 3))
+        .await
+        .unwrap();
+    a.publish("shop.us", event("order-9", "Placed", 4))
+        .await
+        .unwrap();
     a.flush().await.unwrap();
     assert_eq!(next_event(&mut placed).await, 0);
     assert_eq!(next_event(&mut placed).await, 2);
@@ -175,7 +207,11 @@ async fn wildcards_and_filters_across_nodes_with_shared_nats_subscriptions() {
     drop(placed);
     assert_eq!(b.nats_subscription_count(), 1);
     drop(orders);
-    assert_eq!(b.nats_subscription_count(), 0, "last one unsubscribes from NATS");
+    assert_eq!(
+        b.nats_subscription_count(),
+        0,
+        "last one unsubscribes from NATS"
+    );
     assert_eq!(b.subscription_count(), 0);
 }
 
@@ -211,7 +247,10 @@ async fn three_node_cluster_with_buses_on_different_servers() {
     }
     assert_eq!(heard, [true, true], "interest never propagated");
     for i in 0..500 {
-        buses[0].publish("tenant-c.events", event("o-1", "T", i)).await.unwrap();
+        buses[0]
+            .publish("tenant-c.events", event("o-1", "T", i))
+            .await
+            .unwrap();
     }
     buses[0].flush().await.unwrap();
     for sub in &mut subs {
@@ -232,7 +271,10 @@ async fn three_node_cluster_with_buses_on_different_servers() {
         }
     }
     // Node 2 publishes, node 1 receives.
-    buses[2].publish("tenant-c.events", event("o-2", "T", 9999)).await.unwrap();
+    buses[2]
+        .publish("tenant-c.events", event("o-2", "T", 9999))
+        .await
+        .unwrap();
     let mut got = None;
     for _ in 0..50 {
         match next_item(&mut subs[0], Duration::from_millis(200)).await {
@@ -243,7 +285,10 @@ async fn three_node_cluster_with_buses_on_different_servers() {
             Some(_) => {}
             None => {
                 // Interest for node 2 may still be propagating: publish again.
-                buses[2].publish("tenant-c.events", event("o-2", "T", 9999)).await.unwrap();
+                buses[2]
+                    .publish("tenant-c.events", event("o-2", "T", 9999))
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -279,7 +324,10 @@ async fn delivery_resumes_after_a_server_restart() {
     let mut lagged = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        assert!(tokio::time::Instant::now() < deadline, "delivery did not resume");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "delivery did not resume"
+        );
         match tokio::time::timeout(Duration::from_secs(30), sub.recv()).await {
             Ok(Ok(BusItem::Event(env))) => {
                 let seq = seq_of(&env.event);
@@ -313,7 +361,11 @@ async fn lost_messages_are_reported_as_lag() {
         .unwrap();
     let b = NatsEventBus::with_client(client, NatsBusConfig::default()).unwrap();
     let mut sub = b
-        .subscribe_with("lossy", Filter::new(), SubscribeOptions::new(4, OverflowPolicy::Wait))
+        .subscribe_with(
+            "lossy",
+            Filter::new(),
+            SubscribeOptions::new(4, OverflowPolicy::Wait),
+        )
         .await
         .unwrap();
     for i in 0..5000 {
@@ -348,7 +400,11 @@ async fn lost_messages_are_reported_as_lag() {
         }
     }
     assert!(lagged > 0, "the slow consumer lost messages");
-    assert_eq!(received + lagged, 5001, "every event is received or reported");
+    assert_eq!(
+        received + lagged,
+        5001,
+        "every event is received or reported"
+    );
     assert_eq!(b.stats().remote_lost, lagged);
 }
 
@@ -397,7 +453,9 @@ async fn event_stored_keeps_jetstream_version_caches_in_sync() {
         .await
         .unwrap()
         .with_hook(bus_a.clone());
-    let store_b = JetStreamEventStore::connect(&server.url(), config).await.unwrap();
+    let store_b = JetStreamEventStore::connect(&server.url(), config)
+        .await
+        .unwrap();
     let sync = {
         let store_b = store_b.clone();
         bus_b
@@ -453,14 +511,20 @@ async fn bad_configuration_is_refused() {
             subject_prefix: prefix.into(),
             ..NatsBusConfig::default()
         };
-        let err = NatsEventBus::connect(server.url().as_str(), cfg).await.unwrap_err();
+        let err = NatsEventBus::connect(server.url().as_str(), cfg)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), BusErrorKind::InvalidOptions, "{prefix:?}");
     }
     let cfg = NatsBusConfig {
         node_id: Some("has space".into()),
         ..NatsBusConfig::default()
     };
-    assert!(NatsEventBus::connect(server.url().as_str(), cfg).await.is_err());
+    assert!(
+        NatsEventBus::connect(server.url().as_str(), cfg)
+            .await
+            .is_err()
+    );
     // A too-large event is a clear error naming the limit.
     let a = bus(&server.url()).await;
     let huge = Event::new(
@@ -478,7 +542,10 @@ async fn bad_configuration_is_refused() {
 async fn works_through_the_shared_trait() {
     async fn roundtrip<B: EventBus>(publisher: &B, subscriber: &B) {
         let mut sub = subscriber.subscribe("trait.ns").await.unwrap();
-        publisher.publish("trait.ns", event("a-1", "T", 5)).await.unwrap();
+        publisher
+            .publish("trait.ns", event("a-1", "T", 5))
+            .await
+            .unwrap();
         assert_eq!(next_event(&mut sub).await, 5);
     }
     let server = NatsServer::start().await;

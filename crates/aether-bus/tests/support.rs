@@ -8,7 +8,12 @@ use aether_core::{ActorId, Event, json};
 
 /// An event for `actor` of type `ty` whose data carries sequence number `seq`.
 pub fn event(actor: &str, ty: &str, seq: u64) -> Event {
-    Event::new(ActorId::new(actor).unwrap(), seq + 1, ty, json!({ "seq": seq }))
+    Event::new(
+        ActorId::new(actor).unwrap(),
+        seq + 1,
+        ty,
+        json!({ "seq": seq }),
+    )
 }
 
 /// The sequence number an [`event`] carries.

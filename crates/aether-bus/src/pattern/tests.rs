@@ -124,7 +124,9 @@ fn namespace_validation() {
     for ok in ["a", "tenant-a.orders", "a.b.c", "ünï", "x_y-z:1"] {
         assert!(validate_namespace(ok).is_ok(), "{ok}");
     }
-    for bad in ["", ".", "a.", ".a", "a..b", "a.*", ">", "a b", "a\tb", "$SYS", "a.b*", "a\0"] {
+    for bad in [
+        "", ".", "a.", ".a", "a..b", "a.*", ">", "a b", "a\tb", "$SYS", "a.b*", "a\0",
+    ] {
         assert!(validate_namespace(bad).is_err(), "{bad:?}");
     }
     assert!(validate_namespace(&"a".repeat(MAX_NAMESPACE_LEN + 1)).is_err());
