@@ -52,7 +52,11 @@ pub trait PlacementStrategy: Send + Sync + fmt::Debug {
 /// Each node's share `fᵢ` of the ring (the arcs of its virtual nodes) sets its
 /// quota `fᵢ · shards · replicas`; each shard goes to the first nodes clockwise
 /// from its ring position ([`shard_ring_position`]) that are under
-/// `⌈quota⌉` (see the passes on `place_capacitated` below: keep, fill, catch up).
+/// `⌈quota⌉`. Three deterministic passes: **keep** previous replicas on
+/// survivors while under their cap (shards a newcomer's arcs now own are shed
+/// first), **fill** missing replicas clockwise (first up to each node's
+/// `⌊quota⌋`, then up to `⌈quota⌉`), and **catch up**: a newcomer below its
+/// floor takes primaries from nodes above theirs, its own ring arcs first.
 ///
 /// Why quotas: hashing each shard independently adds sampling noise on top of
 /// the ring's own (a node's count is then binomial: 1,024 shards over 100
