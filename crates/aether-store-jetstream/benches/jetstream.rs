@@ -286,8 +286,8 @@ async fn main() {
 
     println!();
     println!(
-        "{:<36} {:>14} {:>14} {:>8}  {}",
-        "operation", "ours", "raw", "ratio", "unit"
+        "{:<36} {:>14} {:>14} {:>8}  unit",
+        "operation", "ours", "raw", "ratio"
     );
     for p in &pairs {
         println!(

@@ -103,10 +103,11 @@ impl VersionCache {
         }
         let mut shard = self.shard(actor);
         let old = shard.get(actor).copied();
-        if old.is_none() && shard.len() >= self.per_shard {
-            if let Some(victim) = shard.keys().next().cloned() {
-                shard.remove(&victim);
-            }
+        if old.is_none()
+            && shard.len() >= self.per_shard
+            && let Some(victim) = shard.keys().next().cloned()
+        {
+            shard.remove(&victim);
         }
         shard.insert(actor.clone(), f(old));
     }

@@ -41,10 +41,10 @@ pub(crate) enum PublishFailure {
 
 /// Classifies a failed JetStream publish.
 pub(crate) fn classify_publish(err: PublishError, what: &str) -> PublishFailure {
-    if let Some(code) = jetstream_code(&err) {
-        if is_conflict_code(code) {
-            return PublishFailure::Conflict;
-        }
+    if let Some(code) = jetstream_code(&err)
+        && is_conflict_code(code)
+    {
+        return PublishFailure::Conflict;
     }
     match err.kind() {
         PublishErrorKind::WrongLastSequence => PublishFailure::Conflict,

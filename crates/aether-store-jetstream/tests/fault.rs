@@ -32,17 +32,16 @@ async fn stream_leader(cluster: &NatsCluster, stream: &str) -> usize {
     for _ in 0..50 {
         let client = async_nats::connect(cluster.client_url()).await.unwrap();
         let js = async_nats::jetstream::new(client);
-        if let Ok(mut s) = js.get_stream(stream).await {
-            if let Ok(info) = s.info().await {
-                if let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone()) {
-                    // Test cluster nodes are named n1..n3.
-                    if let Some(i) = leader
-                        .strip_prefix('n')
-                        .and_then(|n| n.parse::<usize>().ok())
-                    {
-                        return i - 1;
-                    }
-                }
+        if let Ok(mut s) = js.get_stream(stream).await
+            && let Ok(info) = s.info().await
+            && let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone())
+        {
+            // Test cluster nodes are named n1..n3.
+            if let Some(i) = leader
+                .strip_prefix('n')
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                return i - 1;
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -16,6 +16,10 @@ const MAX_ATTEMPTS: u32 = 8;
 /// How many of those attempts may end without an answer from the server.
 const MAX_AMBIGUOUS: u32 = 2;
 
+/// One queued append of [`JetStreamEventStore::append_many`]: its input
+/// index, expectation and events.
+type Queued = (usize, ExpectedVersion, Vec<Event>);
+
 /// One actor's tip as the append logic sees it.
 #[derive(Debug, Clone)]
 struct Known {
@@ -220,7 +224,7 @@ impl JetStreamEventStore {
     where
         I: IntoIterator<Item = (ActorId, ExpectedVersion, Vec<Event>)>,
     {
-        let mut groups: Vec<(ActorId, Vec<(usize, ExpectedVersion, Vec<Event>)>)> = Vec::new();
+        let mut groups: Vec<(ActorId, Vec<Queued>)> = Vec::new();
         let mut index: std::collections::HashMap<ActorId, usize> = Default::default();
         let mut total = 0;
         for (i, (actor, expected, events)) in batches.into_iter().enumerate() {

@@ -8,6 +8,9 @@ use tokio::task::JoinHandle;
 
 use super::read::decode;
 
+/// Stored messages: (stream sequence, payload).
+type Chunk = Vec<(u64, Bytes)>;
+
 /// Messages per chunk handed to the decoding task.
 const CHUNK: usize = 256;
 
@@ -68,9 +71,9 @@ impl Decoder {
 /// proves long, chunks go to a spawned task running on another worker.
 #[derive(Debug)]
 pub(crate) struct Pipeline {
-    chunk: Vec<(u64, Bytes)>,
+    chunk: Chunk,
     inline: Option<Decoder>,
-    task: Option<(mpsc::Sender<Vec<(u64, Bytes)>>, JoinHandle<Decoder>)>,
+    task: Option<(mpsc::Sender<Chunk>, JoinHandle<Decoder>)>,
 }
 
 impl Pipeline {
@@ -88,19 +91,19 @@ impl Pipeline {
             return;
         }
         let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
-        if self.task.is_none() {
-            if let Some(mut decoder) = self.inline.take() {
-                let (tx, mut rx) = mpsc::channel::<Vec<(u64, Bytes)>>(16);
-                let handle = tokio::spawn(async move {
-                    while let Some(chunk) = rx.recv().await {
-                        for (p, raw) in chunk {
-                            decoder.push(p, raw);
-                        }
+        if self.task.is_none()
+            && let Some(mut decoder) = self.inline.take()
+        {
+            let (tx, mut rx) = mpsc::channel::<Chunk>(16);
+            let handle = tokio::spawn(async move {
+                while let Some(chunk) = rx.recv().await {
+                    for (p, raw) in chunk {
+                        decoder.push(p, raw);
                     }
-                    decoder
-                });
-                self.task = Some((tx, handle));
-            }
+                }
+                decoder
+            });
+            self.task = Some((tx, handle));
         }
         if let Some((tx, _)) = &self.task {
             // The task only ends when the sender is dropped, so this cannot fail.

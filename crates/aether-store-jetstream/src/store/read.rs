@@ -152,17 +152,15 @@ impl JetStreamEventStore {
             if tip.version < from {
                 return Ok(Replay::default());
             }
-            if tip.version == from {
-                if let Some(msg) = &tip.last {
-                    if let Ok(e) = decode(&msg.payload, actor) {
-                        if e.version == from {
-                            return Ok(Replay {
-                                events: vec![e],
-                                malformed: vec![],
-                            });
-                        }
-                    }
-                }
+            if tip.version == from
+                && let Some(msg) = &tip.last
+                && let Ok(e) = decode(&msg.payload, actor)
+                && e.version == from
+            {
+                return Ok(Replay {
+                    events: vec![e],
+                    malformed: vec![],
+                });
             }
             let start = if from - 1 > SKIP_SCAN_LIMIT {
                 self.find_start(actor, &subject, from, tip.sequence).await?
