@@ -74,6 +74,9 @@ async fn ours(url: &str, events: &[Arc<Event>], round: usize) -> (Duration, u64)
             .unwrap();
     }
     publisher.flush().await.unwrap();
+    if std::env::var("BUS_BENCH_VERBOSE").is_ok() {
+        println!("  ours: publish loop done after {:?}", start.elapsed());
+    }
     let (got, lost) = consumer.await.unwrap();
     let elapsed = start.elapsed();
     assert_eq!(got + lost, EVENTS, "trailing messages lost (undetectable)");
@@ -109,6 +112,9 @@ async fn raw(url: &str, payloads: &[bytes::Bytes], round: usize) -> (Duration, u
             .unwrap();
     }
     publisher.flush().await.unwrap();
+    if std::env::var("BUS_BENCH_VERBOSE").is_ok() {
+        println!("  raw: publish loop done after {:?}", start.elapsed());
+    }
     let got = consumer.await.unwrap();
     (start.elapsed(), EVENTS - got)
 }

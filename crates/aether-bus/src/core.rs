@@ -159,16 +159,34 @@ impl Core {
     /// Delivers `event`, published to the valid concrete `namespace`, to every
     /// matching local subscription. Returns the number it was queued for.
     pub(crate) async fn deliver_local(&self, ns: &NsMetrics, event: Arc<Event>) -> u64 {
-        let envelope = Envelope {
-            namespace: ns.name.clone(),
-            event,
-        };
         let mut delivery = Delivery::default();
-        for entry in self.routes(ns).iter() {
-            if entry.filter.accepts(&envelope.event) {
-                delivery.offer(entry, envelope.clone());
+        let routes = self.routes(ns);
+        // The last accepting subscription gets the original envelope, the
+        // others clones: one reference-count change less per delivery.
+        let mut previous: Option<&Arc<Entry<Envelope>>> = None;
+        for entry in routes.iter() {
+            if entry.filter.accepts(&event)
+                && let Some(prev) = previous.replace(entry)
+            {
+                delivery.offer(
+                    prev,
+                    Envelope {
+                        namespace: ns.delivered_name.clone(),
+                        event: event.clone(),
+                    },
+                );
             }
         }
+        if let Some(last) = previous {
+            delivery.offer(
+                last,
+                Envelope {
+                    namespace: ns.delivered_name.clone(),
+                    event,
+                },
+            );
+        }
+        drop(routes);
         self.finish(ns, delivery).await
     }
 

@@ -67,6 +67,7 @@ mod gaps;
 mod hash;
 mod local;
 mod metrics;
+mod namespace;
 mod nats;
 mod pattern;
 mod queue;
@@ -79,6 +80,7 @@ pub use error::{BusError, BusErrorKind};
 pub use filter::Filter;
 pub use local::LocalEventBus;
 pub use metrics::BusStats;
+pub use namespace::Namespace;
 pub use nats::{NatsBusConfig, NatsEventBus, VersionCacheSync};
 pub use pattern::{MAX_NAMESPACE_LEN, Pattern, is_wildcard, matches_pattern, validate_namespace};
 pub use subscription::{

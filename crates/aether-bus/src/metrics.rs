@@ -27,6 +27,8 @@ const MAX_CACHED_NAMESPACES: usize = 10_000;
 #[derive(Debug)]
 pub(crate) struct NsMetrics {
     pub(crate) name: Arc<str>,
+    /// The name as delivered to subscribers.
+    pub(crate) delivered_name: crate::Namespace,
     published: Counter,
     delivered: Counter,
     dropped_oldest: Counter,
@@ -52,6 +54,7 @@ impl NsMetrics {
         let ns = name.to_owned();
         Self {
             name: Arc::from(name),
+            delivered_name: crate::Namespace::new(name),
             published: counter!("aether_bus_published_total", "namespace" => ns.clone()),
             delivered: counter!("aether_bus_delivered_total", "namespace" => ns.clone()),
             dropped_oldest: counter!("aether_bus_dropped_total", "namespace" => ns.clone(), "reason" => "drop_oldest"),

@@ -573,7 +573,7 @@ async fn run_group(
             }
         };
         let envelope = Envelope {
-            namespace: nsm.name.clone(),
+            namespace: nsm.delivered_name.clone(),
             event,
         };
         core.deliver_group(&nsm, &entries, envelope).await;

@@ -135,7 +135,7 @@ impl<T> Queue<T> {
                     st.closed = Some(RecvError::Overflowed {
                         capacity: self.capacity,
                     });
-                    self.ready.store(true, Ordering::Release);
+                    self.set_ready();
                     let waker = st.waker.take();
                     drop(st);
                     if let Some(w) = waker {
@@ -147,7 +147,7 @@ impl<T> Queue<T> {
         }
         st.buf.push_back(BusItem::Event(item));
         st.events += 1;
-        self.ready.store(true, Ordering::Release);
+        self.set_ready();
         let waker = st.waker.take();
         drop(st);
         if let Some(w) = waker {
@@ -171,7 +171,7 @@ impl<T> Queue<T> {
             None if state.lagged > 0 => state.lagged += n,
             _ => state.buf.push_back(BusItem::Lagged(n)),
         }
-        self.ready.store(true, Ordering::Release);
+        self.set_ready();
         let waker = st.waker.take();
         drop(st);
         if let Some(w) = waker {
@@ -216,7 +216,7 @@ impl<T> Queue<T> {
         if st.closed.is_none() {
             st.closed = Some(reason);
         }
-        self.ready.store(true, Ordering::Release);
+        self.set_ready();
         let waker = st.waker.take();
         drop(st);
         if let Some(w) = waker {
@@ -274,6 +274,14 @@ impl<T> Queue<T> {
             _ => st.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+
+    /// Marks the queue non-empty; writes the flag only when it changes, so a
+    /// receiver spinning on it is not disturbed by every push.
+    fn set_ready(&self) {
+        if !self.ready.load(Ordering::Relaxed) {
+            self.ready.store(true, Ordering::Release);
+        }
     }
 
     /// Spins briefly (at most `spins` checks of an atomic flag, about a

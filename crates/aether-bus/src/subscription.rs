@@ -85,7 +85,7 @@ impl<T> BusItem<T> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     /// The concrete namespace the event was published to.
-    pub namespace: Arc<str>,
+    pub namespace: crate::Namespace,
     /// The event.
     pub event: Arc<Event>,
 }
