@@ -5,17 +5,18 @@
 //! Each figure is the best of several rounds; events are built before the clock starts.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aether_core::{ActorId, Event, EventStore, json};
+use aether_core::{ActorId, Event, EventStore, EventStored, json};
 use aether_store_memory::InMemoryEventStore;
 use dashmap::DashMap;
 
-const ROUNDS: usize = 5;
-const APPENDS: u64 = 500_000;
+const ROUNDS: usize = 15;
+const APPENDS: u64 = 100_000;
 const ACTORS: u64 = 1_000;
 const READ_EVENTS: u64 = 1_000;
-const READS: u64 = 2_000;
+const READS: u64 = 500;
 
 fn event(actor: &ActorId, version: u64) -> Event {
     Event::new(
@@ -26,28 +27,37 @@ fn event(actor: &ActorId, version: u64) -> Event {
     )
 }
 
-/// Best (shortest) of `ROUNDS` timings of `run`, which gets fresh input from `setup`.
-fn best<I, O>(mut setup: impl FnMut() -> I, mut run: impl FnMut(I) -> O) -> Duration {
-    (0..ROUNDS)
-        .map(|_| {
-            let input = setup();
-            let start = Instant::now();
-            let out = run(input);
-            let elapsed = start.elapsed();
-            drop(black_box(out));
-            elapsed
-        })
-        .min()
-        .expect("at least one round")
+/// Times one run of `run` on fresh input from `setup`; the output is dropped
+/// after the clock stops.
+fn time<I, O>(setup: &mut impl FnMut() -> I, run: &mut impl FnMut(I) -> O) -> Duration {
+    let input = setup();
+    let start = Instant::now();
+    let out = run(input);
+    let elapsed = start.elapsed();
+    drop(black_box(out));
+    elapsed
 }
 
-fn report(name: &str, ops: u64, ours: Duration, raw: Duration) {
+/// Runs ours and the raw baseline in alternating rounds (so both see the same
+/// machine load), keeps the best round of each, and prints the rates and ratio.
+fn compare<I, A, B>(
+    name: &str,
+    ops: u64,
+    mut setup: impl FnMut() -> I,
+    mut ours: impl FnMut(I) -> A,
+    mut raw: impl FnMut(I) -> B,
+) {
+    let (mut best_ours, mut best_raw) = (Duration::MAX, Duration::MAX);
+    for _ in 0..ROUNDS {
+        best_ours = best_ours.min(time(&mut setup, &mut ours));
+        best_raw = best_raw.min(time(&mut setup, &mut raw));
+    }
     let rate = |d: Duration| ops as f64 / d.as_secs_f64();
     println!(
         "{name:<34} ours {:>12.0} ops/s, raw {:>12.0} ops/s, ratio {:.2}",
-        rate(ours),
-        rate(raw),
-        rate(ours) / rate(raw)
+        rate(best_ours),
+        rate(best_raw),
+        rate(best_ours) / rate(best_raw)
     );
 }
 
@@ -64,11 +74,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-
-    // 1. One actor, one sequential writer.
-    let one = ActorId::new("account-1").expect("valid id");
-    let one_actor = || (1..=APPENDS).map(|v| event(&one, v)).collect::<Vec<_>>();
-    let ours = best(one_actor, |events| {
+    let append_all = |events: Vec<Event>| {
         let store = InMemoryEventStore::new();
         runtime.block_on(async {
             for e in events {
@@ -76,42 +82,60 @@ fn main() {
             }
         });
         store
-    });
-    let raw = best(one_actor, |events| {
+    };
+    let push_all = |events: Vec<Event>| {
         let map: DashMap<String, Vec<Event>> = DashMap::new();
         for e in events {
             raw_push(&map, e);
         }
         map
-    });
-    report("append, 1 actor, 1 writer", APPENDS, ours, raw);
+    };
+    println!("best of {ROUNDS} alternating rounds; {APPENDS} appends a round, prebuilt events");
+
+    // 1. One actor, one sequential writer.
+    let one = ActorId::new("account-1").expect("valid id");
+    compare(
+        "append, 1 actor, 1 writer",
+        APPENDS,
+        || (1..=APPENDS).map(|v| event(&one, v)).collect::<Vec<_>>(),
+        append_all,
+        push_all,
+    );
+
+    // 1b. The same with a no-op hook: the cost of ordered EventStored delivery.
+    compare(
+        "append, 1 actor, no-op hook",
+        APPENDS,
+        || (1..=APPENDS).map(|v| event(&one, v)).collect::<Vec<_>>(),
+        |events: Vec<Event>| {
+            let store = InMemoryEventStore::with_hook(Arc::new(|n: EventStored| {
+                black_box(n);
+            }));
+            runtime.block_on(async {
+                for e in events {
+                    store.append(e).await.expect("append");
+                }
+            });
+            store
+        },
+        push_all,
+    );
 
     // 2. Round-robin over many actors.
     let actors: Vec<ActorId> = (0..ACTORS)
         .map(|i| ActorId::new(format!("account-{i}")).expect("valid id"))
         .collect();
-    let many = || {
-        (0..APPENDS)
-            .map(|i| event(&actors[(i % ACTORS) as usize], i / ACTORS + 1))
-            .collect::<Vec<_>>()
-    };
-    let ours = best(many, |events| {
-        let store = InMemoryEventStore::new();
-        runtime.block_on(async {
-            for e in events {
-                store.append(e).await.expect("append");
-            }
-        });
-        store
-    });
-    let raw = best(many, |events| {
-        let map: DashMap<String, Vec<Event>> = DashMap::new();
-        for e in events {
-            raw_push(&map, e);
-        }
-        map
-    });
-    report("append, 1000 actors, 1 writer", APPENDS, ours, raw);
+    compare(
+        "append, 1000 actors, 1 writer",
+        APPENDS,
+        || {
+            (0..APPENDS)
+                .map(|i| event(&actors[(i % ACTORS) as usize], i / ACTORS + 1))
+                .collect::<Vec<_>>()
+        },
+        append_all,
+        push_all,
+    );
 
     // 3. Reading a 1,000-event actor (ops = events read).
     let reader = ActorId::new("reader-1").expect("valid id");
@@ -123,7 +147,9 @@ fn main() {
             raw_push(&map, event(&reader, v));
         }
     });
-    let ours = best(
+    compare(
+        "read 1000-event actor (events/s)",
+        READS * READ_EVENTS,
         || (),
         |()| {
             runtime.block_on(async {
@@ -132,19 +158,10 @@ fn main() {
                 }
             })
         },
-    );
-    let raw = best(
-        || (),
         |()| {
             for _ in 0..READS {
                 black_box(map.get(reader.as_str()).map(|log| log.clone()));
             }
         },
-    );
-    report(
-        "read 1000-event actor (events/s)",
-        READS * READ_EVENTS,
-        ours,
-        raw,
     );
 }

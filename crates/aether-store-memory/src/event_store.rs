@@ -9,6 +9,7 @@ use aether_core::{
 };
 use dashmap::DashMap;
 
+use crate::key::{LogKey, view};
 use crate::log::{ActorLog, AfterAppend};
 
 /// A thread-safe, in-memory [`EventStore`]; clones share the same events.
@@ -43,7 +44,7 @@ pub struct InMemoryEventStore {
 
 #[derive(Default)]
 struct Inner {
-    logs: DashMap<ActorId, ActorLog>,
+    logs: DashMap<LogKey, ActorLog>,
     hook: Option<Arc<dyn EventStoredHook>>,
 }
 
@@ -58,9 +59,10 @@ impl InMemoryEventStore {
     ///
     /// The hook is never called while a store lock is held, so it may call the
     /// store again (a nested append's notifications are delivered after the
-    /// current ones, still in order). It should not block; a hook that panics
-    /// makes the append that delivered it panic (the events are stored) and
-    /// loses that one notification; later appends deliver the rest.
+    /// current ones, still in order). It should not block. A hook that panics
+    /// makes the append that was delivering panic (its events are stored) and
+    /// loses the notifications of that delivery round; later appends deliver
+    /// what was queued after them.
     pub fn with_hook(hook: Arc<dyn EventStoredHook>) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -80,24 +82,33 @@ impl InMemoryEventStore {
         self.inner.logs.iter().map(|log| log.len()).sum()
     }
 
+    #[inline]
     fn append_now(&self, event: Event) -> Result<u64> {
         event.validate()?;
         let version = event.version;
-        let notify = self.inner.hook.is_some();
-        let actor = notify.then(|| event.actor_id.clone());
         let logs = &self.inner.logs;
-        // The shard lock is held for the check and the push, and released at
-        // the end of this statement, before any hook runs.
-        let after = match logs.get_mut(&event.actor_id) {
-            Some(mut log) => log.append_one(event, notify),
-            None => logs
-                .entry(event.actor_id.clone())
-                .or_default()
-                .append_one(event, notify),
-        }?;
-        if let Some(actor) = actor {
-            self.deliver(after, &actor);
+        if self.inner.hook.is_none() {
+            // Fast path: check and push under the shard lock, released at the
+            // end of the statement.
+            match logs.get_mut(view(&event.actor_id)) {
+                Some(mut log) => log.push(event),
+                None => logs
+                    .entry(LogKey(event.actor_id.clone()))
+                    .or_default()
+                    .push(event),
+            }?;
+            return Ok(version);
         }
+        let actor = event.actor_id.clone();
+        // As above, and the hook runs only after the lock is released.
+        let after = match logs.get_mut(view(&actor)) {
+            Some(mut log) => log.append_one(event, true),
+            None => logs
+                .entry(LogKey(actor.clone()))
+                .or_default()
+                .append_one(event, true),
+        }?;
+        self.deliver(after, &actor);
         Ok(version)
     }
 
@@ -112,12 +123,12 @@ impl InMemoryEventStore {
         check_expectation(expected, first)?;
         let notify = self.inner.hook.is_some();
         let logs = &self.inner.logs;
-        let after = match logs.get_mut(actor_id) {
+        let after = match logs.get_mut(view(actor_id)) {
             Some(mut log) => log.append_batch(expected, first, events, notify),
             // Do not create an entry for a batch that cannot apply to an empty history.
             None if !expected.admits(0, first) => Err(Error::conflict(actor_id.clone(), first, 0)),
             None => logs
-                .entry(actor_id.clone())
+                .entry(LogKey(actor_id.clone()))
                 .or_default()
                 .append_batch(expected, first, events, notify),
         }?;
@@ -125,10 +136,11 @@ impl InMemoryEventStore {
         Ok(last)
     }
 
-    /// Hands the actor's pending notifications to the hook, one at a time,
-    /// taking the shard lock only to pop each one.
+    /// Hands `after`'s notifications to the hook, then any queued meanwhile by
+    /// other appenders to this actor, taking the shard lock only to collect
+    /// them; stops (giving up the drainer role) when none is left.
     fn deliver(&self, after: AfterAppend, actor: &ActorId) {
-        let (AfterAppend::Drain, Some(hook)) = (after, &self.inner.hook) else {
+        let (AfterAppend::Deliver(first), Some(hook)) = (after, &self.inner.hook) else {
             return;
         };
         let mut guard = DrainGuard {
@@ -136,16 +148,19 @@ impl InMemoryEventStore {
             actor,
             armed: true,
         };
+        let mut batch = first;
         loop {
-            let next = self
+            batch.for_each(|n| hook.event_stored(n));
+            // The shard lock is held only inside this statement.
+            let more = self
                 .inner
                 .logs
-                .get_mut(actor)
-                .and_then(|mut log| log.next_notification());
-            match next {
-                Some(notification) => hook.event_stored(notification),
+                .get_mut(view(actor))
+                .and_then(|mut log| log.take_pending());
+            match more {
+                Some(next) => batch = next,
                 None => {
-                    // next_notification gave up the drainer role itself.
+                    // take_pending gave up the drainer role itself.
                     guard.armed = false;
                     return;
                 }
@@ -154,7 +169,7 @@ impl InMemoryEventStore {
     }
 
     fn read_now(&self, actor_id: &ActorId, from_version: u64) -> Vec<Event> {
-        match self.inner.logs.get(actor_id) {
+        match self.inner.logs.get(view(actor_id)) {
             Some(log) => log.read_from(from_version),
             None => Vec::new(),
         }
@@ -163,7 +178,7 @@ impl InMemoryEventStore {
 
 /// Releases the drainer role if a hook panics, so later appends deliver the rest.
 struct DrainGuard<'a> {
-    logs: &'a DashMap<ActorId, ActorLog>,
+    logs: &'a DashMap<LogKey, ActorLog>,
     actor: &'a ActorId,
     armed: bool,
 }
@@ -171,7 +186,7 @@ struct DrainGuard<'a> {
 impl Drop for DrainGuard<'_> {
     fn drop(&mut self) {
         if self.armed
-            && let Some(mut log) = self.logs.get_mut(self.actor)
+            && let Some(mut log) = self.logs.get_mut(view(self.actor))
         {
             log.release_drain();
         }
@@ -252,7 +267,11 @@ impl EventStore for InMemoryEventStore {
     }
 
     async fn latest_version(&self, actor_id: &ActorId) -> Result<u64> {
-        Ok(self.inner.logs.get(actor_id).map_or(0, |log| log.latest()))
+        Ok(self
+            .inner
+            .logs
+            .get(view(actor_id))
+            .map_or(0, |log| log.latest()))
     }
 }
 

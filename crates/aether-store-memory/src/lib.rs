@@ -61,6 +61,7 @@
 //! None.
 
 mod event_store;
+mod key;
 mod log;
 mod snapshot_store;
 

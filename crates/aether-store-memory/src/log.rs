@@ -1,7 +1,5 @@
 //! [`ActorLog`]: one actor's history plus its queue of undelivered notifications.
 
-use std::collections::VecDeque;
-
 use aether_core::{Error, Event, EventStored, ExpectedVersion, Result};
 
 /// One actor's events, in version order, and the notifications waiting for
@@ -10,42 +8,83 @@ use aether_core::{Error, Event, EventStored, ExpectedVersion, Result};
 pub(crate) struct ActorLog {
     /// The events, strictly increasing by version.
     events: Vec<Event>,
-    /// Notifications for stored events not yet handed to the hook.
-    pending: VecDeque<EventStored>,
+    /// Notifications for stored events not yet handed to the hook. Empty
+    /// whenever `draining` is false (except after a hook panicked).
+    pending: Vec<EventStored>,
     /// Whether some task is delivering `pending` to the hook right now.
     draining: bool,
 }
 
 /// What an append asks the caller to do after the lock is released.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum AfterAppend {
-    /// Nothing: no hook, or another task is already delivering notifications.
+    /// Nothing: no hook, or another task is already delivering notifications
+    /// (it will deliver ours too, after the earlier ones).
     Nothing,
-    /// Deliver this actor's pending notifications (this task became the drainer).
-    Drain,
+    /// This task became the drainer: deliver these, in order, then collect
+    /// more with [`ActorLog::take_pending`] until none is left.
+    Deliver(Notifications),
+}
+
+/// Notifications taken out of the log for delivery.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Notifications {
+    /// One (the common single append; no allocation).
+    One(EventStored),
+    /// Several, in version order.
+    Many(Vec<EventStored>),
+}
+
+impl Notifications {
+    /// Hands each notification to `f`, in order.
+    pub(crate) fn for_each(self, mut f: impl FnMut(EventStored)) {
+        match self {
+            Self::One(n) => f(n),
+            Self::Many(ns) => ns.into_iter().for_each(f),
+        }
+    }
 }
 
 impl ActorLog {
     /// The latest version, `0` when empty.
+    #[inline]
     pub(crate) fn latest(&self) -> u64 {
         self.events.last().map_or(0, |e| e.version)
     }
 
-    /// Appends one already validated event whose version must exceed the latest.
+    /// Appends one already validated event whose version must exceed the
+    /// latest; the fast path for stores without a hook.
+    #[inline]
+    pub(crate) fn push(&mut self, event: Event) -> Result<()> {
+        let current = self.latest();
+        if event.version <= current {
+            return Err(conflict(&event, current));
+        }
+        self.events.push(event);
+        Ok(())
+    }
+
+    /// Appends one already validated event whose version must exceed the
+    /// latest, queueing its notification when `notify`.
     pub(crate) fn append_one(&mut self, event: Event, notify: bool) -> Result<AfterAppend> {
         let current = self.latest();
         if event.version <= current {
-            return Err(Error::conflict(
-                event.actor_id.clone(),
-                event.version,
-                current,
-            ));
+            return Err(conflict(&event, current));
         }
-        let after = if notify {
-            self.pending.push_back(EventStored::from(&event));
-            self.claim_drain()
-        } else {
+        let after = if !notify {
             AfterAppend::Nothing
+        } else if self.draining {
+            self.pending.push(EventStored::from(&event));
+            AfterAppend::Nothing
+        } else {
+            self.draining = true;
+            let mine = EventStored::from(&event);
+            if self.pending.is_empty() {
+                AfterAppend::Deliver(Notifications::One(mine))
+            } else {
+                self.pending.push(mine);
+                AfterAppend::Deliver(Notifications::Many(std::mem::take(&mut self.pending)))
+            }
         };
         self.events.push(event);
         Ok(after)
@@ -68,7 +107,12 @@ impl ActorLog {
         }
         let after = if notify {
             self.pending.extend(events.iter().map(EventStored::from));
-            self.claim_drain()
+            if self.draining {
+                AfterAppend::Nothing
+            } else {
+                self.draining = true;
+                AfterAppend::Deliver(Notifications::Many(std::mem::take(&mut self.pending)))
+            }
         } else {
             AfterAppend::Nothing
         };
@@ -76,23 +120,15 @@ impl ActorLog {
         Ok(after)
     }
 
-    fn claim_drain(&mut self) -> AfterAppend {
-        if self.draining {
-            AfterAppend::Nothing
-        } else {
-            self.draining = true;
-            AfterAppend::Drain
-        }
-    }
-
-    /// The next notification to deliver; when none is left, gives up the
-    /// drainer role and returns `None`.
-    pub(crate) fn next_notification(&mut self) -> Option<EventStored> {
-        let next = self.pending.pop_front();
-        if next.is_none() {
+    /// For the drainer: the notifications queued since it last looked; when
+    /// none is left, gives up the drainer role and returns `None`.
+    pub(crate) fn take_pending(&mut self) -> Option<Notifications> {
+        if self.pending.is_empty() {
             self.draining = false;
+            None
+        } else {
+            Some(Notifications::Many(std::mem::take(&mut self.pending)))
         }
-        next
     }
 
     /// Gives up the drainer role without delivering (used when a hook panics,
@@ -111,6 +147,11 @@ impl ActorLog {
     pub(crate) fn len(&self) -> usize {
         self.events.len()
     }
+}
+
+#[cold]
+fn conflict(event: &Event, current: u64) -> Error {
+    Error::conflict(event.actor_id.clone(), event.version, current)
 }
 
 #[cfg(test)]
@@ -158,14 +199,42 @@ mod tests {
         assert!(!log.draining);
     }
 
+    fn versions(n: Notifications) -> Vec<u64> {
+        let mut v = Vec::new();
+        n.for_each(|n| v.push(n.version));
+        v
+    }
+
     #[test]
-    fn only_the_first_appender_drains() {
+    fn only_the_first_appender_drains_and_order_is_kept() {
         let mut log = ActorLog::default();
-        assert_eq!(log.append_one(ev(1), true).unwrap(), AfterAppend::Drain);
+        let AfterAppend::Deliver(first) = log.append_one(ev(1), true).unwrap() else {
+            panic!("the first appender delivers");
+        };
+        assert_eq!(versions(first), [1]);
         assert_eq!(log.append_one(ev(2), true).unwrap(), AfterAppend::Nothing);
-        assert_eq!(log.next_notification().unwrap().version, 1);
-        assert_eq!(log.next_notification().unwrap().version, 2);
-        assert!(log.next_notification().is_none());
-        assert_eq!(log.append_one(ev(3), true).unwrap(), AfterAppend::Drain);
+        assert_eq!(
+            log.append_batch(ExpectedVersion::Exact(2), 3, vec![ev(3), ev(4)], true)
+                .unwrap(),
+            AfterAppend::Nothing
+        );
+        assert_eq!(versions(log.take_pending().unwrap()), [2, 3, 4]);
+        assert!(log.take_pending().is_none());
+        assert!(matches!(
+            log.append_one(ev(5), true).unwrap(),
+            AfterAppend::Deliver(Notifications::One(_))
+        ));
+    }
+
+    #[test]
+    fn leftovers_after_a_hook_panic_go_out_first() {
+        let mut log = ActorLog::default();
+        let _ = log.append_one(ev(1), true).unwrap();
+        assert_eq!(log.append_one(ev(2), true).unwrap(), AfterAppend::Nothing);
+        log.release_drain(); // the drainer's hook panicked
+        let AfterAppend::Deliver(next) = log.append_one(ev(3), true).unwrap() else {
+            panic!("the next appender delivers");
+        };
+        assert_eq!(versions(next), [2, 3]);
     }
 }
