@@ -6,12 +6,12 @@
 //! means `m - n - 1` messages of that namespace never arrived (core NATS is
 //! at-most-once: a slow consumer or a reconnect loses messages).
 
-use std::collections::HashMap;
+use crate::hash::FastMap;
 
 /// Last sequence seen per origin and namespace.
 #[derive(Debug, Default)]
 pub(crate) struct GapTracker {
-    last: HashMap<Box<str>, HashMap<Box<str>, u64>>,
+    last: FastMap<Box<str>, FastMap<Box<str>, u64>>,
 }
 
 impl GapTracker {

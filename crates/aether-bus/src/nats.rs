@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
 use aether_core::{Event, EventStored, EventStoredHook};
+use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::{Client, HeaderMap, Subscriber};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -29,9 +30,9 @@ use crate::subscription::{
 pub use crate::sync::VersionCacheSync;
 
 /// Header carrying the publishing node's id.
-pub(crate) const ORIGIN_HEADER: &str = "Aether-Origin";
+pub(crate) const ORIGIN_HEADER: HeaderName = HeaderName::from_static("Aether-Origin");
 /// Header carrying the publisher's sequence number in the namespace.
-pub(crate) const SEQ_HEADER: &str = "Aether-Seq";
+pub(crate) const SEQ_HEADER: HeaderName = HeaderName::from_static("Aether-Seq");
 
 /// Settings of a [`NatsEventBus`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,7 +246,7 @@ impl NatsEventBus {
             let mut headers = HeaderMap::new();
             headers.insert(ORIGIN_HEADER, &*inner.node_id);
             if let Some(seq) = ns.next_seq() {
-                headers.insert(SEQ_HEADER, seq.to_string());
+                headers.insert(SEQ_HEADER, HeaderValue::from(seq));
             }
             let subject = format!("{}{}", inner.events_prefix, ns.name);
             inner
@@ -548,7 +549,7 @@ async fn run_group(
         }
         // Isolation: only concrete, valid namespaces the pattern matches.
         let nsm = match core.metrics.checked(ns, validate_namespace) {
-            Ok(m) if pattern.matches(ns) => m,
+            Ok(m) if pattern.matches_valid(ns) => m,
             _ => {
                 core.metrics.decode_error();
                 tracing::warn!(subject = %msg.subject, "ignoring message on an invalid namespace");
@@ -580,7 +581,7 @@ async fn run_group(
     }
 }
 
-fn header_u64(headers: &Option<HeaderMap>, name: &str) -> Option<u64> {
+fn header_u64(headers: &Option<HeaderMap>, name: HeaderName) -> Option<u64> {
     headers.as_ref()?.get(name)?.as_str().parse().ok()
 }
 
@@ -637,7 +638,7 @@ async fn pump_stored(
         };
         let mut headers = HeaderMap::new();
         headers.insert(ORIGIN_HEADER, &*node_id);
-        headers.insert(SEQ_HEADER, seq.to_string());
+        headers.insert(SEQ_HEADER, HeaderValue::from(seq));
         if let Err(e) = client
             .publish_with_headers(subject.clone(), headers, Bytes::from(payload))
             .await

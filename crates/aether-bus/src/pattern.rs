@@ -142,6 +142,14 @@ impl Pattern {
         }
     }
 
+    /// [`Pattern::matches`] for a subject already known to be valid.
+    pub(crate) fn matches_valid(&self, subject: &str) -> bool {
+        match self.kind {
+            Kind::Namespace => match_tokens(&self.tokens, subject.split('.')),
+            Kind::Actor => match_tokens(&self.tokens, subject.split(is_actor_separator)),
+        }
+    }
+
     /// Whether the first token is `*` or `>` (the pattern spans namespaces).
     pub(crate) fn first_token_is_wildcard(&self) -> bool {
         matches!(self.tokens.first(), Some(Token::Star | Token::Tail))
