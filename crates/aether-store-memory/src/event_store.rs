@@ -82,7 +82,7 @@ impl InMemoryEventStore {
         self.inner.logs.iter().map(|log| log.len()).sum()
     }
 
-    #[inline]
+    #[inline(always)]
     fn append_now(&self, event: Event) -> Result<u64> {
         event.validate()?;
         let version = event.version;

@@ -54,7 +54,7 @@ impl ActorLog {
 
     /// Appends one already validated event whose version must exceed the
     /// latest; the fast path for stores without a hook.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, event: Event) -> Result<()> {
         let current = self.latest();
         if event.version <= current {
