@@ -72,7 +72,7 @@ impl InMemoryEventStore {
         }
     }
 
-    /// How many actors have a history (or had a rejected write create one).
+    /// How many actors have at least one event (a refused write creates none).
     pub fn actor_count(&self) -> usize {
         self.inner.logs.len()
     }
