@@ -30,7 +30,7 @@ impl ExpectedVersion {
         match self {
             Self::Any => first > current,
             Self::NoStream => current == 0 && first == 1,
-            Self::Exact(n) => current == n && first == n + 1,
+            Self::Exact(n) => current == n && n.checked_add(1) == Some(first),
         }
     }
 }
@@ -97,16 +97,18 @@ pub fn validate_batch(actor_id: &ActorId, events: &[Event]) -> Result<(u64, u64)
                 actor_id.as_str()
             )));
         }
-        if e.version != first.version + i as u64 {
+        let expected = first.version.checked_add(i as u64).ok_or_else(|| {
+            Error::invalid_input("batch versions run past the largest version (u64::MAX)")
+        })?;
+        if e.version != expected {
             return Err(Error::invalid_input(format!(
-                "batch versions must be consecutive: event {} has version {}, expected {}",
-                i,
-                e.version,
-                first.version + i as u64
+                "batch versions must be consecutive: event {i} has version {}, expected {expected}",
+                e.version
             )));
         }
     }
-    Ok((first.version, first.version + events.len() as u64 - 1))
+    // Cannot overflow: the loop checked every version up to the last one.
+    Ok((first.version, first.version + (events.len() as u64 - 1)))
 }
 
 /// An append-only store of per-actor event histories.
@@ -232,6 +234,12 @@ mod tests {
         assert!(validate_batch(&a, &[ev(&a, 1), ev(&b, 2)]).is_err());
         assert!(validate_batch(&a, &[ev(&a, 1), ev(&a, 3)]).is_err());
         assert!(validate_batch(&a, &[ev(&a, 0)]).is_err());
+        assert_eq!(
+            validate_batch(&a, &[ev(&a, u64::MAX)]).unwrap(),
+            (u64::MAX, u64::MAX)
+        );
+        assert!(validate_batch(&a, &[ev(&a, u64::MAX), ev(&a, u64::MAX)]).is_err());
+        assert!(!ExpectedVersion::Exact(u64::MAX).admits(u64::MAX, u64::MAX));
     }
 
     #[test]
