@@ -81,6 +81,13 @@ impl Default for NatsBusConfig {
 ///   messages published by others while this node was disconnected are lost
 ///   (and reported as lag when the next message from their publisher arrives).
 ///
+/// - A subscription with [`crate::OverflowPolicy::Wait`] slows down this
+///   node's delivery for its whole pattern. If that falls behind by more than
+///   the NATS client's buffer (`subscription_capacity`, 65,536 messages by
+///   default), the client drops messages, and every subscription of that
+///   pattern on this node is told by a lag item. Prefer `DropOldest` for
+///   cross-node subscriptions.
+///
 /// Implements [`aether_core::EventStoredHook`]: give a clone of the bus to a
 /// store as its hook and its `EventStored` notifications reach every node's
 /// [`EventBus::subscribe_event_stored`] subscribers.
