@@ -7,59 +7,35 @@ use std::time::Duration;
 
 use aether_core::{Event, EventStored, EventStoredHook};
 use async_nats::header::{HeaderName, HeaderValue};
-use async_nats::{Client, HeaderMap, Subscriber};
+use async_nats::{Client, HeaderMap};
 use bytes::Bytes;
-use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::bus::EventBus;
-use crate::core::{Core, STORED_NAMESPACE, parse_subscription_pattern, write};
+use crate::core::{Core, parse_subscription_pattern, write};
 use crate::dispatch::Entry;
 use crate::error::{BusError, BusErrorKind};
 use crate::filter::Filter;
-use crate::gaps::GapTracker;
 use crate::local::check_event;
 use crate::metrics::BusStats;
-use crate::pattern::{Pattern, validate_namespace};
+use crate::pattern::validate_namespace;
 use crate::subscription::{
     Envelope, EventSubscription, Registry, StoredSubscription, SubscribeOptions, Subscription,
 };
 
+mod config;
+mod tasks;
+
+pub use self::config::NatsBusConfig;
+use self::tasks::{pump_stored, run_group, run_stored_listener};
 pub use crate::sync::VersionCacheSync;
 
 /// Header carrying the publishing node's id.
 pub(crate) const ORIGIN_HEADER: HeaderName = HeaderName::from_static("Aether-Origin");
 /// Header carrying the publisher's sequence number in the namespace.
 pub(crate) const SEQ_HEADER: HeaderName = HeaderName::from_static("Aether-Seq");
-
-/// Settings of a [`NatsEventBus`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NatsBusConfig {
-    /// Subject prefix (valid NATS tokens, no wildcards). Events of namespace
-    /// `ns` travel on `<prefix>.ev.<ns>`, `EventStored` notifications on
-    /// `<prefix>.stored`. Buses only see each other with the same prefix.
-    /// Default `"aether.bus"`.
-    pub subject_prefix: String,
-    /// This node's id (`[A-Za-z0-9_-]`, at most 64 bytes), sent with every
-    /// publication so the node can skip its own messages and receivers can
-    /// detect gaps. Default: a random UUID.
-    pub node_id: Option<String>,
-    /// How long [`EventBus::subscribe`] waits for the server to confirm a new
-    /// NATS subscription before returning anyway. Default 5 s.
-    pub subscribe_confirm_timeout: Duration,
-}
-
-impl Default for NatsBusConfig {
-    fn default() -> Self {
-        Self {
-            subject_prefix: "aether.bus".into(),
-            node_id: None,
-            subscribe_confirm_timeout: Duration::from_secs(5),
-        }
-    }
-}
 
 /// The event bus across processes: the [`EventBus`] API over core NATS.
 ///
@@ -529,137 +505,6 @@ impl Registry for Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// Receives one pattern's NATS messages and delivers them to its group.
-async fn run_group(
-    mut subscriber: Subscriber,
-    core: Arc<Core>,
-    entries: Arc<RwLock<Vec<Arc<Entry<Envelope>>>>>,
-    pattern: Pattern,
-    events_prefix: Arc<str>,
-    node_id: Arc<str>,
-) {
-    let mut gaps = GapTracker::default();
-    while let Some(msg) = subscriber.next().await {
-        let Some(ns) = msg.subject.as_str().strip_prefix(&*events_prefix) else {
-            continue;
-        };
-        let origin = msg
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(ORIGIN_HEADER))
-            .map(|v| v.as_str());
-        if origin == Some(&*node_id) {
-            continue;
-        }
-        // Isolation: only concrete, valid namespaces the pattern matches.
-        let nsm = match core.metrics.checked(ns, validate_namespace) {
-            Ok(m) if pattern.matches_valid(ns) => m,
-            _ => {
-                core.metrics.decode_error();
-                tracing::warn!(subject = %msg.subject, "ignoring message on an invalid namespace");
-                continue;
-            }
-        };
-        if let (Some(origin), Some(seq)) = (origin, header_u64(&msg.headers, SEQ_HEADER)) {
-            let lost = gaps.observe(origin, ns, seq);
-            if lost > 0 {
-                core.metrics.remote_lost(&nsm, lost);
-                for entry in crate::core::read(&entries).iter() {
-                    entry.queue.push_lag(lost);
-                }
-            }
-        }
-        let event = match Event::from_json_slice(&msg.payload) {
-            Ok(e) => Arc::new(e),
-            Err(e) => {
-                core.metrics.decode_error();
-                tracing::warn!(subject = %msg.subject, error = %e, "ignoring undecodable event");
-                continue;
-            }
-        };
-        let envelope = Envelope {
-            namespace: nsm.delivered_name.clone(),
-            event,
-        };
-        core.deliver_group(&nsm, &entries, envelope).await;
-    }
-}
-
-fn header_u64(headers: &Option<HeaderMap>, name: HeaderName) -> Option<u64> {
-    headers.as_ref()?.get(name)?.as_str().parse().ok()
-}
-
-/// Receives `EventStored` notifications from other nodes.
-async fn run_stored_listener(mut subscriber: Subscriber, core: Arc<Core>, node_id: Arc<str>) {
-    let mut gaps = GapTracker::default();
-    while let Some(msg) = subscriber.next().await {
-        let origin = msg
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(ORIGIN_HEADER))
-            .map(|v| v.as_str());
-        if origin == Some(&*node_id) {
-            continue;
-        }
-        if let (Some(origin), Some(seq)) = (origin, header_u64(&msg.headers, SEQ_HEADER)) {
-            let lost = gaps.observe(origin, STORED_NAMESPACE, seq);
-            if lost > 0 {
-                let ns = core.metrics.namespace(STORED_NAMESPACE);
-                core.metrics.remote_lost(&ns, lost);
-                core.stored_lag(lost);
-            }
-        }
-        match serde_json::from_slice::<EventStored>(&msg.payload) {
-            Ok(n) => {
-                core.deliver_stored(Arc::new(n));
-            }
-            Err(e) => {
-                core.metrics.decode_error();
-                tracing::warn!(error = %e, "ignoring undecodable EventStored notification");
-            }
-        }
-    }
-}
-
-/// Forwards this node's `EventStored` notifications to NATS, in order.
-async fn pump_stored(
-    client: Client,
-    subject: String,
-    node_id: Arc<str>,
-    inner: Weak<Inner>,
-    mut rx: mpsc::UnboundedReceiver<Arc<EventStored>>,
-) {
-    while let Some(n) = rx.recv().await {
-        let Some(this) = inner.upgrade() else { return };
-        let seq = this.stored_seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let _pending = PendingGuard(&this.stored_pending);
-        let payload = match serde_json::to_vec(&*n) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot encode EventStored notification");
-                continue;
-            }
-        };
-        let mut headers = HeaderMap::new();
-        headers.insert(ORIGIN_HEADER, &*node_id);
-        headers.insert(SEQ_HEADER, HeaderValue::from(seq));
-        if let Err(e) = client
-            .publish_with_headers(subject.clone(), headers, Bytes::from(payload))
-            .await
-        {
-            tracing::warn!(error = %e, "cannot publish EventStored notification");
-        }
-    }
-}
-
-struct PendingGuard<'a>(&'a AtomicU64);
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
