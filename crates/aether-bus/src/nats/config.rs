@@ -14,7 +14,7 @@ pub struct NatsBusConfig {
     /// publication so the node can skip its own messages and receivers can
     /// detect gaps. Default: a random UUID.
     pub node_id: Option<String>,
-    /// How long [`EventBus::subscribe`] waits for the server to confirm a new
+    /// How long [`crate::EventBus::subscribe`] waits for the server to confirm a new
     /// NATS subscription before returning anyway. Default 5 s.
     pub subscribe_confirm_timeout: Duration,
 }
