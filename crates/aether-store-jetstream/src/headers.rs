@@ -2,7 +2,7 @@
 
 use aether_core::Event;
 use async_nats::HeaderMap;
-use async_nats::header::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, NATS_MESSAGE_ID};
+use async_nats::header::{HeaderName, NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, NATS_MESSAGE_ID};
 
 /// The event's version, so version lookups need not decode the payload.
 pub const VERSION: &str = "Aether-Version";
@@ -12,6 +12,11 @@ pub const EVENT_TYPE: &str = "Aether-Event-Type";
 /// `Nats-Msg-Id`).
 pub const EVENT_ID: &str = "Aether-Event-Id";
 
+// Pre-validated names: no check or allocation per message.
+const VERSION_NAME: HeaderName = HeaderName::from_static(VERSION);
+const EVENT_TYPE_NAME: HeaderName = HeaderName::from_static(EVENT_TYPE);
+const EVENT_ID_NAME: HeaderName = HeaderName::from_static(EVENT_ID);
+
 /// The headers of one event message. `expected` is the stream sequence the
 /// subject's last message must have (`0` = subject empty). `msg_id` puts the
 /// event id in `Nats-Msg-Id` (server dedupe) rather than [`EVENT_ID`].
@@ -19,12 +24,12 @@ pub(crate) fn for_event(event: &Event, expected: Option<u64>, msg_id: bool) -> H
     let mut h = HeaderMap::new();
     let id = event.id.to_string();
     if msg_id {
-        h.insert(NATS_MESSAGE_ID, id.as_str());
+        h.insert(NATS_MESSAGE_ID, id);
     } else {
-        h.insert(EVENT_ID, id.as_str());
+        h.insert(EVENT_ID_NAME, id);
     }
-    h.insert(VERSION, event.version.to_string().as_str());
-    h.insert(EVENT_TYPE, event.event_type.as_str());
+    h.insert(VERSION_NAME, event.version.to_string());
+    h.insert(EVENT_TYPE_NAME, event.event_type.as_str());
     if let Some(seq) = expected {
         h.insert(
             NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
