@@ -210,38 +210,62 @@ impl AsRef<str> for ActorId {
     }
 }
 
-/// Wire form: a plain string, or `{"id": .., "type": ..}` when the type is explicit.
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum ActorIdWire<'a> {
-    Plain(#[serde(borrow)] std::borrow::Cow<'a, str>),
-    Typed {
-        id: std::borrow::Cow<'a, str>,
-        #[serde(rename = "type")]
-        actor_type: std::borrow::Cow<'a, str>,
-    },
-}
-
+// Wire form: a plain string, or `{"id": .., "type": ..}` when the type is explicit.
 impl Serialize for ActorId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let wire = match &self.actor_type {
-            None => ActorIdWire::Plain(std::borrow::Cow::Borrowed(&self.id)),
-            Some(t) => ActorIdWire::Typed {
-                id: std::borrow::Cow::Borrowed(&self.id),
-                actor_type: std::borrow::Cow::Borrowed(t),
-            },
-        };
-        wire.serialize(serializer)
+        use serde::ser::SerializeMap;
+        match &self.actor_type {
+            None => serializer.serialize_str(&self.id),
+            Some(t) => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("id", &*self.id)?;
+                map.serialize_entry("type", &**t)?;
+                map.end()
+            }
+        }
+    }
+}
+
+struct ActorIdVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ActorIdVisitor {
+    type Value = ActorId;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an actor id: a string, or a map with \"id\" and \"type\"")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ActorId, E> {
+        ActorId::new(v).map_err(E::custom)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ActorId, A::Error> {
+        let mut id: Option<std::borrow::Cow<'de, str>> = None;
+        let mut actor_type: Option<std::borrow::Cow<'de, str>> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "id" if id.is_none() => id = Some(map.next_value()?),
+                "type" if actor_type.is_none() => actor_type = Some(map.next_value()?),
+                "id" | "type" => {
+                    return Err(serde::de::Error::custom(format!("duplicate field {key:?}")));
+                }
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let id = id.ok_or_else(|| serde::de::Error::missing_field("id"))?;
+        match actor_type {
+            Some(t) => ActorId::with_type(t, id),
+            None => ActorId::new(id),
+        }
+        .map_err(serde::de::Error::custom)
     }
 }
 
 impl<'de> Deserialize<'de> for ActorId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match ActorIdWire::deserialize(deserializer)? {
-            ActorIdWire::Plain(id) => ActorId::new(id),
-            ActorIdWire::Typed { id, actor_type } => ActorId::with_type(actor_type, id),
-        }
-        .map_err(serde::de::Error::custom)
+        deserializer.deserialize_any(ActorIdVisitor)
     }
 }
 

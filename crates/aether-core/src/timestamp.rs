@@ -46,13 +46,91 @@ impl Timestamp {
 
     /// Parses an RFC 3339 string with any offset.
     pub fn parse_rfc3339(s: &str) -> Result<Self, Error> {
+        if let Some(t) = Self::parse_canonical(s.as_bytes()) {
+            return Ok(t);
+        }
         OffsetDateTime::parse(s, &Rfc3339)
             .map(Self::from_datetime)
             .map_err(|e| Error::invalid_input(format!("invalid RFC 3339 timestamp {s:?}: {e}")))
     }
 
+    /// Fast path for the form we write: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`. `None` for
+    /// anything else (the general parser then decides).
+    fn parse_canonical(b: &[u8]) -> Option<Self> {
+        if b.len() != 30
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+            || b[19] != b'.'
+            || b[29] != b'Z'
+        {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            b[r].iter().try_fold(0u32, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+            })
+        };
+        let date = time::Date::from_calendar_date(
+            i32::try_from(num(0..4)?).ok()?,
+            time::Month::try_from(u8::try_from(num(5..7)?).ok()?).ok()?,
+            u8::try_from(num(8..10)?).ok()?,
+        )
+        .ok()?;
+        let t = time::Time::from_hms_nano(
+            u8::try_from(num(11..13)?).ok()?,
+            u8::try_from(num(14..16)?).ok()?,
+            u8::try_from(num(17..19)?).ok()?,
+            num(20..29)?,
+        )
+        .ok()?;
+        Some(Self(time::PrimitiveDateTime::new(date, t).assume_utc()))
+    }
+
     /// The RFC 3339 form in UTC with nine fractional digits.
     pub fn to_rfc3339(&self) -> String {
+        let mut buf = [0u8; 30];
+        match self.write_canonical(&mut buf) {
+            Some(s) => s.to_owned(),
+            None => self.to_rfc3339_slow(),
+        }
+    }
+
+    /// Writes the canonical form into `buf` without allocating; `None` for years
+    /// outside 0..=9999, which need the general form.
+    fn write_canonical<'b>(&self, buf: &'b mut [u8; 30]) -> Option<&'b str> {
+        let d = self.0;
+        let year = u32::try_from(d.year()).ok().filter(|y| *y <= 9999)?;
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, u32::from(u8::from(d.month())));
+        put(8, 2, u32::from(d.day()));
+        put(11, 2, u32::from(d.hour()));
+        put(14, 2, u32::from(d.minute()));
+        put(17, 2, u32::from(d.second()));
+        put(20, 9, d.nanosecond());
+        for (i, c) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+            (29, b'Z'),
+        ] {
+            buf[i] = c;
+        }
+        std::str::from_utf8(buf).ok()
+    }
+
+    fn to_rfc3339_slow(&self) -> String {
         let d = self.0;
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
@@ -81,7 +159,11 @@ impl fmt::Debug for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        let mut buf = [0u8; 30];
+        match self.write_canonical(&mut buf) {
+            Some(s) => f.write_str(s),
+            None => f.write_str(&self.to_rfc3339_slow()),
+        }
     }
 }
 
@@ -93,7 +175,11 @@ impl From<OffsetDateTime> for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_rfc3339())
+        let mut buf = [0u8; 30];
+        match self.write_canonical(&mut buf) {
+            Some(s) => serializer.serialize_str(s),
+            None => serializer.serialize_str(&self.to_rfc3339_slow()),
+        }
     }
 }
 
@@ -116,6 +202,35 @@ mod tests {
         assert_eq!(back, t);
         let neg = Timestamp::parse_rfc3339("1969-12-31T20:00:00.000000001-04:00").unwrap();
         assert_eq!(neg.unix_nanos(), 1);
+    }
+
+    #[test]
+    fn fast_and_general_paths_agree() {
+        for s in [
+            "2026-11-23T17:00:00.123456789Z",
+            "0001-01-01T00:00:00.000000000Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "2024-02-29T00:00:00.000000001Z",
+        ] {
+            let fast = Timestamp::parse_canonical(s.as_bytes()).unwrap();
+            let general = Timestamp::from_datetime(OffsetDateTime::parse(s, &Rfc3339).unwrap());
+            assert_eq!(fast, general);
+            assert_eq!(fast.to_rfc3339(), s);
+            assert_eq!(fast.to_rfc3339(), fast.to_rfc3339_slow());
+        }
+        for bad in [
+            "2023-02-29T00:00:00.000000000Z",
+            "2026-13-01T00:00:00.000000000Z",
+            "2026-11-23T24:00:00.000000000Z",
+            "2026-11-23T17:00:00.12345678xZ",
+            "+026-11-23T17:00:00.000000000Z",
+        ] {
+            assert!(
+                Timestamp::parse_canonical(bad.as_bytes()).is_none(),
+                "{bad}"
+            );
+            assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
