@@ -94,7 +94,7 @@ impl Timestamp {
         let mut buf = [0u8; 30];
         match self.write_canonical(&mut buf) {
             Some(s) => s.to_owned(),
-            None => self.to_rfc3339_slow(),
+            None => self.rfc3339_general(),
         }
     }
 
@@ -130,7 +130,7 @@ impl Timestamp {
         std::str::from_utf8(buf).ok()
     }
 
-    fn to_rfc3339_slow(&self) -> String {
+    fn rfc3339_general(&self) -> String {
         let d = self.0;
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
@@ -162,7 +162,7 @@ impl fmt::Display for Timestamp {
         let mut buf = [0u8; 30];
         match self.write_canonical(&mut buf) {
             Some(s) => f.write_str(s),
-            None => f.write_str(&self.to_rfc3339_slow()),
+            None => f.write_str(&self.rfc3339_general()),
         }
     }
 }
@@ -178,7 +178,7 @@ impl Serialize for Timestamp {
         let mut buf = [0u8; 30];
         match self.write_canonical(&mut buf) {
             Some(s) => serializer.serialize_str(s),
-            None => serializer.serialize_str(&self.to_rfc3339_slow()),
+            None => serializer.serialize_str(&self.rfc3339_general()),
         }
     }
 }
@@ -216,7 +216,7 @@ mod tests {
             let general = Timestamp::from_datetime(OffsetDateTime::parse(s, &Rfc3339).unwrap());
             assert_eq!(fast, general);
             assert_eq!(fast.to_rfc3339(), s);
-            assert_eq!(fast.to_rfc3339(), fast.to_rfc3339_slow());
+            assert_eq!(fast.to_rfc3339(), fast.rfc3339_general());
         }
         for bad in [
             "2023-02-29T00:00:00.000000000Z",
