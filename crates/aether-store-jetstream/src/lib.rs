@@ -74,3 +74,18 @@ pub use headers::{
 pub use snapshot::JetStreamSnapshotStore;
 pub use store::{JetStreamEventStore, MAX_BATCH_EVENTS};
 pub use subject::{Subjects, decode_token, encode_token};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn public_handles_are_send_sync_and_clone() {
+        send_sync_clone::<JetStreamEventStore>();
+        send_sync_clone::<JetStreamSnapshotStore>();
+        send_sync_clone::<JetStreamConfig>();
+        send_sync_clone::<Subjects>();
+    }
+}
