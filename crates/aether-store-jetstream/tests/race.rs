@@ -164,7 +164,7 @@ async fn separate_processes_race() {
     let target = 90u64;
     let exe = std::env::current_exe().unwrap();
     // All writers start at the same moment, whatever their startup time.
-    let start_at = now_millis() + 1_500;
+    let start_at = now_millis() + 2_500;
     let mut children = Vec::new();
     for i in 0..3 {
         let child = tokio::process::Command::new(&exe)
