@@ -50,6 +50,11 @@ pub struct JetStreamConfig {
     /// How many appends [`crate::JetStreamEventStore::append_many`] keeps in
     /// flight. Default 256.
     pub pipeline_depth: usize,
+    /// Use the server's atomic batch publish for multi-event appends (and set
+    /// `allow_atomic_publish` on the stream). Needs nats-server ≥ 2.12. When
+    /// off, or on an older server, appending more than one event at once fails
+    /// with [`aether_core::Error::Unsupported`]. Default `true`.
+    pub atomic_batches: bool,
 }
 
 impl Default for JetStreamConfig {
@@ -66,6 +71,7 @@ impl Default for JetStreamConfig {
             connect_timeout: Duration::from_secs(5),
             version_cache_capacity: 100_000,
             pipeline_depth: 256,
+            atomic_batches: true,
         }
     }
 }

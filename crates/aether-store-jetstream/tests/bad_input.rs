@@ -239,3 +239,28 @@ async fn missing_stream_is_a_clear_error() {
     let err = s.append(ev(&a, 2)).await.unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
 }
+
+#[tokio::test]
+async fn batches_without_atomic_publish_are_unsupported() {
+    let server = NatsServer::start().await;
+    let cfg = JetStreamConfig {
+        atomic_batches: false,
+        ..config(1)
+    };
+    let s = JetStreamEventStore::connect(&server.url(), cfg)
+        .await
+        .unwrap();
+    assert!(!s.supports_atomic_batches());
+    let a = actor("nobatch");
+    let err = s
+        .append_batch(&a, ExpectedVersion::NoStream, vec![ev(&a, 1), ev(&a, 2)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+    assert_eq!(s.latest_version(&a).await.unwrap(), 0);
+    // One event at a time still works.
+    s.append_batch(&a, ExpectedVersion::NoStream, vec![ev(&a, 1)])
+        .await
+        .unwrap();
+    assert_eq!(s.append(ev(&a, 2)).await.unwrap(), 2);
+}

@@ -98,12 +98,15 @@ impl JetStreamEventStore {
             )));
         }
         if events.len() > 1 && !self.inner.atomic_batches {
-            return Err(Error::Unsupported {
-                message: format!(
+            let message = if self.inner.config.atomic_batches {
+                format!(
                     "atomic batches need nats-server 2.12 or newer; the server is {}",
                     self.inner.server_version
-                ),
-            });
+                )
+            } else {
+                "atomic batches are turned off (JetStreamConfig::atomic_batches = false)".into()
+            };
+            return Err(Error::Unsupported { message });
         }
         let payloads = self.encode(&events)?;
         let subject = self.inner.subjects.events(actor);

@@ -81,7 +81,7 @@ impl JetStreamEventStore {
     pub async fn new(client: Client, config: JetStreamConfig) -> Result<Self> {
         config.validate()?;
         let info = client.server_info();
-        let atomic_batches = setup::supports_atomic_batches(&info.version);
+        let atomic_batches = config.atomic_batches && setup::supports_atomic_batches(&info.version);
         let js = async_nats::jetstream::ContextBuilder::new()
             .timeout(config.request_timeout)
             .ack_timeout(config.request_timeout)
