@@ -161,7 +161,15 @@ impl JetStreamEventStore {
                 }
                 Err(PublishFailure::Conflict) => {
                     tracing::debug!(attempt, "expected sequence rejected; refreshing");
+                    let tried = known.sequence;
                     known = Box::pin(self.fresh(actor, &subject)).await?;
+                    if known.sequence == tried {
+                        // 10164 on a replicated stream: another write to this
+                        // actor is still in flight. Give it a moment to land.
+                        let pause = 1u64 << attempt.min(5);
+                        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                        known = Box::pin(self.fresh(actor, &subject)).await?;
+                    }
                 }
                 Err(PublishFailure::Ambiguous(e)) => {
                     tracing::debug!(attempt, error = %e, "no ack; checking whether the append landed");
