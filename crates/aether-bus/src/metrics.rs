@@ -13,7 +13,7 @@
 //! is first used; install your recorder before creating the bus.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use metrics::{Counter, counter};
 
@@ -40,6 +40,9 @@ pub(crate) struct NsMetrics {
     /// The local subscriptions matching this namespace, cached (see
     /// [`crate::core::Routes`]).
     pub(crate) routes: RwLock<Option<crate::core::Routes>>,
+    /// The NATS subject of this namespace (`NatsEventBus` only), built on
+    /// first publication.
+    pub(crate) nats_subject: OnceLock<async_nats::Subject>,
 }
 
 impl NsMetrics {
@@ -62,6 +65,7 @@ impl NsMetrics {
             remote_lost: counter!("aether_bus_remote_lost_total", "namespace" => ns),
             seq: numbered.then(|| AtomicU64::new(0)),
             routes: RwLock::new(None),
+            nats_subject: OnceLock::new(),
         }
     }
 }

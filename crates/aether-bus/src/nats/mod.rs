@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
 use aether_core::{Event, EventStored, EventStoredHook};
-use async_nats::header::{HeaderName, HeaderValue};
-use async_nats::{Client, HeaderMap};
+use async_nats::{Client, Subject};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -19,23 +18,19 @@ use crate::dispatch::Entry;
 use crate::error::{BusError, BusErrorKind};
 use crate::filter::Filter;
 use crate::local::check_event;
-use crate::metrics::BusStats;
+use crate::metrics::{BusStats, NsMetrics};
 use crate::pattern::validate_namespace;
 use crate::subscription::{
     Envelope, EventSubscription, Registry, StoredSubscription, SubscribeOptions, Subscription,
 };
 
 mod config;
+mod origin;
 mod tasks;
 
 pub use self::config::NatsBusConfig;
 use self::tasks::{pump_stored, run_group, run_stored_listener};
 pub use crate::sync::VersionCacheSync;
-
-/// Header carrying the publishing node's id.
-pub(crate) const ORIGIN_HEADER: HeaderName = HeaderName::from_static("Aether-Origin");
-/// Header carrying the publisher's sequence number in the namespace.
-pub(crate) const SEQ_HEADER: HeaderName = HeaderName::from_static("Aether-Seq");
 
 /// The event bus across processes: the [`EventBus`] API over core NATS.
 ///
@@ -220,28 +215,10 @@ impl NatsEventBus {
             event_type = %event.event_type,
             remote = true,
         );
-        async move {
-            let mut payload = Vec::with_capacity(512);
-            serde_json::to_writer(&mut payload, &*event).map_err(|e| {
-                BusError::new(BusErrorKind::Serialization, format!("encoding event: {e}"))
-                    .with_source(e)
-            })?;
-            let mut headers = HeaderMap::new();
-            headers.insert(ORIGIN_HEADER, &*inner.node_id);
-            if let Some(seq) = ns.next_seq() {
-                headers.insert(SEQ_HEADER, HeaderValue::from(seq));
-            }
-            let subject = format!("{}{}", inner.events_prefix, ns.name);
-            inner
-                .client
-                .publish_with_headers(subject, headers, Bytes::from(payload))
-                .await
-                .map_err(|e| publish_err(&ns.name, e))?;
-            inner.core.metrics.published(&ns);
-            Ok(inner.core.deliver_local(&ns, event).await)
+        if span.is_disabled() {
+            return inner.publish(ns, event).await;
         }
-        .instrument(span)
-        .await
+        inner.publish(ns, event).instrument(span).await
     }
 
     /// Subscribes to all events of namespaces matching `pattern` on every node.
@@ -422,6 +399,28 @@ fn publish_err(ns: &str, e: async_nats::PublishError) -> BusError {
 }
 
 impl Inner {
+    /// Encodes `event`, publishes it on NATS with this node's id and the
+    /// namespace's next sequence number, then delivers it locally.
+    async fn publish(&self, ns: Arc<NsMetrics>, event: Arc<Event>) -> Result<u64, BusError> {
+        let mut payload = Vec::with_capacity(512);
+        serde_json::to_writer(&mut payload, &*event).map_err(|e| {
+            BusError::new(BusErrorKind::Serialization, format!("encoding event: {e}"))
+                .with_source(e)
+        })?;
+        let reply = origin::reply(&self.node_id, ns.next_seq());
+        // The subject is built once per namespace (a cheap `Bytes` clone after).
+        let subject = ns
+            .nats_subject
+            .get_or_init(|| Subject::from(format!("{}{}", self.events_prefix, ns.name)))
+            .clone();
+        self.client
+            .publish_with_reply(subject, reply, Bytes::from(payload))
+            .await
+            .map_err(|e| publish_err(&ns.name, e))?;
+        self.core.metrics.published(&ns);
+        Ok(self.core.deliver_local(&ns, event).await)
+    }
+
     /// Adds `entry` to the existing group of `pattern`; `false` if none exists.
     fn join_group(&self, pattern: &str, entry: &Arc<Entry<Envelope>>) -> bool {
         match lock(&self.groups).get(pattern) {

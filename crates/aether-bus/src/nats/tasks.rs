@@ -5,16 +5,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 
 use aether_core::{Event, EventStored};
-use async_nats::header::{HeaderName, HeaderValue};
-use async_nats::{Client, HeaderMap, Subscriber};
+use async_nats::{Client, Subscriber};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::{Inner, ORIGIN_HEADER, SEQ_HEADER};
+use super::{Inner, origin};
 use crate::core::{Core, STORED_NAMESPACE};
 use crate::dispatch::Entry;
 use crate::gaps::GapTracker;
+use crate::metrics::NsMetrics;
 use crate::pattern::{Pattern, validate_namespace};
 use crate::subscription::Envelope;
 
@@ -28,28 +28,35 @@ pub(super) async fn run_group(
     node_id: Arc<str>,
 ) {
     let mut gaps = GapTracker::default();
+    // The namespace of the previous message: a stream usually stays on one
+    // namespace, so its checks and counters are reused without a lookup.
+    let mut last: Option<Arc<NsMetrics>> = None;
     while let Some(msg) = subscriber.next().await {
         let Some(ns) = msg.subject.as_str().strip_prefix(&*events_prefix) else {
             continue;
         };
-        let origin = msg
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(ORIGIN_HEADER))
-            .map(|v| v.as_str());
+        let (origin, seq) = origin::parse(msg.reply.as_ref());
         if origin == Some(&*node_id) {
             continue;
         }
-        // Isolation: only concrete, valid namespaces the pattern matches.
-        let nsm = match core.metrics.checked(ns, validate_namespace) {
-            Ok(m) if pattern.matches_valid(ns) => m,
+        let nsm = match &last {
+            Some(m) if *m.name == *ns => m.clone(),
             _ => {
-                core.metrics.decode_error();
-                tracing::warn!(subject = %msg.subject, "ignoring message on an invalid namespace");
-                continue;
+                // Isolation: only concrete, valid namespaces the pattern matches.
+                match core.metrics.checked(ns, validate_namespace) {
+                    Ok(m) if pattern.matches_valid(ns) => {
+                        last = Some(m.clone());
+                        m
+                    }
+                    _ => {
+                        core.metrics.decode_error();
+                        tracing::warn!(subject = %msg.subject, "ignoring message on an invalid namespace");
+                        continue;
+                    }
+                }
             }
         };
-        if let (Some(origin), Some(seq)) = (origin, header_u64(&msg.headers, SEQ_HEADER)) {
+        if let (Some(origin), Some(seq)) = (origin, seq) {
             let lost = gaps.observe(origin, ns, seq);
             if lost > 0 {
                 core.metrics.remote_lost(&nsm, lost);
@@ -74,10 +81,6 @@ pub(super) async fn run_group(
     }
 }
 
-fn header_u64(headers: &Option<HeaderMap>, name: HeaderName) -> Option<u64> {
-    headers.as_ref()?.get(name)?.as_str().parse().ok()
-}
-
 /// Receives `EventStored` notifications from other nodes.
 pub(super) async fn run_stored_listener(
     mut subscriber: Subscriber,
@@ -86,15 +89,11 @@ pub(super) async fn run_stored_listener(
 ) {
     let mut gaps = GapTracker::default();
     while let Some(msg) = subscriber.next().await {
-        let origin = msg
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(ORIGIN_HEADER))
-            .map(|v| v.as_str());
+        let (origin, seq) = origin::parse(msg.reply.as_ref());
         if origin == Some(&*node_id) {
             continue;
         }
-        if let (Some(origin), Some(seq)) = (origin, header_u64(&msg.headers, SEQ_HEADER)) {
+        if let (Some(origin), Some(seq)) = (origin, seq) {
             let lost = gaps.observe(origin, STORED_NAMESPACE, seq);
             if lost > 0 {
                 let ns = core.metrics.namespace(STORED_NAMESPACE);
@@ -133,11 +132,9 @@ pub(super) async fn pump_stored(
                 continue;
             }
         };
-        let mut headers = HeaderMap::new();
-        headers.insert(ORIGIN_HEADER, &*node_id);
-        headers.insert(SEQ_HEADER, HeaderValue::from(seq));
+        let reply = origin::reply(&node_id, Some(seq));
         if let Err(e) = client
-            .publish_with_headers(subject.clone(), headers, Bytes::from(payload))
+            .publish_with_reply(subject.clone(), reply, Bytes::from(payload))
             .await
         {
             tracing::warn!(error = %e, "cannot publish EventStored notification");
