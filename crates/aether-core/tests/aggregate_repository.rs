@@ -633,3 +633,30 @@ async fn works_over_type_erased_stores() {
     let loaded = repo.load(&id).await.unwrap();
     assert_eq!((loaded.snapshot_version, loaded.replayed), (2, 1));
 }
+
+/// Regression: a history at `u64::MAX` (here a snapshot written there) used to
+/// overflow `version + 1` when catching up and stamping new events.
+#[tokio::test]
+async fn a_history_at_the_largest_version_fails_cleanly_instead_of_overflowing() {
+    let snaps = InMemorySnapshotStore::new();
+    let repo =
+        Repository::<Account, _>::new(InMemoryEventStore::new()).with_snapshots(snaps.clone());
+    let id = account(90);
+    snaps
+        .save_snapshot(
+            Snapshot::new(
+                id.clone(),
+                u64::MAX,
+                json!({"owner": "ada", "balance": 5, "transactions": 1}),
+            )
+            .with_schema_version(Account::SNAPSHOT_SCHEMA_VERSION),
+        )
+        .await
+        .unwrap();
+    let loaded = repo.load(&id).await.unwrap();
+    assert_eq!((loaded.version, loaded.state.balance), (u64::MAX, 5));
+    match repo.execute(&id, deposit(1)).await {
+        Err(ExecuteError::Store(Error::InvalidInput { .. })) => {}
+        other => panic!("expected an invalid-input store error, got {other:?}"),
+    }
+}

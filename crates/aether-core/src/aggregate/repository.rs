@@ -314,7 +314,11 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
         loaded: &mut Loaded<A>,
         command_id: Option<&str>,
     ) -> Result<Vec<EventEnvelope<A::Event>>, Error> {
-        let events = self.store.read(id, loaded.version + 1).await?;
+        // A history already at u64::MAX has nothing after it.
+        let Some(from) = loaded.version.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        let events = self.store.read(id, from).await?;
         let mut ours = Vec::new();
         for stored in events {
             if stored.version <= loaded.version {
@@ -419,6 +423,17 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
                     events: Vec::new(),
                     attempts: attempt,
                 });
+            }
+            if u64::try_from(decided.len())
+                .ok()
+                .and_then(|n| loaded.version.checked_add(n))
+                .is_none()
+            {
+                return Err(ExecuteError::Store(Error::invalid_input(format!(
+                    "{} new event(s) after version {} would run past the largest version (u64::MAX)",
+                    decided.len(),
+                    loaded.version
+                ))));
             }
             let envelopes = command.envelopes(id, loaded.version, decided);
             let stored = envelopes

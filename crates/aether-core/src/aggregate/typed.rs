@@ -196,7 +196,9 @@ impl<C> CommandEnvelope<C> {
     }
 
     /// Stamps typed events decided for this command as the versions after
-    /// `current_version` of `actor_id`.
+    /// `current_version` of `actor_id`. Versions that would pass `u64::MAX`
+    /// stay at `u64::MAX` (a store rejects such a batch as not consecutive;
+    /// the repository refuses it before calling this).
     pub fn envelopes<E: DomainEvent>(
         &self,
         actor_id: &ActorId,
@@ -207,11 +209,11 @@ impl<C> CommandEnvelope<C> {
         let timestamp = Timestamp::now();
         events
             .into_iter()
-            .zip(current_version + 1..)
-            .map(|(event, version)| EventEnvelope {
+            .zip(1u64..)
+            .map(|(event, n)| EventEnvelope {
                 id: EventId::new(),
                 actor_id: actor_id.clone(),
-                version,
+                version: current_version.saturating_add(n),
                 event,
                 metadata: metadata.clone(),
                 timestamp,
@@ -337,6 +339,16 @@ mod tests {
         assert_eq!(
             uncorrelated.event_metadata().correlation_id(),
             Some("cmd-2")
+        );
+    }
+
+    #[test]
+    fn envelopes_at_the_largest_version_saturate_instead_of_overflowing() {
+        let cmd = CommandEnvelope::new(());
+        let envs = cmd.envelopes(&actor(), u64::MAX - 1, vec![Ev::Closed, Ev::Closed]);
+        assert_eq!(
+            envs.iter().map(|e| e.version).collect::<Vec<_>>(),
+            vec![u64::MAX, u64::MAX]
         );
     }
 
