@@ -1,7 +1,8 @@
 //! Detecting lost cross-node messages from per-publisher sequence numbers.
 //!
 //! Every `NatsEventBus` numbers its publications per namespace (1, 2, 3, ...)
-//! and sends its node id and the number as headers. A receiver remembers the
+//! and sends its node id and the number with each message (see
+//! `nats::origin`). A receiver remembers the
 //! last number seen per (origin node, namespace); a jump from `n` to `m > n + 1`
 //! means `m - n - 1` messages of that namespace never arrived (core NATS is
 //! at-most-once: a slow consumer or a reconnect loses messages).

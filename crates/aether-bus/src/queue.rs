@@ -2,7 +2,6 @@
 
 use std::collections::VecDeque;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -15,9 +14,6 @@ use crate::subscription::{BusItem, OverflowPolicy, RecvError};
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
     state: Mutex<State<T>>,
-    /// Set when something is queued, cleared when the receiver takes it all:
-    /// lets the receiver wait briefly for the next item without locking.
-    ready: CachePadded<AtomicBool>,
     /// Wakes publishers waiting for space (policy `Wait`).
     space: Notify,
     capacity: usize,
@@ -37,19 +33,6 @@ struct State<T> {
     waker: Option<Waker>,
     /// Publishers waiting for space.
     send_waiters: usize,
-}
-
-/// Keeps a value on its own cache lines, so the receiver spinning on it does
-/// not slow down publishers writing the queue state next to it.
-#[derive(Debug)]
-#[repr(align(128))]
-struct CachePadded<T>(T);
-
-impl<T> std::ops::Deref for CachePadded<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
 }
 
 /// What happened to a pushed item.
@@ -83,7 +66,6 @@ impl<T> Queue<T> {
                 waker: None,
                 send_waiters: 0,
             }),
-            ready: CachePadded(AtomicBool::new(false)),
             space: Notify::new(),
             capacity,
             policy,
@@ -135,7 +117,6 @@ impl<T> Queue<T> {
                     st.closed = Some(RecvError::Overflowed {
                         capacity: self.capacity,
                     });
-                    self.set_ready();
                     let waker = st.waker.take();
                     drop(st);
                     if let Some(w) = waker {
@@ -147,7 +128,6 @@ impl<T> Queue<T> {
         }
         st.buf.push_back(BusItem::Event(item));
         st.events += 1;
-        self.set_ready();
         let waker = st.waker.take();
         drop(st);
         if let Some(w) = waker {
@@ -171,7 +151,6 @@ impl<T> Queue<T> {
             None if state.lagged > 0 => state.lagged += n,
             _ => state.buf.push_back(BusItem::Lagged(n)),
         }
-        self.set_ready();
         let waker = st.waker.take();
         drop(st);
         if let Some(w) = waker {
@@ -216,7 +195,6 @@ impl<T> Queue<T> {
         if st.closed.is_none() {
             st.closed = Some(reason);
         }
-        self.set_ready();
         let waker = st.waker.take();
         drop(st);
         if let Some(w) = waker {
@@ -252,7 +230,6 @@ impl<T> Queue<T> {
             return Poll::Ready(Ok(BusItem::Lagged(n)));
         }
         if !st.buf.is_empty() {
-            self.ready.store(false, Ordering::Relaxed);
             std::mem::swap(&mut st.buf, batch);
             let had_events = st.events > 0;
             st.events = 0;
@@ -274,44 +251,6 @@ impl<T> Queue<T> {
             _ => st.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
-    }
-
-    /// Marks the queue non-empty; writes the flag only when it changes, so a
-    /// receiver spinning on it is not disturbed by every push.
-    fn set_ready(&self) {
-        if !self.ready.load(Ordering::Relaxed) {
-            self.ready.store(true, Ordering::Release);
-        }
-    }
-
-    /// Spins briefly (at most `spins` checks of an atomic flag, about a
-    /// microsecond) waiting for something to be queued. Returns whether it
-    /// was. Under a steady stream this saves a thread park and wake-up (two
-    /// system calls) per event.
-    pub(crate) fn spin_until_ready(&self, spins: u32) -> bool {
-        for _ in 0..spins {
-            if self.ready.load(Ordering::Acquire) {
-                return true;
-            }
-            std::hint::spin_loop();
-        }
-        self.ready.load(Ordering::Acquire)
-    }
-
-    /// Takes the next item without registering for a wake-up.
-    pub(crate) fn poll_ready(
-        &self,
-        batch: &mut VecDeque<BusItem<T>>,
-    ) -> Option<Result<BusItem<T>, RecvError>> {
-        if let Some(item) = batch.pop_front() {
-            return Some(Ok(item));
-        }
-        let waker = futures::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        match self.poll_recv(batch, &mut cx) {
-            Poll::Ready(r) => Some(r),
-            Poll::Pending => None,
-        }
     }
 
     /// Non-blocking receive: `None` when nothing is ready.

@@ -107,9 +107,6 @@ pub enum RecvError {
     },
 }
 
-/// Empty polls that park at once after a spin that found nothing.
-const SPIN_BACKOFF: u8 = 16;
-
 /// Removes subscriptions from the bus that created them.
 pub(crate) trait Registry: Send + Sync + 'static {
     fn unsubscribe(&self, id: u64);
@@ -129,9 +126,6 @@ pub struct Subscription<T> {
     queue: Arc<Queue<T>>,
     /// Items taken from the queue in one batch and not yet returned.
     batch: VecDeque<BusItem<T>>,
-    /// Empty polls left before the receiver spins again (see
-    /// [`Subscription::poll_item`]).
-    spin_backoff: u8,
     id: u64,
     pattern: Arc<str>,
     registry: Weak<dyn Registry>,
@@ -148,7 +142,6 @@ impl<T> Subscription<T> {
         Self {
             queue,
             batch: VecDeque::new(),
-            spin_backoff: 0,
             id,
             pattern,
             registry,
@@ -161,27 +154,16 @@ impl<T> Subscription<T> {
         futures::future::poll_fn(|cx| self.poll_item(cx)).await
     }
 
-    /// Polls for the next item. When the queue is empty the receiver first
-    /// spins for about a microsecond: under a steady stream the next event
-    /// usually arrives within that time, which saves a thread park and
-    /// wake-up per event. Spinning is adaptive: after a spin that found
-    /// nothing, the next [`SPIN_BACKOFF`] empty polls park at once, so a slow
-    /// trickle of events costs no CPU.
+    /// Polls for the next item: from the batch taken last time, else takes
+    /// everything queued as the next batch, else registers for a wake-up.
+    ///
+    /// An earlier version spun for about a microsecond before parking; with
+    /// publisher and subscriber as tasks of one runtime that spin held a
+    /// worker thread the publisher needed, and `benches/local.rs` got both
+    /// faster and far steadier without it. Taking part in tokio's
+    /// cooperative budget (as tokio's channels do) was measured too and cost
+    /// about a quarter of the throughput, so it is not done.
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Result<BusItem<T>, RecvError>> {
-        const SPINS: u32 = 32;
-        if let Some(r) = self.queue.poll_ready(&mut self.batch) {
-            return Poll::Ready(r);
-        }
-        if self.spin_backoff == 0 {
-            if self.queue.spin_until_ready(SPINS)
-                && let Some(r) = self.queue.poll_ready(&mut self.batch)
-            {
-                return Poll::Ready(r);
-            }
-            self.spin_backoff = SPIN_BACKOFF;
-        } else {
-            self.spin_backoff -= 1;
-        }
         self.queue.poll_recv(&mut self.batch, cx)
     }
 
