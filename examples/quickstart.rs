@@ -2,108 +2,21 @@
 //!
 //! Runs without a server: `cargo run --example quickstart`.
 //!
-//! It defines the account (commands, events, a domain error), opens it,
-//! deposits, tries to withdraw too much (rejected by the aggregate), withdraws,
-//! and reloads it from a snapshot plus the events after it.
+//! It uses the account of `shared/account.rs` (commands, events, a domain
+//! error), opens it, deposits, tries to withdraw too much (rejected by the
+//! aggregate), withdraws, and reloads it from a snapshot plus the events after
+//! it.
 
-use aether::core::aggregate::{
-    Aggregate, CommandEnvelope, DomainEvent, ExecuteError, Repository, SnapshotPolicy,
-};
+#[path = "shared/account.rs"]
+mod account;
+
+use account::{Account, AccountCommand};
+use aether::core::aggregate::{CommandEnvelope, ExecuteError, Repository};
 use aether::memory::{InMemoryEventStore, InMemorySnapshotStore};
 use aether::prelude::*;
-use serde::{Deserialize, Serialize};
 
-/// The account's state: what `apply` builds from its events.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Account {
-    owner: Option<String>,
-    balance: u64,
-}
-
-/// What users ask the account to do.
-#[derive(Debug)]
-enum AccountCommand {
-    Open { owner: String },
-    Deposit { amount: u64 },
-    Withdraw { amount: u64 },
-}
-
-/// What happened to the account (stored as events named after the variants).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum AccountEvent {
-    Opened { owner: String },
-    Deposited { amount: u64 },
-    Withdrawn { amount: u64 },
-}
-
-impl DomainEvent for AccountEvent {
-    fn event_type(&self) -> &'static str {
-        match self {
-            Self::Opened { .. } => "Opened",
-            Self::Deposited { .. } => "Deposited",
-            Self::Withdrawn { .. } => "Withdrawn",
-        }
-    }
-}
-
-/// Why the account refuses a command.
-#[derive(Debug, thiserror::Error)]
-enum AccountError {
-    #[error("the account is already open")]
-    AlreadyOpen,
-    #[error("the account is not open")]
-    NotOpen,
-    #[error("insufficient funds: balance {balance}, requested {requested}")]
-    InsufficientFunds { balance: u64, requested: u64 },
-}
-
-impl Aggregate for Account {
-    const TYPE: &'static str = "account";
-    type Command = AccountCommand;
-    type Event = AccountEvent;
-    type Error = AccountError;
-
-    // Decide: never changes the state.
-    fn handle(&self, command: &AccountCommand) -> Result<Vec<AccountEvent>, AccountError> {
-        match command {
-            AccountCommand::Open { owner } if self.owner.is_none() => {
-                Ok(vec![AccountEvent::Opened {
-                    owner: owner.clone(),
-                }])
-            }
-            AccountCommand::Open { .. } => Err(AccountError::AlreadyOpen),
-            _ if self.owner.is_none() => Err(AccountError::NotOpen),
-            AccountCommand::Deposit { amount } => {
-                Ok(vec![AccountEvent::Deposited { amount: *amount }])
-            }
-            AccountCommand::Withdraw { amount } if *amount > self.balance => {
-                Err(AccountError::InsufficientFunds {
-                    balance: self.balance,
-                    requested: *amount,
-                })
-            }
-            AccountCommand::Withdraw { amount } => {
-                Ok(vec![AccountEvent::Withdrawn { amount: *amount }])
-            }
-        }
-    }
-
-    // Evolve: folds one event into the state.
-    fn apply(&mut self, event: &AccountEvent) {
-        match event {
-            AccountEvent::Opened { owner } => self.owner = Some(owner.clone()),
-            AccountEvent::Deposited { amount } => self.balance += amount,
-            AccountEvent::Withdrawn { amount } => self.balance -= amount,
-        }
-    }
-
-    fn snapshot_policy() -> SnapshotPolicy {
-        SnapshotPolicy::EveryNEvents(3)
-    }
-}
-
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the example.
+pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let store = InMemoryEventStore::new();
     let snapshots = InMemorySnapshotStore::new();
     let accounts = Repository::<Account, _>::new(store.clone()).with_snapshots(snapshots);
@@ -172,4 +85,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         loaded.state.balance, loaded.version, loaded.snapshot_version, loaded.replayed
     );
     Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    run().await
 }

@@ -179,37 +179,37 @@ async fn report(name: &str, repo: &Repo, tally: &Tally, elapsed: Duration, extra
     assert_eq!(value, committed, "{name}: stored count must equal commits");
 }
 
-async fn run(name: &str, policy: RetryPolicy) {
+async fn run_policy(name: &str, policy: RetryPolicy) {
     let repo = Arc::new(new_repo(policy));
     let (tally, elapsed) = workload(repo.clone(), |_, _| {}).await;
     report(name, &repo, &tally, elapsed, 0).await;
 }
 
-#[tokio::main]
-async fn main() {
+/// Runs the example (panics if a command was lost or applied twice).
+pub async fn run() {
     println!("{TASKS} tasks x {PER_TASK} increments on one counter, 1 ms simulated round trip\n");
 
     // 1. Simple retry: try again at once, a bounded number of times.
-    run("simple retry (immediate, 50)", RetryPolicy::immediate(50)).await;
+    run_policy("simple retry (immediate, 50)", RetryPolicy::immediate(50)).await;
 
     // 2. Exponential backoff, without and with jitter: jitter spreads the
     //    retries so writers stop colliding in lock-step.
     let exp = RetryPolicy::exponential(50, Duration::from_millis(1), Duration::from_millis(50));
-    run(
+    run_policy(
         "exponential, no jitter",
         exp.clone().with_jitter(Jitter::None),
     )
     .await;
-    run(
+    run_policy(
         "exponential, full jitter",
         exp.clone().with_jitter(Jitter::Full),
     )
     .await;
-    run("exponential, equal jitter", exp.with_jitter(Jitter::Equal)).await;
+    run_policy("exponential, equal jitter", exp.with_jitter(Jitter::Equal)).await;
 
     // 3. Adaptive backoff: wait in proportion to how far the aggregate moved
     //    (the version gap the conflict reports).
-    run(
+    run_policy(
         "adaptive by version gap",
         RetryPolicy::version_gap(50, Duration::from_micros(700), Duration::from_millis(30)),
     )
@@ -218,7 +218,7 @@ async fn main() {
     // 4. Conflict-detail-driven: give up at once when the conflict shows the
     //    aggregate moved by more than 2 versions (too hot to win right now),
     //    and let the caller decide what to do with the handed-back command.
-    run(
+    run_policy(
         "give up when the gap is over 2",
         RetryPolicy::immediate(50).with_max_version_gap(2),
     )
@@ -293,4 +293,9 @@ async fn main() {
     );
 
     println!("\nevery section: stored count == commands committed (none lost, none doubled)");
+}
+
+#[tokio::main]
+async fn main() {
+    run().await;
 }
