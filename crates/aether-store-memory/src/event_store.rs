@@ -193,9 +193,9 @@ impl Drop for DrainGuard<'_> {
     }
 }
 
-/// Rejects batches reaching `u64::MAX`: their last version would not fit, or
-/// (for a batch ending exactly at `u64::MAX`) `validate_batch` would overflow
-/// computing it. `append` of a single event still accepts `u64::MAX`.
+/// Rejects batches reaching `u64::MAX` (their last version would not fit, or
+/// would leave no room for the next one), before `validate_batch` runs.
+/// `append` of a single event still accepts `u64::MAX`.
 fn check_version_range(events: &[Event]) -> Result<()> {
     if let Some(first) = events.first()
         && first.version.checked_add(events.len() as u64).is_none()
