@@ -3,6 +3,10 @@
 use std::time::Duration;
 
 use aether_core::{Error, Result};
+
+/// The longest `request_timeout` or `connect_timeout` accepted: one day. Keeps
+/// the deadlines computed from them far from overflowing.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 use async_nats::jetstream::stream::{self, DiscardPolicy, RetentionPolicy};
 
 /// How events are stored on the server (re-exported from async-nats).
@@ -100,6 +104,12 @@ impl JetStreamConfig {
         if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::invalid_input("timeouts must be > 0"));
         }
+        if self.request_timeout > MAX_TIMEOUT || self.connect_timeout > MAX_TIMEOUT {
+            return Err(Error::invalid_input(format!(
+                "timeouts must be at most {MAX_TIMEOUT:?} (request_timeout {:?}, connect_timeout {:?})",
+                self.request_timeout, self.connect_timeout
+            )));
+        }
         if self.pipeline_depth == 0 {
             return Err(Error::invalid_input("pipeline_depth must be > 0"));
         }
@@ -188,6 +198,24 @@ fn check_name(what: &str, value: &str, required: bool, ok: impl Fn(u8) -> bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `Duration::MAX` timeouts used to overflow
+    /// `connect_timeout + 1 s` and `now + request_timeout` at connect.
+    #[test]
+    fn huge_timeouts_are_invalid_input_not_overflows() {
+        for c in [
+            JetStreamConfig {
+                request_timeout: Duration::MAX,
+                ..Default::default()
+            },
+            JetStreamConfig {
+                connect_timeout: Duration::MAX,
+                ..Default::default()
+            },
+        ] {
+            assert!(matches!(c.validate(), Err(Error::InvalidInput { .. })));
+        }
+    }
 
     #[test]
     fn defaults_are_valid() {

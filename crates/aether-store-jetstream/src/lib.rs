@@ -67,7 +67,7 @@ mod snapshot;
 mod store;
 mod subject;
 
-pub use config::{JetStreamConfig, StorageType};
+pub use config::{JetStreamConfig, MAX_TIMEOUT, StorageType};
 pub use headers::{
     EVENT_ID as HEADER_EVENT_ID, EVENT_TYPE as HEADER_EVENT_TYPE, VERSION as HEADER_VERSION,
 };

@@ -168,12 +168,7 @@ async fn separate_processes_race() {
     let mut children = Vec::new();
     for i in 0..3 {
         let child = tokio::process::Command::new(&exe)
-            .args([
-                "--exact",
-                "separate_processes_race",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["--exact", "separate_processes_race", "--nocapture"])
             .env(CHILD_ENV, format!("p{i}"))
             .env("AETHER_JS_URL", server.url())
             .env("AETHER_JS_STREAM", &config.stream_name)

@@ -30,8 +30,8 @@ struct Known {
     fresh: bool,
 }
 
-/// [`validate_batch`], made safe for batches ending at `u64::MAX` (core's
-/// version overflows there): such batches are checked here instead.
+/// [`validate_batch`], with batches ending at `u64::MAX` checked here (kept
+/// from when core's version overflowed there; core is now checked too).
 fn checked_validate(actor: &ActorId, events: &[Event]) -> Result<(u64, u64)> {
     let Some(first) = events.first() else {
         return validate_batch(actor, events);
@@ -110,6 +110,7 @@ impl JetStreamEventStore {
         }
         let payloads = self.encode(&events)?;
         let subject = self.inner.subjects.events(actor);
+        // cannot fail: checked_validate refused an empty batch.
         let last_event = &events[events.len() - 1];
         let is_ours = |id: &Option<String>| {
             id.as_deref()

@@ -65,7 +65,10 @@ impl JetStreamEventStore {
     ) -> Result<u64, PublishFailure> {
         let client = &self.inner.client;
         // ≤ 64 characters, unique per attempt.
-        let batch_id = format!("{}-{attempt}", events[0].id.as_uuid().simple());
+        let Some(first) = events.first() else {
+            return Err(PublishFailure::Failed(Error::invalid_input("empty batch")));
+        };
+        let batch_id = format!("{}-{attempt}", first.id.as_uuid().simple());
         let n = events.len();
         for (i, (event, payload)) in events.iter().zip(payloads).enumerate() {
             let mut h = headers::for_event(event, (i == 0).then_some(expected), false);

@@ -1,7 +1,7 @@
 //! Decoding replayed messages, inline for short replays and on a second task
 //! for long ones (so decoding overlaps with receiving).
 
-use aether_core::{ActorId, MalformedEvent, Replay};
+use aether_core::{ActorId, Error, MalformedEvent, Replay, Result};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -111,26 +111,32 @@ impl Pipeline {
         }
     }
 
-    pub(crate) async fn finish(mut self) -> Replay {
+    /// The replay; an error only when the decoding task was cancelled
+    /// (runtime shutting down).
+    pub(crate) async fn finish(mut self) -> Result<Replay> {
         let rest = std::mem::take(&mut self.chunk);
         match (self.task.take(), self.inline.take()) {
             (Some((tx, handle)), _) => {
                 let _ = tx.send(rest).await;
                 drop(tx);
                 match handle.await {
-                    Ok(decoder) => decoder.finish(),
+                    Ok(decoder) => Ok(decoder.finish()),
                     // The decoding task panicked: decoding never panics on
                     // input, so this is a bug; surface it.
-                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(e) => Err(Error::unavailable(
+                        format!("replay: the decoding task was cancelled: {e}"),
+                        None,
+                    )),
                 }
             }
             (None, Some(mut decoder)) => {
                 for (p, raw) in rest {
                     decoder.push(p, raw);
                 }
-                decoder.finish()
+                Ok(decoder.finish())
             }
-            (None, None) => Replay::default(),
+            (None, None) => Ok(Replay::default()),
         }
     }
 }

@@ -216,7 +216,7 @@ impl JetStreamEventStore {
             let mid = lo + (hi - lo) / 2;
             let (version, seq) = self.probe(actor, subject, mid).await?;
             match version {
-                Some(v) if v < from => lo = seq.max(mid) + 1,
+                Some(v) if v < from => lo = seq.max(mid).saturating_add(1),
                 _ => hi = mid,
             }
         }
@@ -293,6 +293,6 @@ impl JetStreamEventStore {
             let _ = stream.delete_consumer(&name).await;
         });
         result?;
-        Ok(pipeline.finish().await)
+        pipeline.finish().await
     }
 }

@@ -41,7 +41,14 @@ pub(crate) async fn connect_client(
         .request_timeout(Some(config.request_timeout))
         .connect(urls.as_slice());
     // The outer timeout bounds DNS and handshake too.
-    match tokio::time::timeout(config.connect_timeout + Duration::from_secs(1), connect).await {
+    match tokio::time::timeout(
+        config
+            .connect_timeout
+            .saturating_add(Duration::from_secs(1)),
+        connect,
+    )
+    .await
+    {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(e)) => Err(Error::unavailable(
             format!("cannot connect to NATS at {url}"),
@@ -76,6 +83,7 @@ pub(crate) async fn ensure_stream(
     timeout: Duration,
 ) -> Result<Stream> {
     let name = config.name.clone();
+    // cannot overflow: the config caps timeouts at a day.
     let deadline = tokio::time::Instant::now() + timeout.max(Duration::from_secs(10));
     let mut attempt = 0u32;
     loop {
