@@ -45,7 +45,9 @@ impl ShardAssignment {
 
     /// The number of shards.
     pub fn shard_count(&self) -> u32 {
-        self.shards.len() as u32
+        // Saturates rather than truncates; no real assignment comes near (the
+        // config allows 65,536 shards, a decoded map is bounded by its payload).
+        u32::try_from(self.shards.len()).unwrap_or(u32::MAX)
     }
 
     /// The replica set of `shard`, primary first (empty if unplaced or out of range).

@@ -122,7 +122,8 @@ impl Default for MembershipConfig {
 impl MembershipConfig {
     /// The time after which a silent member is suspected.
     pub fn suspect_after(&self) -> Duration {
-        self.heartbeat_interval * self.suspect_after_missed.max(1)
+        self.heartbeat_interval
+            .saturating_mul(self.suspect_after_missed.max(1))
     }
 
     /// Checks the ranges.
@@ -138,16 +139,36 @@ impl MembershipConfig {
                 "heartbeat_interval and suspect_after_missed must be positive",
             ));
         }
+        check_max("membership heartbeat_interval", self.heartbeat_interval)?;
+        check_max("membership suspect_after", self.suspect_after())?;
         Ok(())
     }
 }
 
+/// The longest duration any setting accepts: one day. Keeps every deadline
+/// computed from the settings (`now + 4 × op_timeout`, `sent + lease`, ...)
+/// far from overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn check_max(what: &str, d: Duration) -> Result<()> {
+    if d > MAX_DURATION {
+        return Err(ClusterError::config(format!(
+            "{what} must be at most {MAX_DURATION:?}, got {d:?}"
+        )));
+    }
+    Ok(())
+}
+
 fn check_lease(what: &str, lease: Duration, renew: Duration, margin: Duration) -> Result<()> {
+    check_max(&format!("{what} lease"), lease)?;
+    check_max(&format!("{what} renew_interval"), renew)?;
+    check_max(&format!("{what} safety_margin"), margin)?;
     if lease < Duration::from_secs(1) {
         return Err(ClusterError::config(format!(
             "{what} lease must be at least 1 s (JetStream limit-marker TTLs are whole seconds), got {lease:?}"
         )));
     }
+    // cannot overflow: both are at most a day.
     if renew.is_zero() || margin.is_zero() || renew + margin >= lease {
         return Err(ClusterError::config(format!(
             "{what}: need 0 < renew_interval ({renew:?}) and 0 < safety_margin ({margin:?}) with renew_interval + safety_margin < lease ({lease:?})"
@@ -269,6 +290,8 @@ impl ClusterConfig {
                 "kv.replicas must be 1 to 5 and kv.op_timeout positive",
             ));
         }
+        check_max("kv.op_timeout", self.kv.op_timeout)?;
+        check_max("rebalance_debounce", self.rebalance_debounce)?;
         Ok(())
     }
 
@@ -320,6 +343,40 @@ mod tests {
             StrategyConfig::BoundedLoad { epsilon: f64::NAN }
                 .build(10)
                 .is_err()
+        );
+    }
+
+    /// Regression: `Duration::MAX` settings used to overflow (`renew +
+    /// margin` in validation, `now + 4 × op_timeout` at start, `sent + lease`).
+    #[test]
+    fn huge_durations_are_config_errors_not_overflows() {
+        let huge = Duration::MAX;
+        let cases: Vec<fn(&mut ClusterConfig)> = vec![
+            |c| c.election.renew_interval = Duration::MAX,
+            |c| c.election.lease = Duration::MAX,
+            |c| c.membership.safety_margin = Duration::MAX,
+            |c| c.membership.heartbeat_interval = Duration::MAX,
+            |c| c.membership.suspect_after_missed = u32::MAX,
+            |c| c.kv.op_timeout = Duration::MAX,
+            |c| c.rebalance_debounce = Duration::MAX,
+        ];
+        for (i, set) in cases.into_iter().enumerate() {
+            let mut c = ClusterConfig::default();
+            set(&mut c);
+            let err = c.validate().unwrap_err();
+            assert_eq!(
+                err.kind(),
+                crate::ClusterErrorKind::InvalidConfig,
+                "case {i}: {err}"
+            );
+        }
+        assert_eq!(
+            MembershipConfig {
+                heartbeat_interval: huge,
+                ..Default::default()
+            }
+            .suspect_after(),
+            huge
         );
     }
 }

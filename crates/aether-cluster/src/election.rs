@@ -327,8 +327,15 @@ impl Election {
         {
             return Ok(());
         }
+        let Some(epoch) = state.next_epoch() else {
+            tracing::error!(
+                "a shard map with the largest epoch (u64::MAX) exists; no newer map can be published \
+                 until the shards bucket is reset"
+            );
+            return Ok(());
+        };
         let map = ShardMap {
-            epoch: state.max_epoch + 1,
+            epoch,
             term: me.term,
             leader: self.me.clone(),
             strategy: self.strategy.name().to_owned(),

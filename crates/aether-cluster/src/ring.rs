@@ -10,6 +10,19 @@ use crate::id::NodeId;
 /// The default number of virtual nodes per node.
 pub const DEFAULT_VIRTUAL_NODES: usize = 150;
 
+/// The most virtual nodes per node.
+const MAX_VIRTUAL_NODES: usize = 65_536;
+
+/// Checks a virtual-node count: 1 to 65,536.
+pub(crate) fn check_virtual_nodes(virtual_nodes: usize) -> Result<()> {
+    if virtual_nodes == 0 || virtual_nodes > MAX_VIRTUAL_NODES {
+        return Err(ClusterError::config(format!(
+            "virtual nodes per node must be 1 to {MAX_VIRTUAL_NODES}, got {virtual_nodes}"
+        )));
+    }
+    Ok(())
+}
+
 /// A consistent hash ring.
 ///
 /// Each node sits at `virtual_nodes` points given by [`crate::hash::vnode_hash`];
@@ -46,11 +59,7 @@ impl ConsistentHashRing {
 
     /// An empty ring with `virtual_nodes` points per node (1 to 65,536).
     pub fn with_virtual_nodes(virtual_nodes: usize) -> Result<Self> {
-        if virtual_nodes == 0 || virtual_nodes > 65_536 {
-            return Err(ClusterError::config(format!(
-                "virtual nodes per node must be 1 to 65536, got {virtual_nodes}"
-            )));
-        }
+        check_virtual_nodes(virtual_nodes)?;
         Ok(Self {
             virtual_nodes,
             state: RwLock::new(Arc::new(RingSnapshot::empty())),
@@ -63,7 +72,7 @@ impl ConsistentHashRing {
         nodes: impl IntoIterator<Item = NodeId>,
     ) -> Result<Self> {
         let ring = Self::with_virtual_nodes(virtual_nodes)?;
-        let snapshot = RingSnapshot::build(virtual_nodes, nodes);
+        let snapshot = RingSnapshot::build_valid(virtual_nodes, nodes);
         *ring.state.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(snapshot);
         Ok(ring)
     }
@@ -173,12 +182,27 @@ impl RingSnapshot {
         }
     }
 
-    /// Builds a snapshot holding `nodes` with `virtual_nodes` points each.
-    pub fn build(virtual_nodes: usize, nodes: impl IntoIterator<Item = NodeId>) -> Self {
+    /// Builds a snapshot holding `nodes` with `virtual_nodes` points each
+    /// (1 to 65,536; anything else is a [`crate::ClusterErrorKind::InvalidConfig`] error).
+    pub fn build(virtual_nodes: usize, nodes: impl IntoIterator<Item = NodeId>) -> Result<Self> {
+        check_virtual_nodes(virtual_nodes)?;
+        Ok(Self::build_valid(virtual_nodes, nodes))
+    }
+
+    /// [`RingSnapshot::build`] for a `virtual_nodes` already checked.
+    pub(crate) fn build_valid(
+        virtual_nodes: usize,
+        nodes: impl IntoIterator<Item = NodeId>,
+    ) -> Self {
+        // Keeps the products and `u32` casts below in range even if a caller
+        // forgot the check.
+        let virtual_nodes = virtual_nodes.clamp(1, MAX_VIRTUAL_NODES);
         let mut nodes: Vec<NodeId> = nodes.into_iter().collect();
         nodes.sort();
         nodes.dedup();
         let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(nodes.len() * virtual_nodes);
+        // cannot fail: `v < 65_536`, and `i` counts nodes held in memory
+        // (far fewer than `u32::MAX`).
         for (i, node) in nodes.iter().enumerate() {
             for v in 0..virtual_nodes {
                 pairs.push((vnode_hash(node.as_str(), v as u32), i as u32));
@@ -200,7 +224,7 @@ impl RingSnapshot {
         }
         let mut nodes = self.nodes.clone();
         nodes.push(node);
-        Some(Self::build(virtual_nodes, nodes))
+        Some(Self::build_valid(virtual_nodes, nodes))
     }
 
     fn without_node(&self, node: &NodeId) -> Option<Self> {

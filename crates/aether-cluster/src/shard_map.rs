@@ -168,6 +168,12 @@ pub struct MapState {
 }
 
 impl MapState {
+    /// The epoch for the next published map: one past the highest seen;
+    /// `None` once `u64::MAX` was seen (a map on the wire may carry any epoch).
+    pub(crate) fn next_epoch(&self) -> Option<u64> {
+        self.max_epoch.checked_add(1)
+    }
+
     /// Offers a map read at `revision`; returns whether it was accepted.
     pub fn offer(&mut self, map: ShardMap, revision: u64) -> bool {
         self.revision = self.revision.max(revision);
@@ -304,5 +310,15 @@ mod tests {
         assert!(s.offer(map(3, 6), 14));
         assert_eq!(s.accepted.as_ref().unwrap().epoch, 3);
         assert_eq!((s.rejected, s.revision, s.max_epoch), (3, 14, 3));
+    }
+
+    /// Regression: a map read with epoch `u64::MAX` used to overflow the
+    /// leader's `max_epoch + 1`.
+    #[test]
+    fn next_epoch_does_not_overflow_after_the_largest_epoch() {
+        let mut s = MapState::default();
+        assert_eq!(s.next_epoch(), Some(1));
+        s.offer(map(u64::MAX, 1), 1);
+        assert_eq!(s.next_epoch(), None);
     }
 }

@@ -92,12 +92,7 @@ impl Default for ConsistentHashStrategy {
 }
 
 fn check_vnodes(virtual_nodes: usize) -> Result<()> {
-    if virtual_nodes == 0 || virtual_nodes > 65_536 {
-        return Err(ClusterError::config(format!(
-            "virtual nodes per node must be 1 to 65536, got {virtual_nodes}"
-        )));
-    }
-    Ok(())
+    crate::ring::check_virtual_nodes(virtual_nodes)
 }
 
 impl PlacementStrategy for ConsistentHashStrategy {
@@ -106,7 +101,7 @@ impl PlacementStrategy for ConsistentHashStrategy {
     }
 
     fn place(&self, input: &PlacementInput<'_>) -> ShardAssignment {
-        let ring = RingSnapshot::build(self.virtual_nodes, input.members.iter().cloned());
+        let ring = RingSnapshot::build_valid(self.virtual_nodes, input.members.iter().cloned());
         let n = ring.len();
         if n == 0 {
             return ShardAssignment::unassigned(input.shard_count);
@@ -255,6 +250,7 @@ fn place_capacitated(
     // above theirs: first the shards they own on the ring, then any.
     for ring_owned_only in [true, false] {
         for (s, slot) in result.iter_mut().enumerate() {
+            // cannot fail: `n ≥ 1` and pass 2 filled every slot to `r ≥ 1`.
             let h = slot[0];
             if load[h] <= floors[h] {
                 continue;
@@ -346,7 +342,7 @@ impl PlacementStrategy for BoundedLoadStrategy {
     }
 
     fn place(&self, input: &PlacementInput<'_>) -> ShardAssignment {
-        let ring = RingSnapshot::build(self.virtual_nodes, input.members.iter().cloned());
+        let ring = RingSnapshot::build_valid(self.virtual_nodes, input.members.iter().cloned());
         let n = ring.len();
         if n == 0 {
             return ShardAssignment::unassigned(input.shard_count);

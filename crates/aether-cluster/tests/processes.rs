@@ -1,6 +1,8 @@
-//! Three cluster nodes as separate OS processes: this test binary re-executes
-//! itself (`--exact child_node`) with `AETHER_CLUSTER_CHILD` set, so each child
-//! runs one node and reports its view on a NATS subject every 100 ms.
+//! Three cluster nodes as separate OS processes: the test re-executes its own
+//! binary running only itself (`--exact
+//! three_processes_elect_one_leader_agree_and_fail_over`) with
+//! `AETHER_CLUSTER_CHILD` set, so each child runs one node and reports its view
+//! on a NATS subject every 100 ms.
 
 mod support;
 
@@ -27,13 +29,11 @@ struct Report {
     members: Vec<String>,
 }
 
-/// Not a test on its own: the body of a child process. Without the variable
-/// it returns at once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn child_node() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else {
-        return;
-    };
+/// This test's name: each child process runs only it, in child mode.
+const TEST_NAME: &str = "three_processes_elect_one_leader_agree_and_fail_over";
+
+/// The body of a child process (the test run with [`CHILD_ENV`] set): one node.
+async fn run_child_node(spec: String) {
     init_tracing();
     let spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
     let url = spec["url"].as_str().unwrap();
@@ -67,18 +67,13 @@ async fn child_node() {
             .await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    panic!("child node {id} was not killed within 60 s");
 }
 
 fn spawn_child(url: &str, cluster: &str, id: &str, reports: &str) -> Child {
     let exe = std::env::current_exe().unwrap();
     Command::new(exe)
-        .args([
-            "--exact",
-            "child_node",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
+        .args(["--exact", TEST_NAME, "--nocapture"])
         .env(
             CHILD_ENV,
             json!({"url": url, "id": id, "cluster": cluster, "reports": reports}).to_string(),
@@ -92,6 +87,9 @@ fn spawn_child(url: &str, cluster: &str, id: &str, reports: &str) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_elect_one_leader_agree_and_fail_over() {
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        return run_child_node(spec).await;
+    }
     init_tracing();
     let server = NatsServer::start().await;
     let cluster = unique_cluster("procs");

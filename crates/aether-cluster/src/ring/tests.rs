@@ -114,8 +114,8 @@ proptest! {
     fn removing_a_node_moves_only_its_keys(count in 2usize..12, victim in 0usize..12, keys in proptest::collection::vec(any::<u64>(), 200)) {
         let all = nodes(count);
         let victim = all[victim % count].clone();
-        let before = RingSnapshot::build(40, all.clone());
-        let after = RingSnapshot::build(40, all.into_iter().filter(|x| *x != victim));
+        let before = RingSnapshot::build(40, all.clone()).unwrap();
+        let after = RingSnapshot::build(40, all.into_iter().filter(|x| *x != victim)).unwrap();
         for h in keys {
             let b = before.node_for_hash(h).unwrap();
             let a = after.node_for_hash(h).unwrap();
@@ -131,12 +131,23 @@ proptest! {
     fn adding_a_node_moves_keys_only_to_it(count in 1usize..12, keys in proptest::collection::vec(any::<u64>(), 200)) {
         let all = nodes(count);
         let newcomer = n("newcomer");
-        let before = RingSnapshot::build(40, all.clone());
-        let after = RingSnapshot::build(40, all.into_iter().chain([newcomer.clone()]));
+        let before = RingSnapshot::build(40, all.clone()).unwrap();
+        let after = RingSnapshot::build(40, all.into_iter().chain([newcomer.clone()])).unwrap();
         for h in keys {
             let b = before.node_for_hash(h).unwrap();
             let a = after.node_for_hash(h).unwrap();
             prop_assert!(a == b || *a == newcomer);
         }
     }
+
+}
+
+#[test]
+fn build_refuses_out_of_range_virtual_node_counts() {
+    // Regression: `usize::MAX` used to overflow `nodes × virtual_nodes`.
+    let nodes = vec![NodeId::new("a").unwrap(), NodeId::new("b").unwrap()];
+    for bad in [0, 65_537, usize::MAX] {
+        assert!(RingSnapshot::build(bad, nodes.clone()).is_err(), "{bad}");
+    }
+    assert_eq!(RingSnapshot::build(1, nodes).unwrap().len(), 2);
 }
