@@ -469,23 +469,19 @@ mod cluster {
     }
 }
 
+/// Set (to a file path) when `server_dies_with_the_test_process` runs as its own child.
 const ORPHAN_ENV: &str = "AETHER_TESTKIT_ORPHAN_FILE";
 
-/// Helper for `server_dies_with_the_test_process`, run in a child test process that is then
-/// SIGKILLed (so no destructor runs). Does nothing when run directly.
-#[tokio::test]
-#[ignore = "helper: run in a child process by server_dies_with_the_test_process"]
-async fn orphan_helper() {
-    let Some(file) = std::env::var_os(ORPHAN_ENV) else {
-        return;
-    };
+/// The child half of `server_dies_with_the_test_process`: starts a server, writes
+/// "<server pid> <temp dir>" to `file`, then waits to be SIGKILLed (so no destructor runs).
+async fn run_orphan_child(file: std::path::PathBuf) {
     let server = NatsServer::start().await;
-    let file = std::path::PathBuf::from(file);
     let partial = file.with_extension("partial");
     let line = format!("{} {}", server.pid().unwrap(), server.temp_dir().display());
     std::fs::write(&partial, line).unwrap();
     std::fs::rename(&partial, &file).unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    panic!("child test process was not killed within 60 s");
 }
 
 /// Whether `pid` is gone (or a zombie nobody has reaped yet: it no longer runs).
@@ -499,13 +495,22 @@ fn process_gone(pid: u32) -> bool {
     }
 }
 
+/// Re-executes this test binary running only this test, with [`ORPHAN_ENV`] set: that
+/// child starts a server and is SIGKILLed; the server must die with it.
 #[tokio::test]
 async fn server_dies_with_the_test_process() {
     use std::time::{Duration, Instant};
+    if let Some(file) = std::env::var_os(ORPHAN_ENV) {
+        return run_orphan_child(file.into()).await;
+    }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("orphan");
     let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "orphan_helper", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "server_dies_with_the_test_process",
+            "--nocapture",
+        ])
         .env(ORPHAN_ENV, &file)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -179,11 +179,14 @@ pub async fn typed_actor_ids_are_isolated<S: EventStore>(store: &S) {
     assert_isolated(store, &ids, "typed actor ids").await;
     for id in &ids {
         let got = read_all(store, id).await;
+        let first = got
+            .first()
+            .unwrap_or_else(|| panic!("typed actor id {id:?}: no event read back"));
         assert_eq!(
-            got[0].actor_id.actor_type(),
+            first.actor_id.actor_type(),
             id.actor_type(),
             "the actor type is kept through the store"
         );
-        assert_eq!(got[0].actor_id.has_explicit_type(), id.has_explicit_type());
+        assert_eq!(first.actor_id.has_explicit_type(), id.has_explicit_type());
     }
 }
