@@ -44,7 +44,9 @@ pub use crate::sync::VersionCacheSync;
 ///   again against the namespace rules, so nothing with a wildcard or
 ///   malformed namespace is delivered.
 /// - Core NATS is at-most-once. Each publication carries its node id and a
-///   per-namespace sequence number; a receiver that sees a gap tells the
+///   per-namespace sequence number (in the message's reply-subject field,
+///   `_aeb.<node id>.<seq>`, which is cheaper than NATS headers; there is
+///   nothing to reply to); a receiver that sees a gap tells the
 ///   affected subscriptions with [`crate::BusItem::Lagged`] and counts it in
 ///   [`BusStats::remote_lost`]. A loss at the very end of a stream (nothing
 ///   from that node afterwards) cannot be detected.
