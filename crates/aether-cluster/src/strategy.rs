@@ -20,6 +20,8 @@ pub fn shard_ring_position(shard: ShardId, shard_count: u32) -> u64 {
     if shard_count == 0 {
         return 0;
     }
+    // Below 2⁶⁴ for `shard < shard_count`; a larger shard number wraps around
+    // the ring (the cast keeps the low 64 bits) rather than panicking.
     (((2 * u128::from(shard.get()) + 1) << 63) / u128::from(shard_count)) as u64
 }
 
