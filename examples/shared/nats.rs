@@ -14,8 +14,8 @@ pub(crate) fn url_from_env() -> String {
 }
 
 /// Connects to `url`; the error says how to start a server.
-pub(crate) async fn connect(url: &str) -> Result<async_nats::Client, BoxError> {
-    async_nats::ConnectOptions::new()
+pub(crate) async fn connect(url: &str) -> Result<aether::async_nats::Client, BoxError> {
+    aether::async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(3))
         .connect(url)
         .await

@@ -53,6 +53,12 @@ pub use aether_bus as bus;
 #[doc(inline)]
 pub use aether_cluster as cluster;
 
+/// The NATS client the JetStream store, the NATS bus and the cluster are built on,
+/// re-exported so that callers use the same version (for example to build the
+/// `async_nats::Client` that `cluster::ClusterNode::start` takes).
+#[cfg(any(feature = "jetstream", feature = "bus", feature = "cluster"))]
+pub use async_nats;
+
 /// The names most programs need.
 pub mod prelude {
     pub use aether_core::{

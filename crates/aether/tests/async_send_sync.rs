@@ -228,7 +228,7 @@ mod cluster {
     };
 
     fn cluster_futures_are_send(
-        client: async_nats::Client,
+        client: aether::async_nats::Client,
         node: ClusterNode,
         mut events: MembershipEvents,
         mut maps: ShardMapWatch,

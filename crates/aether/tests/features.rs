@@ -122,7 +122,7 @@ mod full {
             BusItem::Lagged(n) => panic!("lagged {n}"),
         }
 
-        let client = async_nats::connect(url.as_str()).await.unwrap();
+        let client = aether::async_nats::connect(url.as_str()).await.unwrap();
         let node = ClusterNode::start(
             client,
             ClusterConfig::default(),
