@@ -18,8 +18,9 @@
 //! - **All cases in one call** with [`run_event_store_suite`] and
 //!   [`run_snapshot_store_suite`].
 //!
-//! ```ignore
-//! // tests/conformance.rs of a store crate
+//! ```text
+//! // tests/conformance.rs of a store crate (see aether-store-memory and
+//! // aether-store-jetstream for real ones)
 //! mod event_store {
 //!     aether_testkit::event_store_conformance!(async { my_store::MyStore::new() });
 //! }
@@ -232,7 +233,7 @@ __snapshot_store_cases!(snapshot_store_suite_fn! {});
 /// Put each invocation in its own module, since the tests are named after the
 /// cases.
 ///
-/// ```ignore
+/// ```
 /// mod memory {
 ///     aether_testkit::event_store_conformance!(async {
 ///         aether_store_memory::InMemoryEventStore::new()
@@ -253,7 +254,7 @@ macro_rules! event_store_conformance {
 /// [`event_store_conformance!`](crate::event_store_conformance), with a store
 /// implementing [`aether_core::SnapshotStore`].
 ///
-/// ```ignore
+/// ```
 /// mod memory_snapshots {
 ///     aether_testkit::snapshot_store_conformance!(async {
 ///         aether_store_memory::InMemorySnapshotStore::new()
