@@ -65,3 +65,8 @@ pub mod prelude {
         ActorId, Error, Event, EventStore, ExpectedVersion, Metadata, Snapshot, SnapshotStore, json,
     };
 }
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
