@@ -62,6 +62,7 @@ pub enum EventsError {
 /// A subscription to membership events (from [`crate::ClusterNode::subscribe`]).
 /// Never drops silently: a slow subscriber gets [`EventsError::Lagged`].
 #[derive(Debug)]
+#[must_use = "membership events stop arriving when the subscription is dropped"]
 pub struct MembershipEvents {
     rx: broadcast::Receiver<MembershipEvent>,
 }
