@@ -122,6 +122,7 @@ pub type StoredSubscription = Subscription<Arc<EventStored>>;
 /// [`RecvError::Closed`]; an overflow error is yielded once, then it ends).
 ///
 /// Dropping it unsubscribes; so does [`Subscription::unsubscribe`].
+#[must_use = "dropping a subscription unsubscribes"]
 pub struct Subscription<T> {
     queue: Arc<Queue<T>>,
     /// Items taken from the queue in one batch and not yet returned.

@@ -15,6 +15,7 @@ use crate::subscription::{BusItem, StoredSubscription};
 /// notification's actor and version, in the order received. Lag (missed
 /// notifications) only leaves cached versions lower than they could be: the
 /// cache is a hint, the store's optimistic concurrency check is the guard.
+#[must_use = "the sync stops when this handle is dropped"]
 pub struct VersionCacheSync {
     task: JoinHandle<()>,
 }
