@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use aether_core::{ActorId, Event, EventStore, ExpectedVersion, json};
-use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether_core::{ActorId, Event, EventId, EventStore, ExpectedVersion, json};
+use aether_store_jetstream::{HEADER_VERSION, JetStreamConfig, JetStreamEventStore};
 use aether_testkit::NatsServer;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
@@ -34,17 +34,30 @@ fn event(actor: &ActorId, version: u64) -> Event {
     )
 }
 
-fn payload() -> Bytes {
-    let e = event(&ActorId::new("raw-1").unwrap(), 1);
-    Bytes::from(e.to_json_bytes().unwrap())
+/// The encoded events, as our store will send them.
+fn encoded(events: &[Event]) -> Vec<Bytes> {
+    events
+        .iter()
+        .map(|e| Bytes::from(e.to_json_bytes().unwrap()))
+        .collect()
 }
 
+/// `n` fresh message ids, as long as our event ids (hyphenated UUIDs).
+fn fresh_ids(n: usize) -> Vec<String> {
+    (0..n).map(|_| EventId::new().to_string()).collect()
+}
+
+/// One measured operation: ours and a raw baseline, round by round.
 struct Pair {
     name: &'static str,
     unit: &'static str,
     /// Per-round rates, rounds interleaved with `raw`.
     ours: Vec<f64>,
     raw: Vec<f64>,
+    /// Per-round CPU time of this process (the client; the server is another
+    /// process) per operation, in microseconds.
+    ours_cpu: Vec<f64>,
+    raw_cpu: Vec<f64>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -56,21 +69,58 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 impl Pair {
-    /// Median rates, and the median of the per-round ratios (each round runs
-    /// ours and raw back to back, so its ratio shares the machine's load).
-    fn summary(&self) -> (f64, f64, f64) {
-        let ratios = self
-            .ours
+    fn new(name: &'static str, unit: &'static str) -> Self {
+        Self {
+            name,
+            unit,
+            ours: Vec::new(),
+            raw: Vec::new(),
+            ours_cpu: Vec::new(),
+            raw_cpu: Vec::new(),
+        }
+    }
+
+    fn push_ours(&mut self, (rate, cpu): (f64, f64)) {
+        self.ours.push(rate);
+        self.ours_cpu.push(cpu);
+    }
+
+    fn push_raw(&mut self, (rate, cpu): (f64, f64)) {
+        self.raw.push(rate);
+        self.raw_cpu.push(cpu);
+    }
+
+    /// The per-round ratios ours / raw (each round runs ours and raw back to
+    /// back, so its ratio shares the machine's load).
+    fn ratios(&self) -> Vec<f64> {
+        self.ours
             .iter()
             .zip(&self.raw)
             .map(|(o, r)| o / r)
-            .collect();
-        (
-            median(self.ours.clone()),
-            median(self.raw.clone()),
-            median(ratios),
-        )
+            .collect()
     }
+}
+
+/// CPU time used so far by this process's threads (the client; the server
+/// is another process), in nanoseconds, from `/proc/self/task/*/schedstat`
+/// (0 where unavailable).
+fn cpu_ns() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Runs `work` (`n` operations): its rate, and this process's CPU time per
+/// operation in microseconds.
+async fn measure(n: u64, work: impl std::future::Future<Output = ()>) -> (f64, f64) {
+    let (start, cpu) = (Instant::now(), cpu_ns());
+    work.await;
+    let elapsed = start.elapsed();
+    let cpu = cpu_ns().saturating_sub(cpu) as f64 / n as f64 / 1e3;
+    (rate(n, elapsed), cpu)
 }
 
 fn rate(n: u64, d: Duration) -> f64 {
@@ -95,48 +145,53 @@ async fn main() {
     // Raw runs on the store's own connection, so both sides share one socket.
     let js = async_nats::jetstream::new(store.client().clone());
     let stream = js.get_stream(store.stream_name()).await.unwrap();
-    let raw_payload = payload();
+    let js = &js;
     let mut pairs = Vec::new();
     // BENCH_ONLY=seq,pipe,latest,replay selects phases (all by default).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |phase: &str| only.is_empty() || only.split(',').any(|p| p == phase);
+    let name = store.stream_name();
 
     // 1. Sequential appends to one actor.
-    let (mut ours, mut raw) = (Vec::new(), Vec::new());
+    let mut seq = Pair::new("sequential append, one actor", "appends/s");
     for round in 0..if run("seq") { rounds } else { 0 } {
         let actor = ActorId::new(format!("seq-{round}")).unwrap();
-        // Events are built before timing, as the raw payload is.
+        // Events are built before timing; raw sends the same encoded bytes
+        // (same sizes) under fresh ids of the same length.
         let events: Vec<Event> = (1..=SEQUENTIAL).map(|v| event(&actor, v)).collect();
-        let start = Instant::now();
-        for e in events {
-            store.append(e).await.unwrap();
-        }
-        ours.push(rate(SEQUENTIAL, start.elapsed()));
+        let payloads = encoded(&events);
+        let ids = fresh_ids(events.len());
+        let (r, c) = measure(SEQUENTIAL, async {
+            for e in events {
+                store.append(e).await.unwrap();
+            }
+        })
+        .await;
+        seq.push_ours((r, c));
 
-        let subject = format!("{}.events.raw.seq{round}", store.stream_name());
-        let mut last = 0;
-        let start = Instant::now();
-        for i in 0..SEQUENTIAL {
-            let msg = PublishMessage::build()
-                .payload(raw_payload.clone())
-                .message_id(uuid_like(round as u64, i))
-                .expected_last_subject_sequence(last);
-            last = js
-                .send_publish(subject.clone(), msg)
-                .await
-                .unwrap()
-                .await
-                .unwrap()
-                .sequence;
-        }
-        raw.push(rate(SEQUENTIAL, start.elapsed()));
+        // Raw: publish with expected subject sequence and message id, each
+        // ack awaited. The subject has the same length as ours.
+        let subject = format!("{name}.events.seq.raq-{round}");
+        let (r, c) = measure(SEQUENTIAL, async {
+            let mut last = 0;
+            for (payload, id) in payloads.into_iter().zip(ids) {
+                let msg = PublishMessage::build()
+                    .payload(payload)
+                    .message_id(id)
+                    .expected_last_subject_sequence(last);
+                last = js
+                    .send_publish(subject.clone(), msg)
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap()
+                    .sequence;
+            }
+        })
+        .await;
+        seq.push_raw((r, c));
     }
-    pairs.push(Pair {
-        name: "sequential append, one actor",
-        unit: "appends/s",
-        ours,
-        raw,
-    });
+    pairs.push(seq);
 
     // 2. Pipelined appends across 1,000 actors (256 in flight).
     let actors: Vec<ActorId> = (0..ACTORS)
@@ -162,102 +217,142 @@ async fn main() {
         r.unwrap();
     }
     let total = ACTORS as u64 * PIPELINED_PER_ACTOR;
-    let (mut ours, mut raw, mut raw_occ) = (Vec::new(), Vec::new(), Vec::new());
+    let mut bare = Pair::new("pipelined appends, 1,000 actors", "appends/s");
+    let mut occ = Pair::new("  same, vs raw OCC pipelined", "appends/s");
+    let mut same = Pair::new("  same, vs raw with our headers", "appends/s");
     for round in 0..if run("pipe") { rounds } else { 0 } {
         let batch = work(&mut next);
-        let start = Instant::now();
-        for r in store.append_many(batch).await {
-            r.unwrap();
+        // The raw publishers send the very bytes ours will encode, per actor
+        // in version order, under fresh message ids (ids seen before would be
+        // answered as duplicates without being stored).
+        let mut payloads: Vec<Vec<Bytes>> = vec![Vec::new(); ACTORS];
+        for (i, (_, _, events)) in batch.iter().enumerate() {
+            payloads[i % ACTORS].extend(encoded(events));
         }
-        ours.push(rate(total, start.elapsed()));
+        let payloads = &payloads;
+        let versions: Vec<u64> = (0..PIPELINED_PER_ACTOR)
+            .map(|i| next + 1 - PIPELINED_PER_ACTOR + i)
+            .collect();
+        let versions = &versions;
+        let (ids_occ, ids_same) = (&fresh_ids(total as usize), &fresh_ids(total as usize));
 
-        let js = &js;
-        let raw_payload = &raw_payload;
-        let name = store.stream_name();
+        let (r, c) = measure(total, async {
+            for r in store.append_many(batch).await {
+                r.unwrap();
+            }
+        })
+        .await;
+        for p in [&mut bare, &mut occ, &mut same] {
+            p.push_ours((r, c));
+        }
 
-        // Raw pipelined publish: no headers, 256 in flight over 1,000 subjects.
-        let start = Instant::now();
-        futures::stream::iter(0..total)
-            .map(|i| async move {
-                let subject = format!("{name}.events.raw.p{round}x{}", i % ACTORS as u64);
-                js.publish(subject, raw_payload.clone())
-                    .await
-                    .unwrap()
-                    .await
-                    .unwrap();
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .collect::<Vec<_>>()
-            .await;
-        raw.push(rate(total, start.elapsed()));
+        // Raw pipelined publish: no headers, 256 in flight over 1,000
+        // subjects (several in flight per subject).
+        let (r, c) = measure(total, async {
+            futures::stream::iter(0..total as usize)
+                .map(|i| async move {
+                    let (a, k) = (i % ACTORS, i / ACTORS);
+                    let subject = format!("{name}.events.pipe.rp{round}-{a}");
+                    js.publish(subject, payloads[a][k].clone())
+                        .await
+                        .unwrap()
+                        .await
+                        .unwrap();
+                })
+                .buffer_unordered(IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await;
+        })
+        .await;
+        bare.push_raw((r, c));
 
         // Raw pipelined publish with the headers OCC needs (expected subject
         // sequence, message id): one at a time per subject, 256 subjects in
         // flight, as any correct optimistic writer must.
-        let start = Instant::now();
-        futures::stream::iter(0..ACTORS as u64)
-            .map(|a| async move {
-                let subject = format!("{name}.events.raw.o{round}x{a}");
-                let mut last = 0;
-                for i in 0..PIPELINED_PER_ACTOR {
-                    let msg = PublishMessage::build()
-                        .payload(raw_payload.clone())
-                        .message_id(uuid_like(1000 + round as u64, a * 1000 + i))
-                        .expected_last_subject_sequence(last);
-                    last = js
-                        .send_publish(subject.clone(), msg)
-                        .await
-                        .unwrap()
-                        .await
-                        .unwrap()
-                        .sequence;
-                }
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .collect::<Vec<_>>()
-            .await;
-        raw_occ.push(rate(total, start.elapsed()));
+        let (r, c) = measure(total, async {
+            futures::stream::iter(0..ACTORS)
+                .map(|a| async move {
+                    let subject = format!("{name}.events.pipe.ro{round}-{a}");
+                    let mut last = 0;
+                    for (k, payload) in payloads[a].iter().enumerate() {
+                        let msg = PublishMessage::build()
+                            .payload(payload.clone())
+                            .message_id(&ids_occ[a * PIPELINED_PER_ACTOR as usize + k])
+                            .expected_last_subject_sequence(last);
+                        last = js
+                            .send_publish(subject.clone(), msg)
+                            .await
+                            .unwrap()
+                            .await
+                            .unwrap()
+                            .sequence;
+                    }
+                })
+                .buffer_unordered(IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await;
+        })
+        .await;
+        occ.push_raw((r, c));
+
+        // The same, plus our version header: the message our store sends,
+        // byte for byte in size.
+        let (r, c) = measure(total, async {
+            futures::stream::iter(0..ACTORS)
+                .map(|a| async move {
+                    let subject = format!("{name}.events.pipe.rh{round}-{a}");
+                    let mut last = 0;
+                    for (k, payload) in payloads[a].iter().enumerate() {
+                        let msg = PublishMessage::build()
+                            .payload(payload.clone())
+                            .message_id(&ids_same[a * PIPELINED_PER_ACTOR as usize + k])
+                            .header(HEADER_VERSION, versions[k].to_string().as_str())
+                            .expected_last_subject_sequence(last);
+                        last = js
+                            .send_publish(subject.clone(), msg)
+                            .await
+                            .unwrap()
+                            .await
+                            .unwrap()
+                            .sequence;
+                    }
+                })
+                .buffer_unordered(IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await;
+        })
+        .await;
+        same.push_raw((r, c));
     }
-    pairs.push(Pair {
-        name: "pipelined appends, 1,000 actors",
-        unit: "appends/s",
-        ours: ours.clone(),
-        raw,
-    });
-    pairs.push(Pair {
-        name: "  same, vs raw OCC pipelined",
-        unit: "appends/s",
-        ours,
-        raw: raw_occ,
-    });
+    pairs.extend([bare, occ, same]);
 
     // 3. Uncached latest version (always asks the server).
-    let (mut ours, mut raw) = (Vec::new(), Vec::new());
+    let mut latest = Pair::new("latest version, uncached", "lookups/s");
     let subjects: Vec<String> = actors.iter().map(|a| store.subject_for(a)).collect();
     for _ in 0..if run("latest") { rounds } else { 0 } {
-        let start = Instant::now();
-        for i in 0..LOOKUPS {
-            let v = store.latest_version(&actors[i % ACTORS]).await.unwrap();
-            assert!(v > 0);
-        }
-        ours.push(rate(LOOKUPS as u64, start.elapsed()));
-
-        let start = Instant::now();
-        for i in 0..LOOKUPS {
-            let m = stream
-                .get_last_raw_message_by_subject(&subjects[i % ACTORS])
-                .await
-                .unwrap();
-            assert!(m.sequence > 0);
-        }
-        raw.push(rate(LOOKUPS as u64, start.elapsed()));
+        latest.push_ours(
+            measure(LOOKUPS as u64, async {
+                for i in 0..LOOKUPS {
+                    let v = store.latest_version(&actors[i % ACTORS]).await.unwrap();
+                    assert!(v > 0);
+                }
+            })
+            .await,
+        );
+        latest.push_raw(
+            measure(LOOKUPS as u64, async {
+                for i in 0..LOOKUPS {
+                    let m = stream
+                        .get_last_raw_message_by_subject(&subjects[i % ACTORS])
+                        .await
+                        .unwrap();
+                    assert!(m.sequence > 0);
+                }
+            })
+            .await,
+        );
     }
-    pairs.push(Pair {
-        name: "latest version, uncached",
-        unit: "lookups/s",
-        ours,
-        raw,
-    });
+    pairs.push(latest);
 
     // 4. Replay of 100,000 events of one actor.
     let long = ActorId::new("long-1").unwrap();
@@ -272,61 +367,66 @@ async fn main() {
             .unwrap();
     }
     let subject = store.subject_for(&long);
-    let (mut ours, mut raw) = (Vec::new(), Vec::new());
+    let mut replay = Pair::new("replay 100,000 events, one actor", "events/s");
     for _ in 0..if run("replay") { rounds } else { 0 } {
-        let start = Instant::now();
-        let events = store.read(&long, 1).await.unwrap();
-        assert_eq!(events.len() as u64, REPLAY);
-        ours.push(rate(REPLAY, start.elapsed()));
-        drop(events);
-
-        let start = Instant::now();
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                filter_subject: subject.clone(),
-                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: 1 },
-                ..Default::default()
+        replay.push_ours(
+            measure(REPLAY, async {
+                let events = store.read(&long, 1).await.unwrap();
+                assert_eq!(events.len() as u64, REPLAY);
             })
-            .await
-            .unwrap();
-        let mut messages = consumer.messages().await.unwrap();
-        let mut n = 0u64;
-        while let Some(m) = messages.next().await {
-            let m = m.unwrap();
-            n += 1;
-            std::hint::black_box(&m.payload);
-            if n == REPLAY {
-                break;
-            }
-        }
-        raw.push(rate(REPLAY, start.elapsed()));
+            .await,
+        );
+        replay.push_raw(
+            measure(REPLAY, async {
+                let consumer = stream
+                    .create_consumer(OrderedConfig {
+                        filter_subject: subject.clone(),
+                        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: 1 },
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                let mut messages = consumer.messages().await.unwrap();
+                let mut n = 0u64;
+                while let Some(m) = messages.next().await {
+                    let m = m.unwrap();
+                    n += 1;
+                    std::hint::black_box(&m.payload);
+                    if n == REPLAY {
+                        break;
+                    }
+                }
+            })
+            .await,
+        );
     }
-    pairs.push(Pair {
-        name: "replay 100,000 events, one actor",
-        unit: "events/s",
-        ours,
-        raw,
-    });
+    pairs.push(replay);
 
     println!();
     println!(
-        "{:<36} {:>14} {:>14} {:>8}  unit",
-        "operation", "ours", "raw", "ratio"
+        "{:<34} {:>9} {:>9} {:>6} {:>11}  {:>13}  unit",
+        "operation", "ours", "raw", "ratio", "ratio range", "CPU us ours/raw"
     );
     for p in pairs.iter().filter(|p| !p.ours.is_empty()) {
-        let (ours, raw, ratio) = p.summary();
+        let ratios = p.ratios();
+        let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = ratios.iter().copied().fold(0.0, f64::max);
         println!(
-            "{:<36} {:>14.0} {:>14.0} {:>8.2}  {}",
-            p.name, ours, raw, ratio, p.unit
+            "{:<34} {:>9.0} {:>9.0} {:>6.2} {:>5.2}-{:<5.2}  {:>6.1}/{:<6.1}  {}",
+            p.name,
+            median(p.ours.clone()),
+            median(p.raw.clone()),
+            median(ratios),
+            lo,
+            hi,
+            median(p.ours_cpu.clone()),
+            median(p.raw_cpu.clone()),
+            p.unit
         );
     }
     println!(
-        "(nats-server {}, medians of {rounds} interleaved rounds; ratio = median of per-round ours/raw)",
+        "(nats-server {}, medians of {rounds} interleaved rounds; ratio = median of per-round \
+         ours/raw; CPU = this process's CPU time per operation, the server not included)",
         store.client().server_info().version
     );
-}
-
-/// A distinct message id per raw publish, like our event ids.
-fn uuid_like(round: u64, n: u64) -> String {
-    format!("raw-{round:08x}-{n:024x}-{:x}", std::process::id())
 }

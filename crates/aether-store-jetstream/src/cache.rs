@@ -102,14 +102,17 @@ impl VersionCache {
             return;
         }
         let mut shard = self.shard(actor);
-        let old = shard.get(actor).copied();
-        if old.is_none()
-            && shard.len() >= self.per_shard
+        // The common case (an append to a cached actor): update in place.
+        if let Some(tip) = shard.get_mut(actor) {
+            *tip = f(Some(*tip));
+            return;
+        }
+        if shard.len() >= self.per_shard
             && let Some(victim) = shard.keys().next().cloned()
         {
             shard.remove(&victim);
         }
-        shard.insert(actor.clone(), f(old));
+        shard.insert(actor.clone(), f(None));
     }
 }
 

@@ -6,37 +6,52 @@ use async_nats::header::{HeaderName, NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, NATS_M
 
 /// The event's version, so version lookups need not decode the payload.
 pub const VERSION: &str = "Aether-Version";
-/// The event's type.
-pub const EVENT_TYPE: &str = "Aether-Event-Type";
 /// The event's id, on messages of an atomic batch (where the server refuses
 /// `Nats-Msg-Id`).
 pub const EVENT_ID: &str = "Aether-Event-Id";
 
 // Pre-validated names: no check or allocation per message.
 const VERSION_NAME: HeaderName = HeaderName::from_static(VERSION);
-const EVENT_TYPE_NAME: HeaderName = HeaderName::from_static(EVENT_TYPE);
 const EVENT_ID_NAME: HeaderName = HeaderName::from_static(EVENT_ID);
 
 /// The headers of one event message. `expected` is the stream sequence the
 /// subject's last message must have (`0` = subject empty). `msg_id` puts the
 /// event id in `Nats-Msg-Id` (server dedupe) rather than [`EVENT_ID`].
+///
+/// Only what the server or our reads need: every header costs bytes on the
+/// wire and in storage, and server time (it scans the header block for its
+/// own headers). Three headers also fit the map's first allocation.
 pub(crate) fn for_event(event: &Event, expected: Option<u64>, msg_id: bool) -> HeaderMap {
     let mut h = HeaderMap::new();
-    let id = event.id.to_string();
+    // Same text as `EventId`'s `Display`, without the formatting machinery.
+    let mut buf = [0u8; 36];
+    let id = event.id.as_uuid().hyphenated().encode_lower(&mut buf);
+    let id = String::from(&*id);
     if msg_id {
         h.insert(NATS_MESSAGE_ID, id);
     } else {
         h.insert(EVENT_ID_NAME, id);
     }
-    h.insert(VERSION_NAME, event.version.to_string());
-    h.insert(EVENT_TYPE_NAME, event.event_type.as_str());
+    h.insert(VERSION_NAME, decimal(event.version));
     if let Some(seq) = expected {
-        h.insert(
-            NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
-            seq.to_string().as_str(),
-        );
+        h.insert(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, decimal(seq));
     }
     h
+}
+
+/// `n` in decimal, without the formatting machinery of `to_string`.
+fn decimal(mut n: u64) -> String {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf[i..].iter().map(|&b| char::from(b)).collect()
 }
 
 /// The version header of a stored message, if present and well formed.
@@ -62,8 +77,25 @@ mod tests {
         let h = for_event(&e, Some(3), true);
         assert_eq!(version(&h), Some(7));
         assert_eq!(event_id(&h), Some(e.id.to_string()));
+        assert_eq!(
+            h.get(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE)
+                .map(|v| v.as_str()),
+            Some("3")
+        );
+        assert_eq!(
+            h.get(NATS_MESSAGE_ID).map(|v| v.as_str().to_string()),
+            Some(e.id.to_string())
+        );
         let h = for_event(&e, None, false);
         assert_eq!(event_id(&h), Some(e.id.to_string()));
         assert!(h.get(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE).is_none());
+        assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn decimal_matches_to_string() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::MAX - 1, u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
     }
 }

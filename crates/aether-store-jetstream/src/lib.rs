@@ -68,9 +68,7 @@ mod store;
 mod subject;
 
 pub use config::{JetStreamConfig, MAX_TIMEOUT, StorageType};
-pub use headers::{
-    EVENT_ID as HEADER_EVENT_ID, EVENT_TYPE as HEADER_EVENT_TYPE, VERSION as HEADER_VERSION,
-};
+pub use headers::{EVENT_ID as HEADER_EVENT_ID, VERSION as HEADER_VERSION};
 pub use snapshot::JetStreamSnapshotStore;
 pub use store::{JetStreamEventStore, MAX_BATCH_EVENTS};
 pub use subject::{Subjects, decode_token, encode_token};

@@ -11,8 +11,22 @@ use aether_core::{ActorId, Error, Result};
 
 /// Encodes `value` into one NATS subject token (see the module docs).
 pub fn encode_token(value: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(value.len() + 8);
+    encode_token_into(&mut out, value);
+    out
+}
+
+/// [`encode_token`], appended to `out`.
+fn encode_token_into(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    // The common case: nothing to escape.
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        out.push_str(value);
+        return;
+    }
     for &b in value.as_bytes() {
         if b.is_ascii_alphanumeric() || b == b'-' {
             out.push(b as char);
@@ -22,7 +36,6 @@ pub fn encode_token(value: &str) -> String {
             out.push(HEX[usize::from(b & 0x0F)] as char);
         }
     }
-    out
 }
 
 /// Decodes a token made by [`encode_token`]. Fails (never panics) on anything
@@ -92,12 +105,18 @@ impl Subjects {
     }
 
     fn subject(&self, kind: &str, actor: &ActorId) -> String {
-        format!(
-            "{}.{kind}.{}.{}",
-            self.prefix,
-            encode_token(actor.actor_type()),
-            encode_token(actor.as_str())
-        )
+        // One allocation, no formatting machinery: this runs on every append.
+        let (ty, id) = (actor.actor_type(), actor.as_str());
+        let mut out =
+            String::with_capacity(self.prefix.len() + kind.len() + ty.len() + id.len() + 12);
+        out.push_str(&self.prefix);
+        out.push('.');
+        out.push_str(kind);
+        out.push('.');
+        encode_token_into(&mut out, ty);
+        out.push('.');
+        encode_token_into(&mut out, id);
+        out
     }
 
     /// The actor whose event subject this is; fails on any other subject.

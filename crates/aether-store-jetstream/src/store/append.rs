@@ -2,6 +2,7 @@
 //! after lost acks, and pipelined appends across actors.
 
 use aether_core::{ActorId, Error, Event, ExpectedVersion, Result, validate_batch};
+use async_nats::Subject;
 use bytes::Bytes;
 use futures::StreamExt;
 use tracing::Instrument;
@@ -73,13 +74,26 @@ impl JetStreamEventStore {
         expected: ExpectedVersion,
         events: Vec<Event>,
     ) -> Result<u64> {
+        let subject = Subject::from(self.inner.subjects.events(actor));
+        self.append_to(actor, &subject, expected, events).await
+    }
+
+    /// [`Self::append_checked`] with the actor's event subject already built
+    /// (`append_many` builds it once per actor).
+    async fn append_to(
+        &self,
+        actor: &ActorId,
+        subject: &Subject,
+        expected: ExpectedVersion,
+        events: Vec<Event>,
+    ) -> Result<u64> {
         let span = tracing::debug_span!(
             "aether.jetstream.append",
             actor = %actor,
             events = events.len(),
             first_version = events.first().map_or(0, |e| e.version),
         );
-        self.append_inner(actor, expected, events)
+        self.append_inner(actor, subject, expected, events)
             .instrument(span)
             .await
     }
@@ -87,6 +101,7 @@ impl JetStreamEventStore {
     async fn append_inner(
         &self,
         actor: &ActorId,
+        subject: &Subject,
         expected: ExpectedVersion,
         events: Vec<Event>,
     ) -> Result<u64> {
@@ -109,7 +124,6 @@ impl JetStreamEventStore {
             return Err(Error::Unsupported { message });
         }
         let payloads = self.encode(&events)?;
-        let subject = self.inner.subjects.events(actor);
         // cannot fail: checked_validate refused an empty batch.
         let last_event = &events[events.len() - 1];
         let is_ours = |id: &Option<String>| {
@@ -127,14 +141,14 @@ impl JetStreamEventStore {
                 event_id: None,
                 fresh: false,
             },
-            _ => Box::pin(self.fresh(actor, &subject)).await?,
+            _ => Box::pin(self.fresh(actor, subject)).await?,
         };
         let mut ambiguous: Option<Error> = None;
         let mut ambiguous_count = 0;
         for attempt in 0..MAX_ATTEMPTS {
             if !admits(expected, known.version, first) {
                 if !known.fresh {
-                    known = Box::pin(self.fresh(actor, &subject)).await?;
+                    known = Box::pin(self.fresh(actor, subject)).await?;
                     if admits(expected, known.version, first) {
                         continue;
                     }
@@ -149,10 +163,15 @@ impl JetStreamEventStore {
                 return Err(Error::conflict(actor.clone(), first, known.version));
             }
             let outcome = if events.len() == 1 {
-                self.publish_one(&subject, &events[0], payloads[0].clone(), known.sequence)
-                    .await
+                self.publish_one(
+                    subject.clone(),
+                    &events[0],
+                    payloads[0].clone(),
+                    known.sequence,
+                )
+                .await
             } else {
-                Box::pin(self.publish_batch(&subject, &events, &payloads, known.sequence, attempt))
+                Box::pin(self.publish_batch(subject, &events, &payloads, known.sequence, attempt))
                     .await
             };
             match outcome {
@@ -163,13 +182,13 @@ impl JetStreamEventStore {
                 Err(PublishFailure::Conflict) => {
                     tracing::debug!(attempt, "expected sequence rejected; refreshing");
                     let tried = known.sequence;
-                    known = Box::pin(self.fresh(actor, &subject)).await?;
+                    known = Box::pin(self.fresh(actor, subject)).await?;
                     if known.sequence == tried {
                         // 10164 on a replicated stream: another write to this
                         // actor is still in flight. Give it a moment to land.
                         let pause = 1u64 << attempt.min(5);
                         tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                        known = Box::pin(self.fresh(actor, &subject)).await?;
+                        known = Box::pin(self.fresh(actor, subject)).await?;
                     }
                 }
                 Err(PublishFailure::Ambiguous(e)) => {
@@ -178,7 +197,7 @@ impl JetStreamEventStore {
                     if ambiguous_count > MAX_AMBIGUOUS {
                         return Err(e);
                     }
-                    known = match Box::pin(self.fresh(actor, &subject)).await {
+                    known = match Box::pin(self.fresh(actor, subject)).await {
                         Ok(k) => k,
                         Err(_) => return Err(e),
                     };
@@ -253,9 +272,11 @@ impl JetStreamEventStore {
         let mut results: Vec<Option<Result<u64>>> = (0..total).map(|_| None).collect();
         let mut done = futures::stream::iter(groups)
             .map(|(actor, items)| async move {
+                // One subject per actor, shared by its appends.
+                let subject = Subject::from(self.inner.subjects.events(&actor));
                 let mut out = Vec::with_capacity(items.len());
                 for (i, expected, events) in items {
-                    out.push((i, self.append_checked(&actor, expected, events).await));
+                    out.push((i, self.append_to(&actor, &subject, expected, events).await));
                 }
                 out
             })

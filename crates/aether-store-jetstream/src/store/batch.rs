@@ -13,6 +13,7 @@
 //! a repeated batch fail instead of landing twice.
 
 use aether_core::{Error, Event};
+use async_nats::Subject;
 use async_nats::header::{NATS_BATCH_COMMIT, NATS_BATCH_ID, NATS_BATCH_SEQUENCE};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::publish::PublishAck;
@@ -28,7 +29,7 @@ impl JetStreamEventStore {
     /// `expected`; returns the stream sequence it was stored at.
     pub(super) async fn publish_one(
         &self,
-        subject: &str,
+        subject: Subject,
         event: &Event,
         payload: Bytes,
         expected: u64,
@@ -39,7 +40,7 @@ impl JetStreamEventStore {
         let ack = self
             .inner
             .js
-            .send_publish(subject.to_string(), message)
+            .send_publish(subject, message)
             .await
             .map_err(|e| classify_publish(e, "append"))?
             .await
@@ -57,7 +58,7 @@ impl JetStreamEventStore {
     /// the last one.
     pub(super) async fn publish_batch(
         &self,
-        subject: &str,
+        subject: &Subject,
         events: &[Event],
         payloads: &[Bytes],
         expected: u64,
@@ -76,7 +77,7 @@ impl JetStreamEventStore {
             h.insert(NATS_BATCH_SEQUENCE, (i + 1).to_string().as_str());
             if i + 1 < n {
                 client
-                    .publish_with_headers(subject.to_string(), h, payload.clone())
+                    .publish_with_headers(subject.clone(), h, payload.clone())
                     .await
                     .map_err(|e| {
                         PublishFailure::Failed(Error::unavailable(
@@ -87,7 +88,7 @@ impl JetStreamEventStore {
                 continue;
             }
             h.insert(NATS_BATCH_COMMIT, "1");
-            let request = client.request_with_headers(subject.to_string(), h, payload.clone());
+            let request = client.request_with_headers(subject.clone(), h, payload.clone());
             let reply = match tokio::time::timeout(self.inner.config.request_timeout, request).await
             {
                 Err(_) => {
