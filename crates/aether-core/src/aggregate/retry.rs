@@ -259,7 +259,8 @@ impl Default for CircuitBreakerConfig {
 struct BreakerInner {
     failures: u32,
     opened_at: Option<Instant>,
-    trial_running: bool,
+    /// When the running half-open trial was let through, if one is running.
+    trial_started: Option<Instant>,
 }
 
 /// A circuit breaker for command execution, shared by clones: after
@@ -268,6 +269,8 @@ struct BreakerInner {
 /// handing the command back), then lets one trial through.
 ///
 /// A domain rejection counts as a success: the store and the aggregate work.
+/// A trial that never reports back (its future was dropped) is given up
+/// after another `cool_down`, and a new trial is let through.
 #[derive(Debug, Clone)]
 pub struct CircuitBreaker {
     config: CircuitBreakerConfig,
@@ -282,7 +285,7 @@ impl CircuitBreaker {
             inner: Arc::new(Mutex::new(BreakerInner {
                 failures: 0,
                 opened_at: None,
-                trial_running: false,
+                trial_started: None,
             })),
         }
     }
@@ -313,13 +316,18 @@ impl CircuitBreaker {
             Some(t) => {
                 let elapsed = t.elapsed();
                 if elapsed < self.config.cool_down {
-                    Err(self.config.cool_down - elapsed)
-                } else if inner.trial_running {
-                    Err(self.config.cool_down.min(Duration::from_millis(10)))
-                } else {
-                    inner.trial_running = true;
-                    Ok(())
+                    return Err(self.config.cool_down - elapsed);
                 }
+                // A trial older than the cool-down was abandoned (a dropped
+                // future never settles): let a new one through rather than
+                // refusing every command for ever.
+                if let Some(started) = inner.trial_started
+                    && started.elapsed() < self.config.cool_down
+                {
+                    return Err(self.config.cool_down.min(Duration::from_millis(10)));
+                }
+                inner.trial_started = Some(Instant::now());
+                Ok(())
             }
         }
     }
@@ -329,7 +337,7 @@ impl CircuitBreaker {
         let mut inner = self.lock();
         inner.failures = 0;
         inner.opened_at = None;
-        inner.trial_running = false;
+        inner.trial_started = None;
     }
 
     /// Records a failed execution: opens the breaker at the threshold, or
@@ -337,10 +345,10 @@ impl CircuitBreaker {
     pub fn record_failure(&self) {
         let mut inner = self.lock();
         inner.failures = inner.failures.saturating_add(1);
-        if inner.trial_running || inner.failures >= self.config.failure_threshold.max(1) {
+        if inner.trial_started.is_some() || inner.failures >= self.config.failure_threshold.max(1) {
             inner.opened_at = Some(Instant::now());
         }
-        inner.trial_running = false;
+        inner.trial_started = None;
     }
 }
 
@@ -427,6 +435,25 @@ mod tests {
         assert_eq!(b.state(), CircuitState::Open, "a failed trial re-opens");
         std::thread::sleep(Duration::from_millis(40));
         assert!(b.clone().try_acquire().is_ok(), "clones share state");
+        b.record_success();
+        assert_eq!(b.state(), CircuitState::Closed);
+    }
+
+    /// Regression: a half-open trial whose execution was cancelled never
+    /// calls `record_*`; the breaker used to refuse every command for ever.
+    #[test]
+    fn abandoned_trial_does_not_wedge_the_breaker() {
+        let b = CircuitBreaker::new(CircuitBreakerConfig {
+            failure_threshold: 1,
+            cool_down: Duration::from_millis(30),
+        });
+        b.record_failure();
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.try_acquire().is_ok(), "the trial");
+        // The trial's future is dropped here: no record_success/failure.
+        assert!(b.try_acquire().is_err(), "still one trial at a time");
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.try_acquire().is_ok(), "an abandoned trial is replaced");
         b.record_success();
         assert_eq!(b.state(), CircuitState::Closed);
     }
