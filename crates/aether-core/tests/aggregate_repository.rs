@@ -429,6 +429,32 @@ async fn deferred_commands_run_later() {
     assert_eq!(repo.load(&id).await.unwrap().state.balance, 8);
 }
 
+/// Regression: `drain` used to take the whole queue up front, so dropping its
+/// future part-way silently lost every command not yet executed.
+#[tokio::test]
+async fn dropping_a_drain_keeps_the_commands_not_yet_started() {
+    let store = InMemoryEventStore::new();
+    let id = account(18);
+    Repository::<Account, _>::new(store.clone())
+        .execute(&id, open("ada"))
+        .await
+        .unwrap();
+    let repo = Repository::<Account, _>::new(Stalling {
+        inner: store.clone(),
+    });
+    let queue = DeferredCommands::<Account>::new();
+    for amount in 1..=3 {
+        queue.push(id.clone(), deposit(amount));
+    }
+    let drained = tokio::time::timeout(Duration::from_millis(50), queue.drain(&repo)).await;
+    assert!(drained.is_err(), "the first append stalls");
+    assert_eq!(
+        queue.len(),
+        2,
+        "only the command in flight went with the future"
+    );
+}
+
 /// A real in-memory store that lets another writer commit a deposit of 1 just
 /// before each of the next `extra_writes` appends, forcing real conflicts.
 struct Racing {
@@ -497,6 +523,30 @@ impl EventStore for LostAck {
             return Err(Error::unavailable("ack lost", None));
         }
         result
+    }
+
+    async fn read_with_errors(&self, actor_id: &ActorId, from: u64) -> aether_core::Result<Replay> {
+        self.inner.read_with_errors(actor_id, from).await
+    }
+
+    async fn latest_version(&self, actor_id: &ActorId) -> aether_core::Result<u64> {
+        self.inner.latest_version(actor_id).await
+    }
+}
+
+/// A store whose appends never complete (a hung connection).
+struct Stalling {
+    inner: InMemoryEventStore,
+}
+
+impl EventStore for Stalling {
+    async fn append_batch(
+        &self,
+        _actor_id: &ActorId,
+        _expected: ExpectedVersion,
+        _events: Vec<Event>,
+    ) -> aether_core::Result<u64> {
+        std::future::pending().await
     }
 
     async fn read_with_errors(&self, actor_id: &ActorId, from: u64) -> aether_core::Result<Replay> {

@@ -97,8 +97,13 @@ impl<A: Aggregate> DeferredCommands<A> {
 
     /// Executes every command parked when the call starts, in order, with the
     /// repository's retry policy. Commands that fail in a retryable way go
-    /// back to the end of the queue; other errors are returned with the
-    /// actor id.
+    /// back to the end of the queue; the others (rejections, store failures)
+    /// leave the queue and their errors are returned with the actor id.
+    ///
+    /// Commands are taken off the queue one at a time: if the returned future
+    /// is dropped part-way, the commands not yet started stay parked (only the
+    /// one being executed is lost with the future, as with a dropped
+    /// [`Repository::execute`]).
     pub async fn drain<S: EventStore, SS: SnapshotStore>(
         &self,
         repo: &Repository<A, S, SS>,
@@ -106,10 +111,14 @@ impl<A: Aggregate> DeferredCommands<A> {
         DrainReport,
         Vec<(ActorId, ExecuteError<A::Error, A::Command>)>,
     ) {
-        let batch: Vec<_> = self.lock().drain(..).collect();
+        // Commands parked later, and requeued ones, go behind these.
+        let parked = self.len();
         let mut report = DrainReport::default();
         let mut errors = Vec::new();
-        for (id, cmd) in batch {
+        for _ in 0..parked {
+            // Bind first: the guard must be released before awaiting.
+            let next = self.lock().pop_front();
+            let Some((id, cmd)) = next else { break };
             match repo.execute(&id, cmd).await {
                 Ok(_) => report.committed += 1,
                 Err(e) => match self.defer(&id, e) {
