@@ -396,6 +396,38 @@ async fn circuit_breaker_opens_and_fails_fast_then_recovers() {
     repo.execute(&id, deposit(1)).await.unwrap();
 }
 
+/// Regression: `execute_once` used a fresh policy without the repository's
+/// breaker, so it neither respected an open circuit nor reported to it.
+#[tokio::test]
+async fn execute_once_respects_the_repository_breaker() {
+    let store = InMemoryEventStore::new();
+    let id = account(19);
+    Repository::<Account, _>::new(store.clone())
+        .execute(&id, open("ada"))
+        .await
+        .unwrap();
+    let breaker = CircuitBreaker::new(CircuitBreakerConfig {
+        failure_threshold: 1,
+        cool_down: Duration::from_secs(60),
+    });
+    let racing = Racing {
+        inner: store.clone(),
+        extra_writes: AtomicU32::new(1),
+    };
+    let repo = Repository::<Account, _>::new(racing)
+        .with_retry_policy(RetryPolicy::immediate(3).with_circuit_breaker(breaker.clone()));
+    let e = repo.execute_once(&id, deposit(1)).await.unwrap_err();
+    assert!(matches!(
+        e,
+        ExecuteError::ConflictsExhausted { attempts: 1, .. }
+    ));
+    let e = repo.execute_once(&id, deposit(1)).await.unwrap_err();
+    assert!(
+        matches!(e, ExecuteError::CircuitOpen { .. }),
+        "the failure opened the shared breaker: {e:?}"
+    );
+}
+
 #[tokio::test]
 async fn deferred_commands_run_later() {
     let store = InMemoryEventStore::new();

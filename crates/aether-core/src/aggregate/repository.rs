@@ -347,14 +347,19 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
     }
 
     /// Executes a command once: a version conflict fails at once with
-    /// [`ExecuteError::ConflictsExhausted`] (`attempts: 1`).
+    /// [`ExecuteError::ConflictsExhausted`] (`attempts: 1`). The retry
+    /// policy's circuit breaker, if any, still applies.
     pub async fn execute_once(
         &self,
         id: &ActorId,
         command: impl Into<CommandEnvelope<A::Command>>,
     ) -> Result<Committed<A>, ExecError<A>> {
-        self.execute_with(id, command, &RetryPolicy::no_retry())
-            .await
+        let once = RetryPolicy {
+            max_attempts: 1,
+            circuit_breaker: self.retry.circuit_breaker.clone(),
+            ..RetryPolicy::no_retry()
+        };
+        self.execute_with(id, command, &once).await
     }
 
     /// Executes a command like [`Repository::execute`] under `policy`.
