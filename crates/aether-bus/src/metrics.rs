@@ -34,9 +34,11 @@ pub(crate) struct NsMetrics {
     dropped_oldest: Counter,
     overflow_closed: Counter,
     remote_lost: Counter,
-    /// This node's publication sequence in the namespace (cross-node gap
-    /// detection); `None` when the namespace is not cached (no gap detection).
-    seq: Option<AtomicU64>,
+    /// This node's last publication sequence number in the namespace
+    /// (cross-node gap detection); `None` when the namespace is not cached
+    /// (no gap detection). Held while a numbered message is handed to the
+    /// client, so messages reach the wire in sequence order.
+    pub(crate) seq: Option<tokio::sync::Mutex<u64>>,
     /// The local subscriptions matching this namespace, cached (see
     /// [`crate::core::Routes`]).
     pub(crate) routes: RwLock<Option<crate::core::Routes>>,
@@ -46,13 +48,6 @@ pub(crate) struct NsMetrics {
 }
 
 impl NsMetrics {
-    /// The next publication sequence number, if this namespace is numbered.
-    pub(crate) fn next_seq(&self) -> Option<u64> {
-        self.seq
-            .as_ref()
-            .map(|s| s.fetch_add(1, Ordering::Relaxed) + 1)
-    }
-
     fn new(name: &str, numbered: bool) -> Self {
         let ns = name.to_owned();
         Self {
@@ -63,7 +58,7 @@ impl NsMetrics {
             dropped_oldest: counter!("aether_bus_dropped_total", "namespace" => ns.clone(), "reason" => "drop_oldest"),
             overflow_closed: counter!("aether_bus_dropped_total", "namespace" => ns.clone(), "reason" => "overflow_closed"),
             remote_lost: counter!("aether_bus_remote_lost_total", "namespace" => ns),
-            seq: numbered.then(|| AtomicU64::new(0)),
+            seq: numbered.then(|| tokio::sync::Mutex::new(0)),
             routes: RwLock::new(None),
             nats_subject: OnceLock::new(),
         }

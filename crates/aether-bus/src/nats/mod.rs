@@ -409,16 +409,30 @@ impl Inner {
             BusError::new(BusErrorKind::Serialization, format!("encoding event: {e}"))
                 .with_source(e)
         })?;
-        let reply = origin::reply(&self.node_id, ns.next_seq());
         // The subject is built once per namespace (a cheap `Bytes` clone after).
         let subject = ns
             .nats_subject
             .get_or_init(|| Subject::from(format!("{}{}", self.events_prefix, ns.name)))
             .clone();
+        let payload = Bytes::from(payload);
+        // Numbering and handing over under one lock: concurrent publishers to
+        // the namespace would otherwise reach the wire out of order, and
+        // receivers would report the overtaken message as lost.
+        let mut last = match &ns.seq {
+            Some(seq) => Some(seq.lock().await),
+            None => None,
+        };
+        let reply = origin::reply(&self.node_id, last.as_deref().map(|n| n + 1));
         self.client
-            .publish_with_reply(subject, reply, Bytes::from(payload))
+            .publish_with_reply(subject, reply, payload)
             .await
             .map_err(|e| publish_err(&ns.name, e))?;
+        // Only a message the client accepted uses up its number (a refused
+        // one would look like a loss to receivers).
+        if let Some(last) = last.as_deref_mut() {
+            *last += 1;
+        }
+        drop(last);
         self.core.metrics.published(&ns);
         Ok(self.core.deliver_local(&ns, event).await)
     }
