@@ -5,7 +5,11 @@
 //! `nats::origin`). A receiver remembers the
 //! last number seen per (origin node, namespace); a jump from `n` to `m > n + 1`
 //! means `m - n - 1` messages of that namespace never arrived (core NATS is
-//! at-most-once: a slow consumer or a reconnect loses messages).
+//! at-most-once: a slow consumer or a reconnect loses messages). A node
+//! numbers and hands over each namespace's messages in order, and NATS keeps
+//! one connection's messages in order, so a number lower than the last one
+//! means the publisher restarted with the same node id: counting starts over
+//! from it.
 
 use crate::hash::FastMap;
 
@@ -17,7 +21,8 @@ pub(crate) struct GapTracker {
 
 impl GapTracker {
     /// Records `seq` from `origin` on `namespace`; returns how many messages
-    /// were skipped since the previous one (0 for the first seen).
+    /// were skipped since the previous one (0 for the first seen, a repeat,
+    /// or a lower number: the publisher restarted and is tracked from `seq`).
     pub(crate) fn observe(&mut self, origin: &str, namespace: &str, seq: u64) -> u64 {
         let per_origin = match self.last.get_mut(origin) {
             Some(m) => m,
@@ -26,9 +31,7 @@ impl GapTracker {
         match per_origin.get_mut(namespace) {
             Some(last) => {
                 let lost = seq.saturating_sub(*last).saturating_sub(1);
-                if seq > *last {
-                    *last = seq;
-                }
+                *last = seq;
                 lost
             }
             None => {
@@ -53,5 +56,17 @@ mod tests {
         assert_eq!(g.observe("n2", "a", 1), 0);
         assert_eq!(g.observe("n1", "a", 9), 0, "duplicates are not gaps");
         assert_eq!(g.observe("n1", "a", 10), 0);
+    }
+
+    /// Regression: a publisher that restarted with the same node id starts
+    /// again at 1; the tracker kept the old, higher number and so detected
+    /// no loss until the new numbers passed it.
+    #[test]
+    fn a_restarted_publisher_is_tracked_from_its_new_numbers() {
+        let mut g = GapTracker::default();
+        assert_eq!(g.observe("n1", "a", 1_000), 0);
+        assert_eq!(g.observe("n1", "a", 1), 0, "restart: counting starts over");
+        assert_eq!(g.observe("n1", "a", 2), 0);
+        assert_eq!(g.observe("n1", "a", 5), 2, "gaps are seen at once again");
     }
 }
