@@ -78,6 +78,7 @@ impl Event {
     }
 
     /// Returns self with `metadata`.
+    #[must_use]
     pub fn with_metadata(mut self, metadata: Metadata) -> Self {
         self.metadata = metadata;
         self
@@ -85,6 +86,7 @@ impl Event {
 
     /// Returns self with metadata derived from the event that caused it (see
     /// [`Metadata::caused_by`]); keys already set on self are kept.
+    #[must_use]
     pub fn caused_by(mut self, cause: &Event) -> Self {
         let mut m = Metadata::caused_by(&cause.id.to_string(), &cause.metadata);
         for (k, v) in self.metadata.iter() {

@@ -31,6 +31,7 @@ macro_rules! well_known {
             }
 
             #[doc = concat!("Returns self with the ", $doc, " set.")]
+            #[must_use]
             pub fn $with(mut self, value: impl Into<String>) -> Self {
                 self.$set(value);
                 self

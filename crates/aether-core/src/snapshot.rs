@@ -40,6 +40,7 @@ impl Snapshot {
     }
 
     /// Returns self with `schema_version`.
+    #[must_use]
     pub fn with_schema_version(mut self, schema_version: u32) -> Self {
         self.schema_version = schema_version;
         self

@@ -18,6 +18,7 @@ use crate::server::{self, NatsServer};
 /// # }
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "a builder starts nothing until `start` or `try_start`"]
 pub struct NatsServerBuilder {
     /// Extra command-line arguments, appended after the testkit's own flags.
     pub args: Vec<String>,

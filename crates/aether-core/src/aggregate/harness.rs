@@ -22,6 +22,7 @@ use super::upcast::UpcasterChain;
 /// AggregateTest::<A>::given(history).when(cmd).then_expect_events(expected);
 /// # }
 /// ```
+#[must_use = "an AggregateTest checks nothing until `when` and a `then_*` method run"]
 pub struct AggregateTest<A: Aggregate> {
     state: A,
     version: u64,
@@ -102,6 +103,7 @@ impl<A: Aggregate> AggregateTest<A> {
 }
 
 /// The outcome of [`AggregateTest::when`], to check with `then_*`.
+#[must_use = "the command's outcome is only checked by a `then_*` method"]
 pub struct AggregateTestResult<A: Aggregate> {
     state: A,
     version: u64,

@@ -125,6 +125,7 @@ fn execute_span<A: Aggregate>(
 ///     .with_retry_policy(RetryPolicy::default());
 /// # }
 /// ```
+#[must_use]
 pub struct Repository<A, S, SS = NoSnapshots> {
     store: S,
     snapshots: SS,

@@ -77,6 +77,7 @@ impl Jitter {
 /// gives up with [`super::ExecuteError::ConflictsExhausted`], handing the
 /// command back (for example to a [`super::DeferredCommands`] queue).
 #[derive(Debug, Clone)]
+#[must_use]
 pub struct RetryPolicy {
     /// Attempts in all, including the first (`1` = no retry; `0` acts as `1`).
     pub max_attempts: u32,

@@ -145,6 +145,7 @@ impl<E: DomainEvent> TryFrom<&Event> for EventEnvelope<E> {
 /// `CommandEnvelope<C>` is `From<C>`, so a bare command may be passed where an
 /// envelope is expected.
 #[derive(Debug, Clone, PartialEq)]
+#[must_use]
 pub struct CommandEnvelope<C> {
     /// The command.
     pub command: C,

@@ -34,6 +34,7 @@ where
 /// An ordered list of upcasters: each sees the output of the previous one, so
 /// a v1 → v2 upcaster followed by a v2 → v3 one takes v1 events to v3.
 #[derive(Clone, Default)]
+#[must_use]
 pub struct UpcasterChain {
     steps: Vec<Arc<dyn Upcaster>>,
 }
