@@ -116,11 +116,17 @@ fn cpu_ns() -> u64 {
 /// Runs `work` (`n` operations): its rate, and this process's CPU time per
 /// operation in microseconds.
 async fn measure(n: u64, work: impl std::future::Future<Output = ()>) -> (f64, f64) {
+    measure_keep(n, work).await.0
+}
+
+/// [`measure`], handing back what `work` returns so that dropping it is not
+/// timed.
+async fn measure_keep<T>(n: u64, work: impl std::future::Future<Output = T>) -> ((f64, f64), T) {
     let (start, cpu) = (Instant::now(), cpu_ns());
-    work.await;
+    let out = work.await;
     let elapsed = start.elapsed();
     let cpu = cpu_ns().saturating_sub(cpu) as f64 / n as f64 / 1e3;
-    (rate(n, elapsed), cpu)
+    ((rate(n, elapsed), cpu), out)
 }
 
 fn rate(n: u64, d: Duration) -> f64 {
@@ -369,36 +375,39 @@ async fn main() {
     let subject = store.subject_for(&long);
     let mut replay = Pair::new("replay 100,000 events, one actor", "events/s");
     for _ in 0..if run("replay") { rounds } else { 0 } {
-        replay.push_ours(
-            measure(REPLAY, async {
-                let events = store.read(&long, 1).await.unwrap();
-                assert_eq!(events.len() as u64, REPLAY);
-            })
-            .await,
-        );
-        replay.push_raw(
-            measure(REPLAY, async {
-                let consumer = stream
-                    .create_consumer(OrderedConfig {
-                        filter_subject: subject.clone(),
-                        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: 1 },
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
-                let mut messages = consumer.messages().await.unwrap();
-                let mut n = 0u64;
-                while let Some(m) = messages.next().await {
-                    let m = m.unwrap();
-                    n += 1;
-                    std::hint::black_box(&m.payload);
-                    if n == REPLAY {
-                        break;
-                    }
+        // What each side read is dropped after timing.
+        let (r, events) = measure_keep(REPLAY, async {
+            let events = store.read(&long, 1).await.unwrap();
+            assert_eq!(events.len() as u64, REPLAY);
+            events
+        })
+        .await;
+        replay.push_ours(r);
+        drop(events);
+        let (r, messages) = measure_keep(REPLAY, async {
+            let consumer = stream
+                .create_consumer(OrderedConfig {
+                    filter_subject: subject.clone(),
+                    deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: 1 },
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let mut messages = consumer.messages().await.unwrap();
+            let mut n = 0u64;
+            while let Some(m) = messages.next().await {
+                let m = m.unwrap();
+                n += 1;
+                std::hint::black_box(&m.payload);
+                if n == REPLAY {
+                    break;
                 }
-            })
-            .await,
-        );
+            }
+            messages
+        })
+        .await;
+        replay.push_raw(r);
+        drop(messages);
     }
     pairs.push(replay);
 
