@@ -91,7 +91,6 @@ struct Inner {
     stored_tx: mpsc::UnboundedSender<Arc<EventStored>>,
     stored_listener: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     stored_pump: Mutex<Option<JoinHandle<()>>>,
-    stored_seq: AtomicU64,
     /// Notifications queued for the pump and not yet published.
     stored_pending: AtomicU64,
 }
@@ -171,7 +170,6 @@ impl NatsEventBus {
             stored_tx,
             stored_listener: tokio::sync::Mutex::new(None),
             stored_pump: Mutex::new(None),
-            stored_seq: AtomicU64::new(0),
             stored_pending: AtomicU64::new(0),
         });
         let pump = runtime.spawn(pump_stored(

@@ -121,9 +121,12 @@ pub(super) async fn pump_stored(
     inner: Weak<Inner>,
     mut rx: mpsc::UnboundedReceiver<Arc<EventStored>>,
 ) {
+    // Every notification takes a number, even one that then fails to encode
+    // or publish: receivers see the gap and report the loss as lag.
+    let mut seq = 0u64;
     while let Some(n) = rx.recv().await {
         let Some(this) = inner.upgrade() else { return };
-        let seq = this.stored_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        seq += 1;
         let _pending = PendingGuard(&this.stored_pending);
         let payload = match serde_json::to_vec(&*n) {
             Ok(p) => p,
