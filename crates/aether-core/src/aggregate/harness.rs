@@ -25,7 +25,6 @@ use super::upcast::UpcasterChain;
 #[must_use = "an AggregateTest checks nothing until `when` and a `then_*` method run"]
 pub struct AggregateTest<A: Aggregate> {
     state: A,
-    version: u64,
     upcasters: UpcasterChain,
 }
 
@@ -33,7 +32,6 @@ impl<A: Aggregate + fmt::Debug> fmt::Debug for AggregateTest<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AggregateTest")
             .field("state", &self.state)
-            .field("version", &self.version)
             .finish()
     }
 }
@@ -43,7 +41,6 @@ impl<A: Aggregate> AggregateTest<A> {
     pub fn given_no_previous_events() -> Self {
         Self {
             state: A::default(),
-            version: 0,
             upcasters: UpcasterChain::new(),
         }
     }
@@ -57,7 +54,6 @@ impl<A: Aggregate> AggregateTest<A> {
     pub fn and(mut self, events: Vec<A::Event>) -> Self {
         for e in &events {
             self.state.apply(e);
-            self.version += 1;
         }
         self
     }
@@ -81,7 +77,6 @@ impl<A: Aggregate> AggregateTest<A> {
                 .and_then(|e| EventEnvelope::<A::Event>::from_event(&e))
                 .unwrap_or_else(|err| panic!("given stored event does not decode: {err}"));
             self.state.apply(&env.event);
-            self.version += 1;
         }
         self
     }
@@ -96,7 +91,6 @@ impl<A: Aggregate> AggregateTest<A> {
         let result = self.state.handle(&command);
         AggregateTestResult {
             state: self.state,
-            version: self.version,
             result,
         }
     }
@@ -106,14 +100,12 @@ impl<A: Aggregate> AggregateTest<A> {
 #[must_use = "the command's outcome is only checked by a `then_*` method"]
 pub struct AggregateTestResult<A: Aggregate> {
     state: A,
-    version: u64,
     result: Result<Vec<A::Event>, A::Error>,
 }
 
 impl<A: Aggregate> fmt::Debug for AggregateTestResult<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AggregateTestResult")
-            .field("version", &self.version)
             .field("result", &self.result)
             .finish()
     }
