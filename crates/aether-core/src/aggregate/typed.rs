@@ -150,8 +150,10 @@ pub struct CommandEnvelope<C> {
     /// The command.
     pub command: C,
     /// The command's id: unique per command (a fresh UUID v7 by default).
-    /// The repository uses it to recognise a command whose append succeeded
-    /// although the store reported a failure, so it is never applied twice.
+    /// While retrying one execution, the repository uses it to recognise an
+    /// append that succeeded although the store reported a failure, so the
+    /// command is not applied twice. It is not an idempotency key across
+    /// executions: executing the same envelope again decides it again.
     pub command_id: String,
     /// Correlation, causation, user, trace and span ids.
     pub metadata: Metadata,
