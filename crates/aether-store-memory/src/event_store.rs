@@ -200,14 +200,12 @@ fn check_version_range(events: &[Event]) -> Result<()> {
     if let Some(first) = events.first()
         && first.version.checked_add(events.len() as u64).is_none()
     {
-        {
-            return Err(Error::invalid_input(format!(
-                "a batch of {} events starting at version {} reaches the largest version; \
-                 batches must end below u64::MAX",
-                events.len(),
-                first.version
-            )));
-        }
+        return Err(Error::invalid_input(format!(
+            "a batch of {} events starting at version {} reaches the largest version; \
+             batches must end below u64::MAX",
+            events.len(),
+            first.version
+        )));
     }
     Ok(())
 }
