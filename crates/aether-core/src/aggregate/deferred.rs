@@ -15,6 +15,7 @@ use super::typed::CommandEnvelope;
 
 /// What [`DeferredCommands::drain`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DrainReport {
     /// Commands committed.
     pub committed: usize,

@@ -51,6 +51,7 @@ pub struct Loaded<A> {
 
 /// A committed command.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Committed<A: Aggregate> {
     /// The aggregate's version after the command (unchanged when the command
     /// caused no events).
@@ -65,6 +66,7 @@ pub struct Committed<A: Aggregate> {
 
 /// The events of a command committed by [`Repository::execute_loaded`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CommittedEvents<E> {
     /// The aggregate's version after the command.
     pub version: u64,
