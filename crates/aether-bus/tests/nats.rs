@@ -603,3 +603,37 @@ async fn concurrent_publishers_to_one_namespace_report_no_false_lag() {
     got.sort_unstable();
     assert_eq!(got, (0..=first).collect::<Vec<_>>());
 }
+
+/// Regression: shutdown flushed without a time limit, and the client does
+/// not answer a flush while disconnected, so shutdown hung until NATS came
+/// back. Also, a shut-down bus went on accepting publications and starting
+/// new subscriptions (with background tasks); it now refuses them.
+#[tokio::test]
+async fn shutdown_returns_while_nats_is_down_and_closes_the_bus() {
+    let server = NatsServer::start().await;
+    let cfg = NatsBusConfig {
+        subscribe_confirm_timeout: Duration::from_millis(500),
+        ..NatsBusConfig::default()
+    };
+    let a = NatsEventBus::connect(server.url().as_str(), cfg)
+        .await
+        .unwrap();
+    let mut sub = a.subscribe("t.down").await.unwrap();
+    server.kill();
+    wait_for(|| a.client().connection_state() != async_nats::connection::State::Connected).await;
+    let res = tokio::time::timeout(Duration::from_secs(10), a.shutdown())
+        .await
+        .expect("shutdown hung while NATS was down");
+    assert_eq!(res.unwrap_err().kind(), BusErrorKind::Nats);
+    assert_eq!(sub.recv().await, Err(aether_bus::RecvError::Closed));
+    assert_eq!(a.nats_subscription_count(), 0);
+    let err = a.subscribe("t.down").await.unwrap_err();
+    assert_eq!(err.kind(), BusErrorKind::Closed);
+    let err = a.subscribe_event_stored(">").await.unwrap_err();
+    assert_eq!(err.kind(), BusErrorKind::Closed);
+    let err = a
+        .publish("t.down", event("order-1", "Placed", 1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), BusErrorKind::Closed);
+}

@@ -1,7 +1,7 @@
 //! [`NatsEventBus`]: the bus across processes over core NATS.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
@@ -89,10 +89,12 @@ struct Inner {
     /// Subscription id → pattern of its group.
     sub_patterns: Mutex<HashMap<u64, Box<str>>>,
     stored_tx: mpsc::UnboundedSender<Arc<EventStored>>,
-    stored_listener: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    stored_listener: Mutex<Option<JoinHandle<()>>>,
     stored_pump: Mutex<Option<JoinHandle<()>>>,
     /// Notifications queued for the pump and not yet published.
     stored_pending: AtomicU64,
+    /// Set by [`Inner::stop`]: the bus refuses new work.
+    closed: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -168,9 +170,10 @@ impl NatsEventBus {
             groups: Mutex::new(HashMap::new()),
             sub_patterns: Mutex::new(HashMap::new()),
             stored_tx,
-            stored_listener: tokio::sync::Mutex::new(None),
+            stored_listener: Mutex::new(None),
             stored_pump: Mutex::new(None),
             stored_pending: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
         });
         let pump = runtime.spawn(pump_stored(
             client,
@@ -207,6 +210,7 @@ impl NatsEventBus {
     ) -> Result<u64, BusError> {
         let event = event.into();
         let inner = &self.inner;
+        inner.check_open()?;
         let ns = inner.core.metrics.checked(namespace, validate_namespace)?;
         check_event(&event)?;
         let span = tracing::debug_span!(
@@ -256,6 +260,7 @@ impl NatsEventBus {
     ) -> Result<EventSubscription, BusError> {
         let parsed = parse_subscription_pattern(pattern, cross)?;
         let inner = &self.inner;
+        inner.check_open()?;
         let (entry, name) = inner
             .core
             .add_event_subscription(parsed.clone(), filter, options);
@@ -283,6 +288,11 @@ impl NatsEventBus {
             ));
             lock(&inner.groups).insert(pattern.into(), Group { entries, task });
         }
+        if inner.closed.load(Ordering::SeqCst) {
+            // Shut down meanwhile: stop what this call started.
+            inner.stop();
+            return Err(Inner::closed_error());
+        }
         inner.confirm_with_server().await;
         Ok(subscription)
     }
@@ -303,6 +313,7 @@ impl NatsEventBus {
         actor_pattern: &str,
         options: SubscribeOptions,
     ) -> Result<StoredSubscription, BusError> {
+        self.inner.check_open()?;
         let sub =
             self.inner
                 .core
@@ -369,9 +380,13 @@ impl NatsEventBus {
             .map_err(|e| nats_err("flushing", e))
     }
 
-    /// Stops the bus: forwards queued `EventStored` notifications, flushes,
-    /// stops the background tasks and closes every subscription of this
-    /// handle's bus (other clones see a closed bus).
+    /// Stops the bus: forwards queued `EventStored` notifications (waiting
+    /// up to a second), flushes (waiting up to
+    /// [`NatsBusConfig::subscribe_confirm_timeout`]: the client cannot flush
+    /// while disconnected), stops the background tasks and closes every
+    /// subscription. Every clone of the handle sees the closed bus: later
+    /// calls fail with [`BusErrorKind::Closed`]. Returns the flush's error,
+    /// if any, after stopping.
     pub async fn shutdown(&self) -> Result<(), BusError> {
         // Let the pump drain what is queued: it stops when the queue is empty
         // and this is the only path that aborts it afterwards.
@@ -381,7 +396,17 @@ impl NatsEventBus {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let flushed = self.flush().await;
+        let flushed = match tokio::time::timeout(self.inner.confirm_timeout, self.flush()).await {
+            Ok(flushed) => flushed,
+            Err(_) => Err(BusError::new(
+                BusErrorKind::Nats,
+                format!(
+                    "flushing on shutdown: no answer from NATS within {:?}; unflushed \
+                     publications may be lost",
+                    self.inner.confirm_timeout
+                ),
+            )),
+        };
         self.inner.stop();
         flushed
     }
@@ -457,9 +482,21 @@ impl Inner {
         }
     }
 
+    fn closed_error() -> BusError {
+        BusError::new(BusErrorKind::Closed, "the bus has been shut down")
+    }
+
+    fn check_open(&self) -> Result<(), BusError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Self::closed_error());
+        }
+        Ok(())
+    }
+
+    /// Starts the listener for other nodes' `EventStored` notifications if
+    /// it is not running yet.
     async fn ensure_stored_listener(self: &Arc<Self>) -> Result<(), BusError> {
-        let mut slot = self.stored_listener.lock().await;
-        if slot.is_some() {
+        if lock(&self.stored_listener).is_some() {
             return Ok(());
         }
         let subscriber = self
@@ -467,23 +504,32 @@ impl Inner {
             .subscribe(self.stored_subject.clone())
             .await
             .map_err(|e| nats_err("subscribing to EventStored", e))?;
-        *slot = Some(tokio::spawn(run_stored_listener(
-            subscriber,
-            self.core.clone(),
-            self.node_id.clone(),
-        )));
-        drop(slot);
+        {
+            let mut slot = lock(&self.stored_listener);
+            // Checked under the lock `stop` takes after setting `closed`.
+            self.check_open()?;
+            // A concurrent call may have won; dropping `subscriber` then
+            // unsubscribes it.
+            if slot.is_none() {
+                *slot = Some(tokio::spawn(run_stored_listener(
+                    subscriber,
+                    self.core.clone(),
+                    self.node_id.clone(),
+                )));
+            }
+        }
         self.confirm_with_server().await;
         Ok(())
     }
 
+    /// Marks the bus closed, aborts its tasks and closes every subscription.
+    /// Idempotent.
     fn stop(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         for (_, group) in lock(&self.groups).drain() {
             group.task.abort();
         }
-        if let Ok(mut l) = self.stored_listener.try_lock()
-            && let Some(t) = l.take()
-        {
+        if let Some(t) = lock(&self.stored_listener).take() {
             t.abort();
         }
         if let Some(t) = lock(&self.stored_pump).take() {
