@@ -96,8 +96,9 @@ impl Event {
         self
     }
 
-    /// Checks what every store requires: version ≥ 1 and a non-empty event
-    /// type of at most [`Event::MAX_EVENT_TYPE_LEN`] bytes without NUL.
+    /// Checks what every store requires: version ≥ 1, a non-empty event
+    /// type of at most [`Event::MAX_EVENT_TYPE_LEN`] bytes without NUL, and a
+    /// timestamp the wire format can hold (UTC years 0000 to 9999).
     pub fn validate(&self) -> Result<(), Error> {
         if self.version == 0 {
             return Err(Error::invalid_input(format!(
@@ -122,6 +123,7 @@ impl Event {
         if self.event_type.contains('\0') {
             return Err(Error::invalid_input("event type must not contain NUL"));
         }
+        self.timestamp.checked_wire_range()?;
         Ok(())
     }
 

@@ -22,16 +22,20 @@ impl Timestamp {
         Self(OffsetDateTime::now_utc())
     }
 
-    /// From any offset date-time; converted to UTC.
+    /// From any offset date-time; converted to UTC. The wire format holds
+    /// UTC years 0000 to 9999 only: [`crate::Event::validate`] rejects an
+    /// event whose timestamp lies outside them.
     pub fn from_datetime(dt: OffsetDateTime) -> Self {
         Self(dt.to_offset(UtcOffset::UTC))
     }
 
-    /// From nanoseconds since the Unix epoch.
+    /// From nanoseconds since the Unix epoch; an error outside the UTC years
+    /// 0000 to 9999 that the wire format holds.
     pub fn from_unix_nanos(nanos: i128) -> Result<Self, Error> {
         OffsetDateTime::from_unix_timestamp_nanos(nanos)
-            .map(Self)
             .map_err(|e| Error::invalid_input(format!("timestamp out of range: {e}")))
+            .map(Self)?
+            .checked_wire_range()
     }
 
     /// Nanoseconds since the Unix epoch.
@@ -44,14 +48,29 @@ impl Timestamp {
         self.0
     }
 
-    /// Parses an RFC 3339 string with any offset.
+    /// Parses an RFC 3339 string with any offset; an error when the instant
+    /// falls outside the UTC years 0000 to 9999 (as `0000-01-01T00:00:00+01:00`
+    /// does), since it could not be written back.
     pub fn parse_rfc3339(s: &str) -> Result<Self, Error> {
         if let Some(t) = Self::parse_canonical(s.as_bytes()) {
             return Ok(t);
         }
         OffsetDateTime::parse(s, &Rfc3339)
             .map(Self::from_datetime)
-            .map_err(|e| Error::invalid_input(format!("invalid RFC 3339 timestamp {s:?}: {e}")))
+            .map_err(|e| Error::invalid_input(format!("invalid RFC 3339 timestamp {s:?}: {e}")))?
+            .checked_wire_range()
+    }
+
+    /// Self, or an error when its UTC year is outside 0000 to 9999: RFC 3339
+    /// (our wire format) cannot write such an instant in a way it reads back.
+    pub(crate) fn checked_wire_range(self) -> Result<Self, Error> {
+        if (0..=9999).contains(&self.0.year()) {
+            Ok(self)
+        } else {
+            Err(Error::invalid_input(format!(
+                "timestamp {self} is outside the years 0000 to 9999 that RFC 3339 can hold"
+            )))
+        }
     }
 
     /// Fast path for the form we write: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`. `None` for
@@ -231,6 +250,24 @@ mod tests {
             );
             assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Regression: instants before year 0 were accepted, then written as
+    /// `-001-12-31T..Z`, which no reader accepts: an event carrying one was
+    /// stored and then poisoned every replay of its actor.
+    #[test]
+    fn instants_outside_the_wire_range_are_refused() {
+        let before_year_0 = -62_167_219_200_000_000_001;
+        assert!(Timestamp::from_unix_nanos(before_year_0).is_err());
+        assert!(Timestamp::from_unix_nanos(before_year_0 + 1).is_ok());
+        assert!(Timestamp::parse_rfc3339("0000-01-01T00:00:00+01:00").is_err());
+        let t = Timestamp::parse_rfc3339("0000-01-01T00:00:00Z").unwrap();
+        let back: Timestamp = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+        let far = Timestamp::from_datetime(
+            OffsetDateTime::from_unix_timestamp_nanos(before_year_0).unwrap(),
+        );
+        assert!(far.checked_wire_range().is_err());
     }
 
     #[test]

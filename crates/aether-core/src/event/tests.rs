@@ -82,6 +82,21 @@ fn invalid_wire_input_is_an_error() {
     }
 }
 
+/// Regression: an event timestamped before year 0 used to validate and encode,
+/// but its timestamp string (`-001-..`) does not decode, so a store kept an
+/// event no replay could read.
+#[test]
+fn timestamps_the_wire_cannot_hold_are_invalid() {
+    let mut e = Event::new(actor(), 1, "T", json!(null));
+    e.timestamp = Timestamp::from_datetime(
+        time::OffsetDateTime::from_unix_timestamp_nanos(-62_167_219_200_000_000_001).unwrap(),
+    );
+    let err = e.validate().unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    e.timestamp = Timestamp::from_unix_nanos(-62_167_219_200_000_000_000).unwrap();
+    assert_eq!(round_trip(&e), e);
+}
+
 #[test]
 fn caused_by_copies_correlation() {
     let cause = Event::new(actor(), 1, "A", json!(null)).with_metadata(
