@@ -60,6 +60,19 @@ pub(crate) async fn register(
     }
 }
 
+/// How long to wait for the answer to a renewal sent at `now`: while the
+/// lease is valid, until it lapses (at least 50 ms) so a retry can still
+/// save it; once it has lapsed (or before registration), nothing is gained
+/// by giving up early, and a shorter wait would never see the answer of a
+/// server slower than that. Never more than `op_timeout`.
+fn renewal_limit(valid_until: Option<Instant>, now: Instant, op_timeout: Duration) -> Duration {
+    valid_until
+        .map(|t| t.saturating_duration_since(now))
+        .filter(|left| !left.is_zero())
+        .map_or(op_timeout, |left| left.max(Duration::from_millis(50)))
+        .min(op_timeout)
+}
+
 fn valid_until(sent: Instant, config: &ClusterConfig) -> Instant {
     sent + config.membership.lease - config.membership.safety_margin
 }
@@ -96,12 +109,7 @@ pub(crate) async fn keep_lease(
             }
             let current = *status.borrow();
             let sent = Instant::now();
-            // Never wait past the lease for an answer.
-            let limit = current
-                .valid_until
-                .map(|t| t.saturating_duration_since(sent))
-                .unwrap_or(config.kv.op_timeout)
-                .clamp(Duration::from_millis(50), config.kv.op_timeout);
+            let limit = renewal_limit(current.valid_until, sent, config.kv.op_timeout);
             if registered {
                 match tokio::time::timeout(limit, store.update(&key, value.clone(), current.revision)).await {
                     Ok(Ok(revision)) => {
@@ -158,4 +166,28 @@ pub(crate) async fn keep_lease(
     }
     .instrument(span)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the limit was `clamp(50 ms, op_timeout)`, which panicked
+    /// (killing the lease task) for an accepted `op_timeout` below 50 ms, and
+    /// once the lease had lapsed waited only 50 ms, so against a server
+    /// slower than that the node never saw an answer and never got its lease
+    /// back.
+    #[test]
+    fn renewal_limit_never_panics_and_waits_fully_once_lapsed() {
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        let op = ms(2000);
+        assert_eq!(renewal_limit(Some(now + ms(500)), now, op), ms(500));
+        assert_eq!(renewal_limit(Some(now + ms(10)), now, op), ms(50));
+        assert_eq!(renewal_limit(Some(now + ms(9000)), now, op), op);
+        assert_eq!(renewal_limit(Some(now), now, op), op, "lapsed");
+        assert_eq!(renewal_limit(None, now, op), op, "not registered");
+        assert_eq!(renewal_limit(Some(now + ms(500)), now, ms(10)), ms(10));
+        assert_eq!(renewal_limit(Some(now + ms(20)), now, ms(10)), ms(10));
+    }
 }
