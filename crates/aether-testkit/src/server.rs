@@ -169,6 +169,10 @@ impl NatsServer {
     /// gracefully first. Returns once the server is ready (for a single server: JetStream
     /// answers; for a cluster node: the node sees a JetStream meta leader).
     ///
+    /// The port is not reserved while the server is down: if another process
+    /// takes it meanwhile (an ephemeral port handed out to some other socket),
+    /// the restart keeps retrying for about 10 s and then panics.
+    ///
     /// # Panics
     /// If the server cannot be started again.
     pub async fn restart(&self) {

@@ -1,4 +1,10 @@
 //! Cases: concurrent writers on one actor.
+//!
+//! The writers are futures joined on the case's task, so they interleave at
+//! the store's await points (for a networked store, the requests really race
+//! at the server). A store that completes without awaiting, like the memory
+//! store, sees them one after another: it needs its own test with spawned
+//! tasks on several threads (`aether-store-memory/tests/memory.rs` has one).
 
 use aether_core::{Error, Event, EventStore, ExpectedVersion, json};
 use futures::future::join_all;
