@@ -10,14 +10,14 @@ use crate::id::NodeId;
 /// Pure logic (no I/O) so it is unit-tested; the watcher feeds it heartbeats,
 /// joins and leaves, and calls [`HeartbeatTracker::check`] periodically.
 #[derive(Debug)]
-pub struct HeartbeatTracker {
+pub(crate) struct HeartbeatTracker {
     suspect_after: Duration,
     last_seen: BTreeMap<NodeId, (Instant, bool)>,
 }
 
 /// A change of suspicion decided by [`HeartbeatTracker`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Suspicion {
+pub(crate) enum Suspicion {
     /// The node has been silent for the suspicion time.
     Suspected(NodeId),
     /// The suspected node was heard from again.
@@ -26,7 +26,7 @@ pub enum Suspicion {
 
 impl HeartbeatTracker {
     /// A tracker suspecting members silent for `suspect_after`.
-    pub fn new(suspect_after: Duration) -> Self {
+    pub(crate) fn new(suspect_after: Duration) -> Self {
         Self {
             suspect_after,
             last_seen: BTreeMap::new(),
@@ -34,18 +34,18 @@ impl HeartbeatTracker {
     }
 
     /// Starts tracking `node` as heard `now` (a join counts as a sign of life).
-    pub fn track(&mut self, node: NodeId, now: Instant) {
+    pub(crate) fn track(&mut self, node: NodeId, now: Instant) {
         self.last_seen.entry(node).or_insert((now, false));
     }
 
     /// Stops tracking `node`.
-    pub fn forget(&mut self, node: &NodeId) {
+    pub(crate) fn forget(&mut self, node: &NodeId) {
         self.last_seen.remove(node);
     }
 
     /// Records a heartbeat; returns `Recovered` if the node was suspected.
     /// Heartbeats of untracked nodes are ignored (they are not members yet).
-    pub fn heard(&mut self, node: &NodeId, now: Instant) -> Option<Suspicion> {
+    pub(crate) fn heard(&mut self, node: &NodeId, now: Instant) -> Option<Suspicion> {
         let entry = self.last_seen.get_mut(node)?;
         let was_suspected = entry.1;
         *entry = (now, false);
@@ -53,7 +53,7 @@ impl HeartbeatTracker {
     }
 
     /// Newly suspected nodes at `now`.
-    pub fn check(&mut self, now: Instant) -> Vec<Suspicion> {
+    pub(crate) fn check(&mut self, now: Instant) -> Vec<Suspicion> {
         let mut out = Vec::new();
         for (node, (seen, suspected)) in &mut self.last_seen {
             if !*suspected && now.saturating_duration_since(*seen) >= self.suspect_after {
@@ -65,7 +65,8 @@ impl HeartbeatTracker {
     }
 
     /// Whether `node` is suspected.
-    pub fn is_suspected(&self, node: &NodeId) -> bool {
+    #[cfg(test)]
+    fn is_suspected(&self, node: &NodeId) -> bool {
         self.last_seen.get(node).is_some_and(|e| e.1)
     }
 }

@@ -13,14 +13,14 @@ use crate::membership::{LeaseStatus, NodeInfo};
 use crate::nats::{bounded, is_already_exists, is_cas_failure};
 
 /// Encodes a member entry (JSON of [`NodeInfo`]).
-pub fn encode_info(info: &NodeInfo) -> Result<Bytes> {
+pub(crate) fn encode_info(info: &NodeInfo) -> Result<Bytes> {
     serde_json::to_vec(info).map(Bytes::from).map_err(|e| {
         ClusterError::with_source(ClusterErrorKind::Serialization, "encode member info", e)
     })
 }
 
 /// Decodes a member entry.
-pub fn decode_info(bytes: &[u8]) -> Result<NodeInfo> {
+pub(crate) fn decode_info(bytes: &[u8]) -> Result<NodeInfo> {
     serde_json::from_slice(bytes).map_err(|e| {
         ClusterError::with_source(ClusterErrorKind::Serialization, "decode member info", e)
     })

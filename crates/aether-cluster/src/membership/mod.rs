@@ -1,11 +1,11 @@
 //! Membership and failure detection over NATS.
 //!
-//! - **Announce** ([`kv`]): each node writes its [`NodeInfo`] under its id in
+//! - **Announce** (module `kv`): each node writes its [`NodeInfo`] under its id in
 //!   the `<cluster>_members` KV bucket (`max_age` = member lease, limit markers
 //!   on) and renews it every `renew_interval`. A graceful leave deletes the
 //!   entry (watchers see it at once); a crashed node's entry expires after the
 //!   lease and the server writes a `MaxAge` marker that watchers see.
-//! - **Detect** ([`heartbeat`]): each node publishes an empty core-NATS message
+//! - **Detect** (module `heartbeat`): each node publishes an empty core-NATS message
 //!   on `aether.cluster.<cluster>.hb.<node>` every `heartbeat_interval`; a
 //!   member silent for `heartbeat_interval × suspect_after_missed` is
 //!   suspected (it stays a member until its lease expires).
@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::id::NodeId;
 
 pub mod events;
-pub mod heartbeat;
-pub mod kv;
+pub(crate) mod heartbeat;
+pub(crate) mod kv;
 pub(crate) mod watcher;
 
 pub use events::{EventsError, LeaveReason, MembershipEvent, MembershipEvents};
