@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aether_core::aggregate::{
     Aggregate, CircuitBreaker, CircuitBreakerConfig, CommandEnvelope, DeferredCommands,
-    EventEnvelope, ExecuteError, Repository, RetryPolicy, SnapshotPolicy,
+    EventEnvelope, ExecuteError, Loaded, Repository, RetryPolicy, SnapshotPolicy,
 };
 use aether_core::{
     ActorId, Error, Event, EventStore, ExpectedVersion, Metadata, Replay, Snapshot, SnapshotStore,
@@ -675,6 +675,18 @@ async fn execute_loaded_keeps_state_in_memory_and_catches_up_on_conflict() {
         .unwrap_err();
     assert!(err.is_rejected());
     assert_eq!(loaded.version, 6);
+}
+
+#[tokio::test]
+async fn default_loaded_is_what_loading_a_new_actor_gives() {
+    let repo = Repository::<Account, _>::new(InMemoryEventStore::new());
+    let id = account(20);
+    assert_eq!(repo.load(&id).await.unwrap(), Loaded::default());
+    let mut loaded = Loaded::default();
+    repo.execute_loaded(&id, &mut loaded, open("ada"))
+        .await
+        .unwrap();
+    assert_eq!(repo.load(&id).await.unwrap().state, loaded.state);
 }
 
 /// The futures of `load`, `execute` and `execute_loaded` are `Send` for any

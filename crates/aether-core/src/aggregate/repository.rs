@@ -36,8 +36,10 @@ impl SnapshotStore for NoSnapshots {
     }
 }
 
-/// An aggregate as loaded from the store.
-#[derive(Debug, Clone)]
+/// An aggregate as loaded from the store. `Loaded::default()` is an
+/// aggregate without events (version 0), as [`Repository::load`] returns for a
+/// new actor.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Loaded<A> {
     /// The state.
     pub state: A,
