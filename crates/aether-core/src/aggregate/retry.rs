@@ -446,14 +446,14 @@ mod tests {
     fn abandoned_trial_does_not_wedge_the_breaker() {
         let b = CircuitBreaker::new(CircuitBreakerConfig {
             failure_threshold: 1,
-            cool_down: Duration::from_millis(30),
+            cool_down: Duration::from_millis(100),
         });
         b.record_failure();
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(120));
         assert!(b.try_acquire().is_ok(), "the trial");
         // The trial's future is dropped here: no record_success/failure.
         assert!(b.try_acquire().is_err(), "still one trial at a time");
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(120));
         assert!(b.try_acquire().is_ok(), "an abandoned trial is replaced");
         b.record_success();
         assert_eq!(b.state(), CircuitState::Closed);
