@@ -6,8 +6,9 @@ use crate::event::Event;
 use crate::id::{ActorId, EventId};
 use crate::timestamp::Timestamp;
 
-/// Sent once per event after a store has durably accepted it; never after a
-/// failed append.
+/// Sent for each event of a successful append, once the store has durably
+/// accepted it; never after a failed append. At least once per stored event
+/// (see [`crate::EventStore`] for when a backend repeats one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventStored {
     /// The stored event's id.

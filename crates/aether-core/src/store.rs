@@ -121,7 +121,10 @@ pub fn validate_batch(actor_id: &ActorId, events: &[Event]) -> Result<(u64, u64)
 /// - **immutability**: no event is ever changed or removed through this API.
 ///
 /// After every successful append (and never after a failed one) a store with a
-/// [`crate::EventStoredHook`] calls it once per stored event.
+/// [`crate::EventStoredHook`] calls it once per event of that append. A
+/// backend that answers success to a repeated append of events it already
+/// stored (JetStream's lost-ack recovery) notifies them again, so hooks see
+/// each stored event at least once, and exactly once on the memory store.
 ///
 /// The methods return `Send` futures. For a `dyn` store use
 /// [`crate::DynEventStore`].
