@@ -12,7 +12,11 @@
 //!   concurrency, atomic batches, replay that reports malformed entries) and
 //!   [`SnapshotStore`], with object-safe twins [`DynEventStore`] and
 //!   [`DynSnapshotStore`];
-//! - [`EventStored`] notifications and the [`EventStoredHook`] stores call.
+//! - [`EventStored`] notifications and the [`EventStoredHook`] stores call;
+//! - the [`aggregate`] programming model: typed commands and events, a
+//!   [`aggregate::Repository`] that loads (snapshot + tail), executes with
+//!   optimistic concurrency, retries conflicts and snapshots by policy, and a
+//!   given/when/then test harness.
 //!
 //! Backends live in `aether-store-memory` and `aether-store-jetstream`.
 //!
