@@ -88,9 +88,10 @@ pub struct RetryPolicy {
     /// Give up at once when a conflict shows the aggregate moved by more than
     /// this many versions (it is too hot to win by retrying). `None` = no limit.
     pub max_version_gap: Option<u64>,
-    /// Also retry transient store failures ([`crate::Error::is_transient`]).
+    /// Also retry appends that failed transiently ([`crate::Error::is_transient`]).
     /// Safe: a retry first reads the tail and recognises the command's own
-    /// events if the failed append did happen.
+    /// events if the failed append did happen. A failed load or catch-up read
+    /// is not retried: it is returned at once as [`super::ExecuteError::Store`].
     pub retry_transient: bool,
     /// A breaker shared by every clone of this policy; `None` = no breaker.
     pub circuit_breaker: Option<CircuitBreaker>,
