@@ -27,7 +27,7 @@ use crate::assignment::ShardAssignment;
 use crate::config::ClusterConfig;
 use crate::id::{NodeId, Term};
 use crate::membership::MemberView;
-use crate::nats::{is_already_exists, is_cas_failure};
+use crate::nats::{is_already_exists, is_cas_failure, unless_shutdown};
 use crate::planner::plan_rebalance;
 use crate::shard_map::{MapState, SHARD_MAP_KEY, ShardMap};
 use crate::strategy::PlacementStrategy;
@@ -130,8 +130,15 @@ impl Election {
                     return;
                 }
                 if watch.is_none() {
-                    watch = self.leader_store.watch_with_history(LEADER_KEY).await.ok();
+                    let limit = self.config.kv.op_timeout;
+                    let created = self.leader_store.watch_with_history(LEADER_KEY);
+                    watch = unless_shutdown(&mut self.shutdown, limit, created)
+                        .await
+                        .and_then(Result::ok);
                     last_entry = Instant::now();
+                    if *self.shutdown.borrow() {
+                        return;
+                    }
                 }
                 if let Some(leadership) = self.try_acquire().await {
                     match self.lead(leadership, &mut watch).await {

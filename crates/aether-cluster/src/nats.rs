@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv};
+use tokio::sync::watch;
 
 use crate::config::{ClusterConfig, KvConfig};
 use crate::error::{ClusterError, ClusterErrorKind, Result};
@@ -24,6 +25,21 @@ where
             ClusterErrorKind::Unavailable,
             format!("{what}: no answer within {limit:?}"),
         )),
+    }
+}
+
+/// Runs `fut` for at most `limit`; `None` on timeout or as soon as shutdown
+/// is signalled (or the node is gone). For the requests of background tasks,
+/// which must notice shutdown even while NATS is unreachable (the client then
+/// stops taking commands once its queue is full).
+pub(crate) async fn unless_shutdown<T>(
+    shutdown: &mut watch::Receiver<bool>,
+    limit: Duration,
+    fut: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        r = tokio::time::timeout(limit, fut) => r.ok(),
+        _ = shutdown.wait_for(|stop| *stop) => None,
     }
 }
 

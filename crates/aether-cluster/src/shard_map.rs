@@ -13,6 +13,7 @@ use tracing::Instrument;
 use crate::assignment::ShardAssignment;
 use crate::error::{ClusterError, ClusterErrorKind, Result};
 use crate::id::{NodeId, ShardId, Term};
+use crate::nats::unless_shutdown;
 
 /// The KV key of the shard map in the `<cluster>_shards` bucket.
 pub const SHARD_MAP_KEY: &str = "map";
@@ -233,10 +234,16 @@ pub(crate) async fn watch_maps(
         let mut tick = tokio::time::interval(poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let mut w = match store.watch_with_history(SHARD_MAP_KEY).await {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::warn!(error = %e, "shard map watch failed; retrying");
+            let created = store.watch_with_history(SHARD_MAP_KEY);
+            let mut w = match unless_shutdown(&mut shutdown, op_timeout, created).await {
+                Some(Ok(w)) => w,
+                None if *shutdown.borrow() => return,
+                failed => {
+                    let error = match failed {
+                        Some(Err(e)) => e.to_string(),
+                        _ => "no answer in time".to_owned(),
+                    };
+                    tracing::warn!(%error, "shard map watch failed; retrying");
                     tokio::select! {
                         _ = shutdown.changed() => return,
                         _ = tokio::time::sleep(Duration::from_millis(200)) => continue,

@@ -268,3 +268,34 @@ async fn a_node_that_loses_nats_stops_claiming_before_anyone_takes_over() {
     b.shutdown().await.unwrap();
     c.shutdown().await.unwrap();
 }
+
+/// Regression: the membership watcher published heartbeats without a time
+/// limit. While NATS is unreachable the client stops taking commands once its
+/// queue is full, so the watcher hung in `publish` and no longer saw the
+/// shutdown signal: `shutdown` ran into its deadline and aborted the task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_in_time_while_nats_is_down() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let cfg = fast_config(&unique_cluster("down"));
+    // A small client queue fills after a few heartbeats once NATS is gone.
+    let client = async_nats::ConnectOptions::new()
+        .client_capacity(4)
+        .connect(server.url())
+        .await
+        .unwrap();
+    let node = aether_cluster::ClusterNode::start(
+        client,
+        cfg.clone(),
+        aether_cluster::NodeInfo::new(node_id("a")),
+    )
+    .await
+    .unwrap();
+    wait_for("a leads", Duration::from_secs(5), || node.leadership()).await;
+    server.kill();
+    // Long enough for several heartbeats and renewals to queue up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    within(Duration::from_secs(10), "shutdown", node.shutdown())
+        .await
+        .expect("every task stops by itself within the shutdown deadline");
+}

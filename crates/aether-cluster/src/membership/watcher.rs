@@ -14,6 +14,7 @@ use crate::id::NodeId;
 use crate::membership::heartbeat::{HeartbeatTracker, Suspicion};
 use crate::membership::kv::decode_info;
 use crate::membership::{LeaveReason, Member, MemberView, MembershipEvent};
+use crate::nats::unless_shutdown;
 
 pub(crate) struct Watcher {
     pub(crate) client: async_nats::Client,
@@ -62,20 +63,30 @@ impl Watcher {
                     // Always start from the current value of every key: expiry
                     // markers may have aged out while the watch was down, so a
                     // snapshot is reconciled against the view instead.
-                    match self.store.watch_with_history(">").await {
-                        Ok(w) => {
+                    let limit = self.config.kv.op_timeout;
+                    let watch = self.store.watch_with_history(">");
+                    match unless_shutdown(&mut self.shutdown, limit, watch).await {
+                        Some(Ok(w)) => {
                             entries = Some(w);
                             last_entry = Instant::now();
                             resync = Some(BTreeSet::new());
                         }
-                        Err(e) => tracing::warn!(error = %e, "membership watch failed; retrying"),
+                        Some(Err(e)) => tracing::warn!(error = %e, "membership watch failed; retrying"),
+                        None if *self.shutdown.borrow() => return,
+                        None => tracing::warn!("membership watch: no answer in time; retrying"),
                     }
                 }
                 tokio::select! {
                     _ = self.shutdown.changed() => return,
                     _ = hb_tick.tick() => {
-                        if let Err(e) = self.client.publish(my_subject.clone(), bytes::Bytes::new()).await {
-                            tracing::debug!(error = %e, "heartbeat publish failed");
+                        // Bounded: while NATS is unreachable the client stops
+                        // taking commands once its queue is full, and this
+                        // loop must still see the shutdown signal.
+                        let beat = self.client.publish(my_subject.clone(), bytes::Bytes::new());
+                        match tokio::time::timeout(hb_period, beat).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => tracing::debug!(error = %e, "heartbeat publish failed"),
+                            Err(_) => tracing::debug!("heartbeat publish timed out (NATS unreachable?)"),
                         }
                     }
                     _ = check_tick.tick() => {
