@@ -71,6 +71,7 @@ impl<A: Aggregate> DeferredCommands<A> {
 
     /// Parks the command an error hands back and returns `None`; returns the
     /// error itself when it carries no command (a rejection, a store error).
+    #[must_use = "an error that carries no command is handed back, not parked"]
     pub fn defer(
         &self,
         id: &ActorId,
