@@ -111,6 +111,7 @@ impl ClusterNode {
         tasks.push(tokio::spawn(watch_maps(
             map_store.clone(),
             id.clone(),
+            config.shards.shard_count,
             config.election.renew_interval,
             config.kv.op_timeout,
             maps_tx,

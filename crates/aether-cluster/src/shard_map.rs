@@ -192,7 +192,25 @@ impl MapState {
     }
 }
 
-fn handle(state: &watch::Sender<MapState>, e: kv::Entry) {
+/// Decodes a map entry and checks that it is planned for this node's shard
+/// count: with another count, [`crate::shard_for_actor`] gives other shard
+/// numbers, so this node and the leader would disagree on who owns an actor.
+fn decode_for(bytes: &[u8], shard_count: u32) -> Result<ShardMap> {
+    let map = ShardMap::decode(bytes)?;
+    if map.shard_count() != shard_count {
+        return Err(ClusterError::new(
+            ClusterErrorKind::InvalidConfig,
+            format!(
+                "the shard map has {} shards but this node is configured for {shard_count}: \
+                 every node of a cluster needs the same shards.shard_count",
+                map.shard_count()
+            ),
+        ));
+    }
+    Ok(map)
+}
+
+fn handle(state: &watch::Sender<MapState>, e: kv::Entry, shard_count: u32) {
     if e.operation != kv::Operation::Put {
         state.send_modify(|s| s.revision = s.revision.max(e.revision));
         return;
@@ -200,7 +218,7 @@ fn handle(state: &watch::Sender<MapState>, e: kv::Entry) {
     if e.revision <= state.borrow().revision {
         return; // already seen (the poll and the watch overlap)
     }
-    match ShardMap::decode(&e.value) {
+    match decode_for(&e.value, shard_count) {
         Ok(map) => {
             let (epoch, term) = (map.epoch, map.term);
             let mut accepted = false;
@@ -213,7 +231,7 @@ fn handle(state: &watch::Sender<MapState>, e: kv::Entry) {
         }
         Err(err) => {
             state.send_modify(|s| s.revision = s.revision.max(e.revision));
-            tracing::warn!(error = %err, revision = e.revision, "ignoring undecodable shard map");
+            tracing::error!(error = %err, revision = e.revision, "ignoring shard map");
         }
     }
 }
@@ -224,6 +242,7 @@ fn handle(state: &watch::Sender<MapState>, e: kv::Entry) {
 pub(crate) async fn watch_maps(
     store: kv::Store,
     me: NodeId,
+    shard_count: u32,
     poll: Duration,
     op_timeout: Duration,
     state: watch::Sender<MapState>,
@@ -255,11 +274,11 @@ pub(crate) async fn watch_maps(
                     _ = shutdown.changed() => return,
                     _ = tick.tick() => {
                         if let Ok(Ok(Some(e))) = tokio::time::timeout(op_timeout, store.entry(SHARD_MAP_KEY)).await {
-                            handle(&state, e);
+                            handle(&state, e, shard_count);
                         }
                     }
                     entry = w.next() => match entry {
-                        Some(Ok(e)) => handle(&state, e),
+                        Some(Ok(e)) => handle(&state, e, shard_count),
                         Some(Err(e)) => {
                             tracing::warn!(error = %e, "shard map watch error; re-watching");
                             break;
@@ -317,6 +336,17 @@ mod tests {
         assert!(s.offer(map(3, 6), 14));
         assert_eq!(s.accepted.as_ref().unwrap().epoch, 3);
         assert_eq!((s.rejected, s.revision, s.max_epoch), (3, 14, 3));
+    }
+
+    /// Regression: a map planned for another shard count (a node configured
+    /// differently) was accepted; this node then numbered actors' shards
+    /// differently from the leader and could claim actors another node owns.
+    #[test]
+    fn maps_for_another_shard_count_are_refused() {
+        let bytes = map(1, 1).encode().unwrap();
+        assert_eq!(decode_for(&bytes, 2).unwrap(), map(1, 1));
+        let err = decode_for(&bytes, 1024).unwrap_err();
+        assert_eq!(err.kind(), ClusterErrorKind::InvalidConfig);
     }
 
     /// Regression: a map read with epoch `u64::MAX` used to overflow the
