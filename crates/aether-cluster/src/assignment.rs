@@ -15,6 +15,21 @@ pub struct ShardAssignment {
     shards: Vec<Vec<NodeId>>,
 }
 
+/// Whether a replica set names a node twice. Sets are short (at most 16
+/// replicas by configuration), checked without allocating; a long one (only
+/// from a malformed map on the wire) by sorting, to stay O(n log n).
+fn has_duplicates(replicas: &[NodeId]) -> bool {
+    if replicas.len() <= 16 {
+        return replicas
+            .iter()
+            .enumerate()
+            .any(|(i, n)| replicas[..i].contains(n));
+    }
+    let mut sorted: Vec<&NodeId> = replicas.iter().collect();
+    sorted.sort_unstable();
+    sorted.windows(2).any(|w| w[0] == w[1])
+}
+
 impl ShardAssignment {
     /// An assignment of `shard_count` shards, all unplaced.
     pub fn unassigned(shard_count: u32) -> Self {
@@ -27,10 +42,7 @@ impl ShardAssignment {
     /// holds a node twice.
     pub fn from_replicas(shards: Vec<Vec<NodeId>>) -> Result<Self> {
         for (i, replicas) in shards.iter().enumerate() {
-            let mut sorted = replicas.clone();
-            sorted.sort();
-            sorted.dedup();
-            if sorted.len() != replicas.len() {
+            if has_duplicates(replicas) {
                 return Err(ClusterError::input(format!(
                     "shard {i} lists a node twice: {replicas:?}"
                 )));
@@ -66,10 +78,7 @@ impl ShardAssignment {
         let slot = self.shards.get_mut(shard.index()).ok_or_else(|| {
             ClusterError::input(format!("{shard} is out of range (shard count {count})"))
         })?;
-        let mut sorted = replicas.clone();
-        sorted.sort();
-        sorted.dedup();
-        if sorted.len() != replicas.len() {
+        if has_duplicates(&replicas) {
             return Err(ClusterError::input(format!(
                 "{shard}: replica set lists a node twice: {replicas:?}"
             )));
@@ -127,5 +136,26 @@ impl ShardAssignment {
     /// Every node that holds at least one shard, sorted.
     pub fn nodes(&self) -> Vec<NodeId> {
         self.total_load().into_keys().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_found_in_short_and_long_sets() {
+        let ids: Vec<NodeId> = (0..40)
+            .map(|i| NodeId::new(format!("n{i}")).unwrap())
+            .collect();
+        for len in [0, 1, 2, 16, 17, 40] {
+            let set = &ids[..len];
+            assert!(!has_duplicates(set), "{len}");
+            if len > 0 {
+                let mut twice = set.to_vec();
+                twice.push(set[len / 2].clone());
+                assert!(has_duplicates(&twice), "{len}");
+            }
+        }
     }
 }
