@@ -178,6 +178,45 @@ async fn retrying_an_append_never_stores_a_second_copy() {
 }
 
 #[tokio::test]
+async fn a_retry_after_later_appends_reports_success_and_stores_no_copy() {
+    let server = NatsServer::start().await;
+    let s = store(&server.url(), 1).await;
+    let other = JetStreamEventStore::connect(&server.url(), s.config().clone())
+        .await
+        .unwrap();
+    let a = actor("late-retry");
+    for v in 1..=5 {
+        s.append(ev(&a, v)).await.unwrap();
+    }
+    // Our append of version 6 lands, but its ack is "lost"...
+    let ours = ev(&a, 6);
+    s.append(ours.clone()).await.unwrap();
+    // ...another writer appends after it...
+    other.append(ev(&a, 7)).await.unwrap();
+    other
+        .append_batch(&a, ExpectedVersion::Exact(7), vec![ev(&a, 8), ev(&a, 9)])
+        .await
+        .unwrap();
+    // ...and the caller retries from a cold store: success, not a conflict.
+    let cold = JetStreamEventStore::connect(&server.url(), s.config().clone())
+        .await
+        .unwrap();
+    assert_eq!(cold.append(ours.clone()).await.unwrap(), 6);
+    assert_eq!(
+        cold.append_batch(&a, ExpectedVersion::Exact(7), vec![ev(&a, 8)])
+            .await
+            .unwrap_err()
+            .as_conflict()
+            .map(|c| c.current),
+        Some(9),
+        "a different event at a taken version is still a conflict"
+    );
+    let events = s.read(&a, 1).await.unwrap();
+    assert_eq!(events.len(), 9);
+    assert_eq!(events.iter().filter(|e| e.id == ours.id).count(), 1);
+}
+
+#[tokio::test]
 async fn namespaces_isolate_storage() {
     let server = NatsServer::start().await;
     let base = config(1);

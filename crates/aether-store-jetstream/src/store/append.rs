@@ -160,6 +160,35 @@ impl JetStreamEventStore {
                     self.succeeded(actor, &events, last, known.sequence);
                     return Ok(last);
                 }
+                // Others may have appended after our event landed (a lost ack,
+                // of this call or of the caller's earlier try): look for our
+                // last event at its version before calling it a conflict.
+                if known.version >= last {
+                    let found =
+                        Box::pin(self.event_id_at_version(actor, subject, last, known.sequence))
+                            .await;
+                    match found {
+                        Ok(id) if is_ours(&id) => {
+                            tracing::debug!(
+                                "append had landed before later appends; reporting success"
+                            );
+                            self.notify(&events);
+                            return Ok(last);
+                        }
+                        Ok(_) => {}
+                        Err(e) if ambiguous.is_some() => {
+                            return Err(Error::unavailable(
+                                format!(
+                                    "append to {:?}: outcome unknown (no acknowledgement, and \
+                                     checking the stored history failed: {e})",
+                                    actor.as_str()
+                                ),
+                                None,
+                            ));
+                        }
+                        Err(_) => {}
+                    }
+                }
                 return Err(Error::conflict(actor.clone(), first, known.version));
             }
             let outcome = if events.len() == 1 {

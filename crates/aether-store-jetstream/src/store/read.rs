@@ -181,9 +181,14 @@ impl JetStreamEventStore {
         .await
     }
 
-    /// The version of the first message of `subject` at or after `seq`
-    /// (`None` when the message has no readable version), and its sequence.
-    async fn probe(&self, actor: &ActorId, subject: &str, seq: u64) -> Result<(Option<u64>, u64)> {
+    /// The version and event id of the first message of `subject` at or after
+    /// `seq` (`None`s when the message is unreadable), and its sequence.
+    async fn probe_message(
+        &self,
+        actor: &ActorId,
+        subject: &str,
+        seq: u64,
+    ) -> Result<(Option<u64>, Option<String>, u64)> {
         let get = self
             .inner
             .stream
@@ -195,9 +200,44 @@ impl JetStreamEventStore {
             .await
             .map_err(|_| Error::unavailable("replay: probe timed out", None))?
             .map_err(|e| self.map_get_error(e, "replay: locating the start"))?;
-        let version = headers::version(&msg.headers)
-            .or_else(|| decode(&msg.payload, actor).ok().map(|e| e.version));
-        Ok((version, msg.sequence))
+        let (version, event_id) = match headers::version(&msg.headers) {
+            Some(v) => (Some(v), headers::event_id(&msg.headers)),
+            None => match decode(&msg.payload, actor) {
+                Ok(e) => (Some(e.version), Some(e.id.to_string())),
+                Err(_) => (None, None),
+            },
+        };
+        Ok((version, event_id, msg.sequence))
+    }
+
+    /// The version of the first message of `subject` at or after `seq`
+    /// (`None` when the message has no readable version), and its sequence.
+    async fn probe(&self, actor: &ActorId, subject: &str, seq: u64) -> Result<(Option<u64>, u64)> {
+        let (version, _, sequence) = self.probe_message(actor, subject, seq).await?;
+        Ok((version, sequence))
+    }
+
+    /// The event id stored at exactly `version` of the actor (searching up to
+    /// stream sequence `tip_seq`), or `None` when no readable message has that
+    /// version. Tells whether an append whose acknowledgement was lost landed
+    /// even though other writers appended after it.
+    pub(crate) async fn event_id_at_version(
+        &self,
+        actor: &ActorId,
+        subject: &str,
+        version: u64,
+        tip_seq: u64,
+    ) -> Result<Option<String>> {
+        if tip_seq == 0 {
+            return Ok(None);
+        }
+        let seq = self.find_start(actor, subject, version, tip_seq).await?;
+        let (found, event_id, _) = self.probe_message(actor, subject, seq).await?;
+        Ok(if found == Some(version) {
+            event_id
+        } else {
+            None
+        })
     }
 
     /// The smallest stream sequence whose message on `subject` has a version
