@@ -101,6 +101,11 @@ pub(super) async fn run_stored_listener(
                 core.stored_lag(lost);
             }
         }
+        // The listener outlives its last subscription (it starts once per
+        // bus): do not decode for nobody.
+        if core.stored_subscription_count() == 0 {
+            continue;
+        }
         match serde_json::from_slice::<EventStored>(&msg.payload) {
             Ok(n) => {
                 core.deliver_stored(Arc::new(n));
