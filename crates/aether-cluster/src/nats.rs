@@ -89,10 +89,14 @@ pub(crate) async fn open_bucket(
             Err(e) => e,
         };
         // Exists with another configuration (another node started first with
-        // different settings): use it as it is.
+        // different settings): use it as it is, unless it would expire a
+        // lease before this node's local lease ends.
         if let Ok(Ok(store)) =
             tokio::time::timeout(config.kv.op_timeout, js.get_key_value(bucket.as_str())).await
         {
+            if let (Some(lease), Ok(status)) = (max_age, store.status().await) {
+                check_lease_bucket(&bucket, status.max_age(), lease)?;
+            }
             tracing::warn!(%bucket, error = %err, "using existing bucket as configured by another node");
             return Ok(store);
         }
@@ -105,6 +109,20 @@ pub(crate) async fn open_bucket(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// An existing lease bucket must not expire entries sooner than this node's
+/// `lease`: the local lease (`sent + lease − safety_margin`) is only safe
+/// because the server keeps the entry at least `lease` after writing it.
+fn check_lease_bucket(bucket: &str, bucket_max_age: Duration, lease: Duration) -> Result<()> {
+    if !bucket_max_age.is_zero() && bucket_max_age < lease {
+        return Err(ClusterError::config(format!(
+            "KV bucket {bucket} expires entries after {bucket_max_age:?}, sooner than this \
+             node's lease of {lease:?}: the node would act on a lease the server has already \
+             expired. Use the same lease on every node (or delete the bucket)"
+        )));
+    }
+    Ok(())
 }
 
 /// Whether an update error is a failed compare-and-swap (someone else wrote,
@@ -132,4 +150,22 @@ fn jetstream_code(err: &(dyn std::error::Error + 'static)) -> Option<u64> {
 pub(crate) fn is_already_exists(err: &kv::CreateError) -> bool {
     err.kind() == kv::CreateErrorKind::AlreadyExists
         || jetstream_code(err).is_some_and(|c| c == 10071 || c == 10164)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_buckets_must_keep_entries_at_least_the_lease() {
+        let s = Duration::from_secs;
+        assert!(check_lease_bucket("b", s(10), s(10)).is_ok());
+        assert!(check_lease_bucket("b", s(20), s(10)).is_ok());
+        assert!(
+            check_lease_bucket("b", Duration::ZERO, s(10)).is_ok(),
+            "never expires"
+        );
+        let err = check_lease_bucket("b", s(5), s(10)).unwrap_err();
+        assert_eq!(err.kind(), ClusterErrorKind::InvalidConfig);
+    }
 }

@@ -58,7 +58,10 @@ impl ClusterNode {
     /// Joins the cluster described by `config` as `info`, over `client`.
     ///
     /// Creates the cluster's KV buckets if needed. Fails with
-    /// [`ClusterErrorKind::NodeIdTaken`] if a live node holds the id.
+    /// [`ClusterErrorKind::NodeIdTaken`] if a live node holds the id, and with
+    /// [`ClusterErrorKind::InvalidConfig`] if an existing lease bucket (made by
+    /// a node with other settings) expires entries sooner than this node's
+    /// membership or election lease.
     pub async fn start(
         client: async_nats::Client,
         config: ClusterConfig,

@@ -215,3 +215,42 @@ async fn graceful_leader_resignation_hands_over_at_once() {
     check_history(&history.lock().unwrap());
     b.shutdown().await.unwrap();
 }
+
+/// Regression: a node whose lease setting is longer than the `max_age` of
+/// the existing lease buckets (created by a node configured differently)
+/// used them as they were. The server then expired its keys before its
+/// local lease ended, so another node could lead (or own its shards) while
+/// it still did. Such a node now refuses to start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_a_longer_lease_than_the_buckets_refuses_to_start() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let cfg = fast_config(&unique_cluster("lease"));
+    let a = start_node(&server.url(), &cfg, "a").await;
+    for longer in ["election", "membership"] {
+        let mut other = cfg.clone();
+        if longer == "election" {
+            other.election.lease = cfg.election.lease * 2;
+        } else {
+            other.membership.lease = cfg.membership.lease * 2;
+        }
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let err = ClusterNode::start(client, other, NodeInfo::new(node_id("b")))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ClusterErrorKind::InvalidConfig,
+            "{longer}: {err}"
+        );
+    }
+    // A shorter lease than the bucket's is safe (the server expires later).
+    let mut shorter = cfg.clone();
+    shorter.election.lease = cfg.election.lease - Duration::from_millis(500);
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let c = ClusterNode::start(client, shorter, NodeInfo::new(node_id("c")))
+        .await
+        .unwrap();
+    c.shutdown().await.unwrap();
+    a.shutdown().await.unwrap();
+}
