@@ -280,6 +280,13 @@ impl Core {
         }
     }
 
+    /// Closes every `EventStored` subscription (their NATS feed ended).
+    pub(crate) fn close_stored(&self) {
+        for entry in read(&self.stored).iter() {
+            entry.queue.close(RecvError::Closed);
+        }
+    }
+
     /// Closes every subscription (the bus is shutting down).
     pub(crate) fn close_all(&self) {
         let mut subs = write(&self.subs);

@@ -637,3 +637,25 @@ async fn shutdown_returns_while_nats_is_down_and_closes_the_bus() {
         .unwrap_err();
     assert_eq!(err.kind(), BusErrorKind::Closed);
 }
+
+/// Regression: when the NATS client ended its subscriptions (drained or
+/// closed, or out of reconnect attempts), the bus's receiving tasks ended
+/// silently and every subscription waited forever. They now end with
+/// `RecvError::Closed`.
+#[tokio::test]
+async fn subscriptions_end_when_the_client_closes_its_subscriptions() {
+    let server = NatsServer::start().await;
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let a = NatsEventBus::with_client(client.clone(), NatsBusConfig::default()).unwrap();
+    let mut events = a.subscribe("t.closing").await.unwrap();
+    let mut stored = a.subscribe_event_stored(">").await.unwrap();
+    client.drain().await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .expect("event subscription hung after the client closed");
+    assert_eq!(ended, Err(aether_bus::RecvError::Closed));
+    let ended = tokio::time::timeout(Duration::from_secs(5), stored.recv())
+        .await
+        .expect("EventStored subscription hung after the client closed");
+    assert_eq!(ended, Err(aether_bus::RecvError::Closed));
+}

@@ -460,14 +460,15 @@ impl Inner {
         Ok(self.core.deliver_local(&ns, event).await)
     }
 
-    /// Adds `entry` to the existing group of `pattern`; `false` if none exists.
+    /// Adds `entry` to the existing group of `pattern`; `false` if none exists
+    /// (or its NATS subscription has ended).
     fn join_group(&self, pattern: &str, entry: &Arc<Entry<Envelope>>) -> bool {
         match lock(&self.groups).get(pattern) {
-            Some(group) => {
+            Some(group) if !group.task.is_finished() => {
                 write(&group.entries).push(entry.clone());
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
@@ -496,7 +497,9 @@ impl Inner {
     /// Starts the listener for other nodes' `EventStored` notifications if
     /// it is not running yet.
     async fn ensure_stored_listener(self: &Arc<Self>) -> Result<(), BusError> {
-        if lock(&self.stored_listener).is_some() {
+        let running =
+            |slot: &Option<JoinHandle<()>>| slot.as_ref().is_some_and(|t| !t.is_finished());
+        if running(&lock(&self.stored_listener)) {
             return Ok(());
         }
         let subscriber = self
@@ -510,7 +513,7 @@ impl Inner {
             self.check_open()?;
             // A concurrent call may have won; dropping `subscriber` then
             // unsubscribes it.
-            if slot.is_none() {
+            if !running(&slot) {
                 *slot = Some(tokio::spawn(run_stored_listener(
                     subscriber,
                     self.core.clone(),

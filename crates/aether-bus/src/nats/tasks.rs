@@ -16,7 +16,7 @@ use crate::dispatch::Entry;
 use crate::gaps::GapTracker;
 use crate::metrics::NsMetrics;
 use crate::pattern::{Pattern, validate_namespace};
-use crate::subscription::Envelope;
+use crate::subscription::{Envelope, RecvError};
 
 /// Receives one pattern's NATS messages and delivers them to its group.
 pub(super) async fn run_group(
@@ -79,6 +79,13 @@ pub(super) async fn run_group(
         };
         core.deliver_group(&nsm, &entries, envelope).await;
     }
+    // The client ended the subscription (closed, drained, out of reconnect
+    // attempts): nothing more will come, so say so instead of leaving the
+    // subscriptions waiting forever.
+    tracing::warn!(pattern = %pattern.as_str(), "NATS subscription ended; closing its subscriptions");
+    for entry in crate::core::read(&entries).iter() {
+        entry.queue.close(RecvError::Closed);
+    }
 }
 
 /// Receives `EventStored` notifications from other nodes.
@@ -116,6 +123,8 @@ pub(super) async fn run_stored_listener(
             }
         }
     }
+    tracing::warn!("NATS subscription for EventStored ended; closing EventStored subscriptions");
+    core.close_stored();
 }
 
 /// Forwards this node's `EventStored` notifications to NATS, in order.
