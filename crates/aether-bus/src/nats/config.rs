@@ -15,7 +15,8 @@ pub struct NatsBusConfig {
     /// detect gaps. Default: a random UUID.
     pub node_id: Option<String>,
     /// How long [`crate::EventBus::subscribe`] waits for the server to confirm a new
-    /// NATS subscription before returning anyway. Default 5 s.
+    /// NATS subscription before returning anyway, and how long
+    /// [`super::NatsEventBus::shutdown`] waits for its final flush. Default 5 s.
     pub subscribe_confirm_timeout: Duration,
 }
 
