@@ -192,11 +192,10 @@ impl MapState {
     }
 }
 
-/// Decodes a map entry and checks that it is planned for this node's shard
-/// count: with another count, [`crate::shard_for_actor`] gives other shard
-/// numbers, so this node and the leader would disagree on who owns an actor.
-fn decode_for(bytes: &[u8], shard_count: u32) -> Result<ShardMap> {
-    let map = ShardMap::decode(bytes)?;
+/// Checks that `map` is planned for this node's shard count: with another
+/// count, [`crate::shard_for_actor`] gives other shard numbers, so this node
+/// and the leader would disagree on who owns an actor.
+fn check_shard_count(map: &ShardMap, shard_count: u32) -> Result<()> {
     if map.shard_count() != shard_count {
         return Err(ClusterError::new(
             ClusterErrorKind::InvalidConfig,
@@ -207,7 +206,7 @@ fn decode_for(bytes: &[u8], shard_count: u32) -> Result<ShardMap> {
             ),
         ));
     }
-    Ok(map)
+    Ok(())
 }
 
 fn handle(state: &watch::Sender<MapState>, e: kv::Entry, shard_count: u32) {
@@ -218,21 +217,30 @@ fn handle(state: &watch::Sender<MapState>, e: kv::Entry, shard_count: u32) {
     if e.revision <= state.borrow().revision {
         return; // already seen (the poll and the watch overlap)
     }
-    match decode_for(&e.value, shard_count) {
-        Ok(map) => {
-            let (epoch, term) = (map.epoch, map.term);
-            let mut accepted = false;
-            state.send_modify(|s| accepted = s.offer(map, e.revision));
-            if accepted {
-                tracing::info!(epoch, %term, "accepted shard map");
-            } else {
-                tracing::warn!(epoch, %term, "rejected shard map: older epoch or term than the one in force");
-            }
-        }
+    let map = match ShardMap::decode(&e.value) {
+        Ok(map) => map,
         Err(err) => {
             state.send_modify(|s| s.revision = s.revision.max(e.revision));
-            tracing::error!(error = %err, revision = e.revision, "ignoring shard map");
+            tracing::warn!(error = %err, revision = e.revision, "ignoring undecodable shard map");
+            return;
         }
+    };
+    let (epoch, term) = (map.epoch, map.term);
+    if let Err(err) = check_shard_count(&map, shard_count) {
+        // Its epoch was published all the same: never publish it again.
+        state.send_modify(|s| {
+            s.revision = s.revision.max(e.revision);
+            s.max_epoch = s.max_epoch.max(epoch);
+        });
+        tracing::error!(error = %err, epoch, %term, "ignoring shard map");
+        return;
+    }
+    let mut accepted = false;
+    state.send_modify(|s| accepted = s.offer(map, e.revision));
+    if accepted {
+        tracing::info!(epoch, %term, "accepted shard map");
+    } else {
+        tracing::warn!(epoch, %term, "rejected shard map: older epoch or term than the one in force");
     }
 }
 
@@ -343,9 +351,8 @@ mod tests {
     /// differently from the leader and could claim actors another node owns.
     #[test]
     fn maps_for_another_shard_count_are_refused() {
-        let bytes = map(1, 1).encode().unwrap();
-        assert_eq!(decode_for(&bytes, 2).unwrap(), map(1, 1));
-        let err = decode_for(&bytes, 1024).unwrap_err();
+        assert!(check_shard_count(&map(1, 1), 2).is_ok());
+        let err = check_shard_count(&map(1, 1), 1024).unwrap_err();
         assert_eq!(err.kind(), ClusterErrorKind::InvalidConfig);
     }
 
