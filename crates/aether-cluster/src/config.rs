@@ -184,8 +184,10 @@ pub struct ElectionConfig {
     /// (default 5 s). A dead leader is replaced about this long after its last
     /// renewal.
     pub lease: Duration,
-    /// How often the leader renews (default 1 s). Followers also retry to
-    /// acquire at this period when no leader is visible.
+    /// How often the leader renews (default 1 s). Followers also try to
+    /// acquire the key at this period, whether or not a leader is visible
+    /// (one refused KV create each), besides trying at once when they see the
+    /// key deleted or expired.
     pub renew_interval: Duration,
     /// The leader steps down at `sent_at(last acknowledged renewal) + lease −
     /// safety_margin` on its monotonic clock (default 1 s).
