@@ -273,11 +273,15 @@ impl ClusterNode {
     }
 
     /// Leaves gracefully: resigns leadership, deletes the member entry, stops
-    /// the tasks. Waits at most a few request timeouts.
+    /// the tasks. Waits at most `3 × kv.op_timeout + 500 ms` (a task may be in
+    /// the middle of one KV request, then make its graceful one, on a loaded
+    /// machine); tasks still running then are aborted and an error says so.
     pub async fn shutdown(&self) -> Result<()> {
         let _ = self.shutdown.send(true);
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
-        let deadline = Instant::now() + self.config.kv.op_timeout * 2 + Duration::from_millis(100);
+        let deadline = Instant::now()
+            + self.config.kv.op_timeout.saturating_mul(3)
+            + Duration::from_millis(500);
         let mut late = false;
         for mut t in tasks {
             let left = deadline.saturating_duration_since(Instant::now());
