@@ -21,13 +21,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
+step "quickstart (the README's first command)"
+cargo run --quiet --locked --example quickstart
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --locked --no-fail-fast
     cargo test --workspace --doc --locked
+    cargo nextest run --workspace --locked --no-fail-fast
 else
     cargo test --workspace --locked --no-fail-fast
 fi
-
-step "quickstart (the README's first command)"
-cargo run --quiet --locked --example quickstart
