@@ -96,6 +96,7 @@ fn observed(entry: &kv::Entry) -> Option<LeaderInfo> {
 }
 
 pub(crate) struct Election {
+    pub(crate) client: async_nats::Client,
     pub(crate) leader_store: kv::Store,
     pub(crate) map_store: kv::Store,
     pub(crate) config: ClusterConfig,
@@ -296,6 +297,10 @@ impl Election {
 
     async fn resign(&self, revision: u64) {
         self.leadership.send_replace(None);
+        if !crate::nats::is_connected(&self.client) {
+            tracing::warn!("NATS unreachable; the leader key will expire with its lease");
+            return;
+        }
         let op = self
             .leader_store
             .delete_expect_revision(LEADER_KEY, Some(revision));

@@ -43,6 +43,13 @@ pub(crate) async fn unless_shutdown<T>(
     }
 }
 
+/// Whether `client` is connected now. Goodbyes on shutdown (deleting the member
+/// entry, resigning the leader key) are skipped when it is not: they cannot
+/// succeed and would only hold shutdown up; the entries expire with their leases.
+pub(crate) fn is_connected(client: &async_nats::Client) -> bool {
+    client.connection_state() == async_nats::connection::State::Connected
+}
+
 /// A JetStream context whose requests time out after `kv.op_timeout`.
 pub(crate) fn context(client: async_nats::Client, kv: &KvConfig) -> jetstream::Context {
     jetstream::ContextBuilder::new()

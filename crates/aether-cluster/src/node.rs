@@ -132,6 +132,7 @@ impl ClusterNode {
         };
         let (lease_tx, lease) = watch::channel(status);
         tasks.push(tokio::spawn(keep_lease(
+            client.clone(),
             members_store,
             config.clone(),
             info.clone(),
@@ -140,6 +141,7 @@ impl ClusterNode {
         )));
         tasks.push(tokio::spawn(
             Election {
+                client: client.clone(),
                 leader_store,
                 map_store,
                 config: config.clone(),

@@ -83,6 +83,7 @@ fn valid_until(sent: Instant, config: &ClusterConfig) -> Instant {
 /// only expire the entry `lease` after it wrote it, which is later, so the
 /// local `valid_until` always ends before anyone else can see the node gone.
 pub(crate) async fn keep_lease(
+    client: async_nats::Client,
     store: kv::Store,
     config: ClusterConfig,
     info: NodeInfo,
@@ -103,6 +104,9 @@ pub(crate) async fn keep_lease(
         let mut registered = true;
         let mut next = renew;
         loop {
+            if *shutdown.borrow() {
+                break;
+            }
             tokio::select! {
                 _ = shutdown.changed() => break,
                 _ = tokio::time::sleep(next) => {}
@@ -150,7 +154,9 @@ pub(crate) async fn keep_lease(
         // Graceful leave: stop claiming first, then delete the entry.
         let revision = status.borrow().revision;
         status.send_replace(LeaseStatus::default());
-        if registered {
+        if registered && !crate::nats::is_connected(&client) {
+            tracing::warn!("NATS unreachable; the member entry will expire with its lease");
+        } else if registered {
             let res = bounded(
                 "delete member entry",
                 config.kv.op_timeout,
