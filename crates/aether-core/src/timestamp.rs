@@ -64,7 +64,10 @@ impl Timestamp {
     /// Self, or an error when its UTC year is outside 0000 to 9999: RFC 3339
     /// (our wire format) cannot write such an instant in a way it reads back.
     pub(crate) fn checked_wire_range(self) -> Result<Self, Error> {
-        if (0..=9999).contains(&self.0.year()) {
+        // Compared as instants: cheaper than deriving the calendar year on every append.
+        const FIRST: OffsetDateTime = time::macros::datetime!(0000-01-01 0:00 UTC);
+        const LAST: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC);
+        if (FIRST..=LAST).contains(&self.0) {
             Ok(self)
         } else {
             Err(Error::invalid_input(format!(
