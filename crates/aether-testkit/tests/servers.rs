@@ -16,13 +16,29 @@ async fn create_stream(js: &jetstream::Context, name: &str, replicas: usize) -> 
     .unwrap_or_else(|e| panic!("creating stream {name} (R{replicas}) failed: {e}"))
 }
 
+/// Publishes and waits for the ack. Right after an R3 stream is created its own raft
+/// group may not have a leader yet; the server then answers "no responders"
+/// (`StreamNotFound`), meaning nothing was stored, so the publish is retried for a while.
 async fn publish_acked(js: &jetstream::Context, subject: String, payload: &'static str) -> u64 {
-    js.publish(subject, payload.into())
-        .await
-        .expect("publish sent")
-        .await
-        .expect("publish acknowledged")
-        .sequence
+    use async_nats::jetstream::context::PublishErrorKind;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let ack = js
+            .publish(subject.clone(), payload.into())
+            .await
+            .expect("publish sent")
+            .await;
+        match ack {
+            Ok(ack) => return ack.sequence,
+            Err(e)
+                if e.kind() == PublishErrorKind::StreamNotFound
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("publish acknowledged: {e:?}"),
+        }
+    }
 }
 
 async fn messages_in(js: &jetstream::Context, name: &str) -> u64 {
