@@ -23,19 +23,34 @@ impl GapTracker {
     /// Records `seq` from `origin` on `namespace`; returns how many messages
     /// were skipped since the previous one (0 for the first seen, a repeat,
     /// or a lower number: the publisher restarted and is tracked from `seq`).
+    #[cfg(test)]
     pub(crate) fn observe(&mut self, origin: &str, namespace: &str, seq: u64) -> u64 {
+        self.observe_run(origin, namespace, seq, 1)
+    }
+
+    /// Records a message carrying `count` (≥ 1) publications numbered from
+    /// `first`; returns how many were skipped before it, as
+    /// [`GapTracker::observe`] does for one.
+    pub(crate) fn observe_run(
+        &mut self,
+        origin: &str,
+        namespace: &str,
+        first: u64,
+        count: u64,
+    ) -> u64 {
+        let last_of_run = first.saturating_add(count.max(1) - 1);
         let per_origin = match self.last.get_mut(origin) {
             Some(m) => m,
             None => self.last.entry(origin.into()).or_default(),
         };
         match per_origin.get_mut(namespace) {
             Some(last) => {
-                let lost = seq.saturating_sub(*last).saturating_sub(1);
-                *last = seq;
+                let lost = first.saturating_sub(*last).saturating_sub(1);
+                *last = last_of_run;
                 lost
             }
             None => {
-                per_origin.insert(namespace.into(), seq);
+                per_origin.insert(namespace.into(), last_of_run);
                 0
             }
         }
@@ -68,5 +83,22 @@ mod tests {
         assert_eq!(g.observe("n1", "a", 1), 0, "restart: counting starts over");
         assert_eq!(g.observe("n1", "a", 2), 0);
         assert_eq!(g.observe("n1", "a", 5), 2, "gaps are seen at once again");
+    }
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+
+    #[test]
+    fn a_message_of_several_publications_advances_by_its_count() {
+        let mut g = GapTracker::default();
+        assert_eq!(g.observe_run("n1", "a", 1, 10), 0);
+        assert_eq!(g.observe_run("n1", "a", 11, 5), 0, "1..=10 then 11..=15");
+        assert_eq!(g.observe("n1", "a", 16), 0);
+        assert_eq!(g.observe_run("n1", "a", 20, 3), 3, "17, 18, 19 missing");
+        assert_eq!(g.observe("n1", "a", 23), 0, "the run ended at 22");
+        assert_eq!(g.observe_run("n1", "a", 1, 4), 0, "restart");
+        assert_eq!(g.observe("n1", "a", 6), 1, "5 missing");
     }
 }

@@ -36,9 +36,9 @@ pub(crate) struct NsMetrics {
     remote_lost: Counter,
     /// This node's last publication sequence number in the namespace
     /// (cross-node gap detection); `None` when the namespace is not cached
-    /// (no gap detection). Held while a numbered message is handed to the
-    /// client, so messages reach the wire in sequence order.
-    pub(crate) seq: Option<tokio::sync::Mutex<u64>>,
+    /// (no gap detection). Written only by the `NatsEventBus` outbox task,
+    /// which hands messages to the client in queue order.
+    pub(crate) seq: Option<std::sync::atomic::AtomicU64>,
     /// The local subscriptions matching this namespace, cached (see
     /// [`crate::core::Routes`]).
     pub(crate) routes: RwLock<Option<crate::core::Routes>>,
@@ -58,7 +58,7 @@ impl NsMetrics {
             dropped_oldest: counter!("aether_bus_dropped_total", "namespace" => ns.clone(), "reason" => "drop_oldest"),
             overflow_closed: counter!("aether_bus_dropped_total", "namespace" => ns.clone(), "reason" => "overflow_closed"),
             remote_lost: counter!("aether_bus_remote_lost_total", "namespace" => ns),
-            seq: numbered.then(|| tokio::sync::Mutex::new(0)),
+            seq: numbered.then(|| std::sync::atomic::AtomicU64::new(0)),
             routes: RwLock::new(None),
             nats_subject: OnceLock::new(),
         }

@@ -350,10 +350,27 @@ async fn delivery_resumes_after_a_server_restart() {
 
 #[tokio::test]
 async fn lost_messages_are_reported_as_lag() {
+    lost_messages_reported(0).await;
+}
+
+/// With several events to a NATS message, a lost message is reported as the
+/// number of events it carried.
+#[tokio::test]
+async fn lost_batches_are_reported_as_lag_per_event() {
+    lost_messages_reported(1_000).await;
+}
+
+async fn lost_messages_reported(max_batch_bytes: usize) {
     // A receiver whose NATS client buffer overflows (slow consumer) loses
     // messages; the per-publisher sequence shows the gap.
     let server = NatsServer::start().await;
-    let a = bus(&server.url()).await;
+    let config = NatsBusConfig {
+        max_batch_bytes,
+        ..NatsBusConfig::default()
+    };
+    let a = NatsEventBus::connect(server.url().as_str(), config)
+        .await
+        .unwrap();
     let client = async_nats::ConnectOptions::new()
         .subscription_capacity(64)
         .connect(server.url())
@@ -658,4 +675,102 @@ async fn subscriptions_end_when_the_client_closes_its_subscriptions() {
         .await
         .expect("EventStored subscription hung after the client closed");
     assert_eq!(ended, Err(aether_bus::RecvError::Closed));
+}
+
+/// Events that queue up travel several to a NATS message (newline-separated
+/// JSON); receivers get each one, in publication order across namespaces,
+/// and nothing is reported lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_events_travel_batched_and_arrive_in_order() {
+    let server = NatsServer::start().await;
+    let a = bus(&server.url()).await;
+    let b = bus(&server.url()).await;
+    let options = SubscribeOptions::new(1 << 16, OverflowPolicy::DropOldest);
+    let mut sub = b
+        .subscribe_with("batch.*", Filter::new(), options)
+        .await
+        .unwrap();
+    // A plain NATS subscriber on the same subjects counts messages.
+    let raw = async_nats::connect(server.url()).await.unwrap();
+    let mut wire = raw.subscribe("aether.bus.ev.batch.*").await.unwrap();
+    raw.flush().await.unwrap();
+    let n = 4_000u64;
+    for i in 0..n {
+        // Runs of 50 per namespace, alternating.
+        let ns = if (i / 50) % 2 == 0 {
+            "batch.a"
+        } else {
+            "batch.b"
+        };
+        a.publish(ns, event("order-1", "Placed", i)).await.unwrap();
+    }
+    a.flush().await.unwrap();
+    let mut got = Vec::new();
+    while (got.len() as u64) < n {
+        match next_item(&mut sub, Duration::from_secs(10)).await {
+            Some(BusItem::Event(env)) => {
+                let seq = seq_of(&env.event);
+                let ns = if (seq / 50) % 2 == 0 {
+                    "batch.a"
+                } else {
+                    "batch.b"
+                };
+                assert_eq!(env.namespace.as_str(), ns);
+                got.push(seq);
+            }
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+    assert_eq!(got, (0..n).collect::<Vec<_>>(), "every event, in order");
+    assert_eq!(b.stats().remote_lost, 0);
+    let (mut messages, mut lines) = (0u64, 0u64);
+    while lines < n {
+        let m = tokio::time::timeout(Duration::from_secs(10), futures::StreamExt::next(&mut wire))
+            .await
+            .unwrap()
+            .unwrap();
+        messages += 1;
+        for line in m.payload.split(|&b| b == b'\n') {
+            Event::from_json_slice(line).expect("each line is one event");
+            lines += 1;
+        }
+    }
+    assert_eq!(lines, n);
+    assert!(
+        messages < n,
+        "{n} events queued faster than sent should share messages (got {messages})"
+    );
+}
+
+/// A malformed line inside a batch is counted and skipped; the others in the
+/// same message are delivered.
+#[tokio::test]
+async fn a_malformed_line_in_a_batch_spoils_only_itself() {
+    let server = NatsServer::start().await;
+    let b = bus(&server.url()).await;
+    let mut sub = b.subscribe("bad.lines").await.unwrap();
+    let raw = async_nats::connect(server.url()).await.unwrap();
+    let mut payload = event("a-1", "T", 1).to_json_bytes().unwrap();
+    payload.extend_from_slice(b"\n{not json\n\n");
+    payload.extend_from_slice(&event("a-1", "T", 2).to_json_bytes().unwrap());
+    raw.publish("aether.bus.ev.bad.lines", payload.into())
+        .await
+        .unwrap();
+    raw.flush().await.unwrap();
+    assert_eq!(next_event(&mut sub).await, 1);
+    assert_eq!(next_event(&mut sub).await, 2);
+    wait_for(|| b.stats().decode_errors == 2).await;
+}
+
+#[tokio::test]
+async fn a_zero_outbox_capacity_is_refused() {
+    let server = NatsServer::start().await;
+    let config = NatsBusConfig {
+        outbox_capacity: 0,
+        ..NatsBusConfig::default()
+    };
+    let err = NatsEventBus::connect(server.url().as_str(), config)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), BusErrorKind::InvalidOptions);
 }

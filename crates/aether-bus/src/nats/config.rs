@@ -18,6 +18,17 @@ pub struct NatsBusConfig {
     /// NATS subscription before returning anyway, and how long
     /// [`super::NatsEventBus::shutdown`] waits for its final flush. Default 5 s.
     pub subscribe_confirm_timeout: Duration,
+    /// Publications waiting to be handed to the NATS client, at most (at
+    /// least 1). A publisher waits while the queue is full: backpressure,
+    /// nothing is dropped. Default 8,192.
+    pub outbox_capacity: usize,
+    /// The largest NATS message the bus builds from queued publications:
+    /// consecutive events of one namespace that queue up while the client is
+    /// busy travel together, their JSON encodings separated by newlines, up
+    /// to this many bytes (and never over the server's maximum payload). An
+    /// event alone is never delayed to wait for others. `0` sends every event
+    /// as a message of its own. Default 64 KiB.
+    pub max_batch_bytes: usize,
 }
 
 impl Default for NatsBusConfig {
@@ -26,6 +37,8 @@ impl Default for NatsBusConfig {
             subject_prefix: "aether.bus".into(),
             node_id: None,
             subscribe_confirm_timeout: Duration::from_secs(5),
+            outbox_capacity: 8192,
+            max_batch_bytes: 64 * 1024,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
 use aether_core::{Event, EventStored, EventStoredHook};
-use async_nats::{Client, Subject};
+use async_nats::Client;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -26,19 +26,28 @@ use crate::subscription::{
 
 mod config;
 mod origin;
+mod outbox;
 mod tasks;
 
 pub use self::config::NatsBusConfig;
+use self::outbox::{Outgoing, run_outbox};
 use self::tasks::{pump_stored, run_group, run_stored_listener};
 pub use crate::sync::VersionCacheSync;
 
 /// The event bus across processes: the [`EventBus`] API over core NATS.
 ///
 /// - Publishing to namespace `ns` delivers to this node's matching
-///   subscriptions directly and publishes the event (JSON, the
-///   [`aether_core::Event`] wire format) on `<prefix>.ev.<ns>`; other nodes
+///   subscriptions directly and queues the event (JSON, the
+///   [`aether_core::Event`] wire format) for `<prefix>.ev.<ns>`; other nodes
 ///   deliver it to theirs. A node skips its own publications when they come
 ///   back from NATS, so each local subscriber gets each event once.
+/// - One task hands queued publications to the NATS client in order. Events
+///   of one namespace that queue up while it is busy travel as one message
+///   (newline-separated JSON, up to [`NatsBusConfig::max_batch_bytes`]); an
+///   event alone is sent at once. [`NatsEventBus::publish`] returns when the
+///   event is queued (waiting while the queue is full), as a plain NATS
+///   publish returns when the client has buffered it: neither means the
+///   server has it. [`NatsEventBus::flush`] waits until it has.
 /// - Each distinct subscription pattern is one NATS subscription, shared by
 ///   the local subscriptions with that pattern; received subjects are checked
 ///   again against the namespace rules, so nothing with a wildcard or
@@ -95,6 +104,11 @@ struct Inner {
     stored_pending: AtomicU64,
     /// Set by [`Inner::stop`]: the bus refuses new work.
     closed: AtomicBool,
+    /// The outbox queue; its task ends when this sender is dropped (with the
+    /// last handle), after handing over what is queued.
+    outbox: mpsc::Sender<Outgoing>,
+    /// The server's maximum payload, in bytes.
+    max_payload: usize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -158,14 +172,34 @@ impl NatsEventBus {
                 "NatsEventBus must be created inside a tokio runtime",
             )
         })?;
+        if config.outbox_capacity == 0 {
+            return Err(BusError::new(
+                BusErrorKind::InvalidOptions,
+                "outbox_capacity must be at least 1",
+            ));
+        }
+        let max_payload = match client.server_info().max_payload {
+            0 => 1024 * 1024,
+            n => n,
+        };
+        let events_prefix: Arc<str> = format!("{prefix}.ev.").into();
+        let node_id: Arc<str> = node_id.into();
+        let (outbox, outbox_rx) = mpsc::channel(config.outbox_capacity);
+        runtime.spawn(run_outbox(
+            client.clone(),
+            node_id.clone(),
+            events_prefix.clone(),
+            config.max_batch_bytes.min(max_payload),
+            outbox_rx,
+        ));
         let (stored_tx, stored_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             core: Arc::new(Core::default()),
             client: client.clone(),
-            events_prefix: format!("{prefix}.ev.").into(),
+            events_prefix,
             stored_subject: format!("{prefix}.stored"),
             ping_subject: format!("{prefix}.ping.{node_id}"),
-            node_id: node_id.into(),
+            node_id,
             confirm_timeout: config.subscribe_confirm_timeout,
             groups: Mutex::new(HashMap::new()),
             sub_patterns: Mutex::new(HashMap::new()),
@@ -174,6 +208,8 @@ impl NatsEventBus {
             stored_pump: Mutex::new(None),
             stored_pending: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            outbox,
+            max_payload,
         });
         let pump = runtime.spawn(pump_stored(
             client,
@@ -371,8 +407,14 @@ impl NatsEventBus {
         self.inner.core.metrics.snapshot()
     }
 
-    /// Flushes publications buffered in the client to the server.
+    /// Waits until every publication made before the call is with the
+    /// server: hands the queued ones to the client, then flushes the client.
     pub async fn flush(&self) -> Result<(), BusError> {
+        let (done, handed_over) = tokio::sync::oneshot::channel();
+        if self.inner.outbox.send(Outgoing::Flush(done)).await.is_ok() {
+            // Fails only if the outbox task is gone (runtime shutting down).
+            let _ = handed_over.await;
+        }
         self.inner
             .client
             .flush()
@@ -412,50 +454,34 @@ impl NatsEventBus {
     }
 }
 
-fn publish_err(ns: &str, e: async_nats::PublishError) -> BusError {
-    match e.kind() {
-        async_nats::client::PublishErrorKind::MaxPayloadExceeded => BusError::new(
-            BusErrorKind::TooLarge,
-            format!("event for namespace {ns:?} exceeds the server's maximum payload: {e}"),
-        )
-        .with_source(e),
-        _ => nats_err(&format!("publishing to namespace {ns:?}"), e),
-    }
-}
-
 impl Inner {
-    /// Encodes `event`, publishes it on NATS with this node's id and the
-    /// namespace's next sequence number, then delivers it locally.
+    /// Encodes `event`, queues it for NATS, then delivers it locally.
     async fn publish(&self, ns: Arc<NsMetrics>, event: Arc<Event>) -> Result<u64, BusError> {
         let mut payload = Vec::with_capacity(512);
         serde_json::to_writer(&mut payload, &*event).map_err(|e| {
             BusError::new(BusErrorKind::Serialization, format!("encoding event: {e}"))
                 .with_source(e)
         })?;
-        // The subject is built once per namespace (a cheap `Bytes` clone after).
-        let subject = ns
-            .nats_subject
-            .get_or_init(|| Subject::from(format!("{}{}", self.events_prefix, ns.name)))
-            .clone();
-        let payload = Bytes::from(payload);
-        // Numbering and handing over under one lock: concurrent publishers to
-        // the namespace would otherwise reach the wire out of order, and
-        // receivers would report the overtaken message as lost.
-        let mut last = match &ns.seq {
-            Some(seq) => Some(seq.lock().await),
-            None => None,
-        };
-        let reply = origin::reply(&self.node_id, last.as_deref().map(|n| n + 1));
-        self.client
-            .publish_with_reply(subject, reply, payload)
-            .await
-            .map_err(|e| publish_err(&ns.name, e))?;
-        // Only a message the client accepted uses up its number (a refused
-        // one would look like a loss to receivers).
-        if let Some(last) = last.as_deref_mut() {
-            *last += 1;
+        if payload.len() > self.max_payload {
+            return Err(BusError::new(
+                BusErrorKind::TooLarge,
+                format!(
+                    "event for namespace {:?} is {} bytes encoded, over the server's maximum \
+                     payload of {} bytes",
+                    ns.name,
+                    payload.len(),
+                    self.max_payload
+                ),
+            ));
         }
-        drop(last);
+        let item = Outgoing::Event {
+            ns: ns.clone(),
+            payload: Bytes::from(payload),
+        };
+        self.outbox
+            .send(item)
+            .await
+            .map_err(|_| Self::closed_error())?;
         self.core.metrics.published(&ns);
         Ok(self.core.deliver_local(&ns, event).await)
     }

@@ -18,6 +18,21 @@ use crate::metrics::NsMetrics;
 use crate::pattern::{Pattern, validate_namespace};
 use crate::subscription::{Envelope, RecvError};
 
+/// How many events a receiver delivers before letting other tasks run.
+const YIELD_EVERY: usize = 128;
+
+/// The lines of a payload (one event each; see `outbox`).
+fn split_lines(payload: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', payload)
+        .chain(std::iter::once(payload.len()))
+        .map(move |end| {
+            let line = &payload[start..end];
+            start = end + 1;
+            line
+        })
+}
+
 /// Receives one pattern's NATS messages and delivers them to its group.
 pub(super) async fn run_group(
     mut subscriber: Subscriber,
@@ -28,6 +43,7 @@ pub(super) async fn run_group(
     node_id: Arc<str>,
 ) {
     let mut gaps = GapTracker::default();
+    let mut delivered_since_yield = 0usize;
     // The namespace of the previous message: a stream usually stays on one
     // namespace, so its checks and counters are reused without a lookup.
     let mut last: Option<Arc<NsMetrics>> = None;
@@ -56,8 +72,12 @@ pub(super) async fn run_group(
                 }
             }
         };
+        // One message carries one event, or several of one namespace
+        // separated by newlines (see `outbox`).
+        let payload = &msg.payload;
+        let count = 1 + memchr::memchr_iter(b'\n', payload).count() as u64;
         if let (Some(origin), Some(seq)) = (origin, seq) {
-            let lost = gaps.observe(origin, ns, seq);
+            let lost = gaps.observe_run(origin, ns, seq, count);
             if lost > 0 {
                 core.metrics.remote_lost(&nsm, lost);
                 for entry in crate::core::read(&entries).iter() {
@@ -65,19 +85,30 @@ pub(super) async fn run_group(
                 }
             }
         }
-        let event = match Event::from_json_slice(&msg.payload) {
-            Ok(e) => Arc::new(e),
-            Err(e) => {
-                core.metrics.decode_error();
-                tracing::warn!(subject = %msg.subject, error = %e, "ignoring undecodable event");
-                continue;
+        for line in split_lines(payload) {
+            let event = match Event::from_json_slice(line) {
+                Ok(e) => Arc::new(e),
+                Err(e) => {
+                    core.metrics.decode_error();
+                    tracing::warn!(subject = %msg.subject, error = %e, "ignoring undecodable event");
+                    continue;
+                }
+            };
+            let envelope = Envelope {
+                namespace: nsm.delivered_name.clone(),
+                event,
+            };
+            core.deliver_group(&nsm, &entries, envelope).await;
+            // A message can hold hundreds of events, and tokio's cooperative
+            // budget counts messages, not events: without this, a subscriber
+            // task on the same worker could starve while this one fills its
+            // queue.
+            delivered_since_yield += 1;
+            if delivered_since_yield == YIELD_EVERY {
+                delivered_since_yield = 0;
+                tokio::task::yield_now().await;
             }
-        };
-        let envelope = Envelope {
-            namespace: nsm.delivered_name.clone(),
-            event,
-        };
-        core.deliver_group(&nsm, &entries, envelope).await;
+        }
     }
     // The client ended the subscription (closed, drained, out of reconnect
     // attempts): nothing more will come, so say so instead of leaving the
@@ -101,7 +132,7 @@ pub(super) async fn run_stored_listener(
             continue;
         }
         if let (Some(origin), Some(seq)) = (origin, seq) {
-            let lost = gaps.observe(origin, STORED_NAMESPACE, seq);
+            let lost = gaps.observe_run(origin, STORED_NAMESPACE, seq, 1);
             if lost > 0 {
                 let ns = core.metrics.namespace(STORED_NAMESPACE);
                 core.metrics.remote_lost(&ns, lost);
