@@ -697,7 +697,7 @@ async fn queued_events_travel_batched_and_arrive_in_order() {
     let n = 4_000u64;
     for i in 0..n {
         // Runs of 50 per namespace, alternating.
-        let ns = if (i / 50) % 2 == 0 {
+        let ns = if (i / 50).is_multiple_of(2) {
             "batch.a"
         } else {
             "batch.b"
@@ -710,7 +710,7 @@ async fn queued_events_travel_batched_and_arrive_in_order() {
         match next_item(&mut sub, Duration::from_secs(10)).await {
             Some(BusItem::Event(env)) => {
                 let seq = seq_of(&env.event);
-                let ns = if (seq / 50) % 2 == 0 {
+                let ns = if (seq / 50).is_multiple_of(2) {
                     "batch.a"
                 } else {
                     "batch.b"
