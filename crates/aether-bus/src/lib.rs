@@ -74,6 +74,7 @@ mod queue;
 mod sublist;
 mod subscription;
 mod sync;
+mod wire;
 
 pub use bus::EventBus;
 pub use error::{BusError, BusErrorKind};

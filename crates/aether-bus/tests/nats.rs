@@ -677,8 +677,8 @@ async fn subscriptions_end_when_the_client_closes_its_subscriptions() {
     assert_eq!(ended, Err(aether_bus::RecvError::Closed));
 }
 
-/// Events that queue up travel several to a NATS message (newline-separated
-/// JSON); receivers get each one, in publication order across namespaces,
+/// Events that queue up travel several to a NATS message (binary frames);
+/// receivers get each one, in publication order across namespaces,
 /// and nothing is reported lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_events_travel_batched_and_arrive_in_order() {
@@ -693,7 +693,7 @@ async fn queued_events_travel_batched_and_arrive_in_order() {
     // A plain NATS subscriber on the same subjects counts messages.
     let raw = async_nats::connect(server.url()).await.unwrap();
     let mut wire = raw.subscribe("aether.bus.ev.batch.*").await.unwrap();
-    raw.flush().await.unwrap();
+    server_has_processed(&raw).await;
     let n = 4_000u64;
     for i in 0..n {
         // Runs of 50 per namespace, alternating.
@@ -723,6 +723,18 @@ async fn queued_events_travel_batched_and_arrive_in_order() {
     }
     assert_eq!(got, (0..n).collect::<Vec<_>>(), "every event, in order");
     assert_eq!(b.stats().remote_lost, 0);
+    // Frames in a bus message (see `src/wire.rs`): a tag byte, then
+    // length-prefixed frames.
+    fn frame_count(payload: &[u8]) -> u64 {
+        assert_eq!(payload[0], 0xA1, "the bus's binary format");
+        let (mut rest, mut n) = (&payload[1..], 0);
+        while !rest.is_empty() {
+            let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+            rest = &rest[4 + len..];
+            n += 1;
+        }
+        n
+    }
     let (mut messages, mut lines) = (0u64, 0u64);
     while lines < n {
         let m = tokio::time::timeout(Duration::from_secs(10), futures::StreamExt::next(&mut wire))
@@ -730,10 +742,7 @@ async fn queued_events_travel_batched_and_arrive_in_order() {
             .unwrap()
             .unwrap();
         messages += 1;
-        for line in m.payload.split(|&b| b == b'\n') {
-            Event::from_json_slice(line).expect("each line is one event");
-            lines += 1;
-        }
+        lines += frame_count(&m.payload);
     }
     assert_eq!(lines, n);
     assert!(
@@ -773,4 +782,53 @@ async fn a_zero_outbox_capacity_is_refused() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), BusErrorKind::InvalidOptions);
+}
+
+/// A malformed frame inside a binary message is counted and skipped; the
+/// frames around it are delivered.
+#[tokio::test]
+async fn a_malformed_frame_in_a_message_spoils_only_itself() {
+    let server = NatsServer::start().await;
+    let a = bus(&server.url()).await;
+    let b = bus(&server.url()).await;
+    let mut sub = b.subscribe("bad.frames").await.unwrap();
+    // Capture what the bus puts on the wire for one event.
+    let raw = async_nats::connect(server.url()).await.unwrap();
+    let mut wire = raw.subscribe("aether.bus.ev.bad.frames").await.unwrap();
+    server_has_processed(&raw).await;
+    a.publish("bad.frames", event("a-1", "T", 1)).await.unwrap();
+    a.flush().await.unwrap();
+    assert_eq!(next_event(&mut sub).await, 1);
+    let captured =
+        tokio::time::timeout(Duration::from_secs(10), futures::StreamExt::next(&mut wire))
+            .await
+            .expect("the raw subscriber sees the bus's message")
+            .unwrap()
+            .payload;
+    let frame = &captured[1..];
+    let mut payload = vec![0xA1];
+    payload.extend_from_slice(frame);
+    payload.extend_from_slice(&3u32.to_le_bytes());
+    payload.extend_from_slice(b"xyz");
+    payload.extend_from_slice(frame);
+    raw.publish("aether.bus.ev.bad.frames", payload.into())
+        .await
+        .unwrap();
+    // A cut frame at the end is an error too, not a panic.
+    let mut cut = vec![0xA1];
+    cut.extend_from_slice(&frame[..frame.len() / 2]);
+    raw.publish("aether.bus.ev.bad.frames", cut.into())
+        .await
+        .unwrap();
+    raw.flush().await.unwrap();
+    assert_eq!(next_event(&mut sub).await, 1);
+    assert_eq!(next_event(&mut sub).await, 1);
+    wait_for(|| b.stats().decode_errors == 2).await;
+}
+
+/// A round trip through the server, so that a subscription sent on `client`
+/// is in place (a flush only writes it to the socket): a request nobody
+/// answers, refused by the server once it has processed everything before.
+async fn server_has_processed(client: &async_nats::Client) {
+    let _ = client.request("nobody.listens", bytes::Bytes::new()).await;
 }

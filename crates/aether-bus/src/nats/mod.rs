@@ -37,13 +37,13 @@ pub use crate::sync::VersionCacheSync;
 /// The event bus across processes: the [`EventBus`] API over core NATS.
 ///
 /// - Publishing to namespace `ns` delivers to this node's matching
-///   subscriptions directly and queues the event (JSON, the
-///   [`aether_core::Event`] wire format) for `<prefix>.ev.<ns>`; other nodes
+///   subscriptions directly and queues the event for `<prefix>.ev.<ns>`
+///   (binary fixed fields, `data` as JSON; see `src/wire.rs`); other nodes
 ///   deliver it to theirs. A node skips its own publications when they come
 ///   back from NATS, so each local subscriber gets each event once.
 /// - One task hands queued publications to the NATS client in order. Events
 ///   of one namespace that queue up while it is busy travel as one message
-///   (newline-separated JSON, up to [`NatsBusConfig::max_batch_bytes`]); an
+///   (up to [`NatsBusConfig::max_batch_bytes`]); an
 ///   event alone is sent at once. [`NatsEventBus::publish`] returns when the
 ///   event is queued (waiting while the queue is full), as a plain NATS
 ///   publish returns when the client has buffered it: neither means the
@@ -458,7 +458,7 @@ impl Inner {
     /// Encodes `event`, queues it for NATS, then delivers it locally.
     async fn publish(&self, ns: Arc<NsMetrics>, event: Arc<Event>) -> Result<u64, BusError> {
         let mut payload = Vec::with_capacity(512);
-        serde_json::to_writer(&mut payload, &*event).map_err(|e| {
+        crate::wire::encode_message(&event, &mut payload).map_err(|e| {
             BusError::new(BusErrorKind::Serialization, format!("encoding event: {e}"))
                 .with_source(e)
         })?;

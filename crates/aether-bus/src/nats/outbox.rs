@@ -5,8 +5,8 @@
 //! Publishers encode their event and queue it (a bounded queue: a publisher
 //! waits while it is full, so nothing is dropped). The task takes everything
 //! queued at once and sends each run of consecutive events of one namespace
-//! as one NATS message, their JSON encodings separated by `\n` (serde_json's
-//! compact output never contains a raw newline), up to
+//! as one NATS message (one tag byte, then a frame per event: see
+//! `crate::wire`), up to
 //! [`super::NatsBusConfig::max_batch_bytes`]. When publishers are slower than
 //! the wire, every event travels alone, so batching adds no waiting; when they
 //! are faster, the per-message costs of client, server and receiver are shared
@@ -38,7 +38,7 @@ pub(super) enum Outgoing {
     Event {
         /// The namespace (its subject, counters and sequence number).
         ns: Arc<NsMetrics>,
-        /// The event's JSON encoding.
+        /// The event as a message of one frame (`crate::wire`).
         payload: Bytes,
     },
     /// Answered once everything queued before it is with the client.
@@ -73,7 +73,9 @@ pub(super) async fn run_outbox(
             }) = rest.peek()
             {
                 let size = batch.as_ref().map_or(payload.len(), BytesMut::len);
-                if !Arc::ptr_eq(next_ns, &ns) || size + 1 + next.len() > max_batch_bytes {
+                // The next frame, without its message's tag byte.
+                let frame = &next[1..];
+                if !Arc::ptr_eq(next_ns, &ns) || size + frame.len() > max_batch_bytes {
                     break;
                 }
                 let buf = batch.get_or_insert_with(|| {
@@ -81,8 +83,7 @@ pub(super) async fn run_outbox(
                     b.put_slice(&payload);
                     b
                 });
-                buf.put_u8(b'\n');
-                buf.put_slice(next);
+                buf.put_slice(frame);
                 count += 1;
                 rest.next();
             }

@@ -17,6 +17,7 @@ use crate::gaps::GapTracker;
 use crate::metrics::NsMetrics;
 use crate::pattern::{Pattern, validate_namespace};
 use crate::subscription::{Envelope, RecvError};
+use crate::wire;
 
 /// How many events a receiver delivers before letting other tasks run.
 const YIELD_EVERY: usize = 128;
@@ -72,12 +73,17 @@ pub(super) async fn run_group(
                 }
             }
         };
-        // One message carries one event, or several of one namespace
-        // separated by newlines (see `outbox`).
+        // One message carries one event or several of one namespace: binary
+        // frames after a tag byte, or JSON lines (see `crate::wire`).
         let payload = &msg.payload;
-        let count = 1 + memchr::memchr_iter(b'\n', payload).count() as u64;
+        let binary = payload.first() == Some(&wire::TAG_V1);
+        let count = if binary {
+            wire::frames(&payload[1..]).count()
+        } else {
+            1 + memchr::memchr_iter(b'\n', payload).count()
+        } as u64;
         if let (Some(origin), Some(seq)) = (origin, seq) {
-            let lost = gaps.observe_run(origin, ns, seq, count);
+            let lost = gaps.observe_run(origin, ns, seq, count.max(1));
             if lost > 0 {
                 core.metrics.remote_lost(&nsm, lost);
                 for entry in crate::core::read(&entries).iter() {
@@ -85,8 +91,19 @@ pub(super) async fn run_group(
                 }
             }
         }
-        for line in split_lines(payload) {
-            let event = match Event::from_json_slice(line) {
+        let decoded: Box<dyn Iterator<Item = Result<Event, String>> + Send + '_> = if binary {
+            Box::new(
+                wire::frames(&payload[1..])
+                    .map(|f| f.and_then(wire::decode_frame).map_err(|e| e.to_string())),
+            )
+        } else {
+            Box::new(
+                split_lines(payload)
+                    .map(|line| Event::from_json_slice(line).map_err(|e| e.to_string())),
+            )
+        };
+        for event in decoded {
+            let event = match event {
                 Ok(e) => Arc::new(e),
                 Err(e) => {
                     core.metrics.decode_error();
