@@ -8,14 +8,16 @@
 //! Three pipelines, each a publisher task and a subscriber task on two
 //! connections, the same number of events, run interleaved round by round:
 //! 1. raw: async-nats publishes the already-encoded JSON bytes; the
-//!    subscriber counts messages;
+//!    subscriber counts messages (also run with payloads cut to the size of
+//!    an event in the bus's binary format);
 //! 2. raw + JSON: the same, but the publisher encodes each `Event` with
 //!    serde_json and the subscriber decodes it (`Event::from_json_slice`) into
 //!    an `Arc<Event>`: the floor for any bus with a JSON wire format;
-//! 3. ours: `NatsEventBus::publish` → `EventSubscription::recv` (JSON, origin
-//!    and sequence in the reply subject, namespace checks, gap detection,
-//!    subscription queue), with the default configuration: events that queue
-//!    up in the outbox share NATS messages (newline-separated JSON);
+//! 3. ours: `NatsEventBus::publish` → `EventSubscription::recv` (the bus's
+//!    binary wire format with `data` as JSON, origin and sequence in the reply
+//!    subject, namespace checks, gap detection, subscription queue), with the
+//!    default configuration: events that queue up in the outbox share NATS
+//!    messages;
 //! 4. ours with `max_batch_bytes = 0`: one event per NATS message, like the
 //!    raw pipelines.
 //!
@@ -128,6 +130,22 @@ struct Skeleton<'a> {
     metadata: serde::de::IgnoredAny,
     #[serde(borrow)]
     timestamp: std::borrow::Cow<'a, str>,
+}
+
+/// The size of `event` in the bus's wire format: one publication, captured
+/// by a plain subscriber.
+async fn wire_size(url: &str, event: &Arc<Event>) -> usize {
+    let bus = NatsEventBus::connect(url, NatsBusConfig::default())
+        .await
+        .unwrap();
+    let client = async_nats::connect(url).await.unwrap();
+    let mut sub = client.subscribe("aether.bus.ev.size").await.unwrap();
+    let _ = client.request("raw.ping", bytes::Bytes::new()).await;
+    bus.publish("size", event.clone()).await.unwrap();
+    bus.flush().await.unwrap();
+    let len = sub.next().await.unwrap().payload.len();
+    bus.shutdown().await.unwrap();
+    len
 }
 
 /// How the raw pipelines treat each message.
@@ -253,12 +271,19 @@ fn main() {
             .iter()
             .map(|e| e.to_json_bytes().unwrap().into())
             .collect();
+        // What one event costs on the bus's wire (binary format), captured
+        // from a bus publication.
+        let ours_len = wire_size(&url, &events[0]).await;
+        // Raw payloads of that size (raw subscribers only count messages).
+        let small: Vec<bytes::Bytes> = payloads.iter().map(|p| p.slice(..ours_len)).collect();
         println!(
-            "== cross-node publish -> receive, {EVENTS} events of ~{} bytes, 2 connections, \
-             publisher task + subscriber task, {rounds} interleaved rounds",
+            "== cross-node publish -> receive, {EVENTS} events of ~{} bytes as JSON ({ours_len} \
+             bytes in the bus's binary format), 2 connections, publisher task + subscriber \
+             task, {rounds} interleaved rounds",
             payloads[0].len()
         );
-        let (mut raw_s, mut json_s, mut ours_s, mut single_s) = (
+        let (mut raw_s, mut json_s, mut ours_s, mut single_s, mut small_s) = (
+            Series::default(),
             Series::default(),
             Series::default(),
             Series::default(),
@@ -270,6 +295,7 @@ fn main() {
         for round in 0..rounds {
             if !only_ours {
                 raw_s.add(raw(&url, &events, &payloads, round, Raw::Bytes).await);
+                small_s.add(raw(&url, &events, &small, round, Raw::Bytes).await);
                 json_s.add(raw(&url, &events, &payloads, round, Raw::Json).await);
                 if std::env::var("BUS_BENCH_HDR").is_ok() {
                     let (d, _) = raw(&url, &events, &payloads, round, Raw::JsonHeader).await;
@@ -330,6 +356,7 @@ fn main() {
         println!("                        median        best   (msgs/s)");
         for (name, s, what) in [
             ("raw async-nats     ", &raw_s, "never arrived"),
+            ("  same, ours' size ", &small_s, "never arrived"),
             ("raw + JSON codec   ", &json_s, "never arrived"),
             ("NatsEventBus       ", &ours_s, "reported as lag"),
             ("  same, unbatched  ", &single_s, "reported as lag"),
@@ -350,6 +377,12 @@ fn main() {
             "ratio ours/raw        : median {:.2}x  best {:.2}x  (target >= 0.7x)",
             ours_s.median() / raw_s.median(),
             ours_s.best() / raw_s.best()
+        );
+        println!(
+            "ratio ours/raw of our size: median {:.2}x  best {:.2}x  (raw payloads as long as \
+             our binary events)",
+            ours_s.median() / small_s.median(),
+            ours_s.best() / small_s.best()
         );
         println!(
             "ratio unbatched/raw   : median {:.2}x  best {:.2}x  (max_batch_bytes = 0: one \
