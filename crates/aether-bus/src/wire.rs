@@ -12,15 +12,21 @@
 //! | event type | string |
 //! | actor id | `u8` 0 (type derived from the id) or 1 (explicit type), the id as a string, then the type as a string if 1 |
 //! | metadata | `u32` entry count, then key and value strings per entry, in key order |
-//! | data | the rest of the body: the event's `data` as JSON |
+//! | data | a value (below), the rest of the body |
 //!
 //! Integers are little-endian; a string is a `u32` byte length and UTF-8
-//! bytes. The fixed fields are binary because the JSON form of the whole
-//! event cost the bus about twice as much to encode and decode (`data`, the
-//! user's payload, stays JSON: it is a `serde_json::Value`). Decoding checks
-//! everything the JSON decoder checks ([`aether_core::Event::validate`],
-//! actor id rules, UTF-8) and reports malformed input as an error, never a
-//! panic.
+//! bytes. A value (the event's `data`, a JSON value) is a kind byte and its
+//! content: `0` null, `1` false, `2` true, `3` a `u64`, `4` a negative `i64`,
+//! `5` a finite `f64`, `6` a string, `7` an array (`u32` count, then values),
+//! `8` an object (`u32` count, then key string and value per entry, in key
+//! order). Nesting deeper than 128 is refused, as by serde_json.
+//!
+//! Binary because the JSON form of the whole event cost the bus about twice
+//! as much to encode and decode, on machines where that is the bus's main
+//! cost. Numbers keep their exact kind and bits (a `u64`, an `i64` or the
+//! `f64` itself, never reformatted). Decoding checks everything the JSON
+//! decoder checks ([`aether_core::Event::validate`], actor id rules, UTF-8,
+//! finite numbers) and reports malformed input as an error, never a panic.
 //!
 //! A payload that does not start with the tag is read as JSON events, one per
 //! line (the [`aether_core::Event`] JSON wire format), so tools can publish
@@ -29,6 +35,7 @@
 use std::collections::BTreeMap;
 
 use aether_core::{ActorId, Event, EventId, Metadata, Timestamp};
+use serde_json::Value;
 
 /// The first byte of a message in this format (never `{`, which starts JSON).
 pub(crate) const TAG_V1: u8 = 0xA1;
@@ -43,13 +50,62 @@ impl std::fmt::Display for WireError {
     }
 }
 
+impl std::error::Error for WireError {}
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
 }
 
+/// How deep values may nest (serde_json's own limit when parsing).
+const MAX_DEPTH: usize = 128;
+
+fn put_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> Result<(), WireError> {
+    if depth > MAX_DEPTH {
+        return Err(WireError(format!("data nests deeper than {MAX_DEPTH}")));
+    }
+    match v {
+        Value::Null => out.push(0),
+        Value::Bool(b) => out.push(1 + u8::from(*b)),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                out.push(3);
+                out.extend_from_slice(&u.to_le_bytes());
+            } else if let Some(i) = n.as_i64() {
+                out.push(4);
+                out.extend_from_slice(&i.to_le_bytes());
+            } else {
+                // Without serde_json's arbitrary precision, a number that is
+                // neither is a finite f64.
+                out.push(5);
+                out.extend_from_slice(&n.as_f64().unwrap_or(0.0).to_le_bytes());
+            }
+        }
+        Value::String(s) => {
+            out.push(6);
+            put_str(out, s);
+        }
+        Value::Array(items) => {
+            out.push(7);
+            out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+            for item in items {
+                put_value(out, item, depth + 1)?;
+            }
+        }
+        Value::Object(map) => {
+            out.push(8);
+            out.extend_from_slice(&(map.len() as u32).to_le_bytes());
+            for (k, item) in map {
+                put_str(out, k);
+                put_value(out, item, depth + 1)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Appends `event` as a message of one frame (tag included) to `out`.
-pub(crate) fn encode_message(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+pub(crate) fn encode_message(event: &Event, out: &mut Vec<u8>) -> Result<(), WireError> {
     out.push(TAG_V1);
     let len_at = out.len();
     out.extend_from_slice(&[0; 4]);
@@ -71,8 +127,9 @@ pub(crate) fn encode_message(event: &Event, out: &mut Vec<u8>) -> Result<(), ser
         put_str(out, k);
         put_str(out, v);
     }
-    serde_json::to_writer(&mut *out, &event.data)?;
-    let body = (out.len() - len_at - 4) as u32;
+    put_value(out, &event.data, 0)?;
+    let body = u32::try_from(out.len() - len_at - 4)
+        .map_err(|_| WireError("event larger than 4 GiB".into()))?;
     out[len_at..len_at + 4].copy_from_slice(&body.to_le_bytes());
     Ok(())
 }
@@ -125,6 +182,49 @@ impl<'a> Reader<'a> {
     }
 }
 
+impl Reader<'_> {
+    fn value(&mut self, depth: usize) -> Result<Value, WireError> {
+        if depth > MAX_DEPTH {
+            return Err(WireError(format!("data nests deeper than {MAX_DEPTH}")));
+        }
+        Ok(match self.take::<1>("data")?[0] {
+            0 => Value::Null,
+            1 => Value::Bool(false),
+            2 => Value::Bool(true),
+            3 => Value::from(u64::from_le_bytes(self.take::<8>("number")?)),
+            4 => Value::from(i64::from_le_bytes(self.take::<8>("number")?)),
+            5 => {
+                let f = f64::from_le_bytes(self.take::<8>("number")?);
+                Value::Number(
+                    serde_json::Number::from_f64(f)
+                        .ok_or_else(|| WireError(format!("non-finite number {f}")))?,
+                )
+            }
+            6 => Value::String(self.str("string")?.to_owned()),
+            7 => {
+                let n = u32::from_le_bytes(self.take::<4>("array")?) as usize;
+                // Every item takes at least a byte: no allocation beyond that.
+                let mut items = Vec::with_capacity(n.min(self.0.len()));
+                for _ in 0..n {
+                    items.push(self.value(depth + 1)?);
+                }
+                Value::Array(items)
+            }
+            8 => {
+                let n = u32::from_le_bytes(self.take::<4>("object")?);
+                let mut map = serde_json::Map::new();
+                for _ in 0..n {
+                    let k = self.str("object key")?.to_owned();
+                    let item = self.value(depth + 1)?;
+                    map.insert(k, item);
+                }
+                Value::Object(map)
+            }
+            other => return Err(WireError(format!("unknown value kind {other}"))),
+        })
+    }
+}
+
 /// Decodes one frame body into a validated event.
 pub(crate) fn decode_frame(body: &[u8]) -> Result<Event, WireError> {
     let invalid = |what: &str, e: aether_core::Error| WireError(format!("invalid {what}: {e}"));
@@ -150,7 +250,10 @@ pub(crate) fn decode_frame(body: &[u8]) -> Result<Event, WireError> {
         let v = r.str("metadata value")?;
         metadata.insert(k.to_owned(), v.to_owned());
     }
-    let data = serde_json::from_slice(r.0).map_err(|e| WireError(format!("data: {e}")))?;
+    let data = r.value(0)?;
+    if !r.0.is_empty() {
+        return Err(WireError(format!("{} bytes after the data", r.0.len())));
+    }
     let event = Event {
         id,
         event_type,
@@ -231,7 +334,59 @@ mod tests {
         });
     }
 
+    fn arb_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(".{0,6}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let mut v = json!(1);
+        for _ in 0..200 {
+            v = json!([v]);
+        }
+        let e = Event::new(ActorId::new("a-1").unwrap(), 1, "T", v);
+        assert!(encode_message(&e, &mut Vec::new()).is_err());
+        // A hand-made body nesting 100,000 arrays: an error, not a stack overflow.
+        let mut ok = Vec::new();
+        encode_message(
+            &Event::new(ActorId::new("a-1").unwrap(), 1, "T", json!(null)),
+            &mut ok,
+        )
+        .unwrap();
+        let mut body = ok[5..ok.len() - 1].to_vec();
+        for _ in 0..100_000 {
+            body.push(7);
+            body.extend_from_slice(&1u32.to_le_bytes());
+        }
+        body.push(0);
+        assert!(decode_frame(&body).is_err());
+    }
+
     proptest! {
+        #[test]
+        fn data_values_round_trip_exactly(v in arb_value()) {
+            let e = Event::new(ActorId::new("a-1").unwrap(), 1, "T", v);
+            let mut out = Vec::new();
+            encode_message(&e, &mut out).unwrap();
+            prop_assert_eq!(decode_message(&out), vec![Ok(e)]);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             for frame in frames(&bytes) {

@@ -24,7 +24,7 @@ pub struct NatsBusConfig {
     pub outbox_capacity: usize,
     /// The largest NATS message the bus builds from queued publications:
     /// consecutive events of one namespace that queue up while the client is
-    /// busy travel together, their JSON encodings separated by newlines, up
+    /// busy travel together, one frame each (see `NatsEventBus`), up
     /// to this many bytes (and never over the server's maximum payload). An
     /// event alone is never delayed to wait for others. `0` sends every event
     /// as a message of its own. Default 64 KiB.

@@ -38,7 +38,7 @@ pub use crate::sync::VersionCacheSync;
 ///
 /// - Publishing to namespace `ns` delivers to this node's matching
 ///   subscriptions directly and queues the event for `<prefix>.ev.<ns>`
-///   (binary fixed fields, `data` as JSON; see `src/wire.rs`); other nodes
+///   (a compact binary encoding of every field; see `src/wire.rs`); other nodes
 ///   deliver it to theirs. A node skips its own publications when they come
 ///   back from NATS, so each local subscriber gets each event once.
 /// - One task hands queued publications to the NATS client in order. Events
