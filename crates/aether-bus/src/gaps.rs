@@ -152,7 +152,11 @@ mod run_tests {
         g.observe("newcomer", "a", 1);
         assert_eq!(g.origin_count(), MAX_ORIGINS);
         assert_eq!(g.observe("node-0", "a", 5), 2, "node-0 is still tracked");
-        assert_eq!(g.observe("node-1", "a", 9), 0, "node-1 was forgotten: tracked anew");
+        assert_eq!(
+            g.observe("node-1", "a", 9),
+            0,
+            "node-1 was forgotten: tracked anew"
+        );
         for i in 0..3 * MAX_ORIGINS {
             g.observe(&format!("churn-{i}"), "a", 1);
         }

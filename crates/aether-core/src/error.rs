@@ -107,6 +107,19 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
+    /// Something the store needs does not exist any more (for example its
+    /// JetStream stream was deleted while the store was open). **What to do:**
+    /// recreate it (opening the store again creates its stream) or fix the
+    /// configuration; retrying as it is cannot help.
+    #[error("missing: {message}")]
+    Missing {
+        /// What is missing.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
     /// The backend does not support the operation (for example a server too old
     /// for atomic batches). **What to do:** upgrade the backend or avoid the call.
     #[error("not supported: {message}")]
@@ -124,6 +137,14 @@ impl Error {
             attempted,
             current,
         })
+    }
+
+    /// A missing-resource error with its cause.
+    pub fn missing_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Missing {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
 
     /// An invalid-input error.
@@ -184,7 +205,7 @@ impl Error {
     }
 
     /// Whether retrying the same operation later may succeed (unavailable or
-    /// storage failures; not conflicts or invalid input).
+    /// storage failures; not conflicts, invalid input or missing resources).
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Unavailable { .. } | Self::Storage { .. })
     }

@@ -11,6 +11,9 @@ pub(crate) const WRONG_LAST_SEQUENCE: u64 = 10071;
 /// write to the same subject is still in flight.
 pub(crate) const WRONG_LAST_SEQUENCE_IN_FLIGHT: u64 = 10164;
 
+/// JetStream "stream not found".
+pub(crate) const STREAM_NOT_FOUND: u64 = 10059;
+
 /// Whether a JetStream error code means "someone else wrote first".
 pub(crate) fn is_conflict_code(code: u64) -> bool {
     code == WRONG_LAST_SEQUENCE || code == WRONG_LAST_SEQUENCE_IN_FLIGHT
@@ -54,7 +57,7 @@ pub(crate) fn classify_publish(err: PublishError, what: &str) -> PublishFailure 
                 Some(Box::new(err)),
             ))
         }
-        PublishErrorKind::StreamNotFound => PublishFailure::Failed(Error::storage_with(
+        PublishErrorKind::StreamNotFound => PublishFailure::Failed(Error::missing_with(
             format!("{what}: the event stream is missing (no stream listens on the subject)"),
             err,
         )),
@@ -66,12 +69,16 @@ pub(crate) fn classify_publish(err: PublishError, what: &str) -> PublishFailure 
     }
 }
 
-/// Maps any other async-nats error: timeouts and connection problems become
+/// Maps any other async-nats error: a missing stream becomes
+/// [`Error::Missing`], timeouts and connection problems
 /// [`Error::Unavailable`], the rest [`Error::Storage`].
 pub(crate) fn other<E>(what: impl Into<String>, err: E) -> Error
 where
     E: StdError + Send + Sync + 'static,
 {
+    if jetstream_code(&err) == Some(STREAM_NOT_FOUND) {
+        return Error::missing_with(what, err);
+    }
     let mut text = err.to_string().to_ascii_lowercase();
     let mut cur = err.source();
     while let Some(e) = cur {

@@ -233,11 +233,22 @@ async fn missing_stream_is_a_clear_error() {
     s.append(ev(&a, 1)).await.unwrap();
     let js = async_nats::jetstream::new(s.client().clone());
     js.delete_stream(s.stream_name()).await.unwrap();
-    let err = s.latest_version(&a).await.unwrap_err();
-    assert!(err.to_string().contains("missing"), "{err}");
+    // Missing, and not transient: retrying as it is cannot help (a
+    // repository does not retry it).
+    let missing = |err: Error| {
+        assert!(matches!(err, Error::Missing { .. }), "{err:?}");
+        assert!(!err.is_transient());
+        assert!(err.to_string().contains("missing"), "{err}");
+    };
+    missing(s.latest_version(&a).await.unwrap_err());
     s.invalidate_version_cache(&a);
-    let err = s.append(ev(&a, 2)).await.unwrap_err();
-    assert!(err.to_string().contains("missing"), "{err}");
+    missing(s.append(ev(&a, 2)).await.unwrap_err());
+    missing(s.read(&a, 1).await.unwrap_err());
+    missing(
+        s.append_batch(&a, ExpectedVersion::Exact(1), vec![ev(&a, 2), ev(&a, 3)])
+            .await
+            .unwrap_err(),
+    );
 }
 
 #[tokio::test]

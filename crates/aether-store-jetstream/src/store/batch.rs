@@ -104,10 +104,13 @@ impl JetStreamEventStore {
                         Some(Box::new(e)),
                     );
                     return Err(if text.contains("no responders") {
-                        PublishFailure::Failed(Error::storage(format!(
-                            "atomic batch: the event stream {} is missing",
-                            self.inner.stream_name
-                        )))
+                        PublishFailure::Failed(Error::Missing {
+                            message: format!(
+                                "atomic batch: the event stream {} is missing",
+                                self.inner.stream_name
+                            ),
+                            source: None,
+                        })
                     } else {
                         PublishFailure::Ambiguous(err)
                     });

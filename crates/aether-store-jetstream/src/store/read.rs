@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use super::JetStreamEventStore;
 use super::decode::{Decoder, Pipeline};
-use crate::error::{jetstream_code, other};
+use crate::error::{STREAM_NOT_FOUND, jetstream_code, other};
 use crate::headers;
 
 /// Below this many events to skip, a replay scans from the subject's first
@@ -18,7 +18,6 @@ use crate::headers;
 const SKIP_SCAN_LIMIT: u64 = 2_000;
 
 /// "Stream not found".
-const STREAM_NOT_FOUND: u64 = 10059;
 
 /// An actor's tip as the stream leader sees it.
 #[derive(Debug, Clone)]
@@ -62,7 +61,7 @@ impl JetStreamEventStore {
             _ => jetstream_code(&err),
         };
         if code == Some(STREAM_NOT_FOUND) {
-            return Error::storage_with(
+            return Error::missing_with(
                 format!(
                     "{what}: the event stream {} is missing",
                     self.inner.stream_name
