@@ -17,8 +17,6 @@ use crate::headers;
 /// message instead of binary-searching the start sequence.
 const SKIP_SCAN_LIMIT: u64 = 2_000;
 
-/// "Stream not found".
-
 /// An actor's tip as the stream leader sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerTip {
