@@ -40,6 +40,10 @@ pub(crate) enum PublishFailure {
     Ambiguous(Error),
     /// Definitely not stored.
     Failed(Error),
+    /// Nothing answered on the subject: the stream is missing, or (on a
+    /// replicated stream) it is electing a leader. Not stored; the caller
+    /// asks the server which (see `JetStreamEventStore::no_stream`).
+    NoStream(Error),
 }
 
 /// Classifies a failed JetStream publish.
@@ -57,9 +61,9 @@ pub(crate) fn classify_publish(err: PublishError, what: &str) -> PublishFailure 
                 Some(Box::new(err)),
             ))
         }
-        PublishErrorKind::StreamNotFound => PublishFailure::Failed(Error::missing_with(
-            format!("{what}: the event stream is missing (no stream listens on the subject)"),
-            err,
+        PublishErrorKind::StreamNotFound => PublishFailure::NoStream(Error::unavailable(
+            format!("{what}: no stream answered (it may be electing a leader)"),
+            Some(Box::new(err)),
         )),
         PublishErrorKind::MaxAckPending => PublishFailure::Failed(Error::unavailable(
             format!("{what}: too many publishes awaiting acknowledgement"),

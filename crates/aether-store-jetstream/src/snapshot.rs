@@ -153,7 +153,11 @@ impl SnapshotStore for JetStreamSnapshotStore {
                 match sent.map_err(|e| classify_publish(e, "saving a snapshot")) {
                     Ok(_) => return Ok(()),
                     Err(PublishFailure::Conflict) => continue,
-                    Err(PublishFailure::Ambiguous(e) | PublishFailure::Failed(e)) => return Err(e),
+                    Err(
+                        PublishFailure::Ambiguous(e)
+                        | PublishFailure::Failed(e)
+                        | PublishFailure::NoStream(e),
+                    ) => return Err(e),
                 }
             }
             Err(Error::storage(

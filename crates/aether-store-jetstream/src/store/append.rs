@@ -237,9 +237,29 @@ impl JetStreamEventStore {
                     ambiguous = Some(e);
                 }
                 Err(PublishFailure::Failed(e)) => return Err(e),
+                Err(PublishFailure::NoStream(e)) => return Err(Box::pin(self.no_stream(e)).await),
             }
         }
         Err(ambiguous.unwrap_or_else(|| Error::conflict(actor.clone(), first, known.version)))
+    }
+
+    /// After nothing answered a publish: [`Error::Missing`] if the server
+    /// says the stream does not exist, else `unanswered` (transient: a
+    /// replicated stream answers nothing while it elects a leader).
+    async fn no_stream(&self, unanswered: Error) -> Error {
+        use async_nats::jetstream::context::GetStreamErrorKind;
+        match self.inner.js.get_stream(&self.inner.stream_name).await {
+            Err(err)
+                if matches!(err.kind(), GetStreamErrorKind::JetStream(js)
+                    if js.error_code().0 == crate::error::STREAM_NOT_FOUND) =>
+            {
+                Error::missing_with(
+                    format!("the event stream {} is missing", self.inner.stream_name),
+                    err,
+                )
+            }
+            _ => unanswered,
+        }
     }
 
     async fn fresh(&self, actor: &ActorId, subject: &str) -> Result<Known> {

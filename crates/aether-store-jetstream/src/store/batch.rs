@@ -104,13 +104,7 @@ impl JetStreamEventStore {
                         Some(Box::new(e)),
                     );
                     return Err(if text.contains("no responders") {
-                        PublishFailure::Failed(Error::Missing {
-                            message: format!(
-                                "atomic batch: the event stream {} is missing",
-                                self.inner.stream_name
-                            ),
-                            source: None,
-                        })
+                        PublishFailure::NoStream(err)
                     } else {
                         PublishFailure::Ambiguous(err)
                     });
