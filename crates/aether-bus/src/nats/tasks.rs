@@ -22,7 +22,8 @@ use crate::wire;
 /// How many events a receiver delivers before letting other tasks run.
 const YIELD_EVERY: usize = 128;
 
-/// The lines of a payload (one event each; see `outbox`).
+/// The non-empty lines of a JSON payload (one event each: what plain NATS
+/// publishers may send; see `crate::wire`).
 fn split_lines(payload: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut start = 0;
     memchr::memchr_iter(b'\n', payload)
@@ -32,6 +33,7 @@ fn split_lines(payload: &[u8]) -> impl Iterator<Item = &[u8]> {
             start = end + 1;
             line
         })
+        .filter(|line| !line.is_empty())
 }
 
 /// Receives one pattern's NATS messages and delivers them to its group.
@@ -80,7 +82,7 @@ pub(super) async fn run_group(
         let count = if binary {
             wire::frames(&payload[1..]).count()
         } else {
-            1 + memchr::memchr_iter(b'\n', payload).count()
+            split_lines(payload).count()
         } as u64;
         if let (Some(origin), Some(seq)) = (origin, seq) {
             let lost = gaps.observe_run(origin, ns, seq, count.max(1));
