@@ -10,6 +10,8 @@
 //!   NATS, with namespace isolation, exact event round-trips, lag detection by
 //!   per-publisher sequence numbers, and [`aether_core::EventStored`]
 //!   notifications shared between nodes (see [`NatsEventBus::sync_version_cache`]).
+//!   Publications go out through a bounded outbox; events that queue up share
+//!   NATS messages, in a compact binary format (see [`NatsBusConfig`]).
 //!
 //! # No silent drops
 //!
