@@ -7,7 +7,10 @@
 //!   `overflow_closed`): events a local subscriber did not get because of its
 //!   declared overflow policy;
 //! - `aether_bus_remote_lost_total`: events published on another node that a
-//!   sequence gap shows never reached this node (see `NatsEventBus`).
+//!   sequence gap shows never reached this node (see `NatsEventBus`);
+//! - `aether_bus_unsent_total`: events published on this node that the NATS
+//!   client refused after they were queued (a closed client), so no other
+//!   node gets them.
 //!
 //! Counter handles are registered with the recorder installed when a namespace
 //! is first used; install your recorder before creating the bus.
@@ -34,6 +37,7 @@ pub(crate) struct NsMetrics {
     dropped_oldest: Counter,
     overflow_closed: Counter,
     remote_lost: Counter,
+    unsent: Counter,
     /// This node's last publication sequence number in the namespace
     /// (cross-node gap detection); `None` when the namespace is not cached
     /// (no gap detection). Written only by the `NatsEventBus` outbox task,
@@ -57,7 +61,8 @@ impl NsMetrics {
             delivered: counter!("aether_bus_delivered_total", "namespace" => ns.clone()),
             dropped_oldest: counter!("aether_bus_dropped_total", "namespace" => ns.clone(), "reason" => "drop_oldest"),
             overflow_closed: counter!("aether_bus_dropped_total", "namespace" => ns.clone(), "reason" => "overflow_closed"),
-            remote_lost: counter!("aether_bus_remote_lost_total", "namespace" => ns),
+            remote_lost: counter!("aether_bus_remote_lost_total", "namespace" => ns.clone()),
+            unsent: counter!("aether_bus_unsent_total", "namespace" => ns),
             seq: numbered.then(|| std::sync::atomic::AtomicU64::new(0)),
             routes: RwLock::new(None),
             nats_subject: OnceLock::new(),
@@ -83,6 +88,10 @@ pub struct BusStats {
     pub remote_lost: u64,
     /// Remote messages that could not be decoded (counted, then skipped).
     pub decode_errors: u64,
+    /// Events published on this node (`NatsEventBus`) that the NATS client
+    /// refused after they were queued (a closed client): other nodes never
+    /// get them. Logged as errors too.
+    pub unsent: u64,
 }
 
 /// The bus's metrics: totals and per-namespace facade counters.
@@ -95,6 +104,7 @@ pub(crate) struct Metrics {
     overflow_closed: AtomicU64,
     remote_lost: AtomicU64,
     decode_errors: AtomicU64,
+    unsent: AtomicU64,
 }
 
 impl Metrics {
@@ -174,6 +184,11 @@ impl Metrics {
         self.decode_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn unsent(&self, ns: &NsMetrics, n: u64) {
+        ns.unsent.increment(n);
+        self.unsent.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> BusStats {
         BusStats {
             published: self.published.load(Ordering::Relaxed),
@@ -182,6 +197,7 @@ impl Metrics {
             overflow_closed: self.overflow_closed.load(Ordering::Relaxed),
             remote_lost: self.remote_lost.load(Ordering::Relaxed),
             decode_errors: self.decode_errors.load(Ordering::Relaxed),
+            unsent: self.unsent.load(Ordering::Relaxed),
         }
     }
 }

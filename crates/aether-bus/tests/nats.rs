@@ -833,3 +833,29 @@ async fn a_malformed_frame_in_a_message_spoils_only_itself() {
 async fn server_has_processed(client: &async_nats::Client) {
     let _ = client.request("nobody.listens", bytes::Bytes::new()).await;
 }
+
+/// A publication the NATS client refuses after it was queued (the client is
+/// closed) is not dropped silently: it is counted as unsent (and logged).
+#[tokio::test]
+async fn publications_a_closed_client_refuses_are_counted_as_unsent() {
+    let server = NatsServer::start().await;
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let a = NatsEventBus::with_client(client.clone(), NatsBusConfig::default()).unwrap();
+    a.publish("closed.ns", event("a-1", "T", 1)).await.unwrap();
+    a.flush().await.unwrap();
+    assert_eq!(a.stats().unsent, 0);
+    client.drain().await.unwrap();
+    // The drain completes in the background; then the client refuses commands.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while client.flush().await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the client never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Queued: `publish` succeeds; the outbox then finds the client closed.
+    a.publish("closed.ns", event("a-1", "T", 2)).await.unwrap();
+    wait_for(|| a.stats().unsent == 1).await;
+    assert!(a.flush().await.is_err(), "flushing a closed client fails");
+}

@@ -185,8 +185,10 @@ impl NatsEventBus {
         let events_prefix: Arc<str> = format!("{prefix}.ev.").into();
         let node_id: Arc<str> = node_id.into();
         let (outbox, outbox_rx) = mpsc::channel(config.outbox_capacity);
+        let core = Arc::new(Core::default());
         runtime.spawn(run_outbox(
             client.clone(),
+            core.clone(),
             node_id.clone(),
             events_prefix.clone(),
             config.max_batch_bytes.min(max_payload),
@@ -194,7 +196,7 @@ impl NatsEventBus {
         ));
         let (stored_tx, stored_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
-            core: Arc::new(Core::default()),
+            core,
             client: client.clone(),
             events_prefix,
             stored_subject: format!("{prefix}.stored"),

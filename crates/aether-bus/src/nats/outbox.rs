@@ -16,7 +16,8 @@
 //! message's reply subject carries the number of its first event, and the
 //! following events take the next numbers (see [`super::origin`]). Numbers
 //! are used up even by a message the client refuses (publishers check sizes
-//! first, so that means a closed client): receivers then report the loss.
+//! first, so that means a closed client): receivers then report the loss, and
+//! this node counts it in [`crate::BusStats::unsent`].
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -26,6 +27,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::{mpsc, oneshot};
 
 use super::origin;
+use crate::core::Core;
 use crate::metrics::NsMetrics;
 
 /// How many queued items the task takes per wake-up at most.
@@ -48,6 +50,7 @@ pub(super) enum Outgoing {
 /// The outbox task: runs until every sender is gone and the queue is empty.
 pub(super) async fn run_outbox(
     client: Client,
+    core: Arc<Core>,
     node_id: Arc<str>,
     events_prefix: Arc<str>,
     max_batch_bytes: usize,
@@ -88,7 +91,15 @@ pub(super) async fn run_outbox(
                 rest.next();
             }
             let payload = batch.map_or(payload, BytesMut::freeze);
-            send(&client, &node_id, &events_prefix, &ns, payload, count).await;
+            if let Err(e) = send(&client, &node_id, &events_prefix, &ns, payload, count).await {
+                core.metrics.unsent(&ns, count);
+                tracing::error!(
+                    namespace = %ns.name,
+                    events = count,
+                    error = %e,
+                    "the NATS client refused a publication; other nodes will not receive it"
+                );
+            }
         }
     }
 }
@@ -101,7 +112,7 @@ async fn send(
     ns: &NsMetrics,
     payload: Bytes,
     count: u64,
-) {
+) -> Result<(), async_nats::PublishError> {
     let subject = ns
         .nats_subject
         .get_or_init(|| Subject::from(format!("{events_prefix}{}", ns.name)))
@@ -115,13 +126,6 @@ async fn send(
     if let Some(seq) = &ns.seq {
         seq.fetch_add(count, Ordering::Relaxed);
     }
-    if let Err(e) = result {
-        // Publishers checked the size; what is left is a closed client.
-        tracing::error!(
-            namespace = %ns.name,
-            events = count,
-            error = %e,
-            "the NATS client refused a publication; other nodes will not receive it"
-        );
-    }
+    // Publishers checked the size; what is left is a closed client.
+    result
 }
