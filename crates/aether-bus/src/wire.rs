@@ -159,6 +159,45 @@ pub(crate) fn frames(mut rest: &[u8]) -> impl Iterator<Item = Result<&[u8], Wire
     })
 }
 
+/// How many events a received payload holds, malformed ones included.
+pub(crate) fn count(payload: &[u8]) -> u64 {
+    match payload.split_first() {
+        Some((&TAG_V1, rest)) => frames(rest).count() as u64,
+        _ => json_lines(payload).count() as u64,
+    }
+}
+
+/// The events of a received payload, in order, each decoded and validated or
+/// an error: binary frames after the tag, or else JSON events one per line.
+pub(crate) fn decode(payload: &[u8]) -> impl Iterator<Item = Result<Event, WireError>> + '_ {
+    let (binary, json) = match payload.split_first() {
+        Some((&TAG_V1, rest)) => (Some(frames(rest)), None),
+        _ => (None, Some(json_lines(payload))),
+    };
+    let binary = binary
+        .into_iter()
+        .flatten()
+        .map(|frame| frame.and_then(decode_frame));
+    let json = json
+        .into_iter()
+        .flatten()
+        .map(|line| Event::from_json_slice(line).map_err(|e| WireError(e.to_string())));
+    binary.chain(json)
+}
+
+/// The non-empty lines of a JSON payload (what plain NATS publishers send).
+fn json_lines(payload: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', payload)
+        .chain(std::iter::once(payload.len()))
+        .map(move |end| {
+            let line = &payload[start..end];
+            start = end + 1;
+            line
+        })
+        .filter(|line| !line.is_empty())
+}
+
 /// Reads fields from a frame body.
 struct Reader<'a>(&'a [u8]);
 
@@ -276,9 +315,7 @@ mod tests {
 
     fn decode_message(bytes: &[u8]) -> Vec<Result<Event, String>> {
         assert_eq!(bytes[0], TAG_V1);
-        frames(&bytes[1..])
-            .map(|f| f.and_then(decode_frame).map_err(|e| e.0))
-            .collect()
+        decode(bytes).map(|r| r.map_err(|e| e.0)).collect()
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 
-use aether_core::{Event, EventStored};
+use aether_core::EventStored;
 use async_nats::{Client, Subscriber};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -21,20 +21,6 @@ use crate::wire;
 
 /// How many events a receiver delivers before letting other tasks run.
 const YIELD_EVERY: usize = 128;
-
-/// The non-empty lines of a JSON payload (one event each: what plain NATS
-/// publishers may send; see `crate::wire`).
-fn split_lines(payload: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut start = 0;
-    memchr::memchr_iter(b'\n', payload)
-        .chain(std::iter::once(payload.len()))
-        .map(move |end| {
-            let line = &payload[start..end];
-            start = end + 1;
-            line
-        })
-        .filter(|line| !line.is_empty())
-}
 
 /// Receives one pattern's NATS messages and delivers them to its group.
 pub(super) async fn run_group(
@@ -75,17 +61,10 @@ pub(super) async fn run_group(
                 }
             }
         };
-        // One message carries one event or several of one namespace: binary
-        // frames after a tag byte, or JSON lines (see `crate::wire`).
+        // One message carries one event or several of one namespace.
         let payload = &msg.payload;
-        let binary = payload.first() == Some(&wire::TAG_V1);
-        let count = if binary {
-            wire::frames(&payload[1..]).count()
-        } else {
-            split_lines(payload).count()
-        } as u64;
         if let (Some(origin), Some(seq)) = (origin, seq) {
-            let lost = gaps.observe_run(origin, ns, seq, count.max(1));
+            let lost = gaps.observe_run(origin, ns, seq, wire::count(payload));
             if lost > 0 {
                 core.metrics.remote_lost(&nsm, lost);
                 for entry in crate::core::read(&entries).iter() {
@@ -93,18 +72,7 @@ pub(super) async fn run_group(
                 }
             }
         }
-        let decoded: Box<dyn Iterator<Item = Result<Event, String>> + Send + '_> = if binary {
-            Box::new(
-                wire::frames(&payload[1..])
-                    .map(|f| f.and_then(wire::decode_frame).map_err(|e| e.to_string())),
-            )
-        } else {
-            Box::new(
-                split_lines(payload)
-                    .map(|line| Event::from_json_slice(line).map_err(|e| e.to_string())),
-            )
-        };
-        for event in decoded {
+        for event in wire::decode(payload) {
             let event = match event {
                 Ok(e) => Arc::new(e),
                 Err(e) => {
