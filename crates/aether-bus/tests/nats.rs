@@ -542,6 +542,14 @@ async fn bad_configuration_is_refused() {
             .await
             .is_err()
     );
+    let cfg = NatsBusConfig {
+        outbox_capacity: 0,
+        ..NatsBusConfig::default()
+    };
+    let err = NatsEventBus::connect(server.url().as_str(), cfg)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), BusErrorKind::InvalidOptions);
     // A too-large event is a clear error naming the limit.
     let a = bus(&server.url()).await;
     let huge = Event::new(
@@ -772,19 +780,6 @@ async fn a_malformed_line_in_a_batch_spoils_only_itself() {
     assert_eq!(next_event(&mut sub).await, 2);
     // The bad line is counted; the empty one is not an event at all.
     wait_for(|| b.stats().decode_errors == 1).await;
-}
-
-#[tokio::test]
-async fn a_zero_outbox_capacity_is_refused() {
-    let server = NatsServer::start().await;
-    let config = NatsBusConfig {
-        outbox_capacity: 0,
-        ..NatsBusConfig::default()
-    };
-    let err = NatsEventBus::connect(server.url().as_str(), config)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), BusErrorKind::InvalidOptions);
 }
 
 /// A malformed frame inside a binary message is counted and skipped; the
