@@ -40,7 +40,7 @@ pub(crate) fn for_event(event: &Event, expected: Option<u64>, msg_id: bool) -> H
 }
 
 /// `n` in decimal, without the formatting machinery of `to_string`.
-fn decimal(mut n: u64) -> String {
+pub(crate) fn decimal(mut n: u64) -> String {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -51,7 +51,8 @@ fn decimal(mut n: u64) -> String {
             break;
         }
     }
-    buf[i..].iter().map(|&b| char::from(b)).collect()
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[i..]).unwrap_or("0").to_owned()
 }
 
 /// The version header of a stored message, if present and well formed.

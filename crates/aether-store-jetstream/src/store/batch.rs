@@ -15,13 +15,10 @@
 use aether_core::{Error, Event};
 use async_nats::Subject;
 use async_nats::header::{NATS_BATCH_COMMIT, NATS_BATCH_ID, NATS_BATCH_SEQUENCE};
-use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::publish::PublishAck;
-use async_nats::jetstream::response::Response;
 use bytes::Bytes;
 
 use super::JetStreamEventStore;
-use crate::error::{PublishFailure, classify_publish, is_conflict_code};
+use crate::error::PublishFailure;
 use crate::headers;
 
 impl JetStreamEventStore {
@@ -34,24 +31,16 @@ impl JetStreamEventStore {
         payload: Bytes,
         expected: u64,
     ) -> Result<u64, PublishFailure> {
-        let message = PublishMessage::build()
-            .payload(payload)
-            .headers(headers::for_event(event, Some(expected), true));
-        let ack = self
-            .inner
-            .js
-            .send_publish(subject, message)
+        self.inner
+            .acks
+            .publish(
+                subject,
+                headers::for_event(event, Some(expected), true),
+                payload,
+                self.inner.config.request_timeout,
+                "append",
+            )
             .await
-            .map_err(|e| classify_publish(e, "append"))?
-            .await
-            .map_err(|e| classify_publish(e, "append"))?;
-        if ack.duplicate {
-            tracing::debug!(
-                seq = ack.sequence,
-                "server reported a duplicate: already stored"
-            );
-        }
-        Ok(ack.sequence)
     }
 
     /// Publishes `events` as one atomic batch; returns the stream sequence of
@@ -88,46 +77,18 @@ impl JetStreamEventStore {
                 continue;
             }
             h.insert(NATS_BATCH_COMMIT, "1");
-            let request = client.request_with_headers(subject.clone(), h, payload.clone());
-            let reply = match tokio::time::timeout(self.inner.config.request_timeout, request).await
-            {
-                Err(_) => {
-                    return Err(PublishFailure::Ambiguous(Error::unavailable(
-                        "atomic batch: no acknowledgement from the server in time",
-                        None,
-                    )));
-                }
-                Ok(Err(e)) => {
-                    let text = e.to_string().to_ascii_lowercase();
-                    let err = Error::unavailable(
-                        "atomic batch: commit request failed",
-                        Some(Box::new(e)),
-                    );
-                    return Err(if text.contains("no responders") {
-                        PublishFailure::NoStream(err)
-                    } else {
-                        PublishFailure::Ambiguous(err)
-                    });
-                }
-                Ok(Ok(m)) => m,
-            };
-            let response: Response<PublishAck> =
-                serde_json::from_slice(&reply.payload).map_err(|e| {
-                    PublishFailure::Ambiguous(Error::serialization(
-                        "atomic batch: unreadable acknowledgement",
-                        e,
-                    ))
-                })?;
-            return match response {
-                Response::Ok(ack) => Ok(ack.sequence),
-                Response::Err { error } if is_conflict_code(error.error_code().0) => {
-                    Err(PublishFailure::Conflict)
-                }
-                Response::Err { error } => Err(PublishFailure::Failed(Error::storage_with(
-                    "atomic batch refused by the server",
-                    error,
-                ))),
-            };
+            // The commit's answer is the ack (or the error) of the whole batch.
+            return self
+                .inner
+                .acks
+                .publish(
+                    subject.clone(),
+                    h,
+                    payload.clone(),
+                    self.inner.config.request_timeout,
+                    "atomic batch",
+                )
+                .await;
         }
         Err(PublishFailure::Failed(Error::invalid_input("empty batch")))
     }

@@ -1,5 +1,6 @@
 //! [`JetStreamEventStore`]: construction, accessors and the [`EventStore`] impl.
 
+mod acks;
 mod append;
 mod batch;
 mod decode;
@@ -49,6 +50,8 @@ pub(crate) struct Inner {
     /// Whether the server supports atomic batch publish (≥ 2.12).
     pub(crate) atomic_batches: bool,
     pub(crate) server_version: String,
+    /// Routes publish acknowledgements to the appends awaiting them.
+    pub(crate) acks: acks::Acks,
 }
 
 impl fmt::Debug for JetStreamEventStore {
@@ -97,6 +100,7 @@ impl JetStreamEventStore {
         let event_limit = config
             .max_event_size
             .min(max_payload.saturating_sub(HEADER_RESERVE));
+        let acks = acks::Acks::new(client.clone()).await?;
         tracing::debug!(stream = %stream_name, server = %info.version, atomic_batches, "opened JetStream event store");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -109,6 +113,7 @@ impl JetStreamEventStore {
                 event_limit,
                 atomic_batches,
                 server_version: info.version,
+                acks,
                 config,
             }),
             hook: None,
