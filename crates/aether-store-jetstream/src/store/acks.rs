@@ -339,7 +339,7 @@ mod tests {
             let _ = futures::poll!(fut.as_mut());
         }
         assert!(acks.shared.waiters().is_empty());
-        let sequences = futures::future::join_all((0..100).map(|n| publish(n))).await;
+        let sequences = futures::future::join_all((0..100).map(publish)).await;
         let mut sequences: Vec<u64> = sequences.into_iter().map(|r| r.unwrap()).collect();
         sequences.sort_unstable();
         sequences.dedup();
