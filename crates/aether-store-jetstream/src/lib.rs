@@ -22,6 +22,10 @@
 //!   subject, from a start sequence found by binary search for late
 //!   `from_version`s; malformed messages are reported, never skipped silently.
 //! - **Namespaces**: each namespace has its own stream.
+//! - **One ack subscription per store**: appends publish with reply subjects
+//!   under one inbox of the connection (its inbox prefix, so the permissions
+//!   any NATS request needs suffice) and the store routes every ack through
+//!   one wildcard subscription, without per-append inbox or timer setup.
 //!
 //! [`JetStreamSnapshotStore`] keeps the latest snapshot per actor.
 //!
