@@ -25,7 +25,7 @@
 //! - **One ack subscription per store**: appends publish with reply subjects
 //!   under one inbox of the connection (its inbox prefix, so the permissions
 //!   any NATS request needs suffice) and the store routes every ack through
-//!   one wildcard subscription, without per-append inbox or timer setup.
+//!   one wildcard subscription, read by one task.
 //!
 //! [`JetStreamSnapshotStore`] keeps the latest snapshot per actor.
 //!
