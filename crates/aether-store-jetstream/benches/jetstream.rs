@@ -2,6 +2,9 @@
 //!
 //! Run: `cargo bench -p aether-store-jetstream --bench jetstream`
 //! (optional env: `BENCH_ROUNDS`, default 5; `BENCH_ONLY=seq,pipe,latest,replay`).
+//! `scripts/bench-separate-cores.sh -p aether-store-jetstream --bench jetstream`
+//! runs it with nats-server and this process on separate CPUs (so neither
+//! side's client work takes CPU time from the server).
 //! Each round runs ours and the raw async-nats baselines back to back on the
 //! same server and connection; the table shows median rates, the median and
 //! range of the per-round ratios (ours / raw, higher is better) and the
