@@ -81,6 +81,13 @@ impl JetStreamEventStore {
 
     /// Opens the store on an existing connection: creates the event stream,
     /// or updates it to `config` (idempotent; concurrent opens all succeed).
+    ///
+    /// The store subscribes once to an inbox of `client` for the
+    /// acknowledgements of its appends. Keep the client's subscription
+    /// capacity (async-nats default: 65,536) above the number of appends in
+    /// flight at once: acks beyond it are dropped by the client (slow
+    /// consumer), and those appends then wait for `request_timeout` before
+    /// the store checks whether they landed (correct, but slow).
     pub async fn new(client: Client, config: JetStreamConfig) -> Result<Self> {
         config.validate()?;
         let info = client.server_info();
