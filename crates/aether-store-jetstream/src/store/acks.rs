@@ -170,6 +170,8 @@ async fn route(mut subscriber: async_nats::Subscriber, prefix: usize, shared: Ar
 #[derive(Debug, Deserialize)]
 struct AckBody {
     seq: Option<u64>,
+    #[serde(default)]
+    duplicate: bool,
     error: Option<ApiError>,
 }
 
@@ -212,7 +214,12 @@ pub(crate) fn read_ack(message: &Message, what: &str) -> std::result::Result<u64
             "{what} refused by the server: {} (status {}, error code {})",
             e.description, e.code, e.err_code
         )))),
-        (Some(seq), None) => Ok(seq),
+        (Some(seq), None) => {
+            if body.duplicate {
+                tracing::debug!(seq, "server reported a duplicate: already stored");
+            }
+            Ok(seq)
+        }
         (None, None) => Err(PublishFailure::Ambiguous(Error::storage(format!(
             "{what}: acknowledgement without a sequence"
         )))),
