@@ -40,7 +40,14 @@ pub(crate) fn for_event(event: &Event, expected: Option<u64>, msg_id: bool) -> H
 }
 
 /// `n` in decimal, without the formatting machinery of `to_string`.
-pub(crate) fn decimal(mut n: u64) -> String {
+fn decimal(n: u64) -> String {
+    let mut s = String::with_capacity(20);
+    push_decimal(&mut s, n);
+    s
+}
+
+/// Appends `n` in decimal to `out`.
+pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -52,7 +59,7 @@ pub(crate) fn decimal(mut n: u64) -> String {
         }
     }
     // Only ASCII digits were written.
-    std::str::from_utf8(&buf[i..]).unwrap_or("0").to_owned()
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
 /// The version header of a stored message, if present and well formed.

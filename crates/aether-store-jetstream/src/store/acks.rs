@@ -64,15 +64,19 @@ impl Drop for Acks {
     }
 }
 
-/// Removes a waiter whose append was dropped before its ack arrived.
+/// Removes a waiter whose append ended (dropped, failed, timed out) before
+/// its ack arrived; the router has already removed those it answered.
 struct Waiting<'a> {
     shared: &'a Shared,
     id: u64,
+    answered: bool,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.shared.waiters().remove(&self.id);
+        if !self.answered {
+            self.shared.waiters().remove(&self.id);
+        }
     }
 }
 
@@ -111,12 +115,13 @@ impl Acks {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let mut reply = String::with_capacity(self.prefix.len() + 20);
         reply.push_str(&self.prefix);
-        reply.push_str(&crate::headers::decimal(id));
+        crate::headers::push_decimal(&mut reply, id);
         let (tx, rx) = oneshot::channel();
         self.shared.waiters().insert(id, tx);
-        let _waiting = Waiting {
+        let mut waiting = Waiting {
             shared: &self.shared,
             id,
+            answered: false,
         };
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(PublishFailure::Failed(Error::unavailable(
@@ -135,7 +140,10 @@ impl Acks {
                 ))
             })?;
         match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(message)) => read_ack(&message, what),
+            Ok(Ok(message)) => {
+                waiting.answered = true;
+                read_ack(&message, what)
+            }
             // Either way the message may have been stored.
             Ok(Err(_)) => Err(PublishFailure::Ambiguous(Error::unavailable(
                 format!("{what}: the connection closed before an acknowledgement arrived"),
