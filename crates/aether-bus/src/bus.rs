@@ -7,8 +7,9 @@ use aether_core::{Event, EventStored};
 
 use crate::error::BusError;
 use crate::filter::Filter;
+use crate::item::SubscribeOptions;
 use crate::metrics::BusStats;
-use crate::subscription::{EventSubscription, StoredSubscription, SubscribeOptions};
+use crate::subscription::{EventSubscription, StoredSubscription};
 
 /// The API shared by [`crate::LocalEventBus`] and [`crate::NatsEventBus`], so
 /// code can be written once against either.

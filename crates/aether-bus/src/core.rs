@@ -6,29 +6,18 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use aether_core::{Event, EventStored};
 
-use crate::dispatch::{Delivery, Entry};
+use crate::dispatch::{Delivery, Entry, Routes};
 use crate::error::{BusError, BusErrorKind};
 use crate::filter::Filter;
+use crate::item::{Envelope, OverflowPolicy, RecvError, SubscribeOptions};
 use crate::metrics::{Metrics, NsMetrics};
 use crate::pattern::Pattern;
 use crate::queue::Queue;
 use crate::sublist::Sublist;
-use crate::subscription::{
-    Envelope, OverflowPolicy, RecvError, Registry, StoredSubscription, SubscribeOptions,
-    Subscription,
-};
+use crate::subscription::{Registry, StoredSubscription, Subscription};
 
 /// The pseudo-namespace under which `EventStored` counters are reported.
 pub(crate) const STORED_NAMESPACE: &str = "_event_stored";
-
-/// The subscriptions matching one namespace, valid while the subscription
-/// set's generation is `generation` (the NATS server's sublist keeps a similar
-/// result cache). Publishing to a namespace again then costs one lookup.
-#[derive(Debug)]
-pub(crate) struct Routes {
-    generation: u64,
-    entries: Arc<[Arc<Entry<Envelope>>]>,
-}
 
 #[derive(Debug, Default)]
 struct Subs {
@@ -63,7 +52,7 @@ pub(crate) fn parse_subscription_pattern(
 ) -> Result<Pattern, BusError> {
     let parsed = Pattern::namespace(pattern)?;
     if !cross_namespace && parsed.first_token_is_wildcard() {
-        return Err(BusError::invalid_pattern(
+        return Err(crate::error::invalid_pattern(
             pattern,
             "its first token is a wildcard, so it spans namespaces (tenants); \
              use subscribe_cross_namespace to do that explicitly",
@@ -83,7 +72,8 @@ impl Core {
         pattern: Pattern,
         filter: Filter,
         options: SubscribeOptions,
-    ) -> (Arc<Entry<Envelope>>, Arc<str>) {
+    ) -> Result<(Arc<Entry<Envelope>>, Arc<str>), BusError> {
+        options.validate()?;
         let entry = Arc::new(Entry {
             id: self.new_id(),
             filter,
@@ -94,7 +84,7 @@ impl Core {
         subs.list.insert(&pattern, entry.id, entry.clone());
         subs.patterns.insert(entry.id, pattern);
         self.generation.fetch_add(1, Ordering::Release);
-        (entry, name)
+        Ok((entry, name))
     }
 
     /// Registers an `EventStored` subscription.
@@ -104,6 +94,7 @@ impl Core {
         options: SubscribeOptions,
         registry: Weak<dyn Registry>,
     ) -> Result<StoredSubscription, BusError> {
+        options.validate()?;
         if options.overflow == OverflowPolicy::Wait {
             return Err(BusError::new(
                 BusErrorKind::InvalidOptions,

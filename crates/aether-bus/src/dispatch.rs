@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::filter::Filter;
+use crate::item::Envelope;
 use crate::queue::{Push, Queue};
 
 /// A registered subscription as the bus sees it.
@@ -67,4 +68,13 @@ impl<T> Delivery<T> {
             }
         }
     }
+}
+
+/// The subscriptions matching one namespace, valid while the subscription
+/// set's generation is `generation` (the NATS server's sublist keeps a similar
+/// result cache). Publishing to a namespace again then costs one lookup.
+#[derive(Debug)]
+pub(crate) struct Routes {
+    pub(crate) generation: u64,
+    pub(crate) entries: Arc<[Arc<Entry<Envelope>>]>,
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use aether_core::BoxError;
+use aether_core::{BoxError, ComponentError, Error, ErrorKind};
 
 /// What went wrong, so callers can `match err.kind()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -13,8 +13,9 @@ pub enum BusErrorKind {
     InvalidNamespace,
     /// A namespace or actor-id pattern is malformed. **What to do:** fix it.
     InvalidPattern,
-    /// Subscription options are not allowed for this kind of subscription.
-    /// **What to do:** pick another overflow policy.
+    /// Options or configuration are invalid (a zero capacity, a policy not
+    /// allowed for this kind of subscription, a bad subject prefix or server
+    /// address). **What to do:** fix them.
     InvalidOptions,
     /// The event failed validation ([`aether_core::Event::validate`]).
     /// **What to do:** fix the event.
@@ -31,88 +32,114 @@ pub enum BusErrorKind {
     Closed,
 }
 
-/// The error of a bus operation: a kind, a message and an optional source.
-///
-/// The source is reachable through [`std::error::Error::source`] and is not
-/// repeated in `Display`.
-#[derive(Debug)]
-pub struct BusError {
-    kind: BusErrorKind,
-    message: String,
-    source: Option<BoxError>,
-}
-
-impl BusError {
-    pub(crate) fn new(kind: BusErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.source = Some(source.into());
-        self
-    }
-
-    pub(crate) fn invalid_namespace(ns: &str, why: impl fmt::Display) -> Self {
-        Self::new(
-            BusErrorKind::InvalidNamespace,
-            format!("invalid namespace {ns:?}: {why}"),
-        )
-    }
-
-    pub(crate) fn invalid_pattern(pattern: &str, why: impl fmt::Display) -> Self {
-        Self::new(
-            BusErrorKind::InvalidPattern,
-            format!("invalid pattern {pattern:?}: {why}"),
-        )
-    }
-
-    /// What went wrong.
-    pub fn kind(&self) -> BusErrorKind {
-        self.kind
-    }
-
-    /// Whether the namespace or pattern was invalid (retrying cannot help).
-    pub fn is_invalid_input(&self) -> bool {
-        matches!(
-            self.kind,
-            BusErrorKind::InvalidNamespace
-                | BusErrorKind::InvalidPattern
-                | BusErrorKind::InvalidEvent
-                | BusErrorKind::InvalidOptions
-        )
-    }
-}
-
-impl fmt::Display for BusError {
+impl fmt::Display for BusErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(match self {
+            Self::InvalidNamespace => "invalid namespace",
+            Self::InvalidPattern => "invalid pattern",
+            Self::InvalidOptions => "invalid options",
+            Self::InvalidEvent => "invalid event",
+            Self::Serialization => "serialization failed",
+            Self::TooLarge => "too large",
+            Self::Nats => "NATS unavailable",
+            Self::Closed => "bus shut down",
+        })
     }
 }
 
-impl std::error::Error for BusError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+impl ErrorKind for BusErrorKind {
+    fn is_transient(self) -> bool {
+        self == Self::Nats
     }
-}
 
-impl From<BusError> for aether_core::Error {
-    fn from(e: BusError) -> Self {
-        match e.kind {
-            BusErrorKind::InvalidNamespace
-            | BusErrorKind::InvalidPattern
-            | BusErrorKind::InvalidEvent
-            | BusErrorKind::InvalidOptions => aether_core::Error::invalid_input(e.message),
-            BusErrorKind::Serialization => aether_core::Error::Serialization {
-                message: e.message,
-                source: e.source,
-            },
-            _ => aether_core::Error::unavailable(e.message, e.source),
+    fn is_invalid_input(self) -> bool {
+        matches!(
+            self,
+            Self::InvalidNamespace
+                | Self::InvalidPattern
+                | Self::InvalidEvent
+                | Self::InvalidOptions
+                | Self::TooLarge
+        )
+    }
+
+    fn into_core(self, message: String, source: Option<BoxError>) -> Error {
+        match (self, source) {
+            (k, _) if k.is_invalid_input() => Error::invalid_input(message),
+            (Self::Serialization, Some(s)) => Error::serialization_with(message, s),
+            (Self::Serialization, None) => Error::serialization(message),
+            (Self::Closed, _) => Error::missing(message),
+            (_, Some(s)) => Error::unavailable_with(message, s),
+            (_, None) => Error::unavailable(message),
         }
+    }
+}
+
+/// The error of a bus operation: a [`BusErrorKind`], a message and an
+/// optional source (see [`ComponentError`]).
+pub type BusError = ComponentError<BusErrorKind>;
+
+pub(crate) fn invalid_namespace(ns: &str, why: impl fmt::Display) -> BusError {
+    BusError::new(
+        BusErrorKind::InvalidNamespace,
+        format!("invalid namespace {ns:?}: {why}"),
+    )
+}
+
+pub(crate) fn invalid_pattern(pattern: &str, why: impl fmt::Display) -> BusError {
+    BusError::new(
+        BusErrorKind::InvalidPattern,
+        format!("invalid pattern {pattern:?}: {why}"),
+    )
+}
+
+impl From<aether_nats::ConnectErrorKind> for BusErrorKind {
+    fn from(k: aether_nats::ConnectErrorKind) -> Self {
+        match k {
+            aether_nats::ConnectErrorKind::Unreachable => Self::Nats,
+            _ => Self::InvalidOptions,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aether_core::error_chain;
+
+    #[test]
+    fn the_chain_prints_each_message_once() {
+        let e = BusError::with_source(
+            BusErrorKind::Nats,
+            "subscribing to orders.>",
+            std::io::Error::other("connection reset"),
+        );
+        assert_eq!(error_chain(&e), "subscribing to orders.>: connection reset");
+        let core = Error::from(e);
+        assert_eq!(
+            error_chain(&core),
+            "unavailable: subscribing to orders.>: connection reset"
+        );
+        assert!(core.is_transient());
+    }
+
+    #[test]
+    fn kinds_map_onto_core_errors() {
+        for k in [
+            BusErrorKind::InvalidNamespace,
+            BusErrorKind::InvalidPattern,
+            BusErrorKind::InvalidOptions,
+            BusErrorKind::InvalidEvent,
+            BusErrorKind::TooLarge,
+        ] {
+            assert!(Error::from(BusError::new(k, "x")).is_invalid_input(), "{k}");
+        }
+        assert!(Error::from(BusError::new(BusErrorKind::Nats, "x")).is_transient());
+        let closed = Error::from(BusError::new(BusErrorKind::Closed, "x"));
+        assert!(!closed.is_transient() && matches!(closed, Error::Missing { .. }));
+        assert!(matches!(
+            Error::from(BusError::new(BusErrorKind::Serialization, "x")),
+            Error::Serialization { .. }
+        ));
     }
 }

@@ -67,6 +67,7 @@ mod error;
 mod filter;
 mod gaps;
 mod hash;
+mod item;
 mod local;
 mod metrics;
 mod namespace;
@@ -81,12 +82,10 @@ mod wire;
 pub use bus::EventBus;
 pub use error::{BusError, BusErrorKind};
 pub use filter::Filter;
+pub use item::{BusItem, Envelope, OverflowPolicy, RecvError, SubscribeOptions};
 pub use local::LocalEventBus;
 pub use metrics::BusStats;
 pub use namespace::Namespace;
 pub use nats::{NatsBusConfig, NatsEventBus, VersionCacheSync};
 pub use pattern::{MAX_NAMESPACE_LEN, Pattern, is_wildcard, matches_pattern, validate_namespace};
-pub use subscription::{
-    BusItem, Envelope, EventSubscription, OverflowPolicy, RecvError, StoredSubscription,
-    SubscribeOptions, Subscription,
-};
+pub use subscription::{EventSubscription, StoredSubscription, Subscription};

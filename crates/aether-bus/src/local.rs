@@ -9,11 +9,10 @@ use crate::bus::EventBus;
 use crate::core::{Core, parse_subscription_pattern};
 use crate::error::{BusError, BusErrorKind};
 use crate::filter::Filter;
+use crate::item::SubscribeOptions;
 use crate::metrics::BusStats;
 use crate::pattern::validate_namespace;
-use crate::subscription::{
-    EventSubscription, Registry, StoredSubscription, SubscribeOptions, Subscription,
-};
+use crate::subscription::{EventSubscription, Registry, StoredSubscription, Subscription};
 
 /// An in-process event bus: publish to a namespace, subscribe by pattern and
 /// filter, each subscription with its own bounded queue and overflow policy.
@@ -80,7 +79,7 @@ impl LocalEventBus {
         check_event(&event)?;
         self.core.metrics.published(&ns);
         let span = tracing::debug_span!(
-            "aether_bus.publish",
+            "aether.bus.publish",
             namespace = %ns.name,
             event_type = %event.event_type,
             delivered = tracing::field::Empty,
@@ -131,7 +130,7 @@ impl LocalEventBus {
         cross: bool,
     ) -> Result<EventSubscription, BusError> {
         let pattern = parse_subscription_pattern(pattern, cross)?;
-        let (entry, name) = self.core.add_event_subscription(pattern, filter, options);
+        let (entry, name) = self.core.add_event_subscription(pattern, filter, options)?;
         Ok(Subscription::new(
             entry.queue.clone(),
             entry.id,

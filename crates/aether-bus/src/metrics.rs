@@ -44,8 +44,8 @@ pub(crate) struct NsMetrics {
     /// which hands messages to the client in queue order.
     pub(crate) seq: Option<std::sync::atomic::AtomicU64>,
     /// The local subscriptions matching this namespace, cached (see
-    /// [`crate::core::Routes`]).
-    pub(crate) routes: RwLock<Option<crate::core::Routes>>,
+    /// [`crate::dispatch::Routes`]).
+    pub(crate) routes: RwLock<Option<crate::dispatch::Routes>>,
     /// The NATS subject of this namespace (`NatsEventBus` only), built on
     /// first publication.
     pub(crate) nats_subject: OnceLock<async_nats::Subject>,

@@ -82,16 +82,16 @@ impl Pattern {
     /// final `>` are wildcards, every other token is literal (may be empty).
     pub fn actor(pattern: &str) -> Result<Self, BusError> {
         if pattern.is_empty() {
-            return Err(BusError::invalid_pattern(pattern, "it is empty"));
+            return Err(crate::error::invalid_pattern(pattern, "it is empty"));
         }
         if pattern.len() > aether_core::ActorId::MAX_LEN {
-            return Err(BusError::invalid_pattern(
+            return Err(crate::error::invalid_pattern(
                 pattern,
                 format!("it is longer than {} bytes", aether_core::ActorId::MAX_LEN),
             ));
         }
         if pattern.contains('\0') {
-            return Err(BusError::invalid_pattern(pattern, "it contains NUL"));
+            return Err(crate::error::invalid_pattern(pattern, "it contains NUL"));
         }
         let parts: Vec<&str> = pattern.split(is_actor_separator).collect();
         let mut tokens = Vec::with_capacity(parts.len());
@@ -100,7 +100,7 @@ impl Pattern {
                 "*" => Token::Star,
                 ">" if i + 1 == parts.len() => Token::Tail,
                 ">" => {
-                    return Err(BusError::invalid_pattern(
+                    return Err(crate::error::invalid_pattern(
                         pattern,
                         "`>` may only be the last token",
                     ));
@@ -197,8 +197,8 @@ fn match_tokens<'a>(pattern: &[Token], mut subject: impl Iterator<Item = &'a str
 
 fn check_namespace_text(text: &str, what: &'static str) -> Result<(), BusError> {
     let err = |why: String| match what {
-        "namespace" => BusError::invalid_namespace(text, why),
-        _ => BusError::invalid_pattern(text, why),
+        "namespace" => crate::error::invalid_namespace(text, why),
+        _ => crate::error::invalid_pattern(text, why),
     };
     if text.is_empty() {
         return Err(err("it is empty".into()));
@@ -220,9 +220,9 @@ fn parse_namespace_token(
 ) -> Result<Token, BusError> {
     let err = |why: String| {
         if allow_wildcards {
-            BusError::invalid_pattern(whole, why)
+            crate::error::invalid_pattern(whole, why)
         } else {
-            BusError::invalid_namespace(whole, why)
+            crate::error::invalid_namespace(whole, why)
         }
     };
     match tok {

@@ -7,7 +7,7 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
-use crate::subscription::{BusItem, OverflowPolicy, RecvError};
+use crate::item::{BusItem, OverflowPolicy, RecvError};
 
 /// A bounded single-consumer queue shared by the bus (many producers) and one
 /// [`crate::Subscription`].
@@ -53,8 +53,10 @@ pub(crate) enum Push<T> {
 }
 
 impl<T> Queue<T> {
+    /// A queue of `capacity` (at least 1: callers validate their options
+    /// first, see [`crate::SubscribeOptions::validate`]).
     pub(crate) fn new(capacity: usize, policy: OverflowPolicy) -> Self {
-        let capacity = capacity.max(1);
+        debug_assert!(capacity > 0, "validated by SubscribeOptions::validate");
         Self {
             state: Mutex::new(State {
                 // Grows on demand; the receiver swaps buffers, so both keep

@@ -6,7 +6,8 @@ use std::fmt;
 use aether_core::ActorId;
 use tokio::task::JoinHandle;
 
-use crate::subscription::{BusItem, StoredSubscription};
+use crate::item::BusItem;
+use crate::subscription::StoredSubscription;
 
 /// A running version-cache sync; stops when dropped or [`stopped`](Self::stop).
 ///

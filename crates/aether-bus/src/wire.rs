@@ -266,12 +266,12 @@ impl Reader<'_> {
 
 /// Decodes one frame body into a validated event.
 pub(crate) fn decode_frame(body: &[u8]) -> Result<Event, WireError> {
-    let invalid = |what: &str, e: aether_core::Error| WireError(format!("invalid {what}: {e}"));
+    let invalid = |what: &str, e: &dyn std::fmt::Display| WireError(format!("invalid {what}: {e}"));
     let mut r = Reader(body);
     let id = EventId::from_uuid(uuid::Uuid::from_bytes(r.take::<16>("event id")?));
     let version = u64::from_le_bytes(r.take::<8>("version")?);
     let nanos = i128::from_le_bytes(r.take::<16>("timestamp")?);
-    let timestamp = Timestamp::from_unix_nanos(nanos).map_err(|e| invalid("timestamp", e))?;
+    let timestamp = Timestamp::from_unix_nanos(nanos).map_err(|e| invalid("timestamp", &e))?;
     let event_type = r.str("event type")?.to_owned();
     let actor_id = match r.take::<1>("actor id")?[0] {
         0 => ActorId::new(r.str("actor id")?),
@@ -281,7 +281,7 @@ pub(crate) fn decode_frame(body: &[u8]) -> Result<Event, WireError> {
         }
         other => return Err(WireError(format!("unknown actor id form {other}"))),
     }
-    .map_err(|e| invalid("actor id", e))?;
+    .map_err(|e| invalid("actor id", &e))?;
     let entries = u32::from_le_bytes(r.take::<4>("metadata")?);
     let mut metadata = BTreeMap::new();
     for _ in 0..entries {
@@ -293,16 +293,16 @@ pub(crate) fn decode_frame(body: &[u8]) -> Result<Event, WireError> {
     if !r.0.is_empty() {
         return Err(WireError(format!("{} bytes after the data", r.0.len())));
     }
-    let event = Event {
+    let event = Event::from_parts(
         id,
-        event_type,
         actor_id,
         version,
+        event_type,
         data,
-        metadata: Metadata::from(metadata),
+        Metadata::from(metadata),
         timestamp,
-    };
-    event.validate().map_err(|e| invalid("event", e))?;
+    );
+    event.validate().map_err(|e| invalid("event", &e))?;
     Ok(event)
 }
 

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use aether_cluster::hash::stable_hash;
 use aether_cluster::{
     BoundedLoadStrategy, ClusterConfig, ClusterNode, ConsistentHashRing, ConsistentHashStrategy,
-    NodeId, NodeInfo, PlacementStrategy, ShardAssignment, ShardConfig, ShardManager,
-    plan_rebalance, shard_for_actor,
+    NodeInfo, PlacementStrategy, ShardAssignment, ShardConfig, ShardManager, plan_rebalance,
+    shard_for_actor,
 };
-use aether_core::ActorId;
+use aether_core::{ActorId, NodeId};
 
 fn nodes(n: usize) -> Vec<NodeId> {
     (0..n)
@@ -183,16 +183,22 @@ fn fast_config(name: &str) -> ClusterConfig {
     c.election.lease = Duration::from_secs(2);
     c.election.renew_interval = Duration::from_millis(400);
     c.election.safety_margin = Duration::from_millis(400);
-    c.kv.op_timeout = Duration::from_secs(1);
+    c.kv.request_timeout = Duration::from_secs(1);
     c.rebalance_debounce = Duration::from_millis(100);
     c
 }
 
 async fn start(url: &str, cfg: &ClusterConfig, id: &str) -> ClusterNode {
     let client = async_nats::connect(url).await.unwrap();
-    ClusterNode::start(client, cfg.clone(), NodeInfo::new(NodeId::new(id).unwrap()))
-        .await
-        .unwrap()
+    ClusterNode::start(
+        client,
+        aether_cluster::ClusterConfig {
+            node: NodeInfo::new(NodeId::new(id).unwrap()),
+            ..cfg.clone()
+        },
+    )
+    .await
+    .unwrap()
 }
 
 async fn wait_epoch_above(nodes: &[&ClusterNode], epoch: u64) {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{ClusterError, Result};
+use crate::error::Result;
 use crate::id::{NodeId, ShardId};
 
 /// The replica set of every shard, primary first.
@@ -43,7 +43,7 @@ impl ShardAssignment {
     pub fn from_replicas(shards: Vec<Vec<NodeId>>) -> Result<Self> {
         for (i, replicas) in shards.iter().enumerate() {
             if has_duplicates(replicas) {
-                return Err(ClusterError::input(format!(
+                return Err(crate::error::input_error(format!(
                     "shard {i} lists a node twice: {replicas:?}"
                 )));
             }
@@ -76,10 +76,10 @@ impl ShardAssignment {
     pub fn set(&mut self, shard: ShardId, replicas: Vec<NodeId>) -> Result<()> {
         let count = self.shard_count();
         let slot = self.shards.get_mut(shard.index()).ok_or_else(|| {
-            ClusterError::input(format!("{shard} is out of range (shard count {count})"))
+            crate::error::input_error(format!("{shard} is out of range (shard count {count})"))
         })?;
         if has_duplicates(&replicas) {
-            return Err(ClusterError::input(format!(
+            return Err(crate::error::input_error(format!(
                 "{shard}: replica set lists a node twice: {replicas:?}"
             )));
         }

@@ -3,7 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{ClusterError, Result};
+use aether_core::{MAX_DURATION, NodeId, validate_name};
+use aether_nats::{ConnectConfig, StorageType};
+
+use crate::error::{ClusterErrorKind, Result};
+use crate::membership::NodeInfo;
 use crate::ring::DEFAULT_VIRTUAL_NODES;
 use crate::strategy::{BoundedLoadStrategy, ConsistentHashStrategy, PlacementStrategy};
 
@@ -63,19 +67,19 @@ impl ShardConfig {
     /// Checks the ranges.
     pub fn validate(&self) -> Result<()> {
         if self.shard_count == 0 || self.shard_count > 65_536 {
-            return Err(ClusterError::config(format!(
+            return Err(crate::error::config_error(format!(
                 "shard_count must be 1 to 65536, got {}",
                 self.shard_count
             )));
         }
         if self.replication_factor == 0 || self.replication_factor > 16 {
-            return Err(ClusterError::config(format!(
+            return Err(crate::error::config_error(format!(
                 "replication_factor must be 1 to 16, got {}",
                 self.replication_factor
             )));
         }
         if self.virtual_nodes == 0 || self.virtual_nodes > 65_536 {
-            return Err(ClusterError::config(format!(
+            return Err(crate::error::config_error(format!(
                 "virtual_nodes must be 1 to 65536, got {}",
                 self.virtual_nodes
             )));
@@ -135,7 +139,7 @@ impl MembershipConfig {
             self.safety_margin,
         )?;
         if self.heartbeat_interval.is_zero() || self.suspect_after_missed == 0 {
-            return Err(ClusterError::config(
+            return Err(crate::error::config_error(
                 "heartbeat_interval and suspect_after_missed must be positive",
             ));
         }
@@ -145,14 +149,9 @@ impl MembershipConfig {
     }
 }
 
-/// The longest duration any setting accepts: one day. Keeps every deadline
-/// computed from the settings (`now + 4 × op_timeout`, `sent + lease`, ...)
-/// far from overflowing.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
-
 fn check_max(what: &str, d: Duration) -> Result<()> {
     if d > MAX_DURATION {
-        return Err(ClusterError::config(format!(
+        return Err(crate::error::config_error(format!(
             "{what} must be at most {MAX_DURATION:?}, got {d:?}"
         )));
     }
@@ -164,13 +163,13 @@ fn check_lease(what: &str, lease: Duration, renew: Duration, margin: Duration) -
     check_max(&format!("{what} renew_interval"), renew)?;
     check_max(&format!("{what} safety_margin"), margin)?;
     if lease < Duration::from_secs(1) {
-        return Err(ClusterError::config(format!(
+        return Err(crate::error::config_error(format!(
             "{what} lease must be at least 1 s (JetStream limit-marker TTLs are whole seconds), got {lease:?}"
         )));
     }
     // cannot overflow: both are at most a day.
     if renew.is_zero() || margin.is_zero() || renew + margin >= lease {
-        return Err(ClusterError::config(format!(
+        return Err(crate::error::config_error(format!(
             "{what}: need 0 < renew_interval ({renew:?}) and 0 < safety_margin ({margin:?}) with renew_interval + safety_margin < lease ({lease:?})"
         )));
     }
@@ -221,18 +220,18 @@ impl ElectionConfig {
 pub struct KvConfig {
     /// Replicas of each bucket (default 1; use 3 on a 3-node NATS cluster).
     pub replicas: usize,
-    /// Keep buckets in memory instead of files (default `false`).
-    pub memory_storage: bool,
+    /// File (default) or memory storage for the buckets.
+    pub storage: StorageType,
     /// Timeout of one KV or JetStream request (default 2 s).
-    pub op_timeout: Duration,
+    pub request_timeout: Duration,
 }
 
 impl Default for KvConfig {
     fn default() -> Self {
         Self {
             replicas: 1,
-            memory_storage: false,
-            op_timeout: Duration::from_secs(2),
+            storage: StorageType::File,
+            request_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -240,10 +239,16 @@ impl Default for KvConfig {
 /// Everything a [`crate::ClusterNode`] needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
-    /// The cluster's name (default `"aether"`; `[A-Za-z0-9_-]`, at most 32
-    /// bytes). Buckets are `<name>_members`, `<name>_leader`, `<name>_shards`;
-    /// heartbeats go to `aether.cluster.<name>.hb.<node>`.
+    /// The cluster's name, a name by [`aether_core::validate_name`] (default
+    /// `"aether"`). Buckets are `<name>_members`, `<name>_leader`,
+    /// `<name>_shards`; heartbeats go to `aether.cluster.<name>.hb.<node>`.
     pub cluster_name: String,
+    /// Who this node is: its id and what it announces. Default: a random id
+    /// ([`NodeId::random`]), no metadata.
+    pub node: NodeInfo,
+    /// How [`crate::ClusterNode::connect`] dials (timeout, client name);
+    /// unused by `start`.
+    pub connect: ConnectConfig,
     /// Shards and placement.
     pub shards: ShardConfig,
     /// Membership and failure detection.
@@ -261,6 +266,8 @@ impl Default for ClusterConfig {
     fn default() -> Self {
         Self {
             cluster_name: "aether".to_owned(),
+            node: NodeInfo::new(NodeId::random()),
+            connect: ConnectConfig::default(),
             shards: ShardConfig::default(),
             membership: MembershipConfig::default(),
             election: ElectionConfig::default(),
@@ -273,27 +280,21 @@ impl Default for ClusterConfig {
 impl ClusterConfig {
     /// Checks every part.
     pub fn validate(&self) -> Result<()> {
-        let name = &self.cluster_name;
-        if name.is_empty()
-            || name.len() > 32
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(ClusterError::config(format!(
-                "cluster_name must be 1 to 32 characters of [A-Za-z0-9_-], got {name:?}"
-            )));
-        }
+        validate_name("cluster_name", &self.cluster_name)
+            .map_err(|e| crate::error::config_error(e.message()))?;
         self.shards.validate()?;
         self.membership.validate()?;
         self.election.validate()?;
-        if self.kv.replicas == 0 || self.kv.replicas > 5 || self.kv.op_timeout.is_zero() {
-            return Err(ClusterError::config(
-                "kv.replicas must be 1 to 5 and kv.op_timeout positive",
+        if self.kv.replicas == 0 || self.kv.replicas > 5 || self.kv.request_timeout.is_zero() {
+            return Err(crate::error::config_error(
+                "kv.replicas must be 1 to 5 and kv.request_timeout positive",
             ));
         }
-        check_max("kv.op_timeout", self.kv.op_timeout)?;
+        check_max("kv.request_timeout", self.kv.request_timeout)?;
         check_max("rebalance_debounce", self.rebalance_debounce)?;
+        self.connect
+            .validate()
+            .map_err(|e| e.map_kind(ClusterErrorKind::from))?;
         Ok(())
     }
 
@@ -349,7 +350,7 @@ mod tests {
     }
 
     /// Regression: `Duration::MAX` settings used to overflow (`renew +
-    /// margin` in validation, `now + 4 × op_timeout` at start, `sent + lease`).
+    /// margin` in validation, `now + 4 × request_timeout` at start, `sent + lease`).
     #[test]
     fn huge_durations_are_config_errors_not_overflows() {
         let huge = Duration::MAX;
@@ -359,7 +360,7 @@ mod tests {
             |c| c.membership.safety_margin = Duration::MAX,
             |c| c.membership.heartbeat_interval = Duration::MAX,
             |c| c.membership.suspect_after_missed = u32::MAX,
-            |c| c.kv.op_timeout = Duration::MAX,
+            |c| c.kv.request_timeout = Duration::MAX,
             |c| c.rebalance_debounce = Duration::MAX,
         ];
         for (i, set) in cases.into_iter().enumerate() {

@@ -131,7 +131,7 @@ impl Election {
                     return;
                 }
                 if watch.is_none() {
-                    let limit = self.config.kv.op_timeout;
+                    let limit = self.config.kv.request_timeout;
                     let created = self.leader_store.watch_with_history(LEADER_KEY);
                     watch = unless_shutdown(&mut self.shutdown, limit, created)
                         .await
@@ -180,7 +180,7 @@ impl Election {
     async fn try_acquire(&self) -> Option<Leadership> {
         let sent = Instant::now();
         let op = self.leader_store.create(LEADER_KEY, record(&self.me, 0));
-        match tokio::time::timeout(self.config.kv.op_timeout, op).await {
+        match tokio::time::timeout(self.config.kv.request_timeout, op).await {
             Ok(Ok(revision)) => {
                 let leadership = Leadership {
                     term: Term(revision),
@@ -259,7 +259,7 @@ impl Election {
                         }
                         if now >= next_renew {
                             let sent = Instant::now();
-                            let limit = me.valid_until.saturating_duration_since(sent).min(this.config.kv.op_timeout);
+                            let limit = me.valid_until.saturating_duration_since(sent).min(this.config.kv.request_timeout);
                             let op = this.leader_store.update(LEADER_KEY, record(&this.me, me.term.get()), revision);
                             match tokio::time::timeout(limit, op).await {
                                 Ok(Ok(rev)) => {
@@ -304,7 +304,7 @@ impl Election {
         let op = self
             .leader_store
             .delete_expect_revision(LEADER_KEY, Some(revision));
-        match tokio::time::timeout(self.config.kv.op_timeout, op).await {
+        match tokio::time::timeout(self.config.kv.request_timeout, op).await {
             Ok(Ok(())) => tracing::info!("resigned leadership"),
             _ => tracing::warn!("could not resign; the leader key will expire with its lease"),
         }
@@ -364,7 +364,7 @@ impl Election {
         );
         async {
             let bytes = map.encode().map_err(|e| tracing::error!(error = %e, "cannot encode shard map"))?;
-            let limit = me.valid_until.saturating_duration_since(Instant::now()).min(self.config.kv.op_timeout);
+            let limit = me.valid_until.saturating_duration_since(Instant::now()).min(self.config.kv.request_timeout);
             if limit.is_zero() {
                 return Err(());
             }

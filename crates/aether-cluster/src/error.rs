@@ -2,10 +2,10 @@
 
 use std::fmt;
 
-use aether_core::BoxError;
+use aether_core::{BoxError, ComponentError, Error, ErrorKind};
 
 /// What went wrong, for callers to `match` on. See each variant for what to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ClusterErrorKind {
     /// A configuration value is out of range (zero shards, lease shorter than
@@ -49,94 +49,48 @@ impl fmt::Display for ClusterErrorKind {
     }
 }
 
+impl ErrorKind for ClusterErrorKind {
+    fn is_transient(self) -> bool {
+        matches!(self, Self::Unavailable | Self::Kv)
+    }
+
+    fn is_invalid_input(self) -> bool {
+        matches!(self, Self::InvalidConfig | Self::InvalidInput)
+    }
+
+    fn into_core(self, message: String, source: Option<BoxError>) -> Error {
+        match (self, source) {
+            (k, _) if k.is_invalid_input() => Error::invalid_input(message),
+            (Self::Serialization, Some(s)) => Error::serialization_with(message, s),
+            (Self::Serialization, None) => Error::serialization(message),
+            (Self::Unavailable, Some(s)) => Error::unavailable_with(message, s),
+            (Self::Unavailable, None) => Error::unavailable(message),
+            (Self::Shutdown, _) => Error::missing(message),
+            (_, Some(s)) => Error::storage_with(message, s),
+            (_, None) => Error::storage(message),
+        }
+    }
+}
+
+impl From<aether_nats::ConnectErrorKind> for ClusterErrorKind {
+    fn from(k: aether_nats::ConnectErrorKind) -> Self {
+        match k {
+            aether_nats::ConnectErrorKind::Unreachable => Self::Unavailable,
+            _ => Self::InvalidConfig,
+        }
+    }
+}
+
 /// The error type of the cluster layer: a [`ClusterErrorKind`], a message and
-/// an optional source (reachable through [`std::error::Error::source`], not
-/// repeated in `Display`).
-#[derive(Debug)]
-pub struct ClusterError {
-    kind: ClusterErrorKind,
-    message: String,
-    source: Option<BoxError>,
+/// an optional source (see [`ComponentError`]).
+pub type ClusterError = ComponentError<ClusterErrorKind>;
+
+pub(crate) fn config_error(message: impl Into<String>) -> ClusterError {
+    ClusterError::new(ClusterErrorKind::InvalidConfig, message)
 }
 
-impl ClusterError {
-    /// An error of `kind` with a message.
-    pub fn new(kind: ClusterErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// An error of `kind` with a message and a source.
-    pub fn with_source(
-        kind: ClusterErrorKind,
-        message: impl Into<String>,
-        source: impl Into<BoxError>,
-    ) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: Some(source.into()),
-        }
-    }
-
-    pub(crate) fn config(message: impl Into<String>) -> Self {
-        Self::new(ClusterErrorKind::InvalidConfig, message)
-    }
-
-    pub(crate) fn input(message: impl Into<String>) -> Self {
-        Self::new(ClusterErrorKind::InvalidInput, message)
-    }
-
-    /// What went wrong.
-    pub fn kind(&self) -> ClusterErrorKind {
-        self.kind
-    }
-
-    /// The message, without the source.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// Whether retrying later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self.kind,
-            ClusterErrorKind::Unavailable | ClusterErrorKind::Kv
-        )
-    }
-}
-
-impl fmt::Display for ClusterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.message)
-    }
-}
-
-impl std::error::Error for ClusterError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
-
-impl From<ClusterError> for aether_core::Error {
-    fn from(e: ClusterError) -> Self {
-        let message = e.message.clone();
-        match e.kind {
-            ClusterErrorKind::InvalidConfig | ClusterErrorKind::InvalidInput => {
-                aether_core::Error::invalid_input(message)
-            }
-            ClusterErrorKind::Unavailable | ClusterErrorKind::Shutdown => {
-                aether_core::Error::unavailable(message, Some(Box::new(e)))
-            }
-            ClusterErrorKind::Serialization => aether_core::Error::serialization(message, e),
-            _ => aether_core::Error::storage_with(message, e),
-        }
-    }
+pub(crate) fn input_error(message: impl Into<String>) -> ClusterError {
+    ClusterError::new(ClusterErrorKind::InvalidInput, message)
 }
 
 /// The result type of the cluster layer.
@@ -145,15 +99,35 @@ pub type Result<T, E = ClusterError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aether_core::error_chain;
     use std::error::Error as _;
 
     #[test]
     fn display_does_not_repeat_source() {
-        let e = ClusterError::with_source(ClusterErrorKind::Kv, "renew lease", "boom");
-        assert_eq!(e.to_string(), "KV operation failed: renew lease");
+        let e = ClusterError::with_source(ClusterErrorKind::Kv, "renewing the lease", "boom");
+        assert_eq!(e.to_string(), "renewing the lease");
         assert_eq!(e.source().unwrap().to_string(), "boom");
         assert!(e.is_transient());
-        let core: aether_core::Error = ClusterError::input("bad").into();
+        let core: aether_core::Error = input_error("bad").into();
         assert!(core.is_invalid_input());
+    }
+
+    /// Regression: the conversion used to put the whole cluster error in the
+    /// source, so a chain printed its message twice.
+    #[test]
+    fn the_core_chain_prints_each_message_once() {
+        let e = ClusterError::with_source(
+            ClusterErrorKind::Unavailable,
+            "creating KV bucket c_members",
+            std::io::Error::other("connection reset"),
+        );
+        let core = Error::from(e);
+        assert_eq!(
+            error_chain(&core),
+            "unavailable: creating KV bucket c_members: connection reset"
+        );
+        assert!(core.is_transient());
+        let shut = Error::from(ClusterError::new(ClusterErrorKind::Shutdown, "gone"));
+        assert!(!shut.is_transient());
     }
 }

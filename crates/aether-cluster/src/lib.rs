@@ -17,17 +17,17 @@
 //!   the new assignment and the [`ShardMove`]s (shard, from, to).
 //!
 //! **Coordination over NATS** ([`ClusterNode`]).
-//! - [`membership`]: each node announces its [`NodeInfo`] in the JetStream KV
+//! - **membership**: each node announces its [`NodeInfo`] in the JetStream KV
 //!   bucket `<cluster>_members` under a lease it renews (`max_age` + limit
 //!   markers); heartbeats on core NATS make a silent node *suspected* within
 //!   `heartbeat_interval × suspect_after_missed` (default 3 s); it *leaves*
 //!   when it deletes its entry (at once) or the lease expires. Subscribers get
 //!   [`MembershipEvent`]s (joined, suspected, recovered, left).
-//! - [`election`]: compare-and-swap on the key `leader` of `<cluster>_leader`;
+//! - **election**: compare-and-swap on the key `leader` of `<cluster>_leader`;
 //!   the KV revision of the winning write is the [`Term`], a fencing token.
 //!   A leader steps down at `sent_at(last renewal) + lease − safety_margin`
 //!   on its monotonic clock, before the server can expire its key.
-//! - [`shard_map`]: the leader plans on every membership change and publishes
+//! - **shard maps**: the leader plans on every membership change and publishes
 //!   a [`ShardMap`] with an epoch that grows by one per change (CAS on the map
 //!   key); nodes never go back to an older epoch or term.
 //!
@@ -48,17 +48,15 @@
 //! # Example
 //!
 //! ```no_run
-//! use aether_cluster::{ClusterConfig, ClusterNode, NodeId, NodeInfo};
-//! use aether_core::ActorId;
+//! use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
+//! use aether_core::{ActorId, NodeId};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = async_nats::connect("nats://127.0.0.1:4222").await?;
-//! let node = ClusterNode::start(
-//!     client,
-//!     ClusterConfig::default(),
-//!     NodeInfo::new(NodeId::new("node-1")?).with_metadata("zone", "eu-1"),
-//! )
-//! .await?;
+//! let config = ClusterConfig {
+//!     node: NodeInfo::new(NodeId::new("node-1")?).with_metadata("zone", "eu-1"),
+//!     ..ClusterConfig::default()
+//! };
+//! let node = ClusterNode::connect("nats://127.0.0.1:4222", config).await?;
 //! let mut events = node.subscribe();
 //! let actor = ActorId::new("order-42")?;
 //! if node.owns(node.shard_for(&actor)) {
@@ -73,7 +71,8 @@
 //! Pure placement needs no server:
 //!
 //! ```
-//! use aether_cluster::{NodeId, ShardConfig, ShardManager};
+//! use aether_cluster::{ShardConfig, ShardManager};
+//! use aether_core::NodeId;
 //! let shards = ShardManager::new(ShardConfig::default()).unwrap();
 //! let nodes: Vec<NodeId> = (0..3).map(|i| NodeId::new(format!("n{i}")).unwrap()).collect();
 //! shards.rebalance(&nodes);
@@ -87,40 +86,39 @@
 //!
 //! None.
 
-pub mod assignment;
-pub mod config;
-pub mod error;
+mod assignment;
+mod config;
+mod election;
+mod error;
 pub mod hash;
-pub mod id;
-pub mod planner;
-pub mod ring;
-pub mod shard;
-pub mod strategy;
+mod id;
+mod membership;
+mod nats;
+mod node;
+mod planner;
+mod ring;
+mod shard;
+mod shard_map;
+mod strategy;
 
+pub use aether_nats::StorageType;
 pub use assignment::ShardAssignment;
 pub use config::{
     ClusterConfig, ElectionConfig, KvConfig, MembershipConfig, ShardConfig, StrategyConfig,
 };
-pub use error::{ClusterError, ClusterErrorKind, Result};
-pub use id::{NodeId, ShardId, Term};
-pub use planner::{RebalancePlan, ShardMove, ShardRole, plan_rebalance};
-pub use ring::{ConsistentHashRing, DEFAULT_VIRTUAL_NODES, RingSnapshot};
-pub use shard::{ShardManager, shard_for_actor};
-pub use strategy::{
-    BoundedLoadStrategy, ConsistentHashStrategy, PlacementInput, PlacementStrategy,
-    shard_ring_position,
-};
-
-pub mod election;
-pub mod membership;
-mod nats;
-mod node;
-pub mod shard_map;
-
 pub use election::{LEADER_KEY, LeaderInfo, Leadership};
+pub use error::{ClusterError, ClusterErrorKind, Result};
+pub use id::{ShardId, Term};
 pub use membership::{
     EventsError, LeaseStatus, LeaveReason, Member, MemberView, MembershipEvent, MembershipEvents,
     NodeInfo,
 };
 pub use node::{ClusterNode, ShardMapWatch};
+pub use planner::{RebalancePlan, ShardMove, ShardRole, plan_rebalance};
+pub use ring::{ConsistentHashRing, DEFAULT_VIRTUAL_NODES, RingSnapshot, Walk};
+pub use shard::{ShardManager, shard_for_actor};
 pub use shard_map::{MapState, SHARD_MAP_KEY, ShardMap};
+pub use strategy::{
+    BoundedLoadStrategy, ConsistentHashStrategy, PlacementInput, PlacementStrategy,
+    shard_ring_position,
+};

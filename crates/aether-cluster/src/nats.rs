@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, kv};
 use tokio::sync::watch;
 
+use aether_nats::jetstream_code;
+
 use crate::config::{ClusterConfig, KvConfig};
 use crate::error::{ClusterError, ClusterErrorKind, Result};
 
@@ -20,7 +22,11 @@ where
 {
     match tokio::time::timeout(limit, fut).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(ClusterError::with_source(ClusterErrorKind::Kv, what, e)),
+        Ok(Err(e)) => Err(ClusterError::with_source(
+            ClusterErrorKind::Kv,
+            format!("{what} failed"),
+            e,
+        )),
         Err(_) => Err(ClusterError::new(
             ClusterErrorKind::Unavailable,
             format!("{what}: no answer within {limit:?}"),
@@ -50,10 +56,10 @@ pub(crate) fn is_connected(client: &async_nats::Client) -> bool {
     client.connection_state() == async_nats::connection::State::Connected
 }
 
-/// A JetStream context whose requests time out after `kv.op_timeout`.
+/// A JetStream context whose requests time out after `kv.request_timeout`.
 pub(crate) fn context(client: async_nats::Client, kv: &KvConfig) -> jetstream::Context {
     jetstream::ContextBuilder::new()
-        .timeout(kv.op_timeout)
+        .timeout(kv.request_timeout)
         .build(client)
 }
 
@@ -70,11 +76,7 @@ pub(crate) async fn open_bucket(
         description: format!("Aether cluster {}", config.cluster_name),
         history: 1,
         max_age: max_age.unwrap_or_default(),
-        storage: if config.kv.memory_storage {
-            jetstream::stream::StorageType::Memory
-        } else {
-            jetstream::stream::StorageType::File
-        },
+        storage: config.kv.storage,
         num_replicas: config.kv.replicas,
         // Expiry markers stay a while so watchers that were down see them
         // (re-creating a key over a marker works at once).
@@ -83,11 +85,11 @@ pub(crate) async fn open_bucket(
     };
     // On a fresh NATS cluster the JetStream meta leader may still be settling:
     // retry for a while before giving up.
-    let deadline = Instant::now() + Duration::from_secs(15).max(config.kv.op_timeout * 4);
+    let deadline = Instant::now() + Duration::from_secs(15).max(config.kv.request_timeout * 4);
     loop {
         let created = bounded(
             "create KV bucket",
-            config.kv.op_timeout,
+            config.kv.request_timeout,
             js.create_key_value(kv_cfg.clone()),
         )
         .await;
@@ -99,7 +101,7 @@ pub(crate) async fn open_bucket(
         // different settings): use it as it is, unless it would expire a
         // lease before this node's local lease ends.
         if let Ok(Ok(store)) =
-            tokio::time::timeout(config.kv.op_timeout, js.get_key_value(bucket.as_str())).await
+            tokio::time::timeout(config.kv.request_timeout, js.get_key_value(bucket.as_str())).await
         {
             if let (Some(lease), Ok(status)) = (max_age, store.status().await) {
                 check_lease_bucket(&bucket, status.max_age(), lease)?;
@@ -123,7 +125,7 @@ pub(crate) async fn open_bucket(
 /// because the server keeps the entry at least `lease` after writing it.
 fn check_lease_bucket(bucket: &str, bucket_max_age: Duration, lease: Duration) -> Result<()> {
     if !bucket_max_age.is_zero() && bucket_max_age < lease {
-        return Err(ClusterError::config(format!(
+        return Err(crate::error::config_error(format!(
             "KV bucket {bucket} expires entries after {bucket_max_age:?}, sooner than this \
              node's lease of {lease:?}: the node would act on a lease the server has already \
              expired. Use the same lease on every node (or delete the bucket)"
@@ -140,17 +142,6 @@ pub(crate) fn is_cas_failure(err: &kv::UpdateError) -> bool {
         return true;
     }
     jetstream_code(err).is_some_and(|c| c == 10071 || c == 10164)
-}
-
-fn jetstream_code(err: &(dyn std::error::Error + 'static)) -> Option<u64> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(js) = e.downcast_ref::<jetstream::Error>() {
-            return Some(js.error_code().0);
-        }
-        cur = e.source();
-    }
-    None
 }
 
 /// Whether a create error means the key exists.

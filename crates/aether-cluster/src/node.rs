@@ -55,19 +55,37 @@ pub struct ClusterNode {
 }
 
 impl ClusterNode {
-    /// Joins the cluster described by `config` as `info`, over `client`.
+    /// Dials `addrs` (a URL, several separated by commas, or a list; see
+    /// [`aether_nats::ToServerAddrs`]) with `config.connect`, then
+    /// [`ClusterNode::start`]s on that connection (named
+    /// `aether-cluster-<node id>`).
+    pub async fn connect(
+        addrs: impl aether_nats::ToServerAddrs,
+        config: ClusterConfig,
+    ) -> Result<Self> {
+        config.validate()?;
+        let name = format!("aether-cluster-{}", config.node.id);
+        let client = aether_nats::connect_with::<ClusterErrorKind>(
+            addrs,
+            &config.connect,
+            &name,
+            async_nats::ConnectOptions::new(),
+        )
+        .await?;
+        Self::start(client, config).await
+    }
+
+    /// Joins the cluster described by `config` as `config.node`, over
+    /// `client`, and starts the node's background tasks.
     ///
     /// Creates the cluster's KV buckets if needed. Fails with
     /// [`ClusterErrorKind::NodeIdTaken`] if a live node holds the id, and with
     /// [`ClusterErrorKind::InvalidConfig`] if an existing lease bucket (made by
     /// a node with other settings) expires entries sooner than this node's
     /// membership or election lease.
-    pub async fn start(
-        client: async_nats::Client,
-        config: ClusterConfig,
-        mut info: NodeInfo,
-    ) -> Result<Self> {
+    pub async fn start(client: async_nats::Client, config: ClusterConfig) -> Result<Self> {
         config.validate()?;
+        let mut info = config.node.clone();
         if info.address.is_empty() {
             info.address = format!("aether.cluster.{}.node.{}", config.cluster_name, info.id);
         }
@@ -116,7 +134,7 @@ impl ClusterNode {
             id.clone(),
             config.shards.shard_count,
             config.election.renew_interval,
-            config.kv.op_timeout,
+            config.kv.request_timeout,
             maps_tx,
             shutdown_rx.clone(),
         )));
@@ -176,7 +194,7 @@ impl ClusterNode {
         &self.id
     }
 
-    /// What this node announced.
+    /// What this node announced (its id, address and metadata).
     pub fn info(&self) -> &NodeInfo {
         &self.info
     }
@@ -275,14 +293,14 @@ impl ClusterNode {
     }
 
     /// Leaves gracefully: resigns leadership, deletes the member entry, stops
-    /// the tasks. Waits at most `3 × kv.op_timeout + 500 ms` (a task may be in
+    /// the tasks. Waits at most `3 × kv.request_timeout + 500 ms` (a task may be in
     /// the middle of one KV request, then make its graceful one, on a loaded
     /// machine); tasks still running then are aborted and an error says so.
     pub async fn shutdown(&self) -> Result<()> {
         let _ = self.shutdown.send(true);
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         let deadline = Instant::now()
-            + self.config.kv.op_timeout.saturating_mul(3)
+            + self.config.kv.request_timeout.saturating_mul(3)
             + Duration::from_millis(500);
         let mut late = false;
         for mut t in tasks {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::error::{ClusterError, Result};
+use crate::error::Result;
 use crate::hash::{stable_hash, vnode_hash};
 use crate::id::NodeId;
 
@@ -16,7 +16,7 @@ const MAX_VIRTUAL_NODES: usize = 65_536;
 /// Checks a virtual-node count: 1 to 65,536.
 pub(crate) fn check_virtual_nodes(virtual_nodes: usize) -> Result<()> {
     if virtual_nodes == 0 || virtual_nodes > MAX_VIRTUAL_NODES {
-        return Err(ClusterError::config(format!(
+        return Err(crate::error::config_error(format!(
             "virtual nodes per node must be 1 to {MAX_VIRTUAL_NODES}, got {virtual_nodes}"
         )));
     }
@@ -36,7 +36,8 @@ pub(crate) fn check_virtual_nodes(virtual_nodes: usize) -> Result<()> {
 /// it without any lock while membership changes.
 ///
 /// ```
-/// use aether_cluster::{ConsistentHashRing, NodeId};
+/// use aether_cluster::ConsistentHashRing;
+/// use aether_core::NodeId;
 /// let ring = ConsistentHashRing::new();
 /// ring.add(NodeId::new("a").unwrap());
 /// ring.add(NodeId::new("b").unwrap());

@@ -7,7 +7,7 @@ use aether_core::ActorId;
 
 use crate::assignment::ShardAssignment;
 use crate::config::ShardConfig;
-use crate::error::{ClusterError, Result};
+use crate::error::Result;
 use crate::hash::{fmix64, fnv1a64, fnv1a64_continue, hash_to_range};
 use crate::id::{NodeId, ShardId};
 use crate::planner::{RebalancePlan, plan_rebalance};
@@ -34,7 +34,8 @@ pub fn shard_for_actor(actor: &ActorId, shard_count: u32) -> ShardId {
 /// blocked for long: the assignment is swapped copy-on-write).
 ///
 /// ```
-/// use aether_cluster::{ShardConfig, ShardManager, NodeId};
+/// use aether_cluster::{ShardConfig, ShardManager};
+/// use aether_core::NodeId;
 /// use aether_core::ActorId;
 /// let shards = ShardManager::new(ShardConfig::default()).unwrap();
 /// let plan = shards.rebalance(&[NodeId::new("a").unwrap(), NodeId::new("b").unwrap()]);
@@ -168,7 +169,7 @@ impl ShardManager {
     /// Replaces the assignment (for example with one from a shard map).
     pub fn apply(&self, assignment: ShardAssignment) -> Result<()> {
         if assignment.shard_count() != self.config.shard_count {
-            return Err(ClusterError::input(format!(
+            return Err(crate::error::input_error(format!(
                 "assignment has {} shards; this manager has {}",
                 assignment.shard_count(),
                 self.config.shard_count

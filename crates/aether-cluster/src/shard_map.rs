@@ -80,7 +80,9 @@ impl ShardMap {
                 .binary_search(n)
                 .map(|i| i as u32)
                 .map_err(|_| {
-                    ClusterError::input(format!("assignment names {n}, not a member of the map"))
+                    crate::error::input_error(format!(
+                        "assignment names {n}, not a member of the map"
+                    ))
                 })
         };
         let shards = self
@@ -252,7 +254,7 @@ pub(crate) async fn watch_maps(
     me: NodeId,
     shard_count: u32,
     poll: Duration,
-    op_timeout: Duration,
+    request_timeout: Duration,
     state: watch::Sender<MapState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -262,7 +264,7 @@ pub(crate) async fn watch_maps(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let created = store.watch_with_history(SHARD_MAP_KEY);
-            let mut w = match unless_shutdown(&mut shutdown, op_timeout, created).await {
+            let mut w = match unless_shutdown(&mut shutdown, request_timeout, created).await {
                 Some(Ok(w)) => w,
                 None if *shutdown.borrow() => return,
                 failed => {
@@ -281,7 +283,7 @@ pub(crate) async fn watch_maps(
                 tokio::select! {
                     _ = shutdown.changed() => return,
                     _ = tick.tick() => {
-                        if let Ok(Ok(Some(e))) = tokio::time::timeout(op_timeout, store.entry(SHARD_MAP_KEY)).await {
+                        if let Ok(Ok(Some(e))) = tokio::time::timeout(request_timeout, store.entry(SHARD_MAP_KEY)).await {
                             handle(&state, e, shard_count);
                         }
                     }

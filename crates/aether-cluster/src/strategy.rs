@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::assignment::ShardAssignment;
-use crate::error::{ClusterError, Result};
+use crate::error::Result;
 use crate::id::{NodeId, ShardId};
 use crate::ring::{DEFAULT_VIRTUAL_NODES, RingSnapshot};
 
@@ -303,7 +303,7 @@ impl BoundedLoadStrategy {
     pub fn new(virtual_nodes: usize, epsilon: f64) -> Result<Self> {
         check_vnodes(virtual_nodes)?;
         if !epsilon.is_finite() || !(0.0..=10.0).contains(&epsilon) {
-            return Err(ClusterError::config(format!(
+            return Err(crate::error::config_error(format!(
                 "bounded-load epsilon must be within 0..=10, got {epsilon}"
             )));
         }

@@ -6,7 +6,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aether_cluster::{ClusterErrorKind, ClusterNode, NodeId, NodeInfo};
+use aether_cluster::{ClusterErrorKind, ClusterNode, NodeInfo};
+use aether_core::NodeId;
 use aether_testkit::NatsServer;
 use support::*;
 
@@ -63,16 +64,28 @@ async fn a_node_id_held_by_a_live_node_is_refused() {
     let cfg = fast_config(&unique_cluster("taken"));
     let a = start_node(&server.url(), &cfg, "a").await;
     let client = server.connect().await;
-    let err = ClusterNode::start(client, cfg.clone(), NodeInfo::new(node_id("a")))
-        .await
-        .unwrap_err();
+    let err = ClusterNode::start(
+        client,
+        aether_cluster::ClusterConfig {
+            node: NodeInfo::new(node_id("a")),
+            ..cfg.clone()
+        },
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ClusterErrorKind::NodeIdTaken);
     // Invalid configuration is refused before touching NATS.
     let mut bad = cfg.clone();
     bad.election.safety_margin = Duration::from_secs(5);
-    let err = ClusterNode::start(server.connect().await, bad, NodeInfo::new(node_id("z")))
-        .await
-        .unwrap_err();
+    let err = ClusterNode::start(
+        server.connect().await,
+        aether_cluster::ClusterConfig {
+            node: NodeInfo::new(node_id("z")),
+            ..bad
+        },
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ClusterErrorKind::InvalidConfig);
     a.shutdown().await.unwrap();
 }
@@ -235,9 +248,15 @@ async fn a_node_with_a_longer_lease_than_the_buckets_refuses_to_start() {
             other.membership.lease = cfg.membership.lease * 2;
         }
         let client = async_nats::connect(server.url()).await.unwrap();
-        let err = ClusterNode::start(client, other, NodeInfo::new(node_id("b")))
-            .await
-            .unwrap_err();
+        let err = ClusterNode::start(
+            client,
+            aether_cluster::ClusterConfig {
+                node: NodeInfo::new(node_id("b")),
+                ..other
+            },
+        )
+        .await
+        .unwrap_err();
         assert_eq!(
             err.kind(),
             ClusterErrorKind::InvalidConfig,
@@ -248,9 +267,15 @@ async fn a_node_with_a_longer_lease_than_the_buckets_refuses_to_start() {
     let mut shorter = cfg.clone();
     shorter.election.lease = cfg.election.lease - Duration::from_millis(500);
     let client = async_nats::connect(server.url()).await.unwrap();
-    let c = ClusterNode::start(client, shorter, NodeInfo::new(node_id("c")))
-        .await
-        .unwrap();
+    let c = ClusterNode::start(
+        client,
+        aether_cluster::ClusterConfig {
+            node: NodeInfo::new(node_id("c")),
+            ..shorter
+        },
+    )
+    .await
+    .unwrap();
     c.shutdown().await.unwrap();
     a.shutdown().await.unwrap();
 }

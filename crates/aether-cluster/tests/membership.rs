@@ -5,7 +5,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use aether_cluster::{LeaveReason, MembershipEvent, NodeId, ShardMap, Term};
+use aether_cluster::{LeaveReason, MembershipEvent, ShardMap, Term};
+use aether_core::NodeId;
 use aether_testkit::NatsServer;
 use support::*;
 
@@ -286,8 +287,10 @@ async fn shutdown_finishes_in_time_while_nats_is_down() {
         .unwrap();
     let node = aether_cluster::ClusterNode::start(
         client,
-        cfg.clone(),
-        aether_cluster::NodeInfo::new(node_id("a")),
+        aether_cluster::ClusterConfig {
+            node: aether_cluster::NodeInfo::new(node_id("a")),
+            ..cfg.clone()
+        },
     )
     .await
     .unwrap();

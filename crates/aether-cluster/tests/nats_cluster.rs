@@ -27,9 +27,15 @@ async fn r3_buckets_survive_a_nats_server_kill() {
             .await
             .unwrap();
         nodes.push(
-            ClusterNode::start(client, cfg.clone(), NodeInfo::new(node_id(id)))
-                .await
-                .unwrap(),
+            ClusterNode::start(
+                client,
+                aether_cluster::ClusterConfig {
+                    node: NodeInfo::new(node_id(id)),
+                    ..cfg.clone()
+                },
+            )
+            .await
+            .unwrap(),
         );
     }
     let refs: Vec<&ClusterNode> = nodes.iter().collect();

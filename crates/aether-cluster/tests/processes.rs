@@ -43,8 +43,10 @@ async fn run_child_node(spec: String) {
     let client = async_nats::connect(url).await.unwrap();
     let node = ClusterNode::start(
         client.clone(),
-        fast_config(cluster),
-        NodeInfo::new(node_id(id)),
+        aether_cluster::ClusterConfig {
+            node: NodeInfo::new(node_id(id)),
+            ..fast_config(cluster)
+        },
     )
     .await
     .unwrap();

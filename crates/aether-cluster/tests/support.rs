@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aether_cluster::{ClusterConfig, ClusterNode, NodeId, NodeInfo};
+use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
+use aether_core::NodeId;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
@@ -37,7 +38,7 @@ pub fn fast_config(cluster: &str) -> ClusterConfig {
     c.election.lease = Duration::from_secs(2);
     c.election.renew_interval = Duration::from_millis(400);
     c.election.safety_margin = Duration::from_millis(400);
-    c.kv.op_timeout = Duration::from_secs(1);
+    c.kv.request_timeout = Duration::from_secs(1);
     c.rebalance_debounce = Duration::from_millis(100);
     c
 }
@@ -56,9 +57,15 @@ pub fn node_id(s: &str) -> NodeId {
 
 pub async fn start_node(url: &str, config: &ClusterConfig, id: &str) -> ClusterNode {
     let client = async_nats::connect(url).await.expect("connect");
-    ClusterNode::start(client, config.clone(), NodeInfo::new(node_id(id)))
-        .await
-        .expect("start node")
+    ClusterNode::start(
+        client,
+        aether_cluster::ClusterConfig {
+            node: NodeInfo::new(node_id(id)),
+            ..config.clone()
+        },
+    )
+    .await
+    .expect("start node")
 }
 
 /// Polls `f` every 20 ms until it returns `Some`, or panics after `limit`.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::id::ActorId;
+use crate::id::{ActorId, InvalidId};
 
 /// A boxed error source.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -39,10 +39,13 @@ impl fmt::Display for VersionConflict {
 
 impl std::error::Error for VersionConflict {}
 
-/// Every error an Aether store or component returns. Match on the variant to decide.
+/// Every error an Aether store or the aggregate repository returns. Match on
+/// the variant to decide; each says what to do.
 ///
 /// The source, where there is one, is reachable through
-/// [`std::error::Error::source`] and is not repeated in `Display`.
+/// [`std::error::Error::source`] and is not repeated in `Display`. Build
+/// errors with the constructors ([`Error::unavailable`], [`Error::too_large`],
+/// ...): the variants are `#[non_exhaustive]`, so fields may be added.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -52,8 +55,10 @@ pub enum Error {
     VersionConflict(VersionConflict),
 
     /// The caller passed something invalid (an empty id, version 0, a batch that
-    /// mixes actors, ...). **What to do:** fix the input; retrying cannot help.
+    /// mixes actors, a bad configuration value, ...). **What to do:** fix the
+    /// input; retrying cannot help.
     #[error("invalid input: {message}")]
+    #[non_exhaustive]
     InvalidInput {
         /// What was wrong.
         message: String,
@@ -63,6 +68,7 @@ pub enum Error {
     /// **What to do:** make the event smaller (store large blobs elsewhere and
     /// reference them) or raise the store's limit.
     #[error("{what} is {size} bytes; the limit is {limit} bytes")]
+    #[non_exhaustive]
     TooLarge {
         /// What was too large ("event", "snapshot", "batch").
         what: &'static str,
@@ -76,6 +82,7 @@ pub enum Error {
     /// **What to do:** for a write, fix the data; for a read, inspect the stored
     /// bytes with a with-errors replay.
     #[error("serialization failed: {message}")]
+    #[non_exhaustive]
     Serialization {
         /// What failed.
         message: String,
@@ -84,10 +91,12 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
-    /// The backend could not be reached in time (connection refused, timeout).
+    /// The backend (or the messaging layer under it) could not be reached in
+    /// time: connection refused, timeout, a leader election in progress.
     /// **What to do:** retry later; the operation may or may not have happened
     /// (appends are deduplicated by event id, so retrying the same event is safe).
-    #[error("store unavailable: {message}")]
+    #[error("unavailable: {message}")]
+    #[non_exhaustive]
     Unavailable {
         /// What was unreachable.
         message: String,
@@ -99,6 +108,7 @@ pub enum Error {
     /// The backend failed or refused the request for another reason.
     /// **What to do:** report it; retrying may help if the cause is transient.
     #[error("storage failure: {message}")]
+    #[non_exhaustive]
     Storage {
         /// What failed.
         message: String,
@@ -112,6 +122,7 @@ pub enum Error {
     /// recreate it (opening the store again creates its stream) or fix the
     /// configuration; retrying as it is cannot help.
     #[error("missing: {message}")]
+    #[non_exhaustive]
     Missing {
         /// What is missing.
         message: String,
@@ -123,6 +134,7 @@ pub enum Error {
     /// The backend does not support the operation (for example a server too old
     /// for atomic batches). **What to do:** upgrade the backend or avoid the call.
     #[error("not supported: {message}")]
+    #[non_exhaustive]
     Unsupported {
         /// What is missing.
         message: String,
@@ -139,14 +151,6 @@ impl Error {
         })
     }
 
-    /// A missing-resource error with its cause.
-    pub fn missing_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        Self::Missing {
-            message: message.into(),
-            source: Some(source.into()),
-        }
-    }
-
     /// An invalid-input error.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::InvalidInput {
@@ -154,9 +158,39 @@ impl Error {
         }
     }
 
-    /// A serialization error with its source.
-    pub fn serialization(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+    /// A too-large error: `what` ("event", "snapshot", ...) is `size` bytes,
+    /// over `limit`.
+    pub fn too_large(what: &'static str, size: usize, limit: usize) -> Self {
+        Self::TooLarge { what, size, limit }
+    }
+
+    /// A serialization error without a source.
+    pub fn serialization(message: impl Into<String>) -> Self {
         Self::Serialization {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A serialization error with its source.
+    pub fn serialization_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Serialization {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An unavailable error without a source.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::Unavailable {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An unavailable error with its source.
+    pub fn unavailable_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Unavailable {
             message: message.into(),
             source: Some(source.into()),
         }
@@ -178,11 +212,26 @@ impl Error {
         }
     }
 
-    /// An unavailable error with its source.
-    pub fn unavailable(message: impl Into<String>, source: Option<BoxError>) -> Self {
-        Self::Unavailable {
+    /// A missing-resource error without a source.
+    pub fn missing(message: impl Into<String>) -> Self {
+        Self::Missing {
             message: message.into(),
-            source,
+            source: None,
+        }
+    }
+
+    /// A missing-resource error with its source.
+    pub fn missing_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Missing {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An unsupported-operation error.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::Unsupported {
+            message: message.into(),
         }
     }
 
@@ -211,6 +260,12 @@ impl Error {
     }
 }
 
+impl From<InvalidId> for Error {
+    fn from(e: InvalidId) -> Self {
+        Self::invalid_input(e.message())
+    }
+}
+
 impl From<VersionConflict> for Error {
     fn from(c: VersionConflict) -> Self {
         Self::VersionConflict(c)
@@ -219,7 +274,7 @@ impl From<VersionConflict> for Error {
 
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
-        Self::serialization("JSON", e)
+        Self::serialization_with("JSON", e)
     }
 }
 

@@ -37,6 +37,7 @@ use crate::timestamp::Timestamp;
 /// assert_eq!(Event::from_json_slice(&bytes).unwrap(), e);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Event {
     /// The event id.
     pub id: EventId,
@@ -75,6 +76,43 @@ impl Event {
             metadata: Metadata::new(),
             timestamp: Timestamp::now(),
         }
+    }
+
+    /// An event with every field given: for decoders that rebuild stored
+    /// events (fields added in later releases get their defaults).
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        id: EventId,
+        actor_id: ActorId,
+        version: u64,
+        event_type: impl Into<String>,
+        data: Value,
+        metadata: Metadata,
+        timestamp: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            event_type: event_type.into(),
+            actor_id,
+            version,
+            data,
+            metadata,
+            timestamp,
+        }
+    }
+
+    /// Returns self with `id`.
+    #[must_use]
+    pub fn with_id(mut self, id: EventId) -> Self {
+        self.id = id;
+        self
+    }
+
+    /// Returns self with `timestamp`.
+    #[must_use]
+    pub fn with_timestamp(mut self, timestamp: Timestamp) -> Self {
+        self.timestamp = timestamp;
+        self
     }
 
     /// Returns self with `metadata`.
@@ -129,14 +167,14 @@ impl Event {
 
     /// Encodes the event in the wire format.
     pub fn to_json_bytes(&self) -> Result<Vec<u8>, Error> {
-        serde_json::to_vec(self).map_err(|e| Error::serialization("encoding event", e))
+        serde_json::to_vec(self).map_err(|e| Error::serialization_with("encoding event", e))
     }
 
     /// Decodes an event from the wire format and validates it. Never panics,
     /// whatever the bytes.
     pub fn from_json_slice(bytes: &[u8]) -> Result<Self, Error> {
-        let event: Event =
-            serde_json::from_slice(bytes).map_err(|e| Error::serialization("decoding event", e))?;
+        let event: Event = serde_json::from_slice(bytes)
+            .map_err(|e| Error::serialization_with("decoding event", e))?;
         event.validate()?;
         Ok(event)
     }

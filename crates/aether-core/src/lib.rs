@@ -6,8 +6,12 @@
 //!
 //! - [`Event`] (with [`EventId`], [`ActorId`], [`Metadata`], [`Timestamp`]) and
 //!   its stable JSON wire format;
+//! - [`NodeId`] (which process this is) and [`CommandId`] (one command
+//!   across its retries), with the one name rule ([`validate_name`]) for
+//!   cluster names, stream names and namespaces;
 //! - [`Error`], whose [`Error::VersionConflict`] carries the actor, the
-//!   attempted and the current version;
+//!   attempted and the current version, and [`ComponentError`], the one
+//!   kind-plus-source shape of component errors (bus, cluster, runtime);
 //! - the store traits: [`EventStore`] (append-only, per-actor optimistic
 //!   concurrency, atomic batches, replay that reports malformed entries) and
 //!   [`SnapshotStore`], with object-safe twins [`DynEventStore`] and
@@ -35,6 +39,7 @@
 //! ```
 
 pub mod aggregate;
+mod component_error;
 mod dyn_store;
 mod error;
 mod event;
@@ -45,15 +50,21 @@ mod snapshot;
 mod store;
 mod timestamp;
 
+pub use component_error::{ComponentError, ErrorKind, error_chain};
 pub use dyn_store::{BoxFuture, DynEventStore, DynSnapshotStore};
 pub use error::{BoxError, Error, Result, VersionConflict};
 pub use event::Event;
-pub use id::{ActorId, EventId};
+pub use id::{ActorId, CommandId, EventId, InvalidId, MAX_NAME_LEN, NodeId, validate_name};
 pub use metadata::Metadata;
-pub use notify::{EventStored, EventStoredHook};
+pub use notify::{EventStored, EventStoredHook, HookSlot};
 pub use snapshot::{Snapshot, SnapshotStore};
 pub use store::{EventStore, ExpectedVersion, MalformedEvent, Replay, validate_batch};
 pub use timestamp::Timestamp;
+
+/// The longest duration any Aether setting accepts (timeouts, leases,
+/// intervals): one day. Keeps every deadline computed from settings
+/// (`now + 4 × timeout`, `sent + lease`, ...) far from overflowing.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// Re-exported so users need not depend on `serde_json` for event data.
 pub use serde_json::{self, Value, json};

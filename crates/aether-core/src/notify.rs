@@ -1,5 +1,9 @@
 //! [`EventStored`] notifications and the hook stores call with them.
 
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
 use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
@@ -10,6 +14,7 @@ use crate::timestamp::Timestamp;
 /// accepted it; never after a failed append. At least once per stored event
 /// (see [`crate::EventStore`] for when a backend repeats one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EventStored {
     /// The stored event's id.
     pub event_id: EventId,
@@ -51,5 +56,64 @@ where
 {
     fn event_stored(&self, notification: EventStored) {
         self(notification)
+    }
+}
+
+/// Where a store keeps its [`EventStoredHook`]: one per store, shared by
+/// every clone of the store (made before or after the hook was set), set or
+/// replaced at any time. Every Aether store's `with_hook` works through one,
+/// so the hook means the same on every backend.
+///
+/// Checking for a hook is one atomic load, so a store without a hook pays
+/// nothing on its append path.
+#[derive(Default)]
+pub struct HookSlot {
+    set: AtomicBool,
+    hook: RwLock<Option<Arc<dyn EventStoredHook>>>,
+}
+
+impl HookSlot {
+    /// An empty slot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the hook, replacing any earlier one.
+    pub fn set(&self, hook: Arc<dyn EventStoredHook>) {
+        *self.hook.write().unwrap_or_else(PoisonError::into_inner) = Some(hook);
+        self.set.store(true, Ordering::Release);
+    }
+
+    /// Whether a hook is set.
+    pub fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
+    }
+
+    /// The hook, if one is set.
+    pub fn get(&self) -> Option<Arc<dyn EventStoredHook>> {
+        if !self.is_set() {
+            return None;
+        }
+        self.hook
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Calls the hook (if any) once per event, in order.
+    pub fn notify(&self, events: &[Event]) {
+        if let Some(hook) = self.get() {
+            for e in events {
+                hook.event_stored(e.into());
+            }
+        }
+    }
+}
+
+impl fmt::Debug for HookSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookSlot")
+            .field("set", &self.is_set())
+            .finish()
     }
 }

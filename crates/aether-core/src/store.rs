@@ -37,6 +37,7 @@ impl ExpectedVersion {
 
 /// One stored entry that could not be decoded as an [`Event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MalformedEvent {
     /// Where it sits in the backend (for JetStream, the stream sequence; for
     /// other stores, the index in the actor's history).
@@ -47,9 +48,21 @@ pub struct MalformedEvent {
     pub error: String,
 }
 
+impl MalformedEvent {
+    /// The entry at `position` with bytes `raw`, which failed to decode with `error`.
+    pub fn new(position: u64, raw: Bytes, error: impl Into<String>) -> Self {
+        Self {
+            position,
+            raw,
+            error: error.into(),
+        }
+    }
+}
+
 /// The outcome of a replay: the events, and every malformed entry met on the
 /// way instead of a silent skip.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Replay {
     /// The decoded events, in version order.
     pub events: Vec<Event>,
@@ -58,6 +71,11 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// A replay of `events` with the `malformed` entries met on the way.
+    pub fn new(events: Vec<Event>, malformed: Vec<MalformedEvent>) -> Self {
+        Self { events, malformed }
+    }
+
     /// Whether every entry decoded.
     pub fn is_clean(&self) -> bool {
         self.malformed.is_empty()
@@ -67,15 +85,12 @@ impl Replay {
     pub fn into_events(self) -> Result<Vec<Event>> {
         match self.malformed.first() {
             None => Ok(self.events),
-            Some(m) => Err(Error::Serialization {
-                message: format!(
-                    "malformed event at position {} ({} more): {}",
-                    m.position,
-                    self.malformed.len() - 1,
-                    m.error
-                ),
-                source: None,
-            }),
+            Some(m) => Err(Error::serialization(format!(
+                "malformed event at position {} ({} more): {}",
+                m.position,
+                self.malformed.len() - 1,
+                m.error
+            ))),
         }
     }
 }

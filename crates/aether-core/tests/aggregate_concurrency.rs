@@ -31,7 +31,8 @@ async fn hammer(policy: RetryPolicy) -> (InMemoryEventStore, ActorId, Vec<(Strin
             for i in 0..PER_TASK {
                 let amount = t * 1_000 + i + 1;
                 let cmd_id = format!("t{t}-c{i}");
-                let cmd = CommandEnvelope::new(deposit(amount)).with_command_id(cmd_id.clone());
+                let cmd = CommandEnvelope::new(deposit(amount))
+                    .with_command_id(aether_core::CommandId::new(&cmd_id).unwrap());
                 match repo.execute(&id, cmd).await {
                     Ok(c) => {
                         assert_eq!(c.events.len(), 1);

@@ -92,7 +92,7 @@ proptest! {
             prop_assert_eq!(back.to_event().unwrap(), stored);
             prop_assert_eq!(
                 back.metadata.correlation_id(),
-                Some(metadata.correlation_id().unwrap_or(&cmd.command_id))
+                Some(metadata.correlation_id().unwrap_or(cmd.command_id.as_str()))
             );
             prop_assert_eq!(back.metadata.causation_id(), Some(cmd.command_id.as_str()));
         }

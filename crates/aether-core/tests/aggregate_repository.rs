@@ -87,7 +87,7 @@ async fn command_metadata_flows_to_every_stored_event() {
     let repo = Repository::<Account, _>::new(store.clone());
     let id = account(3);
     let cmd = CommandEnvelope::new(open("ada"))
-        .with_command_id("cmd-open-1")
+        .with_command_id(aether_core::CommandId::new("cmd-open-1").unwrap())
         .with_metadata(
             Metadata::new()
                 .with_correlation_id("req-42")
@@ -258,14 +258,18 @@ async fn single_attempt_conflict_hands_the_command_back() {
     };
     let repo2 = Repository::<Account, _>::new(racing);
     let err = repo2
-        .execute_once(&id, CommandEnvelope::new(deposit(5)).with_command_id("c-1"))
+        .execute_once(
+            &id,
+            CommandEnvelope::new(deposit(5))
+                .with_command_id(aether_core::CommandId::new("c-1").unwrap()),
+        )
         .await
         .unwrap_err();
     let conflict = err.as_conflict().unwrap().clone();
     assert_eq!((conflict.attempted, conflict.current), (2, 2));
     assert!(err.is_retryable_later());
     let cmd = err.into_command().unwrap();
-    assert_eq!(cmd.command_id, "c-1");
+    assert_eq!(cmd.command_id.as_str(), "c-1");
     assert_eq!(cmd.command, deposit(5));
 }
 
@@ -325,7 +329,8 @@ async fn append_that_failed_but_happened_is_not_applied_twice() {
     let c = repo
         .execute(
             &id,
-            CommandEnvelope::new(deposit(5)).with_command_id("once"),
+            CommandEnvelope::new(deposit(5))
+                .with_command_id(aether_core::CommandId::new("once").unwrap()),
         )
         .await
         .unwrap();
@@ -552,7 +557,7 @@ impl EventStore for LostAck {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
-            return Err(Error::unavailable("ack lost", None));
+            return Err(Error::unavailable("ack lost"));
         }
         result
     }
@@ -606,7 +611,7 @@ impl EventStore for Failing {
     ) -> aether_core::Result<u64> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Err(if self.transient {
-            Error::unavailable("down", None)
+            Error::unavailable("down")
         } else {
             Error::invalid_input("refused")
         })

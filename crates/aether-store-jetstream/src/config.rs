@@ -2,15 +2,9 @@
 
 use std::time::Duration;
 
-use aether_core::{Error, Result};
-
-/// The longest `request_timeout` or `connect_timeout` accepted: one day. Keeps
-/// the deadlines computed from them far from overflowing.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+use aether_core::{Error, MAX_DURATION, Result, validate_name};
+use aether_nats::{ConnectConfig, StorageType};
 use async_nats::jetstream::stream::{self, DiscardPolicy, RetentionPolicy};
-
-/// How events are stored on the server (re-exported from async-nats).
-pub use async_nats::jetstream::stream::StorageType;
 
 /// Configuration of a [`crate::JetStreamEventStore`] and
 /// [`crate::JetStreamSnapshotStore`]. Public fields, sensible defaults:
@@ -22,11 +16,14 @@ pub use async_nats::jetstream::stream::StorageType;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct JetStreamConfig {
-    /// Base stream name: 1 to 32 characters from `[A-Za-z0-9_-]`. Default `AETHER`.
+    /// Base stream name, a name by [`aether_core::validate_name`]: 1 to 32
+    /// characters from `[A-Za-z0-9_-]`. Default `AETHER`.
     pub stream_name: String,
     /// Storage isolation: each namespace has its own stream (and subjects), so
-    /// a namespaced store can never read another namespace's events. 0 to 32
-    /// characters from `[A-Za-z0-9-]`; empty means no namespace. Default `default`.
+    /// a namespaced store can never read another namespace's events. A name
+    /// by [`aether_core::validate_name`] without `_` (the stream is named
+    /// `<stream_name>_<namespace>`, and `_` would let two configurations
+    /// share a stream), or empty for no namespace. Default `default`.
     pub namespace: String,
     /// How long events are kept (the stream's `max_age`). Default one year.
     /// `Duration::ZERO` keeps them forever.
@@ -42,12 +39,12 @@ pub struct JetStreamConfig {
     /// Server-side deduplication window for `Nats-Msg-Id` (= event id).
     /// Default 2 minutes.
     pub dedupe_window: Duration,
-    /// Timeout of every request to the server (publish acks, lookups).
-    /// Default 5 seconds.
+    /// Timeout of every request to the server (publish acks, lookups), at
+    /// most [`aether_core::MAX_DURATION`]. Default 5 seconds.
     pub request_timeout: Duration,
-    /// Timeout for establishing the connection in
-    /// [`crate::JetStreamEventStore::connect`]. Default 5 seconds.
-    pub connect_timeout: Duration,
+    /// How [`crate::JetStreamEventStore::connect`] dials (timeout, client
+    /// name); unused by `open`.
+    pub connect: ConnectConfig,
     /// Most actors whose latest version is cached (0 disables the cache).
     /// Default 100 000.
     pub version_cache_capacity: usize,
@@ -72,7 +69,7 @@ impl Default for JetStreamConfig {
             max_event_size: 1024 * 1024,
             dedupe_window: Duration::from_secs(120),
             request_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(5),
+            connect: ConnectConfig::default(),
             version_cache_capacity: 100_000,
             pipeline_depth: 256,
             atomic_batches: true,
@@ -80,18 +77,20 @@ impl Default for JetStreamConfig {
     }
 }
 
-/// Longest stream name or namespace accepted.
-const MAX_NAME_LEN: usize = 32;
-
 impl JetStreamConfig {
     /// Checks every field; the error names the bad one.
     pub fn validate(&self) -> Result<()> {
-        check_name("stream name", &self.stream_name, true, |b| {
-            b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
-        })?;
-        check_name("namespace", &self.namespace, false, |b| {
-            b.is_ascii_alphanumeric() || b == b'-'
-        })?;
+        validate_name("stream name", &self.stream_name)?;
+        if !self.namespace.is_empty() {
+            validate_name("namespace", &self.namespace)?;
+            if self.namespace.contains('_') {
+                return Err(Error::invalid_input(format!(
+                    "namespace {:?} is invalid: character '_' is not allowed (it joins the \
+                     stream name and the namespace)",
+                    self.namespace
+                )));
+            }
+        }
         if self.replicas == 0 || self.replicas > 5 {
             return Err(Error::invalid_input(format!(
                 "replicas must be 1 to 5, not {}",
@@ -101,15 +100,13 @@ impl JetStreamConfig {
         if self.max_event_size == 0 {
             return Err(Error::invalid_input("max_event_size must be > 0"));
         }
-        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
-            return Err(Error::invalid_input("timeouts must be > 0"));
-        }
-        if self.request_timeout > MAX_TIMEOUT || self.connect_timeout > MAX_TIMEOUT {
+        if self.request_timeout.is_zero() || self.request_timeout > MAX_DURATION {
             return Err(Error::invalid_input(format!(
-                "timeouts must be at most {MAX_TIMEOUT:?} (request_timeout {:?}, connect_timeout {:?})",
-                self.request_timeout, self.connect_timeout
+                "request_timeout must be above zero and at most {MAX_DURATION:?}, got {:?}",
+                self.request_timeout
             )));
         }
+        self.connect.validate()?;
         if self.pipeline_depth == 0 {
             return Err(Error::invalid_input("pipeline_depth must be > 0"));
         }
@@ -176,31 +173,12 @@ impl JetStreamConfig {
     }
 }
 
-fn check_name(what: &str, value: &str, required: bool, ok: impl Fn(u8) -> bool) -> Result<()> {
-    if required && value.is_empty() {
-        return Err(Error::invalid_input(format!("{what} must not be empty")));
-    }
-    if value.len() > MAX_NAME_LEN {
-        return Err(Error::invalid_input(format!(
-            "{what} {value:?} is {} bytes; the limit is {MAX_NAME_LEN}",
-            value.len()
-        )));
-    }
-    if let Some(bad) = value.bytes().find(|b| !ok(*b)) {
-        return Err(Error::invalid_input(format!(
-            "{what} {value:?} is invalid: character {:?} is not allowed",
-            bad as char
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Regression: `Duration::MAX` timeouts used to overflow
-    /// `connect_timeout + 1 s` and `now + request_timeout` at connect.
+    /// `connect timeout + 1 s` and `now + request_timeout` at connect.
     #[test]
     fn huge_timeouts_are_invalid_input_not_overflows() {
         for c in [
@@ -209,7 +187,10 @@ mod tests {
                 ..Default::default()
             },
             JetStreamConfig {
-                connect_timeout: Duration::MAX,
+                connect: ConnectConfig {
+                    timeout: Duration::MAX,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
         ] {

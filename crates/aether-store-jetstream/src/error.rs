@@ -1,9 +1,16 @@
-//! Mapping async-nats errors onto [`aether_core::Error`].
+//! Mapping async-nats errors onto [`aether_core::Error`], by their typed
+//! kinds and JetStream error codes (never their texts).
 
 use std::error::Error as StdError;
 
 use aether_core::Error;
+use aether_nats::{is_transient, jetstream_code};
+use async_nats::jetstream::consumer::pull::{OrderedError, OrderedErrorKind};
+use async_nats::jetstream::consumer::{StreamError, StreamErrorKind};
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+use async_nats::jetstream::stream::{
+    ConsumerError, ConsumerErrorKind, LastRawMessageError, LastRawMessageErrorKind,
+};
 
 /// JetStream "wrong last sequence": the expected-sequence check failed.
 pub(crate) const WRONG_LAST_SEQUENCE: u64 = 10071;
@@ -17,18 +24,6 @@ pub(crate) const STREAM_NOT_FOUND: u64 = 10059;
 /// Whether a JetStream error code means "someone else wrote first".
 pub(crate) fn is_conflict_code(code: u64) -> bool {
     code == WRONG_LAST_SEQUENCE || code == WRONG_LAST_SEQUENCE_IN_FLIGHT
-}
-
-/// The JetStream API error code somewhere in `err`'s source chain.
-pub(crate) fn jetstream_code(err: &(dyn StdError + 'static)) -> Option<u64> {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(js) = e.downcast_ref::<async_nats::jetstream::Error>() {
-            return Some(js.error_code().0);
-        }
-        cur = e.source();
-    }
-    None
 }
 
 /// How a publish failed, as far as the append logic cares.
@@ -56,55 +51,96 @@ pub(crate) fn classify_publish(err: PublishError, what: &str) -> PublishFailure 
     match err.kind() {
         PublishErrorKind::WrongLastSequence => PublishFailure::Conflict,
         PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe => {
-            PublishFailure::Ambiguous(Error::unavailable(
+            PublishFailure::Ambiguous(Error::unavailable_with(
                 format!("{what}: no acknowledgement from the server in time"),
-                Some(Box::new(err)),
+                err,
             ))
         }
-        PublishErrorKind::StreamNotFound => PublishFailure::NoStream(Error::unavailable(
+        PublishErrorKind::StreamNotFound => PublishFailure::NoStream(Error::unavailable_with(
             format!("{what}: no stream answered (it may be electing a leader)"),
-            Some(Box::new(err)),
+            err,
         )),
-        PublishErrorKind::MaxAckPending => PublishFailure::Failed(Error::unavailable(
+        PublishErrorKind::MaxAckPending => PublishFailure::Failed(Error::unavailable_with(
             format!("{what}: too many publishes awaiting acknowledgement"),
-            Some(Box::new(err)),
+            err,
         )),
         _ => PublishFailure::Failed(Error::storage_with(format!("{what} failed"), err)),
     }
 }
 
-/// Maps any other async-nats error: a missing stream becomes
-/// [`Error::Missing`], timeouts and connection problems
-/// [`Error::Unavailable`], the rest [`Error::Storage`].
-pub(crate) fn other<E>(what: impl Into<String>, err: E) -> Error
+/// Maps any other async-nats error by its type: a missing stream (JetStream
+/// code 10059) becomes [`Error::Missing`]; what [`aether_nats::is_transient`]
+/// recognises (timeouts, no responders, connection problems, a cluster
+/// electing leaders) becomes [`Error::Unavailable`]; the rest
+/// [`Error::Storage`]. `code` is a JetStream code the caller read from the
+/// error's kind (async-nats keeps API errors there, not in the source chain).
+pub(crate) fn other<E>(what: impl Into<String>, code: Option<u64>, err: E) -> Error
 where
     E: StdError + Send + Sync + 'static,
 {
-    if jetstream_code(&err) == Some(STREAM_NOT_FOUND) {
+    let code = code.or_else(|| jetstream_code(&err));
+    if code == Some(STREAM_NOT_FOUND) {
         return Error::missing_with(what, err);
     }
-    let mut text = err.to_string().to_ascii_lowercase();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        text.push_str(&e.to_string().to_ascii_lowercase());
-        cur = e.source();
-    }
-    let what = what.into();
-    if text.contains("timed out")
-        || text.contains("timeout")
-        || text.contains("no responders")
-        || text.contains("broken pipe")
-        || text.contains("disconnected")
-    {
-        Error::unavailable(what, Some(Box::new(err)))
+    if is_transient(&err) {
+        Error::unavailable_with(what, err)
     } else {
         Error::storage_with(what, err)
+    }
+}
+
+/// A failed message get (last by subject, next by subject).
+pub(crate) fn get_error(what: impl Into<String>, err: LastRawMessageError) -> Error {
+    let code = match err.kind() {
+        LastRawMessageErrorKind::JetStream(js) => Some(js.error_code().0),
+        _ => None,
+    };
+    other(what, code, err)
+}
+
+/// A failed consumer creation.
+pub(crate) fn consumer_error(what: impl Into<String>, err: ConsumerError) -> Error {
+    match err.kind() {
+        ConsumerErrorKind::TimedOut => Error::unavailable_with(what, err),
+        ConsumerErrorKind::JetStream(js) => {
+            let code = js.error_code().0;
+            other(what, Some(code), err)
+        }
+        _ => other(what, None, err),
+    }
+}
+
+/// A failed start of a consumer's message stream.
+pub(crate) fn stream_error(what: impl Into<String>, err: StreamError) -> Error {
+    match err.kind() {
+        StreamErrorKind::TimedOut => Error::unavailable_with(what, err),
+        StreamErrorKind::Other => other(what, None, err),
+    }
+}
+
+/// A failure while an ordered consumer delivers.
+pub(crate) fn ordered_error(what: impl Into<String>, err: OrderedError) -> Error {
+    use OrderedErrorKind as K;
+    match err.kind() {
+        K::MissingHeartbeat | K::ConsumerDeleted | K::Pull | K::NoResponders | K::Recreate => {
+            Error::unavailable_with(what, err)
+        }
+        K::PushBasedConsumer | K::RequestLimitExceeded => Error::storage_with(what, err),
+        _ => other(what, None, err),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_nats::jetstream::context::{RequestError, RequestErrorKind};
+
+    fn js_error(code: u64) -> async_nats::jetstream::Error {
+        serde_json::from_str(&format!(
+            r#"{{"code":400,"err_code":{code},"description":"x"}}"#
+        ))
+        .unwrap()
+    }
 
     #[test]
     fn conflict_codes() {
@@ -113,10 +149,87 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_are_unavailable() {
-        let e = other("x", std::io::Error::other("request timed out"));
-        assert!(matches!(e, Error::Unavailable { .. }));
-        let e = other("x", std::io::Error::other("nope"));
+    fn a_timed_out_request_is_unavailable() {
+        let e = LastRawMessageError::with_source(
+            LastRawMessageErrorKind::Other,
+            RequestError::new(RequestErrorKind::TimedOut),
+        );
+        assert!(matches!(other("x", None, e), Error::Unavailable { .. }));
+        let e = LastRawMessageError::with_source(
+            LastRawMessageErrorKind::Other,
+            RequestError::new(RequestErrorKind::NoResponders),
+        );
+        assert!(matches!(other("x", None, e), Error::Unavailable { .. }));
+    }
+
+    #[test]
+    fn each_operation_kind() {
+        let t = |e: &Error| e.is_transient() && matches!(e, Error::Unavailable { .. });
+        assert!(t(&consumer_error(
+            "x",
+            ConsumerError::new(ConsumerErrorKind::TimedOut)
+        )));
+        assert!(!t(&consumer_error(
+            "x",
+            ConsumerError::new(ConsumerErrorKind::InvalidName)
+        )));
+        let gone = ConsumerError::new(ConsumerErrorKind::JetStream(js_error(10059)));
+        assert!(matches!(consumer_error("x", gone), Error::Missing { .. }));
+        assert!(t(&stream_error(
+            "x",
+            StreamError::new(StreamErrorKind::TimedOut)
+        )));
+        assert!(!t(&stream_error(
+            "x",
+            StreamError::new(StreamErrorKind::Other)
+        )));
+        for k in [
+            OrderedErrorKind::MissingHeartbeat,
+            OrderedErrorKind::ConsumerDeleted,
+            OrderedErrorKind::Pull,
+            OrderedErrorKind::NoResponders,
+            OrderedErrorKind::Recreate,
+        ] {
+            assert!(t(&ordered_error("x", OrderedError::new(k))), "{k:?}");
+        }
+        for k in [
+            OrderedErrorKind::PushBasedConsumer,
+            OrderedErrorKind::RequestLimitExceeded,
+            OrderedErrorKind::Other,
+        ] {
+            assert!(!t(&ordered_error("x", OrderedError::new(k))), "{k:?}");
+        }
+        assert!(!t(&get_error(
+            "x",
+            LastRawMessageError::new(LastRawMessageErrorKind::InvalidSubject)
+        )));
+    }
+
+    #[test]
+    fn api_errors_by_code() {
+        let missing = LastRawMessageError::new(LastRawMessageErrorKind::JetStream(js_error(10059)));
+        assert!(matches!(
+            other("x", Some(STREAM_NOT_FOUND), missing),
+            Error::Missing { .. }
+        ));
+        let refused = LastRawMessageError::new(LastRawMessageErrorKind::JetStream(js_error(10052)));
+        assert!(matches!(
+            other("x", Some(10052), refused),
+            Error::Storage { .. }
+        ));
+        let electing = js_error(10008);
+        assert!(matches!(
+            other("x", None, electing),
+            Error::Unavailable { .. }
+        ));
+    }
+
+    #[test]
+    fn texts_never_decide() {
+        let e = other("x", None, std::fmt::Error);
         assert!(matches!(e, Error::Storage { .. }));
+        // An io error is a connection problem whatever it says.
+        let e = other("x", None, std::io::Error::other("nope"));
+        assert!(matches!(e, Error::Unavailable { .. }));
     }
 }

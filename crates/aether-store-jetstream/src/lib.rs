@@ -71,7 +71,8 @@ mod snapshot;
 mod store;
 mod subject;
 
-pub use config::{JetStreamConfig, MAX_TIMEOUT, StorageType};
+pub use aether_nats::{ConnectConfig, StorageType, ToServerAddrs};
+pub use config::JetStreamConfig;
 pub use headers::{EVENT_ID as HEADER_EVENT_ID, VERSION as HEADER_VERSION};
 pub use snapshot::JetStreamSnapshotStore;
 pub use store::{JetStreamEventStore, MAX_BATCH_EVENTS};

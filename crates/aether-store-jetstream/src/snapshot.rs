@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tracing::Instrument;
 
 use crate::config::JetStreamConfig;
-use crate::error::{PublishFailure, classify_publish, other};
+use crate::error::{PublishFailure, classify_publish, get_error};
 use crate::store::{connect_client, ensure_stream};
 use crate::subject::Subjects;
 
@@ -45,16 +45,20 @@ impl fmt::Debug for JetStreamSnapshotStore {
 }
 
 impl JetStreamSnapshotStore {
-    /// Connects to `url` and opens the snapshot store.
-    pub async fn connect(url: &str, config: JetStreamConfig) -> Result<Self> {
+    /// Dials `addrs` (see [`aether_nats::ToServerAddrs`]) with
+    /// `config.connect` and opens the snapshot store.
+    pub async fn connect(
+        addrs: impl aether_nats::ToServerAddrs,
+        config: JetStreamConfig,
+    ) -> Result<Self> {
         config.validate()?;
-        let client = connect_client(url, &config).await?;
-        Self::new(client, config).await
+        let client = connect_client(addrs, &config).await?;
+        Self::open(client, config).await
     }
 
     /// Opens the snapshot store on an existing connection, creating or
     /// updating its stream.
-    pub async fn new(client: Client, config: JetStreamConfig) -> Result<Self> {
+    pub async fn open(client: Client, config: JetStreamConfig) -> Result<Self> {
         config.validate()?;
         let max_payload = match client.server_info().max_payload {
             0 => 1024 * 1024,
@@ -88,17 +92,14 @@ impl JetStreamSnapshotStore {
         let get = self.stream.get_last_raw_message_by_subject(&subject);
         let msg = match tokio::time::timeout(self.config.request_timeout, get).await {
             Err(_) => {
-                return Err(Error::unavailable(
-                    "reading a snapshot: no answer in time",
-                    None,
-                ));
+                return Err(Error::unavailable("reading a snapshot: no answer in time"));
             }
             Ok(Err(e)) if e.kind() == LastRawMessageErrorKind::NoMessageFound => return Ok(None),
-            Ok(Err(e)) => return Err(other("reading a snapshot", e)),
+            Ok(Err(e)) => return Err(get_error("reading a snapshot", e)),
             Ok(Ok(msg)) => msg,
         };
         let snapshot: Snapshot = serde_json::from_slice(&msg.payload).map_err(|e| {
-            Error::serialization(
+            Error::serialization_with(
                 format!("snapshot at stream sequence {} is malformed", msg.sequence),
                 e,
             )
@@ -126,11 +127,7 @@ impl SnapshotStore for JetStreamSnapshotStore {
         async move {
             let payload = Bytes::from(serde_json::to_vec(&snapshot)?);
             if payload.len() > self.limit {
-                return Err(Error::TooLarge {
-                    what: "snapshot",
-                    size: payload.len(),
-                    limit: self.limit,
-                });
+                return Err(Error::too_large("snapshot", payload.len(), self.limit));
             }
             let subject = self.subjects.snapshots(&snapshot.actor_id);
             for _ in 0..MAX_ATTEMPTS {
@@ -174,7 +171,7 @@ impl JetStreamSnapshotStore {
         match self.stream.get_last_raw_message_by_subject(subject).await {
             Ok(m) => Ok(m.sequence),
             Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(0),
-            Err(e) => Err(other("reading a snapshot", e)),
+            Err(e) => Err(get_error("reading a snapshot", e)),
         }
     }
 }

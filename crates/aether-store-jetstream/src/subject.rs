@@ -130,7 +130,7 @@ impl Subjects {
         if id.contains('.') {
             return Err(bad());
         }
-        ActorId::with_type(decode_token(ty)?, decode_token(id)?)
+        Ok(ActorId::with_type(decode_token(ty)?, decode_token(id)?)?)
     }
 }
 

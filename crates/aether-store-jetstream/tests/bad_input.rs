@@ -96,7 +96,9 @@ async fn oversized_events_are_refused_naming_the_limit() {
     let a = actor("big");
     let big = Event::new(a.clone(), 1, "Big", json!("x".repeat(5_000)));
     match s.append(big).await.unwrap_err() {
-        Error::TooLarge { what, size, limit } => {
+        Error::TooLarge {
+            what, size, limit, ..
+        } => {
             assert_eq!((what, limit), ("event", 2_000));
             assert!(size > 5_000);
         }
@@ -187,7 +189,10 @@ async fn unreachable_server_is_unavailable_within_the_timeout() {
         .unwrap()
         .port();
     let cfg = JetStreamConfig {
-        connect_timeout: Duration::from_millis(500),
+        connect: aether_store_jetstream::ConnectConfig {
+            timeout: Duration::from_millis(500),
+            ..Default::default()
+        },
         ..config(1)
     };
     let url = format!("nats://127.0.0.1:{port}");

@@ -361,7 +361,7 @@ async fn late_replay_finds_its_start_by_binary_search() {
 async fn snapshots_keep_only_the_latest() {
     let server = NatsServer::start().await;
     let s = store(&server.url(), 1).await;
-    let snaps = s.snapshot_store().await.unwrap();
+    let snaps = s.open_snapshot_store().await.unwrap();
     let a = actor("s");
     assert!(snaps.latest_snapshot(&a).await.unwrap().is_none());
     snaps

@@ -36,7 +36,10 @@ async fn r3_whole_suite_on_a_three_node_cluster() {
         .await
         .expect("open R3 store");
     aether_testkit::conformance::run_event_store_suite(&events).await;
-    let snapshots = events.snapshot_store().await.expect("open R3 snapshots");
+    let snapshots = events
+        .open_snapshot_store()
+        .await
+        .expect("open R3 snapshots");
     aether_testkit::conformance::run_snapshot_store_suite(&snapshots).await;
     // And the same store from another node's connection agrees.
     let other = JetStreamEventStore::connect(&cluster.url(2), config)

@@ -5,7 +5,6 @@
 //! Each figure is the best of several rounds; events are built before the clock starts.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aether_core::{ActorId, Event, EventStore, EventStored, json};
@@ -108,9 +107,9 @@ fn main() {
         APPENDS,
         || (1..=APPENDS).map(|v| event(&one, v)).collect::<Vec<_>>(),
         |events: Vec<Event>| {
-            let store = InMemoryEventStore::with_hook(Arc::new(|n: EventStored| {
+            let store = InMemoryEventStore::new().with_hook(|n: EventStored| {
                 black_box(n);
-            }));
+            });
             runtime.block_on(async {
                 for e in events {
                     store.append(e).await.expect("append");

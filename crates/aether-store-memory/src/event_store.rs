@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use aether_core::{
-    ActorId, Error, Event, EventStore, EventStoredHook, ExpectedVersion, Replay, Result,
+    ActorId, Error, Event, EventStore, EventStoredHook, ExpectedVersion, HookSlot, Replay, Result,
     validate_batch,
 };
 use dashmap::DashMap;
@@ -28,9 +28,9 @@ use crate::log::{ActorLog, AfterAppend};
 /// # futures::executor::block_on(async {
 /// let seen = Arc::new(Mutex::new(Vec::new()));
 /// let sink = seen.clone();
-/// let store = InMemoryEventStore::with_hook(Arc::new(move |n: EventStored| {
+/// let store = InMemoryEventStore::new().with_hook(move |n: EventStored| {
 ///     sink.lock().unwrap().push(n.version)
-/// }));
+/// });
 /// let actor = ActorId::new("counter-1").unwrap();
 /// store.append(Event::new(actor.clone(), 1, "Incremented", json!(1))).await.unwrap();
 /// assert!(store.append(Event::new(actor, 1, "Incremented", json!(1))).await.is_err());
@@ -45,7 +45,7 @@ pub struct InMemoryEventStore {
 #[derive(Default)]
 struct Inner {
     logs: DashMap<LogKey, ActorLog>,
-    hook: Option<Arc<dyn EventStoredHook>>,
+    hook: HookSlot,
 }
 
 impl InMemoryEventStore {
@@ -54,8 +54,12 @@ impl InMemoryEventStore {
         Self::default()
     }
 
-    /// An empty store that calls `hook` once per stored event, after each
+    /// Returns the store calling `hook` once per stored event, after each
     /// successful append, in version order per actor.
+    ///
+    /// The hook belongs to the store, not to this handle: every clone, made
+    /// before or after, notifies it, and a later `with_hook` replaces it (the
+    /// same on every Aether store; see [`aether_core::HookSlot`]).
     ///
     /// The hook is never called while a store lock is held, so it may call the
     /// store again (a nested append's notifications are delivered after the
@@ -63,13 +67,9 @@ impl InMemoryEventStore {
     /// makes the append that was delivering panic (its events are stored) and
     /// loses the notifications of that delivery round; later appends deliver
     /// what was queued after them.
-    pub fn with_hook(hook: Arc<dyn EventStoredHook>) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                logs: DashMap::new(),
-                hook: Some(hook),
-            }),
-        }
+    pub fn with_hook(self, hook: impl EventStoredHook) -> Self {
+        self.inner.hook.set(Arc::new(hook));
+        self
     }
 
     /// How many actors have at least one event (a refused write creates none).
@@ -87,7 +87,7 @@ impl InMemoryEventStore {
         event.validate()?;
         let version = event.version;
         let logs = &self.inner.logs;
-        if self.inner.hook.is_none() {
+        if !self.inner.hook.is_set() {
             // Fast path: check and push under the shard lock, released at the
             // end of the statement.
             match logs.get_mut(view(&event.actor_id)) {
@@ -121,7 +121,7 @@ impl InMemoryEventStore {
         check_version_range(&events)?;
         let (first, last) = validate_batch(actor_id, &events)?;
         check_expectation(expected, first)?;
-        let notify = self.inner.hook.is_some();
+        let notify = self.inner.hook.is_set();
         let logs = &self.inner.logs;
         let after = match logs.get_mut(view(actor_id)) {
             Some(mut log) => log.append_batch(expected, first, events, notify),
@@ -140,7 +140,7 @@ impl InMemoryEventStore {
     /// other appenders to this actor, taking the shard lock only to collect
     /// them; stops (giving up the drainer role) when none is left.
     fn deliver(&self, after: AfterAppend, actor: &ActorId) {
-        let (AfterAppend::Deliver(first), Some(hook)) = (after, &self.inner.hook) else {
+        let (AfterAppend::Deliver(first), Some(hook)) = (after, self.inner.hook.get()) else {
             return;
         };
         let mut guard = DrainGuard {
@@ -234,7 +234,7 @@ impl fmt::Debug for InMemoryEventStore {
         f.debug_struct("InMemoryEventStore")
             .field("actors", &self.actor_count())
             .field("events", &self.event_count())
-            .field("hook", &self.inner.hook.is_some())
+            .field("hook", &self.inner.hook.is_set())
             .finish()
     }
 }
@@ -258,10 +258,10 @@ impl EventStore for InMemoryEventStore {
     }
 
     async fn read_with_errors(&self, actor_id: &ActorId, from_version: u64) -> Result<Replay> {
-        Ok(Replay {
-            events: self.read_now(actor_id, from_version),
-            malformed: Vec::new(),
-        })
+        Ok(Replay::new(
+            self.read_now(actor_id, from_version),
+            Vec::new(),
+        ))
     }
 
     async fn latest_version(&self, actor_id: &ActorId) -> Result<u64> {

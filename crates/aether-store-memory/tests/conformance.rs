@@ -14,9 +14,7 @@ mod event_store {
 
 mod event_store_with_hook {
     aether_testkit::event_store_conformance!(async {
-        aether_store_memory::InMemoryEventStore::with_hook(std::sync::Arc::new(
-            |_: aether_core::EventStored| {},
-        ))
+        aether_store_memory::InMemoryEventStore::new().with_hook(|_: aether_core::EventStored| {})
     });
 }
 

@@ -57,7 +57,7 @@ async fn hook_sees_every_stored_event_once_in_order_under_concurrency() {
     let seen: Arc<Mutex<Vec<EventStored>>> = Arc::default();
     let sink = seen.clone();
     let store =
-        InMemoryEventStore::with_hook(Arc::new(move |n: EventStored| sink.lock().unwrap().push(n)));
+        InMemoryEventStore::new().with_hook(move |n: EventStored| sink.lock().unwrap().push(n));
     let actors: Vec<ActorId> = (0..4)
         .map(|i| ActorId::new(format!("h-{i}")).unwrap())
         .collect();

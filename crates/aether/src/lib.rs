@@ -1,6 +1,35 @@
 //! Distributed, event-sourced virtual actors on NATS JetStream.
 //!
 //! This crate is the facade: it re-exports the Aether crates behind features.
+//! Most programs need only the [`prelude`]:
+//!
+//! ```
+//! use aether::prelude::*;
+//! use aether::memory::InMemoryEventStore;
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Debug, Default, Serialize, Deserialize)]
+//! # struct Counter { value: u64 }
+//! # #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+//! # enum Added { Added(u64) }
+//! # impl DomainEvent for Added { fn event_type(&self) -> &'static str { "Added" } }
+//! # impl Aggregate for Counter {
+//! #     const TYPE: &'static str = "counter";
+//! #     type Command = u64;
+//! #     type Event = Added;
+//! #     type Error = std::convert::Infallible;
+//! #     fn handle(&self, by: &u64) -> Result<Vec<Added>, Self::Error> { Ok(vec![Added::Added(*by)]) }
+//! #     fn apply(&mut self, Added::Added(by): &Added) { self.value += by }
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let counters = Repository::<Counter, _>::new(InMemoryEventStore::new());
+//! let id = ActorId::new("counter-1")?;
+//! let done = counters.execute(&id, 5).await?;
+//! assert_eq!((done.version, done.state.value), (1, 5));
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Feature flags
 //!
@@ -12,15 +41,9 @@
 //! | `cluster`   | no      | [`cluster`]: hash ring, shards, membership, leader election |
 //! | `full`      | no      | all of the above                               |
 //!
-//! # Example
-//!
-//! ```
-//! use aether::prelude::*;
-//!
-//! let actor = ActorId::new("account-1").unwrap();
-//! let event = Event::new(actor, 1, "Opened", json!({"owner": "ada"}));
-//! assert_eq!(event.version, 1);
-//! ```
+//! Any of `jetstream`, `bus` and `cluster` also adds [`nats`] (server
+//! addresses and connect settings every NATS-backed component shares) and
+//! [`async_nats`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -32,37 +55,65 @@ pub use aether_core::aggregate;
 
 #[doc(inline)]
 pub use aether_core::{
-    ActorId, DynEventStore, DynSnapshotStore, Error, Event, EventId, EventStore, EventStored,
-    EventStoredHook, ExpectedVersion, Metadata, Replay, Result, Snapshot, SnapshotStore, Timestamp,
-    VersionConflict,
+    ActorId, BoxError, CommandId, ComponentError, DynEventStore, DynSnapshotStore, Error,
+    ErrorKind, Event, EventId, EventStore, EventStored, EventStoredHook, ExpectedVersion,
+    InvalidId, MAX_DURATION, Metadata, NodeId, Replay, Result, Snapshot, SnapshotStore, Timestamp,
+    VersionConflict, error_chain, validate_name,
 };
 
 #[cfg(feature = "memory")]
+#[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 #[doc(inline)]
 pub use aether_store_memory as memory;
 
 #[cfg(feature = "jetstream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jetstream")))]
 #[doc(inline)]
 pub use aether_store_jetstream as jetstream;
 
 #[cfg(feature = "bus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bus")))]
 #[doc(inline)]
 pub use aether_bus as bus;
 
 #[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
 #[doc(inline)]
 pub use aether_cluster as cluster;
 
+#[cfg(any(feature = "jetstream", feature = "bus", feature = "cluster"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "jetstream", feature = "bus", feature = "cluster")))
+)]
+#[doc(inline)]
+pub use aether_nats as nats;
+
 /// The NATS client the JetStream store, the NATS bus and the cluster are built on,
 /// re-exported so that callers use the same version (for example to build the
-/// `async_nats::Client` that `cluster::ClusterNode::start` takes).
+/// `async_nats::Client` the components' `open` and `start` take).
 #[cfg(any(feature = "jetstream", feature = "bus", feature = "cluster"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "jetstream", feature = "bus", feature = "cluster")))
+)]
 pub use async_nats;
 
-/// The names most programs need.
+/// The programming model: the names an Aether program writes with.
+///
+/// Aggregates ([`Aggregate`](prelude::Aggregate), [`DomainEvent`](prelude::DomainEvent)),
+/// running them ([`Repository`](prelude::Repository), [`CommandEnvelope`](prelude::CommandEnvelope),
+/// [`RetryPolicy`](prelude::RetryPolicy), [`SnapshotPolicy`](prelude::SnapshotPolicy)),
+/// what can go wrong ([`Error`], [`ExecuteError`](prelude::ExecuteError)),
+/// the ids, and the store traits.
 pub mod prelude {
+    pub use aether_core::aggregate::{
+        Aggregate, CommandEnvelope, DomainEvent, EventEnvelope, ExecError, ExecuteError, Loaded,
+        Repository, RetryPolicy, SnapshotPolicy,
+    };
     pub use aether_core::{
-        ActorId, Error, Event, EventStore, ExpectedVersion, Metadata, Snapshot, SnapshotStore, json,
+        ActorId, CommandId, Error, Event, EventStore, ExpectedVersion, Metadata, NodeId, Snapshot,
+        SnapshotStore, json,
     };
 }
 

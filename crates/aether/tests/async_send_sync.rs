@@ -145,7 +145,7 @@ mod jetstream {
             "nats://x",
             JetStreamConfig::default(),
         ));
-        send_future(store.snapshot_store());
+        send_future(store.open_snapshot_store());
         send_future(store.append_many(vec![(id, ExpectedVersion::Any, events)]));
     }
 
@@ -221,9 +221,10 @@ mod bus {
 #[cfg(feature = "cluster")]
 mod cluster {
     use super::*;
+    use aether::NodeId;
     use aether::cluster::{
         ClusterConfig, ClusterError, ClusterNode, ConsistentHashRing, LeaderInfo, Leadership,
-        MemberView, MembershipEvent, MembershipEvents, NodeId, NodeInfo, RebalancePlan, ShardId,
+        MemberView, MembershipEvent, MembershipEvents, NodeInfo, RebalancePlan, ShardId,
         ShardManager, ShardMap, ShardMapWatch, Term,
     };
 
@@ -233,10 +234,10 @@ mod cluster {
         mut events: MembershipEvents,
         mut maps: ShardMapWatch,
     ) {
-        send_future(ClusterNode::start(
-            client,
+        send_future(ClusterNode::start(client, ClusterConfig::default()));
+        send_future(ClusterNode::connect(
+            "nats://127.0.0.1:4222",
             ClusterConfig::default(),
-            NodeInfo::new(NodeId::random()),
         ));
         send_future(node.shutdown());
         send_future(events.recv());

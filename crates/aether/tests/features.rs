@@ -50,9 +50,7 @@ mod full {
     use std::time::Duration;
 
     use aether::bus::{BusItem, EventBus, LocalEventBus, NatsBusConfig, NatsEventBus};
-    use aether::cluster::{
-        ClusterConfig, ClusterNode, NodeId, NodeInfo, ShardConfig, ShardManager,
-    };
+    use aether::cluster::{ClusterConfig, ClusterNode, NodeInfo, ShardConfig, ShardManager};
     use aether::jetstream::{JetStreamConfig, JetStreamEventStore};
     use aether::memory::{InMemoryEventStore, InMemorySnapshotStore};
     use aether::prelude::*;
@@ -125,8 +123,10 @@ mod full {
         let client = aether::async_nats::connect(url.as_str()).await.unwrap();
         let node = ClusterNode::start(
             client,
-            ClusterConfig::default(),
-            NodeInfo::new(NodeId::new("solo").unwrap()),
+            aether::cluster::ClusterConfig {
+                node: NodeInfo::new(NodeId::new("solo").unwrap()),
+                ..ClusterConfig::default()
+            },
         )
         .await
         .unwrap();

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
-use aether_core::{Event, EventStored, EventStoredHook};
+use aether_core::{Event, EventStored, EventStoredHook, NodeId};
 use async_nats::Client;
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -17,12 +17,11 @@ use crate::core::{Core, parse_subscription_pattern, write};
 use crate::dispatch::Entry;
 use crate::error::{BusError, BusErrorKind};
 use crate::filter::Filter;
+use crate::item::{Envelope, SubscribeOptions};
 use crate::local::check_event;
 use crate::metrics::{BusStats, NsMetrics};
 use crate::pattern::validate_namespace;
-use crate::subscription::{
-    Envelope, EventSubscription, Registry, StoredSubscription, SubscribeOptions, Subscription,
-};
+use crate::subscription::{EventSubscription, Registry, StoredSubscription, Subscription};
 
 mod config;
 mod origin;
@@ -89,6 +88,7 @@ struct Inner {
     core: Arc<Core>,
     client: Client,
     node_id: Arc<str>,
+    node: NodeId,
     /// `<prefix>.ev.`
     events_prefix: Arc<str>,
     stored_subject: String,
@@ -116,74 +116,54 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn nats_err(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> BusError {
-    BusError::new(BusErrorKind::Nats, format!("{what}: {e}")).with_source(e)
-}
-
-fn validate_node_id(id: &str) -> Result<(), BusError> {
-    if id.is_empty()
-        || id.len() > 64
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(BusError::new(
-            BusErrorKind::InvalidOptions,
-            format!("invalid node id {id:?}: use 1 to 64 of [A-Za-z0-9_-]"),
-        ));
-    }
-    Ok(())
+    BusError::with_source(BusErrorKind::Nats, what, e)
 }
 
 impl NatsEventBus {
-    /// Connects to NATS at `addrs` (a URL, or several servers) with a
-    /// connection of its own (`no_echo`, reconnecting forever) and starts the
-    /// bus.
+    /// Dials `addrs` (a URL, several separated by commas, or a list; see
+    /// [`aether_nats::ToServerAddrs`]) with `config.connect` on a connection
+    /// of its own (`no_echo`, reconnecting forever, named
+    /// `aether-bus-<node id>`), then opens the bus on it.
     pub async fn connect(
-        addrs: impl async_nats::ToServerAddrs,
+        addrs: impl aether_nats::ToServerAddrs,
         config: NatsBusConfig,
     ) -> Result<Self, BusError> {
-        let client = async_nats::ConnectOptions::new()
-            .no_echo()
-            .name("aether-bus")
-            .connect(addrs)
-            .await
-            .map_err(|e| nats_err("connecting to NATS", e))?;
-        Self::with_client(client, config)
+        config.validate()?;
+        // Fix the id now: the client is named after it.
+        let node = config.node_id.clone().unwrap_or_else(NodeId::random);
+        let name = format!("aether-bus-{node}");
+        let config = NatsBusConfig {
+            node_id: Some(node),
+            ..config
+        };
+        let client = aether_nats::connect_with::<BusErrorKind>(
+            addrs,
+            &config.connect,
+            &name,
+            async_nats::ConnectOptions::new().no_echo(),
+        )
+        .await?;
+        Self::open(client, config).await
     }
 
-    /// Starts a bus on an existing client. Must be called inside a tokio
-    /// runtime (it spawns the task that forwards `EventStored` notifications).
-    pub fn with_client(client: Client, config: NatsBusConfig) -> Result<Self, BusError> {
+    /// Opens a bus on an existing client (in a tokio runtime: it spawns the
+    /// tasks that hand publications and notifications to NATS).
+    pub async fn open(client: Client, config: NatsBusConfig) -> Result<Self, BusError> {
+        config.validate()?;
         let prefix = config.subject_prefix.as_str();
-        validate_namespace(prefix).map_err(|e| {
-            BusError::new(
-                BusErrorKind::InvalidOptions,
-                format!("invalid subject prefix: {e}"),
-            )
-        })?;
-        let node_id = match &config.node_id {
-            Some(id) => id.clone(),
-            None => uuid::Uuid::new_v4().simple().to_string(),
-        };
-        validate_node_id(&node_id)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             BusError::new(
                 BusErrorKind::InvalidOptions,
-                "NatsEventBus must be created inside a tokio runtime",
+                "NatsEventBus must be opened inside a tokio runtime",
             )
         })?;
-        if config.outbox_capacity == 0 {
-            return Err(BusError::new(
-                BusErrorKind::InvalidOptions,
-                "outbox_capacity must be at least 1",
-            ));
-        }
+        let node = config.node_id.clone().unwrap_or_else(NodeId::random);
+        let node_id: Arc<str> = node.as_str().into();
         let max_payload = match client.server_info().max_payload {
             0 => 1024 * 1024,
             n => n,
         };
         let events_prefix: Arc<str> = format!("{prefix}.ev.").into();
-        let node_id: Arc<str> = node_id.into();
         let (outbox, outbox_rx) = mpsc::channel(config.outbox_capacity);
         let core = Arc::new(Core::default());
         runtime.spawn(run_outbox(
@@ -201,6 +181,7 @@ impl NatsEventBus {
             events_prefix,
             stored_subject: format!("{prefix}.stored"),
             ping_subject: format!("{prefix}.ping.{node_id}"),
+            node,
             node_id,
             confirm_timeout: config.subscribe_confirm_timeout,
             groups: Mutex::new(HashMap::new()),
@@ -225,8 +206,22 @@ impl NatsEventBus {
     }
 
     /// This node's id.
-    pub fn node_id(&self) -> &str {
-        &self.inner.node_id
+    pub fn node_id(&self) -> &NodeId {
+        &self.inner.node
+    }
+
+    /// The NATS subject events of `namespace` travel on
+    /// (`<prefix>.ev.<namespace>`), for talking to the bus from outside
+    /// (plain NATS clients may publish JSON events there, one per line).
+    pub fn subject_for(&self, namespace: &str) -> Result<String, BusError> {
+        validate_namespace(namespace)?;
+        Ok(format!("{}{namespace}", self.inner.events_prefix))
+    }
+
+    /// The NATS subject [`EventStored`] notifications travel on
+    /// (`<prefix>.stored`).
+    pub fn stored_subject(&self) -> &str {
+        &self.inner.stored_subject
     }
 
     /// The NATS client the bus uses.
@@ -252,7 +247,7 @@ impl NatsEventBus {
         let ns = inner.core.metrics.checked(namespace, validate_namespace)?;
         check_event(&event)?;
         let span = tracing::debug_span!(
-            "aether_bus.publish",
+            "aether.bus.publish",
             namespace = %ns.name,
             event_type = %event.event_type,
             remote = true,
@@ -301,7 +296,7 @@ impl NatsEventBus {
         inner.check_open()?;
         let (entry, name) = inner
             .core
-            .add_event_subscription(parsed.clone(), filter, options);
+            .add_event_subscription(parsed.clone(), filter, options)?;
         // From here on, dropping `subscription` undoes everything.
         let subscription = Subscription::new(entry.queue.clone(), entry.id, name, self.registry());
         lock(&inner.sub_patterns).insert(entry.id, pattern.into());
@@ -460,10 +455,8 @@ impl Inner {
     /// Encodes `event`, queues it for NATS, then delivers it locally.
     async fn publish(&self, ns: Arc<NsMetrics>, event: Arc<Event>) -> Result<u64, BusError> {
         let mut payload = Vec::with_capacity(512);
-        crate::wire::encode_message(&event, &mut payload).map_err(|e| {
-            BusError::new(BusErrorKind::Serialization, format!("encoding event: {e}"))
-                .with_source(e)
-        })?;
+        crate::wire::encode_message(&event, &mut payload)
+            .map_err(|e| BusError::with_source(BusErrorKind::Serialization, "encoding event", e))?;
         if payload.len() > self.max_payload {
             return Err(BusError::new(
                 BusErrorKind::TooLarge,

@@ -14,9 +14,9 @@ use super::{Inner, origin};
 use crate::core::{Core, STORED_NAMESPACE};
 use crate::dispatch::Entry;
 use crate::gaps::GapTracker;
+use crate::item::{Envelope, RecvError};
 use crate::metrics::NsMetrics;
 use crate::pattern::{Pattern, validate_namespace};
-use crate::subscription::{Envelope, RecvError};
 use crate::wire;
 
 /// How many events a receiver delivers before letting other tasks run.

@@ -35,7 +35,12 @@ pub(crate) async fn register(
 ) -> Result<LeaseStatus> {
     let value = encode_info(info)?;
     let sent = Instant::now();
-    match tokio::time::timeout(config.kv.op_timeout, store.create(info.id.as_str(), value)).await {
+    match tokio::time::timeout(
+        config.kv.request_timeout,
+        store.create(info.id.as_str(), value),
+    )
+    .await
+    {
         Ok(Ok(revision)) => Ok(LeaseStatus {
             valid_until: Some(valid_until(sent, config)),
             revision,
@@ -64,13 +69,17 @@ pub(crate) async fn register(
 /// lease is valid, until it lapses (at least 50 ms) so a retry can still
 /// save it; once it has lapsed (or before registration), nothing is gained
 /// by giving up early, and a shorter wait would never see the answer of a
-/// server slower than that. Never more than `op_timeout`.
-fn renewal_limit(valid_until: Option<Instant>, now: Instant, op_timeout: Duration) -> Duration {
+/// server slower than that. Never more than `request_timeout`.
+fn renewal_limit(
+    valid_until: Option<Instant>,
+    now: Instant,
+    request_timeout: Duration,
+) -> Duration {
     valid_until
         .map(|t| t.saturating_duration_since(now))
         .filter(|left| !left.is_zero())
-        .map_or(op_timeout, |left| left.max(Duration::from_millis(50)))
-        .min(op_timeout)
+        .map_or(request_timeout, |left| left.max(Duration::from_millis(50)))
+        .min(request_timeout)
 }
 
 fn valid_until(sent: Instant, config: &ClusterConfig) -> Instant {
@@ -113,7 +122,7 @@ pub(crate) async fn keep_lease(
             }
             let current = *status.borrow();
             let sent = Instant::now();
-            let limit = renewal_limit(current.valid_until, sent, config.kv.op_timeout);
+            let limit = renewal_limit(current.valid_until, sent, config.kv.request_timeout);
             if registered {
                 match tokio::time::timeout(limit, store.update(&key, value.clone(), current.revision)).await {
                     Ok(Ok(revision)) => {
@@ -159,7 +168,7 @@ pub(crate) async fn keep_lease(
         } else if registered {
             let res = bounded(
                 "delete member entry",
-                config.kv.op_timeout,
+                config.kv.request_timeout,
                 store.delete_expect_revision(&key, Some(revision)),
             )
             .await;
@@ -178,8 +187,8 @@ pub(crate) async fn keep_lease(
 mod tests {
     use super::*;
 
-    /// Regression: the limit was `clamp(50 ms, op_timeout)`, which panicked
-    /// (killing the lease task) for an accepted `op_timeout` below 50 ms, and
+    /// Regression: the limit was `clamp(50 ms, request_timeout)`, which panicked
+    /// (killing the lease task) for an accepted `request_timeout` below 50 ms, and
     /// once the lease had lapsed waited only 50 ms, so against a server
     /// slower than that the node never saw an answer and never got its lease
     /// back.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::NodeId;
 
-pub mod events;
+mod events;
 pub(crate) mod heartbeat;
 pub(crate) mod kv;
 pub(crate) mod watcher;

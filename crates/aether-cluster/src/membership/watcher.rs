@@ -63,7 +63,7 @@ impl Watcher {
                     // Always start from the current value of every key: expiry
                     // markers may have aged out while the watch was down, so a
                     // snapshot is reconciled against the view instead.
-                    let limit = self.config.kv.op_timeout;
+                    let limit = self.config.kv.request_timeout;
                     let watch = self.store.watch_with_history(">");
                     match unless_shutdown(&mut self.shutdown, limit, watch).await {
                         Some(Ok(w)) => {

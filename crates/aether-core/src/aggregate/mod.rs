@@ -92,7 +92,7 @@ mod upcast;
 pub use deferred::{DeferredCommands, DrainReport};
 pub use error::ExecuteError;
 pub use harness::{AggregateTest, AggregateTestResult};
-pub use repository::{Committed, CommittedEvents, Loaded, NoSnapshots, Repository};
+pub use repository::{Committed, CommittedEvents, ExecError, Loaded, NoSnapshots, Repository};
 pub use retry::{Backoff, CircuitBreaker, CircuitBreakerConfig, CircuitState, Jitter, RetryPolicy};
 pub use snapshot_policy::SnapshotPolicy;
 pub use typed::{CommandEnvelope, DomainEvent, EventEnvelope};

@@ -19,7 +19,7 @@ use super::typed::{CommandEnvelope, EventEnvelope};
 use super::upcast::{Upcaster, UpcasterChain};
 
 /// The error of [`Repository::execute`] for aggregate `A`.
-type ExecError<A> = ExecuteError<<A as Aggregate>::Error, <A as Aggregate>::Command>;
+pub type ExecError<A> = ExecuteError<<A as Aggregate>::Error, <A as Aggregate>::Command>;
 
 /// A snapshot store that has no snapshots: the default of a [`Repository`]
 /// built without one. Loads always replay the full history.
@@ -110,7 +110,7 @@ fn execute_span<A: Aggregate>(
     command: &CommandEnvelope<A::Command>,
 ) -> tracing::Span {
     tracing::debug_span!(
-        "aggregate.execute",
+        "aether.aggregate.execute",
         aggregate = A::TYPE,
         actor = id.as_str(),
         command_id = command.command_id.as_str()
@@ -256,7 +256,11 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
     /// events after it. An aggregate without events loads as
     /// `A::default()` at version 0.
     pub async fn load(&self, id: &ActorId) -> Result<Loaded<A>, Error> {
-        let span = tracing::debug_span!("aggregate.load", aggregate = A::TYPE, actor = id.as_str());
+        let span = tracing::debug_span!(
+            "aether.aggregate.load",
+            aggregate = A::TYPE,
+            actor = id.as_str()
+        );
         async {
             let mut loaded = self.start_from_snapshot(id).await?;
             self.catch_up(id, &mut loaded, None).await?;
@@ -501,7 +505,7 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
             attempt += 1;
             // Catch up from where we were: only the events after our version.
             let ours = self
-                .catch_up(id, loaded, Some(&command.command_id))
+                .catch_up(id, loaded, Some(command.command_id.as_str()))
                 .await
                 .map_err(ExecuteError::Store)?;
             if !ours.is_empty() {
@@ -543,7 +547,7 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
     /// Saves a snapshot of `state` at `version` now, whatever the policy.
     pub async fn snapshot(&self, id: &ActorId, state: &A, version: u64) -> Result<(), Error> {
         let value = serde_json::to_value(state)
-            .map_err(|e| Error::serialization("encoding aggregate state for a snapshot", e))?;
+            .map_err(|e| Error::serialization_with("encoding aggregate state for a snapshot", e))?;
         self.snapshots
             .save_snapshot(
                 Snapshot::new(id.clone(), version, value)

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::event::Event;
-use crate::id::{ActorId, EventId};
+use crate::id::{ActorId, CommandId, EventId};
 use crate::metadata::Metadata;
 use crate::timestamp::Timestamp;
 
@@ -32,7 +32,7 @@ pub trait DomainEvent:
     /// The stored payload of the event.
     fn to_data(&self) -> Result<Value, Error> {
         let value = serde_json::to_value(self)
-            .map_err(|e| Error::serialization(format!("encoding {}", self.event_type()), e))?;
+            .map_err(|e| Error::serialization_with(format!("encoding {}", self.event_type()), e))?;
         Ok(match value {
             Value::Object(mut map) if map.len() == 1 && map.contains_key(self.event_type()) => {
                 map.remove(self.event_type()).unwrap_or(Value::Null)
@@ -56,7 +56,7 @@ pub trait DomainEvent:
             return Ok(e);
         }
         serde_json::from_value::<Self>(data.clone()).map_err(|e| {
-            Error::serialization(
+            Error::serialization_with(
                 format!(
                     "decoding stored event of type {event_type:?} (an upcaster may be missing)"
                 ),
@@ -93,15 +93,12 @@ impl<E: DomainEvent> EventEnvelope<E> {
     pub fn from_event(event: &Event) -> Result<Self, Error> {
         let typed = E::from_data(&event.event_type, &event.data)?;
         if typed.event_type() != event.event_type {
-            return Err(Error::Serialization {
-                message: format!(
-                    "stored event {} of type {:?} decoded as an event of type {:?}",
-                    event.id,
-                    event.event_type,
-                    typed.event_type()
-                ),
-                source: None,
-            });
+            return Err(Error::serialization(format!(
+                "stored event {} of type {:?} decoded as an event of type {:?}",
+                event.id,
+                event.event_type,
+                typed.event_type()
+            )));
         }
         Ok(Self {
             id: event.id,
@@ -115,15 +112,15 @@ impl<E: DomainEvent> EventEnvelope<E> {
 
     /// Encodes the event for the store.
     pub fn to_event(&self) -> Result<Event, Error> {
-        Ok(Event {
-            id: self.id,
-            event_type: self.event.event_type().to_owned(),
-            actor_id: self.actor_id.clone(),
-            version: self.version,
-            data: self.event.to_data()?,
-            metadata: self.metadata.clone(),
-            timestamp: self.timestamp,
-        })
+        Ok(Event::from_parts(
+            self.id,
+            self.actor_id.clone(),
+            self.version,
+            self.event.event_type(),
+            self.event.to_data()?,
+            self.metadata.clone(),
+            self.timestamp,
+        ))
     }
 }
 
@@ -152,9 +149,10 @@ pub struct CommandEnvelope<C> {
     /// The command's id: unique per command (a fresh UUID v7 by default).
     /// While retrying one execution, the repository uses it to recognise an
     /// append that succeeded although the store reported a failure, so the
-    /// command is not applied twice. It is not an idempotency key across
-    /// executions: executing the same envelope again decides it again.
-    pub command_id: String,
+    /// command is not applied twice. The repository does not dedupe across
+    /// executions (executing the same envelope again decides it again); the
+    /// actor runtime does, within its per-actor window of recent ids.
+    pub command_id: CommandId,
     /// Correlation, causation, user, trace and span ids.
     pub metadata: Metadata,
 }
@@ -164,7 +162,7 @@ impl<C> CommandEnvelope<C> {
     pub fn new(command: C) -> Self {
         Self {
             command,
-            command_id: EventId::new().to_string(),
+            command_id: CommandId::random(),
             metadata: Metadata::new(),
         }
     }
@@ -188,14 +186,14 @@ impl<C> CommandEnvelope<C> {
     }
 
     /// Returns self with `command_id`.
-    pub fn with_command_id(mut self, command_id: impl Into<String>) -> Self {
-        self.command_id = command_id.into();
+    pub fn with_command_id(mut self, command_id: CommandId) -> Self {
+        self.command_id = command_id;
         self
     }
 
     /// The metadata every event caused by this command carries.
     pub fn event_metadata(&self) -> Metadata {
-        Metadata::caused_by(&self.command_id, &self.metadata)
+        Metadata::caused_by(self.command_id.as_str(), &self.metadata)
     }
 
     /// Stamps typed events decided for this command as the versions after
@@ -327,7 +325,7 @@ mod tests {
         let cmd = CommandEnvelope::new(())
             .with_correlation_id("req-1")
             .with_user_id("bob")
-            .with_command_id("cmd-1");
+            .with_command_id(CommandId::new("cmd-1").unwrap());
         let envs = cmd.envelopes(&actor(), 0, vec![Ev::Deposited(1), Ev::Deposited(2)]);
         assert_eq!(
             envs.iter().map(|e| e.version).collect::<Vec<_>>(),
@@ -338,7 +336,8 @@ mod tests {
             assert_eq!(e.metadata.causation_id(), Some("cmd-1"));
             assert_eq!(e.metadata.user_id(), Some("bob"));
         }
-        let uncorrelated = CommandEnvelope::new(()).with_command_id("cmd-2");
+        let uncorrelated =
+            CommandEnvelope::new(()).with_command_id(CommandId::new("cmd-2").unwrap());
         assert_eq!(
             uncorrelated.event_metadata().correlation_id(),
             Some("cmd-2")

@@ -88,7 +88,7 @@ impl Acks {
         let subscriber = client
             .subscribe(format!("{prefix}*"))
             .await
-            .map_err(|e| crate::error::other("subscribing to publish acknowledgements", e))?;
+            .map_err(|e| crate::error::other("subscribing to publish acknowledgements", None, e))?;
         let shared = Arc::new(Shared::default());
         let router = tokio::spawn(route(subscriber, prefix.len(), Arc::clone(&shared)));
         Ok(Self {
@@ -124,19 +124,18 @@ impl Acks {
             answered: false,
         };
         if self.shared.closed.load(Ordering::Acquire) {
-            return Err(PublishFailure::Failed(Error::unavailable(
-                format!("{what}: the connection is closed"),
-                None,
-            )));
+            return Err(PublishFailure::Failed(Error::unavailable(format!(
+                "{what}: the connection is closed"
+            ))));
         }
         self.client
             .publish_with_reply_and_headers(subject, Subject::from(reply), headers, payload)
             .await
             .map_err(|e| {
                 // Not handed to the connection: nothing was sent.
-                PublishFailure::Failed(Error::unavailable(
+                PublishFailure::Failed(Error::unavailable_with(
                     format!("{what}: the message could not be sent"),
-                    Some(Box::new(e)),
+                    e,
                 ))
             })?;
         match tokio::time::timeout(timeout, rx).await {
@@ -145,14 +144,12 @@ impl Acks {
                 read_ack(&message, what)
             }
             // Either way the message may have been stored.
-            Ok(Err(_)) => Err(PublishFailure::Ambiguous(Error::unavailable(
-                format!("{what}: the connection closed before an acknowledgement arrived"),
-                None,
-            ))),
-            Err(_) => Err(PublishFailure::Ambiguous(Error::unavailable(
-                format!("{what}: no acknowledgement from the server in time"),
-                None,
-            ))),
+            Ok(Err(_)) => Err(PublishFailure::Ambiguous(Error::unavailable(format!(
+                "{what}: the connection closed before an acknowledgement arrived"
+            )))),
+            Err(_) => Err(PublishFailure::Ambiguous(Error::unavailable(format!(
+                "{what}: no acknowledgement from the server in time"
+            )))),
         }
     }
 }
@@ -196,19 +193,17 @@ struct ApiError {
 /// Reads the server's answer to a publish.
 pub(crate) fn read_ack(message: &Message, what: &str) -> std::result::Result<u64, PublishFailure> {
     if message.status == Some(StatusCode::NO_RESPONDERS) {
-        return Err(PublishFailure::NoStream(Error::unavailable(
-            format!("{what}: no stream answered (it may be electing a leader)"),
-            None,
-        )));
+        return Err(PublishFailure::NoStream(Error::unavailable(format!(
+            "{what}: no stream answered (it may be electing a leader)"
+        ))));
     }
     if let Some(status) = message.status.filter(|s| *s != StatusCode::OK) {
-        return Err(PublishFailure::Ambiguous(Error::unavailable(
-            format!("{what}: the server answered with status {status}"),
-            None,
-        )));
+        return Err(PublishFailure::Ambiguous(Error::unavailable(format!(
+            "{what}: the server answered with status {status}"
+        ))));
     }
     let body: AckBody = serde_json::from_slice(&message.payload).map_err(|e| {
-        PublishFailure::Ambiguous(Error::serialization(
+        PublishFailure::Ambiguous(Error::serialization_with(
             format!("{what}: unreadable acknowledgement"),
             e,
         ))
@@ -216,7 +211,7 @@ pub(crate) fn read_ack(message: &Message, what: &str) -> std::result::Result<u64
     match (body.seq, body.error) {
         (_, Some(e)) if is_conflict_code(e.err_code) => Err(PublishFailure::Conflict),
         (_, Some(e)) if e.err_code == STREAM_NOT_FOUND => Err(PublishFailure::NoStream(
-            Error::unavailable(format!("{what}: {}", e.description), None),
+            Error::unavailable(format!("{what}: {}", e.description)),
         )),
         (_, Some(e)) => Err(PublishFailure::Failed(Error::storage(format!(
             "{what} refused by the server: {} (status {}, error code {})",

@@ -31,41 +31,6 @@ struct Known {
     fresh: bool,
 }
 
-/// [`validate_batch`], with batches ending at `u64::MAX` checked here (kept
-/// from when core's version overflowed there; core is now checked too).
-fn checked_validate(actor: &ActorId, events: &[Event]) -> Result<(u64, u64)> {
-    let Some(first) = events.first() else {
-        return validate_batch(actor, events);
-    };
-    if first.version.checked_add(events.len() as u64).is_some() {
-        return validate_batch(actor, events);
-    }
-    for (i, e) in events.iter().enumerate() {
-        e.validate()?;
-        if &e.actor_id != actor {
-            return Err(Error::invalid_input(
-                "a batch holds one actor's events only".to_string(),
-            ));
-        }
-        if first.version.checked_add(i as u64) != Some(e.version) {
-            return Err(Error::invalid_input(format!(
-                "batch versions must be consecutive: event {i} has version {}",
-                e.version
-            )));
-        }
-    }
-    Ok((first.version, events[events.len() - 1].version))
-}
-
-/// [`ExpectedVersion::admits`] without its overflow at `Exact(u64::MAX)`
-/// (nothing can follow that version).
-fn admits(expected: ExpectedVersion, current: u64, first: u64) -> bool {
-    match expected {
-        ExpectedVersion::Exact(u64::MAX) => false,
-        e => e.admits(current, first),
-    }
-}
-
 impl JetStreamEventStore {
     /// [`aether_core::EventStore::append_batch`].
     pub(crate) async fn append_checked(
@@ -105,7 +70,7 @@ impl JetStreamEventStore {
         expected: ExpectedVersion,
         events: Vec<Event>,
     ) -> Result<u64> {
-        let (first, last) = checked_validate(actor, &events)?;
+        let (first, last) = validate_batch(actor, &events)?;
         if events.len() > MAX_BATCH_EVENTS {
             return Err(Error::invalid_input(format!(
                 "a batch holds at most {MAX_BATCH_EVENTS} events, not {}",
@@ -121,10 +86,10 @@ impl JetStreamEventStore {
             } else {
                 "atomic batches are turned off (JetStreamConfig::atomic_batches = false)".into()
             };
-            return Err(Error::Unsupported { message });
+            return Err(Error::unsupported(message));
         }
         let payloads = self.encode(&events)?;
-        // cannot fail: checked_validate refused an empty batch.
+        // cannot fail: validate_batch refused an empty batch.
         let last_event = &events[events.len() - 1];
         let is_ours = |id: &Option<String>| {
             id.as_deref()
@@ -146,10 +111,10 @@ impl JetStreamEventStore {
         let mut ambiguous: Option<Error> = None;
         let mut ambiguous_count = 0;
         for attempt in 0..MAX_ATTEMPTS {
-            if !admits(expected, known.version, first) {
+            if !expected.admits(known.version, first) {
                 if !known.fresh {
                     known = Box::pin(self.fresh(actor, subject)).await?;
-                    if admits(expected, known.version, first) {
+                    if expected.admits(known.version, first) {
                         continue;
                     }
                 }
@@ -177,14 +142,11 @@ impl JetStreamEventStore {
                         }
                         Ok(_) => {}
                         Err(e) if ambiguous.is_some() => {
-                            return Err(Error::unavailable(
-                                format!(
-                                    "append to {:?}: outcome unknown (no acknowledgement, and \
+                            return Err(Error::unavailable(format!(
+                                "append to {:?}: outcome unknown (no acknowledgement, and \
                                      checking the stored history failed: {e})",
-                                    actor.as_str()
-                                ),
-                                None,
-                            ));
+                                actor.as_str()
+                            )));
                         }
                         Err(_) => {}
                     }
@@ -286,13 +248,9 @@ impl JetStreamEventStore {
                 // Presized: most events fit, saving the reallocations of `to_vec`.
                 let mut bytes = Vec::with_capacity(512);
                 serde_json::to_writer(&mut bytes, e)
-                    .map_err(|err| Error::serialization("encoding event", err))?;
+                    .map_err(|err| Error::serialization_with("encoding event", err))?;
                 if bytes.len() > limit {
-                    return Err(Error::TooLarge {
-                        what: "event",
-                        size: bytes.len(),
-                        limit,
-                    });
+                    return Err(Error::too_large("event", bytes.len(), limit));
                 }
                 Ok(Bytes::from(bytes))
             })

@@ -69,9 +69,9 @@ impl JetStreamEventStore {
                     .publish_with_headers(subject.clone(), h, payload.clone())
                     .await
                     .map_err(|e| {
-                        PublishFailure::Failed(Error::unavailable(
+                        PublishFailure::Failed(Error::unavailable_with(
                             "atomic batch: sending a message failed",
-                            Some(Box::new(e)),
+                            e,
                         ))
                     })?;
                 continue;

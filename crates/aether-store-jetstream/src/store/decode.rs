@@ -1,12 +1,30 @@
 //! Decoding replayed messages, inline for short replays and on a second task
 //! for long ones (so decoding overlaps with receiving).
 
-use aether_core::{ActorId, Error, MalformedEvent, Replay, Result};
+use aether_core::{ActorId, Error, Event, MalformedEvent, Replay, Result};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::read::decode;
+/// Decodes one stored message as an event of `actor`.
+pub(crate) fn decode(payload: &[u8], actor: &ActorId) -> std::result::Result<Event, String> {
+    let event = Event::from_json_slice(payload).map_err(|e| {
+        let mut text = e.to_string();
+        if let Some(src) = std::error::Error::source(&e) {
+            text = format!("{text}: {src}");
+        }
+        text
+    })?;
+    if &event.actor_id != actor {
+        return Err(format!(
+            "event {} belongs to actor {:?}, not {:?}",
+            event.id,
+            event.actor_id.as_str(),
+            actor.as_str()
+        ));
+    }
+    Ok(event)
+}
 
 /// Stored messages: (stream sequence, payload).
 type Chunk = Vec<(u64, Bytes)>;
@@ -42,11 +60,9 @@ impl Decoder {
                     "version {} does not follow version {}",
                     e.version, self.last_version
                 );
-                self.replay.malformed.push(MalformedEvent {
-                    position,
-                    raw,
-                    error,
-                });
+                self.replay
+                    .malformed
+                    .push(MalformedEvent::new(position, raw, error));
             }
             Ok(e) => {
                 self.last_version = e.version;
@@ -54,11 +70,10 @@ impl Decoder {
                     self.replay.events.push(e);
                 }
             }
-            Err(error) => self.replay.malformed.push(MalformedEvent {
-                position,
-                raw,
-                error,
-            }),
+            Err(error) => self
+                .replay
+                .malformed
+                .push(MalformedEvent::new(position, raw, error)),
         }
     }
 
@@ -124,10 +139,9 @@ impl Pipeline {
                     // The decoding task panicked: decoding never panics on
                     // input, so this is a bug; surface it.
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(e) => Err(Error::unavailable(
-                        format!("replay: the decoding task was cancelled: {e}"),
-                        None,
-                    )),
+                    Err(e) => Err(Error::unavailable(format!(
+                        "replay: the decoding task was cancelled: {e}"
+                    ))),
                 }
             }
             (None, Some(mut decoder)) => {

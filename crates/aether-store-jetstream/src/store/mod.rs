@@ -10,7 +10,10 @@ mod setup;
 use std::fmt;
 use std::sync::Arc;
 
-use aether_core::{ActorId, Event, EventStore, EventStoredHook, ExpectedVersion, Replay, Result};
+use aether_core::{
+    ActorId, Event, EventStore, EventStoredHook, ExpectedVersion, HookSlot, Replay, Result,
+};
+use aether_nats::ToServerAddrs;
 use async_nats::Client;
 use async_nats::jetstream::Context;
 use async_nats::jetstream::stream::Stream;
@@ -28,11 +31,11 @@ pub const MAX_BATCH_EVENTS: usize = 1000;
 /// optimistic concurrency enforced by the server, atomic batches,
 /// deduplication by event id and replay through ordered consumers.
 ///
-/// Cheap to clone; clones share the connection and the version cache.
+/// Cheap to clone; clones share the connection, the version cache and the
+/// hook.
 #[derive(Clone)]
 pub struct JetStreamEventStore {
     pub(crate) inner: Arc<Inner>,
-    hook: Option<Arc<dyn EventStoredHook>>,
 }
 
 /// Shared state of a store.
@@ -52,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) server_version: String,
     /// Routes publish acknowledgements to the appends awaiting them.
     pub(crate) acks: acks::Acks,
+    /// Told of every stored event.
+    pub(crate) hook: HookSlot,
 }
 
 impl fmt::Debug for JetStreamEventStore {
@@ -61,7 +66,7 @@ impl fmt::Debug for JetStreamEventStore {
             .field("namespace", &self.inner.config.namespace)
             .field("server_version", &self.inner.server_version)
             .field("atomic_batches", &self.inner.atomic_batches)
-            .field("hook", &self.hook.is_some())
+            .field("hook", &self.inner.hook.is_set())
             .finish()
     }
 }
@@ -70,13 +75,14 @@ impl fmt::Debug for JetStreamEventStore {
 const HEADER_RESERVE: usize = 1024 + aether_core::Event::MAX_EVENT_TYPE_LEN;
 
 impl JetStreamEventStore {
-    /// Connects to `url` (one URL or several, comma-separated) within
-    /// `config.connect_timeout` and opens the store. An unreachable server is
-    /// [`aether_core::Error::Unavailable`].
-    pub async fn connect(url: &str, config: JetStreamConfig) -> Result<Self> {
+    /// Dials `addrs` (a URL, several separated by commas, or a list; see
+    /// [`aether_nats::ToServerAddrs`]) with `config.connect` and opens the
+    /// store. An unreachable server is [`aether_core::Error::Unavailable`]
+    /// within `config.connect.timeout`; bad addresses are invalid input.
+    pub async fn connect(addrs: impl ToServerAddrs, config: JetStreamConfig) -> Result<Self> {
         config.validate()?;
-        let client = connect_client(url, &config).await?;
-        Self::new(client, config).await
+        let client = connect_client(addrs, &config).await?;
+        Self::open(client, config).await
     }
 
     /// Opens the store on an existing connection: creates the event stream,
@@ -88,7 +94,7 @@ impl JetStreamEventStore {
     /// flight at once: acks beyond it are dropped by the client (slow
     /// consumer), and those appends then wait for `request_timeout` before
     /// the store checks whether they landed (correct, but slow).
-    pub async fn new(client: Client, config: JetStreamConfig) -> Result<Self> {
+    pub async fn open(client: Client, config: JetStreamConfig) -> Result<Self> {
         config.validate()?;
         let info = client.server_info();
         let atomic_batches = config.atomic_batches && setup::supports_atomic_batches(&info.version);
@@ -122,15 +128,19 @@ impl JetStreamEventStore {
                 server_version: info.version,
                 acks,
                 config,
+                hook: HookSlot::new(),
             }),
-            hook: None,
         })
     }
 
-    /// Returns self calling `hook` once per stored event after every
-    /// successful append.
-    pub fn with_hook(mut self, hook: impl EventStoredHook) -> Self {
-        self.hook = Some(Arc::new(hook));
+    /// Returns the store calling `hook` once per stored event after every
+    /// successful append, in version order per actor.
+    ///
+    /// The hook belongs to the store, not to this handle: every clone, made
+    /// before or after, notifies it, and a later `with_hook` replaces it (the
+    /// same on every Aether store; see [`aether_core::HookSlot`]).
+    pub fn with_hook(self, hook: impl EventStoredHook) -> Self {
+        self.inner.hook.set(Arc::new(hook));
         self
     }
 
@@ -191,17 +201,13 @@ impl JetStreamEventStore {
 
     /// Opens the snapshot store that goes with this store, on the same
     /// connection and configuration.
-    pub async fn snapshot_store(&self) -> Result<crate::JetStreamSnapshotStore> {
-        crate::JetStreamSnapshotStore::new(self.inner.client.clone(), self.inner.config.clone())
+    pub async fn open_snapshot_store(&self) -> Result<crate::JetStreamSnapshotStore> {
+        crate::JetStreamSnapshotStore::open(self.inner.client.clone(), self.inner.config.clone())
             .await
     }
 
     fn notify(&self, events: &[Event]) {
-        if let Some(hook) = &self.hook {
-            for e in events {
-                hook.event_stored(e.into());
-            }
-        }
+        self.inner.hook.notify(events);
     }
 }
 

@@ -1,6 +1,6 @@
 //! Reading: the latest version in one round trip, and replay.
 
-use aether_core::{ActorId, Error, Event, Replay, Result};
+use aether_core::{ActorId, Error, Replay, Result};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::message::StreamMessage;
@@ -9,8 +9,8 @@ use futures::StreamExt;
 use tracing::Instrument;
 
 use super::JetStreamEventStore;
-use super::decode::{Decoder, Pipeline};
-use crate::error::{STREAM_NOT_FOUND, jetstream_code, other};
+use super::decode::{Decoder, Pipeline, decode};
+use crate::error::{STREAM_NOT_FOUND, consumer_error, get_error, ordered_error, stream_error};
 use crate::headers;
 
 /// Below this many events to skip, a replay scans from the subject's first
@@ -32,33 +32,10 @@ pub(crate) struct ServerTip {
     pub(crate) readable: bool,
 }
 
-/// Decodes one stored message as an event of `actor`.
-pub(crate) fn decode(payload: &[u8], actor: &ActorId) -> std::result::Result<Event, String> {
-    let event = Event::from_json_slice(payload).map_err(|e| {
-        let mut text = e.to_string();
-        if let Some(src) = std::error::Error::source(&e) {
-            text = format!("{text}: {src}");
-        }
-        text
-    })?;
-    if &event.actor_id != actor {
-        return Err(format!(
-            "event {} belongs to actor {:?}, not {:?}",
-            event.id,
-            event.actor_id.as_str(),
-            actor.as_str()
-        ));
-    }
-    Ok(event)
-}
-
 impl JetStreamEventStore {
     pub(crate) fn map_get_error(&self, err: LastRawMessageError, what: &str) -> Error {
-        let code = match err.kind() {
-            LastRawMessageErrorKind::JetStream(js) => Some(js.error_code().0),
-            _ => jetstream_code(&err),
-        };
-        if code == Some(STREAM_NOT_FOUND) {
+        if matches!(err.kind(), LastRawMessageErrorKind::JetStream(js) if js.error_code().0 == STREAM_NOT_FOUND)
+        {
             return Error::missing_with(
                 format!(
                     "{what}: the event stream {} is missing",
@@ -67,7 +44,7 @@ impl JetStreamEventStore {
                 err,
             );
         }
-        other(what.to_string(), err)
+        get_error(what, err)
     }
 
     /// The leader's view of the actor's last message; refreshes the cache.
@@ -154,10 +131,7 @@ impl JetStreamEventStore {
                 && let Ok(e) = decode(&msg.payload, actor)
                 && e.version == from
             {
-                return Ok(Replay {
-                    events: vec![e],
-                    malformed: vec![],
-                });
+                return Ok(Replay::new(vec![e], Vec::new()));
             }
             let start = if from - 1 > SKIP_SCAN_LIMIT {
                 self.find_start(actor, &subject, from, tip.sequence).await?
@@ -195,7 +169,7 @@ impl JetStreamEventStore {
             .send();
         let msg = tokio::time::timeout(self.inner.config.request_timeout, get)
             .await
-            .map_err(|_| Error::unavailable("replay: probe timed out", None))?
+            .map_err(|_| Error::unavailable("replay: probe timed out"))?
             .map_err(|e| self.map_get_error(e, "replay: locating the start"))?;
         let (version, event_id) = match headers::version(&msg.headers) {
             Some(v) => (Some(v), headers::event_id(&msg.headers)),
@@ -283,27 +257,24 @@ impl JetStreamEventStore {
             }),
         )
         .await
-        .map_err(|_| Error::unavailable("replay: creating the consumer timed out", None))?
-        .map_err(|e| other("replay: creating the consumer", e))?;
+        .map_err(|_| Error::unavailable("replay: creating the consumer timed out"))?
+        .map_err(|e| consumer_error("replay: creating the consumer", e))?;
         let name = consumer.cached_info().name.clone();
         let mut messages = consumer
             .messages()
             .await
-            .map_err(|e| other("replay: starting the consumer", e))?;
+            .map_err(|e| stream_error("replay: starting the consumer", e))?;
         let mut pipeline = Pipeline::new(Decoder::new(actor.clone(), from));
         let result = loop {
             let next = match tokio::time::timeout(timeout, messages.next()).await {
                 Err(_) => {
-                    break Err(Error::unavailable(
-                        format!(
-                            "replay of {:?} stalled: no message within {timeout:?}",
-                            actor.as_str()
-                        ),
-                        None,
-                    ));
+                    break Err(Error::unavailable(format!(
+                        "replay of {:?} stalled: no message within {timeout:?}",
+                        actor.as_str()
+                    )));
                 }
                 Ok(None) => break Ok(()),
-                Ok(Some(Err(e))) => break Err(other("replay: reading messages", e)),
+                Ok(Some(Err(e))) => break Err(ordered_error("replay: reading messages", e)),
                 Ok(Some(Ok(m))) => m,
             };
             let seq = match next.info() {

@@ -8,7 +8,7 @@ use async_nats::jetstream::context::CreateStreamErrorKind;
 use async_nats::jetstream::stream::{Config, Stream};
 
 use crate::config::JetStreamConfig;
-use crate::error::jetstream_code;
+use aether_nats::jetstream_code;
 
 /// The JetStream error code of a stream create/update error.
 fn create_code(e: &async_nats::jetstream::context::CreateStreamError) -> Option<u64> {
@@ -21,47 +21,20 @@ fn create_code(e: &async_nats::jetstream::context::CreateStreamError) -> Option<
 /// "Stream name already in use with a different configuration".
 const STREAM_NAME_EXIST: u64 = 10058;
 
-/// Connects within the configured timeout; `url` may list several servers
-/// separated by commas.
+/// Dials `addrs` with the store's connect settings; the client is named
+/// `aether-store` unless `config.connect.name` says otherwise.
 pub(crate) async fn connect_client(
-    url: &str,
+    addrs: impl aether_nats::ToServerAddrs,
     config: &JetStreamConfig,
 ) -> Result<async_nats::Client> {
-    let urls: Vec<String> = url
-        .split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(String::from)
-        .collect();
-    if urls.is_empty() {
-        return Err(Error::invalid_input("no NATS server URL given"));
-    }
-    let connect = async_nats::ConnectOptions::new()
-        .connection_timeout(config.connect_timeout)
-        .request_timeout(Some(config.request_timeout))
-        .connect(urls.as_slice());
-    // The outer timeout bounds DNS and handshake too.
-    match tokio::time::timeout(
-        config
-            .connect_timeout
-            .saturating_add(Duration::from_secs(1)),
-        connect,
+    let options = async_nats::ConnectOptions::new().request_timeout(Some(config.request_timeout));
+    Ok(aether_nats::connect_with::<aether_nats::ConnectErrorKind>(
+        addrs,
+        &config.connect,
+        "aether-store",
+        options,
     )
-    .await
-    {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(Error::unavailable(
-            format!("cannot connect to NATS at {url}"),
-            Some(Box::new(e)),
-        )),
-        Err(_) => Err(Error::unavailable(
-            format!(
-                "cannot connect to NATS at {url}: no answer within {:?}",
-                config.connect_timeout
-            ),
-            None,
-        )),
-    }
+    .await?)
 }
 
 /// Whether a server of this version (`"2.12.1"`, `"v2.15.1"`) supports
@@ -121,9 +94,9 @@ pub(crate) async fn ensure_stream(
                 if !transient {
                     return Err(Error::storage_with(format!("creating stream {name}"), e));
                 }
-                Error::unavailable(
+                Error::unavailable_with(
                     format!("creating stream {name}: JetStream not available"),
-                    Some(Box::new(e)),
+                    e,
                 )
             }
         };

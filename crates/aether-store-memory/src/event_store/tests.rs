@@ -18,7 +18,7 @@ fn recording_store() -> (InMemoryEventStore, Arc<Mutex<Vec<EventStored>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let store =
-        InMemoryEventStore::with_hook(Arc::new(move |n: EventStored| sink.lock().unwrap().push(n)));
+        InMemoryEventStore::new().with_hook(move |n: EventStored| sink.lock().unwrap().push(n));
     (store, seen)
 }
 
@@ -58,7 +58,7 @@ fn hook_may_append_to_the_same_actor_without_deadlock() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let cell: Arc<OnceLock<InMemoryEventStore>> = Arc::new(OnceLock::new());
     let (sink, store_cell) = (seen.clone(), cell.clone());
-    let store = InMemoryEventStore::with_hook(Arc::new(move |n: EventStored| {
+    let store = InMemoryEventStore::new().with_hook(move |n: EventStored| {
         sink.lock().unwrap().push(n.version);
         let store = store_cell.get().unwrap();
         // Reads and, for the first event, a nested append from inside the hook
@@ -75,7 +75,7 @@ fn hook_may_append_to_the_same_actor_without_deadlock() {
             // Delivered after this call returns, not re-entrantly.
             assert_eq!(*sink.lock().unwrap(), [1]);
         }
-    }));
+    });
     cell.set(store.clone()).unwrap();
     let a = actor("nested");
     block_on(store.append(ev(&a, 1))).unwrap();
@@ -87,12 +87,12 @@ fn hook_may_append_to_the_same_actor_without_deadlock() {
 fn a_panicking_hook_does_not_wedge_later_deliveries() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    let store = InMemoryEventStore::with_hook(Arc::new(move |n: EventStored| {
+    let store = InMemoryEventStore::new().with_hook(move |n: EventStored| {
         if n.version == 1 {
             panic!("hook failure on purpose");
         }
         sink.lock().unwrap().push(n.version);
-    }));
+    });
     let a = actor("panicky");
     let s = store.clone();
     let b = a.clone();

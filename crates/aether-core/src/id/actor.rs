@@ -1,72 +1,12 @@
-//! Identifiers: [`EventId`] and [`ActorId`].
+//! [`ActorId`]: the id of an actor (an event stream).
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use uuid::Uuid;
 
-use crate::error::Error;
-
-/// The unique id of an event: a UUID (v7 by default, so ids sort by creation time).
-///
-/// Stores use it for deduplication (on JetStream it is the `Nats-Msg-Id`), so an
-/// event keeps its id across retries.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EventId(Uuid);
-
-impl EventId {
-    /// A new, time-ordered (UUID v7) event id.
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    /// Wraps an existing UUID.
-    pub const fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    /// The UUID inside.
-    pub const fn as_uuid(&self) -> &Uuid {
-        &self.0
-    }
-}
-
-impl Default for EventId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Debug for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EventId({})", self.0)
-    }
-}
-
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl FromStr for EventId {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|e| Error::invalid_input(format!("invalid event id {s:?}: {e}")))
-    }
-}
-
-impl From<Uuid> for EventId {
-    fn from(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-}
+use super::{InvalidId, check_text};
 
 /// The id of an actor (an event stream): validated, cheap to clone.
 ///
@@ -101,9 +41,9 @@ impl ActorId {
     pub const MAX_TYPE_LEN: usize = 128;
 
     /// Validates `id` and builds an actor id whose type is derived from it.
-    pub fn new(id: impl AsRef<str>) -> Result<Self, Error> {
+    pub fn new(id: impl AsRef<str>) -> Result<Self, InvalidId> {
         let id = id.as_ref();
-        validate("actor id", id, Self::MAX_LEN)?;
+        check_text("actor id", id, Self::MAX_LEN)?;
         Ok(Self {
             id: Arc::from(id),
             actor_type: None,
@@ -111,10 +51,10 @@ impl ActorId {
     }
 
     /// Validates both parts and builds an actor id with an explicit actor type.
-    pub fn with_type(actor_type: impl AsRef<str>, id: impl AsRef<str>) -> Result<Self, Error> {
+    pub fn with_type(actor_type: impl AsRef<str>, id: impl AsRef<str>) -> Result<Self, InvalidId> {
         let mut this = Self::new(id)?;
         let actor_type = actor_type.as_ref();
-        validate("actor type", actor_type, Self::MAX_TYPE_LEN)?;
+        check_text("actor type", actor_type, Self::MAX_TYPE_LEN)?;
         if actor_type != derived_type(&this.id) {
             this.actor_type = Some(Arc::from(actor_type));
         }
@@ -147,24 +87,6 @@ fn derived_type(id: &str) -> &str {
     }
 }
 
-fn validate(what: &str, value: &str, max: usize) -> Result<(), Error> {
-    if value.is_empty() {
-        return Err(Error::invalid_input(format!("{what} must not be empty")));
-    }
-    if value.len() > max {
-        return Err(Error::invalid_input(format!(
-            "{what} is {} bytes long; the limit is {max}",
-            value.len()
-        )));
-    }
-    if value.contains('\0') {
-        return Err(Error::invalid_input(format!(
-            "{what} must not contain a NUL character"
-        )));
-    }
-    Ok(())
-}
-
 impl fmt::Debug for ActorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.actor_type {
@@ -181,7 +103,7 @@ impl fmt::Display for ActorId {
 }
 
 impl FromStr for ActorId {
-    type Err = Error;
+    type Err = InvalidId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::new(s)
@@ -189,7 +111,7 @@ impl FromStr for ActorId {
 }
 
 impl TryFrom<&str> for ActorId {
-    type Error = Error;
+    type Error = InvalidId;
 
     fn try_from(s: &str) -> Result<Self, Self::Error> {
         Self::new(s)
@@ -197,7 +119,7 @@ impl TryFrom<&str> for ActorId {
 }
 
 impl TryFrom<String> for ActorId {
-    type Error = Error;
+    type Error = InvalidId;
 
     fn try_from(s: String) -> Result<Self, Self::Error> {
         Self::new(s)
@@ -311,12 +233,5 @@ mod tests {
         assert_eq!(json, r#"{"id":"order-1","type":"invoice"}"#);
         assert_eq!(serde_json::from_str::<ActorId>(&json).unwrap(), c);
         assert!(serde_json::from_str::<ActorId>(r#""""#).is_err());
-    }
-
-    #[test]
-    fn event_id_parse() {
-        let id = EventId::new();
-        assert_eq!(id.to_string().parse::<EventId>().unwrap(), id);
-        assert!("nope".parse::<EventId>().is_err());
     }
 }

@@ -1,0 +1,151 @@
+//! [`CommandId`]: the identity of one command, kept across its retries.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use super::InvalidId;
+
+/// The id of a command: chosen by the caller, or a fresh UUID v7.
+///
+/// Every event a command causes names it as its causation id. The actor
+/// runtime makes it an idempotency key: a command retried with the same id
+/// (after a timeout, on another node) returns the recorded outcome instead of
+/// being decided again.
+///
+/// Rules: 1 to [`CommandId::MAX_LEN`] bytes of UTF-8, no control characters
+/// (it travels in NATS headers, where a line break would end the header).
+///
+/// ```
+/// use aether_core::CommandId;
+/// let id = CommandId::new("req-7f3c").unwrap();
+/// assert_eq!(id.as_str(), "req-7f3c");
+/// assert!(CommandId::new("").is_err());
+/// assert!(CommandId::new("a\r\nb").is_err());
+/// assert_ne!(CommandId::random(), CommandId::random());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommandId(Arc<str>);
+
+impl CommandId {
+    /// The longest command id accepted, in bytes.
+    pub const MAX_LEN: usize = 128;
+
+    /// Validates `id` and builds a command id.
+    pub fn new(id: impl AsRef<str>) -> Result<Self, InvalidId> {
+        let id = id.as_ref();
+        if id.is_empty() || id.len() > Self::MAX_LEN {
+            return Err(InvalidId::new(format!(
+                "command id must be 1 to {} bytes long, got {}",
+                Self::MAX_LEN,
+                id.len()
+            )));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(InvalidId::new(format!(
+                "command id {id:?} contains a control character"
+            )));
+        }
+        Ok(Self(Arc::from(id)))
+    }
+
+    /// A fresh, time-ordered (UUID v7) command id.
+    pub fn random() -> Self {
+        let mut buf = [0u8; 36];
+        Self(Arc::from(
+            &*Uuid::now_v7().hyphenated().encode_lower(&mut buf),
+        ))
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for CommandId {
+    /// A fresh id ([`CommandId::random`]).
+    fn default() -> Self {
+        Self::random()
+    }
+}
+
+impl fmt::Debug for CommandId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CommandId({})", self.0)
+    }
+}
+
+impl fmt::Display for CommandId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for CommandId {
+    type Err = InvalidId;
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        Self::new(s)
+    }
+}
+
+impl TryFrom<&str> for CommandId {
+    type Error = InvalidId;
+    fn try_from(s: &str) -> Result<Self, InvalidId> {
+        Self::new(s)
+    }
+}
+
+impl TryFrom<String> for CommandId {
+    type Error = InvalidId;
+    fn try_from(s: String) -> Result<Self, InvalidId> {
+        Self::new(s)
+    }
+}
+
+impl AsRef<str> for CommandId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for CommandId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CommandId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        CommandId::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        assert!(CommandId::new("x".repeat(CommandId::MAX_LEN)).is_ok());
+        assert!(CommandId::new("x".repeat(CommandId::MAX_LEN + 1)).is_err());
+        assert!(CommandId::new("order 42 / try 1 ü").is_ok());
+        assert!(CommandId::new("a\0").is_err());
+        let r = CommandId::random();
+        assert_eq!(r.as_str().len(), 36);
+        assert_eq!(r.as_str().parse::<CommandId>().unwrap(), r);
+    }
+
+    #[test]
+    fn serde_validates() {
+        let id = CommandId::new("c-1").unwrap();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, "\"c-1\"");
+        assert_eq!(serde_json::from_str::<CommandId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<CommandId>("\"\"").is_err());
+    }
+}
