@@ -12,17 +12,14 @@
 //! both try to withdraw most of the balance at once: exactly one succeeds, the
 //! other is re-decided on the new state and rejected by the account itself.
 
-#[path = "shared/account.rs"]
-mod account;
 #[path = "shared/nats.rs"]
 mod nats;
 
 use std::time::Duration;
 
-use account::{Account, AccountCommand, AccountError};
-use aether::core::aggregate::{ExecuteError, Repository, RetryPolicy};
 use aether::jetstream::{JetStreamConfig, JetStreamEventStore, JetStreamSnapshotStore};
 use aether::prelude::*;
+use aether_testkit::fixtures::{Account, AccountCommand, AccountError};
 use nats::BoxError;
 
 type Accounts = Repository<Account, JetStreamEventStore, JetStreamSnapshotStore>;
@@ -43,6 +40,7 @@ async fn node(url: &str) -> Result<Accounts, BoxError> {
     let retry = RetryPolicy::exponential(30, Duration::from_millis(1), Duration::from_millis(40));
     Ok(Repository::new(store)
         .with_snapshots(snapshots)
+        .with_snapshot_policy(SnapshotPolicy::EveryNEvents(3))
         .with_retry_policy(retry))
 }
 

@@ -2,24 +2,23 @@
 //!
 //! Runs without a server: `cargo run --example quickstart`.
 //!
-//! It uses the account of `shared/account.rs` (commands, events, a domain
-//! error), opens it, deposits, tries to withdraw too much (rejected by the
-//! aggregate), withdraws, and reloads it from a snapshot plus the events after
-//! it.
+//! It uses the bank account every Aether test uses
+//! (`crates/aether-testkit/src/fixtures/account.rs`: commands, events, a
+//! domain error, the decide/evolve logic), opens it, deposits, tries to
+//! withdraw too much (rejected by the aggregate), withdraws, and reloads it
+//! from a snapshot plus the events after it.
 
-#[path = "shared/account.rs"]
-mod account;
-
-use account::{Account, AccountCommand};
-use aether::core::aggregate::{CommandEnvelope, ExecuteError, Repository};
 use aether::memory::{InMemoryEventStore, InMemorySnapshotStore};
 use aether::prelude::*;
+use aether_testkit::fixtures::{Account, AccountCommand};
 
 /// Runs the example.
 pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let store = InMemoryEventStore::new();
     let snapshots = InMemorySnapshotStore::new();
-    let accounts = Repository::<Account, _>::new(store.clone()).with_snapshots(snapshots);
+    let accounts = Repository::<Account, _>::new(store.clone())
+        .with_snapshots(snapshots)
+        .with_snapshot_policy(SnapshotPolicy::EveryNEvents(3));
     let id = ActorId::new("account-ada")?;
 
     // Commands carry metadata; every event they cause inherits it.

@@ -14,84 +14,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aether::core::aggregate::{
-    Aggregate, CircuitBreaker, CircuitBreakerConfig, DeferredCommands, DomainEvent, ExecuteError,
-    Jitter, Repository, RetryPolicy, SnapshotPolicy,
-};
-use aether::core::{Replay, Result as StoreResult};
+use aether::core::aggregate::{CircuitBreaker, CircuitBreakerConfig, DeferredCommands, Jitter};
 use aether::memory::InMemoryEventStore;
 use aether::prelude::*;
-use serde::{Deserialize, Serialize};
+use aether_testkit::FaultyStore;
+use aether_testkit::fixtures::{Counter, ZeroAdd};
 
 const TASKS: u64 = 8;
 const PER_TASK: u64 = 15;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Counter {
-    value: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum CounterEvent {
-    Incremented,
-}
-
-impl DomainEvent for CounterEvent {
-    fn event_type(&self) -> &'static str {
-        "Incremented"
-    }
-}
-
-impl Aggregate for Counter {
-    const TYPE: &'static str = "counter";
-    type Command = ();
-    type Event = CounterEvent;
-    type Error = std::convert::Infallible;
-
-    fn handle(&self, _: &()) -> Result<Vec<CounterEvent>, Self::Error> {
-        Ok(vec![CounterEvent::Incremented])
-    }
-
-    fn apply(&mut self, _: &CounterEvent) {
-        self.value += 1;
-    }
-
-    fn snapshot_policy() -> SnapshotPolicy {
-        SnapshotPolicy::Never
-    }
-}
-
 /// The in-memory store with a simulated network round trip before each
-/// append, which widens the window between load and append where other
-/// writers get in: the conflicts below are real store conflicts.
-#[derive(Clone)]
-struct Remote {
-    inner: InMemoryEventStore,
-    round_trip: Duration,
-}
-
-impl EventStore for Remote {
-    async fn append_batch(
-        &self,
-        actor_id: &ActorId,
-        expected: ExpectedVersion,
-        events: Vec<Event>,
-    ) -> StoreResult<u64> {
-        tokio::time::sleep(self.round_trip).await;
-        self.inner.append_batch(actor_id, expected, events).await
-    }
-
-    async fn read_with_errors(&self, actor_id: &ActorId, from: u64) -> StoreResult<Replay> {
-        self.inner.read_with_errors(actor_id, from).await
-    }
-
-    async fn latest_version(&self, actor_id: &ActorId) -> StoreResult<u64> {
-        self.inner.latest_version(actor_id).await
-    }
-}
+/// append (the test kit's `FaultyStore` adds it), which widens the window
+/// between load and append where other writers get in: the conflicts below
+/// are real store conflicts.
+type Remote = FaultyStore<InMemoryEventStore>;
 
 type Repo = Repository<Counter, Remote>;
-type CounterError = ExecuteError<std::convert::Infallible, ()>;
+type CounterError = ExecuteError<ZeroAdd, u64>;
 
 /// What one workload did.
 #[derive(Default)]
@@ -103,10 +42,8 @@ struct Tally {
 }
 
 fn new_repo(policy: RetryPolicy) -> Repo {
-    let store = Remote {
-        inner: InMemoryEventStore::new(),
-        round_trip: Duration::from_millis(1),
-    };
+    let store = FaultyStore::new(InMemoryEventStore::new());
+    store.delay_appends(Duration::from_millis(1));
     Repository::new(store).with_retry_policy(policy)
 }
 
@@ -126,7 +63,7 @@ async fn workload(
                 (repo.clone(), tally.clone(), id.clone(), on_error.clone());
             tokio::spawn(async move {
                 for _ in 0..PER_TASK {
-                    match repo.execute(&id, ()).await {
+                    match repo.execute(&id, 1).await {
                         Ok(done) => {
                             tally.committed.fetch_add(1, Ordering::Relaxed);
                             tally

@@ -18,6 +18,12 @@ cargo fmt --all -- --check
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "facade features: none, each alone (warnings are errors)"
+for features in "" memory jetstream bus cluster; do
+    echo "aether --no-default-features ${features:+--features $features}"
+    RUSTFLAGS="-D warnings" cargo check --quiet --locked -p aether --lib --no-default-features ${features:+--features "$features"}
+done
+
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 

@@ -108,6 +108,7 @@ pub enum RecvError {
 /// An event as delivered: the namespace it was published to and the event,
 /// shared (not copied) between all subscribers.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Envelope {
     /// The concrete namespace the event was published to.
     pub namespace: crate::Namespace,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use aether_bus::{BusItem, EventSubscription};
+use aether_bus::{BusItem, EventSubscription, NatsBusConfig, NatsEventBus};
 use aether_core::{ActorId, Event, json};
 
 /// An event for `actor` of type `ty` whose data carries sequence number `seq`.
@@ -42,4 +42,42 @@ pub async fn next_item(
         Ok(Ok(item)) => Some(item),
         _ => None,
     }
+}
+
+/// A NATS bus with its own connection and default settings.
+pub async fn bus(url: &str) -> NatsEventBus {
+    NatsEventBus::connect(url, NatsBusConfig::default())
+        .await
+        .expect("connect bus")
+}
+
+/// Drains everything that arrives within `quiet` of silence; returns the seqs.
+pub async fn drain(sub: &mut EventSubscription, quiet: Duration) -> Vec<u64> {
+    let mut got = Vec::new();
+    while let Some(item) = next_item(sub, quiet).await {
+        match item {
+            BusItem::Event(env) => got.push(seq_of(&env.event)),
+            BusItem::Lagged(n) => panic!("unexpected lag {n}"),
+        }
+    }
+    got
+}
+
+/// Polls `cond` until it holds (panics after a few seconds).
+pub async fn wait_for(mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not reached within 5 s");
+}
+
+/// A round trip through the server, so that a subscription sent on `client`
+/// is in place (a flush only writes it to the socket): a request nobody
+/// answers, refused by the server once it has processed everything before.
+/// Returns once the server has processed what `client` sent before.
+pub async fn server_has_processed(client: &async_nats::Client) {
+    let _ = client.request("nobody.listens", bytes::Bytes::new()).await;
 }

@@ -37,6 +37,7 @@ pub const LEADER_KEY: &str = "leader";
 
 /// This node's leadership while it lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Leadership {
     /// The fencing token: carry it in every leader decision.
     pub term: Term,
@@ -53,6 +54,7 @@ impl Leadership {
 
 /// The leader as seen in the KV bucket (by any node).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LeaderInfo {
     /// The leader.
     pub node: NodeId,
@@ -116,7 +118,7 @@ enum Outcome {
 
 impl Election {
     pub(crate) async fn run(mut self) {
-        let span = tracing::info_span!("election", node = %self.me);
+        let span = tracing::info_span!("aether.cluster.election", node = %self.me);
         async move {
             let mut watch: Option<kv::Watch> = None;
             // The leader renews every `renew_interval`; a watch silent for
@@ -200,7 +202,7 @@ impl Election {
     }
 
     async fn lead(&mut self, mut me: Leadership, watch: &mut Option<kv::Watch>) -> Outcome {
-        let span = tracing::info_span!("leader", term = me.term.get());
+        let span = tracing::info_span!("aether.cluster.leader", term = me.term.get());
         let this = &mut *self;
         async move {
             let cfg = this.config.election.clone();
@@ -356,7 +358,7 @@ impl Election {
             assignment: plan.assignment.clone(),
         };
         let span = tracing::info_span!(
-            "publish_shard_map",
+            "aether.cluster.publish_shard_map",
             epoch = map.epoch,
             term = me.term.get(),
             members = map.members.len(),

@@ -24,6 +24,7 @@ pub enum ShardRole {
 /// `to` is `None` when a replica is dropped without replacement (fewer members
 /// than the replication factor).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShardMove {
     /// The shard.
     pub shard: ShardId,
@@ -37,6 +38,7 @@ pub struct ShardMove {
 
 /// The result of planning: the target assignment and the moves to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RebalancePlan {
     /// The assignment after the moves.
     pub assignment: ShardAssignment,

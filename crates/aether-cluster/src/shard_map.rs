@@ -27,6 +27,7 @@ pub const SHARD_MAP_KEY: &str = "map";
 /// its term is not lower ([`ShardMap::supersedes`]); every node therefore
 /// converges on the latest map and never goes back to an older one.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShardMap {
     /// Publication number, starting at 1.
     pub epoch: u64,
@@ -158,6 +159,7 @@ impl ShardMap {
 
 /// What a node knows about published maps.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct MapState {
     /// The map in force locally.
     pub accepted: Option<Arc<ShardMap>>,
@@ -258,7 +260,7 @@ pub(crate) async fn watch_maps(
     state: watch::Sender<MapState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let span = tracing::info_span!("shard_map_watch", node = %me);
+    let span = tracing::info_span!("aether.cluster.shard_map_watch", node = %me);
     async move {
         let mut tick = tokio::time::interval(poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -148,19 +148,15 @@ async fn maps_with_an_older_epoch_or_term_are_rejected() {
         .get_key_value(format!("{}_shards", cfg.cluster_name))
         .await
         .unwrap();
-    let stale = ShardMap {
-        epoch: epoch - 1,
-        ..(*current).clone()
-    };
+    let mut stale = ShardMap::clone(&current);
+    stale.epoch = epoch - 1;
     kv.put(aether_cluster::SHARD_MAP_KEY, stale.encode().unwrap())
         .await
         .unwrap();
     // And one with a newer epoch but an older term (a deposed leader).
-    let deposed = ShardMap {
-        epoch: epoch + 5,
-        term: Term(current.term.get() - 1),
-        ..(*current).clone()
-    };
+    let mut deposed = ShardMap::clone(&current);
+    deposed.epoch = epoch + 5;
+    deposed.term = Term(current.term.get() - 1);
     kv.put(aether_cluster::SHARD_MAP_KEY, deposed.encode().unwrap())
         .await
         .unwrap();

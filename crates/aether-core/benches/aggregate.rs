@@ -12,44 +12,10 @@
 
 use std::time::{Duration, Instant};
 
-use aether_core::aggregate::{Aggregate, DomainEvent, Repository, SnapshotPolicy};
+use aether_core::aggregate::{Aggregate, Repository, SnapshotPolicy};
 use aether_core::{ActorId, Event, EventStore, ExpectedVersion, Metadata, json};
 use aether_store_memory::{InMemoryEventStore, InMemorySnapshotStore};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Account {
-    balance: u64,
-    deposits: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum AccountEvent {
-    Deposited { amount: u64 },
-}
-
-impl DomainEvent for AccountEvent {
-    fn event_type(&self) -> &'static str {
-        "Deposited"
-    }
-}
-
-impl Aggregate for Account {
-    const TYPE: &'static str = "account";
-    type Command = u64;
-    type Event = AccountEvent;
-    type Error = std::convert::Infallible;
-
-    fn handle(&self, amount: &u64) -> Result<Vec<AccountEvent>, Self::Error> {
-        Ok(vec![AccountEvent::Deposited { amount: *amount }])
-    }
-
-    fn apply(&mut self, event: &AccountEvent) {
-        let AccountEvent::Deposited { amount } = event;
-        self.balance += amount;
-        self.deposits += 1;
-    }
-}
+use aether_testkit::fixtures::Counter;
 
 const HISTORY: u64 = 100_000;
 const TAIL: u64 = 100;
@@ -85,7 +51,7 @@ where
 }
 
 fn deposit_event(id: &ActorId, version: u64) -> Event {
-    Event::new(id.clone(), version, "Deposited", json!({"amount": 1}))
+    Event::new(id.clone(), version, "Added", json!({"by": 1}))
         .with_metadata(Metadata::new().with_correlation_id("bench"))
 }
 
@@ -102,11 +68,11 @@ async fn bench_load() {
             .await
             .unwrap();
     }
-    let plain = Repository::<Account, _>::new(store.clone());
-    let snapshotted = Repository::<Account, _>::new(store.clone()).with_snapshots(snaps.clone());
+    let plain = Repository::<Counter, _>::new(store.clone());
+    let snapshotted = Repository::<Counter, _>::new(store.clone()).with_snapshots(snaps.clone());
     // Snapshot at HISTORY - TAIL, as a policy of every 100 events leaves it.
     let at = HISTORY - TAIL;
-    let mut state = Account::default();
+    let mut state = Counter::default();
     for e in store.read(&id, 1).await.unwrap().iter().take(at as usize) {
         state.apply(&snapshotted.decode(e.clone()).unwrap().event);
     }
@@ -144,7 +110,7 @@ async fn bench_execute() {
     const N: u64 = 20_000;
     // Fresh aggregates: execute = empty load + decide + append + apply.
     let store = InMemoryEventStore::new();
-    let repo = Repository::<Account, _>::new(store.clone());
+    let repo = Repository::<Counter, _>::new(store.clone());
     let ids: Vec<_> = (0..N)
         .map(|i| ActorId::new(format!("account-x{i}")).unwrap())
         .collect();
@@ -191,7 +157,7 @@ async fn bench_execute() {
     // One long-lived aggregate, snapshot every 100 events: execute = snapshot
     // + tail (< 100 events) load, decide, append, apply, sometimes snapshot.
     let store = InMemoryEventStore::new();
-    let repo = Repository::<Account, _>::new(store.clone())
+    let repo = Repository::<Counter, _>::new(store.clone())
         .with_snapshots(InMemorySnapshotStore::new())
         .with_snapshot_policy(SnapshotPolicy::EveryNEvents(100));
     let id = ActorId::new("account-long").unwrap();

@@ -1,8 +1,6 @@
 //! Concurrent `execute` on one aggregate from many tasks: with retries every
 //! command converges, and none is lost or applied twice.
 
-mod aggregate_support;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +8,7 @@ use std::time::Duration;
 use aether_core::aggregate::{CommandEnvelope, ExecuteError, Repository, RetryPolicy};
 use aether_core::{ActorId, EventStore};
 use aether_store_memory::InMemoryEventStore;
-use aggregate_support::*;
+use aether_testkit::fixtures::*;
 
 const TASKS: u64 = 16;
 const PER_TASK: u64 = 25;

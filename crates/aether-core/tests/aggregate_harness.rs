@@ -1,10 +1,8 @@
 //! The given/when/then harness, tested on the bank account aggregate.
 
-mod aggregate_support;
-
 use aether_core::aggregate::{AggregateTest, UpcasterChain};
 use aether_core::{ActorId, Event, json};
-use aggregate_support::*;
+use aether_testkit::fixtures::*;
 
 #[test]
 fn given_when_then_expect_events() {

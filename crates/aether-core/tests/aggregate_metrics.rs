@@ -1,15 +1,13 @@
 //! The repository's metrics: snapshots taken and events replayed per load,
 //! through the `metrics` facade.
 
-mod aggregate_support;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aether_core::ActorId;
 use aether_core::aggregate::{Repository, SnapshotPolicy};
 use aether_store_memory::{InMemoryEventStore, InMemorySnapshotStore};
-use aggregate_support::*;
+use aether_testkit::fixtures::*;
 use metrics::{
     Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString, Unit,

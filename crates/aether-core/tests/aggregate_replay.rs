@@ -1,14 +1,12 @@
 //! Property tests: replay is deterministic, and snapshot + tail equals a full
 //! replay.
 
-mod aggregate_support;
-
 use aether_core::aggregate::{
     Aggregate, AggregateTest, CommandEnvelope, EventEnvelope, Repository, SnapshotPolicy,
 };
 use aether_core::{ActorId, EventStore};
 use aether_store_memory::{InMemoryEventStore, InMemorySnapshotStore};
-use aggregate_support::*;
+use aether_testkit::fixtures::*;
 use proptest::prelude::*;
 
 fn command() -> impl Strategy<Value = AccountCommand> {

@@ -11,6 +11,14 @@
 //!   [`NatsCluster::client_url`] returns [`ClientUrls`], which `async_nats::connect` accepts.
 //! - [`conformance`]: the suite every `EventStore` and `SnapshotStore` must pass.
 //!
+//! Test doubles that wrap real parts, and shared fixtures:
+//!
+//! - [`FaultyStore`]: any event store with faults injected on demand (lost
+//!   acks, transient and permanent failures, a concurrent writer, stalls,
+//!   delays) and call counters.
+//! - [`fixtures`]: the [`fixtures::Account`] and [`fixtures::Counter`]
+//!   aggregates every crate's tests, benchmarks and doctests use.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -55,6 +63,8 @@ mod binary;
 mod builder;
 mod cluster;
 pub mod conformance;
+mod faults;
+pub mod fixtures;
 mod process;
 mod ready;
 mod running;
@@ -63,5 +73,6 @@ mod urls;
 
 pub use builder::NatsServerBuilder;
 pub use cluster::NatsCluster;
+pub use faults::{FaultyStore, Interloper, StallGuard};
 pub use server::NatsServer;
 pub use urls::ClientUrls;

@@ -6,20 +6,7 @@
 //! ```
 //! use aether::prelude::*;
 //! use aether::memory::InMemoryEventStore;
-//! # use serde::{Deserialize, Serialize};
-//! # #[derive(Debug, Default, Serialize, Deserialize)]
-//! # struct Counter { value: u64 }
-//! # #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-//! # enum Added { Added(u64) }
-//! # impl DomainEvent for Added { fn event_type(&self) -> &'static str { "Added" } }
-//! # impl Aggregate for Counter {
-//! #     const TYPE: &'static str = "counter";
-//! #     type Command = u64;
-//! #     type Event = Added;
-//! #     type Error = std::convert::Infallible;
-//! #     fn handle(&self, by: &u64) -> Result<Vec<Added>, Self::Error> { Ok(vec![Added::Added(*by)]) }
-//! #     fn apply(&mut self, Added::Added(by): &Added) { self.value += by }
-//! # }
+//! use aether_testkit::fixtures::Counter; // an `Aggregate`: adds its command to a value
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

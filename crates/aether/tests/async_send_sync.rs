@@ -12,45 +12,18 @@
 use std::future::Future;
 
 use aether::aggregate::{
-    Aggregate, CircuitBreaker, CommandEnvelope, Committed, DeferredCommands, DomainEvent,
-    EventEnvelope, ExecuteError, Loaded, NoSnapshots, Repository, RetryPolicy, UpcasterChain,
+    CircuitBreaker, CommandEnvelope, Committed, DeferredCommands, EventEnvelope, ExecuteError,
+    Loaded, NoSnapshots, Repository, RetryPolicy, UpcasterChain,
 };
 use aether::{
     ActorId, DynEventStore, DynSnapshotStore, Error, Event, EventId, EventStore, EventStored,
     ExpectedVersion, Metadata, Replay, Snapshot, SnapshotStore, Timestamp, VersionConflict,
 };
-use serde::{Deserialize, Serialize};
 
 fn send_sync_static<T: Send + Sync + 'static>() {}
 fn send_future<F: Future + Send>(_: F) {}
 
-/// A minimal aggregate, to name `Repository` types.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Counter(u64);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Added;
-
-impl DomainEvent for Added {
-    fn event_type(&self) -> &'static str {
-        "Added"
-    }
-}
-
-impl Aggregate for Counter {
-    const TYPE: &'static str = "counter";
-    type Command = ();
-    type Event = Added;
-    type Error = std::convert::Infallible;
-
-    fn handle(&self, _: &()) -> Result<Vec<Added>, Self::Error> {
-        Ok(vec![Added])
-    }
-
-    fn apply(&mut self, _: &Added) {
-        self.0 += 1;
-    }
-}
+use aether_testkit::fixtures::{Counter, CounterEvent};
 
 /// Futures of the store traits and the repository over store `S` are `Send`.
 /// Never called: only type-checked.
@@ -70,15 +43,15 @@ fn store_futures_are_send<S: EventStore, SS: SnapshotStore>(
     send_future(snapshots.save_snapshot(snapshot));
     let repo = Repository::<Counter, _>::new(store).with_snapshots(snapshots);
     send_future(repo.load(&id));
-    send_future(repo.execute(&id, ()));
-    send_future(repo.execute_once(&id, ()));
+    send_future(repo.execute(&id, 1));
+    send_future(repo.execute_once(&id, 1));
     let mut loaded = Loaded {
         state: Counter::default(),
         version: 0,
         snapshot_version: 0,
         replayed: 0,
     };
-    send_future(repo.execute_loaded(&id, &mut loaded, ()));
+    send_future(repo.execute_loaded(&id, &mut loaded, 1));
     send_future(DeferredCommands::<Counter>::new().drain(&repo));
 }
 
@@ -105,7 +78,7 @@ fn aggregate_types_are_send_sync_static() {
     send_sync_static::<Repository<Counter, std::sync::Arc<dyn DynEventStore>, NoSnapshots>>();
     send_sync_static::<Loaded<Counter>>();
     send_sync_static::<Committed<Counter>>();
-    send_sync_static::<EventEnvelope<Added>>();
+    send_sync_static::<EventEnvelope<CounterEvent>>();
     send_sync_static::<CommandEnvelope<()>>();
     send_sync_static::<ExecuteError<std::convert::Infallible, ()>>();
     send_sync_static::<RetryPolicy>();

@@ -99,7 +99,7 @@ pub(crate) async fn keep_lease(
     status: watch::Sender<LeaseStatus>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let span = tracing::info_span!("member_lease", node = %info.id);
+    let span = tracing::info_span!("aether.cluster.member_lease", node = %info.id);
     async move {
         let key = info.id.as_str().to_owned();
         let value = match encode_info(&info) {

@@ -66,6 +66,7 @@ impl NodeInfo {
 
 /// A member as the local node sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Member {
     /// What it announced.
     pub info: NodeInfo,
@@ -79,6 +80,7 @@ pub struct Member {
 
 /// Every member the local node knows, by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemberView {
     /// The members.
     pub members: BTreeMap<NodeId, Member>,
@@ -108,6 +110,7 @@ impl MemberView {
 
 /// The local node's own membership lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct LeaseStatus {
     /// Until when the node may claim membership and shard ownership, on the
     /// local monotonic clock: `sent_at(last acknowledged renewal) + lease −

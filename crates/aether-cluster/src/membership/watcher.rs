@@ -28,7 +28,7 @@ pub(crate) struct Watcher {
 
 impl Watcher {
     pub(crate) async fn run(mut self) {
-        let span = tracing::info_span!("membership", node = %self.me);
+        let span = tracing::info_span!("aether.cluster.membership", node = %self.me);
         async move {
             let prefix = self.config.heartbeat_prefix();
             let my_subject = format!("{prefix}.{}", self.me);

@@ -1,10 +1,7 @@
 //! [`CommandId`]: the identity of one command, kept across its retries.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use super::InvalidId;
@@ -73,57 +70,7 @@ impl Default for CommandId {
     }
 }
 
-impl fmt::Debug for CommandId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CommandId({})", self.0)
-    }
-}
-
-impl fmt::Display for CommandId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for CommandId {
-    type Err = InvalidId;
-    fn from_str(s: &str) -> Result<Self, InvalidId> {
-        Self::new(s)
-    }
-}
-
-impl TryFrom<&str> for CommandId {
-    type Error = InvalidId;
-    fn try_from(s: &str) -> Result<Self, InvalidId> {
-        Self::new(s)
-    }
-}
-
-impl TryFrom<String> for CommandId {
-    type Error = InvalidId;
-    fn try_from(s: String) -> Result<Self, InvalidId> {
-        Self::new(s)
-    }
-}
-
-impl AsRef<str> for CommandId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Serialize for CommandId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for CommandId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        CommandId::new(s).map_err(serde::de::Error::custom)
-    }
-}
+string_id_impls!(CommandId);
 
 #[cfg(test)]
 mod tests {

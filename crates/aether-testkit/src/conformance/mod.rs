@@ -1,5 +1,5 @@
-//! The store conformance suite: the behaviour every [`EventStore`] and
-//! [`SnapshotStore`] backend must show.
+//! The conformance suites: the behaviour every [`EventStore`] and
+//! [`SnapshotStore`] backend must show, and (in [`bus`]) every event bus.
 //!
 //! Each case is a plain `pub async fn case<S: EventStore>(store: &S)` that
 //! panics with a clear message when the store misbehaves. Every case uses its
@@ -57,6 +57,7 @@
 
 mod actor_ids;
 mod batches;
+pub mod bus;
 mod concurrency;
 mod conflicts;
 mod ordering;
