@@ -79,7 +79,7 @@ impl<K: ErrorKind> ComponentError<K> {
         Self {
             kind,
             message: message.into(),
-            source: Some(source.into()),
+            source: crate::cause::cause(source),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::cause::cause;
 use crate::id::{ActorId, InvalidId};
 
 /// A boxed error source.
@@ -176,7 +177,7 @@ impl Error {
     pub fn serialization_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Serialization {
             message: message.into(),
-            source: Some(source.into()),
+            source: cause(source),
         }
     }
 
@@ -192,7 +193,7 @@ impl Error {
     pub fn unavailable_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Unavailable {
             message: message.into(),
-            source: Some(source.into()),
+            source: cause(source),
         }
     }
 
@@ -208,7 +209,7 @@ impl Error {
     pub fn storage_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Storage {
             message: message.into(),
-            source: Some(source.into()),
+            source: cause(source),
         }
     }
 
@@ -224,7 +225,7 @@ impl Error {
     pub fn missing_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Missing {
             message: message.into(),
-            source: Some(source.into()),
+            source: cause(source),
         }
     }
 

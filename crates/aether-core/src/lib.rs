@@ -39,6 +39,7 @@
 //! ```
 
 pub mod aggregate;
+mod cause;
 mod component_error;
 mod dyn_store;
 mod error;
@@ -50,6 +51,7 @@ mod snapshot;
 mod store;
 mod timestamp;
 
+pub use cause::Cause;
 pub use component_error::{ComponentError, ErrorKind, error_chain};
 pub use dyn_store::{BoxFuture, DynEventStore, DynSnapshotStore};
 pub use error::{BoxError, Error, Result, VersionConflict};
