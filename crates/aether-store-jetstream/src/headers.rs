@@ -9,10 +9,14 @@ pub const VERSION: &str = "Aether-Version";
 /// The event's id, on messages of an atomic batch (where the server refuses
 /// `Nats-Msg-Id`).
 pub const EVENT_ID: &str = "Aether-Event-Id";
+/// How many events a message holds, when more than one (an atomic append
+/// stored as one message, one event per line).
+pub const COUNT: &str = "Aether-Count";
 
 // Pre-validated names: no check or allocation per message.
 const VERSION_NAME: HeaderName = HeaderName::from_static(VERSION);
 const EVENT_ID_NAME: HeaderName = HeaderName::from_static(EVENT_ID);
+const COUNT_NAME: HeaderName = HeaderName::from_static(COUNT);
 
 /// The headers of one event message. `expected` is the stream sequence the
 /// subject's last message must have (`0` = subject empty). `msg_id` puts the
@@ -36,6 +40,17 @@ pub(crate) fn for_event(event: &Event, expected: Option<u64>, msg_id: bool) -> H
     if let Some(seq) = expected {
         h.insert(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, decimal(seq));
     }
+    h
+}
+
+/// The headers of a message holding all of `events` (one atomic append, at
+/// least two events) expecting the subject's last sequence `expected`: the
+/// last event's id as `Nats-Msg-Id` (a retried append is a duplicate) and
+/// version, and the count.
+pub(crate) fn for_record(events: &[Event], expected: u64) -> HeaderMap {
+    let last = &events[events.len() - 1];
+    let mut h = for_event(last, Some(expected), true);
+    h.insert(COUNT_NAME, decimal(events.len() as u64));
     h
 }
 
@@ -98,6 +113,18 @@ mod tests {
         assert_eq!(event_id(&h), Some(e.id.to_string()));
         assert!(h.get(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE).is_none());
         assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn records_name_their_last_event() {
+        let a = ActorId::new("a-1").unwrap();
+        let evs: Vec<Event> = (4..=6)
+            .map(|v| Event::new(a.clone(), v, "T", json!(v)))
+            .collect();
+        let h = for_record(&evs, 9);
+        assert_eq!(version(&h), Some(6));
+        assert_eq!(event_id(&h), Some(evs[2].id.to_string()));
+        assert_eq!(h.get(COUNT).map(|v| v.as_str()), Some("3"));
     }
 
     #[test]

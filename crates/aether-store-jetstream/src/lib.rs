@@ -73,7 +73,7 @@ mod subject;
 
 pub use aether_nats::{ConnectConfig, StorageType, ToServerAddrs};
 pub use config::JetStreamConfig;
-pub use headers::{EVENT_ID as HEADER_EVENT_ID, VERSION as HEADER_VERSION};
+pub use headers::{COUNT as HEADER_COUNT, EVENT_ID as HEADER_EVENT_ID, VERSION as HEADER_VERSION};
 pub use snapshot::JetStreamSnapshotStore;
 pub use store::{JetStreamEventStore, MAX_BATCH_EVENTS};
 pub use subject::{Subjects, decode_token, encode_token};

@@ -256,11 +256,15 @@ async fn missing_stream_is_a_clear_error() {
     );
 }
 
+/// Without the server's atomic batches (turned off, or a server before
+/// 2.12), an append of several events still works when they fit in one
+/// message (the store writes them as one); one that does not is unsupported.
 #[tokio::test]
-async fn batches_without_atomic_publish_are_unsupported() {
+async fn batches_without_atomic_publish_fit_one_message_or_are_unsupported() {
     let server = NatsServer::start().await;
     let cfg = JetStreamConfig {
         atomic_batches: false,
+        max_event_size: 4096,
         ..config(1)
     };
     let s = JetStreamEventStore::connect(&server.url(), cfg)
@@ -268,15 +272,22 @@ async fn batches_without_atomic_publish_are_unsupported() {
         .unwrap();
     assert!(!s.supports_atomic_batches());
     let a = actor("nobatch");
+    assert_eq!(
+        s.append_batch(&a, ExpectedVersion::NoStream, vec![ev(&a, 1), ev(&a, 2)])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(s.read(&a, 1).await.unwrap().len(), 2);
+    let big: Vec<Event> = (3..=60).map(|v| ev(&a, v)).collect();
     let err = s
-        .append_batch(&a, ExpectedVersion::NoStream, vec![ev(&a, 1), ev(&a, 2)])
+        .append_batch(&a, ExpectedVersion::Exact(2), big)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
-    assert_eq!(s.latest_version(&a).await.unwrap(), 0);
-    // One event at a time still works.
-    s.append_batch(&a, ExpectedVersion::NoStream, vec![ev(&a, 1)])
-        .await
-        .unwrap();
-    assert_eq!(s.append(ev(&a, 2)).await.unwrap(), 2);
+    assert!(
+        err.to_string().contains("too large for one message"),
+        "{err}"
+    );
+    assert_eq!(s.latest_version(&a).await.unwrap(), 2);
 }

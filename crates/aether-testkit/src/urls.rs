@@ -8,7 +8,8 @@ use async_nats::{ServerAddr, ToServerAddrs};
 ///
 /// async-nats 0.51 does not split a comma-joined string into several servers, so this type
 /// implements [`ToServerAddrs`]: `async_nats::connect(cluster.client_url())` connects to any
-/// node and fails over between them. [`Display`](fmt::Display) (and `to_string()`) gives the
+/// node and fails over between them. It also implements [`aether_nats::ToServerAddrs`], so
+/// every Aether `connect` door takes it too. [`Display`](fmt::Display) (and `to_string()`) gives the
 /// comma-joined form `nats://127.0.0.1:P1,nats://127.0.0.1:P2,nats://127.0.0.1:P3`, for
 /// configs and tools that split on commas themselves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,12 @@ impl ToServerAddrs for ClientUrls {
 
     fn to_server_addrs(&self) -> std::io::Result<Self::Iter> {
         self.0.to_server_addrs()
+    }
+}
+
+impl aether_nats::ToServerAddrs for ClientUrls {
+    fn to_server_addrs(&self) -> Result<Vec<ServerAddr>, String> {
+        aether_nats::ToServerAddrs::to_server_addrs(&self.0)
     }
 }
 

@@ -77,8 +77,11 @@ impl JetStreamEventStore {
                 events.len()
             )));
         }
-        if events.len() > 1 && !self.inner.atomic_batches {
-            let message = if self.inner.config.atomic_batches {
+        let payloads = self.encode(&events)?;
+        // Several events travel as one message when they fit in one.
+        let record = (events.len() > 1).then(|| self.record(&payloads)).flatten();
+        if events.len() > 1 && record.is_none() && !self.inner.atomic_batches {
+            let why = if self.inner.config.atomic_batches {
                 format!(
                     "atomic batches need nats-server 2.12 or newer; the server is {}",
                     self.inner.server_version
@@ -86,9 +89,12 @@ impl JetStreamEventStore {
             } else {
                 "atomic batches are turned off (JetStreamConfig::atomic_batches = false)".into()
             };
-            return Err(Error::unsupported(message));
+            return Err(Error::unsupported(format!(
+                "these {} events are too large for one message ({} bytes), and {why}",
+                events.len(),
+                payloads.iter().map(|p| p.len() + 1).sum::<usize>()
+            )));
         }
-        let payloads = self.encode(&events)?;
         // cannot fail: validate_batch refused an empty batch.
         let last_event = &events[events.len() - 1];
         let is_ours = |id: &Option<String>| {
@@ -161,6 +167,9 @@ impl JetStreamEventStore {
                     known.sequence,
                 )
                 .await
+            } else if let Some(record) = &record {
+                self.publish_record(subject.clone(), &events, record.clone(), known.sequence)
+                    .await
             } else {
                 Box::pin(self.publish_batch(subject, &events, &payloads, known.sequence, attempt))
                     .await
@@ -255,6 +264,22 @@ impl JetStreamEventStore {
                 Ok(Bytes::from(bytes))
             })
             .collect()
+    }
+
+    /// The payloads as one message, one per line, if that fits the limit.
+    fn record(&self, payloads: &[Bytes]) -> Option<Bytes> {
+        let size = payloads.iter().map(|p| p.len() + 1).sum::<usize>() - 1;
+        if size > self.inner.event_limit {
+            return None;
+        }
+        let mut out = Vec::with_capacity(size);
+        for (i, p) in payloads.iter().enumerate() {
+            if i > 0 {
+                out.push(b'\n');
+            }
+            out.extend_from_slice(p);
+        }
+        Some(Bytes::from(out))
     }
 
     /// Appends several actors' batches at once, keeping up to

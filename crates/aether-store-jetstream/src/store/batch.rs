@@ -1,5 +1,13 @@
-//! Publishing: one event with the expected-sequence header, or several as a
-//! server-side atomic batch (ADR-50).
+//! Publishing: one event with the expected-sequence header; several as one
+//! message (a record of the whole append, one event per line), or, when they
+//! do not fit one message, as a server-side atomic batch (ADR-50).
+//!
+//! Why one message: it is atomic by itself, checked by one expected sequence,
+//! acknowledged in one round trip, and deduplicated by `Nats-Msg-Id` like a
+//! single event. An ADR-50 batch costs the server a staging store per batch,
+//! which on an R1 file stream is a file store of its own, created, synced and
+//! deleted for every batch (~3 ms, whatever its size; `benches/batch.rs`,
+//! `docs/benchmarks.md`).
 //!
 //! The batch protocol: every message carries `Nats-Batch-Id` and
 //! `Nats-Batch-Sequence` (1..n); the first also carries the expected
@@ -36,6 +44,27 @@ impl JetStreamEventStore {
             .publish(
                 subject,
                 headers::for_event(event, Some(expected), true),
+                payload,
+                self.inner.config.request_timeout,
+                "append",
+            )
+            .await
+    }
+
+    /// Publishes `events` (two or more) as one message whose payload is their
+    /// encodings, one per line; returns its stream sequence.
+    pub(super) async fn publish_record(
+        &self,
+        subject: Subject,
+        events: &[Event],
+        payload: Bytes,
+        expected: u64,
+    ) -> Result<u64, PublishFailure> {
+        self.inner
+            .acks
+            .publish(
+                subject,
+                headers::for_record(events, expected),
                 payload,
                 self.inner.config.request_timeout,
                 "append",

@@ -1,12 +1,28 @@
-//! Decoding replayed messages, inline for short replays and on a second task
+//! Decoding stored messages, inline for short replays and on a second task
 //! for long ones (so decoding overlaps with receiving).
+//!
+//! A message holds one event (its JSON), or several: the events of one
+//! atomic append, one JSON event per line (see `docs/architecture.md`, "The
+//! stored format").
 
 use aether_core::{ActorId, Error, Event, MalformedEvent, Replay, Result};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Decodes one stored message as an event of `actor`.
+/// The events of one stored message: its lines (a one-event message is one
+/// line; no encoded event holds a raw line break).
+pub(crate) fn lines(payload: &[u8]) -> std::slice::Split<'_, u8, impl FnMut(&u8) -> bool> {
+    payload.split(|b| *b == b'\n')
+}
+
+/// Decodes the last event of a stored message (the one its headers describe).
+pub(crate) fn decode_last(payload: &[u8], actor: &ActorId) -> std::result::Result<Event, String> {
+    let last = lines(payload).next_back().unwrap_or(payload);
+    decode(last, actor)
+}
+
+/// Decodes one stored event (one line of a message) as an event of `actor`.
 pub(crate) fn decode(payload: &[u8], actor: &ActorId) -> std::result::Result<Event, String> {
     let event = Event::from_json_slice(payload).map_err(|e| {
         let mut text = e.to_string();
@@ -53,7 +69,20 @@ impl Decoder {
         }
     }
 
+    /// Decodes every event of the message at stream sequence `position`.
     pub(crate) fn push(&mut self, position: u64, raw: Bytes) {
+        if !raw.contains(&b'\n') {
+            return self.push_event(position, raw);
+        }
+        let mut start = 0;
+        for line in lines(&raw) {
+            let end = start + line.len();
+            self.push_event(position, raw.slice(start..end));
+            start = end + 1;
+        }
+    }
+
+    fn push_event(&mut self, position: u64, raw: Bytes) {
         match decode(&raw, &self.actor) {
             Ok(e) if e.version <= self.last_version => {
                 let error = format!(

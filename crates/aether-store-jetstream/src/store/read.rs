@@ -9,7 +9,7 @@ use futures::StreamExt;
 use tracing::Instrument;
 
 use super::JetStreamEventStore;
-use super::decode::{Decoder, Pipeline, decode};
+use super::decode::{Decoder, Pipeline, decode_last};
 use crate::error::{STREAM_NOT_FOUND, consumer_error, get_error, ordered_error, stream_error};
 use crate::headers;
 
@@ -72,7 +72,7 @@ impl JetStreamEventStore {
         let mut readable = true;
         let (version, event_id) = match headers::version(&msg.headers) {
             Some(v) => (v, headers::event_id(&msg.headers)),
-            None => match decode(&msg.payload, actor) {
+            None => match decode_last(&msg.payload, actor) {
                 Ok(e) => (e.version, Some(e.id.to_string())),
                 // The last message is garbage: the version is that of the
                 // last good event before it (rare, so a full scan is fine).
@@ -128,7 +128,7 @@ impl JetStreamEventStore {
             }
             if tip.version == from
                 && let Some(msg) = &tip.last
-                && let Ok(e) = decode(&msg.payload, actor)
+                && let Ok(e) = decode_last(&msg.payload, actor)
                 && e.version == from
             {
                 return Ok(Replay::new(vec![e], Vec::new()));
@@ -152,8 +152,9 @@ impl JetStreamEventStore {
         .await
     }
 
-    /// The version and event id of the first message of `subject` at or after
-    /// `seq` (`None`s when the message is unreadable), and its sequence.
+    /// The version and event id of the (last event of the) first message of
+    /// `subject` at or after `seq` (`None`s when the message is unreadable),
+    /// and its sequence.
     async fn probe_message(
         &self,
         actor: &ActorId,
@@ -173,7 +174,7 @@ impl JetStreamEventStore {
             .map_err(|e| self.map_get_error(e, "replay: locating the start"))?;
         let (version, event_id) = match headers::version(&msg.headers) {
             Some(v) => (Some(v), headers::event_id(&msg.headers)),
-            None => match decode(&msg.payload, actor) {
+            None => match decode_last(&msg.payload, actor) {
                 Ok(e) => (Some(e.version), Some(e.id.to_string())),
                 Err(_) => (None, None),
             },
