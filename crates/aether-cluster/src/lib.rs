@@ -97,6 +97,7 @@ mod nats;
 mod node;
 mod planner;
 mod ring;
+pub mod runtime;
 mod shard;
 mod shard_map;
 mod strategy;

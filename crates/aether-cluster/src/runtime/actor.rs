@@ -1,0 +1,362 @@
+//! The task of one active actor: it loads the actor once, then takes its
+//! mailbox in turns (group commit, see `turn.rs`), answers queries between
+//! them, and passivates when idle, evicted or shut down.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use aether_core::ActorId;
+use aether_core::aggregate::Aggregate;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::error::{AskError, RuntimeError, RuntimeErrorKind};
+use super::host::{CommandMsg, Control, Host, Msg};
+use super::permits::Priority;
+use super::state::Activation;
+
+/// Runs one activation until it passivates or the system shuts down.
+pub(crate) async fn run<A: Aggregate>(
+    host: Arc<Host<A>>,
+    id: ActorId,
+    generation: u64,
+    control: Arc<Control>,
+    rx: mpsc::Receiver<Msg<A>>,
+    priority: Priority,
+) {
+    let span = tracing::debug_span!("aether.runtime.actor", r#type = A::TYPE, actor = %id);
+    let exit = Exit {
+        host: host.clone(),
+        id: id.clone(),
+        generation,
+        control: control.clone(),
+    };
+    let shutdown = host.node.shutdown.subscribe();
+    let mut actor = Actor {
+        idle: host.config.passivation.idle,
+        host,
+        id,
+        generation,
+        control,
+        rx,
+        backlog: VecDeque::new(),
+        activation: None,
+        shutdown,
+    };
+    actor.run(priority).instrument(span).await;
+    drop(exit);
+}
+
+/// Cleans up after an activation however its task ends (a panic in the
+/// aggregate included): the table entry (if still its own), the LRU entry,
+/// the node's task count.
+struct Exit<A: Aggregate> {
+    host: Arc<Host<A>>,
+    id: ActorId,
+    generation: u64,
+    control: Arc<Control>,
+}
+
+impl<A: Aggregate> Drop for Exit<A> {
+    fn drop(&mut self) {
+        let generation = self.generation;
+        self.host
+            .slots
+            .remove_if(&self.id, |_, s| s.generation == generation);
+        self.host
+            .node
+            .lru()
+            .remove(&self.host.key(&self.id), &self.control);
+        self.host.node.task_ended();
+    }
+}
+
+/// What the actor waits for next.
+enum Next<A: Aggregate> {
+    Msg(Msg<A>),
+    /// Idle too long, or told to passivate.
+    Passivate(&'static str),
+    Shutdown,
+}
+
+pub(crate) struct Actor<A: Aggregate> {
+    pub(crate) host: Arc<Host<A>>,
+    pub(crate) id: ActorId,
+    generation: u64,
+    control: Arc<Control>,
+    rx: mpsc::Receiver<Msg<A>>,
+    /// Messages taken from the mailbox and not handled yet (commands a turn
+    /// left for the next one, a query that ended a turn), in order.
+    pub(crate) backlog: VecDeque<Msg<A>>,
+    /// `None` until loaded, and again after a failed commit (the state may
+    /// hold events that were not stored: it is reloaded before the next turn).
+    pub(crate) activation: Option<Activation<A>>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    idle: std::time::Duration,
+}
+
+impl<A: Aggregate> Actor<A> {
+    async fn run(&mut self, first: Priority) {
+        metrics::counter!("aether_runtime_activations_total", "type" => A::TYPE).increment(1);
+        if !self.ensure_loaded(first).await {
+            return;
+        }
+        loop {
+            match self.next().await {
+                Next::Msg(msg) => {
+                    if !self.handle(msg).await {
+                        return;
+                    }
+                    if self.control.evict.load(Ordering::Acquire)
+                        && self.try_passivate("evicted").await
+                    {
+                        return;
+                    }
+                }
+                Next::Passivate(reason) => {
+                    if self.try_passivate(reason).await {
+                        return;
+                    }
+                }
+                Next::Shutdown => return self.stop().await,
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Next<A> {
+        if let Some(m) = self.backlog.pop_front() {
+            return Next::Msg(m);
+        }
+        if *self.shutdown.borrow() {
+            return Next::Shutdown;
+        }
+        let idle = tokio::time::sleep(self.idle);
+        tokio::select! {
+            biased;
+            _ = self.shutdown.changed() => Next::Shutdown,
+            m = self.rx.recv() => match m {
+                Some(m) => Next::Msg(m),
+                // Only the table holds the sender: gone means removed.
+                None => Next::Shutdown,
+            },
+            _ = self.control.notify.notified() => Next::Passivate("evicted"),
+            _ = idle => Next::Passivate("idle"),
+        }
+    }
+
+    /// Loads the actor if it is not loaded. On failure, every message taken
+    /// or queued so far is answered (nothing was applied) and the activation
+    /// ends (the next message starts a fresh one, with a fresh load).
+    async fn ensure_loaded(&mut self, priority: Priority) -> bool {
+        if self.activation.is_some() {
+            return true;
+        }
+        let started = Instant::now();
+        let permit = self.host.node.permits.acquire(priority).await;
+        let loaded = Activation::load(&self.host, &self.id).await;
+        drop(permit);
+        metrics::histogram!("aether_runtime_activation_seconds", "type" => A::TYPE)
+            .record(started.elapsed().as_secs_f64());
+        match loaded {
+            Ok(a) => {
+                tracing::debug!(
+                    version = a.version,
+                    snapshot = a.snapshot_version,
+                    "activated"
+                );
+                self.activation = Some(a);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "loading the actor failed");
+                metrics::counter!("aether_runtime_load_failures_total", "type" => A::TYPE)
+                    .increment(1);
+                self.leave_table();
+                let message = format!("loading actor {:?} failed: {e}", self.id.as_str());
+                while let Some(m) = self.take_any() {
+                    refuse(
+                        m,
+                        |command| AskError::Unavailable {
+                            command,
+                            cause: aether_core::Error::unavailable(message.clone()),
+                        },
+                        RuntimeErrorKind::Unavailable,
+                        &message,
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// Handles one message; `false` when the activation must end (its
+    /// reload failed).
+    async fn handle(&mut self, msg: Msg<A>) -> bool {
+        if !self.ensure_loaded(msg.priority()).await {
+            // The message was not taken from the queue yet when loading
+            // failed: answer it too.
+            refuse(
+                msg,
+                |command| AskError::Unavailable {
+                    command,
+                    cause: aether_core::Error::unavailable("the actor could not be loaded"),
+                },
+                RuntimeErrorKind::Unavailable,
+                "the actor could not be loaded",
+            );
+            return false;
+        }
+        match msg {
+            Msg::Query { deadline, answer } => {
+                if deadline > Instant::now()
+                    && let Some(a) = &self.activation
+                {
+                    answer(Ok(&a.state));
+                }
+            }
+            Msg::Command(first) => {
+                let batch = self.collect(first);
+                self.touch();
+                self.turn(batch).await;
+            }
+        }
+        true
+    }
+
+    /// The commands of one turn: `first` and those queued right behind it,
+    /// up to the group-commit limit (a query ends the run).
+    fn collect(&mut self, first: CommandMsg<A>) -> Vec<CommandMsg<A>> {
+        let max = self.host.config.group_commit.max_commands;
+        let mut batch = vec![first];
+        while batch.len() < max {
+            let next = match self.backlog.pop_front() {
+                Some(m) => Some(m),
+                None => self.rx.try_recv().ok(),
+            };
+            match next {
+                Some(Msg::Command(c)) => batch.push(c),
+                Some(q @ Msg::Query { .. }) => {
+                    self.backlog.push_front(q);
+                    break;
+                }
+                None => break,
+            }
+        }
+        batch
+    }
+
+    fn touch(&self) {
+        self.host
+            .node
+            .lru()
+            .touch(self.host.key(&self.id), &self.control);
+    }
+
+    /// The next message queued anywhere (backlog first), without waiting.
+    fn take_any(&mut self) -> Option<Msg<A>> {
+        self.backlog.pop_front().or_else(|| self.rx.try_recv().ok())
+    }
+
+    /// Leaves the activation table (if still in it) and closes the mailbox:
+    /// from here on messages for this actor start a new activation.
+    fn leave_table(&mut self) {
+        let generation = self.generation;
+        self.host
+            .slots
+            .remove_if(&self.id, |_, s| s.generation == generation);
+        self.rx.close();
+    }
+
+    /// Passivates if nothing waits: snapshots if enough events were
+    /// committed since the last snapshot, then leaves the table, but only
+    /// while the mailbox is still empty (checked under the table's lock, so
+    /// no message can slip in). Returns whether it passivated.
+    async fn try_passivate(&mut self, reason: &'static str) -> bool {
+        if !self.backlog.is_empty() || !self.rx.is_empty() {
+            return false;
+        }
+        self.snapshot_if_behind().await;
+        let generation = self.generation;
+        let rx = &self.rx;
+        let left = self
+            .host
+            .slots
+            .remove_if(&self.id, |_, s| s.generation == generation && rx.is_empty())
+            .is_some();
+        if !left {
+            return false;
+        }
+        self.rx.close();
+        // Nothing can be queued once the entry is gone; hand on anything that
+        // raced in regardless.
+        while let Ok(m) = self.rx.try_recv() {
+            self.forward(m);
+        }
+        metrics::counter!("aether_runtime_passivations_total", "type" => A::TYPE, "reason" => reason)
+            .increment(1);
+        tracing::debug!(reason, "passivated");
+        true
+    }
+
+    /// Sends `m` on to the actor's next activation.
+    fn forward(&self, m: Msg<A>) {
+        if let Err((m, _)) = self.host.dispatch(&self.id, m) {
+            refuse(
+                m,
+                |command| AskError::ShuttingDown { command },
+                RuntimeErrorKind::ShuttingDown,
+                "the actor system is shutting down",
+            );
+        }
+    }
+
+    /// Shutdown: leave the table, answer everything queued with
+    /// `ShuttingDown` (not applied), snapshot if behind.
+    async fn stop(&mut self) {
+        self.leave_table();
+        while let Some(m) = self.take_any() {
+            refuse(
+                m,
+                |command| AskError::ShuttingDown { command },
+                RuntimeErrorKind::ShuttingDown,
+                "the actor system is shutting down",
+            );
+        }
+        self.snapshot_if_behind().await;
+    }
+
+    /// The snapshot on passivation: when `snapshot_after` events or more
+    /// were committed since the last snapshot.
+    async fn snapshot_if_behind(&mut self) {
+        let after = self.host.config.passivation.snapshot_after;
+        let Some(a) = &mut self.activation else {
+            return;
+        };
+        if after == 0 || a.version < a.snapshot_version.saturating_add(after) {
+            return;
+        }
+        if let Err(e) = a.snapshot(&self.host, &self.id).await {
+            tracing::warn!(error = %e, "snapshot on passivation failed");
+        }
+    }
+}
+
+/// Answers a message that will not run: a command gets `ask_error(command)`
+/// (it was not applied), a query the runtime error `kind`.
+pub(crate) fn refuse<A: Aggregate>(
+    msg: Msg<A>,
+    ask_error: impl FnOnce(Box<aether_core::aggregate::CommandEnvelope<A::Command>>) -> AskError<A>,
+    kind: RuntimeErrorKind,
+    message: &str,
+) {
+    match msg {
+        Msg::Command(c) => {
+            if let Some(reply) = c.reply {
+                let _ = reply.send(Err(ask_error(Box::new(c.envelope))));
+            }
+        }
+        Msg::Query { answer, .. } => answer(Err(RuntimeError::new(kind, message))),
+    }
+}

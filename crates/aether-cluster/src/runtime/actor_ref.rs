@@ -1,0 +1,382 @@
+//! [`ActorRef`]: the handle to one actor, and its calls: [`Ask`], [`Tell`],
+//! [`Query`].
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aether_core::aggregate::{Aggregate, CommandEnvelope, Queryable};
+use aether_core::{ActorId, CommandId, Metadata};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::error::{AskError, RuntimeError, RuntimeErrorKind};
+use super::host::{CommandMsg, Host, Msg, Refusal};
+use super::outcome::CommandOutcome;
+
+/// A boxed, `Send` future (what the calls' `IntoFuture` gives).
+pub type CallFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Where an ask's outcome arrives.
+type Pending<A> = oneshot::Receiver<Result<CommandOutcome<<A as Aggregate>::Event>, AskError<A>>>;
+
+/// How long a caller is told to wait after `Overloaded`.
+const RETRY_AFTER: Duration = Duration::from_millis(10);
+
+/// A handle to one actor of type `A`: cheap to clone, `Send + Sync`. Getting
+/// one does no I/O; the first message activates the actor (loads it) on
+/// this node.
+pub struct ActorRef<A: Aggregate> {
+    pub(crate) host: Arc<Host<A>>,
+    pub(crate) id: ActorId,
+}
+
+impl<A: Aggregate> Clone for ActorRef<A> {
+    fn clone(&self) -> Self {
+        Self {
+            host: self.host.clone(),
+            id: self.id.clone(),
+        }
+    }
+}
+
+impl<A: Aggregate> fmt::Debug for ActorRef<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorRef")
+            .field("type", &A::TYPE)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl<A: Aggregate> ActorRef<A> {
+    /// The actor's id.
+    pub fn id(&self) -> &ActorId {
+        &self.id
+    }
+
+    /// Sends `command` and waits for its committed outcome. Set a command
+    /// id, a deadline or a correlation id on the returned [`Ask`] before
+    /// awaiting it.
+    pub fn ask(&self, command: impl Into<CommandEnvelope<A::Command>>) -> Ask<A> {
+        Ask {
+            actor: self.clone(),
+            envelope: command.into(),
+            deadline: None,
+        }
+    }
+
+    /// Queues `command` without waiting for its outcome (counted in
+    /// `aether_runtime_tells_total`; a rejection is logged). Resolves once
+    /// the command is queued, to its command id.
+    pub fn tell(&self, command: impl Into<CommandEnvelope<A::Command>>) -> Tell<A> {
+        Tell {
+            ask: self.ask(command),
+        }
+    }
+
+    /// Tells `command` after `delay` (a non-durable timer: lost if the
+    /// process stops first, and it does not keep the actor active while it
+    /// waits). Cancel it with [`Timer::cancel`].
+    pub fn tell_after(
+        &self,
+        delay: Duration,
+        command: impl Into<CommandEnvelope<A::Command>>,
+    ) -> Timer {
+        let tell = self.tell(command);
+        Timer {
+            task: tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Err(e) = tell.await {
+                    tracing::debug!(error = %e, "a timer's command was not queued");
+                }
+            }),
+        }
+    }
+
+    /// Asks the actor to passivate once its mailbox is empty (it activates
+    /// again on the next message). Does nothing if it is not active.
+    pub fn passivate(&self) {
+        if let Some(slot) = self.host.slots.get(&self.id) {
+            slot.control.evict();
+        }
+    }
+
+    /// Whether the actor is active on this node now.
+    pub fn is_active(&self) -> bool {
+        self.host.slots.contains_key(&self.id)
+    }
+
+    fn deadline(&self, given: Option<Duration>) -> Instant {
+        Instant::now() + given.unwrap_or(self.host.config.deadline)
+    }
+}
+
+impl<A: Queryable> ActorRef<A> {
+    /// Asks `query` of the actor's committed state (in mailbox order with
+    /// its commands: a query sent after a command sees its effect).
+    pub fn query(&self, query: A::Query) -> Query<A> {
+        Query {
+            actor: self.clone(),
+            query,
+            deadline: None,
+        }
+    }
+}
+
+/// An `ask` being built: await it (it is [`IntoFuture`]) for the outcome.
+#[must_use = "an ask does nothing until awaited"]
+pub struct Ask<A: Aggregate> {
+    actor: ActorRef<A>,
+    envelope: CommandEnvelope<A::Command>,
+    deadline: Option<Duration>,
+}
+
+impl<A: Aggregate> fmt::Debug for Ask<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ask")
+            .field("actor", &self.actor)
+            .field("command", &self.envelope)
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+impl<A: Aggregate> Ask<A> {
+    /// Sets the command id (default: a fresh UUID v7). Reuse an id to retry
+    /// a command whose outcome is unknown: the actor returns the recorded
+    /// outcome instead of deciding it again.
+    pub fn command_id(mut self, id: CommandId) -> Self {
+        self.envelope.command_id = id;
+        self
+    }
+
+    /// Sets how long the call may take (default: the type's
+    /// [`super::ActorConfig::deadline`]). The call never waits longer.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Sets the correlation id every event of the command carries.
+    pub fn correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.envelope.metadata.set_correlation_id(id);
+        self
+    }
+
+    /// Sets the command's metadata (user, trace ids, ...).
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.envelope.metadata = metadata;
+        self
+    }
+
+    /// The command id this call carries.
+    pub fn id(&self) -> &CommandId {
+        &self.envelope.command_id
+    }
+
+    /// Queues the command; returns the receiver of its outcome (for an ask)
+    /// and its deadline.
+    fn send(self, reply: bool) -> Result<(Option<Pending<A>>, Instant), AskError<A>> {
+        let deadline = self.actor.deadline(self.deadline);
+        let (tx, rx) = if reply {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let msg = Msg::Command(CommandMsg {
+            envelope: self.envelope,
+            deadline,
+            reply: tx,
+        });
+        match self.actor.host.dispatch(&self.actor.id, msg) {
+            Ok(()) => Ok((rx, deadline)),
+            Err((Msg::Command(c), why)) => {
+                let command = Box::new(c.envelope);
+                Err(match why {
+                    Refusal::Full => {
+                        metrics::counter!("aether_runtime_overloaded_total", "type" => A::TYPE)
+                            .increment(1);
+                        AskError::Overloaded {
+                            command,
+                            retry_after: RETRY_AFTER,
+                        }
+                    }
+                    Refusal::ShuttingDown => AskError::ShuttingDown { command },
+                })
+            }
+            Err((Msg::Query { .. }, _)) => unreachable!("a command was dispatched"),
+        }
+    }
+}
+
+impl<A: Aggregate> IntoFuture for Ask<A> {
+    type Output = Result<CommandOutcome<A::Event>, AskError<A>>;
+    type IntoFuture = CallFuture<Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let span = tracing::debug_span!(
+            "aether.runtime.ask",
+            r#type = A::TYPE,
+            actor = %self.actor.id,
+            command_id = %self.envelope.command_id
+        );
+        let command_id = self.envelope.command_id.clone();
+        Box::pin(
+            async move {
+                let (rx, deadline) = self.send(true)?;
+                let Some(rx) = rx else {
+                    return Err(AskError::Timeout { command_id });
+                };
+                match tokio::time::timeout_at(deadline, rx).await {
+                    Ok(Ok(result)) => result,
+                    // The actor went away without answering (a panic in the
+                    // aggregate), or the deadline passed: unknown.
+                    Ok(Err(_)) | Err(_) => {
+                        metrics::counter!("aether_runtime_ask_timeouts_total", "type" => A::TYPE)
+                            .increment(1);
+                        Err(AskError::Timeout { command_id })
+                    }
+                }
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// A `tell` being built: await it (it is [`IntoFuture`]) to queue it.
+#[must_use = "a tell does nothing until awaited"]
+pub struct Tell<A: Aggregate> {
+    ask: Ask<A>,
+}
+
+impl<A: Aggregate> fmt::Debug for Tell<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Tell").field(&self.ask).finish()
+    }
+}
+
+impl<A: Aggregate> Tell<A> {
+    /// Sets the command id (see [`Ask::command_id`]).
+    pub fn command_id(self, id: CommandId) -> Self {
+        Self {
+            ask: self.ask.command_id(id),
+        }
+    }
+
+    /// Sets how long the command may wait in the mailbox before it is
+    /// dropped unrun (see [`Ask::deadline`]).
+    pub fn deadline(self, deadline: Duration) -> Self {
+        Self {
+            ask: self.ask.deadline(deadline),
+        }
+    }
+
+    /// Sets the correlation id (see [`Ask::correlation_id`]).
+    pub fn correlation_id(self, id: impl Into<String>) -> Self {
+        Self {
+            ask: self.ask.correlation_id(id),
+        }
+    }
+}
+
+impl<A: Aggregate> IntoFuture for Tell<A> {
+    /// The command id once queued; the refusals of [`Ask`] that hand the
+    /// command back otherwise.
+    type Output = Result<CommandId, AskError<A>>;
+    type IntoFuture = CallFuture<Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let id = self.ask.id().clone();
+        let sent = self.ask.send(false).map(|_| id);
+        Box::pin(std::future::ready(sent))
+    }
+}
+
+/// A `query` being built: await it (it is [`IntoFuture`]) for the answer.
+#[must_use = "a query does nothing until awaited"]
+pub struct Query<A: Queryable> {
+    actor: ActorRef<A>,
+    query: A::Query,
+    deadline: Option<Duration>,
+}
+
+impl<A: Queryable> fmt::Debug for Query<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Query")
+            .field("actor", &self.actor)
+            .field("query", &self.query)
+            .finish()
+    }
+}
+
+impl<A: Queryable> Query<A> {
+    /// Sets how long the call may take (see [`Ask::deadline`]).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+}
+
+impl<A: Queryable> IntoFuture for Query<A> {
+    type Output = Result<A::Answer, RuntimeError>;
+    type IntoFuture = CallFuture<Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let deadline = self.actor.deadline(self.deadline);
+            let (tx, rx) = oneshot::channel();
+            let query = self.query;
+            let msg = Msg::Query {
+                deadline,
+                answer: Box::new(move |state: Result<&A, RuntimeError>| {
+                    let _ = tx.send(state.map(|s| s.query(&query)));
+                }),
+            };
+            if let Err((_, why)) = self.actor.host.dispatch(&self.actor.id, msg) {
+                return Err(match why {
+                    Refusal::Full => RuntimeError::new(
+                        RuntimeErrorKind::Overloaded,
+                        "the actor's mailbox is full",
+                    ),
+                    Refusal::ShuttingDown => RuntimeError::new(
+                        RuntimeErrorKind::ShuttingDown,
+                        "the actor system is shutting down",
+                    ),
+                });
+            }
+            match tokio::time::timeout_at(deadline, rx).await {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(_)) | Err(_) => Err(RuntimeError::new(
+                    RuntimeErrorKind::Timeout,
+                    format!(
+                        "no answer from actor {:?} before the deadline",
+                        self.actor.id.as_str()
+                    ),
+                )),
+            }
+        })
+    }
+}
+
+/// A command told later ([`ActorRef::tell_after`]).
+#[derive(Debug)]
+pub struct Timer {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Timer {
+    /// Cancels the timer if it has not fired.
+    pub fn cancel(&self) {
+        self.task.abort();
+    }
+
+    /// Whether it has fired (or was cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}

@@ -1,0 +1,243 @@
+//! [`Host`]: one registered actor type on one node: its activation table
+//! (one mailbox and task per active actor) and the one way messages reach
+//! them ([`Host::dispatch`]). [`Node`] is what every type on the node shares.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aether_core::aggregate::{Aggregate, CommandEnvelope, SnapshotPolicy, UpcasterChain};
+use aether_core::{ActorId, DynEventStore, DynSnapshotStore};
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use super::config::{ActorConfig, RuntimeConfig};
+use super::error::{AskError, RuntimeError};
+use super::lru::{Key, Lru};
+use super::outcome::CommandOutcome;
+use super::permits::{Permits, Priority};
+
+/// What the node's actor types share.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub(crate) config: RuntimeConfig,
+    pub(crate) permits: Permits,
+    pub(crate) lru: Mutex<Lru>,
+    /// Set once: no new activations, every actor finishes and stops.
+    pub(crate) shutting_down: AtomicBool,
+    pub(crate) shutdown: watch::Sender<bool>,
+    /// Actor tasks running now, and a wake-up when the last one ends.
+    pub(crate) tasks: AtomicUsize,
+    pub(crate) tasks_done: Notify,
+    generation: AtomicU64,
+}
+
+impl Node {
+    pub(crate) fn new(config: RuntimeConfig) -> Self {
+        Self {
+            permits: Permits::new(config.recovery_permits),
+            config,
+            lru: Mutex::new(Lru::default()),
+            shutting_down: AtomicBool::new(false),
+            shutdown: watch::channel(false).0,
+            tasks: AtomicUsize::new(0),
+            tasks_done: Notify::new(),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn lru(&self) -> std::sync::MutexGuard<'_, Lru> {
+        self.lru.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// One actor task ended.
+    pub(crate) fn task_ended(&self) {
+        if self.tasks.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.tasks_done.notify_waiters();
+        }
+        metrics::gauge!("aether_runtime_active_actors").decrement(1.0);
+    }
+}
+
+/// Signals to one activation from outside its task.
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    /// Passivate once the mailbox is empty (the node is over its limit, or an
+    /// operator asked).
+    pub(crate) evict: AtomicBool,
+    pub(crate) notify: Notify,
+}
+
+impl Control {
+    pub(crate) fn evict(&self) {
+        self.evict.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+}
+
+/// The reply of an ask.
+pub(crate) type Reply<A> =
+    oneshot::Sender<Result<CommandOutcome<<A as Aggregate>::Event>, AskError<A>>>;
+
+/// A command on its way to an actor.
+pub(crate) struct CommandMsg<A: Aggregate> {
+    pub(crate) envelope: CommandEnvelope<A::Command>,
+    pub(crate) deadline: Instant,
+    /// `None` for a `tell`.
+    pub(crate) reply: Option<Reply<A>>,
+}
+
+/// A query: answers itself from the committed state (or the reason there is
+/// none).
+pub(crate) type Answer<A> = Box<dyn FnOnce(Result<&A, RuntimeError>) + Send + Sync>;
+
+/// What a mailbox holds.
+pub(crate) enum Msg<A: Aggregate> {
+    Command(CommandMsg<A>),
+    Query {
+        deadline: Instant,
+        answer: Answer<A>,
+    },
+}
+
+impl<A: Aggregate> Msg<A> {
+    pub(crate) fn priority(&self) -> Priority {
+        match self {
+            Msg::Command(CommandMsg { reply: None, .. }) => Priority::Background,
+            _ => Priority::Caller,
+        }
+    }
+}
+
+/// Why a message was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The actor's mailbox is full.
+    Full,
+    /// The system is shutting down.
+    ShuttingDown,
+}
+
+/// An active actor: its mailbox and the signals of its task.
+#[derive(Debug)]
+pub(crate) struct Slot<A: Aggregate> {
+    pub(crate) tx: mpsc::Sender<Msg<A>>,
+    pub(crate) generation: u64,
+    pub(crate) control: Arc<Control>,
+}
+
+/// One actor type on this node.
+pub(crate) struct Host<A: Aggregate> {
+    pub(crate) type_index: u32,
+    pub(crate) config: ActorConfig,
+    pub(crate) snapshot_policy: SnapshotPolicy,
+    pub(crate) upcasters: UpcasterChain,
+    pub(crate) store: Arc<dyn DynEventStore>,
+    pub(crate) snapshots: Option<Arc<dyn DynSnapshotStore>>,
+    pub(crate) slots: DashMap<ActorId, Slot<A>>,
+    pub(crate) node: Arc<Node>,
+}
+
+impl<A: Aggregate> std::fmt::Debug for Host<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("type", &A::TYPE)
+            .field("active", &self.slots.len())
+            .finish()
+    }
+}
+
+impl<A: Aggregate> Host<A> {
+    pub(crate) fn key(&self, id: &ActorId) -> Key {
+        (self.type_index, id.clone())
+    }
+
+    /// Queues `msg` for actor `id`, activating it if it is not active: the
+    /// first message creates its mailbox and spawns its task (which loads it
+    /// once, however many messages queue meanwhile). Never waits: a full
+    /// mailbox or a shutdown hands the message back.
+    ///
+    /// Messages are only ever queued while holding the table's lock for `id`
+    /// (shared), and an actor leaves the table only under the same lock
+    /// (exclusive) and with an empty mailbox, so nothing is queued into a
+    /// mailbox nobody reads.
+    pub(crate) fn dispatch(
+        self: &Arc<Self>,
+        id: &ActorId,
+        msg: Msg<A>,
+    ) -> Result<(), (Msg<A>, Refusal)> {
+        if self.node.is_shutting_down() {
+            return Err((msg, Refusal::ShuttingDown));
+        }
+        let mut msg = msg;
+        loop {
+            if let Some(slot) = self.slots.get(id) {
+                match slot.tx.try_send(msg) {
+                    Ok(()) => return Ok(()),
+                    Err(mpsc::error::TrySendError::Full(m)) => return Err((m, Refusal::Full)),
+                    Err(mpsc::error::TrySendError::Closed(m)) => {
+                        // Its task died (a panic in the aggregate): replace it.
+                        msg = m;
+                        let generation = slot.generation;
+                        drop(slot);
+                        self.slots.remove_if(id, |_, s| s.generation == generation);
+                        continue;
+                    }
+                }
+            }
+            let vacant = match self.slots.entry(id.clone()) {
+                Entry::Occupied(_) => continue,
+                Entry::Vacant(v) => v,
+            };
+            // Checked under the lock: a shutdown that started since must not
+            // see a new activation appear after it drained the table.
+            if self.node.is_shutting_down() {
+                return Err((msg, Refusal::ShuttingDown));
+            }
+            let priority = msg.priority();
+            let (tx, rx) = mpsc::channel(self.config.mailbox);
+            if let Err(e) = tx.try_send(msg) {
+                // Cannot happen (capacity ≥ 1, receiver alive); hand it back.
+                return Err((e.into_inner(), Refusal::Full));
+            }
+            let generation = self.node.generation.fetch_add(1, Ordering::Relaxed);
+            let control = Arc::new(Control::default());
+            vacant.insert(Slot {
+                tx,
+                generation,
+                control: control.clone(),
+            });
+            self.node.tasks.fetch_add(1, Ordering::AcqRel);
+            metrics::gauge!("aether_runtime_active_actors").increment(1.0);
+            tokio::spawn(super::actor::run(
+                self.clone(),
+                id.clone(),
+                generation,
+                control.clone(),
+                rx,
+                priority,
+            ));
+            self.activated(id, &control);
+            return Ok(());
+        }
+    }
+
+    /// Puts a new activation into the node's LRU and tells the least
+    /// recently used actors to passivate if the node is over its limit.
+    fn activated(&self, id: &ActorId, control: &Arc<Control>) {
+        let victims = {
+            let mut lru = self.node.lru();
+            lru.touch(self.key(id), control);
+            lru.over(self.node.config.max_active)
+        };
+        for v in victims {
+            metrics::counter!("aether_runtime_evictions_total").increment(1);
+            v.evict();
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! One turn: the commands queued for an actor, decided one after another and
+//! committed together as one atomic append with one expected-version check
+//! (group commit), then answered.
+
+use std::collections::HashMap;
+
+use aether_core::aggregate::{Aggregate, EventEnvelope};
+use aether_core::{CommandId, Error, Event, EventStore, ExpectedVersion};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::actor::Actor;
+use super::error::AskError;
+use super::host::{CommandMsg, Msg};
+use super::outcome::CommandOutcome;
+use super::permits::Priority;
+use super::state::read_range;
+
+/// What a turn decided for one command.
+enum Decision<A: Aggregate> {
+    /// Wrote these events (applied to the state, to be committed).
+    Events(Vec<EventEnvelope<A::Event>>),
+    /// Decided on no events, at this version.
+    Nothing(u64),
+    /// Refused by the aggregate.
+    Rejected(A::Error),
+    /// A second delivery of the id of the command at this index of the turn,
+    /// which wrote events: answered with its outcome.
+    Same(usize),
+    /// Its events cannot be stored (they do not encode): nothing applied.
+    Invalid(Error),
+}
+
+/// Counts the bytes a value serializes to, without keeping them.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn encoded_len(e: &Event) -> usize {
+    let mut c = Counter(0);
+    // Cannot fail for an event that already encoded to a value.
+    let _ = serde_json::to_writer(&mut c, e);
+    c.0
+}
+
+/// The same error again (errors are not `Clone`; each caller gets its own).
+fn echo(e: &Error) -> Error {
+    match e {
+        Error::VersionConflict(c) => Error::VersionConflict(c.clone()),
+        Error::InvalidInput { message, .. } => Error::invalid_input(message.clone()),
+        Error::TooLarge {
+            what, size, limit, ..
+        } => Error::too_large(what, *size, *limit),
+        Error::Serialization { message, .. } => Error::serialization(message.clone()),
+        Error::Unavailable { message, .. } => Error::unavailable(message.clone()),
+        Error::Missing { message, .. } => Error::missing(message.clone()),
+        Error::Unsupported { message, .. } => Error::unsupported(message.clone()),
+        other => Error::storage(other.to_string()),
+    }
+}
+
+/// Sends the result of a command (an ask's reply, or a tell's count).
+fn answer<A: Aggregate>(
+    reply: Option<super::host::Reply<A>>,
+    result: Result<CommandOutcome<A::Event>, AskError<A>>,
+) {
+    let outcome = match &result {
+        Ok(o) if o.deduplicated => "deduplicated",
+        Ok(_) => "ok",
+        Err(AskError::Rejected(_)) => "rejected",
+        Err(AskError::Timeout { .. }) => "unknown",
+        Err(_) => "failed",
+    };
+    match reply {
+        Some(reply) => {
+            metrics::counter!("aether_runtime_commands_total", "type" => A::TYPE, "outcome" => outcome)
+                .increment(1);
+            let _ = reply.send(result);
+        }
+        None => {
+            metrics::counter!("aether_runtime_tells_total", "type" => A::TYPE, "outcome" => outcome)
+                .increment(1);
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "a told command did not take effect");
+            }
+        }
+    }
+}
+
+impl<A: Aggregate> Actor<A> {
+    /// Runs one turn over `batch` (commands in mailbox order), then the
+    /// snapshot the policy asks for, if any (after the answers: off their
+    /// latency).
+    pub(crate) async fn turn(&mut self, batch: Vec<CommandMsg<A>>) {
+        let started = Instant::now();
+        let span = tracing::debug_span!("aether.runtime.turn", commands = batch.len());
+        let base = self.activation.as_ref().map_or(0, |a| a.version);
+        self.turn_inner(batch).instrument(span).await;
+        metrics::histogram!("aether_runtime_turn_seconds", "type" => A::TYPE)
+            .record(started.elapsed().as_secs_f64());
+        if let Some(act) = self.activation.as_mut()
+            && self.host.snapshots.is_some()
+            && self
+                .host
+                .snapshot_policy
+                .should_snapshot(act.snapshot_version, base, act.version)
+            && let Err(e) = act.snapshot(&self.host, &self.id).await
+        {
+            // The commit stands; the next load replays more.
+            tracing::warn!(error = %e, "snapshot failed");
+        }
+    }
+
+    async fn turn_inner(&mut self, batch: Vec<CommandMsg<A>>) {
+        let mut live = self.screen(batch).await;
+        let retries = self.host.config.conflict_retries;
+        let mut attempt = 0;
+        while !live.is_empty() {
+            attempt += 1;
+            let Some(act) = self.activation.as_mut() else {
+                return;
+            };
+            let base = act.version;
+            let (decisions, events, carried) =
+                decide(act, &self.id, &self.host.config.group_commit, &mut live);
+            // Commands over the limits start the next turn.
+            for c in carried.into_iter().rev() {
+                self.backlog.push_front(Msg::Command(c));
+            }
+            if events.is_empty() {
+                return self.conclude(live, decisions, base, base);
+            }
+            metrics::histogram!("aether_runtime_batch_commands", "type" => A::TYPE)
+                .record(live.len() as f64);
+            let appended = self
+                .host
+                .store
+                .append_batch(&self.id, ExpectedVersion::Exact(base), events)
+                .await;
+            match appended {
+                Ok(version) => {
+                    metrics::counter!("aether_runtime_commits_total", "type" => A::TYPE)
+                        .increment(1);
+                    return self.conclude(live, decisions, base, version);
+                }
+                Err(Error::VersionConflict(conflict)) if attempt < retries => {
+                    // Someone else wrote: catch up from the log and decide
+                    // again (never a blind retry).
+                    metrics::counter!("aether_runtime_conflicts_total", "type" => A::TYPE)
+                        .increment(1);
+                    tracing::debug!(%conflict, attempt, "conflict; reloading and deciding again");
+                    self.activation = None;
+                    if !self.reload(&mut live).await {
+                        return;
+                    }
+                    live = self.screen(live).await;
+                }
+                Err(e) => return self.failed(live, decisions, &e),
+            }
+        }
+    }
+
+    /// Drops commands whose caller gave up and answers those the actor
+    /// already ran (a retried command id); returns the rest.
+    async fn screen(&mut self, batch: Vec<CommandMsg<A>>) -> Vec<CommandMsg<A>> {
+        let now = Instant::now();
+        let mut live = Vec::with_capacity(batch.len());
+        for c in batch {
+            if c.deadline <= now {
+                metrics::counter!("aether_runtime_expired_total", "type" => A::TYPE).increment(1);
+                continue;
+            }
+            let Some(act) = &self.activation else {
+                live.push(c);
+                continue;
+            };
+            let id = &c.envelope.command_id;
+            if let Some((first, last)) = act.recent.get(id) {
+                self.recorded(c, first, last).await;
+                continue;
+            }
+            if act.recent.was_evicted(id) {
+                metrics::counter!("aether_runtime_dedupe_evicted_then_seen_total", "type" => A::TYPE)
+                    .increment(1);
+            }
+            live.push(c);
+        }
+        live
+    }
+
+    /// Answers a retried command with what it wrote the first time.
+    async fn recorded(&self, c: CommandMsg<A>, first: u64, last: u64) {
+        metrics::counter!("aether_runtime_dedupe_hits_total", "type" => A::TYPE).increment(1);
+        let command_id = c.envelope.command_id.clone();
+        let result = match read_range(&self.host, &self.id, first, last).await {
+            Ok(events) => Ok(CommandOutcome {
+                command_id,
+                version: last,
+                events,
+                deduplicated: true,
+            }),
+            Err(e) => {
+                // It did take effect; only its events cannot be shown now.
+                tracing::warn!(error = %e, "reading a recorded outcome failed");
+                Err(AskError::Timeout { command_id })
+            }
+        };
+        answer(c.reply, result);
+    }
+
+    /// Reloads after a conflict (under a recovery permit); on failure
+    /// answers `live` (nothing was applied) and returns `false`.
+    async fn reload(&mut self, live: &mut Vec<CommandMsg<A>>) -> bool {
+        let permit = self.host.node.permits.acquire(Priority::Caller).await;
+        let loaded = super::state::Activation::load(&self.host, &self.id).await;
+        drop(permit);
+        match loaded {
+            Ok(a) => {
+                self.activation = Some(a);
+                true
+            }
+            Err(e) => {
+                for c in live.drain(..) {
+                    answer(
+                        c.reply,
+                        Err(AskError::Unavailable {
+                            command: Box::new(c.envelope),
+                            cause: echo(&e),
+                        }),
+                    );
+                }
+                // The next message reloads (or ends the activation).
+                false
+            }
+        }
+    }
+
+    /// The turn committed (or had nothing to commit): remember and answer.
+    fn conclude(
+        &mut self,
+        live: Vec<CommandMsg<A>>,
+        decisions: Vec<Decision<A>>,
+        base: u64,
+        version: u64,
+    ) {
+        if let Some(act) = self.activation.as_mut() {
+            debug_assert_eq!(act.version, version);
+            for (c, d) in live.iter().zip(&decisions) {
+                if let Decision::Events(evs) = d
+                    && let (Some(f), Some(l)) = (evs.first(), evs.last())
+                {
+                    act.recent
+                        .record(c.envelope.command_id.clone(), f.version, l.version);
+                }
+            }
+        }
+        // The events of commands delivered twice in the turn, for the second.
+        let mut written: HashMap<usize, Vec<EventEnvelope<A::Event>>> = HashMap::new();
+        for d in &decisions {
+            if let Decision::Same(i) = d
+                && let Some(Decision::Events(evs)) = decisions.get(*i)
+            {
+                written.entry(*i).or_insert_with(|| evs.clone());
+            }
+        }
+        for (c, d) in live.into_iter().zip(decisions) {
+            let command_id = c.envelope.command_id.clone();
+            let result = match d {
+                Decision::Events(events) => Ok(CommandOutcome {
+                    command_id,
+                    version: events.last().map_or(base, |e| e.version),
+                    events,
+                    deduplicated: false,
+                }),
+                Decision::Same(i) => {
+                    let events = written.get(&i).cloned().unwrap_or_default();
+                    Ok(CommandOutcome {
+                        command_id,
+                        version: events.last().map_or(base, |e| e.version),
+                        events,
+                        deduplicated: true,
+                    })
+                }
+                Decision::Nothing(at) => Ok(CommandOutcome {
+                    command_id,
+                    version: at,
+                    events: Vec::new(),
+                    deduplicated: false,
+                }),
+                Decision::Rejected(e) => Err(AskError::Rejected(e)),
+                Decision::Invalid(cause) => Err(AskError::Unavailable {
+                    command: Box::new(c.envelope),
+                    cause,
+                }),
+            };
+            answer(c.reply, result);
+        }
+    }
+
+    /// The append failed. Only `Unavailable` leaves the outcome open (the
+    /// store may have stored it): those commands get `Timeout`; every other
+    /// failure stored nothing, and the commands come back. The state may
+    /// hold the turn's events: it is reloaded before the next turn.
+    fn failed(&mut self, live: Vec<CommandMsg<A>>, decisions: Vec<Decision<A>>, e: &Error) {
+        let unknown = matches!(e, Error::Unavailable { .. });
+        tracing::debug!(error = %e, unknown, "commit failed");
+        metrics::counter!("aether_runtime_commit_failures_total", "type" => A::TYPE).increment(1);
+        self.activation = None;
+        for (c, d) in live.into_iter().zip(decisions) {
+            let wrote = matches!(d, Decision::Events(_) | Decision::Same(_));
+            let result = if wrote && unknown {
+                Err(AskError::Timeout {
+                    command_id: c.envelope.command_id.clone(),
+                })
+            } else {
+                let cause = match d {
+                    Decision::Invalid(cause) => cause,
+                    _ => echo(e),
+                };
+                Err(AskError::Unavailable {
+                    command: Box::new(c.envelope),
+                    cause,
+                })
+            };
+            answer(c.reply, result);
+        }
+    }
+}
+
+/// Decides `live` in order on the actor's state, applying each command's
+/// events to it; stops at the group-commit limits (the rest is returned to
+/// run in the next turn). Returns the decisions (one per command left in
+/// `live`), the events to append, and the commands carried over.
+fn decide<A: Aggregate>(
+    act: &mut super::state::Activation<A>,
+    id: &aether_core::ActorId,
+    limits: &super::config::GroupCommit,
+    live: &mut Vec<CommandMsg<A>>,
+) -> (Vec<Decision<A>>, Vec<Event>, Vec<CommandMsg<A>>) {
+    let mut decisions = Vec::with_capacity(live.len());
+    let mut events: Vec<Event> = Vec::new();
+    let mut bytes = 0usize;
+    let mut writers: HashMap<CommandId, usize> = HashMap::new();
+    let mut stop = live.len();
+    for (i, c) in live.iter().enumerate() {
+        if let Some(&leader) = writers.get(&c.envelope.command_id) {
+            decisions.push(Decision::Same(leader));
+            continue;
+        }
+        let decided = match act.state.handle(&c.envelope.command) {
+            Err(e) => {
+                decisions.push(Decision::Rejected(e));
+                continue;
+            }
+            Ok(d) if d.is_empty() => {
+                decisions.push(Decision::Nothing(act.version));
+                continue;
+            }
+            Ok(d) => d,
+        };
+        let Some(next_version) = act.version.checked_add(decided.len() as u64) else {
+            decisions.push(Decision::Invalid(Error::invalid_input(format!(
+                "{} new event(s) after version {} would run past the largest version",
+                decided.len(),
+                act.version
+            ))));
+            continue;
+        };
+        let envelopes = c.envelope.envelopes(id, act.version, decided);
+        let stored: Result<Vec<Event>, Error> =
+            envelopes.iter().map(EventEnvelope::to_event).collect();
+        let stored = match stored {
+            Ok(s) => s,
+            Err(e) => {
+                decisions.push(Decision::Invalid(e));
+                continue;
+            }
+        };
+        let size: usize = stored.iter().map(encoded_len).sum();
+        if !events.is_empty()
+            && (events.len() + stored.len() > limits.max_events || bytes + size > limits.max_bytes)
+        {
+            stop = i;
+            break;
+        }
+        bytes += size;
+        for e in &envelopes {
+            act.state.apply(&e.event);
+        }
+        act.version = next_version;
+        events.extend(stored);
+        writers.insert(c.envelope.command_id.clone(), i);
+        decisions.push(Decision::Events(envelopes));
+    }
+    let carried = live.split_off(stop);
+    (decisions, events, carried)
+}
