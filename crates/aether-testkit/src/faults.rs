@@ -25,6 +25,7 @@ pub type Interloper = Arc<dyn Fn(&ActorId, u64) -> Event + Send + Sync>;
 /// | [`stall_appends`](Self::stall_appends) | appends wait until the guard is dropped | — |
 /// | [`delay_appends(d)`](Self::delay_appends) | each append takes `d` longer | — |
 /// | [`fail_next_reads(n)`](Self::fail_next_reads) | reads and version lookups fail `Unavailable` | — |
+/// | [`delay_reads(d)`](Self::delay_reads) | each read and lookup takes `d` longer ([`max_concurrent_reads`](Self::max_concurrent_reads) tells how many overlapped) | — |
 ///
 /// ```
 /// use aether_core::{ActorId, Event, EventStore, json};
@@ -56,7 +57,10 @@ struct Faults {
     interleave: Mutex<Option<(u32, Interloper)>>,
     stall: Arc<RwLock<()>>,
     delay_nanos: AtomicU64,
+    read_delay_nanos: AtomicU64,
     fail_reads: AtomicU32,
+    reads_in_flight: AtomicU64,
+    max_reads_in_flight: AtomicU64,
     appends: AtomicU64,
     reads: AtomicU64,
     lookups: AtomicU64,
@@ -150,6 +154,19 @@ impl<S> FaultyStore<S> {
         self
     }
 
+    /// Adds `delay` to every read and version lookup; `Duration::ZERO`
+    /// removes it.
+    pub fn delay_reads(&self, delay: Duration) -> &Self {
+        let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        self.faults.read_delay_nanos.store(nanos, Ordering::SeqCst);
+        self
+    }
+
+    /// The most reads and lookups that were in flight at once so far.
+    pub fn max_concurrent_reads(&self) -> u64 {
+        self.faults.max_reads_in_flight.load(Ordering::SeqCst)
+    }
+
     /// The next `n` reads or version lookups fail with `Unavailable`.
     pub fn fail_next_reads(&self, n: u32) -> &Self {
         self.faults.fail_reads.store(n, Ordering::SeqCst);
@@ -164,6 +181,7 @@ impl<S> FaultyStore<S> {
         f.broken.store(false, Ordering::SeqCst);
         f.fail_reads.store(0, Ordering::SeqCst);
         f.delay_nanos.store(0, Ordering::SeqCst);
+        f.read_delay_nanos.store(0, Ordering::SeqCst);
         *f.interleave.lock().unwrap_or_else(PoisonError::into_inner) = None;
         self
     }
@@ -198,12 +216,27 @@ impl<S> FaultyStore<S> {
         Some(f)
     }
 
-    fn read_fault(&self, counter: &AtomicU64) -> Result<()> {
+    /// Counts a read, applies the read faults, and runs `read` while it is
+    /// counted as in flight.
+    async fn read_with<T>(
+        &self,
+        counter: &AtomicU64,
+        read: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let f = &self.faults;
         counter.fetch_add(1, Ordering::SeqCst);
-        if take(&self.faults.fail_reads) {
+        if take(&f.fail_reads) {
             return Err(Error::unavailable("read failed (injected fault)"));
         }
-        Ok(())
+        let now = f.reads_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        f.max_reads_in_flight.fetch_max(now, Ordering::SeqCst);
+        let delay = f.read_delay_nanos.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_nanos(delay)).await;
+        }
+        let result = read.await;
+        f.reads_in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
     }
 }
 
@@ -244,13 +277,16 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
     }
 
     async fn read_with_errors(&self, actor_id: &ActorId, from_version: u64) -> Result<Replay> {
-        self.read_fault(&self.faults.reads)?;
-        self.inner.read_with_errors(actor_id, from_version).await
+        self.read_with(
+            &self.faults.reads,
+            self.inner.read_with_errors(actor_id, from_version),
+        )
+        .await
     }
 
     async fn latest_version(&self, actor_id: &ActorId) -> Result<u64> {
-        self.read_fault(&self.faults.lookups)?;
-        self.inner.latest_version(actor_id).await
+        self.read_with(&self.faults.lookups, self.inner.latest_version(actor_id))
+            .await
     }
 }
 

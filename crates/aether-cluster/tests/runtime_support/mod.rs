@@ -1,0 +1,58 @@
+//! What the runtime tests share: systems over the in-memory store (wrapped
+//! in the test kit's `FaultyStore` when a test injects faults), fixtures.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aether_cluster::runtime::{ActorConfig, ActorRef, ActorSystem, RuntimeConfig};
+use aether_core::aggregate::Aggregate;
+use aether_core::{ActorId, EventStore};
+use aether_store_memory::{InMemoryEventStore, InMemorySnapshotStore};
+use aether_testkit::FaultyStore;
+
+pub type Store = FaultyStore<InMemoryEventStore>;
+
+/// A fresh store with faults on demand.
+pub fn store() -> Store {
+    FaultyStore::new(InMemoryEventStore::new())
+}
+
+/// A system running `A` with `config` over `store` (and `snapshots`).
+pub async fn system<A: Aggregate, S: EventStore + Clone + 'static>(
+    store: &S,
+    snapshots: Option<&InMemorySnapshotStore>,
+    runtime: RuntimeConfig,
+    config: ActorConfig,
+) -> ActorSystem {
+    let mut b = ActorSystem::builder()
+        .events(store.clone())
+        .config(runtime)
+        .register::<A>(config);
+    if let Some(s) = snapshots {
+        b = b.snapshots(s.clone());
+    }
+    b.start().await.expect("start the system")
+}
+
+/// A fresh actor id of `A`'s type.
+pub fn fresh<A: Aggregate>() -> ActorId {
+    static N: AtomicU64 = AtomicU64::new(0);
+    ActorId::new(format!("{}-{}", A::TYPE, N.fetch_add(1, Ordering::Relaxed))).unwrap()
+}
+
+pub fn actor<A: Aggregate>(system: &ActorSystem, id: &ActorId) -> ActorRef<A> {
+    system.get::<A>(id.clone()).expect("registered type")
+}
+
+/// Polls `f` every 5 ms until it holds, or panics after `limit`.
+pub async fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
