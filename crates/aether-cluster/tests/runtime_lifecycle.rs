@@ -119,7 +119,7 @@ async fn passivation_racing_steady_traffic_loses_no_command() {
                 for i in 0..150u64 {
                     c.ask(1).await.unwrap();
                     // Pauses around the idle timeout: passivations race the next ask.
-                    if (i + t as u64) % 3 == 0 {
+                    if (i + t as u64).is_multiple_of(3) {
                         tokio::time::sleep(Duration::from_millis(9 + i % 4)).await;
                     }
                 }
