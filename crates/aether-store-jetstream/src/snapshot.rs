@@ -18,6 +18,9 @@ use crate::subject::Subjects;
 
 /// Header carrying the snapshot's version.
 const SNAPSHOT_VERSION: &str = "Aether-Snapshot-Version";
+/// Header carrying the event stream sequence of the message holding the
+/// snapshot's last version, when known.
+const EVENT_SEQUENCE: &str = "Aether-Event-Sequence";
 /// Retries of a save that lost a race with another save.
 const MAX_ATTEMPTS: u32 = 8;
 
@@ -34,6 +37,9 @@ pub struct JetStreamSnapshotStore {
     stream_name: String,
     config: JetStreamConfig,
     limit: usize,
+    /// The event store this one was opened from (see
+    /// `JetStreamEventStore::open_snapshot_store`).
+    pub(crate) events: Option<std::sync::Arc<crate::store::Inner>>,
 }
 
 impl fmt::Debug for JetStreamSnapshotStore {
@@ -78,6 +84,7 @@ impl JetStreamSnapshotStore {
             stream_name,
             limit: max_payload.saturating_sub(1024),
             config,
+            events: None,
         })
     }
 
@@ -104,7 +111,22 @@ impl JetStreamSnapshotStore {
                 e,
             )
         })?;
+        if let Some(events) = &self.events
+            && let Some(seq) = msg
+                .headers
+                .get(EVENT_SEQUENCE)
+                .and_then(|v| v.as_str().parse::<u64>().ok())
+        {
+            events.positions.record(actor, snapshot.version, seq);
+        }
         Ok(Some((snapshot, msg.sequence)))
+    }
+
+    /// The event stream sequence of `version`'s message, if the event store
+    /// this one was opened from knows it (it appended it last).
+    fn event_sequence(&self, actor: &ActorId, version: u64) -> Option<u64> {
+        let tip = self.events.as_ref()?.cache.get(actor)?;
+        (tip.version == version).then_some(tip.sequence).flatten()
     }
 }
 
@@ -139,10 +161,13 @@ impl SnapshotStore for JetStreamSnapshotStore {
                     Err(Error::Serialization { .. }) => self.last_sequence(&subject).await?,
                     Err(e) => return Err(e),
                 };
-                let message = PublishMessage::build()
+                let mut message = PublishMessage::build()
                     .payload(payload.clone())
                     .header(SNAPSHOT_VERSION, snapshot.version.to_string().as_str())
                     .expected_last_subject_sequence(sequence);
+                if let Some(seq) = self.event_sequence(&snapshot.actor_id, snapshot.version) {
+                    message = message.header(EVENT_SEQUENCE, seq.to_string().as_str());
+                }
                 let sent = match self.js.send_publish(subject.clone(), message).await {
                     Ok(ack) => ack.await,
                     Err(e) => Err(e),

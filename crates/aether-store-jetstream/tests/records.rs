@@ -151,3 +151,52 @@ async fn a_malformed_line_in_a_record_spoils_only_itself() {
         "read refuses a malformed history"
     );
 }
+
+/// A snapshot saved through `open_snapshot_store` records where its last
+/// event is; a replay after reading it starts there. The record is checked
+/// before use: after the event stream was recreated it is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_tells_the_replay_where_to_start_and_a_stale_hint_is_ignored() {
+    use aether_core::{Snapshot, SnapshotStore, json};
+    let server = NatsServer::start().await;
+    let s = store(&server.url(), 1).await;
+    let snaps = s.open_snapshot_store().await.unwrap();
+    let a = actor("hint");
+    for v in 1..=300 {
+        s.append(ev(&a, v)).await.unwrap();
+    }
+    snaps
+        .save_snapshot(Snapshot::new(a.clone(), 300, json!({"n": 300})))
+        .await
+        .unwrap();
+    for v in 301..=320 {
+        s.append(ev(&a, v)).await.unwrap();
+    }
+    // Another process: new connection, new stores.
+    let s2 = JetStreamEventStore::connect(server.url(), s.config().clone())
+        .await
+        .unwrap();
+    let snaps2 = s2.open_snapshot_store().await.unwrap();
+    let snap = snaps2.latest_snapshot(&a).await.unwrap().unwrap();
+    assert_eq!(snap.version, 300);
+    assert_eq!(versions(&s2.read(&a, 301).await.unwrap()), (301..=320).collect::<Vec<_>>());
+
+    // The event stream is deleted and written anew, shorter: the snapshot's
+    // record now points past the history.
+    let js = async_nats::jetstream::new(s2.client().clone());
+    js.delete_stream(s2.stream_name()).await.unwrap();
+    let s3 = JetStreamEventStore::connect(server.url(), s.config().clone())
+        .await
+        .unwrap();
+    let snaps3 = s3.open_snapshot_store().await.unwrap();
+    // Another actor first, so the sequences shift.
+    let other = actor("other");
+    for v in 1..=50 {
+        s3.append(ev(&other, v)).await.unwrap();
+    }
+    for v in 1..=310 {
+        s3.append(ev(&a, v)).await.unwrap();
+    }
+    assert_eq!(snaps3.latest_snapshot(&a).await.unwrap().unwrap().version, 300);
+    assert_eq!(versions(&s3.read(&a, 301).await.unwrap()), (301..=310).collect::<Vec<_>>());
+}

@@ -385,7 +385,12 @@ fn decide<A: Aggregate>(
                 continue;
             }
         };
-        let size: usize = stored.iter().map(encoded_len).sum();
+        // The byte limit only matters with more than one command in the turn.
+        let size: usize = if live.len() > 1 {
+            stored.iter().map(encoded_len).sum()
+        } else {
+            0
+        };
         if !events.is_empty()
             && (events.len() + stored.len() > limits.max_events || bytes + size > limits.max_bytes)
         {

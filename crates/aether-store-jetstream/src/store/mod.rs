@@ -4,6 +4,7 @@ mod acks;
 mod append;
 mod batch;
 mod decode;
+mod direct;
 mod read;
 mod setup;
 
@@ -48,6 +49,11 @@ pub(crate) struct Inner {
     pub(crate) stream_name: String,
     pub(crate) subjects: Subjects,
     pub(crate) cache: VersionCache,
+    /// Where the events after a snapshot start: the stream sequence of the
+    /// message holding a snapshot's last version, learned from snapshots
+    /// read through this store's snapshot store (a replay from there skips
+    /// the start search).
+    pub(crate) positions: VersionCache,
     /// The largest payload accepted: the config's and the server's limit.
     pub(crate) event_limit: usize,
     /// Whether the server supports atomic batch publish (≥ 2.12).
@@ -119,6 +125,7 @@ impl JetStreamEventStore {
             inner: Arc::new(Inner {
                 subjects: Subjects::new(stream_name.clone()),
                 cache: VersionCache::new(config.version_cache_capacity),
+                positions: VersionCache::new(config.version_cache_capacity),
                 client,
                 js,
                 stream,
@@ -201,9 +208,19 @@ impl JetStreamEventStore {
 
     /// Opens the snapshot store that goes with this store, on the same
     /// connection and configuration.
+    ///
+    /// Opened this way, the two cooperate: a snapshot records the stream
+    /// sequence of its last event (when this store appended it), and reading
+    /// the snapshot tells this store where the events after it start, so the
+    /// replay that follows skips the search for its start.
     pub async fn open_snapshot_store(&self) -> Result<crate::JetStreamSnapshotStore> {
-        crate::JetStreamSnapshotStore::open(self.inner.client.clone(), self.inner.config.clone())
-            .await
+        let mut snapshots = crate::JetStreamSnapshotStore::open(
+            self.inner.client.clone(),
+            self.inner.config.clone(),
+        )
+        .await?;
+        snapshots.events = Some(self.inner.clone());
+        Ok(snapshots)
     }
 
     fn notify(&self, events: &[Event]) {

@@ -10,12 +10,17 @@ use tracing::Instrument;
 
 use super::JetStreamEventStore;
 use super::decode::{Decoder, Pipeline, decode_last};
+use super::direct::DIRECT_LIMIT;
 use crate::error::{STREAM_NOT_FOUND, consumer_error, get_error, ordered_error, stream_error};
 use crate::headers;
 
+/// How many points one round of the start search probes at once.
+const PROBES: usize = 8;
+
 /// Below this many events to skip, a replay scans from the subject's first
-/// message instead of binary-searching the start sequence.
-const SKIP_SCAN_LIMIT: u64 = 2_000;
+/// message instead of searching the start sequence (a search costs a few
+/// round trips; skipping 256 events through a consumer about one).
+const SKIP_SCAN_LIMIT: u64 = 256;
 
 /// An actor's tip as the stream leader sees it.
 #[derive(Debug, Clone)]
@@ -133,10 +138,39 @@ impl JetStreamEventStore {
             {
                 return Ok(Replay::new(vec![e], Vec::new()));
             }
-            let start = if from - 1 > SKIP_SCAN_LIMIT {
-                self.find_start(actor, &subject, from, tip.sequence).await?
-            } else {
-                1
+            // A short replay (an activation's tail after a snapshot, a small
+            // actor): locate its start and fetch it by batched direct gets,
+            // without creating a consumer.
+            let wanted = tip.version - from + 1;
+            if wanted <= DIRECT_LIMIT {
+                let start = match self.known_start(actor, &subject, from).await {
+                    Some(start) => start,
+                    None if from > 1 => {
+                        self.find_start(actor, &subject, from, tip.sequence, tip.version)
+                            .await?
+                    }
+                    None => 1,
+                };
+                match self
+                    .read_direct(actor, &subject, start, tip.sequence, from, wanted)
+                    .await
+                {
+                    Ok(replay) => return Ok(replay),
+                    Err(miss) => {
+                        tracing::debug!(?miss, "direct replay missed; reading through a consumer");
+                        return self
+                            .read_range(actor, &subject, start, tip.sequence, from)
+                            .await;
+                    }
+                }
+            }
+            let start = match self.known_start(actor, &subject, from).await {
+                Some(start) => start,
+                None if from - 1 > SKIP_SCAN_LIMIT => {
+                    self.find_start(actor, &subject, from, tip.sequence, tip.version)
+                        .await?
+                }
+                None => 1,
             };
             let replay = self
                 .read_range(actor, &subject, start, tip.sequence, from)
@@ -150,6 +184,24 @@ impl JetStreamEventStore {
         }
         .instrument(span)
         .await
+    }
+
+    /// The start of a replay from `from` when a snapshot told where its last
+    /// event is (see `open_snapshot_store`): the sequence after that message,
+    /// once one probe confirms the message still holds that version.
+    async fn known_start(&self, actor: &ActorId, subject: &str, from: u64) -> Option<u64> {
+        let known = self.inner.positions.get(actor)?;
+        let seq = known.sequence?;
+        if known.version.checked_add(1) != Some(from) {
+            return None;
+        }
+        match self.probe(actor, subject, seq).await {
+            Ok((Some(v), at)) if v == known.version && at == seq => Some(seq + 1),
+            _ => {
+                self.inner.positions.remove(actor);
+                None
+            }
+        }
     }
 
     /// The version and event id of the (last event of the) first message of
@@ -203,7 +255,10 @@ impl JetStreamEventStore {
         if tip_seq == 0 {
             return Ok(None);
         }
-        let seq = self.find_start(actor, subject, version, tip_seq).await?;
+        let tip_version = self.inner.cache.get(actor).map_or(version, |t| t.version);
+        let seq = self
+            .find_start(actor, subject, version, tip_seq, tip_version.max(version))
+            .await?;
         let (found, event_id, _) = self.probe_message(actor, subject, seq).await?;
         Ok(if found == Some(version) {
             event_id
@@ -212,27 +267,70 @@ impl JetStreamEventStore {
         })
     }
 
-    /// The smallest stream sequence whose message on `subject` has a version
-    /// ≥ `from` (binary search with leader gets; versions grow with the
-    /// sequence). Unreadable messages count as "maybe ≥ from", so the result
-    /// never skips an event that should be read.
+    /// A stream sequence at or before the first message on `subject` with a
+    /// version ≥ `from`, and after every message with a smaller version (leader
+    /// gets; versions grow with the sequence). Unreadable messages count as
+    /// "maybe ≥ from", so the result never skips an event that should be read.
+    ///
+    /// Each round probes [`PROBES`] points of the remaining range at once (one
+    /// round trip's latency for all of them): evenly spaced, plus where `from`
+    /// would be if versions grew evenly with sequences between the known
+    /// points. A range shrinks about ninefold a round, so a late start in a
+    /// stream of a million messages takes about six round trips, instead of
+    /// twenty for a binary search.
     async fn find_start(
         &self,
         actor: &ActorId,
         subject: &str,
         from: u64,
         tip_seq: u64,
+        tip_version: u64,
     ) -> Result<u64> {
-        let (mut lo, mut hi) = (1u64, tip_seq);
+        // Before `lo` every message has a version below `from` (`lo_v` the
+        // last seen); at `hi` the versions are ≥ `from` (`hi_v`).
+        let (mut lo, mut lo_v, mut hi, mut hi_v) = (1u64, 0u64, tip_seq, tip_version);
         while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let (version, seq) = self.probe(actor, subject, mid).await?;
-            match version {
-                Some(v) if v < from => lo = seq.max(mid).saturating_add(1),
-                _ => hi = mid,
+            let mut points: Vec<u64> = (1..PROBES as u64)
+                .map(|i| lo + (hi - lo) * i / PROBES as u64)
+                .collect();
+            if hi_v > lo_v {
+                let span = u128::from(hi - lo);
+                let ahead = u128::from(from.saturating_sub(lo_v));
+                let estimate = u128::from(lo) + span * ahead / u128::from(hi_v - lo_v);
+                // Slightly early: the first message of `from` comes after the
+                // events before it.
+                let estimate = u64::try_from(estimate).unwrap_or(hi).saturating_sub(1);
+                points.push(estimate.clamp(lo, hi - 1));
             }
+            points.sort_unstable();
+            points.dedup();
+            let probes = futures::future::join_all(
+                points.iter().map(|&p| self.probe(actor, subject, p)),
+            )
+            .await;
+            let (mut new_lo, mut new_lo_v, mut new_hi, mut new_hi_v) = (lo, lo_v, hi, hi_v);
+            for (&p, probed) in points.iter().zip(probes) {
+                match probed? {
+                    (Some(v), seq) if v < from => {
+                        let after = seq.max(p).saturating_add(1);
+                        if after > new_lo {
+                            (new_lo, new_lo_v) = (after, v);
+                        }
+                    }
+                    (v, _) => {
+                        if p < new_hi {
+                            (new_hi, new_hi_v) = (p, v.unwrap_or(new_hi_v));
+                        }
+                    }
+                }
+            }
+            if (new_lo, new_hi) == (lo, hi) {
+                // No probe fell inside (a range of one): done.
+                break;
+            }
+            (lo, lo_v, hi, hi_v) = (new_lo, new_lo_v, new_hi.max(new_lo), new_hi_v);
         }
-        Ok(lo)
+        Ok(lo.min(hi))
     }
 
     /// Reads `subject` from stream sequence `start` through `stop` with an
