@@ -302,3 +302,21 @@ async fn handles_are_cheap_send_sync_and_do_no_io() {
     assert_eq!((s.reads(), s.appends(), sys.active_actors()), (0, 0, 0));
     let _ = Arc::new(refs);
 }
+
+#[tokio::test]
+async fn timers_tell_later_and_can_be_cancelled() {
+    let s = store();
+    let sys =
+        system::<Counter, _>(&s, None, RuntimeConfig::default(), ActorConfig::default()).await;
+    let c = actor::<Counter>(&sys, &fresh::<Counter>());
+    let fired = c.tell_after(Duration::from_millis(20), 5);
+    let cancelled = c.tell_after(Duration::from_millis(20), 100);
+    cancelled.cancel();
+    eventually("the timer fired", Duration::from_secs(5), || {
+        fired.is_finished()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    assert_eq!(c.query(Value).await.unwrap(), 5);
+    assert!(cancelled.is_finished());
+}

@@ -179,7 +179,10 @@ async fn a_snapshot_tells_the_replay_where_to_start_and_a_stale_hint_is_ignored(
     let snaps2 = s2.open_snapshot_store().await.unwrap();
     let snap = snaps2.latest_snapshot(&a).await.unwrap().unwrap();
     assert_eq!(snap.version, 300);
-    assert_eq!(versions(&s2.read(&a, 301).await.unwrap()), (301..=320).collect::<Vec<_>>());
+    assert_eq!(
+        versions(&s2.read(&a, 301).await.unwrap()),
+        (301..=320).collect::<Vec<_>>()
+    );
 
     // The event stream is deleted and written anew, shorter: the snapshot's
     // record now points past the history.
@@ -197,6 +200,12 @@ async fn a_snapshot_tells_the_replay_where_to_start_and_a_stale_hint_is_ignored(
     for v in 1..=310 {
         s3.append(ev(&a, v)).await.unwrap();
     }
-    assert_eq!(snaps3.latest_snapshot(&a).await.unwrap().unwrap().version, 300);
-    assert_eq!(versions(&s3.read(&a, 301).await.unwrap()), (301..=310).collect::<Vec<_>>());
+    assert_eq!(
+        snaps3.latest_snapshot(&a).await.unwrap().unwrap().version,
+        300
+    );
+    assert_eq!(
+        versions(&s3.read(&a, 301).await.unwrap()),
+        (301..=310).collect::<Vec<_>>()
+    );
 }

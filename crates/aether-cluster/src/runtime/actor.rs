@@ -8,12 +8,12 @@ use std::sync::atomic::Ordering;
 
 use aether_core::ActorId;
 use aether_core::aggregate::Aggregate;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
 use super::host::{CommandMsg, Control, Host, Msg};
+use super::mailbox::Mailbox;
 use super::permits::Priority;
 use super::state::Activation;
 
@@ -23,7 +23,7 @@ pub(crate) async fn run<A: Aggregate>(
     id: ActorId,
     generation: u64,
     control: Arc<Control>,
-    rx: mpsc::Receiver<Msg<A>>,
+    rx: Arc<Mailbox<Msg<A>>>,
     priority: Priority,
 ) {
     let span = tracing::debug_span!("aether.runtime.actor", r#type = A::TYPE, actor = %id);
@@ -86,7 +86,7 @@ pub(crate) struct Actor<A: Aggregate> {
     pub(crate) id: ActorId,
     generation: u64,
     control: Arc<Control>,
-    rx: mpsc::Receiver<Msg<A>>,
+    rx: Arc<Mailbox<Msg<A>>>,
     /// Messages taken from the mailbox and not handled yet (commands a turn
     /// left for the next one, a query that ended a turn), in order.
     pub(crate) backlog: VecDeque<Msg<A>>,
@@ -155,7 +155,9 @@ impl<A: Aggregate> Actor<A> {
         }
         let started = Instant::now();
         let permit = self.host.node.permits.acquire(priority).await;
-        let loaded = Activation::load(&self.host, &self.id).await;
+        // Boxed (as are turns and snapshots): an idle actor's task then holds
+        // only what waiting for its next message needs.
+        let loaded = Box::pin(Activation::load(&self.host, &self.id)).await;
         drop(permit);
         metrics::histogram!("aether_runtime_activation_seconds", "type" => A::TYPE)
             .record(started.elapsed().as_secs_f64());
@@ -209,17 +211,17 @@ impl<A: Aggregate> Actor<A> {
             return false;
         }
         match msg {
-            Msg::Query { deadline, answer } => {
-                if deadline > Instant::now()
+            Msg::Query(q) => {
+                if q.deadline > Instant::now()
                     && let Some(a) = &self.activation
                 {
-                    answer(Ok(&a.state));
+                    (q.answer)(Ok(&a.state));
                 }
             }
             Msg::Command(first) => {
-                let batch = self.collect(first);
+                let batch = self.collect(*first);
                 self.touch();
-                self.turn(batch).await;
+                Box::pin(self.turn(batch)).await;
             }
         }
         true
@@ -233,11 +235,11 @@ impl<A: Aggregate> Actor<A> {
         while batch.len() < max {
             let next = match self.backlog.pop_front() {
                 Some(m) => Some(m),
-                None => self.rx.try_recv().ok(),
+                None => self.rx.try_recv(),
             };
             match next {
-                Some(Msg::Command(c)) => batch.push(c),
-                Some(q @ Msg::Query { .. }) => {
+                Some(Msg::Command(c)) => batch.push(*c),
+                Some(q @ Msg::Query(_)) => {
                     self.backlog.push_front(q);
                     break;
                 }
@@ -256,7 +258,7 @@ impl<A: Aggregate> Actor<A> {
 
     /// The next message queued anywhere (backlog first), without waiting.
     fn take_any(&mut self) -> Option<Msg<A>> {
-        self.backlog.pop_front().or_else(|| self.rx.try_recv().ok())
+        self.backlog.pop_front().or_else(|| self.rx.try_recv())
     }
 
     /// Leaves the activation table (if still in it) and closes the mailbox:
@@ -291,7 +293,7 @@ impl<A: Aggregate> Actor<A> {
         self.rx.close();
         // Nothing can be queued once the entry is gone; hand on anything that
         // raced in regardless.
-        while let Ok(m) = self.rx.try_recv() {
+        while let Some(m) = self.rx.try_recv() {
             self.forward(m);
         }
         metrics::counter!("aether_runtime_passivations_total", "type" => A::TYPE, "reason" => reason)
@@ -337,7 +339,7 @@ impl<A: Aggregate> Actor<A> {
         if after == 0 || a.version < a.snapshot_version.saturating_add(after) {
             return;
         }
-        if let Err(e) = a.snapshot(&self.host, &self.id).await {
+        if let Err(e) = Box::pin(a.snapshot(&self.host, &self.id)).await {
             tracing::warn!(error = %e, "snapshot on passivation failed");
         }
     }
@@ -357,6 +359,59 @@ pub(crate) fn refuse<A: Aggregate>(
                 let _ = reply.send(Err(ask_error(Box::new(c.envelope))));
             }
         }
-        Msg::Query { answer, .. } => answer(Err(RuntimeError::new(kind, message))),
+        Msg::Query(q) => (q.answer)(Err(RuntimeError::new(kind, message))),
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    use std::sync::Arc;
+
+    /// An idle actor's task holds its `run` future: keep it small (turns,
+    /// loads and snapshots are boxed while they run).
+    #[test]
+    fn an_idle_actor_task_stays_small() {
+        let node = Arc::new(super::super::host::Node::new(Default::default()));
+        let host = Arc::new(super::Host::<Probe> {
+            type_index: 0,
+            config: Default::default(),
+            snapshot_policy: aether_core::aggregate::SnapshotPolicy::Never,
+            upcasters: Default::default(),
+            store: Arc::new(aether_store_memory::InMemoryEventStore::new()),
+            snapshots: None,
+            slots: Default::default(),
+            node,
+        });
+        let rx = Arc::new(super::Mailbox::new(1));
+        let f = super::run(
+            host,
+            aether_core::ActorId::new("probe-1").unwrap(),
+            0,
+            Arc::new(super::Control::default()),
+            rx,
+            super::Priority::Caller,
+        );
+        let size = std::mem::size_of_val(&f);
+        assert!(size < 1_500, "the run future is {size} bytes");
+    }
+
+    #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+    struct Probe;
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Ev;
+    impl aether_core::aggregate::DomainEvent for Ev {
+        fn event_type(&self) -> &'static str {
+            "Ev"
+        }
+    }
+    impl aether_core::aggregate::Aggregate for Probe {
+        const TYPE: &'static str = "probe";
+        type Command = u8;
+        type Event = Ev;
+        type Error = std::convert::Infallible;
+        fn handle(&self, _: &u8) -> Result<Vec<Ev>, Self::Error> {
+            Ok(vec![])
+        }
+        fn apply(&mut self, _: &Ev) {}
     }
 }

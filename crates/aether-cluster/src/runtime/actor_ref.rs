@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
-use super::host::{CommandMsg, Host, Msg, Refusal};
+use super::host::{CommandMsg, Host, Msg, QueryMsg, Refusal};
 use super::outcome::CommandOutcome;
 
 /// A boxed, `Send` future (what the calls' `IntoFuture` gives).
@@ -188,11 +188,11 @@ impl<A: Aggregate> Ask<A> {
         } else {
             (None, None)
         };
-        let msg = Msg::Command(CommandMsg {
+        let msg = Msg::Command(Box::new(CommandMsg {
             envelope: self.envelope,
             deadline,
             reply: tx,
-        });
+        }));
         match self.actor.host.dispatch(&self.actor.id, msg) {
             Ok(()) => Ok((rx, deadline)),
             Err((Msg::Command(c), why)) => {
@@ -209,7 +209,7 @@ impl<A: Aggregate> Ask<A> {
                     Refusal::ShuttingDown => AskError::ShuttingDown { command },
                 })
             }
-            Err((Msg::Query { .. }, _)) => unreachable!("a command was dispatched"),
+            Err((Msg::Query(_), _)) => unreachable!("a command was dispatched"),
         }
     }
 }
@@ -331,12 +331,12 @@ impl<A: Queryable> IntoFuture for Query<A> {
             let deadline = self.actor.deadline(self.deadline);
             let (tx, rx) = oneshot::channel();
             let query = self.query;
-            let msg = Msg::Query {
+            let msg = Msg::Query(Box::new(QueryMsg {
                 deadline,
                 answer: Box::new(move |state: Result<&A, RuntimeError>| {
                     let _ = tx.send(state.map(|s| s.query(&query)));
                 }),
-            };
+            }));
             if let Err((_, why)) = self.actor.host.dispatch(&self.actor.id, msg) {
                 return Err(match why {
                     Refusal::Full => RuntimeError::new(

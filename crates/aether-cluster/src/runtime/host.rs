@@ -9,12 +9,13 @@ use aether_core::aggregate::{Aggregate, CommandEnvelope, SnapshotPolicy, Upcaste
 use aether_core::{ActorId, DynEventStore, DynSnapshotStore};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 
 use super::config::{ActorConfig, RuntimeConfig};
 use super::error::{AskError, RuntimeError};
 use super::lru::{Key, Lru};
+use super::mailbox::{Full, Mailbox};
 use super::outcome::CommandOutcome;
 use super::permits::{Permits, Priority};
 
@@ -96,19 +97,23 @@ pub(crate) struct CommandMsg<A: Aggregate> {
 /// none).
 pub(crate) type Answer<A> = Box<dyn FnOnce(Result<&A, RuntimeError>) + Send + Sync>;
 
-/// What a mailbox holds.
+/// A query on its way to an actor.
+pub(crate) struct QueryMsg<A: Aggregate> {
+    pub(crate) deadline: Instant,
+    pub(crate) answer: Answer<A>,
+}
+
+/// What a mailbox holds. Boxed, so that a mailbox's buffer (allocated in
+/// blocks of 32 messages) costs an idle actor little.
 pub(crate) enum Msg<A: Aggregate> {
-    Command(CommandMsg<A>),
-    Query {
-        deadline: Instant,
-        answer: Answer<A>,
-    },
+    Command(Box<CommandMsg<A>>),
+    Query(Box<QueryMsg<A>>),
 }
 
 impl<A: Aggregate> Msg<A> {
     pub(crate) fn priority(&self) -> Priority {
         match self {
-            Msg::Command(CommandMsg { reply: None, .. }) => Priority::Background,
+            Msg::Command(c) if c.reply.is_none() => Priority::Background,
             _ => Priority::Caller,
         }
     }
@@ -126,7 +131,7 @@ pub(crate) enum Refusal {
 /// An active actor: its mailbox and the signals of its task.
 #[derive(Debug)]
 pub(crate) struct Slot<A: Aggregate> {
-    pub(crate) tx: mpsc::Sender<Msg<A>>,
+    pub(crate) mailbox: Arc<Mailbox<Msg<A>>>,
     pub(crate) generation: u64,
     pub(crate) control: Arc<Control>,
 }
@@ -177,10 +182,10 @@ impl<A: Aggregate> Host<A> {
         let mut msg = msg;
         loop {
             if let Some(slot) = self.slots.get(id) {
-                match slot.tx.try_send(msg) {
+                match slot.mailbox.try_send(msg) {
                     Ok(()) => return Ok(()),
-                    Err(mpsc::error::TrySendError::Full(m)) => return Err((m, Refusal::Full)),
-                    Err(mpsc::error::TrySendError::Closed(m)) => {
+                    Err((m, Full::Full)) => return Err((m, Refusal::Full)),
+                    Err((m, Full::Closed)) => {
                         // Its task died (a panic in the aggregate): replace it.
                         msg = m;
                         let generation = slot.generation;
@@ -200,15 +205,15 @@ impl<A: Aggregate> Host<A> {
                 return Err((msg, Refusal::ShuttingDown));
             }
             let priority = msg.priority();
-            let (tx, rx) = mpsc::channel(self.config.mailbox);
-            if let Err(e) = tx.try_send(msg) {
-                // Cannot happen (capacity ≥ 1, receiver alive); hand it back.
-                return Err((e.into_inner(), Refusal::Full));
+            let mailbox = Arc::new(Mailbox::new(self.config.mailbox));
+            if let Err((m, _)) = mailbox.try_send(msg) {
+                // Cannot happen (capacity ≥ 1, open); hand it back.
+                return Err((m, Refusal::Full));
             }
             let generation = self.node.generation.fetch_add(1, Ordering::Relaxed);
             let control = Arc::new(Control::default());
             vacant.insert(Slot {
-                tx,
+                mailbox: mailbox.clone(),
                 generation,
                 control: control.clone(),
             });
@@ -219,7 +224,7 @@ impl<A: Aggregate> Host<A> {
                 id.clone(),
                 generation,
                 control.clone(),
-                rx,
+                mailbox,
                 priority,
             ));
             self.activated(id, &control);

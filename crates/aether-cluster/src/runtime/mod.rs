@@ -76,6 +76,7 @@ mod dedupe;
 mod error;
 mod host;
 mod lru;
+mod mailbox;
 mod outcome;
 mod permits;
 mod state;

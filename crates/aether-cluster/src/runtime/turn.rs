@@ -134,7 +134,7 @@ impl<A: Aggregate> Actor<A> {
                 decide(act, &self.id, &self.host.config.group_commit, &mut live);
             // Commands over the limits start the next turn.
             for c in carried.into_iter().rev() {
-                self.backlog.push_front(Msg::Command(c));
+                self.backlog.push_front(Msg::Command(Box::new(c)));
             }
             if events.is_empty() {
                 return self.conclude(live, decisions, base, base);

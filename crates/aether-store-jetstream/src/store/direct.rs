@@ -77,8 +77,8 @@ impl JetStreamEventStore {
                 batch: expected.clamp(1, DIRECT_LIMIT) + 1,
                 up_to_seq: stop,
             };
-            let payload = serde_json::to_vec(&request)
-                .map_err(|e| DirectMiss::Failed(e.to_string()))?;
+            let payload =
+                serde_json::to_vec(&request).map_err(|e| DirectMiss::Failed(e.to_string()))?;
             client
                 .publish_with_reply(api.clone(), inbox.clone(), payload.into())
                 .await

@@ -304,10 +304,9 @@ impl JetStreamEventStore {
             }
             points.sort_unstable();
             points.dedup();
-            let probes = futures::future::join_all(
-                points.iter().map(|&p| self.probe(actor, subject, p)),
-            )
-            .await;
+            let probes =
+                futures::future::join_all(points.iter().map(|&p| self.probe(actor, subject, p)))
+                    .await;
             let (mut new_lo, mut new_lo_v, mut new_hi, mut new_hi_v) = (lo, lo_v, hi, hi_v);
             for (&p, probed) in points.iter().zip(probes) {
                 match probed? {
