@@ -1,88 +1,92 @@
-//! Quickstart: a bank account aggregate on the in-memory store.
+//! Quickstart: a bank account as a virtual actor, on the in-memory store.
 //!
 //! Runs without a server: `cargo run --example quickstart`.
 //!
 //! It uses the bank account every Aether test uses
 //! (`crates/aether-testkit/src/fixtures/account.rs`: commands, events, a
-//! domain error, the decide/evolve logic), opens it, deposits, tries to
-//! withdraw too much (rejected by the aggregate), withdraws, and reloads it
-//! from a snapshot plus the events after it.
+//! domain error, the decide/evolve logic). An actor system activates the
+//! account on its first command, runs commands in turns, answers a query from
+//! memory, returns the recorded outcome for a retried command id, passivates
+//! the idle account (with a snapshot) and brings it back.
+
+use std::time::Duration;
 
 use aether::memory::{InMemoryEventStore, InMemorySnapshotStore};
 use aether::prelude::*;
-use aether_testkit::fixtures::{Account, AccountCommand};
+use aether::runtime::{ActorConfig, Passivation};
+use aether_testkit::fixtures::{Account, AccountCommand, Balance};
 
 /// Runs the example.
 pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let store = InMemoryEventStore::new();
-    let snapshots = InMemorySnapshotStore::new();
-    let accounts = Repository::<Account, _>::new(store.clone())
-        .with_snapshots(snapshots)
-        .with_snapshot_policy(SnapshotPolicy::EveryNEvents(3));
-    let id = ActorId::new("account-ada")?;
-
-    // Commands carry metadata; every event they cause inherits it.
-    let open = CommandEnvelope::new(AccountCommand::Open {
-        owner: "Ada".into(),
-    })
-    .with_correlation_id("signup-1")
-    .with_user_id("ada");
-    let done = accounts.execute(&id, open).await?;
-    println!(
-        "opened {} for {:?} (version {})",
-        id, done.state.owner, done.version
-    );
-
-    let done = accounts
-        .execute(&id, AccountCommand::Deposit { amount: 100 })
+    let system = ActorSystem::builder()
+        .events(store.clone())
+        .snapshots(InMemorySnapshotStore::new())
+        .register::<Account>(ActorConfig {
+            passivation: Passivation {
+                idle: Duration::from_millis(100),
+                snapshot_after: 1,
+            },
+            ..ActorConfig::default()
+        })
+        .start()
         .await?;
-    println!(
-        "deposited 100: balance {} (version {})",
-        done.state.balance, done.version
-    );
 
-    match accounts
-        .execute(&id, AccountCommand::Withdraw { amount: 150 })
-        .await
-    {
-        Err(ExecuteError::Rejected(reason)) => println!("withdraw 150 rejected: {reason}"),
+    // A handle by id: no I/O until the first command.
+    let ada = system.get::<Account>(ActorId::new("account-ada")?)?;
+    let opened = ada
+        .ask(AccountCommand::Open {
+            owner: "Ada".into(),
+        })
+        .correlation_id("signup-1")
+        .await?;
+    println!("opened {} (version {})", ada.id(), opened.version);
+
+    let done = ada.ask(AccountCommand::Deposit { amount: 100 }).await?;
+    println!("deposited 100 (version {})", done.version);
+
+    match ada.ask(AccountCommand::Withdraw { amount: 150 }).await {
+        Err(AskError::Rejected(reason)) => println!("withdraw 150 rejected: {reason}"),
         other => return Err(format!("expected a rejection, got {other:?}").into()),
     }
 
-    let done = accounts
-        .execute(&id, AccountCommand::Withdraw { amount: 30 })
+    // A payment with an id: if the outcome were lost (a timeout), retrying
+    // with the same id is safe, and returns what happened the first time.
+    let payment = CommandId::new("payment-7")?;
+    let first = ada
+        .ask(AccountCommand::Withdraw { amount: 30 })
+        .command_id(payment.clone())
+        .await?;
+    let retry = ada
+        .ask(AccountCommand::Withdraw { amount: 30 })
+        .command_id(payment)
         .await?;
     println!(
-        "withdrew 30: balance {} (version {})",
-        done.state.balance, done.version
+        "withdrew 30 (version {}); the retry with the same id: version {}, deduplicated: {}",
+        first.version, retry.version, retry.deduplicated
     );
 
-    // The snapshot policy (every 3 events) took a snapshot at version 3.
-    let salary = CommandEnvelope::new(AccountCommand::Deposit { amount: 5 })
-        .with_correlation_id("payroll-7");
-    let done = accounts.execute(&id, salary).await?;
-    println!(
-        "deposited 5: balance {} (version {})",
-        done.state.balance, done.version
-    );
+    // Fire and forget; a query right behind it sees its effect.
+    ada.tell(AccountCommand::Deposit { amount: 5 }).await?;
+    println!("balance: {}", ada.query(Balance).await?);
+
+    // Idle for a while: the account passivates (with a snapshot) and comes
+    // back on the next message.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    println!("active after idling: {}", ada.is_active());
+    println!("balance after reactivation: {}", ada.query(Balance).await?);
 
     println!("stored events:");
-    for e in store.read(&id, 1).await? {
+    for e in store.read(ada.id(), 1).await? {
         println!(
-            "  v{} {:<10} {}  correlation={} causation={}",
+            "  v{} {:<10} {}  causation={}",
             e.version,
             e.event_type,
             e.data,
-            e.metadata.correlation_id().unwrap_or("-"),
             e.metadata.causation_id().unwrap_or("-"),
         );
     }
-
-    let loaded = accounts.load(&id).await?;
-    println!(
-        "reloaded: balance {} at version {} (snapshot at version {}, {} event(s) replayed)",
-        loaded.state.balance, loaded.version, loaded.snapshot_version, loaded.replayed
-    );
+    system.shutdown().await?;
     Ok(())
 }
 

@@ -377,20 +377,79 @@ async fn main() {
     }
     pairs.push(latest);
 
-    // 4. Replay of 100,000 events of one actor.
+    // 4. Replay of 100,000 events of one actor, one event per message (as
+    // appended one at a time). Built with pipelined raw publishes of our exact
+    // messages (the store's format and headers), to save setup time.
     let long = ActorId::new("long-1").unwrap();
-    let mut v = if run("replay") { 0 } else { REPLAY };
-    while v < REPLAY {
-        let batch: Vec<Event> = (v + 1..=(v + 1000).min(REPLAY))
-            .map(|x| event(&long, x))
-            .collect();
-        v = store
-            .append_batch(&long, ExpectedVersion::Exact(v), batch)
-            .await
-            .unwrap();
-    }
     let subject = store.subject_for(&long);
+    let plain = format!("{name}.events.plain.lon-1");
     let mut replay = Pair::new("replay 100,000 events, one actor", "events/s");
+    let mut replay_value = Pair::new("  same, vs raw consumer + Value decode", "events/s");
+    let mut replay_own = Pair::new("  same, vs raw consumer over our messages", "events/s");
+    if run("replay") {
+        let mut acks = Vec::new();
+        let mut size = 0;
+        for v in 1..=REPLAY {
+            let e = event(&long, v);
+            let payload = Bytes::from(e.to_json_bytes().unwrap());
+            size = payload.len();
+            let mut h = async_nats::HeaderMap::new();
+            h.insert(
+                async_nats::header::NATS_MESSAGE_ID,
+                e.id.to_string().as_str(),
+            );
+            h.insert(HEADER_VERSION, v.to_string().as_str());
+            acks.push(
+                js.publish_with_headers(subject.clone(), h, payload)
+                    .await
+                    .unwrap(),
+            );
+            // The raw side: plain messages of the same payload size, no headers.
+            acks.push(
+                js.publish(plain.clone(), Bytes::from(vec![b'x'; size]))
+                    .await
+                    .unwrap(),
+            );
+            if acks.len() >= 512 {
+                for a in acks.drain(..) {
+                    a.await.unwrap();
+                }
+            }
+        }
+        for a in acks {
+            a.await.unwrap();
+        }
+        println!("(replay: {REPLAY} messages of {size} bytes each side)");
+    }
+    let raw_consume = |filter: String, decode: bool| {
+        let stream = &stream;
+        async move {
+            let consumer = stream
+                .create_consumer(OrderedConfig {
+                    filter_subject: filter,
+                    deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: 1 },
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let mut messages = consumer.messages().await.unwrap();
+            let mut n = 0u64;
+            let mut values = Vec::new();
+            while let Some(m) = messages.next().await {
+                let m = m.unwrap();
+                n += 1;
+                if decode {
+                    values.push(serde_json::from_slice::<serde_json::Value>(&m.payload).ok());
+                } else {
+                    std::hint::black_box(&m.payload);
+                }
+                if n == REPLAY {
+                    break;
+                }
+            }
+            (messages, values)
+        }
+    };
     for _ in 0..if run("replay") { rounds } else { 0 } {
         // What each side read is dropped after timing.
         let (r, events) = measure_keep(REPLAY, async {
@@ -400,33 +459,23 @@ async fn main() {
         })
         .await;
         replay.push_ours(r);
+        replay_value.push_ours(r);
+        replay_own.push_ours(r);
         drop(events);
-        let (r, messages) = measure_keep(REPLAY, async {
-            let consumer = stream
-                .create_consumer(OrderedConfig {
-                    filter_subject: subject.clone(),
-                    deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: 1 },
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-            let mut messages = consumer.messages().await.unwrap();
-            let mut n = 0u64;
-            while let Some(m) = messages.next().await {
-                let m = m.unwrap();
-                n += 1;
-                std::hint::black_box(&m.payload);
-                if n == REPLAY {
-                    break;
-                }
-            }
-            messages
-        })
-        .await;
+        let (r, kept) = measure_keep(REPLAY, raw_consume(plain.clone(), false)).await;
         replay.push_raw(r);
-        drop(messages);
+        drop(kept);
+        // The floor of any JSON decoder: our events' bytes into `Value`s.
+        let (r, kept) = measure_keep(REPLAY, raw_consume(subject.clone(), true)).await;
+        replay_value.push_raw(r);
+        drop(kept);
+        let (r, kept) = measure_keep(REPLAY, raw_consume(subject.clone(), false)).await;
+        replay_own.push_raw(r);
+        drop(kept);
     }
     pairs.push(replay);
+    pairs.push(replay_value);
+    pairs.push(replay_own);
 
     println!();
     println!(

@@ -18,6 +18,8 @@
 //!   delays) and call counters.
 //! - [`fixtures`]: the [`fixtures::Account`] and [`fixtures::Counter`]
 //!   aggregates every crate's tests, benchmarks and doctests use.
+//! - [`history`]: a recorder of the commands a distributed test sends and a
+//!   checker of that history against the actors' logs.
 //!
 //! # Example
 //!
@@ -65,6 +67,7 @@ mod cluster;
 pub mod conformance;
 mod faults;
 pub mod fixtures;
+pub mod history;
 mod process;
 mod ready;
 mod running;

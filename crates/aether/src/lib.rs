@@ -23,6 +23,7 @@
 //! | feature     | default | what it adds                                   |
 //! |-------------|---------|------------------------------------------------|
 //! | `memory`    | yes     | [`memory`]: the in-memory store                |
+//! | `runtime`   | yes     | [`runtime`]: the virtual-actor runtime (on one node with any store) |
 //! | `jetstream` | no      | [`jetstream`]: the NATS JetStream store        |
 //! | `bus`       | no      | [`bus`]: the local and cross-node event bus    |
 //! | `cluster`   | no      | [`cluster`]: hash ring, shards, membership, leader election |
@@ -68,6 +69,11 @@ pub use aether_bus as bus;
 #[doc(inline)]
 pub use aether_cluster as cluster;
 
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+#[doc(inline)]
+pub use aether_cluster::runtime;
+
 #[cfg(any(feature = "jetstream", feature = "bus", feature = "cluster"))]
 #[cfg_attr(
     docsrs,
@@ -94,9 +100,13 @@ pub use async_nats;
 /// what can go wrong ([`Error`], [`ExecuteError`](prelude::ExecuteError)),
 /// the ids, and the store traits.
 pub mod prelude {
+    #[cfg(feature = "runtime")]
+    pub use aether_cluster::runtime::{
+        ActorConfig, ActorRef, ActorSystem, AskError, CommandOutcome, RuntimeConfig,
+    };
     pub use aether_core::aggregate::{
         Aggregate, CommandEnvelope, DomainEvent, EventEnvelope, ExecError, ExecuteError, Loaded,
-        Repository, RetryPolicy, SnapshotPolicy,
+        Queryable, Repository, RetryPolicy, SnapshotPolicy,
     };
     pub use aether_core::{
         ActorId, CommandId, Error, Event, EventStore, ExpectedVersion, Metadata, NodeId, Snapshot,
