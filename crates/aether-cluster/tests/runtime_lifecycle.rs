@@ -174,10 +174,7 @@ async fn the_node_limit_passivates_the_least_recently_used() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explicit_passivation_waits_for_an_empty_mailbox() {
-    let s = store();
-    let sys =
-        system::<Counter, _>(&s, None, RuntimeConfig::default(), ActorConfig::default()).await;
-    let c = actor::<Counter>(&sys, &fresh::<Counter>());
+    let (_s, _sys, _, c) = counter().await;
     c.ask(2).await.unwrap();
     c.passivate();
     eventually("passivated", Duration::from_secs(5), || !c.is_active()).await;

@@ -73,11 +73,7 @@ async fn a_retried_command_id_returns_the_recorded_outcome_across_passivation_an
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_id_twice_in_one_turn_is_applied_once() {
-    let s = store();
-    let sys =
-        system::<Counter, _>(&s, None, RuntimeConfig::default(), ActorConfig::default()).await;
-    let id = fresh::<Counter>();
-    let c = actor::<Counter>(&sys, &id);
+    let (s, _sys, _id, c) = counter().await;
     c.ask(1).await.unwrap();
     let stall = s.stall_appends().unwrap();
     let blocker = tokio::spawn({
@@ -105,10 +101,7 @@ async fn the_same_id_twice_in_one_turn_is_applied_once() {
 
 #[tokio::test]
 async fn rejected_commands_are_not_remembered() {
-    let s = store();
-    let sys =
-        system::<Counter, _>(&s, None, RuntimeConfig::default(), ActorConfig::default()).await;
-    let c = actor::<Counter>(&sys, &fresh::<Counter>());
+    let (_s, _sys, _, c) = counter().await;
     assert!(
         c.ask(0)
             .command_id(cid("z"))
@@ -205,11 +198,7 @@ async fn a_full_mailbox_hands_commands_back_and_loses_none() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_ack_is_a_timeout_and_the_retry_finds_the_command_applied() {
-    let s = store();
-    let sys =
-        system::<Counter, _>(&s, None, RuntimeConfig::default(), ActorConfig::default()).await;
-    let id = fresh::<Counter>();
-    let c = actor::<Counter>(&sys, &id);
+    let (s, _sys, id, c) = counter().await;
     c.ask(1).await.unwrap();
     s.lose_next_acks(1);
     let err = c.ask(5).command_id(cid("lost")).await.unwrap_err();
@@ -223,11 +212,7 @@ async fn a_lost_ack_is_a_timeout_and_the_retry_finds_the_command_applied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_appends_and_loads_hand_the_command_back() {
-    let s = store();
-    let sys =
-        system::<Counter, _>(&s, None, RuntimeConfig::default(), ActorConfig::default()).await;
-    let id = fresh::<Counter>();
-    let c = actor::<Counter>(&sys, &id);
+    let (s, sys, _id, c) = counter().await;
     c.ask(1).await.unwrap();
     // A store that refuses (stores nothing, not transient).
     s.break_appends();

@@ -186,11 +186,7 @@ async fn group_commit_limits_split_turns() {
 
 #[tokio::test]
 async fn a_conflict_from_an_outside_writer_is_caught_up_never_blindly_retried() {
-    let s = store();
-    let sys =
-        system::<Counter, _>(&s, None, RuntimeConfig::default(), ActorConfig::default()).await;
-    let id = fresh::<Counter>();
-    let c = actor::<Counter>(&sys, &id);
+    let (s, _sys, id, c) = counter().await;
     c.ask(1).await.unwrap();
     // Another writer adds 100 right before each of our next two appends.
     s.interleave_writes(2, |actor: &ActorId, v| {
@@ -305,10 +301,7 @@ async fn handles_are_cheap_send_sync_and_do_no_io() {
 
 #[tokio::test]
 async fn timers_tell_later_and_can_be_cancelled() {
-    let s = store();
-    let sys =
-        system::<Counter, _>(&s, None, RuntimeConfig::default(), ActorConfig::default()).await;
-    let c = actor::<Counter>(&sys, &fresh::<Counter>());
+    let (_s, _sys, _, c) = counter().await;
     let fired = c.tell_after(Duration::from_millis(20), 5);
     let cancelled = c.tell_after(Duration::from_millis(20), 100);
     cancelled.cancel();

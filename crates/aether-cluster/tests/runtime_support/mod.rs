@@ -10,6 +10,7 @@ use aether_core::aggregate::Aggregate;
 use aether_core::{ActorId, EventStore};
 use aether_store_memory::{InMemoryEventStore, InMemorySnapshotStore};
 use aether_testkit::FaultyStore;
+use aether_testkit::fixtures::Counter;
 
 pub type Store = FaultyStore<InMemoryEventStore>;
 
@@ -55,4 +56,15 @@ pub async fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// A fresh faulty store, a system running `Counter` with default configs
+/// over it, and one fresh counter.
+pub async fn counter() -> (Store, ActorSystem, ActorId, ActorRef<Counter>) {
+    let s = store();
+    let sys =
+        system::<Counter, _>(&s, None, RuntimeConfig::default(), ActorConfig::default()).await;
+    let id = fresh::<Counter>();
+    let c = actor::<Counter>(&sys, &id);
+    (s, sys, id, c)
 }

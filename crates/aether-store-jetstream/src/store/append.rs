@@ -10,6 +10,7 @@ use tracing::Instrument;
 use super::{JetStreamEventStore, MAX_BATCH_EVENTS};
 use crate::cache::Tip;
 use crate::error::PublishFailure;
+use crate::headers;
 
 /// How often one append re-reads the tip and tries again (after a conflict
 /// on stale data, or after a lost ack) before giving up.
@@ -160,15 +161,12 @@ impl JetStreamEventStore {
                 return Err(Error::conflict(actor.clone(), first, known.version));
             }
             let outcome = if events.len() == 1 {
-                self.publish_one(
-                    subject.clone(),
-                    &events[0],
-                    payloads[0].clone(),
-                    known.sequence,
-                )
-                .await
+                let h = headers::for_event(&events[0], Some(known.sequence), true);
+                self.publish_message(subject.clone(), h, payloads[0].clone())
+                    .await
             } else if let Some(record) = &record {
-                self.publish_record(subject.clone(), &events, record.clone(), known.sequence)
+                let h = headers::for_record(&events, known.sequence);
+                self.publish_message(subject.clone(), h, record.clone())
                     .await
             } else {
                 Box::pin(self.publish_batch(subject, &events, &payloads, known.sequence, attempt))

@@ -30,41 +30,20 @@ use crate::error::PublishFailure;
 use crate::headers;
 
 impl JetStreamEventStore {
-    /// Publishes one event expecting the subject's last sequence to be
-    /// `expected`; returns the stream sequence it was stored at.
-    pub(super) async fn publish_one(
+    /// Publishes one message (one event, or a record of several: see
+    /// `headers`) whose headers carry the expected last subject sequence;
+    /// returns the stream sequence it was stored at.
+    pub(super) async fn publish_message(
         &self,
         subject: Subject,
-        event: &Event,
+        headers: async_nats::HeaderMap,
         payload: Bytes,
-        expected: u64,
     ) -> Result<u64, PublishFailure> {
         self.inner
             .acks
             .publish(
                 subject,
-                headers::for_event(event, Some(expected), true),
-                payload,
-                self.inner.config.request_timeout,
-                "append",
-            )
-            .await
-    }
-
-    /// Publishes `events` (two or more) as one message whose payload is their
-    /// encodings, one per line; returns its stream sequence.
-    pub(super) async fn publish_record(
-        &self,
-        subject: Subject,
-        events: &[Event],
-        payload: Bytes,
-        expected: u64,
-    ) -> Result<u64, PublishFailure> {
-        self.inner
-            .acks
-            .publish(
-                subject,
-                headers::for_record(events, expected),
+                headers,
                 payload,
                 self.inner.config.request_timeout,
                 "append",
