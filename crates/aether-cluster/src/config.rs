@@ -310,6 +310,11 @@ impl ClusterConfig {
         format!("{}_shards", self.cluster_name)
     }
 
+    /// The bucket of the runtime's shard claims.
+    pub(crate) fn claims_bucket(&self) -> String {
+        format!("{}_claims", self.cluster_name)
+    }
+
     pub(crate) fn heartbeat_prefix(&self) -> String {
         format!("aether.cluster.{}.hb", self.cluster_name)
     }

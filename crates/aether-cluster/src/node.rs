@@ -42,6 +42,7 @@ use crate::shard_map::{MapState, ShardMap, watch_maps};
 #[derive(Debug)]
 pub struct ClusterNode {
     id: NodeId,
+    client: async_nats::Client,
     info: NodeInfo,
     config: ClusterConfig,
     lease: watch::Receiver<LeaseStatus>,
@@ -176,6 +177,7 @@ impl ClusterNode {
         tracing::info!(node = %id, cluster = %config.cluster_name, "cluster node started");
         Ok(Self {
             id,
+            client,
             info,
             config,
             lease,
@@ -192,6 +194,11 @@ impl ClusterNode {
     /// This node's id.
     pub fn id(&self) -> &NodeId {
         &self.id
+    }
+
+    /// The NATS connection the node runs on.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
     }
 
     /// What this node announced (its id, address and metadata).
@@ -222,6 +229,12 @@ impl ClusterNode {
     /// This node's membership lease.
     pub fn lease(&self) -> LeaseStatus {
         *self.lease.borrow()
+    }
+
+    /// Notifications of this node's own lease (each renewal; it lapses on
+    /// the local clock without one, see [`LeaseStatus::is_valid`]).
+    pub fn watch_lease(&self) -> watch::Receiver<LeaseStatus> {
+        self.lease.clone()
     }
 
     /// This node's leadership, if it leads **now** (lease checked at the call).

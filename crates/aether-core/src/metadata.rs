@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 /// well-known keys used for tracing causality.
 ///
 /// The well-known keys are `correlation_id`, `causation_id`, `user_id`,
-/// `trace_id` and `span_id` (the `KEY_*` constants). Any other key may be used
+/// `trace_id` and `span_id`, and the writer stamps of the cluster runtime
+/// `aether.node` and `aether.claim` (the `KEY_*` constants). Any other key may be used
 /// freely.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -47,6 +48,8 @@ impl Metadata {
         KEY_USER_ID, "user_id", user_id, set_user_id, with_user_id, "user id (who caused it)";
         KEY_TRACE_ID, "trace_id", trace_id, set_trace_id, with_trace_id, "distributed-tracing trace id";
         KEY_SPAN_ID, "span_id", span_id, set_span_id, with_span_id, "distributed-tracing span id";
+        KEY_WRITER_NODE, "aether.node", writer_node, set_writer_node, with_writer_node, "cluster node that wrote the event (stamped by the actor runtime)";
+        KEY_WRITER_CLAIM, "aether.claim", writer_claim, set_writer_claim, with_writer_claim, "shard claim the event was written under, `<shard>/<claim revision>` (stamped by the actor runtime; the revisions never decrease along an actor's log)";
     }
 
     /// Empty metadata.

@@ -15,6 +15,9 @@
 //! the client (`aether-<component>` unless [`ConnectConfig::name`] says
 //! otherwise), so a server's connection list shows who is who.
 //!
+//! [`encode_token`] and [`decode_token`] turn any string (an actor type or
+//! id) into one subject token and back, injectively.
+//!
 //! [`is_transient`] and [`jetstream_code`] read async-nats's typed errors
 //! (their kinds, and JetStream API error codes), never error texts.
 //!
@@ -33,10 +36,12 @@
 mod addrs;
 mod classify;
 mod connect;
+mod token;
 
 pub use addrs::ToServerAddrs;
 pub use classify::{is_transient, jetstream_code};
 pub use connect::{ConnectConfig, ConnectError, ConnectErrorKind, connect, connect_with};
+pub use token::{decode_token, encode_token, encode_token_into};
 
 /// How JetStream keeps a stream's or bucket's data (re-exported from
 /// async-nats, so the store's and the cluster's configurations name the

@@ -1,82 +1,10 @@
-//! Injective encoding of actor ids into NATS subject tokens, and the subjects
-//! a store uses.
-//!
-//! A token holds only `[A-Za-z0-9_-]`. Bytes in `[A-Za-z0-9-]` are written as
-//! they are; every other byte of the UTF-8 (including `_` itself) is written
-//! as `_` and two upper-case hex digits. Escaping (never replacing) makes the
-//! encoding injective: `a.b`, `a_b` and `a b` become `a_2Eb`, `a_5Fb` and
-//! `a_20b`.
+//! The subjects a store uses. Actor types and ids become subject tokens by
+//! [`encode_token`] (from `aether-nats`, shared with the runtime's routing
+//! subjects): injective, so `a.b`, `a_b` and `a b` never share a subject.
 
 use aether_core::{ActorId, Error, Result};
-
-/// Encodes `value` into one NATS subject token (see the module docs).
-pub fn encode_token(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 8);
-    encode_token_into(&mut out, value);
-    out
-}
-
-/// [`encode_token`], appended to `out`.
-fn encode_token_into(out: &mut String, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    // The common case: nothing to escape.
-    if value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        out.push_str(value);
-        return;
-    }
-    for &b in value.as_bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' {
-            out.push(b as char);
-        } else {
-            out.push('_');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0x0F)] as char);
-        }
-    }
-}
-
-/// Decodes a token made by [`encode_token`]. Fails (never panics) on anything
-/// [`encode_token`] cannot have produced.
-pub fn decode_token(token: &str) -> Result<String> {
-    let bytes = token.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b.is_ascii_alphanumeric() || b == b'-' {
-            out.push(b);
-            i += 1;
-        } else if b == b'_' {
-            let hex = |j: usize| -> Result<u8> {
-                match bytes.get(j) {
-                    Some(c @ b'0'..=b'9') => Ok(c - b'0'),
-                    Some(c @ b'A'..=b'F') => Ok(c - b'A' + 10),
-                    _ => Err(Error::invalid_input(format!(
-                        "token {token:?}: bad escape at byte {i}"
-                    ))),
-                }
-            };
-            let v = (hex(i + 1)? << 4) | hex(i + 2)?;
-            if v.is_ascii_alphanumeric() || v == b'-' {
-                return Err(Error::invalid_input(format!(
-                    "token {token:?}: byte {v:#04x} must not be escaped"
-                )));
-            }
-            out.push(v);
-            i += 3;
-        } else {
-            return Err(Error::invalid_input(format!(
-                "token {token:?}: character {:?} cannot occur",
-                b as char
-            )));
-        }
-    }
-    String::from_utf8(out)
-        .map_err(|_| Error::invalid_input(format!("token {token:?} is not UTF-8 when decoded")))
-}
+use aether_nats::encode_token_into;
+pub use aether_nats::{decode_token, encode_token};
 
 /// The subjects of one store: `<stream>.events.<type>.<id>` for events and
 /// `<stream>.snapshots.<type>.<id>` for snapshots, where `<type>` and `<id>`

@@ -43,9 +43,7 @@ use aether_core::{ActorId, Event};
 
 /// The metadata key the runtime stamps the writer's claim on
 /// (`"<shard>/<claim revision>"`).
-pub const CLAIM_KEY: &str = "aether.claim";
-/// The metadata key the runtime stamps the writer node on.
-pub const NODE_KEY: &str = "aether.node";
+pub const CLAIM_KEY: &str = aether_core::Metadata::KEY_WRITER_CLAIM;
 
 /// What came back for a command.
 #[derive(Debug, Clone, PartialEq, Eq)]

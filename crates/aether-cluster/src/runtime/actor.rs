@@ -212,7 +212,18 @@ impl<A: Aggregate> Actor<A> {
         }
         match msg {
             Msg::Query(q) => {
-                if q.deadline > Instant::now()
+                // In a cluster, answered only while this node serves the
+                // shard (reads under a valid lease and claim).
+                if self
+                    .host
+                    .fence()
+                    .is_some_and(|f| f.check(&self.id).is_none())
+                {
+                    (q.answer)(Err(RuntimeError::new(
+                        RuntimeErrorKind::NotOwner,
+                        "this node does not serve the actor's shard",
+                    )));
+                } else if q.deadline > Instant::now()
                     && let Some(a) = &self.activation
                 {
                     (q.answer)(Ok(&a.state));
@@ -371,7 +382,7 @@ mod size_probe {
     /// loads and snapshots are boxed while they run).
     #[test]
     fn an_idle_actor_task_stays_small() {
-        let node = Arc::new(super::super::host::Node::new(Default::default()));
+        let node = Arc::new(super::super::host::Node::new(Default::default(), None));
         let host = Arc::new(super::Host::<Probe> {
             type_index: 0,
             config: Default::default(),
@@ -381,6 +392,7 @@ mod size_probe {
             snapshots: None,
             slots: Default::default(),
             node,
+            codec: None,
         });
         let rx = Arc::new(super::Mailbox::new(1));
         let f = super::run(

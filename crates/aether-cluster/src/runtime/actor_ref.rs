@@ -9,22 +9,17 @@ use std::time::Duration;
 
 use aether_core::aggregate::{Aggregate, CommandEnvelope, Queryable};
 use aether_core::{ActorId, CommandId, Metadata};
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::error::{AskError, RuntimeError, RuntimeErrorKind};
-use super::host::{CommandMsg, Host, Msg, QueryMsg, Refusal};
+use super::cluster::{self, Kind};
+use super::error::{AskError, RuntimeError};
+use super::host::Host;
+use super::local;
 use super::outcome::CommandOutcome;
 
 /// A boxed, `Send` future (what the calls' `IntoFuture` gives).
 pub type CallFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-/// Where an ask's outcome arrives.
-type Pending<A> = oneshot::Receiver<Result<CommandOutcome<<A as Aggregate>::Event>, AskError<A>>>;
-
-/// How long a caller is told to wait after `Overloaded`.
-const RETRY_AFTER: Duration = Duration::from_millis(10);
 
 /// A handle to one actor of type `A`: cheap to clone, `Send + Sync`. Getting
 /// one does no I/O; the first message activates the actor (loads it) on
@@ -178,38 +173,17 @@ impl<A: Aggregate> Ask<A> {
         &self.envelope.command_id
     }
 
-    /// Queues the command; returns the receiver of its outcome (for an ask)
-    /// and its deadline.
-    fn send(self, reply: bool) -> Result<(Option<Pending<A>>, Instant), AskError<A>> {
+    /// Runs the command here or on its shard's node (`reply: false`: a
+    /// tell, done once queued).
+    async fn run(self, reply: bool) -> Result<Option<CommandOutcome<A::Event>>, AskError<A>> {
         let deadline = self.actor.deadline(self.deadline);
-        let (tx, rx) = if reply {
-            let (tx, rx) = oneshot::channel();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
-        let msg = Msg::Command(Box::new(CommandMsg {
-            envelope: self.envelope,
-            deadline,
-            reply: tx,
-        }));
-        match self.actor.host.dispatch(&self.actor.id, msg) {
-            Ok(()) => Ok((rx, deadline)),
-            Err((Msg::Command(c), why)) => {
-                let command = Box::new(c.envelope);
-                Err(match why {
-                    Refusal::Full => {
-                        metrics::counter!("aether_runtime_overloaded_total", "type" => A::TYPE)
-                            .increment(1);
-                        AskError::Overloaded {
-                            command,
-                            retry_after: RETRY_AFTER,
-                        }
-                    }
-                    Refusal::ShuttingDown => AskError::ShuttingDown { command },
-                })
+        let ActorRef { host, id } = self.actor;
+        match host.node.routing.clone() {
+            None => local::ask(&host, &id, self.envelope, deadline, reply).await,
+            Some(routing) => {
+                let kind = if reply { Kind::Command } else { Kind::Tell };
+                cluster::command(&routing, &host, &id, self.envelope, deadline, kind).await
             }
-            Err((Msg::Query(_), _)) => unreachable!("a command was dispatched"),
         }
     }
 }
@@ -228,20 +202,10 @@ impl<A: Aggregate> IntoFuture for Ask<A> {
         let command_id = self.envelope.command_id.clone();
         Box::pin(
             async move {
-                let (rx, deadline) = self.send(true)?;
-                let Some(rx) = rx else {
-                    return Err(AskError::Timeout { command_id });
-                };
-                match tokio::time::timeout_at(deadline, rx).await {
-                    Ok(Ok(result)) => result,
-                    // The actor went away without answering (a panic in the
-                    // aggregate), or the deadline passed: unknown.
-                    Ok(Err(_)) | Err(_) => {
-                        metrics::counter!("aether_runtime_ask_timeouts_total", "type" => A::TYPE)
-                            .increment(1);
-                        Err(AskError::Timeout { command_id })
-                    }
-                }
+                // An ask always has an outcome; `None` cannot come back.
+                self.run(true)
+                    .await?
+                    .ok_or(AskError::Timeout { command_id })
             }
             .instrument(span),
         )
@@ -292,8 +256,7 @@ impl<A: Aggregate> IntoFuture for Tell<A> {
 
     fn into_future(self) -> Self::IntoFuture {
         let id = self.ask.id().clone();
-        let sent = self.ask.send(false).map(|_| id);
-        Box::pin(std::future::ready(sent))
+        Box::pin(async move { self.ask.run(false).await.map(|_| id) })
     }
 }
 
@@ -329,35 +292,10 @@ impl<A: Queryable> IntoFuture for Query<A> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let deadline = self.actor.deadline(self.deadline);
-            let (tx, rx) = oneshot::channel();
-            let query = self.query;
-            let msg = Msg::Query(Box::new(QueryMsg {
-                deadline,
-                answer: Box::new(move |state: Result<&A, RuntimeError>| {
-                    let _ = tx.send(state.map(|s| s.query(&query)));
-                }),
-            }));
-            if let Err((_, why)) = self.actor.host.dispatch(&self.actor.id, msg) {
-                return Err(match why {
-                    Refusal::Full => RuntimeError::new(
-                        RuntimeErrorKind::Overloaded,
-                        "the actor's mailbox is full",
-                    ),
-                    Refusal::ShuttingDown => RuntimeError::new(
-                        RuntimeErrorKind::ShuttingDown,
-                        "the actor system is shutting down",
-                    ),
-                });
-            }
-            match tokio::time::timeout_at(deadline, rx).await {
-                Ok(Ok(answer)) => answer,
-                Ok(Err(_)) | Err(_) => Err(RuntimeError::new(
-                    RuntimeErrorKind::Timeout,
-                    format!(
-                        "no answer from actor {:?} before the deadline",
-                        self.actor.id.as_str()
-                    ),
-                )),
+            let ActorRef { host, id } = self.actor;
+            match host.node.routing.clone() {
+                None => local::query(&host, &id, self.query, deadline).await,
+                Some(routing) => cluster::query(&routing, &host, &id, self.query, deadline).await,
             }
         })
     }

@@ -117,7 +117,7 @@ fn invalid(message: String) -> RuntimeError {
     RuntimeError::new(RuntimeErrorKind::InvalidConfig, message)
 }
 
-fn check_duration(what: &str, d: Duration) -> Result<(), RuntimeError> {
+pub(crate) fn check_duration(what: &str, d: Duration) -> Result<(), RuntimeError> {
     if d.is_zero() || d > MAX_DURATION {
         return Err(invalid(format!(
             "{what} must be above zero and at most {MAX_DURATION:?}, got {d:?}"

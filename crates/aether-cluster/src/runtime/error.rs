@@ -45,6 +45,16 @@ pub enum AskError<A: Aggregate> {
         /// The command, handed back.
         command: Box<CommandEnvelope<A::Command>>,
     },
+    /// This node does not serve the actor's shard (any more): the shard
+    /// moved, or the node's lease lapsed, before the command ran. Not
+    /// applied. **What to do:** nothing: the [`super::ActorRef`]s of a
+    /// cluster system retry by themselves on the shard's current owner
+    /// within the call's deadline; this variant reaches callers only from a
+    /// node's serving side (and, as `not-owner`, thin clients).
+    NotOwner {
+        /// The command, handed back.
+        command: Box<CommandEnvelope<A::Command>>,
+    },
     /// No outcome before the deadline: the command **may or may not have
     /// taken effect**. **What to do:** retry with the same command id; the
     /// actor then returns the recorded outcome if it did (within its dedupe
@@ -62,7 +72,8 @@ impl<A: Aggregate> AskError<A> {
         match self {
             Self::Overloaded { command, .. }
             | Self::Unavailable { command, .. }
-            | Self::ShuttingDown { command } => Some(*command),
+            | Self::ShuttingDown { command }
+            | Self::NotOwner { command } => Some(*command),
             Self::Rejected(_) | Self::Timeout { .. } => None,
         }
     }
@@ -91,7 +102,8 @@ impl<A: Aggregate> AskError<A> {
         match self {
             Self::Overloaded { command, .. }
             | Self::Unavailable { command, .. }
-            | Self::ShuttingDown { command } => Some(&command.command_id),
+            | Self::ShuttingDown { command }
+            | Self::NotOwner { command } => Some(&command.command_id),
             Self::Timeout { command_id } => Some(command_id),
             Self::Rejected(_) => None,
         }
@@ -117,6 +129,10 @@ impl<A: Aggregate> fmt::Debug for AskError<A> {
                 .finish(),
             Self::ShuttingDown { command } => f
                 .debug_struct("ShuttingDown")
+                .field("command", command)
+                .finish(),
+            Self::NotOwner { command } => f
+                .debug_struct("NotOwner")
                 .field("command", command)
                 .finish(),
             Self::Timeout { command_id } => f
@@ -147,6 +163,11 @@ impl<A: Aggregate> fmt::Display for AskError<A> {
             Self::ShuttingDown { command } => write!(
                 f,
                 "command {} not applied: the actor system is shutting down",
+                command.command_id
+            ),
+            Self::NotOwner { command } => write!(
+                f,
+                "command {} not applied: this node does not serve the actor's shard",
                 command.command_id
             ),
             Self::Timeout { command_id } => write!(
@@ -191,6 +212,12 @@ pub enum RuntimeErrorKind {
     /// The system is shutting down. **What to do:** ask another node, or
     /// after a restart.
     ShuttingDown,
+    /// This node does not serve the actor's shard (routed calls retry on
+    /// the owner by themselves). **What to do:** retry.
+    NotOwner,
+    /// A request or reply on the wire is malformed, or names a type the
+    /// serving node does not run. **What to do:** fix the caller.
+    BadRequest,
 }
 
 impl fmt::Display for RuntimeErrorKind {
@@ -203,19 +230,24 @@ impl fmt::Display for RuntimeErrorKind {
             Self::Unavailable => "unavailable",
             Self::Timeout => "timed out",
             Self::ShuttingDown => "shutting down",
+            Self::NotOwner => "not the owner",
+            Self::BadRequest => "bad request",
         })
     }
 }
 
 impl ErrorKind for RuntimeErrorKind {
     fn is_transient(self) -> bool {
-        matches!(self, Self::Overloaded | Self::Unavailable | Self::Timeout)
+        matches!(
+            self,
+            Self::Overloaded | Self::Unavailable | Self::Timeout | Self::NotOwner
+        )
     }
 
     fn is_invalid_input(self) -> bool {
         matches!(
             self,
-            Self::InvalidConfig | Self::NotRegistered | Self::InvalidInput
+            Self::InvalidConfig | Self::NotRegistered | Self::InvalidInput | Self::BadRequest
         )
     }
 
@@ -281,6 +313,7 @@ mod tests {
                 cause: Error::unavailable("down"),
             },
             AskError::ShuttingDown { command: cmd() },
+            AskError::NotOwner { command: cmd() },
         ];
         for e in surely_not {
             assert!(!e.may_have_applied(), "{e}");

@@ -32,11 +32,18 @@ pub(crate) struct Node {
     pub(crate) tasks: AtomicUsize,
     pub(crate) tasks_done: Notify,
     generation: AtomicU64,
+    /// How calls reach actors of other nodes, and which shards this node
+    /// serves (`None` on a system of one node).
+    pub(crate) routing: Option<Arc<super::cluster::Routing>>,
 }
 
 impl Node {
-    pub(crate) fn new(config: RuntimeConfig) -> Self {
+    pub(crate) fn new(
+        config: RuntimeConfig,
+        routing: Option<Arc<super::cluster::Routing>>,
+    ) -> Self {
         Self {
+            routing,
             permits: Permits::new(config.recovery_permits),
             config,
             lru: Mutex::new(Lru::default()),
@@ -146,6 +153,9 @@ pub(crate) struct Host<A: Aggregate> {
     pub(crate) snapshots: Option<Arc<dyn DynSnapshotStore>>,
     pub(crate) slots: DashMap<ActorId, Slot<A>>,
     pub(crate) node: Arc<Node>,
+    /// How the type's commands travel to other nodes (`None` unless
+    /// registered for routing).
+    pub(crate) codec: Option<Arc<dyn super::cluster::Codec<A>>>,
 }
 
 impl<A: Aggregate> std::fmt::Debug for Host<A> {
@@ -158,6 +168,12 @@ impl<A: Aggregate> std::fmt::Debug for Host<A> {
 }
 
 impl<A: Aggregate> Host<A> {
+    /// The fence of a cluster node (`None` on one node, and on a system
+    /// that serves nothing).
+    pub(crate) fn fence(&self) -> Option<&Arc<super::cluster::Fence>> {
+        self.node.routing.as_ref()?.fence.as_ref()
+    }
+
     pub(crate) fn key(&self, id: &ActorId) -> Key {
         (self.type_index, id.clone())
     }
@@ -244,5 +260,33 @@ impl<A: Aggregate> Host<A> {
             metrics::counter!("aether_runtime_evictions_total").increment(1);
             v.evict();
         }
+    }
+}
+
+/// The actors of one type on this node, without the type (the cluster
+/// keeper passivates a shard's actors over every type).
+pub(crate) trait Actors: Send + Sync {
+    /// Tells every active actor `pick` selects to passivate once its mailbox
+    /// is empty; returns how many are still active.
+    fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> usize;
+
+    /// How many actors of the type are active.
+    fn active(&self) -> usize;
+}
+
+impl<A: Aggregate> Actors for Host<A> {
+    fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> usize {
+        let mut n = 0;
+        for slot in self.slots.iter() {
+            if pick(slot.key()) {
+                slot.control.evict();
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn active(&self) -> usize {
+        self.slots.len()
     }
 }

@@ -71,10 +71,12 @@
 
 mod actor;
 mod actor_ref;
+mod cluster;
 mod config;
 mod dedupe;
 mod error;
 mod host;
+mod local;
 mod lru;
 mod mailbox;
 mod outcome;
@@ -84,6 +86,7 @@ mod system;
 mod turn;
 
 pub use actor_ref::{ActorRef, Ask, CallFuture, Query, Tell, Timer};
+pub use cluster::{RemoteConfig, Routable, RoutingConfig};
 pub use config::{ActorConfig, GroupCommit, Passivation, RuntimeConfig};
 pub use error::{AskError, RuntimeError, RuntimeErrorKind};
 pub use outcome::CommandOutcome;

@@ -123,21 +123,37 @@ impl<A: Aggregate> Actor<A> {
     async fn turn_inner(&mut self, batch: Vec<CommandMsg<A>>) {
         let mut live = self.screen(batch).await;
         let retries = self.host.config.conflict_retries;
+        let fence = self.host.fence().cloned();
         let mut attempt = 0;
         while !live.is_empty() {
             attempt += 1;
+            // In a cluster: only while this node serves the actor's shard,
+            // and every event says who wrote it under which claim.
+            let token = match &fence {
+                None => None,
+                Some(f) => match f.check(&self.id) {
+                    Some(t) => Some(t),
+                    None => return self.not_owner(live),
+                },
+            };
             let Some(act) = self.activation.as_mut() else {
                 return;
             };
             let base = act.version;
-            let (decisions, events, carried) =
-                decide(act, &self.id, &self.host.config.group_commit, &mut live);
+            let stamp = fence.as_deref().zip(token);
+            let (decisions, events, carried) = decide(
+                act,
+                &self.id,
+                &self.host.config.group_commit,
+                &mut live,
+                stamp,
+            );
             // Commands over the limits start the next turn.
             for c in carried.into_iter().rev() {
                 self.backlog.push_front(Msg::Command(Box::new(c)));
             }
             if events.is_empty() {
-                return self.conclude(live, decisions, base, base);
+                return self.conclude(live, decisions, base, base, false);
             }
             metrics::histogram!("aether_runtime_batch_commands", "type" => A::TYPE)
                 .record(live.len() as f64);
@@ -150,15 +166,27 @@ impl<A: Aggregate> Actor<A> {
                 Ok(version) => {
                     metrics::counter!("aether_runtime_commits_total", "type" => A::TYPE)
                         .increment(1);
-                    return self.conclude(live, decisions, base, version);
+                    // The lease lapsed while the append was out (a pause, a
+                    // partition): the commit stands, but it is not
+                    // acknowledged as this node's; a retry finds it.
+                    let late = fence.as_ref().is_some_and(|f| !f.lease_valid());
+                    return self.conclude(live, decisions, base, version, late);
                 }
                 Err(Error::VersionConflict(conflict)) if attempt < retries => {
                     // Someone else wrote: catch up from the log and decide
-                    // again (never a blind retry).
+                    // again (never a blind retry). In a cluster, first make
+                    // sure the shard is still ours: a stale owner must not
+                    // catch up and win.
                     metrics::counter!("aether_runtime_conflicts_total", "type" => A::TYPE)
                         .increment(1);
                     tracing::debug!(%conflict, attempt, "conflict; reloading and deciding again");
                     self.activation = None;
+                    if let (Some(f), Some(t)) = (&fence, token)
+                        && !f.confirm(t).await
+                    {
+                        tracing::info!("the shard's claim is no longer ours; not deciding again");
+                        return self.not_owner(live);
+                    }
                     if !self.reload(&mut live).await {
                         return;
                     }
@@ -244,13 +272,33 @@ impl<A: Aggregate> Actor<A> {
         }
     }
 
-    /// The turn committed (or had nothing to commit): remember and answer.
+    /// Answers `live` with `NotOwner` (not applied: this node does not
+    /// serve the actor's shard now); the state is reloaded if the actor
+    /// runs here again.
+    fn not_owner(&mut self, live: Vec<CommandMsg<A>>) {
+        metrics::counter!("aether_runtime_not_owner_total", "type" => A::TYPE)
+            .increment(live.len() as u64);
+        self.activation = None;
+        for c in live {
+            answer(
+                c.reply,
+                Err(AskError::NotOwner {
+                    command: Box::new(c.envelope),
+                }),
+            );
+        }
+    }
+
+    /// The turn committed (or had nothing to commit): remember and answer
+    /// (`late`: the node's lease lapsed during the commit, so what would be
+    /// `Ok` is answered `Timeout`, outcome unknown to the caller).
     fn conclude(
         &mut self,
         live: Vec<CommandMsg<A>>,
         decisions: Vec<Decision<A>>,
         base: u64,
         version: u64,
+        late: bool,
     ) {
         if let Some(act) = self.activation.as_mut() {
             debug_assert_eq!(act.version, version);
@@ -302,6 +350,12 @@ impl<A: Aggregate> Actor<A> {
                     cause,
                 }),
             };
+            let result = match result {
+                Ok(o) if late => Err(AskError::Timeout {
+                    command_id: o.command_id,
+                }),
+                other => other,
+            };
             answer(c.reply, result);
         }
     }
@@ -345,6 +399,7 @@ fn decide<A: Aggregate>(
     id: &aether_core::ActorId,
     limits: &super::config::GroupCommit,
     live: &mut Vec<CommandMsg<A>>,
+    stamp: Option<(&super::cluster::Fence, super::cluster::Token)>,
 ) -> (Vec<Decision<A>>, Vec<Event>, Vec<CommandMsg<A>>) {
     let mut decisions = Vec::with_capacity(live.len());
     let mut events: Vec<Event> = Vec::new();
@@ -375,7 +430,12 @@ fn decide<A: Aggregate>(
             ))));
             continue;
         };
-        let envelopes = c.envelope.envelopes(id, act.version, decided);
+        let mut envelopes = c.envelope.envelopes(id, act.version, decided);
+        if let Some((fence, token)) = stamp {
+            for e in &mut envelopes {
+                fence.stamp(token, &mut e.metadata);
+            }
+        }
         let stored: Result<Vec<Event>, Error> =
             envelopes.iter().map(EventEnvelope::to_event).collect();
         let stored = match stored {

@@ -1,0 +1,265 @@
+//! Shard claims: the per-shard fence of the runtime. The KV bucket
+//! `<cluster>_claims` holds one key per shard, `s.<n>`, whose value says who
+//! serves the shard and in which phase; every change is a compare-and-swap,
+//! and the KV revision of the latest write is the **claim token** that the
+//! owner stamps on every event it writes.
+
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ClusterError, ClusterErrorKind, Result};
+use crate::id::{NodeId, ShardId};
+use crate::nats::{is_already_exists, is_cas_failure};
+
+/// Where a claimed shard is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Phase {
+    /// `owner` serves the shard.
+    Serving,
+    /// `owner` stopped admitting and is finishing its turns, for `to`.
+    Releasing,
+    /// Nobody serves the shard; `to` (if set) may claim it.
+    Released,
+}
+
+/// The value of a claim key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Claim {
+    pub(crate) owner: NodeId,
+    /// The shard-map epoch the write was made under.
+    pub(crate) epoch: u64,
+    pub(crate) phase: Phase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) to: Option<NodeId>,
+}
+
+impl Claim {
+    pub(crate) fn serving(owner: NodeId, epoch: u64) -> Self {
+        Self {
+            owner,
+            epoch,
+            phase: Phase::Serving,
+            to: None,
+        }
+    }
+
+    fn encode(&self) -> Bytes {
+        // A struct of strings and numbers always serializes.
+        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+/// A claim as read, with its revision.
+pub(crate) type Held = (Claim, u64);
+
+/// The outcome of a compare-and-swap.
+#[derive(Debug)]
+pub(crate) enum Cas {
+    /// Written at this revision.
+    Won(u64),
+    /// Someone else wrote first (or the key is not where we thought).
+    Lost,
+}
+
+/// The claims bucket of one cluster.
+#[derive(Debug, Clone)]
+pub(crate) struct Claims {
+    store: kv::Store,
+    timeout: Duration,
+}
+
+pub(crate) fn key(shard: ShardId) -> String {
+    format!("s.{}", shard.0)
+}
+
+/// The shard a key names.
+pub(crate) fn shard_of_key(key: &str) -> Option<ShardId> {
+    key.strip_prefix("s.")?.parse().ok().map(ShardId)
+}
+
+impl Claims {
+    pub(crate) fn new(store: kv::Store, timeout: Duration) -> Self {
+        Self { store, timeout }
+    }
+
+    pub(crate) fn store(&self) -> &kv::Store {
+        &self.store
+    }
+
+    /// The claim of `shard` as the stream's leader has it (not a possibly
+    /// lagging replica: used to confirm a claim before acting on it).
+    pub(crate) async fn read(&self, shard: ShardId) -> Result<Option<Held>> {
+        let subject = format!("{}{}", self.store.prefix, key(shard));
+        let got = tokio::time::timeout(
+            self.timeout,
+            self.store.stream.get_last_raw_message_by_subject(&subject),
+        )
+        .await;
+        match got {
+            Err(_) => Err(ClusterError::new(
+                ClusterErrorKind::Unavailable,
+                format!("reading the claim of shard {}: no answer", shard.0),
+            )),
+            Ok(Err(e))
+                if e.kind()
+                    == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+            {
+                Ok(None)
+            }
+            Ok(Err(e)) => Err(ClusterError::with_source(
+                ClusterErrorKind::Kv,
+                format!("reading the claim of shard {}", shard.0),
+                e,
+            )),
+            Ok(Ok(m)) => {
+                let deleted = m
+                    .headers
+                    .get("KV-Operation")
+                    .is_some_and(|v| v.as_str() != "PUT");
+                if deleted {
+                    return Ok(None);
+                }
+                Ok(Claim::decode(&m.payload).map(|c| (c, m.sequence)))
+            }
+        }
+    }
+
+    /// Writes `claim` if the key does not exist.
+    pub(crate) async fn create(&self, shard: ShardId, claim: &Claim) -> Result<Cas> {
+        match tokio::time::timeout(self.timeout, self.store.create(key(shard), claim.encode()))
+            .await
+        {
+            Ok(Ok(rev)) => Ok(Cas::Won(rev)),
+            Ok(Err(e)) if is_already_exists(&e) => Ok(Cas::Lost),
+            Ok(Err(e)) => Err(ClusterError::with_source(
+                ClusterErrorKind::Kv,
+                format!("creating the claim of shard {}", shard.0),
+                e,
+            )),
+            Err(_) => Err(timed_out(shard)),
+        }
+    }
+
+    /// Writes `claim` if the key is still at `revision`.
+    pub(crate) async fn update(&self, shard: ShardId, claim: &Claim, revision: u64) -> Result<Cas> {
+        match tokio::time::timeout(
+            self.timeout,
+            self.store.update(key(shard), claim.encode(), revision),
+        )
+        .await
+        {
+            Ok(Ok(rev)) => Ok(Cas::Won(rev)),
+            Ok(Err(e)) if is_cas_failure(&e) => Ok(Cas::Lost),
+            Ok(Err(e)) => Err(ClusterError::with_source(
+                ClusterErrorKind::Kv,
+                format!("updating the claim of shard {}", shard.0),
+                e,
+            )),
+            Err(_) => Err(timed_out(shard)),
+        }
+    }
+}
+
+fn timed_out(shard: ShardId) -> ClusterError {
+    ClusterError::new(
+        ClusterErrorKind::Unavailable,
+        format!(
+            "writing the claim of shard {}: no answer (it may have been written)",
+            shard.0
+        ),
+    )
+}
+
+/// Whether `me`, whose accepted map names it the shard's owner at `epoch`,
+/// may claim the shard from `current` (`None`: the key is absent). A live
+/// member that has not released keeps its shard; a member that is gone
+/// (its lease expired, so it stopped serving first) loses it.
+pub(crate) fn claimable(
+    current: Option<&Claim>,
+    me: &NodeId,
+    epoch: u64,
+    is_member: impl Fn(&NodeId) -> bool,
+) -> bool {
+    let Some(c) = current else {
+        return true;
+    };
+    if c.epoch > epoch {
+        // Written under a newer map than ours: wait until we have it.
+        return false;
+    }
+    match c.phase {
+        // Ours from an earlier life (a restart, a lapsed lease): nobody
+        // else can have served it since without changing the key.
+        Phase::Serving | Phase::Releasing if &c.owner == me => true,
+        Phase::Serving | Phase::Releasing => !is_member(&c.owner),
+        Phase::Released => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> NodeId {
+        NodeId::new(s).unwrap()
+    }
+
+    #[test]
+    fn a_live_holder_keeps_its_shard_and_a_gone_one_loses_it() {
+        let me = n("b");
+        let live = |x: &NodeId| x.as_str() == "a";
+        let gone = |_: &NodeId| false;
+        assert!(claimable(None, &me, 1, live));
+        let serving_a = Claim::serving(n("a"), 3);
+        assert!(!claimable(Some(&serving_a), &me, 4, live));
+        assert!(claimable(Some(&serving_a), &me, 4, gone));
+        let releasing = Claim {
+            phase: Phase::Releasing,
+            to: Some(me.clone()),
+            ..serving_a.clone()
+        };
+        assert!(!claimable(Some(&releasing), &me, 4, live));
+        assert!(claimable(Some(&releasing), &me, 4, gone));
+        let released = Claim {
+            phase: Phase::Released,
+            ..releasing
+        };
+        assert!(claimable(Some(&released), &me, 4, live));
+        assert!(
+            !claimable(Some(&released), &me, 2, live),
+            "a claim written under a newer map waits for that map"
+        );
+        assert!(claimable(
+            Some(&Claim::serving(me.clone(), 3)),
+            &me,
+            4,
+            live
+        ));
+    }
+
+    #[test]
+    fn claims_round_trip_and_garbage_is_none() {
+        let c = Claim {
+            owner: n("a"),
+            epoch: 7,
+            phase: Phase::Releasing,
+            to: Some(n("b")),
+        };
+        assert_eq!(Claim::decode(&c.encode()), Some(c));
+        assert_eq!(
+            Claim::decode(br#"{"owner":"a","epoch":1,"phase":"serving"}"#).map(|c| c.phase),
+            Some(Phase::Serving)
+        );
+        assert_eq!(Claim::decode(b"{nope"), None);
+        assert_eq!(shard_of_key("s.17"), Some(ShardId(17)));
+        assert_eq!(shard_of_key("x.17"), None);
+    }
+}

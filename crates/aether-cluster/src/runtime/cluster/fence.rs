@@ -1,0 +1,108 @@
+//! [`Fence`]: whether this node may run a turn for an actor now. A node
+//! serves a shard only while all three hold: the map in force names it the
+//! shard's owner, it holds the shard's claim (in phase `Serving`, at the
+//! revision it wrote), and its member lease is valid on its own clock. The
+//! keeper (`keeper.rs`) sets and clears the claims; the turns read them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aether_core::{ActorId, Metadata};
+
+use super::claims::{Claims, Phase};
+use super::subject::Subjects;
+use crate::id::ShardId;
+use crate::node::ClusterNode;
+
+/// What a turn writes under: the shard and the claim revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub(crate) shard: ShardId,
+    pub(crate) revision: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Fence {
+    pub(crate) node: Arc<ClusterNode>,
+    pub(crate) subjects: Subjects,
+    /// Per shard: the claim revision while serving, 0 otherwise.
+    serving: Box<[AtomicU64]>,
+    claims: Claims,
+}
+
+impl Fence {
+    pub(crate) fn new(node: Arc<ClusterNode>, subjects: Subjects, claims: Claims) -> Self {
+        let serving = (0..subjects.shard_count())
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        Self {
+            node,
+            subjects,
+            serving,
+            claims,
+        }
+    }
+
+    /// The token to write `actor`'s events under, if this node serves its
+    /// shard now.
+    pub(crate) fn check(&self, actor: &ActorId) -> Option<Token> {
+        self.check_shard(self.subjects.shard_of(actor))
+    }
+
+    pub(crate) fn check_shard(&self, shard: ShardId) -> Option<Token> {
+        let revision = self.serving.get(shard.0 as usize)?.load(Ordering::Acquire);
+        (revision != 0 && self.node.owns(shard)).then_some(Token { shard, revision })
+    }
+
+    /// Whether the lease is still valid (checked again after a commit: an
+    /// answer after the lease lapsed is not given as `Ok`).
+    pub(crate) fn lease_valid(&self) -> bool {
+        self.node.lease().is_valid()
+    }
+
+    /// Starts serving `shard` under claim `revision`.
+    pub(crate) fn serve(&self, shard: ShardId, revision: u64) {
+        if let Some(s) = self.serving.get(shard.0 as usize) {
+            s.store(revision, Ordering::Release);
+        }
+    }
+
+    /// Stops serving `shard`: turns from now on answer `NotOwner`.
+    pub(crate) fn stop(&self, shard: ShardId) {
+        if let Some(s) = self.serving.get(shard.0 as usize) {
+            s.store(0, Ordering::Release);
+        }
+    }
+
+    /// The shards served now.
+    pub(crate) fn served(&self) -> Vec<ShardId> {
+        (0..self.serving.len())
+            .filter(|&i| self.serving[i].load(Ordering::Acquire) != 0)
+            .map(|i| ShardId(i as u32))
+            .collect()
+    }
+
+    /// After a conflict: whether the claim is still ours, as the claims
+    /// stream's leader has it. A stale owner thereby never "catches up and
+    /// wins": it learns it lost the shard before it reloads. `false` on any
+    /// doubt (the read failed).
+    pub(crate) async fn confirm(&self, token: Token) -> bool {
+        if self.check_shard(token.shard) != Some(token) {
+            return false;
+        }
+        match self.claims.read(token.shard).await {
+            Ok(Some((claim, revision))) => {
+                revision == token.revision
+                    && claim.phase == Phase::Serving
+                    && &claim.owner == self.node.id()
+            }
+            Ok(None) | Err(_) => false,
+        }
+    }
+
+    /// Stamps the writer on a command's metadata (its events carry it).
+    pub(crate) fn stamp(&self, token: Token, metadata: &mut Metadata) {
+        metadata.set_writer_node(self.node.id().as_str());
+        metadata.set_writer_claim(format!("{}/{}", token.shard.0, token.revision));
+    }
+}

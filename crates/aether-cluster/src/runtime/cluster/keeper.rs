@@ -1,0 +1,493 @@
+//! The shard keeper of one node: it claims the shards the map in force
+//! gives this node, serves them, and releases those the map takes away.
+//!
+//! - **Claim** (compare-and-swap on the shard's claim key) only when the
+//!   node's lease is valid, its member view has caught up (it sees itself),
+//!   and the claim is free: absent, released, this node's own from an earlier
+//!   life, or held by a node that is no longer a member (whose lease has
+//!   expired, so it stopped serving before). A live holder keeps its shard
+//!   until it releases it. Then serve: the fence admits turns, the shard's
+//!   subscription takes calls.
+//! - **Release, planned** (the map moved the shard to a live node): stop
+//!   admitting (turns answer `NotOwner`, calls `not-owner`), claim
+//!   `Releasing{to}`, let the shard's actors finish their turns and
+//!   passivate (snapshot per policy), claim `Released{to}`, keep answering
+//!   `not-owner` until the new owner serves, then unsubscribe.
+//! - **Release, lease lost**: stop admitting and unsubscribe at once; the
+//!   claim stays as it is and is taken over once this node's member entry
+//!   expires.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use aether_core::ActorId;
+use async_nats::jetstream::kv;
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::claims::{Cas, Claim, Claims, Held, Phase, claimable, shard_of_key};
+use super::config::RoutingConfig;
+use super::fence::Fence;
+use super::handler::ServeCtx;
+use super::serve::{Handlers, Mode, ShardServer};
+use crate::id::{NodeId, ShardId};
+use crate::runtime::host::Actors;
+
+/// How often the keeper looks again without a notification.
+const TICK: Duration = Duration::from_millis(50);
+
+/// What the keeper and its release tasks share.
+pub(crate) struct Shared {
+    pub(crate) fence: Arc<Fence>,
+    pub(crate) claims: Claims,
+    pub(crate) ctx: Arc<ServeCtx>,
+    pub(crate) handlers: Arc<Handlers>,
+    pub(crate) actors: Vec<Arc<dyn Actors>>,
+    pub(crate) config: RoutingConfig,
+    /// The claims as the bucket's watch delivered them, by shard.
+    cache: RwLock<HashMap<u32, Held>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("served", &self.fence.served().len())
+            .finish()
+    }
+}
+
+/// One shard as this node has it.
+#[derive(Default)]
+struct Slot {
+    /// The claim revision while serving, 0 otherwise.
+    revision: u64,
+    server: Option<ShardServer>,
+    /// A release under way.
+    release: Option<JoinHandle<()>>,
+}
+
+/// Released shards whose subscriptions still answer `not-owner`.
+type Released = Vec<(ShardId, ShardServer)>;
+
+/// The running keeper.
+#[derive(Debug)]
+pub(crate) struct Keeper {
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: std::sync::Mutex<Option<JoinHandle<Released>>>,
+}
+
+impl Keeper {
+    pub(crate) fn start(
+        fence: Arc<Fence>,
+        claims: Claims,
+        ctx: Arc<ServeCtx>,
+        handlers: Arc<Handlers>,
+        actors: Vec<Arc<dyn Actors>>,
+        config: RoutingConfig,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            fence,
+            claims,
+            ctx,
+            handlers,
+            actors,
+            config,
+            cache: RwLock::new(HashMap::new()),
+        });
+        let (stop, rx) = watch::channel(false);
+        let span = tracing::info_span!("aether.runtime.keeper");
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            run(shared.clone(), rx),
+            span,
+        ));
+        Self {
+            shared,
+            stop,
+            task: std::sync::Mutex::new(Some(task)),
+        }
+    }
+
+    /// Stops claiming and releases every served shard (drained, claim
+    /// `Released`); returns their subscriptions, still answering
+    /// `not-owner`, for [`Keeper::retire_all`] once the node has left the
+    /// cluster.
+    pub(crate) async fn release_all(&self) -> Released {
+        let _ = self.stop.send(true);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match task {
+            Some(t) => t.await.unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Ends the released shards' subscriptions once their new owners serve
+    /// them (or the grace passed).
+    pub(crate) async fn retire_all(&self, servers: Released) {
+        futures::stream::iter(servers)
+            .for_each_concurrent(None, |(shard, server)| retire(&self.shared, shard, server))
+            .await;
+    }
+}
+
+async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Released {
+    let count = shared.fence.subjects.shard_count() as usize;
+    let mut slots: Vec<Slot> = (0..count).map(|_| Slot::default()).collect();
+    let mut maps = shared.fence.node.watch_shard_map();
+    let mut watch: Option<kv::Watch> = None;
+    let mut synced = false;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if watch.is_none() {
+            (watch, synced) = open_watch(&shared).await;
+        }
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            entry = next_entry(&mut watch) => match entry {
+                Some(e) => {
+                    synced |= e.seen_current || e.delta == 0;
+                    shared.apply(e);
+                    // Take what else is ready before looking again.
+                    while let Some(w) = watch.as_mut() {
+                        let Some(Some(Ok(e))) = futures::FutureExt::now_or_never(w.next()) else {
+                            break;
+                        };
+                        synced |= e.seen_current || e.delta == 0;
+                        shared.apply(e);
+                    }
+                }
+                None => watch = None,
+            },
+            changed = maps.changed() => {
+                if changed.is_err() {
+                    // The node is gone: nothing more to claim.
+                    break;
+                }
+            }
+            _ = tick.tick() => {}
+        }
+        if synced {
+            reconcile(&shared, &mut slots).await;
+        }
+    }
+    // Stopping: let releases under way finish, release the rest.
+    let mut servers = Vec::new();
+    let mut releases = Vec::new();
+    for (i, slot) in slots.iter_mut().enumerate() {
+        if let Some(r) = slot.release.take() {
+            let _ = r.await;
+        }
+        let shard = ShardId(i as u32);
+        if slot.revision != 0 {
+            shared.fence.stop(shard);
+            if let Some(s) = &slot.server {
+                s.set(Mode::NotOwner);
+            }
+            releases.push((shard, std::mem::take(&mut slot.revision)));
+        }
+        if let Some(s) = slot.server.take() {
+            servers.push((shard, s));
+        }
+    }
+    let lease_ok = shared.fence.lease_valid();
+    futures::stream::iter(releases)
+        .for_each_concurrent(64, |(shard, revision)| {
+            let shared = shared.clone();
+            async move {
+                shared
+                    .drain_and_release(shard, revision, lease_ok, None)
+                    .await
+            }
+        })
+        .await;
+    servers
+}
+
+/// A watch over every claim; with whether it is caught up already (an
+/// empty bucket sends nothing to say so).
+async fn open_watch(shared: &Shared) -> (Option<kv::Watch>, bool) {
+    let limit = Duration::from_secs(2);
+    let store = shared.claims.store();
+    let empty = matches!(
+        tokio::time::timeout(limit, store.status()).await,
+        Ok(Ok(s)) if s.values() == 0
+    );
+    match tokio::time::timeout(limit, store.watch_all()).await {
+        Ok(Ok(w)) => (Some(w), empty),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "watching the claims failed; retrying");
+            tokio::time::sleep(TICK).await;
+            (None, false)
+        }
+        Err(_) => (None, false),
+    }
+}
+
+async fn next_entry(watch: &mut Option<kv::Watch>) -> Option<kv::Entry> {
+    match watch {
+        Some(w) => match w.next().await {
+            Some(Ok(e)) => Some(e),
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "the claims watch failed; reopening");
+                None
+            }
+            None => None,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+impl Shared {
+    fn apply(&self, e: kv::Entry) {
+        let Some(shard) = shard_of_key(&e.key) else {
+            return;
+        };
+        let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+        match e.operation {
+            kv::Operation::Put => match Claim::decode(&e.value) {
+                Some(c) => {
+                    cache.insert(shard.0, (c, e.revision));
+                }
+                None => {
+                    tracing::warn!(key = %e.key, "an unreadable claim was ignored");
+                }
+            },
+            kv::Operation::Delete | kv::Operation::Purge => {
+                cache.remove(&shard.0);
+            }
+        }
+    }
+
+    fn cached(&self, shard: ShardId) -> Option<Held> {
+        self.cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&shard.0)
+            .cloned()
+    }
+
+    fn me(&self) -> &NodeId {
+        self.fence.node.id()
+    }
+
+    /// Claims `shard` from what the cache holds; the revision on success.
+    async fn claim(&self, shard: ShardId, held: Option<u64>, epoch: u64) -> Option<u64> {
+        let claim = Claim::serving(self.me().clone(), epoch);
+        let cas = match held {
+            None => self.claims.create(shard, &claim).await,
+            Some(rev) => self.claims.update(shard, &claim, rev).await,
+        };
+        match cas {
+            Ok(Cas::Won(rev)) => Some(rev),
+            Ok(Cas::Lost) => None,
+            Err(e) => {
+                tracing::debug!(shard = shard.0, error = %e, "claiming failed");
+                None
+            }
+        }
+    }
+
+    /// Tells the shard's actors to passivate and waits until none is active
+    /// (at most `drain_timeout`).
+    async fn drain(&self, shard: ShardId) {
+        let subjects = &self.fence.subjects;
+        let pick = |id: &ActorId| subjects.shard_of(id) == shard;
+        let until = Instant::now() + self.config.drain_timeout;
+        loop {
+            let active: usize = self.actors.iter().map(|a| a.evict_where(&pick)).sum();
+            if active == 0 {
+                return;
+            }
+            if Instant::now() >= until {
+                tracing::warn!(
+                    shard = shard.0,
+                    active,
+                    "actors still active after the drain timeout; releasing anyway"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Releases a shard this node stopped admitting for: `Releasing{to}`,
+    /// drain, `Released{to}` (with a valid lease; without one, only drain:
+    /// the claim is taken over once the member entry expires).
+    async fn drain_and_release(
+        &self,
+        shard: ShardId,
+        revision: u64,
+        lease_ok: bool,
+        to: Option<NodeId>,
+    ) {
+        let started = Instant::now();
+        if !lease_ok {
+            self.drain(shard).await;
+            metrics::counter!("aether_runtime_shard_releases_total", "how" => "lease-lost")
+                .increment(1);
+            return;
+        }
+        let epoch = self.fence.node.shard_map().map_or(0, |m| m.epoch);
+        let releasing = Claim {
+            owner: self.me().clone(),
+            epoch,
+            phase: Phase::Releasing,
+            to,
+        };
+        let step = self.claims.update(shard, &releasing, revision).await;
+        self.drain(shard).await;
+        if let Ok(Cas::Won(rev)) = step {
+            let released = Claim {
+                phase: Phase::Released,
+                ..releasing
+            };
+            for _ in 0..3 {
+                match self.claims.update(shard, &released, rev).await {
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::debug!(shard = shard.0, error = %e, "releasing failed; again");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        }
+        metrics::counter!("aether_runtime_shard_releases_total", "how" => "planned").increment(1);
+        metrics::histogram!("aether_runtime_handoff_seconds")
+            .record(started.elapsed().as_secs_f64());
+        tracing::debug!(shard = shard.0, took = ?started.elapsed(), "shard released");
+    }
+}
+
+/// Ends a released shard's subscription: `not-owner` until another node
+/// serves the shard (or `handoff_grace` passed), then silent for a moment
+/// (the new owner's replies win), then unsubscribed.
+async fn retire(shared: &Shared, shard: ShardId, server: ShardServer) {
+    let until = Instant::now() + shared.config.handoff_grace;
+    while Instant::now() < until {
+        if let Some((c, _)) = shared.cached(shard)
+            && c.phase == Phase::Serving
+            && &c.owner != shared.me()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.set(Mode::Silent);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    server.stop().await;
+}
+
+async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot]) {
+    let node = &shared.fence.node;
+    let me = node.id();
+    let lease_ok = node.lease().is_valid();
+    let map = node.shard_map();
+    let view = node.members();
+    let ready = lease_ok && view.contains(me);
+    let mut to_claim = Vec::new();
+    for (i, slot) in slots.iter_mut().enumerate() {
+        let shard = ShardId(i as u32);
+        if let Some(r) = &slot.release {
+            if !r.is_finished() {
+                continue;
+            }
+            slot.release = None;
+        }
+        let target = map.as_ref().and_then(|m| m.primary(shard));
+        let mine = lease_ok && target == Some(me);
+        if slot.revision != 0 {
+            if !mine {
+                begin_release(shared, shard, slot, lease_ok, target.cloned());
+            }
+            continue;
+        }
+        let Some(m) = map.as_ref().filter(|_| mine && ready) else {
+            continue;
+        };
+        let held = shared.cached(shard);
+        let member = |x: &NodeId| view.contains(x) || m.members.contains(x);
+        if claimable(held.as_ref().map(|h| &h.0), me, m.epoch, member) {
+            to_claim.push((shard, held.map(|h| h.1), m.epoch));
+        }
+    }
+    if to_claim.is_empty() {
+        return;
+    }
+    let won: Vec<(ShardId, u64)> = futures::stream::iter(to_claim)
+        .map(|(shard, held, epoch)| {
+            let shared = shared.clone();
+            async move {
+                shared
+                    .claim(shard, held, epoch)
+                    .await
+                    .map(|rev| (shard, rev))
+            }
+        })
+        .buffer_unordered(32)
+        .filter_map(std::future::ready)
+        .collect()
+        .await;
+    for (shard, revision) in won {
+        let slot = &mut slots[shard.0 as usize];
+        shared.fence.serve(shard, revision);
+        slot.revision = revision;
+        metrics::counter!("aether_runtime_shard_claims_total").increment(1);
+        tracing::debug!(shard = shard.0, revision, "shard claimed");
+        match ShardServer::start(shard, shared.ctx.clone(), shared.handlers.clone()).await {
+            Ok(s) => slot.server = Some(s),
+            Err(e) => {
+                // Local calls still work; callers elsewhere see no
+                // responders and retry. The next pass tries again.
+                tracing::warn!(shard = shard.0, error = %e, "subscribing to a claimed shard failed");
+            }
+        }
+    }
+    // Subscriptions that failed earlier.
+    for (i, slot) in slots.iter_mut().enumerate() {
+        if slot.revision != 0 && slot.server.is_none() {
+            let shard = ShardId(i as u32);
+            if let Ok(s) =
+                ShardServer::start(shard, shared.ctx.clone(), shared.handlers.clone()).await
+            {
+                slot.server = Some(s);
+            }
+        }
+    }
+}
+
+fn begin_release(
+    shared: &Arc<Shared>,
+    shard: ShardId,
+    slot: &mut Slot,
+    lease_ok: bool,
+    to: Option<NodeId>,
+) {
+    shared.fence.stop(shard);
+    let revision = std::mem::take(&mut slot.revision);
+    let server = slot.server.take();
+    if let Some(s) = &server {
+        s.set(if lease_ok { Mode::NotOwner } else { Mode::Stop });
+    }
+    let shared = shared.clone();
+    slot.release = Some(tokio::spawn(async move {
+        shared
+            .drain_and_release(shard, revision, lease_ok, to)
+            .await;
+        if let Some(server) = server {
+            if lease_ok {
+                retire(&shared, shard, server).await;
+            } else {
+                server.stop().await;
+            }
+        }
+    }));
+}
