@@ -108,20 +108,20 @@ async fn a_rejected_command_among_accepted_ones_spoils_nothing() {
         async move { a.ask(open("Ada")).await }
     });
     tokio::time::sleep(Duration::from_millis(30)).await;
-    // These queue behind the stalled first turn and are decided together.
-    let asks: Vec<_> = [
+    // These queue behind the stalled first turn and are decided together
+    // (sent one after another: spawned tasks may start in any order).
+    let mut asks = Vec::new();
+    for cmd in [
         deposit(10),
         withdraw(100),
         deposit(5),
         withdraw(0),
         deposit(1),
-    ]
-    .into_iter()
-    .map(|cmd| {
+    ] {
         let a = a.clone();
-        tokio::spawn(async move { a.ask(cmd).await })
-    })
-    .collect();
+        asks.push(tokio::spawn(async move { a.ask(cmd).await }));
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
     tokio::time::sleep(Duration::from_millis(30)).await;
     drop(stall);
     opening.await.unwrap().unwrap();
