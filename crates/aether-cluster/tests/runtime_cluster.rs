@@ -3,54 +3,37 @@
 //! calls from any node reach the shard's owner; events name their writer
 //! and claim; a system that serves nothing calls in; queries route too.
 
+mod cluster_support;
 mod support;
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aether_cluster::ClusterNode;
 use aether_cluster::runtime::{ActorConfig, ActorSystem, RemoteConfig};
 use aether_core::{ActorId, EventStore};
-use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_testkit::NatsServer;
 use aether_testkit::fixtures::{Counter, Value};
+use cluster_support::*;
 use support::*;
-
-async fn store(url: &str, stream: &str) -> JetStreamEventStore {
-    let config = JetStreamConfig {
-        stream_name: stream.to_owned(),
-        ..JetStreamConfig::default()
-    };
-    JetStreamEventStore::connect(url, config).await.unwrap()
-}
-
-async fn member(url: &str, cluster: &str, id: &str, stream: &str) -> ActorSystem {
-    let node = start_node(url, &fast_config(cluster), id).await;
-    ActorSystem::builder()
-        .events(store(url, stream).await)
-        .cluster(node)
-        .register_routed::<Counter>(ActorConfig::default())
-        .start()
-        .await
-        .unwrap()
-}
-
-/// Waits until every shard is served by exactly one of `systems`.
-async fn all_served(systems: &[&ActorSystem], shards: u32, limit: Duration) {
-    wait_for("every shard served once", limit, || {
-        let mut count = vec![0u32; shards as usize];
-        for s in systems {
-            for shard in s.served_shards() {
-                count[shard.0 as usize] += 1;
-            }
-        }
-        count.iter().all(|&c| c == 1).then_some(())
-    })
-    .await;
-}
 
 fn node(s: &ActorSystem) -> &ClusterNode {
     s.cluster_node().unwrap()
+}
+
+async fn three(url: &str, cluster: &str, stream: &str) -> (ActorSystem, ActorSystem, ActorSystem) {
+    let config = fast_config(cluster);
+    let a = member(url, &config, "a", stream).await;
+    let b = member(url, &config, "b", stream).await;
+    let c = member(url, &config, "c", stream).await;
+    converged(
+        &[node(&a), node(&b), node(&c)],
+        &["a", "b", "c"],
+        Duration::from_secs(15),
+    )
+    .await;
+    all_served(&[&a, &b, &c], 1024, Duration::from_secs(15)).await;
+    (a, b, c)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,17 +42,8 @@ async fn calls_from_every_node_reach_the_owner_and_events_name_their_writer() {
     let server = NatsServer::start().await;
     let url = server.url();
     let cluster = unique_cluster("rtc");
-    let a = member(&url, &cluster, "a", "RTC1").await;
-    let b = member(&url, &cluster, "b", "RTC1").await;
-    let c = member(&url, &cluster, "c", "RTC1").await;
+    let (a, b, c) = three(&url, &cluster, "RTC1").await;
     let systems = [&a, &b, &c];
-    converged(
-        &[node(&a), node(&b), node(&c)],
-        &["a", "b", "c"],
-        Duration::from_secs(15),
-    )
-    .await;
-    all_served(&systems, 1024, Duration::from_secs(15)).await;
 
     let ids: Vec<ActorId> = (0..30)
         .map(|i| ActorId::new(format!("counter-{i}")).unwrap())
@@ -134,4 +108,86 @@ async fn calls_from_every_node_reach_the_owner_and_events_name_their_writer() {
     for s in systems {
         s.shutdown().await.unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_leave_under_load_hands_its_shards_on_without_errors() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let url = server.url();
+    let (a, b, c) = three(&url, &unique_cluster("rtg"), "RTG").await;
+    let actors = counters(40, "g");
+    let load = Load::start(&[&b, &c], &actors, 3, Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = Instant::now();
+    let leaving = tokio::spawn({
+        let a = a.clone();
+        async move {
+            a.shutdown().await.unwrap();
+            t.elapsed()
+        }
+    });
+    all_served(&[&b, &c], 1024, Duration::from_secs(10)).await;
+    let moved = t.elapsed();
+    let left = leaving.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let errors = load.errors.clone();
+    let report = load.finish(&store(&url, "RTG").await, &actors).await;
+    eprintln!("shutdown {left:?}, all shards served again {moved:?}; {report}");
+    assert!(report.is_clean(), "{report}");
+    assert!(report.ok > 100, "{report}");
+    assert_eq!(
+        errors.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "callers saw no error"
+    );
+    b.shutdown().await.unwrap();
+    c.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_renewing_serves_nothing_and_its_shards_move_after_its_lease() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let url = server.url();
+    let (a, b, c) = three(&url, &unique_cluster("rtk"), "RTK").await;
+    let actors = counters(40, "k");
+    let load = Load::start(&[&b, &c], &actors, 3, Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // As after a crash of its membership: no renewals, no goodbye. Its
+    // connection stays up (its subscriptions with it), so what keeps it
+    // from serving is its own lease.
+    let t = Instant::now();
+    node(&a).abort();
+    wait_for("a stops serving", Duration::from_secs(5), || {
+        a.served_shards().is_empty().then_some(())
+    })
+    .await;
+    let stopped = t.elapsed();
+    all_served(&[&b, &c], 1024, Duration::from_secs(10)).await;
+    let moved = t.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let errors = load.errors.clone();
+    let report = load.finish(&store(&url, "RTK").await, &actors).await;
+    eprintln!(
+        "a stopped serving after {stopped:?}; all shards served again after {moved:?}; {report}"
+    );
+    assert!(report.is_clean(), "{report}");
+    let lease = fast_config("x").membership.lease;
+    assert!(
+        stopped < lease,
+        "a stops before its lease could expire on the server"
+    );
+    assert!(
+        moved > lease,
+        "nobody takes a's shards before its lease expired"
+    );
+    assert_eq!(
+        errors.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "callers saw latency, not errors"
+    );
+    b.shutdown().await.unwrap();
+    c.shutdown().await.unwrap();
+    drop(a);
 }

@@ -131,9 +131,22 @@ impl Keeper {
     /// Ends the released shards' subscriptions once their new owners serve
     /// them (or the grace passed).
     pub(crate) async fn retire_all(&self, servers: Released) {
+        if servers.is_empty() {
+            return;
+        }
+        // The keeper's loop is over: keep the claims cache fresh meanwhile,
+        // so each subscription ends as soon as its shard's new owner serves.
+        let shared = self.shared.clone();
+        let follow = tokio::spawn(async move {
+            let (mut watch, _) = open_watch(&shared).await;
+            while let Some(e) = next_entry(&mut watch).await {
+                shared.apply(e);
+            }
+        });
         futures::stream::iter(servers)
             .for_each_concurrent(None, |(shard, server)| retire(&self.shared, shard, server))
             .await;
+        follow.abort();
     }
 }
 
@@ -143,6 +156,7 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Released {
     let mut maps = shared.fence.node.watch_shard_map();
     let mut watch: Option<kv::Watch> = None;
     let mut synced = false;
+    let mut maps_alive = true;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -167,11 +181,10 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Released {
                 }
                 None => watch = None,
             },
-            changed = maps.changed() => {
-                if changed.is_err() {
-                    // The node is gone: nothing more to claim.
-                    break;
-                }
+            changed = maps.changed(), if maps_alive => {
+                // The node's tasks are gone (aborted): its lease lapses and
+                // the tick does the rest.
+                maps_alive = changed.is_ok();
             }
             _ = tick.tick() => {}
         }

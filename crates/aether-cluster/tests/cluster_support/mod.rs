@@ -1,0 +1,164 @@
+//! What the cluster runtime tests share: member systems over the JetStream
+//! store, waiting for every shard to be served, a load of callers that
+//! record a history, and the check of that history against the log.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use aether_cluster::runtime::{ActorConfig, ActorSystem, AskError};
+use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
+use aether_core::{ActorId, CommandId, EventStore, NodeId};
+use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether_testkit::fixtures::Counter;
+use aether_testkit::history::{History, Outcome, Report, check};
+
+pub async fn store(url: &str, stream: &str) -> JetStreamEventStore {
+    let config = JetStreamConfig {
+        stream_name: stream.to_owned(),
+        ..JetStreamConfig::default()
+    };
+    JetStreamEventStore::connect(url, config).await.unwrap()
+}
+
+/// A member system running `Counter` on node `id`.
+pub async fn member(url: &str, config: &ClusterConfig, id: &str, stream: &str) -> ActorSystem {
+    let client = async_nats::connect(url).await.unwrap();
+    let node = ClusterNode::start(
+        client,
+        ClusterConfig {
+            node: NodeInfo::new(NodeId::new(id).unwrap()),
+            ..config.clone()
+        },
+    )
+    .await
+    .unwrap();
+    ActorSystem::builder()
+        .events(store(url, stream).await)
+        .cluster(node)
+        .register_routed::<Counter>(ActorConfig::default())
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Waits until every shard is served by exactly one of `systems`.
+pub async fn all_served(systems: &[&ActorSystem], shards: u32, limit: Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        let mut count = vec![0u32; shards as usize];
+        for s in systems {
+            for shard in s.served_shards() {
+                count[shard.0 as usize] += 1;
+            }
+        }
+        if count.iter().all(|&c| c == 1) {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "not every shard served once after {limit:?}: {} unserved, {} twice",
+            count.iter().filter(|&&c| c == 0).count(),
+            count.iter().filter(|&&c| c > 1).count()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn counters(n: usize, prefix: &str) -> Vec<ActorId> {
+    (0..n)
+        .map(|i| ActorId::new(format!("counter-{prefix}{i}")).unwrap())
+        .collect()
+}
+
+/// Callers that keep sending `+1` to random actors through `systems`,
+/// each command retried with its id until it gets a final answer, every
+/// send and answer recorded.
+pub struct Load {
+    pub history: Arc<History>,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Calls that returned an error (each retried).
+    pub errors: Arc<AtomicU64>,
+    pub sent: Arc<AtomicU64>,
+}
+
+impl Load {
+    pub fn start(
+        systems: &[&ActorSystem],
+        actors: &[ActorId],
+        callers_per_system: usize,
+        deadline: Duration,
+    ) -> Self {
+        let history = Arc::new(History::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let errors = Arc::new(AtomicU64::new(0));
+        let sent = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for (si, system) in systems.iter().enumerate() {
+            for k in 0..callers_per_system {
+                let system = (*system).clone();
+                let actors = actors.to_vec();
+                let (history, stop, errors, sent) =
+                    (history.clone(), stop.clone(), errors.clone(), sent.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let actor = &actors[((si * 7919 + k * 104729) as u64 + n * 31) as usize % actors.len()];
+                        let cmd = format!("s{si}-k{k}-n{n}");
+                        let command_id = CommandId::new(cmd.as_str()).unwrap();
+                        let r = system.get::<Counter>(actor.clone()).unwrap();
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        loop {
+                            let t = history.issue(&cmd, actor);
+                            let res = r.ask(1).command_id(command_id.clone()).deadline(deadline).await;
+                            let (outcome, node) = match &res {
+                                Ok(o) => (
+                                    Outcome::Ok { version: o.version },
+                                    o.events.first().and_then(|e| e.metadata.writer_node().map(str::to_owned)),
+                                ),
+                                Err(AskError::Rejected(_)) => (Outcome::Rejected, None),
+                                Err(e) if e.may_have_applied() => (Outcome::Unknown, None),
+                                Err(_) => (Outcome::NotApplied, None),
+                            };
+                            history.answer(t, outcome, node.as_deref());
+                            match res {
+                                Ok(_) => break,
+                                Err(e) => {
+                                    errors.fetch_add(1, Ordering::Relaxed);
+                                    tracing::info!(%e, cmd, "ask failed; retrying with the same id");
+                                    tokio::time::sleep(Duration::from_millis(50)).await;
+                                }
+                            }
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }));
+            }
+        }
+        Self {
+            history,
+            stop,
+            tasks,
+            errors,
+            sent,
+        }
+    }
+
+    /// Stops the callers (each finishes its command) and checks the history
+    /// against the log of every actor.
+    pub async fn finish(self, log: &JetStreamEventStore, actors: &[ActorId]) -> Report {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            t.await.unwrap();
+        }
+        let mut logs = HashMap::new();
+        for a in actors {
+            logs.insert(a.clone(), log.read(a, 1).await.unwrap());
+        }
+        check(&self.history.ops(), &logs)
+    }
+}
