@@ -191,3 +191,51 @@ async fn a_node_that_stops_renewing_serves_nothing_and_its_shards_move_after_its
     c.shutdown().await.unwrap();
     drop(a);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_owner_never_catches_up_and_wins() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let url = server.url();
+    let cluster = unique_cluster("rts");
+    let a = member(&url, &fast_config(&cluster), "a", "RTS").await;
+    all_served(&[&a], 1024, Duration::from_secs(15)).await;
+    let id = ActorId::new("counter-stale").unwrap();
+    let r = a.get::<Counter>(id.clone()).unwrap();
+    assert_eq!(r.ask(1).await.unwrap().version, 1);
+
+    // Another writer takes the shard's claim (under a newer map than a's)
+    // and writes the actor.
+    let shard = node(&a).shard_for(&id);
+    let js = async_nats::jetstream::new(async_nats::connect(&url).await.unwrap());
+    let claims = js.get_key_value(format!("{cluster}_claims")).await.unwrap();
+    let key = format!("s.{}", shard.0);
+    let held = claims.entry(key.as_str()).await.unwrap().unwrap();
+    let intruder = br#"{"owner":"intruder","epoch":999,"phase":"serving"}"#;
+    let rev = claims
+        .update(key.as_str(), intruder.to_vec().into(), held.revision)
+        .await
+        .unwrap();
+    let log = store(&url, "RTS").await;
+    let outside = aether_core::Event::new(id.clone(), 2, "Added", aether_core::json!({"by": 100}))
+        .with_metadata(
+            aether_core::Metadata::new()
+                .with_writer_node("intruder")
+                .with_writer_claim(format!("{}/{rev}", shard.0)),
+        );
+    log.append(outside).await.unwrap();
+
+    // a neither decides again on the caught-up state nor serves the shard:
+    // the call finds nobody serving it.
+    let err = r.ask(5).deadline(Duration::from_secs(1)).await.unwrap_err();
+    assert!(!err.may_have_applied(), "{err}");
+    assert!(err.into_command().is_some(), "handed back: not applied");
+    let events = log.read(&id, 1).await.unwrap();
+    assert_eq!(events.len(), 2, "nothing written after the intruder");
+    assert_eq!(events[1].metadata.writer_node(), Some("intruder"));
+    wait_for("a stops serving the shard", Duration::from_secs(5), || {
+        (!a.served_shards().contains(&shard)).then_some(())
+    })
+    .await;
+    a.shutdown().await.unwrap();
+}

@@ -106,3 +106,52 @@ impl Fence {
         metadata.set_writer_claim(format!("{}/{}", token.shard.0, token.revision));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::claims::{Cas, Claim};
+    use super::*;
+
+    /// The conflict rule's read: `confirm` asks the claims stream's leader,
+    /// so a claim taken by someone else is seen even before this node's
+    /// keeper hears of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn confirm_reads_the_claim_from_the_leader_and_fails_once_it_is_taken() {
+        let server = aether_testkit::NatsServer::start().await;
+        let config = crate::ClusterConfig {
+            cluster_name: "fence".into(),
+            node: crate::NodeInfo::new(aether_core::NodeId::new("a").unwrap()),
+            ..crate::ClusterConfig::default()
+        };
+        let node = Arc::new(
+            ClusterNode::connect(server.url().as_str(), config)
+                .await
+                .unwrap(),
+        );
+        node.watch_shard_map()
+            .wait_for(|m| m.members.len() == 1)
+            .await
+            .unwrap();
+        let claims = super::super::open_claims(&node).await.unwrap();
+        let fence = Fence::new(node.clone(), Subjects::new("fence", 1024), claims.clone());
+        let shard = ShardId(7);
+        let Ok(Cas::Won(rev)) = claims
+            .create(shard, &Claim::serving(node.id().clone(), 1))
+            .await
+        else {
+            panic!("claim")
+        };
+        fence.serve(shard, rev);
+        let token = fence.check_shard(shard).expect("serving");
+        assert!(fence.confirm(token).await);
+        let intruder = Claim::serving(aether_core::NodeId::new("b").unwrap(), 2);
+        assert!(matches!(
+            claims.update(shard, &intruder, rev).await,
+            Ok(Cas::Won(_))
+        ));
+        assert!(!fence.confirm(token).await, "taken: not ours");
+        fence.stop(shard);
+        assert_eq!(fence.check_shard(shard), None);
+        node.shutdown().await.unwrap();
+    }
+}

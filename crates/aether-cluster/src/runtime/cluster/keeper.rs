@@ -333,19 +333,19 @@ impl Shared {
     }
 
     /// Releases a shard this node stopped admitting for: `Releasing{to}`,
-    /// drain, `Released{to}` (with a valid lease; without one, only drain:
-    /// the claim is taken over once the member entry expires).
+    /// drain, `Released{to}` (`write: false`, when the lease lapsed or the
+    /// claim was taken: only drain; the claim is not ours to write).
     async fn drain_and_release(
         &self,
         shard: ShardId,
         revision: u64,
-        lease_ok: bool,
+        write: bool,
         to: Option<NodeId>,
     ) {
         let started = Instant::now();
-        if !lease_ok {
+        if !write {
             self.drain(shard).await;
-            metrics::counter!("aether_runtime_shard_releases_total", "how" => "lease-lost")
+            metrics::counter!("aether_runtime_shard_releases_total", "how" => "lost")
                 .increment(1);
             return;
         }
@@ -418,7 +418,15 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot]) {
         let target = map.as_ref().and_then(|m| m.primary(shard));
         let mine = lease_ok && target == Some(me);
         if slot.revision != 0 {
-            if !mine {
+            // Someone else wrote the claim since we took it (an operator, or
+            // a node that believes we are gone): not ours any more.
+            let taken = shared.cached(shard).is_some_and(|(c, rev)| {
+                rev > slot.revision && (&c.owner != me || c.phase != Phase::Serving)
+            });
+            if taken {
+                tracing::warn!(shard = shard.0, "our claim was taken over; stopping at once");
+                begin_release(shared, shard, slot, false, None);
+            } else if !mine {
                 begin_release(shared, shard, slot, lease_ok, target.cloned());
             }
             continue;
@@ -477,26 +485,26 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot]) {
     }
 }
 
+/// Stops admitting for `shard` and releases it in the background (`planned`:
+/// hands it on with the claim phases; otherwise just stops serving).
 fn begin_release(
     shared: &Arc<Shared>,
     shard: ShardId,
     slot: &mut Slot,
-    lease_ok: bool,
+    planned: bool,
     to: Option<NodeId>,
 ) {
     shared.fence.stop(shard);
     let revision = std::mem::take(&mut slot.revision);
     let server = slot.server.take();
     if let Some(s) = &server {
-        s.set(if lease_ok { Mode::NotOwner } else { Mode::Stop });
+        s.set(if planned { Mode::NotOwner } else { Mode::Stop });
     }
     let shared = shared.clone();
     slot.release = Some(tokio::spawn(async move {
-        shared
-            .drain_and_release(shard, revision, lease_ok, to)
-            .await;
+        shared.drain_and_release(shard, revision, planned, to).await;
         if let Some(server) = server {
-            if lease_ok {
+            if planned {
                 retire(&shared, shard, server).await;
             } else {
                 server.stop().await;
