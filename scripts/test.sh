@@ -12,6 +12,10 @@ NATS_SERVER_BIN=$(scripts/install-nats-server.sh)
 export NATS_SERVER_BIN
 "$NATS_SERVER_BIN" --version
 
+step "nats-py (the thin-client test's Python NATS client)"
+python3 -c 'import nats' 2>/dev/null || python3 -m pip install --quiet nats-py
+python3 -c 'import nats; print("nats-py", nats.__version__ if hasattr(nats, "__version__") else "installed")'
+
 step "rustfmt"
 cargo fmt --all -- --check
 
