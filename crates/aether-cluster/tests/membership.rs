@@ -182,7 +182,7 @@ async fn a_node_that_loses_nats_stops_claiming_before_anyone_takes_over() {
     init_tracing();
     let server = NatsServer::start().await;
     let cfg = fast_config(&unique_cluster("partition"));
-    let proxy = Proxy::start(server.port()).await;
+    let proxy = aether_testkit::TcpProxy::start(server.port()).await;
     let a = start_node(&proxy.url(), &cfg, "a").await;
     wait_for("a leads", Duration::from_secs(5), || a.leadership()).await;
     let b = start_node(&server.url(), &cfg, "b").await;
@@ -207,7 +207,7 @@ async fn a_node_that_loses_nats_stops_claiming_before_anyone_takes_over() {
     let mut b_map = b.watch_shard_map();
     let mut c_map = c.watch_shard_map();
 
-    proxy.cut().await;
+    proxy.cut();
     let cut_at = Instant::now();
 
     // The last moments a may act as leader and as owner, on its own clock.

@@ -2,15 +2,11 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
 use aether_core::NodeId;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
@@ -117,63 +113,3 @@ pub fn leaders(nodes: &[&ClusterNode]) -> Vec<(NodeId, u64)> {
         .collect()
 }
 
-/// A TCP proxy in front of a NATS server whose link can be cut, to make a
-/// node lose its connection while its process lives on.
-#[derive(Debug)]
-pub struct Proxy {
-    pub port: u16,
-    cut: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-impl Proxy {
-    pub async fn start(target_port: u16) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let cut = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (cut2, conns2) = (cut.clone(), conns.clone());
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                if cut2.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target_port)).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                conns2.lock().await.push(task);
-            }
-        });
-        Proxy {
-            port,
-            cut,
-            conns,
-            accept,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Drops every proxied connection and refuses new ones.
-    pub async fn cut(&self) {
-        self.cut.store(true, Ordering::SeqCst);
-        for t in self.conns.lock().await.drain(..) {
-            t.abort();
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-    }
-}

@@ -18,6 +18,8 @@
 //!   delays) and call counters.
 //! - [`fixtures`]: the [`fixtures::Account`] and [`fixtures::Counter`]
 //!   aggregates every crate's tests, benchmarks and doctests use.
+//! - [`TcpProxy`]: an in-process TCP proxy to cut, black-hole or slow one
+//!   client's link to a server.
 //! - [`history`]: a recorder of the commands a distributed test sends and a
 //!   checker of that history against the actors' logs.
 //!
@@ -69,6 +71,7 @@ mod faults;
 pub mod fixtures;
 pub mod history;
 mod process;
+pub mod proxy;
 mod ready;
 mod running;
 mod server;
@@ -77,5 +80,6 @@ mod urls;
 pub use builder::NatsServerBuilder;
 pub use cluster::NatsCluster;
 pub use faults::{FaultyStore, Interloper, StallGuard};
+pub use proxy::TcpProxy;
 pub use server::NatsServer;
 pub use urls::ClientUrls;
