@@ -43,7 +43,10 @@ async fn a_python_nats_client_calls_an_actor_from_the_wire_docs_alone() {
     assert_eq!(seen["shard"], shard.0, "Python computes the same shard");
     assert_eq!(shard.0, 114, "pinned in docs/wire.md");
     assert_eq!(seen["writer"], "n1");
-    assert_eq!(seen["wrong_shard"], "bad-request", "the node serving the other shard refuses it");
+    assert_eq!(
+        seen["wrong_shard"], "bad-request",
+        "the node serving the other shard refuses it"
+    );
     assert!(seen["claim"].as_str().unwrap().starts_with("114/"));
     let log = store(&url, "RTPY").await.read(&actor, 1).await.unwrap();
     assert_eq!(log.len(), 1, "the retry was not applied twice");

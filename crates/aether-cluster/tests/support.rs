@@ -112,4 +112,3 @@ pub fn leaders(nodes: &[&ClusterNode]) -> Vec<(NodeId, u64)> {
         .filter_map(|n| n.leadership().map(|l| (n.id().clone(), l.term.get())))
         .collect()
 }
-

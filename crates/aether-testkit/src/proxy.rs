@@ -40,7 +40,10 @@ enum Mode {
     /// Connections dropped; new ones refused.
     Cut,
     /// Every chunk delivered `base ± jitter` after it was read, in order.
-    Delay { base: Duration, jitter: Duration },
+    Delay {
+        base: Duration,
+        jitter: Duration,
+    },
 }
 
 /// A TCP proxy to `127.0.0.1:<target port>` (see the module docs).
@@ -164,10 +167,12 @@ fn random_below(n: u64) -> u64 {
     if n == 0 { 0 } else { x % n }
 }
 
+/// Chunks waiting for their delivery time, oldest first.
+type Pending = Arc<Mutex<VecDeque<(Instant, Vec<u8>)>>>;
+
 /// Copies one direction, as the mode says.
 async fn pump(mut from: OwnedReadHalf, to: OwnedWriteHalf, mode: watch::Receiver<Mode>) {
-    // Chunks waiting for their delivery time.
-    let queue: Arc<Mutex<VecDeque<(Instant, Vec<u8>)>>> = Arc::default();
+    let queue: Pending = Arc::default();
     let (wake, woken) = watch::channel(());
     let writer = tokio::spawn(deliver(to, queue.clone(), woken));
     let mut buf = vec![0u8; 64 * 1024];
@@ -201,11 +206,7 @@ async fn pump(mut from: OwnedReadHalf, to: OwnedWriteHalf, mode: watch::Receiver
     let _ = writer.await;
 }
 
-async fn deliver(
-    mut to: OwnedWriteHalf,
-    queue: Arc<Mutex<VecDeque<(Instant, Vec<u8>)>>>,
-    mut woken: watch::Receiver<()>,
-) {
+async fn deliver(mut to: OwnedWriteHalf, queue: Pending, mut woken: watch::Receiver<()>) {
     loop {
         let next = queue
             .lock()
@@ -245,7 +246,9 @@ mod tests {
             }
         });
         let proxy = TcpProxy::start(echo_port).await;
-        let mut c = TcpStream::connect(("127.0.0.1", proxy.port())).await.unwrap();
+        let mut c = TcpStream::connect(("127.0.0.1", proxy.port()))
+            .await
+            .unwrap();
         let mut got = [0u8; 2];
         let round = async |c: &mut TcpStream, got: &mut [u8; 2]| {
             c.write_all(b"hi").await.unwrap();
@@ -257,15 +260,26 @@ mod tests {
         proxy.delay(Duration::from_millis(100), Duration::from_millis(20));
         let t = Instant::now();
         assert!(round(&mut c, &mut got).await);
-        assert!(t.elapsed() >= Duration::from_millis(150), "two delayed legs");
+        assert!(
+            t.elapsed() >= Duration::from_millis(150),
+            "two delayed legs"
+        );
         proxy.blackhole();
-        assert!(!round(&mut c, &mut got).await, "nothing through a black hole");
+        assert!(
+            !round(&mut c, &mut got).await,
+            "nothing through a black hole"
+        );
         proxy.heal();
         assert!(round(&mut c, &mut got).await && &got == b"hi");
         proxy.cut();
-        let mut c2 = TcpStream::connect(("127.0.0.1", proxy.port())).await.unwrap();
+        let mut c2 = TcpStream::connect(("127.0.0.1", proxy.port()))
+            .await
+            .unwrap();
         let mut one = [0u8; 1];
         let closed = tokio::time::timeout(Duration::from_millis(500), c2.read(&mut one)).await;
-        assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "refused: {closed:?}");
+        assert!(
+            matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+            "refused: {closed:?}"
+        );
     }
 }

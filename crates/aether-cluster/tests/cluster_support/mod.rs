@@ -16,8 +16,14 @@ use aether_testkit::fixtures::Counter;
 use aether_testkit::history::{History, Outcome, Report, check};
 
 pub async fn store(url: &str, stream: &str) -> JetStreamEventStore {
+    store_with(url, stream, 1).await
+}
+
+/// The JetStream store of `stream` with `replicas` (3 on a 3-server NATS).
+pub async fn store_with(url: &str, stream: &str, replicas: usize) -> JetStreamEventStore {
     let config = JetStreamConfig {
         stream_name: stream.to_owned(),
+        replicas,
         ..JetStreamConfig::default()
     };
     JetStreamEventStore::connect(url, config).await.unwrap()
@@ -25,7 +31,19 @@ pub async fn store(url: &str, stream: &str) -> JetStreamEventStore {
 
 /// A member system running `Counter` on node `id`.
 pub async fn member(url: &str, config: &ClusterConfig, id: &str, stream: &str) -> ActorSystem {
-    let client = async_nats::connect(url).await.unwrap();
+    member_with(url, config, id, store(url, stream).await).await
+}
+
+/// A member system running `Counter` on node `id` over `events`.
+pub async fn member_with(
+    url: &str,
+    config: &ClusterConfig,
+    id: &str,
+    events: JetStreamEventStore,
+) -> ActorSystem {
+    let client = aether_nats::connect(url, &Default::default(), "test-node")
+        .await
+        .unwrap();
     let node = ClusterNode::start(
         client,
         ClusterConfig {
@@ -36,7 +54,7 @@ pub async fn member(url: &str, config: &ClusterConfig, id: &str, stream: &str) -
     .await
     .unwrap();
     ActorSystem::builder()
-        .events(store(url, stream).await)
+        .events(events)
         .cluster(node)
         .register_routed::<Counter>(ActorConfig::default())
         .start()

@@ -234,7 +234,7 @@ async fn open_watch(shared: &Shared) -> (Option<kv::Watch>, bool) {
         tokio::time::timeout(limit, store.status()).await,
         Ok(Ok(s)) if s.values() == 0
     );
-    match tokio::time::timeout(limit, store.watch_all()).await {
+    match tokio::time::timeout(limit, store.watch_with_history(">")).await {
         Ok(Ok(w)) => (Some(w), empty),
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "watching the claims failed; retrying");
@@ -345,8 +345,7 @@ impl Shared {
         let started = Instant::now();
         if !write {
             self.drain(shard).await;
-            metrics::counter!("aether_runtime_shard_releases_total", "how" => "lost")
-                .increment(1);
+            metrics::counter!("aether_runtime_shard_releases_total", "how" => "lost").increment(1);
             return;
         }
         let epoch = self.fence.node.shard_map().map_or(0, |m| m.epoch);
@@ -424,7 +423,10 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot]) {
                 rev > slot.revision && (&c.owner != me || c.phase != Phase::Serving)
             });
             if taken {
-                tracing::warn!(shard = shard.0, "our claim was taken over; stopping at once");
+                tracing::warn!(
+                    shard = shard.0,
+                    "our claim was taken over; stopping at once"
+                );
                 begin_release(shared, shard, slot, false, None);
             } else if !mine {
                 begin_release(shared, shard, slot, lease_ok, target.cloned());
