@@ -29,3 +29,7 @@ pub mod event_bus;
 #[allow(dead_code)]
 #[path = "cluster.rs"]
 pub mod cluster;
+
+#[allow(dead_code)]
+#[path = "actors_cluster.rs"]
+pub mod actors_cluster;

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use aether_examples::{cluster, event_bus, jetstream_bank, quickstart, retry_patterns};
+use aether_examples::{
+    actors_cluster, cluster, event_bus, jetstream_bank, quickstart, retry_patterns,
+};
 use aether_testkit::NatsServer;
 
 /// Every example finishes well within this.
@@ -48,6 +50,14 @@ async fn cluster_runs() {
     within("cluster", cluster::run(&server.url()))
         .await
         .expect("cluster");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actors_cluster_runs() {
+    let server = NatsServer::start().await;
+    within("actors_cluster", actors_cluster::run(&server.url()))
+        .await
+        .expect("actors_cluster");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

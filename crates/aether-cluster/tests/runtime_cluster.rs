@@ -226,8 +226,13 @@ async fn a_stale_owner_never_catches_up_and_wins() {
     log.append(outside).await.unwrap();
 
     // a neither decides again on the caught-up state nor serves the shard:
-    // the call finds nobody serving it.
-    let err = r.ask(5).deadline(Duration::from_secs(1)).await.unwrap_err();
+    // the call finds nobody serving it. (The deadline ends before the old
+    // subscription's not-owner phase, 2 s, would go silent.)
+    let err = r
+        .ask(5)
+        .deadline(Duration::from_millis(1800))
+        .await
+        .unwrap_err();
     assert!(!err.may_have_applied(), "{err}");
     assert!(err.into_command().is_some(), "handed back: not applied");
     let events = log.read(&id, 1).await.unwrap();

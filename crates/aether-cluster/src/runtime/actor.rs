@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use aether_core::ActorId;
-use aether_core::aggregate::Aggregate;
+use aether_core::aggregate::{Aggregate, EventEnvelope};
+use aether_core::{ActorId, CommandId};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -43,6 +43,7 @@ pub(crate) async fn run<A: Aggregate>(
         rx,
         backlog: VecDeque::new(),
         activation: None,
+        outcomes: VecDeque::new(),
         shutdown,
     };
     actor.run(priority).instrument(span).await;
@@ -81,6 +82,10 @@ enum Next<A: Aggregate> {
     Shutdown,
 }
 
+/// A retried command's outcome read from the log: its id, its last
+/// version, its events.
+pub(crate) type Recalled<A> = (CommandId, u64, Vec<EventEnvelope<<A as Aggregate>::Event>>);
+
 pub(crate) struct Actor<A: Aggregate> {
     pub(crate) host: Arc<Host<A>>,
     pub(crate) id: ActorId,
@@ -93,6 +98,9 @@ pub(crate) struct Actor<A: Aggregate> {
     /// `None` until loaded, and again after a failed commit (the state may
     /// hold events that were not stored: it is reloaded before the next turn).
     pub(crate) activation: Option<Activation<A>>,
+    /// The outcomes of retried commands read from the log lately (id, last
+    /// version, events), oldest first; empty (no allocation) until a retry.
+    pub(crate) outcomes: VecDeque<Recalled<A>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     idle: std::time::Duration,
 }

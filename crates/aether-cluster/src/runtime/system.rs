@@ -202,6 +202,7 @@ impl ActorSystemBuilder {
                     subjects: cluster::Subjects::new(&config.cluster_name, config.shard_count),
                     config: self.routing.clone(),
                     fence: None,
+                    gates: cluster::Gates::default(),
                 };
                 (Some(Arc::new(routing)), None)
             }
@@ -220,6 +221,7 @@ impl ActorSystemBuilder {
                     subjects,
                     config: self.routing.clone(),
                     fence: Some(fence),
+                    gates: cluster::Gates::default(),
                 };
                 (Some(Arc::new(routing)), Some(claims))
             }

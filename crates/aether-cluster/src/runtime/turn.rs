@@ -16,6 +16,10 @@ use super::outcome::CommandOutcome;
 use super::permits::Priority;
 use super::state::read_range;
 
+/// How many outcomes of retried commands an actor keeps after reading them
+/// from the log, for the next copies of the same retry.
+pub(crate) const RECENT_OUTCOMES: usize = 16;
+
 /// What a turn decided for one command.
 enum Decision<A: Aggregate> {
     /// Wrote these events (applied to the state, to be committed).
@@ -197,11 +201,14 @@ impl<A: Aggregate> Actor<A> {
         }
     }
 
-    /// Drops commands whose caller gave up and answers those the actor
-    /// already ran (a retried command id); returns the rest.
+    /// Drops the commands whose caller gave up; answers retried ids from
+    /// the log (one read per id, however many copies came); returns the
+    /// rest in order.
     async fn screen(&mut self, batch: Vec<CommandMsg<A>>) -> Vec<CommandMsg<A>> {
         let now = Instant::now();
         let mut live = Vec::with_capacity(batch.len());
+        // Retried ids, in the order first seen, with every copy.
+        let mut hits: Vec<(u64, u64, Vec<CommandMsg<A>>)> = Vec::new();
         for c in batch {
             if c.deadline <= now {
                 metrics::counter!("aether_runtime_expired_total", "type" => A::TYPE).increment(1);
@@ -213,7 +220,13 @@ impl<A: Aggregate> Actor<A> {
             };
             let id = &c.envelope.command_id;
             if let Some((first, last)) = act.recent.get(id) {
-                self.recorded(c, first, last).await;
+                match hits
+                    .iter_mut()
+                    .find(|(_, _, copies)| copies[0].envelope.command_id == *id)
+                {
+                    Some((_, _, copies)) => copies.push(c),
+                    None => hits.push((first, last, vec![c])),
+                }
                 continue;
             }
             if act.recent.was_evicted(id) {
@@ -222,27 +235,56 @@ impl<A: Aggregate> Actor<A> {
             }
             live.push(c);
         }
+        for (first, last, copies) in hits {
+            self.recorded(copies, first, last).await;
+        }
         live
     }
 
-    /// Answers a retried command with what it wrote the first time.
-    async fn recorded(&self, c: CommandMsg<A>, first: u64, last: u64) {
-        metrics::counter!("aether_runtime_dedupe_hits_total", "type" => A::TYPE).increment(1);
-        let command_id = c.envelope.command_id.clone();
-        let result = match read_range(&self.host, &self.id, first, last).await {
-            Ok(events) => Ok(CommandOutcome {
-                command_id,
-                version: last,
-                events,
-                deduplicated: true,
-            }),
-            Err(e) => {
-                // It did take effect; only its events cannot be shown now.
-                tracing::warn!(error = %e, "reading a recorded outcome failed");
-                Err(AskError::Timeout { command_id })
+    /// Answers the copies of a retried command with what it wrote the first
+    /// time: from the few outcomes read lately, else from the log.
+    async fn recorded(&mut self, copies: Vec<CommandMsg<A>>, first: u64, last: u64) {
+        metrics::counter!("aether_runtime_dedupe_hits_total", "type" => A::TYPE)
+            .increment(copies.len() as u64);
+        let command_id = copies[0].envelope.command_id.clone();
+        let cached = self
+            .outcomes
+            .iter()
+            .find(|(id, _, _)| *id == command_id)
+            .filter(|(_, v, _)| *v == last)
+            .map(|(_, _, events)| events.clone());
+        let read = match cached {
+            Some(events) => Ok(events),
+            None => {
+                let read = read_range(&self.host, &self.id, first, last).await;
+                if let Ok(events) = &read {
+                    if self.outcomes.len() == RECENT_OUTCOMES {
+                        self.outcomes.pop_front();
+                    }
+                    self.outcomes
+                        .push_back((command_id.clone(), last, events.clone()));
+                }
+                read
             }
         };
-        answer(c.reply, result);
+        for c in copies {
+            let result = match &read {
+                Ok(events) => Ok(CommandOutcome {
+                    command_id: command_id.clone(),
+                    version: last,
+                    events: events.clone(),
+                    deduplicated: true,
+                }),
+                Err(e) => {
+                    // It did take effect; only its events cannot be shown now.
+                    tracing::warn!(error = %e, "reading a recorded outcome failed");
+                    Err(AskError::Timeout {
+                        command_id: command_id.clone(),
+                    })
+                }
+            };
+            answer(c.reply, result);
+        }
     }
 
     /// Reloads after a conflict (under a recovery permit); on failure

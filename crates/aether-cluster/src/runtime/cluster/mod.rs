@@ -17,6 +17,7 @@
 mod claims;
 mod config;
 mod fence;
+mod gate;
 mod handler;
 mod keeper;
 mod route;
@@ -29,6 +30,7 @@ pub use handler::Routable;
 
 pub(crate) use claims::Claims;
 pub(crate) use fence::{Fence, Token};
+pub(crate) use gate::Gates;
 pub(crate) use handler::{Codec, Json, Serve, ServeCtx, Served};
 pub(crate) use keeper::Keeper;
 pub(crate) use route::{Routing, command, query};

@@ -3,9 +3,8 @@
 //! subject, answered by whoever serves its shard. Retries within the call's
 //! deadline, always with the same command id: after "no responders" or
 //! `not-owner` (nobody serves the shard now: a handoff or a failover is
-//! under way) with a growing pause, after a lost reply at once.
+//! under way) and after a lost reply, with a growing pause.
 
-use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use tokio::time::Instant;
 
 use super::config::RoutingConfig;
 use super::fence::Fence;
+use super::gate::{Gates, Pass, fastrand_below};
 use super::subject::Subjects;
 use super::wire::{self, Kind, Status};
 use crate::runtime::error::{AskError, RuntimeError, RuntimeErrorKind};
@@ -32,6 +32,8 @@ pub(crate) struct Routing {
     pub(crate) config: RoutingConfig,
     /// `None` on a system that serves nothing.
     pub(crate) fence: Option<Arc<Fence>>,
+    /// One prober per shard found unserved.
+    pub(crate) gates: Gates,
 }
 
 /// How one request went.
@@ -55,6 +57,32 @@ impl Routing {
             .as_ref()
             .and_then(|f| f.node.shard_map())
             .map_or(0, |m| m.epoch)
+    }
+
+    /// One request to `shard`, through its gate: waits while another
+    /// caller probes a shard found unserved, and reports what it found.
+    async fn gated(
+        &self,
+        shard: u32,
+        subject: &str,
+        headers: HeaderMap,
+        body: Bytes,
+        timeout: Duration,
+        deadline: Instant,
+    ) -> Option<Attempt> {
+        let pass = self.gates.pass(shard, deadline).await;
+        if pass == Pass::Late {
+            return None;
+        }
+        let timeout = timeout.min(deadline.saturating_duration_since(Instant::now()));
+        let attempt = self.attempt(subject, headers, body, timeout).await;
+        match &attempt {
+            Attempt::NoResponders => self.gates.unserved(shard, self.config.max_backoff),
+            Attempt::Reply(..) => self.gates.served(shard),
+            Attempt::Lost if pass == Pass::Probe => self.gates.abandon(shard),
+            Attempt::Lost => {}
+        }
+        Some(attempt)
     }
 
     async fn attempt(
@@ -95,14 +123,14 @@ impl Routing {
         kind: Kind,
         command_id: Option<&str>,
         metadata: Option<&aether_core::Metadata>,
-        remaining: Duration,
+        wait: Duration,
     ) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(wire::KIND, kind.as_str());
         if let Some(id) = command_id {
             h.insert(wire::CMD_ID, id);
         }
-        h.insert(wire::TIMEOUT, remaining.as_millis().to_string().as_str());
+        h.insert(wire::TIMEOUT, wait.as_millis().to_string().as_str());
         if let Some(m) = metadata {
             if let Some(c) = m.correlation_id() {
                 h.insert(wire::CORR, c);
@@ -144,8 +172,7 @@ impl Backoff {
     async fn pause(&mut self, deadline: Instant) -> bool {
         let base = self.next;
         self.next = (self.next * 2).min(self.max);
-        let jitter_ns = std::collections::hash_map::RandomState::new().hash_one(Instant::now())
-            % (base.as_nanos() as u64 / 2 + 1);
+        let jitter_ns = fastrand_below(base.as_nanos() as u64 / 2 + 1);
         let wake = Instant::now() + base + Duration::from_nanos(jitter_ns);
         if wake >= deadline {
             tokio::time::sleep_until(deadline).await;
@@ -262,21 +289,29 @@ pub(crate) async fn command<A: Aggregate>(
                 }
             }
         };
-        let remaining = deadline - now;
+        // The node is told how long this attempt is waited for, so that it
+        // skips the call if it only reaches it after the caller moved on.
+        let timeout = (deadline - now).min(routing.config.attempt_timeout);
         let headers = routing.headers(
             kind,
             Some(envelope.command_id.as_str()),
             Some(&envelope.metadata),
-            remaining,
+            timeout,
         );
-        let timeout = remaining.min(routing.config.attempt_timeout);
-        match routing.attempt(&subject, headers, bytes, timeout).await {
-            Attempt::NoResponders => {
+        let attempt = routing
+            .gated(shard.0, &subject, headers, bytes, timeout, deadline)
+            .await;
+        let Some(attempt) = attempt else { break };
+        match attempt {
+            // The gate paces the next try.
+            Attempt::NoResponders => {}
+            Attempt::Lost => {
+                // The node may be busy: do not pile another copy on at once.
+                maybe = true;
                 if !backoff.pause(deadline).await {
                     break;
                 }
             }
-            Attempt::Lost => maybe = true,
             Attempt::Reply(status, m) => match status {
                 Status::Ok if !reply => return Ok(None),
                 Status::Ok => {
@@ -331,10 +366,13 @@ pub(crate) async fn command<A: Aggregate>(
                         cause: Error::invalid_input(problem(&m)),
                     });
                 }
+                // The node gave up on this attempt (it may have run): as a
+                // lost reply.
                 Status::Timeout => {
-                    return Err(AskError::Timeout {
-                        command_id: envelope.command_id,
-                    });
+                    maybe = true;
+                    if !backoff.pause(deadline).await {
+                        break;
+                    }
                 }
             },
         }
@@ -390,19 +428,19 @@ pub(crate) async fn query<A: Queryable>(
                 other => return other,
             }
         }
-        let remaining = deadline - now;
-        let headers = routing.headers(Kind::Query, None, None, remaining);
-        let timeout = remaining.min(routing.config.attempt_timeout);
-        match routing
-            .attempt(&subject, headers, body.clone(), timeout)
-            .await
-        {
-            Attempt::NoResponders => {
+        let timeout = (deadline - now).min(routing.config.attempt_timeout);
+        let headers = routing.headers(Kind::Query, None, None, timeout);
+        let attempt = routing
+            .gated(shard.0, &subject, headers, body.clone(), timeout, deadline)
+            .await;
+        let Some(attempt) = attempt else { break };
+        match attempt {
+            Attempt::NoResponders => {}
+            Attempt::Lost => {
                 if !backoff.pause(deadline).await {
                     break;
                 }
             }
-            Attempt::Lost => {}
             Attempt::Reply(status, m) => match status {
                 Status::Ok => {
                     return serde_json::from_slice(&m.payload).map_err(|e| {
@@ -435,7 +473,11 @@ pub(crate) async fn query<A: Queryable>(
                 Status::BadRequest => {
                     return Err(RuntimeError::new(RuntimeErrorKind::BadRequest, problem(&m)));
                 }
-                Status::Timeout => break,
+                Status::Timeout => {
+                    if !backoff.pause(deadline).await {
+                        break;
+                    }
+                }
             },
         }
     }

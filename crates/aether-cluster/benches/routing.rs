@@ -1,0 +1,426 @@
+//! The runtime across nodes, each figure beside its raw async-nats baseline
+//! in the same run.
+//!
+//! `cargo bench -p aether-cluster --bench routing`
+//! (env `ROUTING_BENCH=memory,jetstream,throughput` to pick parts)
+//!
+//! 1. **cross-node ask, memory store, 256-byte command**: sequential asks
+//!    from node A to an actor whose shard node B serves, against raw
+//!    request–reply between the same two connections (B's subscriber answers
+//!    at once);
+//! 2. **cross-node ask, JetStream store**: the same ask, against raw
+//!    request–reply whose responder makes one raw OCC append (publish with
+//!    the expected last subject sequence, wait for the ack) before it
+//!    answers;
+//! 3. **cluster throughput, 3 nodes, 10,000 actors, JetStream**: callers on
+//!    every node sending `+1` to actors spread over all shards (two in three
+//!    owned elsewhere), against raw pipelined OCC appends over 10,000
+//!    subjects with as many in flight as there are callers.
+//!
+//! The three nodes are three connections in one process, so they share its
+//! two cores with nats-server: the cluster figure is a floor.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aether_cluster::runtime::{ActorConfig, ActorSystem};
+use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
+use aether_core::aggregate::{Aggregate, DomainEvent, Queryable, SnapshotPolicy};
+use aether_core::{ActorId, Event, EventStore, NodeId, json};
+use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether_store_memory::InMemoryEventStore;
+use aether_testkit::NatsServer;
+use aether_testkit::fixtures::Counter;
+use async_nats::jetstream::message::PublishMessage;
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+/// A command of 256 bytes on the wire (a JSON string of 254 characters).
+const TEXT: usize = 254;
+
+/// An actor that keeps notes: one event per note.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Notes {
+    count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum NoteEvent {
+    Noted { len: usize },
+}
+
+impl DomainEvent for NoteEvent {
+    fn event_type(&self) -> &'static str {
+        "Noted"
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+#[error("empty note")]
+struct Empty;
+
+impl Aggregate for Notes {
+    const TYPE: &'static str = "notes";
+    type Command = String;
+    type Event = NoteEvent;
+    type Error = Empty;
+
+    fn handle(&self, text: &String) -> Result<Vec<NoteEvent>, Empty> {
+        if text.is_empty() {
+            return Err(Empty);
+        }
+        Ok(vec![NoteEvent::Noted { len: text.len() }])
+    }
+
+    fn apply(&mut self, _: &NoteEvent) {
+        self.count += 1;
+    }
+
+    fn snapshot_policy() -> SnapshotPolicy {
+        SnapshotPolicy::Never
+    }
+}
+
+impl Queryable for Notes {
+    type Query = ();
+    type Answer = u64;
+
+    fn query(&self, _: &()) -> u64 {
+        self.count
+    }
+}
+
+fn pct(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i]
+}
+
+fn us(s: f64) -> String {
+    format!("{:.1} µs", s * 1e6)
+}
+
+fn cluster_config(cluster: &str, id: &str) -> ClusterConfig {
+    let mut c = ClusterConfig {
+        cluster_name: cluster.to_owned(),
+        node: NodeInfo::new(NodeId::new(id).unwrap()),
+        ..ClusterConfig::default()
+    };
+    c.rebalance_debounce = Duration::from_millis(100);
+    c
+}
+
+/// A member system on `events` serving `Notes` and `Counter`.
+async fn member(
+    url: &str,
+    cluster: &str,
+    id: &str,
+    events: impl EventStore + 'static,
+) -> ActorSystem {
+    let client = aether_nats::connect(url, &Default::default(), "bench-node")
+        .await
+        .unwrap();
+    let node = ClusterNode::start(client, cluster_config(cluster, id))
+        .await
+        .unwrap();
+    ActorSystem::builder()
+        .events(events)
+        .cluster(node)
+        .register_routed::<Notes>(ActorConfig::default())
+        .register_routed::<Counter>(ActorConfig::default())
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Waits until every shard is served by exactly one of `systems`.
+async fn all_served(systems: &[&ActorSystem]) {
+    let start = Instant::now();
+    loop {
+        let mut count = vec![0u32; 1024];
+        for s in systems {
+            for shard in s.served_shards() {
+                count[shard.0 as usize] += 1;
+            }
+        }
+        if count.iter().all(|&c| c == 1) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "shards not served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An actor of `prefix` whose shard `owner` serves.
+fn owned_by(owner: &ActorSystem, prefix: &str) -> ActorId {
+    let node = owner.cluster_node().unwrap();
+    (0..)
+        .map(|i| ActorId::new(format!("{prefix}-{i}")).unwrap())
+        .find(|id| node.place(id).as_ref() == Some(node.id()))
+        .unwrap()
+}
+
+/// The raw baseline of an append: publish with the expected last subject
+/// sequence, wait for the ack.
+async fn raw_occ_append(
+    js: &async_nats::jetstream::Context,
+    subject: String,
+    payload: Bytes,
+    seq: u64,
+) -> u64 {
+    js.send_publish(
+        subject,
+        PublishMessage::build()
+            .payload(payload)
+            .expected_last_subject_sequence(seq),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap()
+    .sequence
+}
+
+/// Sequential cross-node asks against raw request–reply on the same two
+/// connections; `append` makes the raw responder append first.
+async fn cross_node(store_name: &str, a: &ActorSystem, b: &ActorSystem, append: bool) {
+    const N: usize = 5_000;
+    let id = owned_by(b, "note");
+    let text = "x".repeat(TEXT);
+    assert_eq!(serde_json::to_vec(&text).unwrap().len(), 256);
+    let actor = a.get::<Notes>(id.clone()).unwrap();
+
+    // The raw responder lives on B's connection, the requester on A's.
+    let b_client = b.cluster_node().unwrap().client().clone();
+    let a_client = a.cluster_node().unwrap().client().clone();
+    let subject = format!("rawrr.{store_name}");
+    let mut sub = b_client.subscribe(subject.clone()).await.unwrap();
+    let js = async_nats::jetstream::new(b_client.clone());
+    if append {
+        js.get_or_create_stream(async_nats::jetstream::stream::Config {
+            name: "RAWRR".into(),
+            subjects: vec!["rawrr-log.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let sample = Event::new(id.clone(), 1, "Noted", json!({"Noted": {"len": TEXT}}));
+    let event = Bytes::from(sample.to_json_bytes().unwrap());
+    let responder = tokio::spawn(async move {
+        let mut seq = 0;
+        while let Some(msg) = sub.next().await {
+            if append {
+                seq = raw_occ_append(&js, "rawrr-log.a".into(), event.clone(), seq).await;
+            }
+            if let Some(reply) = msg.reply {
+                b_client.publish(reply, event.clone()).await.unwrap();
+            }
+        }
+    });
+    b.cluster_node().unwrap().client().flush().await.unwrap();
+    let payload = Bytes::from(serde_json::to_vec(&text).unwrap());
+
+    let (ours, raw) = tokio::spawn(async move {
+        for _ in 0..500 {
+            actor.ask(text.clone()).await.unwrap();
+            a_client
+                .request(subject.clone(), payload.clone())
+                .await
+                .unwrap();
+        }
+        let (mut ours, mut raw) = (Vec::with_capacity(N), Vec::with_capacity(N));
+        for _ in 0..N {
+            let t = Instant::now();
+            actor.ask(text.clone()).await.unwrap();
+            ours.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            a_client
+                .request(subject.clone(), payload.clone())
+                .await
+                .unwrap();
+            raw.push(t.elapsed().as_secs_f64());
+        }
+        (ours, raw)
+    })
+    .await
+    .unwrap();
+    responder.abort();
+    let (o50, o99, r50, r99) = (
+        pct(ours.clone(), 0.5),
+        pct(ours, 0.99),
+        pct(raw.clone(), 0.5),
+        pct(raw, 0.99),
+    );
+    let baseline = if append {
+        "raw request–reply + raw OCC append"
+    } else {
+        "raw request–reply"
+    };
+    println!("| | p50 | p99 |");
+    println!("|---|---|---|");
+    println!(
+        "| cross-node ask ({store_name}) | {} | {} |",
+        us(o50),
+        us(o99)
+    );
+    println!("| {baseline} | {} | {} |", us(r50), us(r99));
+    println!(
+        "ratio: p50 {:.2}x, p99 {:.2}x ({N} asks, one after another)",
+        o50 / r50,
+        o99 / r99
+    );
+}
+
+async fn memory(url: &str) {
+    println!("\n## cross-node ask, memory store, 256-byte command");
+    let store = InMemoryEventStore::new();
+    let a = member(url, "rbm", "a", store.clone()).await;
+    let b = member(url, "rbm", "b", store.clone()).await;
+    all_served(&[&a, &b]).await;
+    cross_node("memory", &a, &b, false).await;
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
+
+async fn js_store(url: &str, stream: &str) -> JetStreamEventStore {
+    let config = JetStreamConfig {
+        stream_name: stream.to_owned(),
+        ..Default::default()
+    };
+    JetStreamEventStore::connect(url, config).await.unwrap()
+}
+
+async fn jetstream(url: &str) {
+    println!("\n## cross-node ask, JetStream store (R1 file), 256-byte command");
+    let a = member(url, "rbj", "a", js_store(url, "RBJ").await).await;
+    let b = member(url, "rbj", "b", js_store(url, "RBJ").await).await;
+    all_served(&[&a, &b]).await;
+    cross_node("JetStream", &a, &b, true).await;
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
+
+async fn throughput(url: &str) {
+    const ACTORS: usize = 10_000;
+    const CALLERS: usize = 128; // per node
+    const ROUNDS: usize = 3; // asks per actor, after the first touch
+    println!(
+        "\n## cluster throughput, 3 nodes, {ACTORS} actors, JetStream R1 file, {} callers",
+        3 * CALLERS
+    );
+    let mut systems = Vec::new();
+    for id in ["a", "b", "c"] {
+        systems.push(member(url, "rbt", id, js_store(url, "RBT").await).await);
+    }
+    let refs: Vec<&ActorSystem> = systems.iter().collect();
+    all_served(&refs).await;
+    let ids: Arc<Vec<ActorId>> = Arc::new(
+        (0..ACTORS)
+            .map(|i| ActorId::new(format!("counter-{i}")).unwrap())
+            .collect(),
+    );
+
+    // Every caller owns a disjoint slice of the actors and walks it.
+    let run = |touches: usize| {
+        let tasks: Vec<_> = systems
+            .iter()
+            .enumerate()
+            .flat_map(|(s, system)| {
+                let ids = ids.clone();
+                (0..CALLERS).map(move |k| {
+                    let (system, ids) = (system.clone(), ids.clone());
+                    tokio::spawn(async move {
+                        let caller = s * CALLERS + k;
+                        for _ in 0..touches {
+                            for i in (caller..ACTORS).step_by(3 * CALLERS) {
+                                let r = system.get::<Counter>(ids[i].clone()).unwrap();
+                                r.ask(1).await.unwrap();
+                            }
+                        }
+                    })
+                })
+            })
+            .collect();
+        async move {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        }
+    };
+    let t = Instant::now();
+    run(1).await;
+    let first = ACTORS as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    run(ROUNDS).await;
+    let ours = (ACTORS * ROUNDS) as f64 / t.elapsed().as_secs_f64();
+
+    // Raw: the same number in flight, each writer owning its subjects,
+    // one OCC append after another per subject, on three connections.
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(async_nats::connect(url).await.unwrap());
+    }
+    let js = async_nats::jetstream::new(clients[0].clone());
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "RBTRAW".into(),
+        subjects: vec!["rbtraw.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sample = Event::new(ids[0].clone(), 1, "Added", json!({"Added": {"by": 1}}));
+    let payload = Bytes::from(sample.to_json_bytes().unwrap());
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..3 * CALLERS)
+        .map(|caller| {
+            let js = async_nats::jetstream::new(clients[caller % 3].clone());
+            let payload = payload.clone();
+            tokio::spawn(async move {
+                let mine: Vec<usize> = (caller..ACTORS).step_by(3 * CALLERS).collect();
+                let mut seqs = vec![0u64; mine.len()];
+                for _ in 0..=ROUNDS {
+                    for (j, i) in mine.iter().enumerate() {
+                        seqs[j] =
+                            raw_occ_append(&js, format!("rbtraw.{i}"), payload.clone(), seqs[j])
+                                .await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let raw = (ACTORS * (ROUNDS + 1)) as f64 / t.elapsed().as_secs_f64();
+    println!("| | commands/s |");
+    println!("|---|---|");
+    println!("| first touch (activation + ask) | {first:.0} |");
+    println!("| warm asks, two in three cross-node | {ours:.0} |");
+    println!("| raw pipelined OCC appends over {ACTORS} subjects | {raw:.0} |");
+    println!("ratio: warm {:.2}x raw (target ≥ 0.7x)", ours / raw);
+    for s in &systems {
+        s.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let parts =
+        std::env::var("ROUTING_BENCH").unwrap_or_else(|_| "memory,jetstream,throughput".into());
+    let server = NatsServer::start().await;
+    let url = server.url();
+    println!("# routing bench: one nats-server on 127.0.0.1, the nodes in one process");
+    for part in parts.split(',') {
+        match part.trim() {
+            "memory" => memory(&url).await,
+            "jetstream" => jetstream(&url).await,
+            "throughput" => throughput(&url).await,
+            other => eprintln!("unknown part {other:?}"),
+        }
+    }
+}
