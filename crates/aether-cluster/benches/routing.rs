@@ -134,10 +134,20 @@ async fn member(
         .unwrap()
 }
 
-/// Waits until every shard is served by exactly one of `systems`.
+/// Waits until every node's map names all of `systems` and every shard is
+/// served by exactly one of them.
 async fn all_served(systems: &[&ActorSystem]) {
     let start = Instant::now();
     loop {
+        let planned = systems.iter().all(|s| {
+            s.cluster_node()
+                .and_then(|n| n.shard_map())
+                .is_some_and(|m| m.members.len() == systems.len())
+        });
+        if !planned {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
         let mut count = vec![0u32; 1024];
         for s in systems {
             for shard in s.served_shards() {
@@ -189,7 +199,7 @@ async fn raw_occ_append(
 /// connections; `append` makes the raw responder append first.
 async fn cross_node(store_name: &str, a: &ActorSystem, b: &ActorSystem, append: bool) {
     const N: usize = 5_000;
-    let id = owned_by(b, "note");
+    let id = owned_by(b, "notes");
     let text = "x".repeat(TEXT);
     assert_eq!(serde_json::to_vec(&text).unwrap().len(), 256);
     let actor = a.get::<Notes>(id.clone()).unwrap();

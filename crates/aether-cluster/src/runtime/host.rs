@@ -267,23 +267,37 @@ impl<A: Aggregate> Host<A> {
 /// keeper passivates a shard's actors over every type).
 pub(crate) trait Actors: Send + Sync {
     /// Tells every active actor `pick` selects to passivate once its mailbox
-    /// is empty; returns how many are still active.
-    fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> usize;
+    /// is empty; returns their ids (one scan of the whole table).
+    fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> Vec<ActorId>;
+
+    /// Tells the actors of `ids` still active to passivate; keeps only those
+    /// in `ids` (a lookup each, no scan).
+    fn evict_these(&self, ids: &mut Vec<ActorId>);
 
     /// How many actors of the type are active.
     fn active(&self) -> usize;
 }
 
 impl<A: Aggregate> Actors for Host<A> {
-    fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> usize {
-        let mut n = 0;
+    fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> Vec<ActorId> {
+        let mut picked = Vec::new();
         for slot in self.slots.iter() {
             if pick(slot.key()) {
                 slot.control.evict();
-                n += 1;
+                picked.push(slot.key().clone());
             }
         }
-        n
+        picked
+    }
+
+    fn evict_these(&self, ids: &mut Vec<ActorId>) {
+        ids.retain(|id| match self.slots.get(id) {
+            Some(slot) => {
+                slot.control.evict();
+                true
+            }
+            None => false,
+        });
     }
 
     fn active(&self) -> usize {

@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) config: RoutingConfig,
     /// The claims as the bucket's watch delivered them, by shard.
     cache: RwLock<HashMap<u32, Held>>,
+    /// Bumped on every change of `cache`.
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Shared {
@@ -97,6 +99,7 @@ impl Keeper {
             actors,
             config,
             cache: RwLock::new(HashMap::new()),
+            changes: std::sync::atomic::AtomicU64::new(0),
         });
         let (stop, rx) = watch::channel(false);
         let span = tracing::info_span!("aether.runtime.keeper");
@@ -157,6 +160,8 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Released {
     let mut watch: Option<kv::Watch> = None;
     let mut synced = false;
     let mut maps_alive = true;
+    // The claims seen by the last reconcile (a taken claim shows there).
+    let mut seen = u64::MAX;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -189,7 +194,7 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Released {
             _ = tick.tick() => {}
         }
         if synced {
-            reconcile(&shared, &mut slots).await;
+            reconcile(&shared, &mut slots, &mut seen).await;
         }
     }
     // Stopping: let releases under way finish, release the rest.
@@ -265,6 +270,8 @@ impl Shared {
             return;
         };
         let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match e.operation {
             kv::Operation::Put => match Claim::decode(&e.value) {
                 Some(c) => {
@@ -315,10 +322,21 @@ impl Shared {
         let subjects = &self.fence.subjects;
         let pick = |id: &ActorId| subjects.shard_of(id) == shard;
         let until = Instant::now() + self.config.drain_timeout;
+        // One scan of the tables finds the shard's actors; then only they
+        // are looked at, and one more scan makes sure none started since.
+        let mut left: Vec<Vec<ActorId>> =
+            self.actors.iter().map(|a| a.evict_where(&pick)).collect();
         loop {
-            let active: usize = self.actors.iter().map(|a| a.evict_where(&pick)).sum();
+            for (actors, ids) in self.actors.iter().zip(left.iter_mut()) {
+                actors.evict_these(ids);
+            }
+            let mut active: usize = left.iter().map(Vec::len).sum();
             if active == 0 {
-                return;
+                left = self.actors.iter().map(|a| a.evict_where(&pick)).collect();
+                active = left.iter().map(Vec::len).sum();
+                if active == 0 {
+                    return;
+                }
             }
             if Instant::now() >= until {
                 tracing::warn!(
@@ -398,8 +416,12 @@ async fn retire(shared: &Shared, shard: ShardId, server: ShardServer) {
     server.stop().await;
 }
 
-async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot]) {
+async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
     let node = &shared.fence.node;
+    // Whether the claims changed since the last look (only then can one of
+    // ours have been taken).
+    let changes = shared.changes.load(std::sync::atomic::Ordering::Relaxed);
+    let claims_changed = std::mem::replace(seen, changes) != changes;
     let me = node.id();
     let lease_ok = node.lease().is_valid();
     let map = node.shard_map();
@@ -419,9 +441,10 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot]) {
         if slot.revision != 0 {
             // Someone else wrote the claim since we took it (an operator, or
             // a node that believes we are gone): not ours any more.
-            let taken = shared.cached(shard).is_some_and(|(c, rev)| {
-                rev > slot.revision && (&c.owner != me || c.phase != Phase::Serving)
-            });
+            let taken = claims_changed
+                && shared.cached(shard).is_some_and(|(c, rev)| {
+                    rev > slot.revision && (&c.owner != me || c.phase != Phase::Serving)
+                });
             if taken {
                 tracing::warn!(
                     shard = shard.0,
