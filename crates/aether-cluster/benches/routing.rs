@@ -2,7 +2,7 @@
 //! in the same run.
 //!
 //! `cargo bench -p aether-cluster --bench routing`
-//! (env `ROUTING_BENCH=memory,jetstream,throughput` to pick parts)
+//! (env `ROUTING_BENCH=stamps,anatomy,memory,jetstream,throughput` to pick parts)
 //!
 //! 1. **cross-node ask, memory store, 256-byte command**: sequential asks
 //!    from node A to an actor whose shard node B serves, against raw
@@ -16,6 +16,11 @@
 //!    every node sending `+1` to actors spread over all shards (two in three
 //!    owned elsewhere), against raw pipelined OCC appends over 10,000
 //!    subjects with as many in flight as there are callers.
+//!
+//! 4. **anatomy**: raw request–reply with the serving side's task per
+//!    request, hop into an actor task, and wire headers added one at a time;
+//! 5. **writer stamps**: the bytes and encoding time `aether.node` and
+//!    `aether.claim` add to an event.
 //!
 //! The three nodes are three connections in one process, so they share its
 //! two cores with nats-server: the cluster figure is a floor.
@@ -418,10 +423,147 @@ async fn throughput(url: &str) {
     }
 }
 
+/// Where a cross-node ask's time goes: raw request–reply with, one at a
+/// time, what the runtime adds on the serving side (a task per request, a
+/// hop into an actor task and back, the headers of the wire format).
+async fn anatomy(url: &str) {
+    const N: usize = 5_000;
+    println!("\n## anatomy: raw request–reply with the runtime's serving-side hops added");
+    let responder = async_nats::connect(url).await.unwrap();
+    let caller = async_nats::connect(url).await.unwrap();
+    let payload = Bytes::from(vec![b'x'; 256]);
+    let body = Bytes::from(vec![b'y'; 300]);
+    // An "actor": one task taking requests from a channel, answering each
+    // through a oneshot.
+    let (to_actor, mut inbox) =
+        tokio::sync::mpsc::channel::<(Bytes, tokio::sync::oneshot::Sender<Bytes>)>(1024);
+    tokio::spawn(async move {
+        while let Some((b, tx)) = inbox.recv().await {
+            let _ = tx.send(b);
+        }
+    });
+    let mut results = Vec::new();
+    for (name, spawn, actor, headers) in [
+        ("inline reply (the raw baseline)", false, false, false),
+        ("+ a task per request", true, false, false),
+        ("+ a hop into an actor task and back", true, true, false),
+        (
+            "+ the wire headers (5 on the request, 2 on the reply)",
+            true,
+            true,
+            true,
+        ),
+    ] {
+        let subject = format!("anatomy.{}", results.len());
+        let mut sub = responder.subscribe(subject.clone()).await.unwrap();
+        responder.flush().await.unwrap();
+        let (client, to_actor, body) = (responder.clone(), to_actor.clone(), body.clone());
+        let task = tokio::spawn(async move {
+            while let Some(m) = sub.next().await {
+                let (client, to_actor, body) = (client.clone(), to_actor.clone(), body.clone());
+                let work = async move {
+                    let Some(reply) = m.reply else { return };
+                    let out = if actor {
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        to_actor.send((body, tx)).await.unwrap();
+                        rx.await.unwrap()
+                    } else {
+                        body
+                    };
+                    if headers {
+                        let mut h = async_nats::HeaderMap::new();
+                        h.insert("Aether-Status", "ok");
+                        h.insert("Aether-Epoch", "7");
+                        client.publish_with_headers(reply, h, out).await.unwrap();
+                    } else {
+                        client.publish(reply, out).await.unwrap();
+                    }
+                };
+                if spawn {
+                    tokio::spawn(work);
+                } else {
+                    work.await;
+                }
+            }
+        });
+        let (caller, payload) = (caller.clone(), payload.clone());
+        let lat = tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(N);
+            for i in 0..N + 500 {
+                let t = Instant::now();
+                if headers {
+                    let mut h = async_nats::HeaderMap::new();
+                    h.insert("Aether-Kind", "cmd");
+                    h.insert("Aether-Cmd-Id", format!("0194d2b6-{i:08}").as_str());
+                    h.insert("Aether-Timeout", "1000");
+                    h.insert("Aether-Corr", "order-7");
+                    h.insert("Aether-Epoch", "7");
+                    caller
+                        .request_with_headers(subject.clone(), h, payload.clone())
+                        .await
+                        .unwrap();
+                } else {
+                    caller
+                        .request(subject.clone(), payload.clone())
+                        .await
+                        .unwrap();
+                }
+                if i >= 500 {
+                    lat.push(t.elapsed().as_secs_f64());
+                }
+            }
+            lat
+        })
+        .await
+        .unwrap();
+        task.abort();
+        let p50 = pct(lat, 0.5);
+        results.push(p50);
+        println!(
+            "| {name} | p50 {} | {:.2}x the baseline |",
+            us(p50),
+            p50 / results[0]
+        );
+    }
+}
+
+/// What the writer stamps (`aether.node`, `aether.claim`) cost each event:
+/// stored bytes, and encoding time against the same event without them.
+fn stamps() {
+    const N: usize = 200_000;
+    println!("\n## writer stamps in event metadata");
+    let id = ActorId::new("counter-1").unwrap();
+    let plain = Event::new(id, 7, "Added", json!({"Added": {"by": 1}}));
+    let stamped = plain.clone().with_metadata(
+        aether_core::Metadata::new()
+            .with_writer_node("node-1")
+            .with_writer_claim("114/20931"),
+    );
+    let (p, s) = (
+        plain.to_json_bytes().unwrap().len(),
+        stamped.to_json_bytes().unwrap().len(),
+    );
+    let time = |e: &Event| {
+        let t = Instant::now();
+        for _ in 0..N {
+            std::hint::black_box(e.to_json_bytes().unwrap());
+        }
+        t.elapsed().as_secs_f64() / N as f64
+    };
+    let (tp, ts) = (time(&plain), time(&stamped));
+    println!(
+        "stored size {p} B -> {s} B (+{} B); encode {} -> {} ({:.2}x)",
+        s - p,
+        us(tp),
+        us(ts),
+        ts / tp
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let parts =
-        std::env::var("ROUTING_BENCH").unwrap_or_else(|_| "memory,jetstream,throughput".into());
+    let parts = std::env::var("ROUTING_BENCH")
+        .unwrap_or_else(|_| "stamps,anatomy,memory,jetstream,throughput".into());
     let server = NatsServer::start().await;
     let url = server.url();
     println!("# routing bench: one nats-server on 127.0.0.1, the nodes in one process");
@@ -430,6 +572,8 @@ async fn main() {
             "memory" => memory(&url).await,
             "jetstream" => jetstream(&url).await,
             "throughput" => throughput(&url).await,
+            "stamps" => stamps(),
+            "anatomy" => anatomy(&url).await,
             other => eprintln!("unknown part {other:?}"),
         }
     }

@@ -22,7 +22,7 @@ use aether_cluster::runtime::{ActorConfig, ActorSystem, RemoteConfig};
 use aether_cluster::shard_for_actor;
 use aether_core::{ActorId, CommandId, EventStore};
 use aether_testkit::fixtures::Counter;
-use aether_testkit::history::Report;
+use aether_testkit::history::{History, Outcome, Report, check};
 use aether_testkit::{NatsCluster, NatsServer, TcpProxy};
 use cluster_support::*;
 use fault_support::*;
@@ -333,21 +333,37 @@ async fn a_retry_storm_after_a_kill_applies_each_command_id_once() {
             }
         })
     };
+    let history = Arc::new(History::new());
     let calls: Vec<_> = (0..10_000u32)
         .map(|i| {
             let (caller, done, errors) = (caller.clone(), done.clone(), errors.clone());
+            let history = history.clone();
             let id = i % 1000;
             let actor = actors[(id % 100) as usize].clone();
             tokio::spawn(async move {
-                let r = caller.get::<Counter>(actor).unwrap();
-                let command_id = CommandId::new(format!("storm-{id}")).unwrap();
+                let r = caller.get::<Counter>(actor.clone()).unwrap();
+                let cmd = format!("storm-{id}");
+                let command_id = CommandId::new(cmd.as_str()).unwrap();
                 loop {
-                    match r
+                    let t = history.issue(&cmd, &actor);
+                    let res = r
                         .ask(1)
                         .command_id(command_id.clone())
                         .deadline(DEADLINE)
-                        .await
-                    {
+                        .await;
+                    let (outcome, node) = match &res {
+                        Ok(o) => (
+                            Outcome::Ok { version: o.version },
+                            o.events
+                                .first()
+                                .and_then(|e| e.metadata.writer_node().map(str::to_owned)),
+                        ),
+                        Err(e) if e.is_rejected() => (Outcome::Rejected, None),
+                        Err(e) if e.may_have_applied() => (Outcome::Unknown, None),
+                        Err(_) => (Outcome::NotApplied, None),
+                    };
+                    history.answer(t, outcome, node.as_deref());
+                    match res {
                         Ok(o) => {
                             done.fetch_add(1, Ordering::Relaxed);
                             return (id, o.deduplicated);
@@ -371,6 +387,13 @@ async fn a_retry_storm_after_a_kill_applies_each_command_id_once() {
     }
     progress.abort();
     let log = store(&rig.url, &rig.stream).await;
+    let mut logs = HashMap::new();
+    for a in &actors {
+        logs.insert(a.clone(), log.read(a, 1).await.unwrap());
+    }
+    let report = check(&history.ops(), &logs);
+    eprintln!("retry storm history: {report}");
+    assert!(report.is_clean(), "{report}");
     let mut per_id: HashMap<String, u32> = HashMap::new();
     let mut events = 0;
     for a in &actors {

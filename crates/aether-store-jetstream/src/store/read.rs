@@ -143,16 +143,20 @@ impl JetStreamEventStore {
             // without creating a consumer.
             let wanted = tip.version - from + 1;
             if wanted <= DIRECT_LIMIT {
-                let start = match self.known_start(actor, &subject, from).await {
-                    Some(start) => start,
-                    None if from > 1 => {
+                let (start, batch) = match self.known_start(actor, &subject, from).await {
+                    Some(start) => (start, wanted),
+                    // A small actor: its whole log in one batched get costs
+                    // less than locating the start (rounds of probes).
+                    None if tip.version <= DIRECT_LIMIT => (1, tip.version),
+                    None if from > 1 => (
                         self.find_start(actor, &subject, from, tip.sequence, tip.version)
-                            .await?
-                    }
-                    None => 1,
+                            .await?,
+                        wanted,
+                    ),
+                    None => (1, wanted),
                 };
                 match self
-                    .read_direct(actor, &subject, start, tip.sequence, from, wanted)
+                    .read_direct(actor, &subject, start, tip.sequence, from, batch)
                     .await
                 {
                     Ok(replay) => return Ok(replay),

@@ -191,15 +191,8 @@ async fn serve_one<A: Routable>(
     match result {
         Ok(None) => ctx.reply(&to, Status::Ok, Bytes::new()).await,
         Ok(Some(o)) => {
-            let events: Result<Vec<serde_json::Value>, Error> = o
-                .events
-                .iter()
-                .map(|e| {
-                    let stored = e.to_event()?;
-                    serde_json::to_value(&stored)
-                        .map_err(|e| Error::serialization_with("encoding an event", e))
-                })
-                .collect();
+            let events: Result<Vec<aether_core::Event>, Error> =
+                o.events.iter().map(|e| e.to_event()).collect();
             match events {
                 Ok(events) => {
                     let body = wire::Outcome {
@@ -278,6 +271,9 @@ fn envelope<A: Routable>(
     }
     if let Some(c) = wire::header(headers, wire::CORR) {
         envelope.metadata.set_correlation_id(c);
+    }
+    if let Some(t) = wire::header(headers, wire::TRACEPARENT) {
+        envelope.metadata.insert(wire::TRACEPARENT, t);
     }
     Ok(envelope)
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether_core::aggregate::{Aggregate, CommandEnvelope, EventEnvelope, Queryable};
-use aether_core::{ActorId, Error, Event};
+use aether_core::{ActorId, Error};
 use async_nats::{HeaderMap, Message, RequestErrorKind};
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -135,9 +135,14 @@ impl Routing {
             if let Some(c) = m.correlation_id() {
                 h.insert(wire::CORR, c);
             }
+            if let Some(t) = m.get(wire::TRACEPARENT) {
+                h.insert(wire::TRACEPARENT, t);
+            }
             let rest: std::collections::BTreeMap<&str, &str> = m
                 .iter()
-                .filter(|(k, _)| *k != aether_core::Metadata::KEY_CORRELATION_ID)
+                .filter(|(k, _)| {
+                    *k != aether_core::Metadata::KEY_CORRELATION_ID && *k != wire::TRACEPARENT
+                })
                 .collect();
             if !rest.is_empty()
                 && let Ok(json) = serde_json::to_string(&rest)
@@ -211,9 +216,7 @@ fn decode_outcome<A: Aggregate>(
     let o: wire::Outcome = serde_json::from_slice(&m.payload)
         .map_err(|e| Error::serialization_with("decoding a routed outcome", e))?;
     let mut events = Vec::with_capacity(o.events.len());
-    for v in o.events {
-        let e: Event = serde_json::from_value(v)
-            .map_err(|e| Error::serialization_with("decoding an event of a routed outcome", e))?;
+    for e in o.events {
         events.push(EventEnvelope::from_event(&e)?);
     }
     Ok(CommandOutcome {

@@ -22,6 +22,9 @@ pub(crate) const CORR: &str = "Aether-Corr";
 pub(crate) const META: &str = "Aether-Meta";
 /// Request and reply: the shard-map epoch of the sender.
 pub(crate) const EPOCH: &str = "Aether-Epoch";
+/// Request: the W3C trace context of the call; the events carry it as the
+/// metadata key of the same name.
+pub(crate) const TRACEPARENT: &str = "traceparent";
 /// Reply: what happened (see [`Status`]).
 pub(crate) const STATUS: &str = "Aether-Status";
 /// Reply to `not-owner`: the node the serving node's map names, if any.
@@ -117,7 +120,7 @@ pub(crate) struct Outcome {
     #[serde(default)]
     pub(crate) deduplicated: bool,
     #[serde(default)]
-    pub(crate) events: Vec<serde_json::Value>,
+    pub(crate) events: Vec<aether_core::Event>,
 }
 
 /// The body of a `rejected` reply: the domain error, and its text.
