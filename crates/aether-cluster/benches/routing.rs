@@ -25,6 +25,9 @@
 //! The three nodes are three connections in one process, so they share its
 //! two cores with nats-server: the cluster figure is a floor.
 
+mod common;
+
+use common::{pct, raw_occ_append, us};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,7 +39,6 @@ use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_store_memory::InMemoryEventStore;
 use aether_testkit::NatsServer;
 use aether_testkit::fixtures::Counter;
-use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -94,16 +96,6 @@ impl Queryable for Notes {
     fn query(&self, _: &()) -> u64 {
         self.count
     }
-}
-
-fn pct(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i]
-}
-
-fn us(s: f64) -> String {
-    format!("{:.1} µs", s * 1e6)
 }
 
 fn cluster_config(cluster: &str, id: &str) -> ClusterConfig {
@@ -179,27 +171,6 @@ fn owned_by(owner: &ActorSystem, prefix: &str) -> ActorId {
         .unwrap()
 }
 
-/// The raw baseline of an append: publish with the expected last subject
-/// sequence, wait for the ack.
-async fn raw_occ_append(
-    js: &async_nats::jetstream::Context,
-    subject: String,
-    payload: Bytes,
-    seq: u64,
-) -> u64 {
-    js.send_publish(
-        subject,
-        PublishMessage::build()
-            .payload(payload)
-            .expected_last_subject_sequence(seq),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap()
-    .sequence
-}
-
 /// Sequential cross-node asks against raw request–reply on the same two
 /// connections; `append` makes the raw responder append first.
 async fn cross_node(store_name: &str, a: &ActorSystem, b: &ActorSystem, append: bool) {
@@ -230,7 +201,7 @@ async fn cross_node(store_name: &str, a: &ActorSystem, b: &ActorSystem, append: 
         let mut seq = 0;
         while let Some(msg) = sub.next().await {
             if append {
-                seq = raw_occ_append(&js, "rawrr-log.a".into(), event.clone(), seq).await;
+                seq = raw_occ_append(&js, "rawrr-log.a", &event, seq).await;
             }
             if let Some(reply) = msg.reply {
                 b_client.publish(reply, event.clone()).await.unwrap();
@@ -401,8 +372,7 @@ async fn throughput(url: &str) {
                 for _ in 0..=ROUNDS {
                     for (j, i) in mine.iter().enumerate() {
                         seqs[j] =
-                            raw_occ_append(&js, format!("rbtraw.{i}"), payload.clone(), seqs[j])
-                                .await;
+                            raw_occ_append(&js, &format!("rbtraw.{i}"), &payload, seqs[j]).await;
                     }
                 }
             })

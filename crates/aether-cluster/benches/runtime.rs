@@ -19,6 +19,9 @@
 //!    on the memory store: resident actors at most, and the memory an idle
 //!    active actor costs (resident set size per actor).
 
+mod common;
+
+use common::{pct, raw_occ_append, us};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,19 +34,8 @@ use aether_testkit::NatsServer;
 use aether_testkit::fixtures::{Counter, Value};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
-use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 use futures::StreamExt;
-
-fn pct(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i]
-}
-
-fn us(s: f64) -> String {
-    format!("{:.1} µs", s * 1e6)
-}
 
 fn counter_id(i: u64) -> ActorId {
     ActorId::new(format!("counter-{i}")).unwrap()
@@ -103,27 +95,6 @@ async fn local() {
         us(o50 - r50)
     );
     sys.shutdown().await.unwrap();
-}
-
-/// The raw baseline of an append: publish with the expected last subject
-/// sequence, wait for the ack.
-async fn raw_occ_append(
-    js: &async_nats::jetstream::Context,
-    subject: &str,
-    payload: &Bytes,
-    seq: u64,
-) -> u64 {
-    js.send_publish(
-        subject.to_owned(),
-        PublishMessage::build()
-            .payload(payload.clone())
-            .expected_last_subject_sequence(seq),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap()
-    .sequence
 }
 
 async fn throughput(url: &str) {

@@ -99,7 +99,8 @@ async fn calls_from_every_node_reach_the_owner_and_events_name_their_writer() {
     assert_eq!(r.query(Value).await.unwrap(), 16);
     // A rejection crosses the wire typed.
     assert!(r.ask(0).await.unwrap_err().is_rejected());
-    // Correlation, trace context and other metadata travel with the call.
+    // Correlation, user and trace context travel with the call into the
+    // events.
     let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let done = r
         .ask(1)
@@ -115,7 +116,7 @@ async fn calls_from_every_node_reach_the_owner_and_events_name_their_writer() {
     let meta = &done.events[0].metadata;
     assert_eq!(meta.correlation_id(), Some("order-7"));
     assert_eq!(meta.get("traceparent"), Some(trace));
-    assert_eq!(meta.get("user_id"), Some("u-7"));
+    assert_eq!(meta.user_id(), Some("u-7"));
 
     // The log agrees: 5 events, each with a writer stamp.
     let log = store(&url, "RTC1").await.read(&ids[0], 1).await.unwrap();

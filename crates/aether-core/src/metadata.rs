@@ -48,6 +48,7 @@ impl Metadata {
         KEY_USER_ID, "user_id", user_id, set_user_id, with_user_id, "user id (who caused it)";
         KEY_TRACE_ID, "trace_id", trace_id, set_trace_id, with_trace_id, "distributed-tracing trace id";
         KEY_SPAN_ID, "span_id", span_id, set_span_id, with_span_id, "distributed-tracing span id";
+        KEY_TRACEPARENT, "traceparent", traceparent, set_traceparent, with_traceparent, "W3C trace context (`traceparent`) of the call that caused it";
         KEY_WRITER_NODE, "aether.node", writer_node, set_writer_node, with_writer_node, "cluster node that wrote the event (stamped by the actor runtime)";
         KEY_WRITER_CLAIM, "aether.claim", writer_claim, set_writer_claim, with_writer_claim, "shard claim the event was written under, `<shard>/<claim revision>` (stamped by the actor runtime; the revisions never decrease along an actor's log)";
     }
@@ -90,13 +91,19 @@ impl Metadata {
     /// Metadata for something caused by an event or command with id `cause_id`
     /// and metadata `cause`: the correlation id is inherited (or, when the cause
     /// has none, it is the cause's id: the cause started the conversation), the
-    /// causation id is `cause_id`, and user, trace and span ids are copied.
+    /// causation id is `cause_id`, and user, trace and span ids and the trace
+    /// context are copied.
     /// Other keys are not copied.
     pub fn caused_by(cause_id: &str, cause: &Metadata) -> Self {
         let mut m = Metadata::new();
         m.set_correlation_id(cause.correlation_id().unwrap_or(cause_id));
         m.set_causation_id(cause_id);
-        for key in [Self::KEY_USER_ID, Self::KEY_TRACE_ID, Self::KEY_SPAN_ID] {
+        for key in [
+            Self::KEY_USER_ID,
+            Self::KEY_TRACE_ID,
+            Self::KEY_SPAN_ID,
+            Self::KEY_TRACEPARENT,
+        ] {
             if let Some(v) = cause.get(key) {
                 m.insert(key, v);
             }
@@ -145,8 +152,12 @@ mod tests {
 
     #[test]
     fn caused_by_links_and_inherits() {
-        let root = Metadata::new().with_user_id("alice").with_span_id("s1");
+        let root = Metadata::new()
+            .with_user_id("alice")
+            .with_span_id("s1")
+            .with_traceparent("00-t-s-01");
         let child = Metadata::caused_by("e1", &root);
+        assert_eq!(child.traceparent(), Some("00-t-s-01"));
         assert_eq!(child.correlation_id(), Some("e1"));
         assert_eq!(child.causation_id(), Some("e1"));
         assert_eq!(child.user_id(), Some("alice"));

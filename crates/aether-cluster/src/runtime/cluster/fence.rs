@@ -90,14 +90,25 @@ impl Fence {
         if self.check_shard(token.shard) != Some(token) {
             return false;
         }
-        match self.claims.read(token.shard).await {
+        let ours = match self.claims.read(token.shard).await {
             Ok(Some((claim, revision))) => {
                 revision == token.revision
                     && claim.phase == Phase::Serving
                     && &claim.owner == self.node.id()
             }
-            Ok(None) | Err(_) => false,
+            Ok(None) => false,
+            // Unknown: refuse this turn, but do not give the shard up.
+            Err(_) => return false,
+        };
+        if !ours {
+            // Surely not ours: no turn of the shard runs from now on (the
+            // next one would reload and write without a conflict), until
+            // the keeper claims it again.
+            if let Some(s) = self.serving.get(token.shard.0 as usize) {
+                let _ = s.compare_exchange(token.revision, 0, Ordering::AcqRel, Ordering::Acquire);
+            }
         }
+        ours
     }
 
     /// Stamps the writer on a command's metadata (its events carry it).

@@ -24,7 +24,7 @@ pub(crate) const META: &str = "Aether-Meta";
 pub(crate) const EPOCH: &str = "Aether-Epoch";
 /// Request: the W3C trace context of the call; the events carry it as the
 /// metadata key of the same name.
-pub(crate) const TRACEPARENT: &str = "traceparent";
+pub(crate) const TRACEPARENT: &str = aether_core::Metadata::KEY_TRACEPARENT;
 /// Reply: what happened (see [`Status`]).
 pub(crate) const STATUS: &str = "Aether-Status";
 /// Reply to `not-owner`: the node the serving node's map names, if any.
