@@ -49,6 +49,11 @@ impl Fence {
         self.check_shard(self.subjects.shard_of(actor))
     }
 
+    /// The epoch of the map this node has (0 before the first).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.node.shard_map().map_or(0, |m| m.epoch)
+    }
+
     pub(crate) fn check_shard(&self, shard: ShardId) -> Option<Token> {
         let revision = self.serving.get(shard.0 as usize)?.load(Ordering::Acquire);
         (revision != 0 && self.node.owns(shard)).then_some(Token { shard, revision })

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use aether_core::aggregate::Jitter;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -110,8 +111,7 @@ impl Gates {
             ended: Arc::new(Notify::new()),
         });
         // Up to half again as jitter, so that nodes do not probe in step.
-        let jitter = Duration::from_nanos(fastrand_below(gate.pause.as_nanos() as u64 / 2 + 1));
-        gate.open_at = Instant::now() + gate.pause + jitter;
+        gate.open_at = Instant::now() + gate.pause + Jitter::Full.apply(gate.pause / 2);
         gate.pause = (gate.pause * 2).min(max);
         gate.probing = false;
         gate.ended.notify_waiters();
@@ -126,15 +126,6 @@ impl Gates {
             gate.ended.notify_waiters();
         }
     }
-}
-
-/// A random number below `n` (0 for 0), from the std hasher's random keys.
-pub(crate) fn fastrand_below(n: u64) -> u64 {
-    use std::hash::BuildHasher;
-    if n == 0 {
-        return 0;
-    }
-    std::collections::hash_map::RandomState::new().hash_one(std::time::Instant::now()) % n
 }
 
 #[cfg(test)]

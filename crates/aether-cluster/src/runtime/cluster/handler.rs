@@ -70,7 +70,7 @@ pub(crate) struct ServeCtx {
 
 impl ServeCtx {
     fn epoch(&self) -> u64 {
-        self.fence.node.shard_map().map_or(0, |m| m.epoch)
+        self.fence.epoch()
     }
 
     /// Replies `status` with `body`.
@@ -258,13 +258,8 @@ fn envelope<A: Routable>(
         .map_err(|e| format!("the body is not a {} command: {e}", A::TYPE))?;
     let mut envelope = CommandEnvelope::new(command);
     if let Some(meta) = wire::header(headers, wire::META) {
-        let map: std::collections::BTreeMap<String, String> = serde_json::from_str(meta)
+        envelope.metadata = serde_json::from_str::<Metadata>(meta)
             .map_err(|e| format!("{} is not a JSON object of strings: {e}", wire::META))?;
-        let mut m = Metadata::new();
-        for (k, v) in map {
-            m.insert(k, v);
-        }
-        envelope.metadata = m;
     }
     if let Some(id) = wire::header(headers, wire::CMD_ID) {
         envelope.command_id = CommandId::new(id).map_err(|e| format!("{}: {e}", wire::CMD_ID))?;

@@ -366,7 +366,7 @@ impl Shared {
             metrics::counter!("aether_runtime_shard_releases_total", "how" => "lost").increment(1);
             return;
         }
-        let epoch = self.fence.node.shard_map().map_or(0, |m| m.epoch);
+        let epoch = self.fence.epoch();
         let releasing = Claim {
             owner: self.me().clone(),
             epoch,
@@ -508,6 +508,8 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
             }
         }
     }
+    // One flush registers every subscription started above with the server.
+    let _ = shared.ctx.client.flush().await;
 }
 
 /// Stops admitting for `shard` and releases it in the background (`planned`:

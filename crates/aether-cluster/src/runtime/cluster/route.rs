@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aether_core::aggregate::{Aggregate, CommandEnvelope, EventEnvelope, Queryable};
+use aether_core::aggregate::{Aggregate, CommandEnvelope, EventEnvelope, Jitter, Queryable};
 use aether_core::{ActorId, Error};
 use async_nats::{HeaderMap, Message, RequestErrorKind};
 use bytes::Bytes;
@@ -16,9 +16,10 @@ use tokio::time::Instant;
 
 use super::config::RoutingConfig;
 use super::fence::Fence;
-use super::gate::{Gates, Pass, fastrand_below};
+use super::gate::{Gates, Pass};
 use super::subject::Subjects;
 use super::wire::{self, Kind, Status};
+use crate::ShardId;
 use crate::runtime::error::{AskError, RuntimeError, RuntimeErrorKind};
 use crate::runtime::host::Host;
 use crate::runtime::local;
@@ -48,15 +49,14 @@ enum Attempt {
 impl Routing {
     /// Whether this node serves `id`'s shard now (then calls take the
     /// in-process path).
-    fn serves(&self, id: &ActorId) -> bool {
-        self.fence.as_ref().is_some_and(|f| f.check(id).is_some())
+    fn serves(&self, shard: ShardId) -> bool {
+        self.fence
+            .as_ref()
+            .is_some_and(|f| f.check_shard(shard).is_some())
     }
 
     fn epoch(&self) -> u64 {
-        self.fence
-            .as_ref()
-            .and_then(|f| f.node.shard_map())
-            .map_or(0, |m| m.epoch)
+        self.fence.as_ref().map_or(0, |f| f.epoch())
     }
 
     /// One request to `shard`, through its gate: waits while another
@@ -177,8 +177,7 @@ impl Backoff {
     async fn pause(&mut self, deadline: Instant) -> bool {
         let base = self.next;
         self.next = (self.next * 2).min(self.max);
-        let jitter_ns = fastrand_below(base.as_nanos() as u64 / 2 + 1);
-        let wake = Instant::now() + base + Duration::from_nanos(jitter_ns);
+        let wake = Instant::now() + base + Jitter::Full.apply(base / 2);
         if wake >= deadline {
             tokio::time::sleep_until(deadline).await;
             return false;
@@ -254,7 +253,7 @@ pub(crate) async fn command<A: Aggregate>(
         if attempts > 1 {
             metrics::counter!("aether_runtime_ask_retries_total", "type" => A::TYPE).increment(1);
         }
-        if routing.serves(id) {
+        if routing.serves(shard) {
             match local::ask(host, id, envelope, deadline, reply).await {
                 Err(AskError::NotOwner { command }) => {
                     envelope = *command;
@@ -262,9 +261,6 @@ pub(crate) async fn command<A: Aggregate>(
                         break;
                     }
                     continue;
-                }
-                Err(AskError::Timeout { command_id }) => {
-                    return Err(AskError::Timeout { command_id });
                 }
                 other => return other,
             }
@@ -415,7 +411,7 @@ pub(crate) async fn query<A: Queryable>(
         if now >= deadline {
             break;
         }
-        if routing.serves(id)
+        if routing.serves(shard)
             && let Some(q) = query.take()
         {
             match local::query(host, id, q, deadline).await {

@@ -44,8 +44,9 @@ impl std::fmt::Debug for ShardServer {
 }
 
 impl ShardServer {
-    /// Subscribes to `shard`'s subject; returns once the server has the
-    /// subscription (requests sent after that reach it).
+    /// Subscribes to `shard`'s subject. The server has the subscription
+    /// (requests sent after that reach it) once the client is flushed: the
+    /// keeper flushes once for all the shards it starts together.
     pub(crate) async fn start(
         shard: ShardId,
         ctx: Arc<ServeCtx>,
@@ -53,8 +54,6 @@ impl ShardServer {
     ) -> Result<Self, async_nats::SubscribeError> {
         let subject = ctx.fence.subjects.shard(shard);
         let sub = ctx.client.subscribe(subject).await?;
-        // The subscription is registered with the server once flushed.
-        let _ = ctx.client.flush().await;
         let (mode, rx) = watch::channel(Mode::Serving);
         let span = tracing::debug_span!("aether.runtime.shard", shard = shard.0);
         let task = tokio::spawn(run(shard, sub, rx, ctx, handlers).instrument(span));
