@@ -3,9 +3,7 @@
 //! the runtime's snapshot envelope.
 
 use aether_core::aggregate::{Aggregate, EventEnvelope, UpcasterChain};
-use aether_core::{
-    ActorId, CommandId, DynEventStore, Error, Event, EventStore, Snapshot, SnapshotStore,
-};
+use aether_core::{ActorId, CommandId, DynEventStore, Error, EventStore, Snapshot, SnapshotStore};
 use serde::{Deserialize, Serialize};
 
 use super::dedupe::{RecentCommands, Recorded};
@@ -41,19 +39,6 @@ pub(crate) struct Activation<A> {
     /// The version of the last snapshot taken or loaded (0: none).
     pub(crate) snapshot_version: u64,
     pub(crate) recent: RecentCommands,
-}
-
-/// Upcasts and decodes one stored event.
-pub(crate) fn decode<A: Aggregate>(
-    upcasters: &UpcasterChain,
-    event: Event,
-) -> Result<EventEnvelope<A::Event>, Error> {
-    let event = if upcasters.is_empty() {
-        event
-    } else {
-        upcasters.upcast(event)?
-    };
-    EventEnvelope::from_event(&event)
 }
 
 impl<A: Aggregate> Activation<A> {
@@ -121,7 +106,7 @@ impl<A: Aggregate> Activation<A> {
             if stored.version <= self.version {
                 continue;
             }
-            let env = decode::<A>(upcasters, stored)?;
+            let env = upcasters.decode::<A::Event>(stored)?;
             self.state.apply(&env.event);
             self.version = env.version;
             if let Some(cause) = env.metadata.causation_id()
@@ -169,7 +154,7 @@ pub(crate) async fn read_range<A: Aggregate>(
         if stored.version > last {
             break;
         }
-        out.push(decode::<A>(&host.upcasters, stored)?);
+        out.push(host.upcasters.decode::<A::Event>(stored)?);
     }
     Ok(out)
 }

@@ -144,13 +144,13 @@ impl<A: Aggregate> Actor<A> {
                 return;
             };
             let base = act.version;
-            let stamp = fence.as_deref().zip(token);
+            let stamp = fence.as_deref().zip(token).map(|(f, t)| f.stamp(t));
             let (decisions, events, carried) = decide(
                 act,
                 &self.id,
                 &self.host.config.group_commit,
                 &mut live,
-                stamp,
+                stamp.as_ref(),
             );
             // Commands over the limits start the next turn.
             for c in carried.into_iter().rev() {
@@ -441,7 +441,7 @@ fn decide<A: Aggregate>(
     id: &aether_core::ActorId,
     limits: &super::config::GroupCommit,
     live: &mut Vec<CommandMsg<A>>,
-    stamp: Option<(&super::cluster::Fence, super::cluster::Token)>,
+    stamp: Option<&super::cluster::Stamp>,
 ) -> (Vec<Decision<A>>, Vec<Event>, Vec<CommandMsg<A>>) {
     let mut decisions = Vec::with_capacity(live.len());
     let mut events: Vec<Event> = Vec::new();
@@ -473,9 +473,9 @@ fn decide<A: Aggregate>(
             continue;
         };
         let mut envelopes = c.envelope.envelopes(id, act.version, decided);
-        if let Some((fence, token)) = stamp {
+        if let Some(stamp) = stamp {
             for e in &mut envelopes {
-                fence.stamp(token, &mut e.metadata);
+                stamp.apply(&mut e.metadata);
             }
         }
         let stored: Result<Vec<Event>, Error> =

@@ -243,12 +243,7 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
 
     /// Upcasts and decodes one stored event.
     pub fn decode(&self, event: Event) -> Result<EventEnvelope<A::Event>, Error> {
-        let event = if self.upcasters.is_empty() {
-            event
-        } else {
-            self.upcasters.upcast(event)?
-        };
-        EventEnvelope::from_event(&event)
+        self.upcasters.decode(event)
     }
 
     /// Loads aggregate `id`: its latest snapshot if there is a usable one

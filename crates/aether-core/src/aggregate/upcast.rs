@@ -104,6 +104,14 @@ impl UpcasterChain {
         }
         Ok(e)
     }
+
+    /// Upcasts a stored event and decodes it into the domain event `E`.
+    pub fn decode<E: super::DomainEvent>(
+        &self,
+        event: Event,
+    ) -> Result<super::EventEnvelope<E>, Error> {
+        super::EventEnvelope::from_event(&self.upcast(event)?)
+    }
 }
 
 #[cfg(test)]

@@ -116,10 +116,27 @@ impl Fence {
         ours
     }
 
-    /// Stamps the writer on a command's metadata (its events carry it).
-    pub(crate) fn stamp(&self, token: Token, metadata: &mut Metadata) {
-        metadata.set_writer_node(self.node.id().as_str());
-        metadata.set_writer_claim(format!("{}/{}", token.shard.0, token.revision));
+    /// The writer stamp of a turn under `token`: this node and the claim.
+    pub(crate) fn stamp(&self, token: Token) -> Stamp {
+        Stamp {
+            node: self.node.id().to_string(),
+            claim: format!("{}/{}", token.shard.0, token.revision),
+        }
+    }
+}
+
+/// What every event of a turn carries about its writer (built once a turn).
+#[derive(Debug)]
+pub(crate) struct Stamp {
+    node: String,
+    claim: String,
+}
+
+impl Stamp {
+    /// Stamps an event's metadata.
+    pub(crate) fn apply(&self, metadata: &mut Metadata) {
+        metadata.set_writer_node(self.node.clone());
+        metadata.set_writer_claim(self.claim.clone());
     }
 }
 

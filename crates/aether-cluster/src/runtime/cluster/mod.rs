@@ -29,7 +29,7 @@ pub use config::{RemoteConfig, RoutingConfig};
 pub use handler::Routable;
 
 pub(crate) use claims::Claims;
-pub(crate) use fence::{Fence, Token};
+pub(crate) use fence::{Fence, Stamp};
 pub(crate) use gate::Gates;
 pub(crate) use handler::{Codec, Json, Serve, ServeCtx, Served};
 pub(crate) use keeper::Keeper;
