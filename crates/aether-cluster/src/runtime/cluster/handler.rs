@@ -227,10 +227,7 @@ async fn serve_one<A: Routable>(
         Err(AskError::NotOwner { .. }) => ctx.not_owner(&to, &actor).await,
         Err(AskError::Overloaded { retry_after, .. }) => {
             let mut h = wire::reply_headers(Status::Overloaded, ctx.epoch());
-            h.insert(
-                wire::RETRY_AFTER,
-                retry_after.as_millis().to_string().as_str(),
-            );
+            h.insert(wire::RETRY_AFTER, retry_after.as_millis().to_string());
             ctx.reply_with(&to, h, Bytes::new()).await;
         }
         Err(AskError::ShuttingDown { .. }) => {

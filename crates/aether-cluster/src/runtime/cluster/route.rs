@@ -130,7 +130,7 @@ impl Routing {
         if let Some(id) = command_id {
             h.insert(wire::CMD_ID, id);
         }
-        h.insert(wire::TIMEOUT, wait.as_millis().to_string().as_str());
+        h.insert(wire::TIMEOUT, wait.as_millis().to_string());
         if let Some(m) = metadata {
             if let Some(c) = m.correlation_id() {
                 h.insert(wire::CORR, c);
@@ -152,7 +152,7 @@ impl Routing {
         }
         let epoch = self.epoch();
         if epoch > 0 {
-            h.insert(wire::EPOCH, epoch.to_string().as_str());
+            h.insert(wire::EPOCH, epoch.to_string());
         }
         h
     }

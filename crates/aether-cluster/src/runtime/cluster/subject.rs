@@ -4,6 +4,8 @@
 //! subscribes to `aether.rt.<cluster>.s.<n>.>`, so NATS routes each call to
 //! whoever serves its shard now, and "no responders" means nobody does.
 
+use std::fmt::Write as _;
+
 use aether_core::ActorId;
 use aether_nats::{decode_token, encode_token_into};
 
@@ -39,10 +41,8 @@ impl Subjects {
     pub(crate) fn actor(&self, actor: &ActorId) -> (ShardId, String) {
         let shard = self.shard_of(actor);
         let mut s = String::with_capacity(self.prefix.len() + actor.as_str().len() + 24);
-        s.push_str(&self.prefix);
-        s.push('.');
-        s.push_str(&shard.0.to_string());
-        s.push('.');
+        // Writing to a String cannot fail.
+        let _ = write!(s, "{}.{}.", self.prefix, shard.0);
         encode_token_into(&mut s, actor.actor_type());
         s.push('.');
         encode_token_into(&mut s, actor.as_str());

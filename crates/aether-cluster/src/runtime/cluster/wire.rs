@@ -154,7 +154,7 @@ pub(crate) fn reply_headers(status: Status, epoch: u64) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(STATUS, status.as_str());
     if epoch > 0 {
-        h.insert(EPOCH, epoch.to_string().as_str());
+        h.insert(EPOCH, epoch.to_string());
     }
     h
 }
