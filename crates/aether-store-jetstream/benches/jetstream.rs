@@ -1,7 +1,7 @@
 //! Our JetStream store against raw async-nats, on one server in one run.
 //!
 //! Run: `cargo bench -p aether-store-jetstream --bench jetstream`
-//! (optional env: `BENCH_ROUNDS`, default 5; `BENCH_ONLY=seq,pipe,latest,replay`).
+//! (optional env: `BENCH_ROUNDS`, default 5; `BENCH_ONLY=seq,pipe,latest,latest3,replay`).
 //! `scripts/bench-separate-cores.sh -p aether-store-jetstream --bench jetstream`
 //! runs it with nats-server and this process on separate CPUs (so neither
 //! side's client work takes CPU time from the server).
@@ -148,6 +148,51 @@ fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
+/// `LOOKUPS` uncached latest-version reads through the store.
+async fn latest_lookups(store: &JetStreamEventStore, actors: &[ActorId]) -> (f64, f64) {
+    measure(LOOKUPS as u64, async {
+        for i in 0..LOOKUPS {
+            let v = store.latest_version(&actors[i % ACTORS]).await.unwrap();
+            assert!(v > 0);
+        }
+    })
+    .await
+}
+
+/// `LOOKUPS` raw direct gets of a subject's last message.
+async fn raw_direct_gets(
+    stream: &async_nats::jetstream::stream::Stream,
+    subjects: &[String],
+) -> (f64, f64) {
+    measure(LOOKUPS as u64, async {
+        for i in 0..LOOKUPS {
+            let m = stream
+                .direct_get_last_for_subject(subjects[i % ACTORS].as_str())
+                .await
+                .unwrap();
+            assert!(m.sequence > 0);
+        }
+    })
+    .await
+}
+
+/// `LOOKUPS` raw last-message gets through the stream leader's API.
+async fn raw_leader_gets(
+    stream: &async_nats::jetstream::stream::Stream,
+    subjects: &[String],
+) -> (f64, f64) {
+    measure(LOOKUPS as u64, async {
+        for i in 0..LOOKUPS {
+            let m = stream
+                .get_last_raw_message_by_subject(&subjects[i % ACTORS])
+                .await
+                .unwrap();
+            assert!(m.sequence > 0);
+        }
+    })
+    .await
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let rounds: usize = std::env::var("BENCH_ROUNDS")
@@ -170,7 +215,7 @@ async fn main() {
     let stream = js.get_stream(store.stream_name()).await.unwrap();
     let js = &js;
     let mut pairs = Vec::new();
-    // BENCH_ONLY=seq,pipe,latest,replay selects phases (all by default).
+    // BENCH_ONLY=seq,pipe,latest,latest3,replay selects phases (all by default).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |phase: &str| only.is_empty() || only.split(',').any(|p| p == phase);
     let name = store.stream_name();
@@ -349,33 +394,57 @@ async fn main() {
     }
     pairs.extend([bare, occ, same]);
 
-    // 3. Uncached latest version (always asks the server).
-    let mut latest = Pair::new("latest version, uncached", "lookups/s");
+    // 3. Uncached latest version (always asks the server). On this R1
+    // stream the store reads the tip by direct get; the leader's message get
+    // is shown as context.
+    let mut latest = Pair::new("latest version, uncached, R1", "lookups/s");
+    let mut latest_leader = Pair::new("  same, vs raw leader message get", "lookups/s");
     let subjects: Vec<String> = actors.iter().map(|a| store.subject_for(a)).collect();
     for _ in 0..if run("latest") { rounds } else { 0 } {
-        latest.push_ours(
-            measure(LOOKUPS as u64, async {
-                for i in 0..LOOKUPS {
-                    let v = store.latest_version(&actors[i % ACTORS]).await.unwrap();
-                    assert!(v > 0);
-                }
-            })
-            .await,
-        );
-        latest.push_raw(
-            measure(LOOKUPS as u64, async {
-                for i in 0..LOOKUPS {
-                    let m = stream
-                        .get_last_raw_message_by_subject(&subjects[i % ACTORS])
-                        .await
-                        .unwrap();
-                    assert!(m.sequence > 0);
-                }
-            })
-            .await,
-        );
+        let ours = latest_lookups(&store, &actors).await;
+        latest.push_ours(ours);
+        latest_leader.push_ours(ours);
+        latest.push_raw(raw_direct_gets(&stream, &subjects).await);
+        latest_leader.push_raw(raw_leader_gets(&stream, &subjects).await);
     }
-    pairs.push(latest);
+    pairs.extend([latest, latest_leader]);
+
+    // 3b. The same on an R3 stream of a 3-server cluster, where the store
+    // asks the leader (a follower answering a direct get may lag).
+    let mut latest3 = Pair::new("latest version, uncached, R3", "lookups/s");
+    let mut latest3_direct = Pair::new("  same, vs raw direct get (any replica)", "lookups/s");
+    if run("latest3") {
+        let cluster = aether_testkit::NatsCluster::start().await;
+        let store3 = JetStreamEventStore::connect(
+            cluster.client_url(),
+            JetStreamConfig {
+                stream_name: "BENCH".into(),
+                namespace: "r3".into(),
+                replicas: 3,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let batch: Vec<_> = actors
+            .iter()
+            .map(|a| (a.clone(), ExpectedVersion::Exact(0), vec![event(a, 1)]))
+            .collect();
+        for r in store3.append_many(batch).await {
+            r.unwrap();
+        }
+        let js3 = async_nats::jetstream::new(store3.client().clone());
+        let stream3 = js3.get_stream(store3.stream_name()).await.unwrap();
+        let subjects3: Vec<String> = actors.iter().map(|a| store3.subject_for(a)).collect();
+        for _ in 0..rounds {
+            let ours = latest_lookups(&store3, &actors).await;
+            latest3.push_ours(ours);
+            latest3_direct.push_ours(ours);
+            latest3.push_raw(raw_leader_gets(&stream3, &subjects3).await);
+            latest3_direct.push_raw(raw_direct_gets(&stream3, &subjects3).await);
+        }
+    }
+    pairs.extend([latest3, latest3_direct]);
 
     // 4. Replay of 100,000 events of one actor, one event per message (as
     // appended one at a time). Built with pipelined raw publishes of our exact

@@ -82,6 +82,12 @@ pub(crate) fn version(h: &HeaderMap) -> Option<u64> {
     h.get(VERSION)?.as_str().trim().parse().ok()
 }
 
+/// How many events a stored message holds, by its count header (absent on
+/// one-event messages).
+pub(crate) fn count(h: &HeaderMap) -> Option<u64> {
+    h.get(COUNT)?.as_str().trim().parse().ok()
+}
+
 /// The event id a stored message carries in its headers.
 pub(crate) fn event_id(h: &HeaderMap) -> Option<String> {
     h.get(NATS_MESSAGE_ID)

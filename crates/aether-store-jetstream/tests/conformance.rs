@@ -47,3 +47,19 @@ async fn r3_whole_suite_on_a_three_node_cluster() {
         .unwrap();
     aether_testkit::conformance::run_event_store_suite(&other).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r1_whole_log_suite() {
+    let server = NatsServer::start().await;
+    let store = support::store(&server.url(), 1).await;
+    aether_testkit::conformance::run_log_suite(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r3_whole_log_suite() {
+    let cluster = NatsCluster::start().await;
+    let store = JetStreamEventStore::connect(&cluster.client_url().joined(), support::config(3))
+        .await
+        .expect("open R3 store");
+    aether_testkit::conformance::run_log_suite(&store).await;
+}

@@ -9,6 +9,7 @@ use aether_core::{
 };
 use dashmap::DashMap;
 
+use crate::global::GlobalLog;
 use crate::key::{LogKey, view};
 use crate::log::{ActorLog, AfterAppend};
 
@@ -43,8 +44,9 @@ pub struct InMemoryEventStore {
 }
 
 #[derive(Default)]
-struct Inner {
-    logs: DashMap<LogKey, ActorLog>,
+pub(crate) struct Inner {
+    pub(crate) logs: DashMap<LogKey, ActorLog>,
+    pub(crate) global: GlobalLog,
     hook: HookSlot,
 }
 
@@ -72,6 +74,10 @@ impl InMemoryEventStore {
         self
     }
 
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
     /// How many actors have at least one event (a refused write creates none).
     pub fn actor_count(&self) -> usize {
         self.inner.logs.len()
@@ -87,27 +93,40 @@ impl InMemoryEventStore {
         event.validate()?;
         let version = event.version;
         let logs = &self.inner.logs;
+        let global = &self.inner.global;
+        let actor = event.actor_id.clone();
         if !self.inner.hook.is_set() {
-            // Fast path: check and push under the shard lock, released at the
-            // end of the statement.
-            match logs.get_mut(view(&event.actor_id)) {
-                Some(mut log) => log.push(event),
-                None => logs
-                    .entry(LogKey(event.actor_id.clone()))
-                    .or_default()
-                    .push(event),
-            }?;
+            // Fast path: check and push under the shard lock (recording the
+            // append in the global log before it is released).
+            match logs.get_mut(view(&actor)) {
+                Some(mut log) => {
+                    log.push(event)?;
+                    global.record(&actor, version, 1);
+                }
+                None => {
+                    let mut log = logs.entry(LogKey(actor.clone())).or_default();
+                    log.push(event)?;
+                    global.record(&actor, version, 1);
+                }
+            }
+            global.wake();
             return Ok(version);
         }
-        let actor = event.actor_id.clone();
         // As above, and the hook runs only after the lock is released.
         let after = match logs.get_mut(view(&actor)) {
-            Some(mut log) => log.append_one(event, true),
-            None => logs
-                .entry(LogKey(actor.clone()))
-                .or_default()
-                .append_one(event, true),
-        }?;
+            Some(mut log) => {
+                let after = log.append_one(event, true)?;
+                global.record(&actor, version, 1);
+                after
+            }
+            None => {
+                let mut log = logs.entry(LogKey(actor.clone())).or_default();
+                let after = log.append_one(event, true)?;
+                global.record(&actor, version, 1);
+                after
+            }
+        };
+        global.wake();
         self.deliver(after, &actor);
         Ok(version)
     }
@@ -123,15 +142,26 @@ impl InMemoryEventStore {
         check_expectation(expected, first)?;
         let notify = self.inner.hook.is_set();
         let logs = &self.inner.logs;
+        let global = &self.inner.global;
+        let count = events.len();
         let after = match logs.get_mut(view(actor_id)) {
-            Some(mut log) => log.append_batch(expected, first, events, notify),
+            Some(mut log) => {
+                let after = log.append_batch(expected, first, events, notify)?;
+                global.record(actor_id, first, count);
+                after
+            }
             // Do not create an entry for a batch that cannot apply to an empty history.
-            None if !expected.admits(0, first) => Err(Error::conflict(actor_id.clone(), first, 0)),
-            None => logs
-                .entry(LogKey(actor_id.clone()))
-                .or_default()
-                .append_batch(expected, first, events, notify),
-        }?;
+            None if !expected.admits(0, first) => {
+                return Err(Error::conflict(actor_id.clone(), first, 0));
+            }
+            None => {
+                let mut log = logs.entry(LogKey(actor_id.clone())).or_default();
+                let after = log.append_batch(expected, first, events, notify)?;
+                global.record(actor_id, first, count);
+                after
+            }
+        };
+        global.wake();
         self.deliver(after, actor_id);
         Ok(last)
     }

@@ -61,9 +61,11 @@
 //! None.
 
 mod event_store;
+mod global;
 mod key;
 mod log;
 mod snapshot_store;
+mod subscribe;
 
 pub use event_store::InMemoryEventStore;
 pub use snapshot_store::InMemorySnapshotStore;

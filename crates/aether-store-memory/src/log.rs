@@ -143,6 +143,13 @@ impl ActorLog {
         self.events[start..].to_vec()
     }
 
+    /// `count` events from version `first` (one recorded append), cloned.
+    pub(crate) fn read_append(&self, first: u64, count: u32) -> Vec<Event> {
+        let start = self.events.partition_point(|e| e.version < first);
+        let end = start.saturating_add(count as usize).min(self.events.len());
+        self.events[start..end].to_vec()
+    }
+
     /// How many events are stored.
     pub(crate) fn len(&self) -> usize {
         self.events.len()

@@ -43,3 +43,9 @@ async fn whole_snapshot_store_suite_twice_on_one_shared_store() {
     run_snapshot_store_suite(&store).await;
     run_snapshot_store_suite(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_log_suite_on_one_shared_store() {
+    let store = InMemoryEventStore::new();
+    aether_testkit::conformance::run_log_suite(&store).await;
+}

@@ -5,6 +5,7 @@ mod append;
 mod batch;
 mod decode;
 mod direct;
+mod log;
 mod read;
 mod setup;
 
@@ -58,6 +59,11 @@ pub(crate) struct Inner {
     pub(crate) event_limit: usize,
     /// Whether the server supports atomic batch publish (≥ 2.12).
     pub(crate) atomic_batches: bool,
+    /// Whether an actor's last message is read by direct get (any server
+    /// holding the stream may answer): only on a single-replica stream,
+    /// where the one holder is the leader, so reads still see every
+    /// acknowledged write. Replicated streams ask the leader.
+    pub(crate) direct_tip: bool,
     pub(crate) server_version: String,
     /// Routes publish acknowledgements to the appends awaiting them.
     pub(crate) acks: acks::Acks,
@@ -72,6 +78,7 @@ impl fmt::Debug for JetStreamEventStore {
             .field("namespace", &self.inner.config.namespace)
             .field("server_version", &self.inner.server_version)
             .field("atomic_batches", &self.inner.atomic_batches)
+            .field("direct_tip", &self.inner.direct_tip)
             .field("hook", &self.inner.hook.is_set())
             .finish()
     }
@@ -120,7 +127,11 @@ impl JetStreamEventStore {
             .max_event_size
             .min(max_payload.saturating_sub(HEADER_RESERVE));
         let acks = acks::Acks::new(client.clone()).await?;
-        tracing::debug!(stream = %stream_name, server = %info.version, atomic_batches, "opened JetStream event store");
+        let direct_tip = {
+            let stream_config = &stream.cached_info().config;
+            stream_config.num_replicas <= 1 && stream_config.allow_direct
+        };
+        tracing::debug!(stream = %stream_name, server = %info.version, atomic_batches, direct_tip, "opened JetStream event store");
         Ok(Self {
             inner: Arc::new(Inner {
                 subjects: Subjects::new(stream_name.clone()),
@@ -132,6 +143,7 @@ impl JetStreamEventStore {
                 stream_name,
                 event_limit,
                 atomic_batches,
+                direct_tip,
                 server_version: info.version,
                 acks,
                 config,

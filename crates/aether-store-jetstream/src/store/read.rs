@@ -1,10 +1,13 @@
 //! Reading: the latest version in one round trip, and replay.
 
 use aether_core::{ActorId, Error, Replay, Result};
+use async_nats::header::NATS_STREAM;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::message::StreamMessage;
-use async_nats::jetstream::stream::{LastRawMessageError, LastRawMessageErrorKind};
+use async_nats::jetstream::stream::{
+    DirectGetErrorKind, LastRawMessageError, LastRawMessageErrorKind,
+};
 use futures::StreamExt;
 use tracing::Instrument;
 
@@ -52,27 +55,53 @@ impl JetStreamEventStore {
         get_error(what, err)
     }
 
-    /// The leader's view of the actor's last message; refreshes the cache.
-    pub(crate) async fn fetch_tip(&self, actor: &ActorId, subject: &str) -> Result<ServerTip> {
+    /// The actor's last message: by direct get on a single-replica stream
+    /// (see [`super::Inner::direct_tip`]), else from the stream leader.
+    /// `None` when the actor has no events.
+    async fn last_message(&self, subject: &str) -> Result<Option<StreamMessage>> {
+        if self.inner.direct_tip {
+            match self.inner.stream.direct_get_last_for_subject(subject).await {
+                // Only an answer from this stream counts: a mirror serving
+                // direct gets (`mirror_direct`) may lag.
+                Ok(msg)
+                    if msg.headers.get(NATS_STREAM).map(|v| v.as_str())
+                        == Some(self.inner.stream_name.as_str()) =>
+                {
+                    return Ok(Some(msg));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == DirectGetErrorKind::NotFound => return Ok(None),
+                // Anything else: the leader's get below reports it properly.
+                Err(e) => {
+                    tracing::debug!(error = %e, "direct get of the tip failed; asking the leader")
+                }
+            }
+        }
         // The JetStream context bounds the request by `request_timeout`.
-        let result = self
+        match self
             .inner
             .stream
             .get_last_raw_message_by_subject(subject)
-            .await;
-        let msg = match result {
-            Ok(msg) => msg,
-            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {
-                self.inner.cache.record(actor, 0, 0);
-                return Ok(ServerTip {
-                    version: 0,
-                    sequence: 0,
-                    event_id: None,
-                    last: None,
-                    readable: true,
-                });
-            }
-            Err(e) => return Err(self.map_get_error(e, "reading the latest version")),
+            .await
+        {
+            Ok(msg) => Ok(Some(msg)),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(self.map_get_error(e, "reading the latest version")),
+        }
+    }
+
+    /// The actor's last message as the stream sees it (read-your-writes, see
+    /// [`Self::last_message`]); refreshes the cache.
+    pub(crate) async fn fetch_tip(&self, actor: &ActorId, subject: &str) -> Result<ServerTip> {
+        let Some(msg) = self.last_message(subject).await? else {
+            self.inner.cache.record(actor, 0, 0);
+            return Ok(ServerTip {
+                version: 0,
+                sequence: 0,
+                event_id: None,
+                last: None,
+                readable: true,
+            });
         };
         let mut readable = true;
         let (version, event_id) = match headers::version(&msg.headers) {
@@ -100,8 +129,8 @@ impl JetStreamEventStore {
         })
     }
 
-    /// [`aether_core::EventStore::latest_version`]: one round trip to the
-    /// stream leader (read-your-writes), no consumer.
+    /// [`aether_core::EventStore::latest_version`]: one round trip
+    /// (read-your-writes), no consumer.
     pub(crate) async fn latest(&self, actor: &ActorId) -> Result<u64> {
         let subject = self.inner.subjects.events(actor);
         let span = tracing::debug_span!("aether.jetstream.latest_version", actor = %actor);

@@ -60,6 +60,7 @@ mod batches;
 pub mod bus;
 mod concurrency;
 mod conflicts;
+mod log;
 mod ordering;
 mod payloads;
 mod snapshot_store;
@@ -86,6 +87,10 @@ pub use concurrency::{
 pub use conflicts::{
     conflict_displays_details, conflict_on_lower_version, conflict_on_same_version,
     invalid_events_are_rejected,
+};
+pub use log::{
+    log_catches_up_then_follows_live, log_head_follows_appends, log_orders_every_append,
+    log_resumes_after_a_position, log_selects_actor_types,
 };
 pub use ordering::{
     appends_are_read_in_order, latest_version_tracks_appends, nonexistent_actor_is_empty,
@@ -221,6 +226,19 @@ macro_rules! snapshot_store_suite_fn {
 }
 
 __event_store_cases!(event_store_suite_fn! {});
+
+/// Runs every global log case ([`aether_core::EventLog`]), in sequence, on
+/// `store` (needs a Tokio runtime).
+pub async fn run_log_suite<S>(store: &S)
+where
+    S: EventStore + aether_core::EventLog + Clone + 'static,
+{
+    log_orders_every_append(store).await;
+    log_catches_up_then_follows_live(store).await;
+    log_resumes_after_a_position(store).await;
+    log_selects_actor_types(store).await;
+    log_head_follows_appends(store).await;
+}
 __snapshot_store_cases!(snapshot_store_suite_fn! {});
 
 /// Expands to one test per event store conformance case.

@@ -1,0 +1,193 @@
+//! [`EventLog`] for [`JetStreamEventStore`]: the event stream itself is the
+//! global log. Entry `n` is the message at stream sequence `n`; its events
+//! (one, or the lines of an atomic append) are at indexes 0, 1, ...
+//!
+//! A subscription is one ordered consumer (ephemeral, flow-controlled,
+//! recreated by the client on a gap) filtered to the selected actor types and
+//! started at the entry holding the `after` position: it delivers what is
+//! stored, then what is appended, in stream order, with no switch between
+//! the two. A task decodes the messages ahead of the subscriber.
+
+use aether_core::{
+    ActorId, Error, Event, EventLog, LOG_CHUNK, LogEntry, LogFeed, LogPosition, LogSelection,
+    LogSubscription, MalformedEvent, Result,
+};
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use futures::{FutureExt, StreamExt};
+
+use super::JetStreamEventStore;
+use super::decode::{decode, lines};
+use crate::error::{consumer_error, ordered_error, stream_error};
+use crate::headers;
+use crate::subject::{Subjects, encode_token};
+
+impl JetStreamEventStore {
+    /// The subject filters of `selection` on this store's event stream.
+    fn log_filters(&self, selection: &LogSelection) -> Vec<String> {
+        let stream = &self.inner.stream_name;
+        if selection.types().is_empty() {
+            return vec![format!("{stream}.events.>")];
+        }
+        selection
+            .types()
+            .iter()
+            .map(|t| format!("{stream}.events.{}.>", encode_token(t)))
+            .collect()
+    }
+}
+
+impl EventLog for JetStreamEventStore {
+    async fn subscribe(
+        &self,
+        selection: LogSelection,
+        after: Option<LogPosition>,
+    ) -> Result<LogSubscription> {
+        let start = after.map_or(1, |p| p.sequence.max(1));
+        let timeout = self.inner.config.request_timeout;
+        let consumer = tokio::time::timeout(
+            timeout,
+            self.inner.stream.create_consumer(OrderedConfig {
+                filter_subjects: self.log_filters(&selection),
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: start,
+                },
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(|_| Error::unavailable("log subscription: creating the consumer timed out"))?
+        .map_err(|e| consumer_error("log subscription: creating the consumer", e))?;
+        let backlog = consumer.cached_info().num_pending;
+        let name = consumer.cached_info().name.clone();
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| stream_error("log subscription: starting the consumer", e))?;
+        let (subscription, feed) = LogSubscription::channel(backlog);
+        let subjects = self.inner.subjects.clone();
+        let stream = self.inner.stream.clone();
+        tokio::spawn(async move {
+            feed_log(messages, subjects, after, feed).await;
+            // The ordered consumer is ephemeral; delete it now rather than
+            // leave it to its inactivity threshold.
+            let _ = stream.delete_consumer(&name).await;
+        });
+        Ok(subscription)
+    }
+
+    async fn head(&self) -> Result<Option<LogPosition>> {
+        let mut stream = self.inner.stream.clone();
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| Error::unavailable_with("reading the event stream's state", e))?;
+        let last = info.state.last_sequence;
+        if info.state.messages == 0 || last == 0 {
+            return Ok(None);
+        }
+        // The last entry's last event: its index is the count header - 1.
+        let count = match self.inner.stream.get_raw_message(last).await {
+            Ok(msg) => headers::count(&msg.headers).unwrap_or(1),
+            Err(_) => 1,
+        };
+        Ok(Some(LogPosition::new(
+            last,
+            u32::try_from(count.saturating_sub(1)).unwrap_or(u32::MAX),
+        )))
+    }
+}
+
+/// The ordered consumer's message stream.
+type Messages = async_nats::jetstream::consumer::pull::Ordered;
+
+/// Decodes messages into `feed` until the subscriber goes away or the
+/// consumer fails (then the subscriber gets the error).
+async fn feed_log(
+    mut messages: Messages,
+    subjects: Subjects,
+    after: Option<LogPosition>,
+    feed: LogFeed,
+) {
+    let mut entries = Vec::with_capacity(LOG_CHUNK);
+    loop {
+        let first = tokio::select! {
+            m = messages.next() => m,
+            _ = feed.closed() => return,
+        };
+        let mut failure = push(first, &subjects, after, &mut entries);
+        // Take what has already arrived, without waiting, up to a chunk.
+        while failure.is_none() && entries.len() < LOG_CHUNK {
+            match messages.next().now_or_never() {
+                Some(m) => failure = push(m, &subjects, after, &mut entries),
+                None => break,
+            }
+        }
+        if !feed
+            .send(std::mem::replace(
+                &mut entries,
+                Vec::with_capacity(LOG_CHUNK),
+            ))
+            .await
+        {
+            return;
+        }
+        if let Some(error) = failure {
+            feed.fail(error).await;
+            return;
+        }
+    }
+}
+
+/// Decodes one delivered message into `entries`; the error that ends the
+/// subscription otherwise.
+fn push(
+    next: Option<
+        std::result::Result<
+            async_nats::jetstream::Message,
+            async_nats::jetstream::consumer::pull::OrderedError,
+        >,
+    >,
+    subjects: &Subjects,
+    after: Option<LogPosition>,
+    entries: &mut Vec<LogEntry>,
+) -> Option<Error> {
+    let msg = match next {
+        None => return Some(Error::unavailable("the log subscription's consumer ended")),
+        Some(Err(e)) => return Some(ordered_error("log subscription: reading messages", e)),
+        Some(Ok(m)) => m,
+    };
+    let (sequence, behind) = match msg.info() {
+        Ok(info) => (info.stream_sequence, info.pending),
+        Err(e) => {
+            return Some(Error::storage(format!(
+                "log subscription: a message without metadata: {e}"
+            )));
+        }
+    };
+    let actor = subjects.actor_of_event_subject(&msg.message.subject);
+    let payload = &msg.message.payload;
+    for (index, line) in lines(payload).enumerate() {
+        let position = LogPosition::new(sequence, u32::try_from(index).unwrap_or(u32::MAX));
+        if after.is_some_and(|a| position <= a) {
+            continue;
+        }
+        let event = decode_entry(&actor, line, sequence, payload);
+        entries.push(LogEntry::new(position, event, behind));
+    }
+    None
+}
+
+/// One line of a message as an event of the actor its subject names.
+fn decode_entry(
+    actor: &Result<ActorId>,
+    line: &[u8],
+    sequence: u64,
+    payload: &bytes::Bytes,
+) -> std::result::Result<Event, MalformedEvent> {
+    let raw = || payload.slice_ref(line);
+    match actor {
+        Ok(actor) => decode(line, actor).map_err(|e| MalformedEvent::new(sequence, raw(), e)),
+        Err(e) => Err(MalformedEvent::new(sequence, raw(), e.to_string())),
+    }
+}
