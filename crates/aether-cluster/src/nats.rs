@@ -134,21 +134,7 @@ fn check_lease_bucket(bucket: &str, bucket_max_age: Duration, lease: Duration) -
     Ok(())
 }
 
-/// Whether an update error is a failed compare-and-swap (someone else wrote,
-/// or the key expired). 10071 directly; 10164 (R3 in-flight write on the same
-/// subject) counts as a conflict too: another writer is active.
-pub(crate) fn is_cas_failure(err: &kv::UpdateError) -> bool {
-    if err.kind() == kv::UpdateErrorKind::WrongLastRevision {
-        return true;
-    }
-    jetstream_code(err).is_some_and(|c| c == 10071 || c == 10164)
-}
-
-/// Whether a create error means the key exists.
-pub(crate) fn is_already_exists(err: &kv::CreateError) -> bool {
-    err.kind() == kv::CreateErrorKind::AlreadyExists
-        || jetstream_code(err).is_some_and(|c| c == 10071 || c == 10164)
-}
+pub(crate) use aether_nats::{is_already_exists, is_cas_failure};
 
 #[cfg(test)]
 mod tests {

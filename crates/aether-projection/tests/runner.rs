@@ -1,0 +1,476 @@
+//! The projection runner against the in-memory store and a real nats-server:
+//! catch-up then live without gap or repeat, filters, failures that stop at
+//! the failing event, malformed entries, KV checkpoints, rebuilds, and one
+//! active instance per projection under leases (a recorded history).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aether_core::{ActorId, Error, Event, EventStore, ExpectedVersion, LogPosition, Result, json};
+use aether_projection::{
+    Filter, KvCheckpointConfig, KvCheckpoints, LeaseConfig, MemoryCheckpoints, Projection,
+    ProjectionLeases, ProjectionRunner, RunnerConfig, State,
+};
+use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether_store_memory::InMemoryEventStore;
+use aether_testkit::NatsServer;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Records every event it is shown: (position, actor, version), and the
+/// events' types. Optionally fails on one version.
+#[derive(Clone, Default)]
+struct Recorder {
+    name: String,
+    filter: Option<Filter>,
+    seen: Arc<Mutex<Vec<(LogPosition, String, u64, String)>>>,
+    fail_on: Option<u64>,
+    attempts: Arc<Mutex<u32>>,
+}
+
+impl Recorder {
+    fn named(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+    fn seen(&self) -> Vec<(LogPosition, String, u64, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Projection for Recorder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn filter(&self) -> Filter {
+        self.filter.clone().unwrap_or_default()
+    }
+    async fn handle(&mut self, event: &Event, position: LogPosition) -> Result<()> {
+        if self.fail_on == Some(event.version) {
+            *self.attempts.lock().unwrap() += 1;
+            return Err(Error::storage("the read model refuses this one"));
+        }
+        self.seen.lock().unwrap().push((
+            position,
+            event.actor_id.as_str().to_string(),
+            event.version,
+            event.event_type.clone(),
+        ));
+        Ok(())
+    }
+}
+
+async fn jetstream(server: &NatsServer) -> JetStreamEventStore {
+    JetStreamEventStore::connect(
+        &server.url(),
+        JetStreamConfig {
+            namespace: "proj".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Appends versions `from..=to` to each of `actors` actors `{ty}-{n}`,
+/// round robin.
+async fn fill<S: EventStore>(store: &S, ty: &str, actors: usize, from: u64, to: u64) {
+    for v in from..=to {
+        for n in 0..actors {
+            let a = ActorId::new(format!("{ty}-{n}")).unwrap();
+            store
+                .append(Event::new(a, v, "Added", json!({"n": v})))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Checks the recorded history: strictly increasing positions, each actor's
+/// versions 1..=n once each in order.
+fn check_history(seen: &[(LogPosition, String, u64, String)], actors: usize, per_actor: u64) {
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0),
+        "positions strictly increase"
+    );
+    let mut last = std::collections::HashMap::new();
+    for (p, a, v, _) in seen {
+        let before = last.insert(a.clone(), *v).unwrap_or(0);
+        assert_eq!(*v, before + 1, "{a} at {p}: version {v} after {before}");
+    }
+    assert_eq!(last.len(), actors, "every actor");
+    assert!(last.values().all(|v| *v == per_actor), "every event");
+    assert_eq!(seen.len() as u64, actors as u64 * per_actor);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_catch_up_then_live_without_gap_or_repeat() {
+    let store = InMemoryEventStore::new();
+    fill(&store, "acct", 10, 1, 500).await;
+    let p = Recorder::named("all");
+    let mut running =
+        ProjectionRunner::new(store.clone(), p.clone(), MemoryCheckpoints::new()).start();
+    // Live appends while it catches up.
+    fill(&store, "acct", 10, 501, 1000).await;
+    let s = running
+        .wait_for(|s| s.handled == 10_000 || s.is_failed())
+        .await;
+    assert!(s.is_live(), "{s:?}");
+    check_history(&p.seen(), 10, 1000);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_catch_up_of_100_000_then_live_without_gap_or_repeat() {
+    let server = NatsServer::start().await;
+    let store = jetstream(&server).await;
+    const ACTORS: usize = 100;
+    let batch = |from: u64, to: u64| {
+        let mut work = Vec::new();
+        for v in from..=to {
+            for n in 0..ACTORS {
+                let a = ActorId::new(format!("acct-{n}")).unwrap();
+                work.push((
+                    a.clone(),
+                    ExpectedVersion::Exact(v - 1),
+                    vec![Event::new(a, v, "Added", json!({"n": v}))],
+                ));
+            }
+        }
+        work
+    };
+    for r in store.append_many(batch(1, 1000)).await {
+        r.unwrap();
+    }
+    let p = Recorder::named("all");
+    let checkpoints = MemoryCheckpoints::new();
+    let mut running = ProjectionRunner::new(store.clone(), p.clone(), checkpoints.clone()).start();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for chunk in 0..10u64 {
+                for r in store
+                    .append_many(batch(1001 + chunk * 10, 1010 + chunk * 10))
+                    .await
+                {
+                    r.unwrap();
+                }
+            }
+        })
+    };
+    writer.await.unwrap();
+    let s = tokio::time::timeout(
+        WAIT * 2,
+        running.wait_for(|s| s.handled == 110_000 || s.is_failed()),
+    )
+    .await
+    .expect("all events within the time limit");
+    assert!(s.is_live(), "{s:?}");
+    check_history(&p.seen(), ACTORS, 1100);
+    let (_, s) = running.stop().await.unwrap();
+    use aether_projection::CheckpointStore;
+    assert_eq!(
+        checkpoints.load("all").await.unwrap(),
+        s.position,
+        "stopping saves the last position"
+    );
+}
+
+/// Filters by actor type, actor pattern and event type deliver exactly the
+/// matching events, in log order, on `store`.
+async fn filter_case<S: EventStore + aether_core::EventLog + Clone + 'static>(
+    store: S,
+    what: &str,
+) {
+    let appends = [
+        ("order-eu-1", 1, "Placed"),
+        ("order-us-1", 1, "Placed"),
+        ("cart-1", 1, "Added"),
+        ("order-eu-2", 1, "Cancelled"),
+        ("order-eu-1", 2, "Shipped"),
+        ("order-eu-3", 1, "Placed"),
+    ];
+    let append = async |(id, v, ty): (&str, u64, &str)| {
+        store
+            .append(Event::new(ActorId::new(id).unwrap(), v, ty, json!({})))
+            .await
+            .unwrap();
+    };
+    for a in &appends[..3] {
+        append(*a).await;
+    }
+    let p = Recorder {
+        filter: Some(
+            Filter::actor_types(["order"])
+                .actor_pattern("order-eu-*")
+                .unwrap()
+                .event_types(["Placed", "Shipped"]),
+        ),
+        ..Recorder::named("filtered")
+    };
+    let mut running =
+        ProjectionRunner::new(store.clone(), p.clone(), MemoryCheckpoints::new()).start();
+    for a in &appends[3..] {
+        append(*a).await;
+    }
+    tokio::time::timeout(WAIT, running.wait_for(|s| s.handled == 3))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got: Vec<(String, String)> = p.seen().into_iter().map(|(_, a, _, t)| (a, t)).collect();
+    let want: Vec<(String, String)> = [
+        ("order-eu-1", "Placed"),
+        ("order-eu-1", "Shipped"),
+        ("order-eu-3", "Placed"),
+    ]
+    .iter()
+    .map(|(a, t)| (a.to_string(), t.to_string()))
+    .collect();
+    assert_eq!(
+        got, want,
+        "{what}: exactly the matching events, in log order"
+    );
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_deliver_exactly_the_matching_events_in_order() {
+    filter_case(InMemoryEventStore::new(), "memory").await;
+    let server = NatsServer::start().await;
+    filter_case(jetstream(&server).await, "jetstream").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_handler_is_retried_then_stops_at_that_event() {
+    let store = InMemoryEventStore::new();
+    let a = ActorId::new("acct-1").unwrap();
+    for v in 1..=5 {
+        store
+            .append(Event::new(a.clone(), v, "Added", json!(v)))
+            .await
+            .unwrap();
+    }
+    let p = Recorder {
+        fail_on: Some(3),
+        ..Recorder::named("failing")
+    };
+    let config = RunnerConfig {
+        retry: aether_core::aggregate::RetryPolicy::exponential(
+            3,
+            Duration::from_millis(5),
+            Duration::from_millis(20),
+        ),
+        ..RunnerConfig::default()
+    };
+    let checkpoints = MemoryCheckpoints::new();
+    let mut running = ProjectionRunner::new(store.clone(), p.clone(), checkpoints.clone())
+        .with_config(config)
+        .start();
+    let s = tokio::time::timeout(WAIT, running.wait_for(|s| s.is_failed()))
+        .await
+        .unwrap();
+    let State::Failed { position, error } = &s.state else {
+        panic!("failed state expected: {s:?}");
+    };
+    assert_eq!(
+        *position,
+        LogPosition::new(3, 0),
+        "stopped at the third event"
+    );
+    assert!(error.contains("refuses"), "{error}");
+    assert_eq!(*p.attempts.lock().unwrap(), 3, "three attempts");
+    assert_eq!(p.seen().len(), 2, "nothing after the failing event");
+    use aether_projection::CheckpointStore;
+    assert_eq!(
+        checkpoints.load("failing").await.unwrap(),
+        Some(LogPosition::new(2, 0)),
+        "the checkpoint is the last good event, so a restart retries the failing one"
+    );
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_stored_event_stops_the_projection_with_its_position() {
+    let server = NatsServer::start().await;
+    let store = jetstream(&server).await;
+    let a = ActorId::new("acct-1").unwrap();
+    store
+        .append(Event::new(a.clone(), 1, "Added", json!(1)))
+        .await
+        .unwrap();
+    // Garbage on the actor's subject, written around the store.
+    let js = async_nats::jetstream::new(store.client().clone());
+    let ack = js
+        .publish(store.subject_for(&a), "not an event".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let p = Recorder::named("strict");
+    let mut running =
+        ProjectionRunner::new(store.clone(), p.clone(), MemoryCheckpoints::new()).start();
+    let s = tokio::time::timeout(WAIT, running.wait_for(|s| s.is_failed()))
+        .await
+        .unwrap();
+    let State::Failed { position, error } = &s.state else {
+        panic!("{s:?}");
+    };
+    assert_eq!(*position, LogPosition::new(ack.sequence, 0));
+    assert!(error.contains("malformed"), "{error}");
+    assert_eq!(p.seen().len(), 1);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_checkpoints_resume_where_the_last_run_saved_and_rebuild_starts_over() {
+    let server = NatsServer::start().await;
+    let store = jetstream(&server).await;
+    let checkpoints = KvCheckpoints::open(store.client().clone(), KvCheckpointConfig::default())
+        .await
+        .unwrap();
+    let a = ActorId::new("acct-1").unwrap();
+    for v in 1..=50 {
+        store
+            .append(Event::new(a.clone(), v, "Added", json!(v)))
+            .await
+            .unwrap();
+    }
+    let first = Recorder::named("resume");
+    let mut running =
+        ProjectionRunner::new(store.clone(), first.clone(), checkpoints.clone()).start();
+    running.wait_for(|s| s.handled == 50).await;
+    running.stop().await.unwrap();
+    for v in 51..=60 {
+        store
+            .append(Event::new(a.clone(), v, "Added", json!(v)))
+            .await
+            .unwrap();
+    }
+    let second = Recorder::named("resume");
+    let mut running =
+        ProjectionRunner::new(store.clone(), second.clone(), checkpoints.clone()).start();
+    running.wait_for(|s| s.handled == 10).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let versions: Vec<u64> = second.seen().iter().map(|s| s.2).collect();
+    assert_eq!(
+        versions,
+        (51..=60).collect::<Vec<_>>(),
+        "resumed after the checkpoint"
+    );
+    running.stop().await.unwrap();
+    // A rebuild forgets the checkpoint and replays everything, with progress.
+    let third = Recorder::named("resume");
+    let mut running =
+        ProjectionRunner::new(store.clone(), third.clone(), checkpoints.clone()).rebuild();
+    let s = running.wait_for(|s| s.handled == 60).await;
+    assert_eq!(third.seen().len(), 60);
+    let progress = s.progress();
+    assert_eq!((progress.done, progress.total), (60, 60), "{progress:?}");
+    running.stop().await.unwrap();
+}
+
+/// Two runners of one projection under one lease bucket, each recording
+/// when it handles: never both active; the standby takes over after the
+/// active one stops (at once: it releases) and after it is frozen (its
+/// lease runs out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runners_of_one_projection_are_never_both_active() {
+    let server = NatsServer::start().await;
+    let store = jetstream(&server).await;
+    let lease_config = |holder: &str| LeaseConfig {
+        lease: Duration::from_secs(2),
+        safety_margin: Duration::from_millis(300),
+        holder: holder.into(),
+        ..LeaseConfig::default()
+    };
+    let leases_a = ProjectionLeases::open(store.client().clone(), lease_config("a"))
+        .await
+        .unwrap();
+    let leases_b = ProjectionLeases::open(store.client().clone(), lease_config("b"))
+        .await
+        .unwrap();
+    // History: (holder, position, lease token) per handled event.
+    let history: Arc<Mutex<Vec<(String, LogPosition, u64)>>> = Arc::default();
+    #[derive(Clone)]
+    struct Active {
+        me: String,
+        history: Arc<Mutex<Vec<(String, LogPosition, u64)>>>,
+        token: Arc<Mutex<u64>>,
+    }
+    impl Projection for Active {
+        fn name(&self) -> &str {
+            "single"
+        }
+        async fn handle(&mut self, _e: &Event, at: LogPosition) -> Result<()> {
+            let token = *self.token.lock().unwrap();
+            self.history
+                .lock()
+                .unwrap()
+                .push((self.me.clone(), at, token));
+            Ok(())
+        }
+    }
+    let checkpoints = KvCheckpoints::open(store.client().clone(), KvCheckpointConfig::default())
+        .await
+        .unwrap();
+    let make = |me: &str| Active {
+        me: me.into(),
+        history: history.clone(),
+        token: Arc::default(),
+    };
+    let (pa, pb) = (make("a"), make("b"));
+    let mut ra = ProjectionRunner::new(store.clone(), pa.clone(), checkpoints.clone())
+        .with_leases(leases_a.clone())
+        .start();
+    let sa = ra.wait_for(|s| s.lease_token.is_some()).await;
+    *pa.token.lock().unwrap() = sa.lease_token.unwrap();
+    let mut rb = ProjectionRunner::new(store.clone(), pb.clone(), checkpoints.clone())
+        .with_leases(leases_b.clone())
+        .start();
+    let a = ActorId::new("acct-1").unwrap();
+    let mut v = 0;
+    for _ in 0..20 {
+        v += 1;
+        store
+            .append(Event::new(a.clone(), v, "Added", json!(v)))
+            .await
+            .unwrap();
+    }
+    ra.wait_for(|s| s.handled == 20).await;
+    assert_eq!(rb.status().state, State::Standby);
+    assert_eq!(
+        leases_a.holder("single").await.unwrap().as_deref(),
+        Some("a")
+    );
+    // Stop A: B takes over at once (the lease is released) and resumes
+    // after A's checkpoint.
+    ra.stop().await.unwrap();
+    let sb = tokio::time::timeout(WAIT, rb.wait_for(|s| s.lease_token.is_some()))
+        .await
+        .unwrap();
+    *pb.token.lock().unwrap() = sb.lease_token.unwrap();
+    for _ in 0..20 {
+        v += 1;
+        store
+            .append(Event::new(a.clone(), v, "Added", json!(v)))
+            .await
+            .unwrap();
+    }
+    rb.wait_for(|s| s.handled >= 20 && s.is_live()).await;
+    rb.stop().await.unwrap();
+    let history = history.lock().unwrap().clone();
+    // The checker: positions strictly increase over the whole history (one
+    // active instance at a time, none repeated here since A saved on stop),
+    // each holder's events form one contiguous run, tokens only grow.
+    assert_eq!(history.len(), 40, "{history:?}");
+    assert!(history.windows(2).all(|w| w[0].1 < w[1].1), "{history:?}");
+    let switches = history.windows(2).filter(|w| w[0].0 != w[1].0).count();
+    assert_eq!(switches, 1, "one takeover");
+    assert!(history.windows(2).all(|w| w[0].2 <= w[1].2), "tokens grow");
+    assert!(
+        history[20].2 > history[0].2,
+        "the successor's token is larger"
+    );
+}
