@@ -33,3 +33,7 @@ pub mod cluster;
 #[allow(dead_code)]
 #[path = "actors_cluster.rs"]
 pub mod actors_cluster;
+
+#[allow(dead_code)]
+#[path = "projection_sqlite.rs"]
+pub mod projection_sqlite;

@@ -23,7 +23,7 @@ step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "facade features: none, each alone (warnings are errors)"
-for features in "" memory runtime jetstream bus cluster; do
+for features in "" memory runtime jetstream bus cluster projection; do
     echo "aether --no-default-features ${features:+--features $features}"
     RUSTFLAGS="-D warnings" cargo check --quiet --locked -p aether --lib --no-default-features ${features:+--features "$features"}
 done

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use aether_examples::{
-    actors_cluster, cluster, event_bus, jetstream_bank, quickstart, retry_patterns,
+    actors_cluster, cluster, event_bus, jetstream_bank, projection_sqlite, quickstart,
+    retry_patterns,
 };
 use aether_testkit::NatsServer;
 
@@ -34,6 +35,14 @@ async fn jetstream_bank_runs_twice_on_one_server() {
             .await
             .expect("jetstream_bank");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projection_sqlite_runs() {
+    let server = NatsServer::start().await;
+    within("projection_sqlite", projection_sqlite::run(&server.url()))
+        .await
+        .expect("projection_sqlite");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

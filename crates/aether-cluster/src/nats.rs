@@ -6,8 +6,6 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, kv};
 use tokio::sync::watch;
 
-use aether_nats::jetstream_code;
-
 use crate::config::{ClusterConfig, KvConfig};
 use crate::error::{ClusterError, ClusterErrorKind, Result};
 

@@ -44,9 +44,10 @@ pub use aether_core::aggregate;
 #[doc(inline)]
 pub use aether_core::{
     ActorId, BoxError, CommandId, ComponentError, DynEventStore, DynSnapshotStore, Error,
-    ErrorKind, Event, EventId, EventStore, EventStored, EventStoredHook, ExpectedVersion,
-    InvalidId, MAX_DURATION, Metadata, NodeId, Replay, Result, Snapshot, SnapshotStore, Timestamp,
-    VersionConflict, error_chain, validate_name,
+    ErrorKind, Event, EventId, EventLog, EventStore, EventStored, EventStoredHook, ExpectedVersion,
+    InvalidId, LogEntry, LogPosition, LogSelection, LogSubscription, MAX_DURATION, Metadata,
+    NodeId, Replay, Result, Snapshot, SnapshotStore, Timestamp, VersionConflict, error_chain,
+    validate_name,
 };
 
 #[cfg(feature = "memory")]
@@ -74,10 +75,25 @@ pub use aether_cluster as cluster;
 #[doc(inline)]
 pub use aether_cluster::runtime;
 
-#[cfg(any(feature = "jetstream", feature = "bus", feature = "cluster"))]
+#[cfg(feature = "projection")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projection")))]
+#[doc(inline)]
+pub use aether_projection as projection;
+
+#[cfg(any(
+    feature = "jetstream",
+    feature = "bus",
+    feature = "cluster",
+    feature = "projection"
+))]
 #[cfg_attr(
     docsrs,
-    doc(cfg(any(feature = "jetstream", feature = "bus", feature = "cluster")))
+    doc(cfg(any(
+        feature = "jetstream",
+        feature = "bus",
+        feature = "cluster",
+        feature = "projection"
+    )))
 )]
 #[doc(inline)]
 pub use aether_nats as nats;
@@ -85,10 +101,20 @@ pub use aether_nats as nats;
 /// The NATS client the JetStream store, the NATS bus and the cluster are built on,
 /// re-exported so that callers use the same version (for example to build the
 /// `async_nats::Client` the components' `open` and `start` take).
-#[cfg(any(feature = "jetstream", feature = "bus", feature = "cluster"))]
+#[cfg(any(
+    feature = "jetstream",
+    feature = "bus",
+    feature = "cluster",
+    feature = "projection"
+))]
 #[cfg_attr(
     docsrs,
-    doc(cfg(any(feature = "jetstream", feature = "bus", feature = "cluster")))
+    doc(cfg(any(
+        feature = "jetstream",
+        feature = "bus",
+        feature = "cluster",
+        feature = "projection"
+    )))
 )]
 pub use async_nats;
 
@@ -109,9 +135,11 @@ pub mod prelude {
         Queryable, Repository, RetryPolicy, SnapshotPolicy,
     };
     pub use aether_core::{
-        ActorId, CommandId, Error, Event, EventStore, ExpectedVersion, Metadata, NodeId, Snapshot,
-        SnapshotStore, json,
+        ActorId, CommandId, Error, Event, EventLog, EventStore, ExpectedVersion, LogPosition,
+        Metadata, NodeId, Snapshot, SnapshotStore, json,
     };
+    #[cfg(feature = "projection")]
+    pub use aether_projection::{Checkpointing, Filter, Projection, ProjectionRunner};
 }
 
 /// The README's Rust examples, compiled and run as doctests.
