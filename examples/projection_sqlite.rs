@@ -145,9 +145,9 @@ pub async fn store(url: &str, namespace: &str) -> Result<JetStreamEventStore, Bo
         namespace: namespace.into(),
         ..Default::default()
     };
-    Ok(JetStreamEventStore::connect(url, config)
+    JetStreamEventStore::connect(url, config)
         .await
-        .map_err(nats::explain(url))?)
+        .map_err(nats::explain(url))
 }
 
 /// Gives accounts `account-0..accounts` `deposits` more events each after

@@ -10,7 +10,7 @@
 //! - **Checkpoints**: a [`CheckpointStore`] the runner saves to
 //!   ([`KvCheckpoints`] in NATS KV, [`MemoryCheckpoints`]): at-least-once
 //!   delivery; or the projection's own database, written in the transaction
-//!   of each event's effect ([`Checkpointing::InProjection`]; the [`sqlite`]
+//!   of each event's effect ([`Checkpointing::InProjection`]; the `sqlite`
 //!   module for SQLite): exactly-once effects.
 //! - **One active instance** per projection across processes with
 //!   [`ProjectionLeases`] (a lease in NATS KV, fenced by its token); a

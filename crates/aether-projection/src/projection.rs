@@ -155,8 +155,7 @@ impl Filter {
     /// Whether `event` passes every condition.
     pub fn matches(&self, event: &Event) -> bool {
         self.admits_actor(&event.actor_id)
-            && (self.event_types.is_empty()
-                || self.event_types.iter().any(|t| *t == event.event_type))
+            && (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
     }
 }
 

@@ -17,13 +17,19 @@ use aether_testkit::NatsServer;
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// One handled event: position, actor, version, event type.
+type Seen = (LogPosition, String, u64, String);
+
+/// A runner's recorded history: holder, position, lease token.
+type Held = Arc<Mutex<Vec<(String, LogPosition, u64)>>>;
+
 /// Records every event it is shown: (position, actor, version), and the
 /// events' types. Optionally fails on one version.
 #[derive(Clone, Default)]
 struct Recorder {
     name: String,
     filter: Option<Filter>,
-    seen: Arc<Mutex<Vec<(LogPosition, String, u64, String)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     fail_on: Option<u64>,
     attempts: Arc<Mutex<u32>>,
 }
@@ -35,7 +41,7 @@ impl Recorder {
             ..Self::default()
         }
     }
-    fn seen(&self) -> Vec<(LogPosition, String, u64, String)> {
+    fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -90,7 +96,7 @@ async fn fill<S: EventStore>(store: &S, ty: &str, actors: usize, from: u64, to: 
 
 /// Checks the recorded history: strictly increasing positions, each actor's
 /// versions 1..=n once each in order.
-fn check_history(seen: &[(LogPosition, String, u64, String)], actors: usize, per_actor: u64) {
+fn check_history(seen: &[Seen], actors: usize, per_actor: u64) {
     assert!(
         seen.windows(2).all(|w| w[0].0 < w[1].0),
         "positions strictly increase"
@@ -392,11 +398,11 @@ async fn two_runners_of_one_projection_are_never_both_active() {
         .await
         .unwrap();
     // History: (holder, position, lease token) per handled event.
-    let history: Arc<Mutex<Vec<(String, LogPosition, u64)>>> = Arc::default();
+    let history: Held = Arc::default();
     #[derive(Clone)]
     struct Active {
         me: String,
-        history: Arc<Mutex<Vec<(String, LogPosition, u64)>>>,
+        history: Held,
         token: Arc<Mutex<u64>>,
     }
     impl Projection for Active {
