@@ -239,7 +239,13 @@ impl LogFeed {
     }
 }
 
-/// A store's global log (see the [module docs](self)).
+/// A store's global log: every event of the store in **one total order**
+/// consistent with each actor's version order, each at a stable
+/// [`LogPosition`] (on JetStream the event stream's sequence; on the
+/// in-memory store the order of appends). A subscription reads what is
+/// stored from a position on, then follows new appends live, in one stream:
+/// there is no switch between a catch-up and a live phase where an event
+/// could be missed or repeated.
 ///
 /// Implemented by the in-memory and the JetStream event stores; both pass
 /// the same conformance tests (`aether-testkit`'s `conformance::log`).
