@@ -30,6 +30,10 @@ pub enum BusErrorKind {
     Nats,
     /// The bus has been shut down. **What to do:** create a new bus.
     Closed,
+    /// The server refused the credentials, or a publish or subscription
+    /// (the namespace is not permitted to this user). **What to do:** fix the
+    /// credentials or the permissions (`docs/security.md`).
+    PermissionDenied,
 }
 
 impl fmt::Display for BusErrorKind {
@@ -43,6 +47,7 @@ impl fmt::Display for BusErrorKind {
             Self::TooLarge => "too large",
             Self::Nats => "NATS unavailable",
             Self::Closed => "bus shut down",
+            Self::PermissionDenied => "permission denied",
         })
     }
 }
@@ -69,6 +74,7 @@ impl ErrorKind for BusErrorKind {
             (Self::Serialization, Some(s)) => Error::serialization_with(message, s),
             (Self::Serialization, None) => Error::serialization(message),
             (Self::Closed, _) => Error::missing(message),
+            (Self::PermissionDenied, _) => Error::permission_denied(message, None),
             (_, Some(s)) => Error::unavailable_with(message, s),
             (_, None) => Error::unavailable(message),
         }
@@ -97,6 +103,8 @@ impl From<aether_nats::ConnectErrorKind> for BusErrorKind {
     fn from(k: aether_nats::ConnectErrorKind) -> Self {
         match k {
             aether_nats::ConnectErrorKind::Unreachable => Self::Nats,
+            aether_nats::ConnectErrorKind::Unauthorized
+            | aether_nats::ConnectErrorKind::CredentialsExpired => Self::PermissionDenied,
             _ => Self::InvalidOptions,
         }
     }

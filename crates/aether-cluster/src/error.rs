@@ -32,6 +32,10 @@ pub enum ClusterErrorKind {
     Fenced,
     /// The node has been shut down. **What to do:** nothing; start a new node.
     Shutdown,
+    /// The server refused the credentials or a permission the cluster needs
+    /// (`docs/security.md` lists them). **What to do:** fix the credentials
+    /// or grant the permissions.
+    PermissionDenied,
 }
 
 impl fmt::Display for ClusterErrorKind {
@@ -45,6 +49,7 @@ impl fmt::Display for ClusterErrorKind {
             Self::Serialization => "serialization failed",
             Self::Fenced => "fenced by a newer term or epoch",
             Self::Shutdown => "node shut down",
+            Self::PermissionDenied => "permission denied",
         })
     }
 }
@@ -66,6 +71,7 @@ impl ErrorKind for ClusterErrorKind {
             (Self::Unavailable, Some(s)) => Error::unavailable_with(message, s),
             (Self::Unavailable, None) => Error::unavailable(message),
             (Self::Shutdown, _) => Error::missing(message),
+            (Self::PermissionDenied, _) => Error::permission_denied(message, None),
             (_, Some(s)) => Error::storage_with(message, s),
             (_, None) => Error::storage(message),
         }
@@ -76,6 +82,8 @@ impl From<aether_nats::ConnectErrorKind> for ClusterErrorKind {
     fn from(k: aether_nats::ConnectErrorKind) -> Self {
         match k {
             aether_nats::ConnectErrorKind::Unreachable => Self::Unavailable,
+            aether_nats::ConnectErrorKind::Unauthorized
+            | aether_nats::ConnectErrorKind::CredentialsExpired => Self::PermissionDenied,
             _ => Self::InvalidConfig,
         }
     }

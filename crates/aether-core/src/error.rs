@@ -132,6 +132,24 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
+    /// The server refused this client: its credentials were not accepted
+    /// (wrong password, unknown user, expired or revoked credentials), or it
+    /// lacks the permission for a subject or a JetStream API call. The
+    /// refused operation did not take effect. **What to do:** fix the
+    /// credentials or grant the permission (`docs/security.md` lists what
+    /// each component needs); retrying as it is cannot help.
+    #[error("permission denied: {message}")]
+    #[non_exhaustive]
+    PermissionDenied {
+        /// What was refused.
+        message: String,
+        /// The subject the server refused, when it named one.
+        subject: Option<String>,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
     /// The backend does not support the operation (for example a server too old
     /// for atomic batches). **What to do:** upgrade the backend or avoid the call.
     #[error("not supported: {message}")]
@@ -227,6 +245,29 @@ impl Error {
             message: message.into(),
             source: cause(source),
         }
+    }
+
+    /// A permission-denied error; `subject` is the refused subject, if known.
+    pub fn permission_denied(message: impl Into<String>, subject: Option<String>) -> Self {
+        Self::PermissionDenied {
+            message: message.into(),
+            subject,
+            source: None,
+        }
+    }
+
+    /// A permission-denied error with its source.
+    pub fn permission_denied_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::PermissionDenied {
+            message: message.into(),
+            subject: None,
+            source: cause(source),
+        }
+    }
+
+    /// Whether the server refused the client's credentials or permissions.
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, Self::PermissionDenied { .. })
     }
 
     /// An unsupported-operation error.

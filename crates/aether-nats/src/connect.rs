@@ -7,10 +7,22 @@ use aether_core::{BoxError, ComponentError, Error, ErrorKind, MAX_DURATION};
 use async_nats::Client;
 
 use crate::addrs::ToServerAddrs;
+use crate::auth::{Auth, TlsConfig};
 
 /// How a component's `connect` door dials NATS. Part of every NATS-backed
 /// component's configuration (`connect` field); unused by `open`, which takes
-/// a client the caller built.
+/// a client the caller built (build it with [`connect`] to get the same
+/// settings and refusal reporting).
+///
+/// ```
+/// use aether_nats::{Auth, ConnectConfig, TlsConfig};
+/// let config = ConnectConfig {
+///     auth: Auth::UserPassword { user: "orders".into(), password: "s3cret".into() },
+///     tls: Some(TlsConfig { ca: Some("ca.pem".into()), ..Default::default() }),
+///     ..Default::default()
+/// };
+/// assert!(!format!("{config:?}").contains("s3cret"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectConfig {
     /// The client name the server shows for the connection (`nats server
@@ -20,6 +32,15 @@ pub struct ConnectConfig {
     /// How long the whole dial may take (DNS, TCP, TLS, the NATS handshake),
     /// at most [`aether_core::MAX_DURATION`]. Default 5 seconds.
     pub timeout: Duration,
+    /// The credentials to present. Default none.
+    pub auth: Auth,
+    /// TLS settings; `Some` requires TLS. Default `None` (plain, unless the
+    /// URL says `tls://` or the server requires TLS).
+    pub tls: Option<TlsConfig>,
+    /// The prefix of reply subjects (default `_INBOX`). Give each tenant its
+    /// own (`_INBOX_<tenant>`) and permit only that, so one tenant cannot
+    /// subscribe to another's replies (`docs/security.md`).
+    pub inbox_prefix: Option<String>,
 }
 
 impl Default for ConnectConfig {
@@ -27,11 +48,80 @@ impl Default for ConnectConfig {
         Self {
             name: None,
             timeout: Duration::from_secs(5),
+            auth: Auth::None,
+            tls: None,
+            inbox_prefix: None,
         }
     }
 }
 
 impl ConnectConfig {
+    /// The settings the `nats` CLI reads from the environment, over the
+    /// defaults: `NATS_USER` and `NATS_PASSWORD`, `NATS_TOKEN`, `NATS_NKEY`
+    /// (a file holding the seed), `NATS_CREDS` (a `.creds` file), `NATS_CA`,
+    /// `NATS_CERT` and `NATS_KEY` (PEM files; any of them requires TLS),
+    /// `NATS_TLS_FIRST` (`1`/`true`), `NATS_TIMEOUT` (seconds) and
+    /// `NATS_INBOX_PREFIX`. The server addresses are `NATS_URL`, read by the
+    /// caller. More than one kind of credential is invalid configuration.
+    pub fn from_env() -> Result<Self, ConnectError> {
+        Self::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// [`Self::from_env`] over any source of variables.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConnectError> {
+        let invalid = |m: String| ConnectError::new(ConnectErrorKind::InvalidConfig, m);
+        let mut config = Self::default();
+        let mut kinds = Vec::new();
+        if let Some(user) = var("NATS_USER") {
+            config.auth = Auth::UserPassword {
+                user,
+                password: var("NATS_PASSWORD").unwrap_or_default(),
+            };
+            kinds.push("NATS_USER");
+        }
+        if let Some(token) = var("NATS_TOKEN") {
+            config.auth = Auth::Token(token);
+            kinds.push("NATS_TOKEN");
+        }
+        if let Some(path) = var("NATS_NKEY") {
+            let seed = std::fs::read_to_string(&path)
+                .map_err(|e| invalid(format!("NATS_NKEY: cannot read {path}: {e}")))?;
+            config.auth = Auth::NKey(seed.trim().to_string());
+            kinds.push("NATS_NKEY");
+        }
+        if let Some(path) = var("NATS_CREDS") {
+            config.auth = Auth::CredsFile(path.into());
+            kinds.push("NATS_CREDS");
+        }
+        if kinds.len() > 1 {
+            return Err(invalid(format!(
+                "more than one kind of credential in the environment: {}",
+                kinds.join(", ")
+            )));
+        }
+        let (ca, cert, key) = (var("NATS_CA"), var("NATS_CERT"), var("NATS_KEY"));
+        let first =
+            var("NATS_TLS_FIRST").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        if ca.is_some() || cert.is_some() || key.is_some() || first {
+            config.tls = Some(TlsConfig {
+                ca: ca.map(Into::into),
+                cert: cert.map(Into::into),
+                key: key.map(Into::into),
+                first,
+            });
+        }
+        if let Some(t) = var("NATS_TIMEOUT") {
+            let secs: f64 = t
+                .parse()
+                .map_err(|_| invalid(format!("NATS_TIMEOUT {t:?} is not a number of seconds")))?;
+            config.timeout = Duration::try_from_secs_f64(secs)
+                .map_err(|_| invalid(format!("NATS_TIMEOUT {t:?} is out of range")))?;
+        }
+        config.inbox_prefix = var("NATS_INBOX_PREFIX");
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks the settings; the error names the bad one.
     pub fn validate(&self) -> Result<(), ConnectError> {
         if self.timeout.is_zero() || self.timeout > MAX_DURATION {
@@ -53,6 +143,18 @@ impl ConnectConfig {
                 "connect name must not contain a line break",
             ));
         }
+        if let Some(prefix) = &self.inbox_prefix
+            && (prefix.is_empty()
+                || prefix
+                    .split('.')
+                    .any(|t| t.is_empty() || t == "*" || t == ">")
+                || prefix.contains(char::is_whitespace))
+        {
+            return Err(ConnectError::new(
+                ConnectErrorKind::InvalidConfig,
+                format!("inbox prefix {prefix:?} must be a subject without wildcards"),
+            ));
+        }
         Ok(())
     }
 }
@@ -68,10 +170,17 @@ pub enum ConnectErrorKind {
     /// **What to do:** start a server or fix the address; retrying later may
     /// succeed.
     Unreachable,
-    /// A server answered but refused the connection (authentication,
-    /// authorization or TLS failed). **What to do:** fix the credentials or
-    /// TLS settings; retrying as it is cannot help.
-    Refused,
+    /// The server did not accept the credentials (wrong password, unknown
+    /// user, a bad token or key, revoked credentials). **What to do:** fix
+    /// the credentials; retrying as it is cannot help.
+    Unauthorized,
+    /// The credentials have expired (a user JWT past its `exp`). **What to
+    /// do:** issue new credentials.
+    CredentialsExpired,
+    /// The TLS handshake failed (the server requires TLS and the client
+    /// does not use it, or the other way round, an untrusted certificate, a
+    /// missing client certificate). **What to do:** fix the TLS settings.
+    Tls,
 }
 
 impl fmt::Display for ConnectErrorKind {
@@ -79,7 +188,9 @@ impl fmt::Display for ConnectErrorKind {
         f.write_str(match self {
             Self::InvalidConfig => "invalid connect configuration",
             Self::Unreachable => "NATS unreachable",
-            Self::Refused => "connection refused by the server",
+            Self::Unauthorized => "credentials refused by the server",
+            Self::CredentialsExpired => "credentials expired",
+            Self::Tls => "TLS handshake failed",
         })
     }
 }
@@ -97,6 +208,12 @@ impl ErrorKind for ConnectErrorKind {
         match (self, source) {
             (Self::Unreachable, Some(s)) => Error::unavailable_with(message, s),
             (Self::Unreachable, None) => Error::unavailable(message),
+            (Self::Unauthorized | Self::CredentialsExpired, Some(s)) => {
+                Error::permission_denied_with(message, s)
+            }
+            (Self::Unauthorized | Self::CredentialsExpired, None) => {
+                Error::permission_denied(message, None)
+            }
             _ => Error::invalid_input(message),
         }
     }
@@ -154,9 +271,14 @@ async fn dial(
         .collect::<Vec<_>>()
         .join(",");
     let name = config.name.as_deref().unwrap_or(default_name);
+    let mut options = crate::auth::apply(options, &config.auth, config.tls.as_ref()).await?;
+    if let Some(prefix) = &config.inbox_prefix {
+        options = options.custom_inbox_prefix(prefix.clone());
+    }
     let dial = options
         .name(name)
         .connection_timeout(config.timeout)
+        .event_callback(crate::refusal::on_event)
         .connect(servers);
     match tokio::time::timeout(config.timeout, dial).await {
         Ok(Ok(client)) => Ok(client),
@@ -164,7 +286,9 @@ async fn dial(
             use async_nats::ConnectErrorKind as K;
             let kind = match e.kind() {
                 K::ServerParse => ConnectErrorKind::InvalidConfig,
-                K::Authentication | K::AuthorizationViolation | K::Tls => ConnectErrorKind::Refused,
+                K::Authentication | K::AuthorizationViolation => ConnectErrorKind::Unauthorized,
+                K::Tls => ConnectErrorKind::Tls,
+                K::Io if is_tls_failure(&e) => ConnectErrorKind::Tls,
                 K::Dns | K::TimedOut | K::Io | K::MaxReconnects => ConnectErrorKind::Unreachable,
             };
             Err(ConnectError::with_source(
@@ -183,9 +307,73 @@ async fn dial(
     }
 }
 
+/// Whether an I/O failure of the dial was the TLS handshake's (async-nats
+/// reports those as I/O errors carrying the rustls error).
+fn is_tls_failure(e: &async_nats::ConnectError) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if err.is::<async_nats::rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<async_nats::rustls::Error>())
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_is_read_like_the_nats_cli() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let c = ConnectConfig::from_vars(vars(&[
+            ("NATS_USER", "u"),
+            ("NATS_PASSWORD", "p"),
+            ("NATS_CA", "/ca.pem"),
+            ("NATS_TIMEOUT", "2.5"),
+            ("NATS_INBOX_PREFIX", "_INBOX_t"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.auth,
+            Auth::UserPassword {
+                user: "u".into(),
+                password: "p".into()
+            }
+        );
+        assert_eq!(
+            c.tls.unwrap().ca.unwrap(),
+            std::path::PathBuf::from("/ca.pem")
+        );
+        assert_eq!(c.timeout, Duration::from_millis(2500));
+        assert_eq!(c.inbox_prefix.as_deref(), Some("_INBOX_t"));
+        let c = ConnectConfig::from_vars(vars(&[("NATS_CREDS", "/u.creds")])).unwrap();
+        assert_eq!(c.auth, Auth::CredsFile("/u.creds".into()));
+        assert!(c.tls.is_none());
+        let both = ConnectConfig::from_vars(vars(&[("NATS_USER", "u"), ("NATS_TOKEN", "t")]));
+        assert_eq!(both.unwrap_err().kind(), ConnectErrorKind::InvalidConfig);
+        let bad = ConnectConfig::from_vars(vars(&[("NATS_INBOX_PREFIX", "a.*")]));
+        assert_eq!(bad.unwrap_err().kind(), ConnectErrorKind::InvalidConfig);
+        assert_eq!(
+            ConnectConfig::from_vars(|_| None).unwrap(),
+            ConnectConfig::default()
+        );
+    }
 
     #[test]
     fn config_is_checked() {

@@ -34,15 +34,19 @@
 //! ```
 
 mod addrs;
+mod auth;
 mod classify;
 mod connect;
 mod kv;
+mod refusal;
 mod token;
 
 pub use addrs::ToServerAddrs;
+pub use auth::{Auth, TlsConfig};
 pub use classify::{is_transient, jetstream_code};
 pub use connect::{ConnectConfig, ConnectError, ConnectErrorKind, connect, connect_with};
 pub use kv::{is_already_exists, is_cas_failure, open_bucket};
+pub use refusal::{Refusal, on_event, record as record_server_error, refusable, refused_since};
 pub use token::{decode_token, encode_token, encode_token_into};
 
 /// How JetStream keeps a stream's or bucket's data (re-exported from

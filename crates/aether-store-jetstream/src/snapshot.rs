@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use crate::config::JetStreamConfig;
 use crate::error::{PublishFailure, classify_publish, get_error};
-use crate::store::{connect_client, ensure_stream};
+use crate::store::{connect_client, ensure_stream, refusable};
 use crate::subject::Subjects;
 
 /// Header carrying the snapshot's version.
@@ -76,7 +76,11 @@ impl JetStreamSnapshotStore {
             .build(client);
         let stream_config = config.snapshot_stream_config()?;
         let stream_name = stream_config.name.clone();
-        let stream = ensure_stream(&js, stream_config, config.request_timeout).await?;
+        let stream = refusable(
+            &stream_name,
+            ensure_stream(&js, stream_config, config.request_timeout),
+        )
+        .await?;
         Ok(Self {
             js,
             stream,
@@ -133,14 +137,34 @@ impl JetStreamSnapshotStore {
 impl SnapshotStore for JetStreamSnapshotStore {
     async fn latest_snapshot(&self, actor_id: &ActorId) -> Result<Option<Snapshot>> {
         let span = tracing::debug_span!("aether.jetstream.latest_snapshot", actor = %actor_id);
-        Ok(self
-            .latest_with_sequence(actor_id)
-            .instrument(span)
-            .await?
-            .map(|(s, _)| s))
+        let read = self.latest_with_sequence(actor_id).instrument(span);
+        Ok(self.refusable(read).await?.map(|(s, _)| s))
     }
 
     async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()> {
+        self.refusable(self.save(snapshot)).await
+    }
+}
+
+impl JetStreamSnapshotStore {
+    /// Runs `operation`, ending it at once on a permissions violation for
+    /// the snapshot stream (its API) or its subjects (under the event
+    /// stream's name).
+    async fn refusable<T>(
+        &self,
+        operation: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let events = self.subjects_prefix();
+        refusable(&self.stream_name, refusable(&events, operation)).await
+    }
+
+    fn subjects_prefix(&self) -> String {
+        self.config
+            .effective_stream_name()
+            .unwrap_or_else(|_| self.stream_name.clone())
+    }
+
+    async fn save(&self, snapshot: Snapshot) -> Result<()> {
         let span = tracing::debug_span!(
             "aether.jetstream.save_snapshot",
             actor = %snapshot.actor_id,

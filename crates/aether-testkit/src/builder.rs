@@ -28,6 +28,11 @@ pub struct NatsServerBuilder {
     pub binary: Option<PathBuf>,
     /// Whether to enable JetStream (`-js`); on by default.
     pub jetstream: bool,
+    /// The user and password the readiness probe connects with (for
+    /// servers that demand credentials).
+    pub probe_user: Option<(String, String)>,
+    /// The CA the readiness probe trusts (for servers that demand TLS).
+    pub probe_ca: Option<PathBuf>,
 }
 
 impl Default for NatsServerBuilder {
@@ -37,6 +42,8 @@ impl Default for NatsServerBuilder {
             config: None,
             binary: None,
             jetstream: true,
+            probe_user: None,
+            probe_ca: None,
         }
     }
 }
@@ -67,6 +74,23 @@ impl NatsServerBuilder {
     /// Uses this binary instead of `$NATS_SERVER_BIN` / `PATH`.
     pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
         self.binary = Some(path.into());
+        self
+    }
+
+    /// Has the readiness probe connect as `user` with `password` (for a
+    /// config that demands credentials; the user needs JetStream).
+    pub fn probe_credentials(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.probe_user = Some((user.into(), password.into()));
+        self
+    }
+
+    /// Has the readiness probe use TLS, trusting the CA in the PEM file `ca`.
+    pub fn probe_tls(mut self, ca: impl Into<PathBuf>) -> Self {
+        self.probe_ca = Some(ca.into());
         self
     }
 
@@ -136,6 +160,10 @@ impl NatsServerBuilder {
             jetstream: self.jetstream,
             extra_args: self.args,
             route,
+            probe: crate::process::Probe {
+                user_password: self.probe_user,
+                ca: self.probe_ca,
+            },
         };
         Ok((spec, dir))
     }

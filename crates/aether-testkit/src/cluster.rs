@@ -112,7 +112,13 @@ impl NatsCluster {
     /// Waits until every node sees a meta leader and an R3 stream can be created.
     async fn wait_ready(&self) -> Result<(), String> {
         for node in &self.nodes {
-            ready::wait_jetstream(&node.url(), process::JS_TIMEOUT, || node.is_running()).await?;
+            ready::wait_jetstream(
+                &node.url(),
+                &Default::default(),
+                process::JS_TIMEOUT,
+                || node.is_running(),
+            )
+            .await?;
         }
         self.probe_r3(process::JS_TIMEOUT).await
     }

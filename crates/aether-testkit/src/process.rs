@@ -26,6 +26,14 @@ pub(crate) struct RouteSpec {
     pub(crate) route_ports: Vec<u16>,
 }
 
+/// How the readiness probe connects to a server that demands credentials or
+/// TLS.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Probe {
+    pub(crate) user_password: Option<(String, String)>,
+    pub(crate) ca: Option<PathBuf>,
+}
+
 /// Everything needed to (re)launch a server, except the client port.
 #[derive(Clone, Debug)]
 pub(crate) struct LaunchSpec {
@@ -37,6 +45,7 @@ pub(crate) struct LaunchSpec {
     pub(crate) jetstream: bool,
     pub(crate) extra_args: Vec<String>,
     pub(crate) route: Option<RouteSpec>,
+    pub(crate) probe: Probe,
 }
 
 impl LaunchSpec {

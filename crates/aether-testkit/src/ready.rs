@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 
+use crate::process::Probe;
+
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
@@ -12,10 +14,23 @@ pub(crate) async fn connect<A>(url: A) -> Result<async_nats::Client, String>
 where
     A: async_nats::ToServerAddrs + std::fmt::Debug,
 {
+    connect_as(url, &Probe::default()).await
+}
+
+/// [`connect`] with the probe's credentials and CA.
+pub(crate) async fn connect_as<A>(url: A, probe: &Probe) -> Result<async_nats::Client, String>
+where
+    A: async_nats::ToServerAddrs + std::fmt::Debug,
+{
     let shown = format!("{url:?}");
-    let connecting = async_nats::ConnectOptions::new()
-        .connection_timeout(ATTEMPT_TIMEOUT)
-        .connect(url);
+    let mut options = async_nats::ConnectOptions::new().connection_timeout(ATTEMPT_TIMEOUT);
+    if let Some((user, password)) = &probe.user_password {
+        options = options.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(ca) = &probe.ca {
+        options = options.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    let connecting = options.connect(url);
     match tokio::time::timeout(ATTEMPT_TIMEOUT * 2, connecting).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(e)) => Err(format!("cannot connect to {shown}: {e}")),
@@ -29,6 +44,7 @@ where
 /// reports that the server process has exited.
 pub(crate) async fn wait_jetstream(
     url: &str,
+    probe: &Probe,
     limit: Duration,
     alive: impl Fn() -> bool,
 ) -> Result<(), String> {
@@ -42,7 +58,7 @@ pub(crate) async fn wait_jetstream(
             ));
         }
         if client.is_none() {
-            match connect(url).await {
+            match connect_as(url, probe).await {
                 Ok(c) => client = Some(c),
                 Err(e) => {
                     last_error = e;

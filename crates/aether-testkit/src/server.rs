@@ -81,9 +81,14 @@ impl NatsServer {
             dir,
         };
         if wait_js {
-            ready::wait_jetstream(&server.url(), process::JS_TIMEOUT, || server.is_running())
-                .await
-                .map_err(|e| format!("{e}\n{}", server.spec.diagnostics(0)))?;
+            ready::wait_jetstream(
+                &server.url(),
+                &server.spec.probe,
+                process::JS_TIMEOUT,
+                || server.is_running(),
+            )
+            .await
+            .map_err(|e| format!("{e}\n{}", server.spec.diagnostics(0)))?;
         }
         Ok(server)
     }
@@ -201,9 +206,11 @@ impl NatsServer {
         };
         *self.lock() = Some(child);
         if wait_js {
-            ready::wait_jetstream(&self.url(), process::JS_TIMEOUT, || self.is_running())
-                .await
-                .map_err(|e| format!("{e}\n{}", self.log_tail(40)))?;
+            ready::wait_jetstream(&self.url(), &self.spec.probe, process::JS_TIMEOUT, || {
+                self.is_running()
+            })
+            .await
+            .map_err(|e| format!("{e}\n{}", self.log_tail(40)))?;
         }
         Ok(())
     }

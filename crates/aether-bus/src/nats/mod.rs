@@ -304,9 +304,10 @@ impl NatsEventBus {
             return Ok(subscription);
         }
         let subject = format!("{}{}", inner.events_prefix, pattern);
+        let since = tokio::time::Instant::now();
         let subscriber = inner
             .client
-            .subscribe(subject)
+            .subscribe(subject.clone())
             .await
             .map_err(|e| nats_err("subscribing", e))?;
         if !inner.join_group(pattern, &entry) {
@@ -327,6 +328,17 @@ impl NatsEventBus {
             return Err(Inner::closed_error());
         }
         inner.confirm_with_server().await;
+        // The server refuses a subscription it does not permit with an
+        // error on the connection, which arrives before the confirmation;
+        // give the client's event task a moment to record it.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        if let Some(refusal) = aether_nats::refused_since(&subject, since) {
+            // Dropping `subscription` undoes the local side.
+            return Err(BusError::new(
+                BusErrorKind::PermissionDenied,
+                format!("subscribing to {pattern:?}: {refusal}"),
+            ));
+        }
         Ok(subscription)
     }
 

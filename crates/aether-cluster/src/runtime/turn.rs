@@ -68,6 +68,9 @@ fn echo(e: &Error) -> Error {
         Error::Unavailable { message, .. } => Error::unavailable(message.clone()),
         Error::Missing { message, .. } => Error::missing(message.clone()),
         Error::Unsupported { message, .. } => Error::unsupported(message.clone()),
+        Error::PermissionDenied {
+            message, subject, ..
+        } => Error::permission_denied(message.clone(), subject.clone()),
         other => Error::storage(other.to_string()),
     }
 }

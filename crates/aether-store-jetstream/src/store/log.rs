@@ -45,7 +45,7 @@ impl EventLog for JetStreamEventStore {
     ) -> Result<LogSubscription> {
         let start = after.map_or(1, |p| p.sequence.max(1));
         let timeout = self.inner.config.request_timeout;
-        let consumer = tokio::time::timeout(
+        let creating = tokio::time::timeout(
             timeout,
             self.inner.stream.create_consumer(OrderedConfig {
                 filter_subjects: self.log_filters(&selection),
@@ -54,10 +54,16 @@ impl EventLog for JetStreamEventStore {
                 },
                 ..Default::default()
             }),
-        )
-        .await
-        .map_err(|_| Error::unavailable("log subscription: creating the consumer timed out"))?
-        .map_err(|e| consumer_error("log subscription: creating the consumer", e))?;
+        );
+        let consumer = super::refusable(&self.inner.stream_name, async {
+            creating
+                .await
+                .map_err(|_| {
+                    Error::unavailable("log subscription: creating the consumer timed out")
+                })?
+                .map_err(|e| consumer_error("log subscription: creating the consumer", e))
+        })
+        .await?;
         let backlog = consumer.cached_info().num_pending;
         let name = consumer.cached_info().name.clone();
         let messages = consumer

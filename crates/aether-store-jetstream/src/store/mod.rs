@@ -117,7 +117,11 @@ impl JetStreamEventStore {
             .build(client.clone());
         let stream_config = config.event_stream_config(atomic_batches)?;
         let stream_name = stream_config.name.clone();
-        let stream = ensure_stream(&js, stream_config, config.request_timeout).await?;
+        let stream = refusable(
+            &stream_name,
+            ensure_stream(&js, stream_config, config.request_timeout),
+        )
+        .await?;
         let max_payload = if info.max_payload == 0 {
             1024 * 1024
         } else {
@@ -247,14 +251,30 @@ impl EventStore for JetStreamEventStore {
         expected: ExpectedVersion,
         events: Vec<Event>,
     ) -> Result<u64> {
-        self.append_checked(actor_id, expected, events).await
+        let stream = &self.inner.stream_name;
+        refusable(stream, self.append_checked(actor_id, expected, events)).await
     }
 
     async fn read_with_errors(&self, actor_id: &ActorId, from_version: u64) -> Result<Replay> {
-        self.replay(actor_id, from_version).await
+        refusable(&self.inner.stream_name, self.replay(actor_id, from_version)).await
     }
 
     async fn latest_version(&self, actor_id: &ActorId) -> Result<u64> {
-        self.latest(actor_id).await
+        refusable(&self.inner.stream_name, self.latest(actor_id)).await
     }
+}
+
+/// Runs a store operation on `stream`; a permissions violation the server
+/// reports for the stream meanwhile ends it at once as
+/// [`aether_core::Error::PermissionDenied`] (the refused request took no
+/// effect) instead of the request's timeout. Reported for connections
+/// dialed by `aether_nats::connect` (every `connect` door) or built with
+/// `aether_nats::on_event` as their event callback.
+pub(crate) async fn refusable<T>(
+    stream: &str,
+    operation: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    aether_nats::refusable(stream, operation)
+        .await
+        .unwrap_or_else(|refusal| Err(refusal.into()))
 }

@@ -1,0 +1,530 @@
+//! Secure deployments against real nats-servers configured by the test kit:
+//! TLS (certificates generated here), users and passwords, tokens, NKeys,
+//! client certificates, per-namespace subject permissions and two accounts.
+//! Every component connects and works over TLS with credentials (the store
+//! conformance suite runs over such a connection); refused credentials, TLS
+//! mismatches and permission violations reach the caller at once as errors
+//! of their own kind.
+
+use std::time::{Duration, Instant};
+
+use aether::bus::{NatsBusConfig, NatsEventBus};
+use aether::cluster::{ClusterConfig, ClusterNode};
+use aether::jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether::nats::{Auth, ConnectConfig, ConnectErrorKind, TlsConfig};
+use aether::prelude::*;
+use aether_testkit::{NatsServer, Pki};
+
+/// A user with every permission, for the test kit's readiness probe.
+const ADMIN: (&str, &str) = ("admin", "admin-pw");
+
+fn users_block(extra: &str) -> String {
+    format!(
+        "authorization {{\n  users = [\n    {{ user: {}, password: {} }}\n    {{ user: app, password: app-pw }}\n{extra}  ]\n}}\n",
+        ADMIN.0, ADMIN.1
+    )
+}
+
+fn app(tls: Option<TlsConfig>) -> ConnectConfig {
+    ConnectConfig {
+        auth: Auth::UserPassword {
+            user: "app".into(),
+            password: "app-pw".into(),
+        },
+        tls,
+        timeout: Duration::from_secs(3),
+        ..ConnectConfig::default()
+    }
+}
+
+fn trusting(pki: &Pki) -> Option<TlsConfig> {
+    Some(TlsConfig {
+        ca: Some(pki.ca.clone()),
+        ..TlsConfig::default()
+    })
+}
+
+async fn tls_server(pki: &Pki, verify_clients: bool, extra_users: &str) -> NatsServer {
+    let builder = NatsServer::with_config(format!(
+        "{}{}",
+        pki.server_tls_block(verify_clients),
+        users_block(extra_users)
+    ));
+    if verify_clients {
+        // The readiness probe has no client certificate: no JetStream, so
+        // only the server's "ready" line is waited for.
+        return builder.jetstream(false).start().await;
+    }
+    builder
+        .probe_credentials(ADMIN.0, ADMIN.1)
+        .probe_tls(&pki.ca)
+        .start()
+        .await
+}
+
+#[test]
+fn every_component_works_over_tls_with_credentials() {
+    with_big_stack(every_component);
+}
+
+/// Runs `body` on a 2-worker runtime whose threads have 8 MiB stacks: the
+/// whole conformance suite inside one test, on unoptimised builds, polls
+/// deeper than a test thread's default 2 MiB allows.
+fn with_big_stack<F, Fut>(body: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    const STACK: usize = 8 * 1024 * 1024;
+    std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_stack_size(STACK)
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(body())
+        })
+        .expect("the test thread")
+        .join()
+        .expect("the test body");
+}
+
+async fn every_component() {
+    let pki = Pki::generate();
+    let server = tls_server(&pki, false, "").await;
+    let url = server.url();
+    let connect = app(trusting(&pki));
+
+    // The store, and the whole store conformance suite over this connection.
+    let store = JetStreamEventStore::connect(
+        &url,
+        JetStreamConfig {
+            namespace: "secure".into(),
+            connect: connect.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the store connects over TLS with a password");
+    Box::pin(aether_testkit::conformance::run_event_store_suite(&store)).await;
+    let snapshots = store.open_snapshot_store().await.unwrap();
+    Box::pin(aether_testkit::conformance::run_snapshot_store_suite(
+        &snapshots,
+    ))
+    .await;
+
+    // The bus: an event crosses from one bus to another.
+    let bus_config = || NatsBusConfig {
+        connect: connect.clone(),
+        ..Default::default()
+    };
+    let a = NatsEventBus::connect(&url, bus_config()).await.unwrap();
+    let b = NatsEventBus::connect(&url, bus_config()).await.unwrap();
+    let mut sub = b.subscribe("orders").await.unwrap();
+    let actor = ActorId::new("order-1").unwrap();
+    a.publish("orders", Event::new(actor.clone(), 1, "Placed", json!({})))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), sub.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got.into_event().is_some());
+
+    // A cluster node joins and sees itself.
+    let node = ClusterNode::connect(
+        &url,
+        ClusterConfig {
+            cluster_name: "secure".into(),
+            connect: connect.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("a cluster node connects over TLS with a password");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while node.members().is_empty() {
+        assert!(Instant::now() < deadline, "the node sees itself");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    node.shutdown().await.unwrap();
+
+    // Projections' KV buckets on the store's connection.
+    aether::projection::KvCheckpoints::open(store.client().clone(), Default::default())
+        .await
+        .expect("checkpoints over TLS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_and_tls_mismatches_fail_at_once_with_their_own_kind() {
+    let pki = Pki::generate();
+    let server = tls_server(&pki, false, "").await;
+    let url = server.url();
+    let dial = |config: ConnectConfig| {
+        let url = url.clone();
+        async move {
+            let started = Instant::now();
+            let err = aether::nats::connect(&url, &config, "t").await.unwrap_err();
+            assert!(
+                started.elapsed() < config.timeout + Duration::from_secs(1),
+                "within the connect timeout"
+            );
+            err
+        }
+    };
+    let wrong_password = ConnectConfig {
+        auth: Auth::UserPassword {
+            user: "app".into(),
+            password: "nope".into(),
+        },
+        ..app(trusting(&pki))
+    };
+    assert_eq!(
+        dial(wrong_password).await.kind(),
+        ConnectErrorKind::Unauthorized
+    );
+    let unknown_user = ConnectConfig {
+        auth: Auth::UserPassword {
+            user: "mallory".into(),
+            password: "x".into(),
+        },
+        ..app(trusting(&pki))
+    };
+    assert_eq!(
+        dial(unknown_user).await.kind(),
+        ConnectErrorKind::Unauthorized
+    );
+    // Nothing at all: the server wants a user.
+    let anonymous = ConnectConfig {
+        auth: Auth::None,
+        ..app(trusting(&pki))
+    };
+    assert_eq!(dial(anonymous).await.kind(), ConnectErrorKind::Unauthorized);
+    // A CA that did not sign the server's certificate.
+    let untrusted = app(Some(TlsConfig {
+        ca: Some(pki.other_ca.clone()),
+        ..TlsConfig::default()
+    }));
+    assert_eq!(dial(untrusted).await.kind(), ConnectErrorKind::Tls);
+    // No TLS settings against a server that requires TLS: the client
+    // upgrades with the public roots, which do not know the test CA.
+    assert_eq!(dial(app(None)).await.kind(), ConnectErrorKind::Tls);
+    // The same through a component: the core error says what happened.
+    let err = JetStreamEventStore::connect(
+        &url,
+        JetStreamConfig {
+            connect: ConnectConfig {
+                auth: Auth::UserPassword {
+                    user: "app".into(),
+                    password: "nope".into(),
+                },
+                ..app(trusting(&pki))
+            },
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_permission_denied(), "{err}");
+    assert!(!err.is_transient(), "not retried as transient");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_tokens_and_nkeys_authenticate() {
+    // A server that verifies client certificates.
+    let pki = Pki::generate();
+    let server = tls_server(&pki, true, "").await;
+    let with_cert = app(Some(TlsConfig {
+        ca: Some(pki.ca.clone()),
+        cert: Some(pki.client_cert.clone()),
+        key: Some(pki.client_key.clone()),
+        first: false,
+    }));
+    let client = aether::nats::connect(&server.url(), &with_cert, "t")
+        .await
+        .expect("a client certificate signed by the CA is accepted");
+    client.flush().await.unwrap();
+    let without = app(trusting(&pki));
+    let err = aether::nats::connect(&server.url(), &without, "t")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ConnectErrorKind::Tls | ConnectErrorKind::Unauthorized
+        ),
+        "{err:?}"
+    );
+
+    // A token.
+    let server = NatsServer::with_config("authorization { token: s3cret-token }")
+        .jetstream(false)
+        .start()
+        .await;
+    let token = |t: &str| ConnectConfig {
+        auth: Auth::Token(t.into()),
+        ..ConnectConfig::default()
+    };
+    aether::nats::connect(&server.url(), &token("s3cret-token"), "t")
+        .await
+        .expect("the right token");
+    let err = aether::nats::connect(&server.url(), &token("wrong"), "t")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ConnectErrorKind::Unauthorized);
+
+    // An NKey.
+    let key = nkeys::KeyPair::new_user();
+    let other = nkeys::KeyPair::new_user();
+    let server = NatsServer::with_config(format!(
+        "authorization {{ users = [ {{ nkey: {} }} ] }}",
+        key.public_key()
+    ))
+    .jetstream(false)
+    .start()
+    .await;
+    let nkey = |k: &nkeys::KeyPair| ConnectConfig {
+        auth: Auth::NKey(k.seed().unwrap()),
+        ..ConnectConfig::default()
+    };
+    aether::nats::connect(&server.url(), &nkey(&key), "t")
+        .await
+        .expect("the known NKey");
+    let err = aether::nats::connect(&server.url(), &nkey(&other), "t")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ConnectErrorKind::Unauthorized);
+    let bad_seed = ConnectConfig {
+        auth: Auth::NKey("SUnot-a-seed".into()),
+        ..ConnectConfig::default()
+    };
+    assert_eq!(
+        aether::nats::connect(&server.url(), &bad_seed, "t")
+            .await
+            .unwrap_err()
+            .kind(),
+        ConnectErrorKind::InvalidConfig
+    );
+}
+
+/// The permissions of a tenant that owns namespace `ns` of the JetStream
+/// store (stream `AETHER_<ns>` and its snapshots) and of the bus (prefix
+/// `aether.<ns>.bus`), with replies under `_INBOX_<ns>`: the recipe of
+/// `docs/security.md`.
+fn tenant_permissions(ns: &str) -> String {
+    let stream = format!("AETHER_{ns}");
+    let mut publish = Vec::new();
+    for s in [stream.clone(), format!("{stream}_SNAP")] {
+        publish.extend([
+            format!("$JS.API.*.*.{s}"),
+            format!("$JS.API.*.*.{s}.>"),
+            format!("$JS.API.STREAM.MSG.GET.{s}"),
+            format!("$JS.API.CONSUMER.MSG.NEXT.{s}.>"),
+        ]);
+    }
+    publish.extend([format!("{stream}.>"), format!("aether.{ns}.bus.>")]);
+    let subscribe = [format!("_INBOX_{ns}.>"), format!("aether.{ns}.bus.>")];
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "permissions: {{ publish: {{ allow: [{}] }}, subscribe: {{ allow: [{}] }} }}",
+        list(&publish),
+        list(&subscribe)
+    )
+}
+
+fn tenant(ns: &str) -> ConnectConfig {
+    ConnectConfig {
+        auth: Auth::UserPassword {
+            user: format!("tenant-{ns}"),
+            password: format!("{ns}-pw"),
+        },
+        inbox_prefix: Some(format!("_INBOX_{ns}")),
+        timeout: Duration::from_secs(3),
+        ..ConnectConfig::default()
+    }
+}
+
+fn store_config(ns: &str, connect: ConnectConfig) -> JetStreamConfig {
+    JetStreamConfig {
+        namespace: ns.into(),
+        connect,
+        request_timeout: Duration::from_secs(5),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_tenant_is_refused_by_the_server_outside_its_namespace() {
+    with_big_stack(tenant_isolation);
+}
+
+async fn tenant_isolation() {
+    let users = format!(
+        "    {{ user: tenant-a, password: a-pw, {} }}\n    {{ user: tenant-b, password: b-pw, {} }}\n",
+        tenant_permissions("a"),
+        tenant_permissions("b")
+    );
+    let server = NatsServer::with_config(users_block(&users))
+        .probe_credentials(ADMIN.0, ADMIN.1)
+        .start()
+        .await;
+    let url = server.url();
+
+    // Each tenant works in its own namespace with exactly the documented
+    // permissions: the store conformance suite passes for tenant a.
+    let a = JetStreamEventStore::connect(&url, store_config("a", tenant("a")))
+        .await
+        .expect("tenant a opens its namespace");
+    Box::pin(aether_testkit::conformance::run_event_store_suite(&a)).await;
+    let snapshots = a.open_snapshot_store().await.expect("its snapshots");
+    Box::pin(aether_testkit::conformance::run_snapshot_store_suite(
+        &snapshots,
+    ))
+    .await;
+    let b = JetStreamEventStore::connect(&url, store_config("b", tenant("b")))
+        .await
+        .expect("tenant b opens its namespace");
+    let secret = ActorId::new("account-1").unwrap();
+    b.append(Event::new(
+        secret.clone(),
+        1,
+        "Opened",
+        json!({"owner": "b"}),
+    ))
+    .await
+    .unwrap();
+
+    // Tenant a opening namespace b: refused by the server, reported at once.
+    let started = Instant::now();
+    let err = JetStreamEventStore::connect(&url, store_config("b", tenant("a")))
+        .await
+        .unwrap_err();
+    assert!(err.is_permission_denied(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "at once, not after the 5 s request timeout: {:?}",
+        started.elapsed()
+    );
+    let aether::Error::PermissionDenied { subject, .. } = &err else {
+        unreachable!()
+    };
+    assert!(
+        subject.as_deref().is_some_and(|s| s.contains("AETHER_b")),
+        "{subject:?}"
+    );
+
+    // Around the store: a raw append to b's subject and a raw read of b's
+    // stream by tenant a are refused by the server too.
+    let raw = aether::nats::connect(&url, &tenant("a"), "raw")
+        .await
+        .unwrap();
+    let js = aether::async_nats::jetstream::new(raw.clone());
+    let publish = aether::nats::refusable(
+        "AETHER_b",
+        js.publish(b.subject_for(&secret), "forged".into()),
+    )
+    .await;
+    let refusal = match publish {
+        Err(refusal) => refusal,
+        Ok(Ok(ack)) => match aether::nats::refusable("AETHER_b", ack.into_future()).await {
+            Err(refusal) => refusal,
+            Ok(r) => panic!("a forged append was not refused: {r:?}"),
+        },
+        Ok(Err(e)) => panic!("unexpected publish error {e}"),
+    };
+    assert_eq!(refusal.operation.to_lowercase(), "publish");
+    let read = aether::nats::refusable("AETHER_b", js.get_stream("AETHER_b")).await;
+    assert!(read.is_err(), "reading b's stream is refused");
+
+    // B's data is untouched.
+    let history = b.read(&secret, 1).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].event_type, "Opened");
+
+    // The bus: tenant a receives its namespace, and is refused b's.
+    let bus = |ns: &str, connect: ConnectConfig| NatsBusConfig {
+        subject_prefix: format!("aether.{ns}.bus"),
+        connect,
+        ..Default::default()
+    };
+    let bus_a = NatsEventBus::connect(&url, bus("a", tenant("a")))
+        .await
+        .unwrap();
+    let mut mine = bus_a.subscribe("orders").await.unwrap();
+    let err = match NatsEventBus::connect(&url, bus("b", tenant("a"))).await {
+        Err(e) => e,
+        Ok(bus_b_as_a) => bus_b_as_a.subscribe("orders").await.unwrap_err(),
+    };
+    assert_eq!(
+        err.kind(),
+        aether::bus::BusErrorKind::PermissionDenied,
+        "{err}"
+    );
+    let bus_b = NatsEventBus::connect(&url, bus("b", tenant("b")))
+        .await
+        .unwrap();
+    bus_b
+        .publish("orders", Event::new(secret.clone(), 2, "ForB", json!({})))
+        .await
+        .unwrap();
+    let publisher_a = NatsEventBus::connect(&url, bus("a", tenant("a")))
+        .await
+        .unwrap();
+    publisher_a
+        .publish("orders", Event::new(secret, 1, "ForA", json!({})))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), mine.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .into_event()
+        .unwrap();
+    assert_eq!(got.event.event_type, "ForA", "only its own namespace");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_accounts_never_see_each_other() {
+    let server = NatsServer::with_config(
+        "accounts {\n  A: { jetstream: enabled, users: [ { user: a, password: a-pw } ] }\n  B: { jetstream: enabled, users: [ { user: b, password: b-pw } ] }\n}\n",
+    )
+    .probe_credentials("a", "a-pw")
+    .start()
+    .await;
+    let as_user = |user: &str| ConnectConfig {
+        auth: Auth::UserPassword {
+            user: user.into(),
+            password: format!("{user}-pw"),
+        },
+        ..ConnectConfig::default()
+    };
+    // The same namespace in both accounts: two separate streams.
+    let a = JetStreamEventStore::connect(&server.url(), store_config("shared", as_user("a")))
+        .await
+        .unwrap();
+    let b = JetStreamEventStore::connect(&server.url(), store_config("shared", as_user("b")))
+        .await
+        .unwrap();
+    let actor = ActorId::new("account-1").unwrap();
+    a.append(Event::new(actor.clone(), 1, "InA", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.latest_version(&actor).await.unwrap(),
+        0,
+        "B sees nothing of A"
+    );
+    b.append(Event::new(actor.clone(), 1, "InB", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(a.read(&actor, 1).await.unwrap()[0].event_type, "InA");
+    assert_eq!(b.read(&actor, 1).await.unwrap()[0].event_type, "InB");
+}
