@@ -28,6 +28,9 @@ for features in "" memory runtime jetstream bus cluster projection; do
     RUSTFLAGS="-D warnings" cargo check --quiet --locked -p aether --lib --no-default-features ${features:+--features "$features"}
 done
 
+step "dependencies: licences, banned and duplicate crates (offline)"
+python3 scripts/check-deps.py
+
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 

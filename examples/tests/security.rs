@@ -407,6 +407,7 @@ async fn tenant_isolation() {
     let err = JetStreamEventStore::connect(&url, store_config("b", tenant("a")))
         .await
         .unwrap_err();
+    eprintln!("refused after {:?}", started.elapsed());
     assert!(err.is_permission_denied(), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(3),
