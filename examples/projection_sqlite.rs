@@ -277,6 +277,9 @@ pub async fn run(url: &str) -> Result<(), BoxError> {
     }
     println!("equal to a fresh rebuild and to the expected sums: every event applied once");
     let _ = std::fs::remove_dir_all(&dir);
+    // This run's namespace is its own: leave nothing behind on the server.
+    let js = aether::async_nats::jetstream::new(store.client().clone());
+    let _ = js.delete_stream(store.stream_name()).await;
     Ok(())
 }
 

@@ -81,7 +81,7 @@ fn record(node: &NodeId, term: u64) -> Bytes {
     )
 }
 
-fn observed(entry: &kv::Entry) -> Option<LeaderInfo> {
+pub(crate) fn observed(entry: &kv::Entry) -> Option<LeaderInfo> {
     if entry.operation != kv::Operation::Put {
         return None;
     }

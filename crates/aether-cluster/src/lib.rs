@@ -92,6 +92,7 @@ mod election;
 mod error;
 pub mod hash;
 mod id;
+mod inspect;
 mod membership;
 mod nats;
 mod node;
@@ -110,6 +111,7 @@ pub use config::{
 pub use election::{LEADER_KEY, LeaderInfo, Leadership};
 pub use error::{ClusterError, ClusterErrorKind, Result};
 pub use id::{ShardId, Term};
+pub use inspect::{ClaimEntry, ClusterInspector, MemberEntry};
 pub use membership::{
     EventsError, LeaseStatus, LeaveReason, Member, MemberView, MembershipEvent, MembershipEvents,
     NodeInfo,

@@ -71,7 +71,7 @@
 
 mod actor;
 mod actor_ref;
-mod cluster;
+pub(crate) mod cluster;
 mod config;
 mod dedupe;
 mod error;

@@ -108,6 +108,18 @@ impl JetStreamEventStore {
     /// consumer), and those appends then wait for `request_timeout` before
     /// the store checks whether they landed (correct, but slow).
     pub async fn open(client: Client, config: JetStreamConfig) -> Result<Self> {
+        Self::open_with(client, config, true).await
+    }
+
+    /// Attaches to the event stream of `config` as it exists, without
+    /// creating or changing it (for tools that must not alter a deployment,
+    /// such as the `aether` CLI). A missing stream is
+    /// [`aether_core::Error::Missing`].
+    pub async fn open_existing(client: Client, config: JetStreamConfig) -> Result<Self> {
+        Self::open_with(client, config, false).await
+    }
+
+    async fn open_with(client: Client, config: JetStreamConfig, create: bool) -> Result<Self> {
         config.validate()?;
         let info = client.server_info();
         let atomic_batches = config.atomic_batches && setup::supports_atomic_batches(&info.version);
@@ -117,11 +129,15 @@ impl JetStreamEventStore {
             .build(client.clone());
         let stream_config = config.event_stream_config(atomic_batches)?;
         let stream_name = stream_config.name.clone();
-        let stream = refusable(
-            &stream_name,
-            ensure_stream(&js, stream_config, config.request_timeout),
-        )
-        .await?;
+        let stream = if create {
+            refusable(
+                &stream_name,
+                ensure_stream(&js, stream_config, config.request_timeout),
+            )
+            .await?
+        } else {
+            refusable(&stream_name, setup::existing_stream(&js, &stream_name)).await?
+        };
         let max_payload = if info.max_payload == 0 {
             1024 * 1024
         } else {

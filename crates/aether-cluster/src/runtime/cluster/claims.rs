@@ -26,6 +26,17 @@ pub(crate) enum Phase {
     Released,
 }
 
+impl Phase {
+    /// The phase as written in the claim (`serving`, `releasing`, `released`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Serving => "serving",
+            Self::Releasing => "releasing",
+            Self::Released => "released",
+        }
+    }
+}
+
 /// The value of a claim key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Claim {

@@ -14,7 +14,7 @@
 //!   the map and the members change (failover after a lease expires; cold
 //!   planned moves with `Releasing` and `Released` phases).
 
-mod claims;
+pub(crate) mod claims;
 mod config;
 mod fence;
 mod gate;

@@ -1,0 +1,163 @@
+//! The command line.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Inspect and operate a running Aether system on NATS.
+#[derive(Debug, Parser)]
+#[command(name = "aether", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options of every command.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// NATS server URL(s), comma separated.
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub(crate) server: String,
+    /// User credentials file (JWT and NKey seed).
+    #[arg(long, global = true, env = "NATS_CREDS")]
+    pub(crate) creds: Option<String>,
+    /// User name (with --password).
+    #[arg(long, global = true, env = "NATS_USER")]
+    pub(crate) user: Option<String>,
+    /// Password (with --user).
+    #[arg(long, global = true, env = "NATS_PASSWORD", hide_env_values = true)]
+    pub(crate) password: Option<String>,
+    /// Authentication token.
+    #[arg(long, global = true, env = "NATS_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// File holding an NKey seed.
+    #[arg(long, global = true, env = "NATS_NKEY")]
+    pub(crate) nkey: Option<String>,
+    /// CA certificate(s) to trust (PEM).
+    #[arg(long = "tlsca", global = true, env = "NATS_CA")]
+    pub(crate) tls_ca: Option<String>,
+    /// Client certificate (PEM).
+    #[arg(long = "tlscert", global = true, env = "NATS_CERT")]
+    pub(crate) tls_cert: Option<String>,
+    /// Client certificate's key (PEM).
+    #[arg(long = "tlskey", global = true, env = "NATS_KEY")]
+    pub(crate) tls_key: Option<String>,
+    /// Start TLS before the server's greeting (handshake_first servers).
+    #[arg(long = "tlsfirst", global = true)]
+    pub(crate) tls_first: bool,
+    /// Seconds to wait for the server.
+    #[arg(long, global = true, env = "NATS_TIMEOUT", default_value_t = 5.0)]
+    pub(crate) timeout: f64,
+    /// Print JSON (one document, or one object per line when following).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// The store's namespace.
+    #[arg(short, long, global = true, default_value = "default")]
+    pub(crate) namespace: String,
+    /// The store's base stream name.
+    #[arg(long, global = true, default_value = "AETHER")]
+    pub(crate) stream_name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Aether's event and snapshot streams: events, bytes, replicas, oldest and newest.
+    Streams,
+    /// An actor's history, decoded (version, type, time, metadata, data).
+    Events(EventsArgs),
+    /// An actor at a glance: latest version, snapshot, subject, last writers.
+    Actor(ActorArgs),
+    /// Live bus events whose actor matches a pattern.
+    Tail(TailArgs),
+    /// The cluster: members, leader, shards per node, the shard map.
+    Cluster(ClusterArgs),
+    /// The runtime's shard claims: holder, phase, revision.
+    Claims(ClaimsArgs),
+    /// Projections: position, lag and active instance.
+    Projections(ProjectionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// The actor id (its type is the part before the first `-`).
+    pub(crate) actor: String,
+    /// First version to show.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) from: u64,
+    /// Keep printing new events as they are appended (Ctrl-C ends).
+    #[arg(short, long)]
+    pub(crate) follow: bool,
+    /// Also print the stored bytes of malformed entries.
+    #[arg(long)]
+    pub(crate) raw: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ActorArgs {
+    /// The actor id.
+    pub(crate) actor: String,
+    /// How many of the last events to show the writers of.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) last: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TailArgs {
+    /// Actor-id pattern (`order-*`, `order->`, `>` for all).
+    #[arg(default_value = ">")]
+    pub(crate) pattern: String,
+    /// Bus namespace pattern (`orders`, `tenant-a.*`, `>` for all).
+    #[arg(long = "bus-namespace", default_value = ">")]
+    pub(crate) bus_namespace: String,
+    /// The bus's subject prefix.
+    #[arg(long, default_value = "aether.bus")]
+    pub(crate) prefix: String,
+    /// Stop after this many events.
+    #[arg(long)]
+    pub(crate) count: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClusterArgs {
+    /// What to show.
+    #[command(subcommand)]
+    pub(crate) what: ClusterWhat,
+    /// The cluster's name.
+    #[arg(long, global = true, default_value = "aether")]
+    pub(crate) cluster: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClusterWhat {
+    /// Members with their lease state.
+    Members,
+    /// The leader and its term.
+    Leader,
+    /// Shards per node (primaries and replicas).
+    Shards,
+    /// The shard map: epoch, term, and each shard's replicas.
+    Map,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClaimsArgs {
+    /// The cluster's name.
+    #[arg(long, default_value = "aether")]
+    pub(crate) cluster: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProjectionsArgs {
+    /// The checkpoint bucket.
+    #[arg(long, default_value = "AETHER_projection_checkpoints")]
+    pub(crate) checkpoints: String,
+    /// The lease bucket.
+    #[arg(long, default_value = "AETHER_projection_leases")]
+    pub(crate) leases: String,
+}

@@ -1,0 +1,8 @@
+//! One module per command.
+
+pub(crate) mod actor;
+pub(crate) mod cluster;
+pub(crate) mod events;
+pub(crate) mod projections;
+pub(crate) mod streams;
+pub(crate) mod tail;

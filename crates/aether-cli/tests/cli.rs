@@ -1,0 +1,440 @@
+//! The `aether` binary against a real nats-server populated by the library:
+//! each command's `--json` output and human table, bad input (one line on
+//! stderr, a meaningful exit code, never a panic), and `--follow` under a
+//! pseudo-terminal ending cleanly on Ctrl-C.
+
+use std::io::{Read, Write};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use aether_core::{
+    ActorId, Event, EventStore, ExpectedVersion, Metadata, Snapshot, SnapshotStore, json,
+};
+use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether_testkit::NatsServer;
+use serde_json::Value;
+
+fn aether(url: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aether"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NATS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("--server").arg(url).args(args);
+    cmd.output().expect("run aether")
+}
+
+fn ok_json(url: &str, args: &[&str]) -> Value {
+    let out = aether(url, &[args, &["--json"]].concat());
+    assert!(
+        out.status.success(),
+        "aether {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "aether {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn ok_text(url: &str, args: &[&str]) -> String {
+    let out = aether(url, args);
+    assert!(
+        out.status.success(),
+        "aether {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A failing command: its exit code, and a single line on stderr.
+fn fails(url: &str, args: &[&str]) -> (i32, String) {
+    let out = aether(url, args);
+    assert!(!out.status.success(), "aether {args:?} should fail");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
+    assert!(stderr.starts_with("error: "), "{stderr:?}");
+    assert!(!stderr.contains("panicked"), "{stderr:?}");
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+async fn populated(server: &NatsServer) -> JetStreamEventStore {
+    let store = JetStreamEventStore::connect(
+        &server.url(),
+        JetStreamConfig {
+            namespace: "cli".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let order = ActorId::new("order-1").unwrap();
+    let mut meta = Metadata::new();
+    meta.insert("aether.node", "node-a");
+    meta.insert("aether.claim", "7");
+    store
+        .append(Event::new(order.clone(), 1, "Placed", json!({"total": 42})).with_metadata(meta))
+        .await
+        .unwrap();
+    store
+        .append_batch(
+            &order,
+            ExpectedVersion::Exact(1),
+            vec![
+                Event::new(order.clone(), 2, "Paid", json!({})),
+                Event::new(order.clone(), 3, "Shipped", json!({})),
+            ],
+        )
+        .await
+        .unwrap();
+    let snapshots = store.open_snapshot_store().await.unwrap();
+    snapshots
+        .save_snapshot(Snapshot::new(order.clone(), 2, json!({"state": "paid"})))
+        .await
+        .unwrap();
+    // A malformed entry on another actor's subject.
+    let broken = ActorId::new("order-2").unwrap();
+    store
+        .append(Event::new(broken.clone(), 1, "Placed", json!({})))
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(store.client().clone());
+    js.publish(store.subject_for(&broken), "not json".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_events_and_actor_show_what_the_library_stored() {
+    let server = NatsServer::start().await;
+    let _store = populated(&server).await;
+    let url = server.url();
+
+    let streams = ok_json(&url, &["streams"]);
+    let names: Vec<&str> = streams
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"AETHER_cli") && names.contains(&"AETHER_cli_SNAP"),
+        "{names:?}"
+    );
+    let events = streams
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "AETHER_cli")
+        .unwrap();
+    assert_eq!(events["kind"], "events");
+    assert_eq!(events["messages"], 4, "three appends and the garbage");
+    let table = ok_text(&url, &["streams"]);
+    assert!(table.starts_with("STREAM"), "{table}");
+    assert!(
+        table.contains("AETHER_cli_SNAP") && table.contains("snapshots"),
+        "{table}"
+    );
+
+    let history = ok_json(&url, &["events", "order-1", "-n", "cli"]);
+    let versions: Vec<u64> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(history["events"][0]["metadata"]["aether.node"], "node-a");
+    let from = ok_json(&url, &["events", "order-1", "-n", "cli", "--from", "3"]);
+    assert_eq!(from["events"].as_array().unwrap().len(), 1);
+    let text = ok_text(&url, &["events", "order-1", "-n", "cli"]);
+    assert!(
+        text.contains("Placed") && text.contains("Shipped") && text.contains(r#"{"total":42}"#),
+        "{text}"
+    );
+
+    let broken = ok_json(&url, &["events", "order-2", "-n", "cli", "--raw"]);
+    assert_eq!(broken["events"].as_array().unwrap().len(), 1);
+    assert_eq!(broken["malformed"][0]["raw"], "not json");
+    let text = ok_text(&url, &["events", "order-2", "-n", "cli", "--raw"]);
+    assert!(
+        text.contains("MALFORMED at stream sequence 4") && text.contains("not json"),
+        "{text}"
+    );
+
+    let actor = ok_json(&url, &["actor", "order-1", "-n", "cli"]);
+    assert_eq!(actor["latest_version"], 3);
+    assert_eq!(actor["snapshot"]["version"], "2");
+    assert_eq!(actor["subject"], "AETHER_cli.events.order.order-1");
+    assert_eq!(actor["last_events"][0]["node"], "node-a");
+    let text = ok_text(&url, &["actor", "order-1", "-n", "cli"]);
+    assert!(
+        text.contains("latest version  3") && text.contains("WRITER NODE"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gives_one_line_and_a_meaningful_exit_code() {
+    let server = NatsServer::start().await;
+    let _store = populated(&server).await;
+    let url = server.url();
+    let (code, msg) = fails(&url, &["events", "order-404", "-n", "cli"]);
+    assert_eq!(code, 3, "not found: {msg}");
+    let (code, msg) = fails(&url, &["actor", "order-404", "-n", "cli"]);
+    assert_eq!(code, 3, "{msg}");
+    let (code, msg) = fails(&url, &["events", "", "-n", "cli"]);
+    assert_eq!(code, 2, "malformed id: {msg}");
+    let (code, msg) = fails(&url, &["events", "order-1", "-n", "nosuch"]);
+    assert_eq!(code, 3, "unknown namespace: {msg}");
+    assert!(msg.contains("AETHER_nosuch"), "{msg}");
+    let (code, msg) = fails(&url, &["cluster", "members", "--cluster", "nosuch"]);
+    assert_eq!(code, 3, "{msg}");
+    // Nothing listening.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, msg) = fails(
+        &format!("nats://127.0.0.1:{port}"),
+        &["streams", "--timeout", "1"],
+    );
+    assert_eq!(code, 4, "unreachable: {msg}");
+    // Usage errors are clap's (exit 2).
+    let out = aether(&url, &["events"]);
+    assert_eq!(out.status.code(), Some(2));
+    // Wrong credentials.
+    let secured =
+        NatsServer::with_config("authorization { users = [ { user: ops, password: right } ] }")
+            .jetstream(false)
+            .start()
+            .await;
+    let (code, msg) = fails(
+        &secured.url(),
+        &["streams", "--user", "ops", "--password", "wrong"],
+    );
+    assert_eq!(code, 5, "refused: {msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_members_leader_shards_and_map() {
+    let server = NatsServer::start().await;
+    let config = aether_cluster::ClusterConfig {
+        cluster_name: "clitest".into(),
+        ..Default::default()
+    };
+    let node = aether_cluster::ClusterNode::connect(&server.url(), config)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while node.shard_map().is_none() {
+        assert!(Instant::now() < deadline, "a shard map is published");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = server.url();
+    let me = node.id().to_string();
+    let members = ok_json(&url, &["cluster", "members", "--cluster", "clitest"]);
+    assert_eq!(members[0]["node"], me.as_str());
+    let leader = ok_json(&url, &["cluster", "leader", "--cluster", "clitest"]);
+    assert_eq!(leader["node"], me.as_str());
+    assert!(leader["term"].as_u64().unwrap() > 0);
+    let shards = ok_json(&url, &["cluster", "shards", "--cluster", "clitest"]);
+    assert_eq!(shards["nodes"][0]["node"], me.as_str());
+    assert_eq!(shards["nodes"][0]["primaries"], shards["shards"]);
+    let map = ok_json(&url, &["cluster", "map", "--cluster", "clitest"]);
+    assert_eq!(map["leader"], me.as_str());
+    assert_eq!(
+        map["shards"].as_array().unwrap().len() as u64,
+        shards["shards"].as_u64().unwrap()
+    );
+    let text = ok_text(&url, &["cluster", "members", "--cluster", "clitest"]);
+    assert!(
+        text.starts_with("NODE") && text.contains(&me) && text.contains("LEASE LEFT"),
+        "{text}"
+    );
+    let claims = ok_json(&url, &["claims", "--cluster", "clitest"]);
+    assert_eq!(
+        claims,
+        serde_json::json!([]),
+        "no runtime ran on this cluster"
+    );
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_show_position_lag_and_the_active_instance() {
+    use aether_projection::{
+        KvCheckpoints, LeaseConfig, Projection, ProjectionLeases, ProjectionRunner,
+    };
+    struct Count;
+    impl Projection for Count {
+        fn name(&self) -> &str {
+            "orders"
+        }
+        async fn handle(
+            &mut self,
+            _e: &Event,
+            _p: aether_core::LogPosition,
+        ) -> aether_core::Result<()> {
+            Ok(())
+        }
+    }
+    let server = NatsServer::start().await;
+    let store = populated(&server).await;
+    let client = store.client().clone();
+    let checkpoints = KvCheckpoints::open(client.clone(), Default::default())
+        .await
+        .unwrap();
+    let leases = ProjectionLeases::open(
+        client,
+        LeaseConfig {
+            holder: "ops-node-1".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let filter_orders =
+        ProjectionRunner::new(store.clone(), Count, checkpoints).with_leases(leases);
+    let mut running = filter_orders.start();
+    // Four entries: order-1's event, its batch (one entry of two events),
+    // order-2's event, and the garbage, which stops it.
+    running.wait_for(|s| s.is_failed()).await;
+    let url = server.url();
+    let list = ok_json(&url, &["projections", "-n", "cli"]);
+    assert_eq!(list[0]["projection"], "orders");
+    assert_eq!(list[0]["position"], "3.0", "the last good entry");
+    assert_eq!(list[0]["lag"], 1, "one entry behind the head");
+    running.stop().await.unwrap();
+    let list = ok_json(&url, &["projections", "-n", "cli"]);
+    assert_eq!(list[0]["active"], Value::Null, "released on stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_prints_live_bus_events() {
+    let server = NatsServer::start().await;
+    let url = server.url();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aether"))
+        .args([
+            "--server",
+            &url,
+            "tail",
+            "order-*",
+            "--bus-namespace",
+            "shop",
+            "--count",
+            "1",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bus = aether_bus::NatsEventBus::connect(&url, Default::default())
+        .await
+        .unwrap();
+    // Publish until the tail has seen its one matching event and exited
+    // (it may not have subscribed yet when the first ones go out).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "tail did not print the event");
+        for (id, ty) in [("cart-1", "Ignored"), ("order-9", "Placed")] {
+            bus.publish(
+                "shop",
+                Event::new(ActorId::new(id).unwrap(), 1, ty, json!({})),
+            )
+            .await
+            .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(line["namespace"], "shop");
+    assert_eq!(line["event"]["actor_id"], "order-9");
+}
+
+/// `events --follow` in a pseudo-terminal (`script`): prints the history,
+/// then a new event live, and ends with exit 0 on Ctrl-C.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_draws_live_events_and_ends_cleanly_on_ctrl_c() {
+    let server = NatsServer::start().await;
+    let store = populated(&server).await;
+    let url = server.url();
+    let cmd = format!(
+        "{} --server {url} events order-1 -n cli --follow",
+        env!("CARGO_BIN_EXE_aether")
+    );
+    let mut child = Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("`script` runs the command in a pseudo-terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let wait_for = |needle: &str, seen: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !seen.contains(needle) {
+            assert!(Instant::now() < deadline, "{needle:?} not drawn: {seen:?}");
+            if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        }
+    };
+    wait_for("Shipped", &mut seen);
+    // The header is bold on a terminal.
+    assert!(seen.contains("\x1b[1mVERSION"), "{seen:?}");
+    store
+        .append(Event::new(
+            ActorId::new("order-1").unwrap(),
+            4,
+            "Delivered",
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    wait_for("Delivered", &mut seen);
+    // Ctrl-C through the terminal.
+    child.stdin.as_mut().unwrap().write_all(b"\x03").unwrap();
+    child.stdin.as_mut().unwrap().flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(200)) {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(status.success(), "exit {status:?}: {seen:?}");
+    assert!(
+        !seen.contains("panicked") && !seen.contains("error"),
+        "{seen:?}"
+    );
+}
