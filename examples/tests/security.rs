@@ -62,34 +62,9 @@ async fn tls_server(pki: &Pki, verify_clients: bool, extra_users: &str) -> NatsS
         .await
 }
 
-#[test]
-fn every_component_works_over_tls_with_credentials() {
-    with_big_stack(every_component);
-}
-
-/// Runs `body` on a 2-worker runtime whose threads have 8 MiB stacks: the
-/// whole conformance suite inside one test, on unoptimised builds, polls
-/// deeper than a test thread's default 2 MiB allows.
-fn with_big_stack<F, Fut>(body: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()>,
-{
-    const STACK: usize = 8 * 1024 * 1024;
-    std::thread::Builder::new()
-        .stack_size(STACK)
-        .spawn(move || {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_stack_size(STACK)
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(body())
-        })
-        .expect("the test thread")
-        .join()
-        .expect("the test body");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_component_works_over_tls_with_credentials() {
+    every_component().await;
 }
 
 async fn every_component() {
@@ -361,9 +336,9 @@ fn store_config(ns: &str, connect: ConnectConfig) -> JetStreamConfig {
     }
 }
 
-#[test]
-fn a_tenant_is_refused_by_the_server_outside_its_namespace() {
-    with_big_stack(tenant_isolation);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_is_refused_by_the_server_outside_its_namespace() {
+    tenant_isolation().await;
 }
 
 async fn tenant_isolation() {
@@ -528,4 +503,138 @@ async fn two_accounts_never_see_each_other() {
         .unwrap();
     assert_eq!(a.read(&actor, 1).await.unwrap()[0].event_type, "InA");
     assert_eq!(b.read(&actor, 1).await.unwrap()[0].event_type, "InB");
+}
+
+/// Decentralised auth as `nsc` sets it up: an operator, an account and user
+/// JWTs signed here with NKeys, the server in operator mode with a memory
+/// resolver. A valid `.creds` file connects; a revoked user and a user of an
+/// account the server does not know are refused at once; an expired one is
+/// refused before dialing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creds_files_connect_and_revoked_or_foreign_ones_are_refused() {
+    use base64::Engine;
+    let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let jwt = |signer: &nkeys::KeyPair, claims: aether::core::Value| {
+        let header = b64(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+        let body = b64(claims.to_string().as_bytes());
+        let signed = format!("{header}.{body}");
+        let sig = signer.sign(signed.as_bytes()).unwrap();
+        format!("{signed}.{}", b64(&sig))
+    };
+    let operator = nkeys::KeyPair::new_operator();
+    let account = nkeys::KeyPair::new_account();
+    let stranger = nkeys::KeyPair::new_account();
+    let (good, revoked, foreign, expired) = (
+        nkeys::KeyPair::new_user(),
+        nkeys::KeyPair::new_user(),
+        nkeys::KeyPair::new_user(),
+        nkeys::KeyPair::new_user(),
+    );
+    let claims = |iss: &nkeys::KeyPair, sub: &str, name: &str, nats: aether::core::Value| {
+        json!({
+            "jti": format!("{name}{now}").to_uppercase(),
+            "iat": now - 10,
+            "iss": iss.public_key(),
+            "name": name,
+            "sub": sub,
+            "nats": nats,
+        })
+    };
+    let operator_jwt = jwt(
+        &operator,
+        claims(
+            &operator,
+            &operator.public_key(),
+            "op",
+            json!({"type": "operator", "version": 2}),
+        ),
+    );
+    let limits = json!({"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+                        "wildcards": true, "conn": -1, "leaf": -1});
+    let mut revocations = aether::core::serde_json::Map::new();
+    revocations.insert(revoked.public_key(), json!(now));
+    let account_jwt = jwt(
+        &operator,
+        claims(
+            &operator,
+            &account.public_key(),
+            "acct",
+            json!({"limits": limits, "revocations": revocations, "type": "account", "version": 2}),
+        ),
+    );
+    let user_jwt = |user: &nkeys::KeyPair, by: &nkeys::KeyPair, exp: Option<u64>| {
+        let mut c = claims(
+            by,
+            &user.public_key(),
+            "user",
+            json!({"pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1, "type": "user", "version": 2}),
+        );
+        if let Some(exp) = exp {
+            c["exp"] = json!(exp);
+        }
+        jwt(by, c)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let creds = |name: &str, jwt: String, user: &nkeys::KeyPair| {
+        let path = dir.path().join(format!("{name}.creds"));
+        std::fs::write(
+            &path,
+            format!(
+                "-----BEGIN NATS USER JWT-----\n{jwt}\n------END NATS USER JWT------\n\n\
+                 -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+                user.seed().unwrap()
+            ),
+        )
+        .unwrap();
+        ConnectConfig {
+            auth: Auth::CredsFile(path),
+            timeout: Duration::from_secs(3),
+            ..ConnectConfig::default()
+        }
+    };
+    let server = NatsServer::with_config(format!(
+        "operator: {operator_jwt}\nresolver: MEMORY\nresolver_preload: {{\n  {}: {account_jwt}\n}}\n",
+        account.public_key()
+    ))
+    .jetstream(false)
+    .start()
+    .await;
+    let url = server.url();
+    let client = aether::nats::connect(
+        &url,
+        &creds("good", user_jwt(&good, &account, None), &good),
+        "t",
+    )
+    .await
+    .expect("a valid creds file connects");
+    client.flush().await.unwrap();
+    for (name, config) in [
+        (
+            "revoked",
+            creds("revoked", user_jwt(&revoked, &account, None), &revoked),
+        ),
+        (
+            "foreign",
+            creds("foreign", user_jwt(&foreign, &stranger, None), &foreign),
+        ),
+    ] {
+        let started = Instant::now();
+        let err = aether::nats::connect(&url, &config, "t").await.unwrap_err();
+        assert_eq!(err.kind(), ConnectErrorKind::Unauthorized, "{name}: {err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{name}: at once"
+        );
+    }
+    let config = creds(
+        "expired",
+        user_jwt(&expired, &account, Some(now - 60)),
+        &expired,
+    );
+    let err = aether::nats::connect(&url, &config, "t").await.unwrap_err();
+    assert_eq!(err.kind(), ConnectErrorKind::CredentialsExpired, "{err}");
 }

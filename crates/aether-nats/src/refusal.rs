@@ -124,6 +124,9 @@ fn find(part: &str, since: Instant) -> Option<Refusal> {
 /// [`Refusal`] instead of waiting for the operation's timeout.
 pub async fn refusable<T>(part: &str, operation: impl Future<Output = T>) -> Result<T, Refusal> {
     let since = Instant::now();
+    // On the heap: operations are large futures, and keeping them inline
+    // here would copy them through the stack at every layer that wraps one.
+    let operation = Box::pin(operation);
     let mut count = REGISTRY.count.subscribe();
     let refused = async {
         loop {

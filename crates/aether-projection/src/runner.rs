@@ -299,9 +299,18 @@ where
         let mut live = sub.backlog() == 0;
         loop {
             let flush_at = last_save + self.config.checkpoint_interval;
+            // A quiet log must not hide a lost lease: wake when it would run
+            // out (a renewal moves the deadline; the loop re-reads it).
+            let lease_ends = lease.map(Lease::valid_until);
             let entry = tokio::select! {
                 biased;
                 _ = stopped(stop) => return Outcome::Stopped,
+                _ = sleep_until_some(lease_ends) => {
+                    if lease.is_some_and(|l| !l.is_valid()) {
+                        return Outcome::LeaseLost;
+                    }
+                    continue;
+                }
                 e = sub.next() => e,
                 _ = tokio::time::sleep_until(flush_at), if store_checkpoints && unsaved > 0 => {
                     if save(&self.checkpointing, name, *position).await {
@@ -449,6 +458,14 @@ async fn save(checkpointing: &Checkpointing, name: &str, position: Option<LogPos
             tracing::warn!(projection = name, error = %e, "saving the checkpoint failed");
             false
         }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -480,3 +480,160 @@ async fn two_runners_of_one_projection_are_never_both_active() {
         "the successor's token is larger"
     );
 }
+
+/// The active runner's connection is black-holed (a frozen or cut-off
+/// node): it stops handling once its lease runs out on its own clock, and
+/// the standby takes over only after the server expired the lease. The
+/// recorded history (holder, position, token, time) shows no overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_runner_stops_and_the_standby_takes_over_after_the_lease() {
+    use aether_testkit::TcpProxy;
+    let server = NatsServer::start().await;
+    let direct = jetstream(&server).await;
+    let proxy = TcpProxy::start(server.port()).await;
+    let client_a = async_nats::connect(proxy.url()).await.unwrap();
+    let store_a = JetStreamEventStore::open(
+        client_a.clone(),
+        JetStreamConfig {
+            namespace: "proj".into(),
+            request_timeout: Duration::from_millis(500),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let lease = |holder: &str| LeaseConfig {
+        lease: Duration::from_secs(2),
+        safety_margin: Duration::from_millis(300),
+        holder: holder.into(),
+        request_timeout: Duration::from_millis(300),
+        ..LeaseConfig::default()
+    };
+    let leases_a = ProjectionLeases::open(client_a.clone(), lease("a"))
+        .await
+        .unwrap();
+    let leases_b = ProjectionLeases::open(direct.client().clone(), lease("b"))
+        .await
+        .unwrap();
+    let checkpoints_a = KvCheckpoints::open(client_a.clone(), KvCheckpointConfig::default())
+        .await
+        .unwrap();
+    let checkpoints_b = KvCheckpoints::open(direct.client().clone(), KvCheckpointConfig::default())
+        .await
+        .unwrap();
+    type Log = Arc<Mutex<Vec<(String, LogPosition, std::time::Instant)>>>;
+    let history: Log = Arc::default();
+    #[derive(Clone)]
+    struct Timed {
+        me: String,
+        history: Log,
+    }
+    impl Projection for Timed {
+        fn name(&self) -> &str {
+            "fenced"
+        }
+        async fn handle(&mut self, _e: &Event, at: LogPosition) -> Result<()> {
+            self.history
+                .lock()
+                .unwrap()
+                .push((self.me.clone(), at, std::time::Instant::now()));
+            Ok(())
+        }
+    }
+    let config = RunnerConfig {
+        checkpoint_interval: Duration::from_millis(100),
+        ..RunnerConfig::default()
+    };
+    let mut ra = ProjectionRunner::new(
+        store_a.clone(),
+        Timed {
+            me: "a".into(),
+            history: history.clone(),
+        },
+        checkpoints_a,
+    )
+    .with_leases(leases_a)
+    .with_config(config.clone())
+    .start();
+    let sa = tokio::time::timeout(WAIT, ra.wait_for(|s| s.lease_token.is_some()))
+        .await
+        .unwrap();
+    let mut rb = ProjectionRunner::new(
+        direct.clone(),
+        Timed {
+            me: "b".into(),
+            history: history.clone(),
+        },
+        checkpoints_b,
+    )
+    .with_leases(leases_b)
+    .with_config(config)
+    .start();
+    let a = ActorId::new("acct-1").unwrap();
+    for v in 1..=10 {
+        direct
+            .append(Event::new(a.clone(), v, "Added", json!(v)))
+            .await
+            .unwrap();
+    }
+    tokio::time::timeout(WAIT, ra.wait_for(|s| s.handled == 10))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await; // A saves its checkpoint
+    assert_eq!(rb.status().state, State::Standby);
+    let cut = std::time::Instant::now();
+    proxy.blackhole();
+    let sb = tokio::time::timeout(WAIT, rb.wait_for(|s| s.lease_token.is_some()))
+        .await
+        .unwrap();
+    let took_over = cut.elapsed();
+    assert!(
+        took_over >= Duration::from_millis(1_500),
+        "the standby waited for the lease to expire: {took_over:?}"
+    );
+    assert!(sb.lease_token > sa.lease_token, "a larger fencing token");
+    for v in 11..=20 {
+        direct
+            .append(Event::new(a.clone(), v, "Added", json!(v)))
+            .await
+            .unwrap();
+    }
+    tokio::time::timeout(
+        WAIT,
+        rb.wait_for(|s| s.is_live() && s.position.is_some_and(|p| p.sequence >= 20)),
+    )
+    .await
+    .unwrap();
+    let history = history.lock().unwrap().clone();
+    let last_a = history
+        .iter()
+        .filter(|h| h.0 == "a")
+        .map(|h| h.2)
+        .max()
+        .unwrap();
+    let first_b = history
+        .iter()
+        .filter(|h| h.0 == "b")
+        .map(|h| h.2)
+        .min()
+        .unwrap();
+    assert!(
+        last_a < first_b,
+        "never both active: A's last call before B's first"
+    );
+    assert!(
+        last_a < cut + Duration::from_secs(2),
+        "A stopped within its lease"
+    );
+    let mut positions: Vec<u64> = history.iter().map(|h| h.1.sequence).collect();
+    positions.sort_unstable();
+    positions.dedup();
+    assert_eq!(
+        positions,
+        (1..=20).collect::<Vec<_>>(),
+        "every event handled"
+    );
+    proxy.heal();
+    rb.stop().await.unwrap();
+    ra.stop().await.unwrap();
+}
