@@ -81,6 +81,29 @@ pub(crate) enum Command {
     Claims(ClaimsArgs),
     /// Projections: position, lag and active instance.
     Projections(ProjectionsArgs),
+    /// The actors active on a node of the runtime.
+    Actors(ActorsArgs),
+    /// Asks the node serving an actor to passivate it (it activates again on its next message).
+    Passivate(PassivateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ActorsArgs {
+    /// The node's id.
+    #[arg(long)]
+    pub(crate) node: String,
+    /// The cluster's name.
+    #[arg(long, default_value = "aether")]
+    pub(crate) cluster: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PassivateArgs {
+    /// The actor id.
+    pub(crate) actor: String,
+    /// The cluster's name.
+    #[arg(long, default_value = "aether")]
+    pub(crate) cluster: String,
 }
 
 #[derive(Debug, Args)]

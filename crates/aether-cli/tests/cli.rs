@@ -438,3 +438,92 @@ async fn follow_draws_live_events_and_ends_cleanly_on_ctrl_c() {
         "{seen:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_actors_passivate_and_claims() {
+    use aether_cluster::runtime::{ActorConfig, ActorSystem};
+    use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
+    use aether_testkit::fixtures::Counter;
+    let server = NatsServer::start().await;
+    let url = server.url();
+    let events = JetStreamEventStore::connect(
+        &url,
+        JetStreamConfig {
+            namespace: "rt".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = aether_nats::connect(url.as_str(), &Default::default(), "node")
+        .await
+        .unwrap();
+    let node = ClusterNode::start(
+        client,
+        ClusterConfig {
+            cluster_name: "rtcli".into(),
+            node: NodeInfo::new(aether_core::NodeId::new("node-a").unwrap()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let system = ActorSystem::builder()
+        .events(events)
+        .cluster(node)
+        .register_routed::<Counter>(ActorConfig::default())
+        .start()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for id in ["counter-1", "counter-2"] {
+        let actor = system.get::<Counter>(ActorId::new(id).unwrap()).unwrap();
+        loop {
+            match actor.ask(3u64).await {
+                Ok(_) => break,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "the actor serves: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+    let active = ok_json(&url, &["actors", "--node", "node-a", "--cluster", "rtcli"]);
+    assert_eq!(active["node"], "node-a");
+    assert_eq!(
+        active["actors"],
+        serde_json::json!(["counter-1", "counter-2"])
+    );
+    let text = ok_text(&url, &["actors", "--node", "node-a", "--cluster", "rtcli"]);
+    assert!(
+        text.starts_with("ACTOR") && text.contains("2 active on node-a"),
+        "{text}"
+    );
+
+    let done = ok_json(&url, &["passivate", "counter-1", "--cluster", "rtcli"]);
+    assert_eq!(done["node"], "node-a");
+    assert_eq!(done["passivated"], true);
+    let one = system
+        .get::<Counter>(ActorId::new("counter-1").unwrap())
+        .unwrap();
+    while one.is_active() {
+        assert!(Instant::now() < deadline, "counter-1 passivates");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let active = ok_json(&url, &["actors", "--node", "node-a", "--cluster", "rtcli"]);
+    assert_eq!(active["actors"], serde_json::json!(["counter-2"]));
+    let again = ok_json(&url, &["passivate", "counter-1", "--cluster", "rtcli"]);
+    assert_eq!(again["passivated"], false, "not active any more");
+
+    let claims = ok_json(&url, &["claims", "--cluster", "rtcli"]);
+    let claims = claims.as_array().unwrap();
+    assert!(!claims.is_empty());
+    assert!(
+        claims
+            .iter()
+            .all(|c| c["holder"] == "node-a" && c["phase"] == "serving")
+    );
+    let (code, msg) = fails(&url, &["actors", "--node", "node-z", "--cluster", "rtcli"]);
+    assert_eq!(code, 3, "{msg}");
+    system.shutdown().await.unwrap();
+}

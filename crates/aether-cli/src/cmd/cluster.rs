@@ -9,7 +9,7 @@ use crate::args::{ClaimsArgs, ClusterArgs, ClusterWhat, Global};
 use crate::error::CliError;
 use crate::output::{self, Output};
 
-async fn inspector(g: &Global, cluster: &str) -> Result<ClusterInspector, CliError> {
+pub(crate) async fn inspector(g: &Global, cluster: &str) -> Result<ClusterInspector, CliError> {
     let client = crate::conn::client(g).await?;
     ClusterInspector::open(client, cluster).await.map_err(|e| {
         let mut e = CliError::from(e);

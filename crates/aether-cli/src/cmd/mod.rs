@@ -4,5 +4,6 @@ pub(crate) mod actor;
 pub(crate) mod cluster;
 pub(crate) mod events;
 pub(crate) mod projections;
+pub(crate) mod runtime;
 pub(crate) mod streams;
 pub(crate) mod tail;

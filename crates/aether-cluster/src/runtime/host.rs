@@ -276,6 +276,9 @@ pub(crate) trait Actors: Send + Sync {
 
     /// How many actors of the type are active.
     fn active(&self) -> usize;
+
+    /// The ids of the active actors of the type.
+    fn ids(&self) -> Vec<ActorId>;
 }
 
 impl<A: Aggregate> Actors for Host<A> {
@@ -302,5 +305,9 @@ impl<A: Aggregate> Actors for Host<A> {
 
     fn active(&self) -> usize {
         self.slots.len()
+    }
+
+    fn ids(&self) -> Vec<ActorId> {
+        self.slots.iter().map(|s| s.key().clone()).collect()
     }
 }

@@ -86,6 +86,7 @@ mod system;
 mod turn;
 
 pub use actor_ref::{ActorRef, Ask, CallFuture, Query, Tell, Timer};
+pub use cluster::admin::admin_subject;
 pub use cluster::{RemoteConfig, Routable, RoutingConfig};
 pub use config::{ActorConfig, GroupCommit, Passivation, RuntimeConfig};
 pub use error::{AskError, RuntimeError, RuntimeErrorKind};

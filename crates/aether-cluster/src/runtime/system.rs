@@ -274,9 +274,27 @@ impl ActorSystemBuilder {
                     types.values().map(|r| r.actors.clone()).collect(),
                     routing.config.clone(),
                 );
+                let admin = cluster::admin::start(
+                    routing.client.clone(),
+                    cluster::admin::admin_subject(
+                        &cluster_node.config().cluster_name,
+                        cluster_node.id(),
+                    ),
+                    cluster_node.id().clone(),
+                    types.values().map(|r| (r.name, r.actors.clone())).collect(),
+                )
+                .await
+                .map_err(|e| {
+                    RuntimeError::with_source(
+                        RuntimeErrorKind::Unavailable,
+                        "subscribing to the node's admin subject",
+                        e,
+                    )
+                })?;
                 Some(Cluster {
                     node: cluster_node.clone(),
                     keeper,
+                    admin,
                 })
             }
             _ => None,
@@ -305,6 +323,8 @@ fn serve<A: Routable>(host: Arc<Host<A>>) -> Arc<dyn Serve> {
 struct Cluster {
     node: Arc<ClusterNode>,
     keeper: cluster::Keeper,
+    /// Answers the node's admin subject (see `cluster::admin`).
+    admin: tokio::task::JoinHandle<()>,
 }
 
 struct Inner {
@@ -433,6 +453,29 @@ impl ActorSystem {
         }
     }
 
+    /// The ids of the actors active on this node now, over all types.
+    pub fn active_actor_ids(&self) -> Vec<ActorId> {
+        self.inner
+            .types
+            .values()
+            .flat_map(|r| r.actors.ids())
+            .collect()
+    }
+
+    /// Asks actor `id` to passivate once its mailbox is empty, whatever its
+    /// type; `false` when it is not active on this node.
+    pub fn passivate(&self, id: &ActorId) -> bool {
+        self.inner
+            .types
+            .values()
+            .filter(|r| r.name == id.actor_type())
+            .any(|r| {
+                let mut ids = vec![id.clone()];
+                r.actors.evict_these(&mut ids);
+                !ids.is_empty()
+            })
+    }
+
     /// Actors active on this node now, over all types.
     pub fn active_actors(&self) -> usize {
         self.inner.types.values().map(|r| r.actors.active()).sum()
@@ -463,6 +506,7 @@ impl ActorSystem {
         };
         let stopped = self.stop_actors().await;
         if let Some(c) = &self.inner.cluster {
+            c.admin.abort();
             if let Err(e) = c.node.shutdown().await {
                 tracing::warn!(error = %e, "leaving the cluster did not finish cleanly");
             }

@@ -14,6 +14,7 @@
 //!   the map and the members change (failover after a lease expires; cold
 //!   planned moves with `Releasing` and `Released` phases).
 
+pub(crate) mod admin;
 pub(crate) mod claims;
 mod config;
 mod fence;
