@@ -81,10 +81,18 @@ pub(crate) enum Command {
     Claims(ClaimsArgs),
     /// Projections: position, lag and active instance.
     Projections(ProjectionsArgs),
+    /// Rebuilds a projection: its active instance resets and replays the log; shows progress.
+    Rebuild(RebuildArgs),
     /// The actors active on a node of the runtime.
     Actors(ActorsArgs),
     /// Asks the node serving an actor to passivate it (it activates again on its next message).
     Passivate(PassivateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RebuildArgs {
+    /// The projection's name.
+    pub(crate) projection: String,
 }
 
 #[derive(Debug, Args)]

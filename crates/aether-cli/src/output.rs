@@ -60,6 +60,14 @@ impl Output {
         }
     }
 
+    /// Prints text without a line break (a progress bar redrawn with `\r`).
+    pub(crate) fn partial(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        if write!(out, "{text}").and_then(|()| out.flush()).is_err() {
+            std::process::exit(0);
+        }
+    }
+
     /// Prints one line of text.
     pub(crate) fn line(&self, text: &str) {
         println_flush(text);

@@ -527,3 +527,149 @@ async fn runtime_actors_passivate_and_claims() {
     assert_eq!(code, 3, "{msg}");
     system.shutdown().await.unwrap();
 }
+
+/// A projection with control: counts the events it is shown, slowly enough
+/// that a rebuild of 5,000 events takes a moment.
+struct Slow(Arc<std::sync::atomic::AtomicU64>);
+
+impl aether_projection::Projection for Slow {
+    fn name(&self) -> &str {
+        "slow"
+    }
+    async fn handle(
+        &mut self,
+        _e: &Event,
+        _p: aether_core::LogPosition,
+    ) -> aether_core::Result<()> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_micros(200)).await;
+        Ok(())
+    }
+}
+
+use std::sync::Arc;
+
+async fn slow_projection(
+    server: &NatsServer,
+) -> (
+    aether_projection::RunningProjection<Slow>,
+    Arc<std::sync::atomic::AtomicU64>,
+) {
+    let store = JetStreamEventStore::connect(
+        &server.url(),
+        JetStreamConfig {
+            namespace: "rb".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let work: Vec<_> = (0..5_000u64)
+        .map(|n| {
+            let a = ActorId::new(format!("acct-{n}")).unwrap();
+            (
+                a.clone(),
+                ExpectedVersion::NoStream,
+                vec![Event::new(a, 1, "Opened", json!({}))],
+            )
+        })
+        .collect();
+    for r in store.append_many(work).await {
+        r.unwrap();
+    }
+    let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut running = aether_projection::ProjectionRunner::new(
+        store.clone(),
+        Slow(seen.clone()),
+        aether_projection::MemoryCheckpoints::new(),
+    )
+    .with_control(store.client().clone())
+    .start();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        running.wait_for(|s| s.handled == 5_000 && s.is_live()),
+    )
+    .await
+    .unwrap();
+    (running, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_asks_the_active_instance_and_follows_its_progress() {
+    let server = NatsServer::start().await;
+    let (running, seen) = slow_projection(&server).await;
+    let url = server.url();
+    let out = aether(&url, &["rebuild", "slow", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let last = lines.last().unwrap();
+    assert_eq!(last["state"], "live");
+    assert_eq!(last["done"], 5_000);
+    assert!(
+        lines.iter().any(|l| l["state"] == "catching-up"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::Relaxed),
+        10_000,
+        "every event again"
+    );
+    let (code, msg) = fails(&url, &["rebuild", "nosuch"]);
+    assert_eq!(code, 3, "{msg}");
+    running.stop().await.unwrap();
+}
+
+/// `aether rebuild` in a pseudo-terminal draws a progress bar in place and
+/// ends cleanly, also on Ctrl-C while it is drawing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_draws_a_progress_bar_on_a_terminal() {
+    let server = NatsServer::start().await;
+    let (running, _seen) = slow_projection(&server).await;
+    let run = |extra: &str| {
+        let cmd = format!(
+            "{} --server {} rebuild slow{extra}",
+            env!("CARGO_BIN_EXE_aether"),
+            server.url()
+        );
+        Command::new("script")
+            .args(["-qfec", &cmd, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let child = run("");
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("\r[") && text.contains("entries"),
+        "a bar redrawn in place: {text:?}"
+    );
+    assert!(text.contains("slow rebuilt: 5000 entries"), "{text:?}");
+    // Ctrl-C while the bar is drawn.
+    let mut child = run("");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 256];
+    let n = stdout.read(&mut buf).unwrap();
+    assert!(n > 0);
+    child.stdin.as_mut().unwrap().write_all(b"\x03").unwrap();
+    child.stdin.as_mut().unwrap().flush().unwrap();
+    let mut rest = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let mut more = String::new();
+    stdout.read_to_string(&mut more).unwrap();
+    rest.push_str(&more);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{rest:?}");
+    assert!(!rest.contains("panicked"), "{rest:?}");
+    running.stop().await.unwrap();
+}

@@ -21,6 +21,8 @@
 //!   projection **at** that event ([`State::Failed`] with its position);
 //!   a malformed stored entry does the same unless the projection accepts
 //!   it ([`Projection::malformed`]). Nothing is skipped silently.
+//! - **Operator control** ([`ProjectionRunner::with_control`], [`control`]): the
+//!   active instance answers `aether rebuild` and publishes its status.
 //! - Metrics: `aether_projection_events_total`, `aether_projection_lag`
 //!   (entries behind the head), `aether_projection_failures_total`, labelled
 //!   by projection; a tracing span `aether.projection` per runner.
@@ -29,6 +31,7 @@
 //! exactly once) and `docs/guarantees.md`.
 
 mod checkpoint;
+pub mod control;
 mod kv;
 mod lease;
 mod projection;

@@ -89,6 +89,7 @@ pub struct ProjectionRunner<L, P> {
     leases: Option<ProjectionLeases>,
     config: RunnerConfig,
     reset_first: bool,
+    control: Option<async_nats::Client>,
 }
 
 impl<L, P> ProjectionRunner<L, P>
@@ -107,12 +108,21 @@ where
             leases: None,
             config: RunnerConfig::default(),
             reset_first: false,
+            control: None,
         }
     }
 
     /// Runs only while holding the projection's lease from `leases`.
     pub fn with_leases(mut self, leases: ProjectionLeases) -> Self {
         self.leases = Some(leases);
+        self
+    }
+
+    /// Lets operators reach the active instance over `client` (see
+    /// [`crate::control`]): it answers `aether rebuild` and publishes its
+    /// status for progress displays.
+    pub fn with_control(mut self, client: async_nats::Client) -> Self {
+        self.control = Some(client);
         self
     }
 
@@ -155,6 +165,11 @@ where
             return self.projection;
         }
         let filter = self.projection.filter();
+        let publisher = self
+            .control
+            .clone()
+            .map(|c| crate::control::publish_status(c, name.clone(), status.subscribe()));
+        let _publisher = AbortOnDrop(publisher);
         let mut lease: Option<Lease> = None;
         let mut position: Option<LogPosition> = None;
         loop {
@@ -226,6 +241,10 @@ where
             drop(sub);
             match outcome {
                 Outcome::Stopped => break,
+                Outcome::Rebuild => {
+                    tracing::info!(projection = %name, "rebuild requested");
+                    self.reset_first = true;
+                }
                 Outcome::LeaseLost => {
                     tracing::warn!(projection = %name, "lease lost; standing by");
                     lease = None;
@@ -297,6 +316,10 @@ where
         let mut unsaved = 0u64;
         let mut last_save = Instant::now();
         let mut live = sub.backlog() == 0;
+        let mut control = match &self.control {
+            Some(c) => crate::control::Control::open(c, name, status.subscribe()).await,
+            None => None,
+        };
         loop {
             let flush_at = last_save + self.config.checkpoint_interval;
             // A quiet log must not hide a lost lease: wake when it would run
@@ -305,6 +328,9 @@ where
             let entry = tokio::select! {
                 biased;
                 _ = stopped(stop) => return Outcome::Stopped,
+                ask = next_ask(&mut control) => match ask {
+                    crate::control::Ask::Rebuild => return Outcome::Rebuild,
+                },
                 _ = sleep_until_some(lease_ends) => {
                     if lease.is_some_and(|l| !l.is_valid()) {
                         return Outcome::LeaseLost;
@@ -461,6 +487,25 @@ async fn save(checkpointing: &Checkpointing, name: &str, position: Option<LogPos
     }
 }
 
+/// The next operator request, or never without control.
+async fn next_ask(control: &mut Option<crate::control::Control>) -> crate::control::Ask {
+    match control {
+        Some(c) => c.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            t.abort();
+        }
+    }
+}
+
 /// Sleeps until `deadline`, or forever without one.
 async fn sleep_until_some(deadline: Option<Instant>) {
     match deadline {
@@ -501,6 +546,7 @@ fn set_state(status: &watch::Sender<Status>, state: State) {
 
 enum Outcome {
     Stopped,
+    Rebuild,
     LeaseLost,
     LogFailed(Error),
     Failed { at: LogPosition, error: Error },

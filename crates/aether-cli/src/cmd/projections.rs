@@ -5,7 +5,7 @@
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::args::{Global, ProjectionsArgs};
+use crate::args::{Global, ProjectionsArgs, RebuildArgs};
 use crate::error::{CliError, nats};
 use crate::output::Output;
 
@@ -80,4 +80,104 @@ pub(crate) async fn run(g: &Global, out: &Output, a: ProjectionsArgs) -> Result<
         );
     }
     Ok(())
+}
+
+/// `aether rebuild <projection>`: asks the active instance (a runner started
+/// `with_control`) to rebuild, then draws its progress until it is live
+/// again. Ctrl-C stops watching; the rebuild goes on in the runner.
+pub(crate) async fn rebuild(g: &Global, out: &Output, a: RebuildArgs) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    aether_core::validate_name("projection name", &a.projection)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let client = crate::conn::client(g).await?;
+    let mut status = client
+        .subscribe(aether_projection::control::status_subject(&a.projection))
+        .await
+        .map_err(|e| nats("subscribing to the projection's status", e))?;
+    let timeout = std::time::Duration::try_from_secs_f64(g.timeout)
+        .unwrap_or(std::time::Duration::from_secs(5));
+    let request = client.request(
+        aether_projection::control::control_subject(&a.projection),
+        json!({"op": "rebuild"}).to_string().into(),
+    );
+    match tokio::time::timeout(timeout, request).await {
+        Err(_) => {
+            return Err(CliError::new(
+                crate::error::UNREACHABLE,
+                format!(
+                    "the active instance of {} did not answer within {timeout:?}",
+                    a.projection
+                ),
+            ));
+        }
+        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+            return Err(CliError::not_found(format!(
+                "no active instance of projection {:?} listens for control (run it with `with_control`)",
+                a.projection
+            )));
+        }
+        Ok(Err(e)) => return Err(nats("asking for the rebuild", e)),
+        Ok(Ok(_)) => {}
+    }
+    let terminal = !out.json && std::io::stdout().is_terminal();
+    let started = std::time::Instant::now();
+    let mut began = false;
+    loop {
+        let msg = tokio::select! {
+            m = status.next() => m,
+            _ = tokio::signal::ctrl_c() => {
+                if terminal {
+                    out.line("");
+                }
+                out.line("stopped watching; the rebuild goes on in the runner");
+                return Ok(());
+            }
+        };
+        let Some(msg) = msg else {
+            return Err(CliError::new(
+                crate::error::FAILED,
+                "the status subscription ended",
+            ));
+        };
+        let Ok(s) = serde_json::from_slice::<serde_json::Value>(&msg.payload) else {
+            continue;
+        };
+        let state = s["state"].as_str().unwrap_or("");
+        if state == "failed" {
+            return Err(CliError::new(
+                crate::error::FAILED,
+                format!(
+                    "the rebuild stopped at a failing event: {}",
+                    s["error"].as_str().unwrap_or("?")
+                ),
+            ));
+        }
+        // Statuses from before the rebuild began still say "live".
+        began |= state != "live" || started.elapsed() > std::time::Duration::from_secs(2);
+        let (done, total) = (
+            s["done"].as_u64().unwrap_or(0),
+            s["total"].as_u64().unwrap_or(0),
+        );
+        if out.json {
+            out.json(&s, true);
+        } else {
+            let rate = s["rate"].as_f64().unwrap_or(0.0);
+            let progress =
+                aether_projection::Progress::new(done, total, rate, started.elapsed()).bar(30);
+            if terminal {
+                out.partial(&format!("\r{progress}"));
+            } else {
+                out.line(&progress);
+            }
+        }
+        if began && state == "live" && done >= total {
+            if terminal {
+                out.line("");
+            }
+            if !out.json {
+                out.line(&format!("{} rebuilt: {done} entries", a.projection));
+            }
+            return Ok(());
+        }
+    }
 }
