@@ -94,6 +94,16 @@ async fn fill<S: EventStore>(store: &S, ty: &str, actors: usize, from: u64, to: 
     }
 }
 
+/// Appends versions `from..=to` of `actor` (data = the version).
+async fn append_range<S: EventStore>(store: &S, actor: &ActorId, from: u64, to: u64) {
+    for v in from..=to {
+        store
+            .append(Event::new(actor.clone(), v, "Added", json!(v)))
+            .await
+            .unwrap();
+    }
+}
+
 /// Checks the recorded history: strictly increasing positions, each actor's
 /// versions 1..=n once each in order.
 fn check_history(seen: &[Seen], actors: usize, per_actor: u64) {
@@ -252,12 +262,7 @@ async fn filters_deliver_exactly_the_matching_events_in_order() {
 async fn a_failing_handler_is_retried_then_stops_at_that_event() {
     let store = InMemoryEventStore::new();
     let a = ActorId::new("acct-1").unwrap();
-    for v in 1..=5 {
-        store
-            .append(Event::new(a.clone(), v, "Added", json!(v)))
-            .await
-            .unwrap();
-    }
+    append_range(&store, &a, 1, 5).await;
     let p = Recorder {
         fail_on: Some(3),
         ..Recorder::named("failing")
@@ -337,23 +342,13 @@ async fn kv_checkpoints_resume_where_the_last_run_saved_and_rebuild_starts_over(
         .await
         .unwrap();
     let a = ActorId::new("acct-1").unwrap();
-    for v in 1..=50 {
-        store
-            .append(Event::new(a.clone(), v, "Added", json!(v)))
-            .await
-            .unwrap();
-    }
+    append_range(&store, &a, 1, 50).await;
     let first = Recorder::named("resume");
     let mut running =
         ProjectionRunner::new(store.clone(), first.clone(), checkpoints.clone()).start();
     running.wait_for(|s| s.handled == 50).await;
     running.stop().await.unwrap();
-    for v in 51..=60 {
-        store
-            .append(Event::new(a.clone(), v, "Added", json!(v)))
-            .await
-            .unwrap();
-    }
+    append_range(&store, &a, 51, 60).await;
     let second = Recorder::named("resume");
     let mut running =
         ProjectionRunner::new(store.clone(), second.clone(), checkpoints.clone()).start();
@@ -436,14 +431,7 @@ async fn two_runners_of_one_projection_are_never_both_active() {
         .with_leases(leases_b.clone())
         .start();
     let a = ActorId::new("acct-1").unwrap();
-    let mut v = 0;
-    for _ in 0..20 {
-        v += 1;
-        store
-            .append(Event::new(a.clone(), v, "Added", json!(v)))
-            .await
-            .unwrap();
-    }
+    append_range(&store, &a, 1, 20).await;
     ra.wait_for(|s| s.handled == 20).await;
     assert_eq!(rb.status().state, State::Standby);
     assert_eq!(
@@ -457,13 +445,7 @@ async fn two_runners_of_one_projection_are_never_both_active() {
         .await
         .unwrap();
     *pb.token.lock().unwrap() = sb.lease_token.unwrap();
-    for _ in 0..20 {
-        v += 1;
-        store
-            .append(Event::new(a.clone(), v, "Added", json!(v)))
-            .await
-            .unwrap();
-    }
+    append_range(&store, &a, 21, 40).await;
     rb.wait_for(|s| s.handled >= 20 && s.is_live()).await;
     rb.stop().await.unwrap();
     let history = history.lock().unwrap().clone();
@@ -570,12 +552,7 @@ async fn a_cut_off_runner_stops_and_the_standby_takes_over_after_the_lease() {
     .with_config(config)
     .start();
     let a = ActorId::new("acct-1").unwrap();
-    for v in 1..=10 {
-        direct
-            .append(Event::new(a.clone(), v, "Added", json!(v)))
-            .await
-            .unwrap();
-    }
+    append_range(&direct, &a, 1, 10).await;
     tokio::time::timeout(WAIT, ra.wait_for(|s| s.handled == 10))
         .await
         .unwrap();
@@ -592,12 +569,7 @@ async fn a_cut_off_runner_stops_and_the_standby_takes_over_after_the_lease() {
         "the standby waited for the lease to expire: {took_over:?}"
     );
     assert!(sb.lease_token > sa.lease_token, "a larger fencing token");
-    for v in 11..=20 {
-        direct
-            .append(Event::new(a.clone(), v, "Added", json!(v)))
-            .await
-            .unwrap();
-    }
+    append_range(&direct, &a, 11, 20).await;
     tokio::time::timeout(
         WAIT,
         rb.wait_for(|s| s.is_live() && s.position.is_some_and(|p| p.sequence >= 20)),

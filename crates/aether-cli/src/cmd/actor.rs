@@ -11,14 +11,7 @@ pub(crate) async fn run(g: &Global, out: &Output, a: ActorArgs) -> Result<(), Cl
     let actor = super::events::actor_id(&a.actor)?;
     let client = crate::conn::client(g).await?;
     let store = crate::conn::store(g, client.clone()).await?;
-    let latest = store.latest_version(&actor).await?;
-    if latest == 0 {
-        return Err(CliError::not_found(format!(
-            "actor {:?} has no events in stream {}",
-            actor.as_str(),
-            store.stream_name()
-        )));
-    }
+    let latest = super::events::latest_or_not_found(&store, &actor).await?;
     let subject = store.subject_for(&actor);
     // The snapshot, read raw: its version header and size.
     let js = async_nats::jetstream::new(client);

@@ -12,6 +12,21 @@ pub(crate) fn actor_id(text: &str) -> Result<ActorId, CliError> {
         .map_err(|e| CliError::usage(format!("{text:?} is not an actor id: {}", e.message())))
 }
 
+/// The actor's latest version; not found when it has no events.
+pub(crate) async fn latest_or_not_found(
+    store: &aether_store_jetstream::JetStreamEventStore,
+    actor: &ActorId,
+) -> Result<u64, CliError> {
+    match store.latest_version(actor).await? {
+        0 => Err(CliError::not_found(format!(
+            "actor {:?} has no events in stream {}",
+            actor.as_str(),
+            store.stream_name()
+        ))),
+        latest => Ok(latest),
+    }
+}
+
 pub(crate) async fn run(g: &Global, out: &Output, a: EventsArgs) -> Result<(), CliError> {
     let actor = actor_id(&a.actor)?;
     let client = crate::conn::client(g).await?;
@@ -21,14 +36,7 @@ pub(crate) async fn run(g: &Global, out: &Output, a: EventsArgs) -> Result<(), C
     let head = if a.follow { store.head().await? } else { None };
     let replay = store.read_with_errors(&actor, a.from.max(1)).await?;
     if replay.events.is_empty() && replay.malformed.is_empty() && !a.follow {
-        let latest = store.latest_version(&actor).await?;
-        if latest == 0 {
-            return Err(CliError::not_found(format!(
-                "actor {:?} has no events in stream {}",
-                actor.as_str(),
-                store.stream_name()
-            )));
-        }
+        latest_or_not_found(&store, &actor).await?;
     }
     let mut last = a.from.saturating_sub(1);
     if out.json && !a.follow {
