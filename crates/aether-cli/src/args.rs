@@ -83,6 +83,8 @@ pub(crate) enum Command {
     Projections(ProjectionsArgs),
     /// Rebuilds a projection: its active instance resets and replays the log; shows progress.
     Rebuild(RebuildArgs),
+    /// Moves a shard to a node (pins it there in the shard map) and waits until the node serves it.
+    Handoff(HandoffArgs),
     /// The actors active on a node of the runtime.
     Actors(ActorsArgs),
     /// Asks the node serving an actor to passivate it (it activates again on its next message).
@@ -93,6 +95,24 @@ pub(crate) enum Command {
 pub(crate) struct RebuildArgs {
     /// The projection's name.
     pub(crate) projection: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HandoffArgs {
+    /// The shard number.
+    pub(crate) shard: u32,
+    /// The node to serve it.
+    #[arg(long, required_unless_present = "unpin")]
+    pub(crate) to: Option<String>,
+    /// Remove the shard's pin instead (the leader places it again).
+    #[arg(long, conflicts_with = "to")]
+    pub(crate) unpin: bool,
+    /// Seconds to wait for the node to serve the shard.
+    #[arg(long, default_value_t = 30.0)]
+    pub(crate) wait: f64,
+    /// The cluster's name.
+    #[arg(long, default_value = "aether")]
+    pub(crate) cluster: String,
 }
 
 #[derive(Debug, Args)]

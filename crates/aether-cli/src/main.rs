@@ -64,6 +64,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Claims(a) => cmd::cluster::claims(&cli.global, &out, a).await,
         Command::Projections(a) => cmd::projections::run(&cli.global, &out, a).await,
         Command::Rebuild(a) => cmd::projections::rebuild(&cli.global, &out, a).await,
+        Command::Handoff(a) => cmd::handoff::run(&cli.global, &out, a).await,
         Command::Actors(a) => cmd::runtime::actors(&cli.global, &out, a).await,
         Command::Passivate(a) => cmd::runtime::passivate(&cli.global, &out, a).await,
     }

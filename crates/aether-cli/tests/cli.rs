@@ -673,3 +673,120 @@ async fn rebuild_draws_a_progress_bar_on_a_terminal() {
     assert!(!rest.contains("panicked"), "{rest:?}");
     running.stop().await.unwrap();
 }
+
+/// Two member systems; `aether handoff` moves the shard of an actor to the
+/// node that does not serve it, the actor keeps answering, `--unpin` lets
+/// the leader place it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handoff_moves_a_shard_to_the_named_node() {
+    use aether_cluster::runtime::{ActorConfig, ActorSystem};
+    use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
+    use aether_testkit::fixtures::Counter;
+    let server = NatsServer::start().await;
+    let url = server.url();
+    let mut config = ClusterConfig {
+        cluster_name: "hand".into(),
+        ..Default::default()
+    };
+    config.membership.lease = Duration::from_secs(2);
+    config.membership.renew_interval = Duration::from_millis(400);
+    config.membership.safety_margin = Duration::from_millis(400);
+    config.election.lease = Duration::from_secs(2);
+    config.election.renew_interval = Duration::from_millis(400);
+    config.election.safety_margin = Duration::from_millis(400);
+    config.rebalance_debounce = Duration::from_millis(100);
+    let member = |id: &'static str| {
+        let (url, config) = (url.clone(), config.clone());
+        async move {
+            let events = JetStreamEventStore::connect(
+                &url,
+                JetStreamConfig {
+                    namespace: "hand".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            let client = aether_nats::connect(url.as_str(), &Default::default(), id)
+                .await
+                .unwrap();
+            let node = ClusterNode::start(
+                client,
+                ClusterConfig {
+                    node: NodeInfo::new(aether_core::NodeId::new(id).unwrap()),
+                    ..config
+                },
+            )
+            .await
+            .unwrap();
+            ActorSystem::builder()
+                .events(events)
+                .cluster(node)
+                .register_routed::<Counter>(ActorConfig::default())
+                .start()
+                .await
+                .unwrap()
+        }
+    };
+    let (a, b) = (member("node-a").await, member("node-b").await);
+    let shards = config.shards.shard_count as usize;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while a.served_shards().len() + b.served_shards().len() != shards
+        || a.served_shards().is_empty()
+        || b.served_shards().is_empty()
+    {
+        assert!(Instant::now() < deadline, "both nodes serve shards");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let actor = ActorId::new("counter-7").unwrap();
+    let shard = aether_cluster::shard_for_actor(&actor, shards as u32);
+    let (holder, other) = if a.served_shards().contains(&shard) {
+        ("node-a", "node-b")
+    } else {
+        ("node-b", "node-a")
+    };
+    let counter = a.get::<Counter>(actor.clone()).unwrap();
+    counter.ask(1u64).await.unwrap();
+    let url = server.url();
+    let s = shard.0.to_string();
+    let moved = ok_json(&url, &["handoff", &s, "--to", other, "--cluster", "hand"]);
+    assert_eq!(moved["pinned"], other);
+    let map = ok_json(&url, &["cluster", "map", "--cluster", "hand"]);
+    assert_eq!(
+        map["shards"][shard.0 as usize][0], other,
+        "the map names it"
+    );
+    let claims = ok_json(&url, &["claims", "--cluster", "hand"]);
+    let claim = claims
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["shard"] == shard.0)
+        .unwrap()
+        .clone();
+    assert_eq!(claim["holder"], other);
+    assert_ne!(holder, other);
+    // The actor answers, now from the other node.
+    let mut answered = false;
+    while !answered {
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(30),
+            "the actor answers after the move"
+        );
+        answered = counter.ask(1u64).await.is_ok();
+    }
+    let (code, msg) = fails(
+        &url,
+        &["handoff", "99999", "--to", other, "--cluster", "hand"],
+    );
+    assert_eq!(code, 2, "{msg}");
+    let (code, msg) = fails(
+        &url,
+        &["handoff", &s, "--to", "node-z", "--cluster", "hand"],
+    );
+    assert_eq!(code, 3, "{msg}");
+    let unpinned = ok_json(&url, &["handoff", &s, "--unpin", "--cluster", "hand"]);
+    assert_eq!(unpinned["pinned"], Value::Null);
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}

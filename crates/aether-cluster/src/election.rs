@@ -269,6 +269,9 @@ impl Election {
                                     me.valid_until = sent + cfg.lease - cfg.safety_margin;
                                     this.leadership.send_replace(Some(me));
                                     next_renew = sent + cfg.renew_interval;
+                                    // Re-plan now and then, so changed shard pins
+                                    // take effect (cheap when nothing changed).
+                                    plan_at = plan_at.or(Some(Instant::now()));
                                 }
                                 Ok(Err(e)) if is_cas_failure(&e) => {
                                     tracing::warn!(error = %e, "leader renewal refused (key taken or expired); stepping down");
@@ -328,13 +331,28 @@ impl Election {
                 &unassigned
             }
         };
-        let plan = plan_rebalance(
+        let mut plan = plan_rebalance(
             self.strategy.as_ref(),
             current,
             &members,
             shards.shard_count,
             shards.replication_factor,
         );
+        // An operator's pins (`aether handoff`) override the strategy; if
+        // they cannot be read, the previous map's placement of the pinned
+        // shards is not known either, so wait for the next round.
+        match crate::pins::read(&self.map_store, self.config.kv.request_timeout).await {
+            Ok((pins, _)) => crate::pins::apply(
+                &mut plan.assignment,
+                &pins,
+                &members,
+                shards.replication_factor,
+            ),
+            Err(e) => {
+                tracing::debug!(error = %e, "shard pins not readable; planning again later");
+                return Err(());
+            }
+        }
         if let Some(cur) = &state.accepted
             && cur.members == members
             && cur.assignment == plan.assignment

@@ -1,5 +1,6 @@
-//! [`ClusterInspector`]: a read-only view of a cluster's state in NATS KV,
-//! without joining it — for operators and tools (the `aether` CLI).
+//! [`ClusterInspector`]: a view of a cluster's state in NATS KV, without
+//! joining it — for operators and tools (the `aether` CLI). Its one write is
+//! the operator's shard pins.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use crate::election::{LEADER_KEY, LeaderInfo, observed};
 use crate::error::{ClusterError, ClusterErrorKind, Result};
 use crate::id::{NodeId, ShardId};
 use crate::membership::NodeInfo;
+use crate::pins::Pins;
 use crate::runtime::cluster::claims::Claim;
 use crate::shard_map::{SHARD_MAP_KEY, ShardMap};
 
@@ -179,6 +181,30 @@ impl ClusterInspector {
         }
         out.sort_by_key(|c| c.shard);
         Ok(out)
+    }
+
+    /// The operator's shard pins.
+    pub async fn pins(&self) -> Result<Pins> {
+        Ok(crate::pins::read(&self.shards, self.timeout).await?.0)
+    }
+
+    /// Pins `shard` to `node` (the one write this type makes): the leader
+    /// makes `node` the shard's primary in its next map (within a leader
+    /// renewal) while `node` is a member, and the runtime moves the shard
+    /// there as on a rebalance (`aether handoff`).
+    pub async fn pin_shard(&self, shard: ShardId, node: &NodeId) -> Result<()> {
+        let (mut pins, revision) = crate::pins::read(&self.shards, self.timeout).await?;
+        pins.insert(shard.0, node.clone());
+        crate::pins::write(&self.shards, &pins, revision).await
+    }
+
+    /// Removes the pin of `shard`; the strategy places it again.
+    pub async fn unpin_shard(&self, shard: ShardId) -> Result<()> {
+        let (mut pins, revision) = crate::pins::read(&self.shards, self.timeout).await?;
+        if pins.remove(&shard.0).is_none() {
+            return Ok(());
+        }
+        crate::pins::write(&self.shards, &pins, revision).await
     }
 
     async fn entry(&self, store: &kv::Store, key: &str) -> Result<Option<kv::Entry>> {

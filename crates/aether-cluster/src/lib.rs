@@ -96,6 +96,7 @@ mod inspect;
 mod membership;
 mod nats;
 mod node;
+mod pins;
 mod planner;
 mod ring;
 pub mod runtime;
@@ -117,6 +118,7 @@ pub use membership::{
     NodeInfo,
 };
 pub use node::{ClusterNode, ShardMapWatch};
+pub use pins::{PINS_KEY, Pins};
 pub use planner::{RebalancePlan, ShardMove, ShardRole, plan_rebalance};
 pub use ring::{ConsistentHashRing, DEFAULT_VIRTUAL_NODES, RingSnapshot, Walk};
 pub use shard::{ShardManager, shard_for_actor};
