@@ -35,18 +35,18 @@ pub(crate) async fn read(store: &kv::Store, timeout: Duration) -> Result<(Pins, 
         })?;
     match entry {
         Some(e) if e.operation == kv::Operation::Put => {
-            let pins: BTreeMap<String, NodeId> =
-                serde_json::from_slice(&e.value).map_err(|err| {
-                    ClusterError::with_source(
-                        ClusterErrorKind::Serialization,
-                        "decoding the shard pins",
-                        err,
-                    )
-                })?;
-            let pins = pins
-                .into_iter()
-                .filter_map(|(k, v)| k.parse().ok().map(|s| (s, v)))
-                .collect();
+            // A value that does not decode (a foreign writer) pins nothing:
+            // it must not stop the leader from publishing maps.
+            let pins = match serde_json::from_slice::<BTreeMap<String, NodeId>>(&e.value) {
+                Ok(pins) => pins
+                    .into_iter()
+                    .filter_map(|(k, v)| k.parse().ok().map(|s| (s, v)))
+                    .collect(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the shard pins do not decode; ignoring them");
+                    Pins::new()
+                }
+            };
             Ok((pins, e.revision))
         }
         Some(e) => Ok((Pins::new(), e.revision)),
