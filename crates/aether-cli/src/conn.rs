@@ -2,69 +2,42 @@
 
 use std::time::Duration;
 
-use aether_nats::{Auth, ConnectConfig, TlsConfig};
+use aether_nats::ConnectConfig;
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 
 use crate::args::Global;
 use crate::error::CliError;
 
 /// The connect settings of the flags (which clap also fills from the
-/// `nats` CLI's environment variables).
+/// `nats` CLI's environment variables), read by the same rules as
+/// [`ConnectConfig::from_env`]: the flags stand in for the variables.
 pub(crate) fn config(g: &Global) -> Result<ConnectConfig, CliError> {
-    let mut kinds = Vec::new();
-    let mut auth = Auth::None;
-    if let Some(user) = &g.user {
-        auth = Auth::UserPassword {
-            user: user.clone(),
-            password: g.password.clone().unwrap_or_default(),
-        };
-        kinds.push("--user");
-    }
-    if let Some(token) = &g.token {
-        auth = Auth::Token(token.clone());
-        kinds.push("--token");
-    }
-    if let Some(path) = &g.nkey {
-        let seed = std::fs::read_to_string(path)
-            .map_err(|e| CliError::usage(format!("--nkey: cannot read {path}: {e}")))?;
-        auth = Auth::NKey(seed.trim().to_string());
-        kinds.push("--nkey");
-    }
-    if let Some(path) = &g.creds {
-        auth = Auth::CredsFile(path.into());
-        kinds.push("--creds");
-    }
-    if kinds.len() > 1 {
+    let timeout = g.timeout.to_string();
+    let var = |name: &str| -> Option<String> {
+        match name {
+            "NATS_USER" => g.user.clone(),
+            "NATS_PASSWORD" => g.password.clone(),
+            "NATS_TOKEN" => g.token.clone(),
+            "NATS_NKEY" => g.nkey.clone(),
+            "NATS_CREDS" => g.creds.clone(),
+            "NATS_CA" => g.tls_ca.clone(),
+            "NATS_CERT" => g.tls_cert.clone(),
+            "NATS_KEY" => g.tls_key.clone(),
+            "NATS_TLS_FIRST" => g.tls_first.then(|| "1".to_string()),
+            "NATS_TIMEOUT" => Some(timeout.clone()),
+            _ => None,
+        }
+    };
+    if g.timeout.is_nan() || g.timeout <= 0.0 {
         return Err(CliError::usage(format!(
-            "use one kind of credential, not {}",
-            kinds.join(" and ")
+            "--timeout {} is not a positive number of seconds",
+            g.timeout
         )));
     }
-    let tls = (g.tls_ca.is_some() || g.tls_cert.is_some() || g.tls_key.is_some() || g.tls_first)
-        .then(|| TlsConfig {
-            ca: g.tls_ca.clone().map(Into::into),
-            cert: g.tls_cert.clone().map(Into::into),
-            key: g.tls_key.clone().map(Into::into),
-            first: g.tls_first,
-        });
-    let timeout = Duration::try_from_secs_f64(g.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or_else(|| {
-            CliError::usage(format!(
-                "--timeout {} is not a positive number of seconds",
-                g.timeout
-            ))
-        })?;
-    let config = ConnectConfig {
+    Ok(ConnectConfig {
         name: Some("aether-cli".into()),
-        timeout,
-        auth,
-        tls,
-        ..ConnectConfig::default()
-    };
-    config.validate()?;
-    Ok(config)
+        ..ConnectConfig::from_vars(var)?
+    })
 }
 
 /// A connection to the server(s) of `--server`.

@@ -1,7 +1,7 @@
 //! Small helpers around async-nats: bounded calls, bucket creation, error mapping.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use tokio::sync::watch;
@@ -81,41 +81,24 @@ pub(crate) async fn open_bucket(
         limit_markers: max_age.map(|age| (age * 10).max(Duration::from_secs(60))),
         ..Default::default()
     };
-    // On a fresh NATS cluster the JetStream meta leader may still be settling:
-    // retry for a while before giving up.
-    let deadline = Instant::now() + Duration::from_secs(15).max(config.kv.request_timeout * 4);
-    loop {
-        let created = bounded(
-            "create KV bucket",
-            config.kv.request_timeout,
-            js.create_key_value(kv_cfg.clone()),
-        )
-        .await;
-        let err = match created {
-            Ok(store) => return Ok(store),
-            Err(e) => e,
-        };
-        // Exists with another configuration (another node started first with
-        // different settings): use it as it is, unless it would expire a
-        // lease before this node's local lease ends.
-        if let Ok(Ok(store)) =
-            tokio::time::timeout(config.kv.request_timeout, js.get_key_value(bucket.as_str())).await
-        {
-            if let (Some(lease), Ok(status)) = (max_age, store.status().await) {
-                check_lease_bucket(&bucket, status.max_age(), lease)?;
-            }
-            tracing::warn!(%bucket, error = %err, "using existing bucket as configured by another node");
-            return Ok(store);
-        }
-        if Instant::now() >= deadline {
-            return Err(ClusterError::with_source(
+    // Created, or opened as another node created it (retrying while a fresh
+    // NATS cluster settles); an existing lease bucket must not expire a
+    // lease before this node's local lease ends.
+    let store = aether_nats::open_bucket(js, kv_cfg, config.kv.request_timeout)
+        .await
+        .map_err(|e| {
+            ClusterError::with_source(
                 ClusterErrorKind::Unavailable,
                 format!("could not create KV bucket {bucket}"),
-                err,
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+                e,
+            )
+        })?;
+    if let Some(lease) = max_age
+        && let Ok(status) = store.status().await
+    {
+        check_lease_bucket(&bucket, status.max_age(), lease)?;
     }
+    Ok(store)
 }
 
 /// An existing lease bucket must not expire entries sooner than this node's

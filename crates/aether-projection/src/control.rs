@@ -41,8 +41,6 @@ pub fn status_json(name: &str, s: &Status) -> Value {
         State::Reconnecting { error } => ("reconnecting", Some(error.clone())),
         State::Failed { error, .. } => ("failed", Some(error.clone())),
         State::Stopped => ("stopped", None),
-        #[allow(unreachable_patterns)]
-        _ => ("unknown", None),
     };
     json!({
         "projection": name,

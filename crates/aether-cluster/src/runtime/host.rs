@@ -281,6 +281,22 @@ pub(crate) trait Actors: Send + Sync {
     fn ids(&self) -> Vec<ActorId>;
 }
 
+/// Tells actor `id` to passivate, looking it up among the types of `types`
+/// (by type name); `false` when it is not active.
+pub(crate) fn passivate_in<'a>(
+    types: impl IntoIterator<Item = (&'a str, &'a Arc<dyn Actors>)>,
+    id: &ActorId,
+) -> bool {
+    types
+        .into_iter()
+        .filter(|(name, _)| *name == id.actor_type())
+        .any(|(_, actors)| {
+            let mut ids = vec![id.clone()];
+            actors.evict_these(&mut ids);
+            !ids.is_empty()
+        })
+}
+
 impl<A: Aggregate> Actors for Host<A> {
     fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> Vec<ActorId> {
         let mut picked = Vec::new();

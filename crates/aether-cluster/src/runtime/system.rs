@@ -465,15 +465,7 @@ impl ActorSystem {
     /// Asks actor `id` to passivate once its mailbox is empty, whatever its
     /// type; `false` when it is not active on this node.
     pub fn passivate(&self, id: &ActorId) -> bool {
-        self.inner
-            .types
-            .values()
-            .filter(|r| r.name == id.actor_type())
-            .any(|r| {
-                let mut ids = vec![id.clone()];
-                r.actors.evict_these(&mut ids);
-                !ids.is_empty()
-            })
+        super::host::passivate_in(self.inner.types.values().map(|r| (r.name, &r.actors)), id)
     }
 
     /// Actors active on this node now, over all types.

@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 use crate::id::NodeId;
-use crate::runtime::host::Actors;
+use crate::runtime::host::{Actors, passivate_in};
 
 /// The admin subject of `node` in `cluster`.
 pub fn admin_subject(cluster: &str, node: &NodeId) -> String {
@@ -70,14 +70,7 @@ fn answer(node: &NodeId, types: &Types, payload: &[u8]) -> serde_json::Value {
         }
         ("passivate", Some(actor)) => match ActorId::new(&actor) {
             Ok(id) => {
-                let passivated = types
-                    .iter()
-                    .filter(|(name, _)| *name == id.actor_type())
-                    .any(|(_, actors)| {
-                        let mut ids = vec![id.clone()];
-                        actors.evict_these(&mut ids);
-                        !ids.is_empty()
-                    });
+                let passivated = passivate_in(types.iter().map(|(n, a)| (*n, a)), &id);
                 json!({"node": node.as_str(), "passivated": passivated})
             }
             Err(e) => {
