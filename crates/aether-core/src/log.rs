@@ -194,6 +194,13 @@ impl LogSubscription {
         self.backlog
     }
 
+    /// The next entry already read ahead, without waiting (`None`: call
+    /// [`Self::next`]). Lets a consumer skip its own waiting machinery while
+    /// a chunk is buffered.
+    pub fn try_next(&mut self) -> Option<LogEntry> {
+        self.buffer.pop_front()
+    }
+
     /// The next entry: waits for one to be appended when the subscriber is at
     /// the head. An error means the subscription is over (the backend failed
     /// or the store was dropped); subscribe again from the last position to

@@ -325,7 +325,18 @@ where
             // A quiet log must not hide a lost lease: wake when it would run
             // out (a renewal moves the deadline; the loop re-reads it).
             let lease_ends = lease.map(Lease::valid_until);
-            let entry = tokio::select! {
+            // An entry already read ahead is taken without the waits below
+            // (they matter only when the subscription has nothing buffered;
+            // a chunk holds at most a few hundred entries).
+            let buffered = if *stop.borrow() {
+                return Outcome::Stopped;
+            } else {
+                sub.try_next()
+            };
+            let entry = if let Some(entry) = buffered {
+                Ok(entry)
+            } else {
+                tokio::select! {
                 biased;
                 _ = stopped(stop) => return Outcome::Stopped,
                 ask = next_ask(&mut control) => match ask {
@@ -344,6 +355,7 @@ where
                     }
                     last_save = Instant::now();
                     continue;
+                }
                 }
             };
             let entry = match entry {
