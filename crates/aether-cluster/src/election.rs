@@ -210,6 +210,7 @@ impl Election {
             this.observed.send_replace(Some(LeaderInfo { node: this.me.clone(), term: me.term }));
             let mut revision = me.term.get();
             let mut next_renew = Instant::now() + cfg.renew_interval;
+            let mut renewals = 0u64;
             let mut plan_at = Some(Instant::now() + this.config.rebalance_debounce);
             let far = Instant::now() + Duration::from_secs(3600);
             let (mut members_open, mut maps_open) = (true, true);
@@ -269,9 +270,14 @@ impl Election {
                                     me.valid_until = sent + cfg.lease - cfg.safety_margin;
                                     this.leadership.send_replace(Some(me));
                                     next_renew = sent + cfg.renew_interval;
-                                    // Re-plan now and then, so changed shard pins
-                                    // take effect (cheap when nothing changed).
-                                    plan_at = plan_at.or(Some(Instant::now()));
+                                    // Re-plan every fifth renewal, so changed shard pins
+                                    // take effect (cheap when nothing changed);
+                                    // not while NATS is gone, when the requests
+                                    // would only queue up behind the others.
+                                    renewals += 1;
+                                    if renewals.is_multiple_of(5) && crate::nats::is_connected(&this.client) {
+                                        plan_at = plan_at.or(Some(Instant::now()));
+                                    }
                                 }
                                 Ok(Err(e)) if is_cas_failure(&e) => {
                                     tracing::warn!(error = %e, "leader renewal refused (key taken or expired); stepping down");
@@ -284,9 +290,20 @@ impl Election {
                             }
                         }
                         if plan_at.is_some_and(|p| p <= Instant::now()) {
-                            plan_at = match this.publish_map(me).await {
-                                Ok(()) => None,
-                                Err(()) => Some(Instant::now() + cfg.renew_interval / 2),
+                            // Planning makes KV requests (the pins, the map):
+                            // a shutdown must not wait for them.
+                            let mut stop = this.shutdown.clone();
+                            let planned = tokio::select! {
+                                r = this.publish_map(me) => Some(r),
+                                _ = stop.changed() => None,
+                            };
+                            plan_at = match planned {
+                                Some(Ok(())) => None,
+                                Some(Err(())) => Some(Instant::now() + cfg.renew_interval / 2),
+                                None => {
+                                    this.resign(revision).await;
+                                    return Outcome::Shutdown;
+                                }
                             };
                         }
                     }
