@@ -16,6 +16,7 @@ mod args;
 mod cmd;
 mod conn;
 mod error;
+mod interrupt;
 mod output;
 
 use clap::Parser;

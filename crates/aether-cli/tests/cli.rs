@@ -367,47 +367,96 @@ async fn tail_prints_live_bus_events() {
     assert_eq!(line["event"]["actor_id"], "order-9");
 }
 
-/// `events --follow` in a pseudo-terminal (`script`): prints the history,
-/// then a new event live, and ends with exit 0 on Ctrl-C.
+/// The `aether` binary in a pseudo-terminal (`script`), its output read on
+/// a thread so that a test can wait for a text with a deadline.
+struct Pty {
+    child: std::process::Child,
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    seen: String,
+}
+
+impl Pty {
+    fn spawn(url: &str, args: &str) -> Self {
+        let cmd = format!("{} --server {url} {args}", env!("CARGO_BIN_EXE_aether"));
+        let mut child = Command::new("script")
+            .args(["-qfec", &cmd, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("`script` runs the command in a pseudo-terminal");
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            rx,
+            seen: String::new(),
+        }
+    }
+
+    fn wait_for(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !self.seen.contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} not drawn: {:?}",
+                self.seen
+            );
+            if let Ok(chunk) = self.rx.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        }
+    }
+
+    /// Ctrl-C through the terminal.
+    fn ctrl_c(&mut self) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"\x03").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for the exit and asserts that it was clean: exit 0, no panic,
+    /// no error line.
+    fn ends_cleanly(mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "still running after Ctrl-C");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(chunk) = self.rx.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        assert!(status.success(), "exit {status:?}: {:?}", self.seen);
+        assert!(
+            !self.seen.contains("panicked") && !self.seen.contains("error"),
+            "{:?}",
+            self.seen
+        );
+        self.seen
+    }
+}
+
+/// `events --follow` in a pseudo-terminal: prints the history, then a new
+/// event live, and ends with exit 0 on Ctrl-C.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_draws_live_events_and_ends_cleanly_on_ctrl_c() {
     let server = NatsServer::start().await;
     let store = populated(&server).await;
-    let url = server.url();
-    let cmd = format!(
-        "{} --server {url} events order-1 -n cli --follow",
-        env!("CARGO_BIN_EXE_aether")
-    );
-    let mut child = Command::new("script")
-        .args(["-qfec", &cmd, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("`script` runs the command in a pseudo-terminal");
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = String::new();
-    let wait_for = |needle: &str, seen: &mut String| {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !seen.contains(needle) {
-            assert!(Instant::now() < deadline, "{needle:?} not drawn: {seen:?}");
-            if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
-                seen.push_str(&String::from_utf8_lossy(&chunk));
-            }
-        }
-    };
-    wait_for("Shipped", &mut seen);
+    let mut pty = Pty::spawn(&server.url(), "events order-1 -n cli --follow");
+    pty.wait_for("Shipped");
     // The header is bold on a terminal.
-    assert!(seen.contains("\x1b[1mVERSION"), "{seen:?}");
+    assert!(pty.seen.contains("\x1b[1mVERSION"), "{:?}", pty.seen);
     store
         .append(Event::new(
             ActorId::new("order-1").unwrap(),
@@ -417,26 +466,23 @@ async fn follow_draws_live_events_and_ends_cleanly_on_ctrl_c() {
         ))
         .await
         .unwrap();
-    wait_for("Delivered", &mut seen);
-    // Ctrl-C through the terminal.
-    child.stdin.as_mut().unwrap().write_all(b"\x03").unwrap();
-    child.stdin.as_mut().unwrap().flush().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "still running after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(200)) {
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    assert!(status.success(), "exit {status:?}: {seen:?}");
-    assert!(
-        !seen.contains("panicked") && !seen.contains("error"),
-        "{seen:?}"
-    );
+    pty.wait_for("Delivered");
+    pty.ctrl_c();
+    pty.ends_cleanly();
+}
+
+/// A Ctrl-C at once after the history, before the follow's first wait, also
+/// ends cleanly: the handler is installed before anything is drawn (it once
+/// was installed by the first wait, and such a Ctrl-C killed the process
+/// with exit 130).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_right_after_the_history_ends_the_follow_cleanly() {
+    let server = NatsServer::start().await;
+    let _store = populated(&server).await;
+    let mut pty = Pty::spawn(&server.url(), "events order-1 -n cli --follow");
+    pty.wait_for("Shipped");
+    pty.ctrl_c();
+    pty.ends_cleanly();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -633,22 +679,16 @@ async fn rebuild_asks_the_active_instance_and_follows_its_progress() {
 async fn rebuild_draws_a_progress_bar_on_a_terminal() {
     let server = NatsServer::start().await;
     let (running, _seen) = slow_projection(&server).await;
-    let run = |extra: &str| {
-        let cmd = format!(
-            "{} --server {} rebuild slow{extra}",
-            env!("CARGO_BIN_EXE_aether"),
-            server.url()
-        );
-        Command::new("script")
-            .args(["-qfec", &cmd, "/dev/null"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let child = run("");
-    let out = child.wait_with_output().unwrap();
+    let cmd = format!(
+        "{} --server {} rebuild slow",
+        env!("CARGO_BIN_EXE_aether"),
+        server.url()
+    );
+    let out = Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(
@@ -657,20 +697,10 @@ async fn rebuild_draws_a_progress_bar_on_a_terminal() {
     );
     assert!(text.contains("slow rebuilt: 5000 entries"), "{text:?}");
     // Ctrl-C while the bar is drawn.
-    let mut child = run("");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut buf = [0u8; 256];
-    let n = stdout.read(&mut buf).unwrap();
-    assert!(n > 0);
-    child.stdin.as_mut().unwrap().write_all(b"\x03").unwrap();
-    child.stdin.as_mut().unwrap().flush().unwrap();
-    let mut rest = String::from_utf8_lossy(&buf[..n]).into_owned();
-    let mut more = String::new();
-    stdout.read_to_string(&mut more).unwrap();
-    rest.push_str(&more);
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{rest:?}");
-    assert!(!rest.contains("panicked"), "{rest:?}");
+    let mut pty = Pty::spawn(&server.url(), "rebuild slow");
+    pty.wait_for("entries");
+    pty.ctrl_c();
+    pty.ends_cleanly();
     running.stop().await.unwrap();
 }
 

@@ -29,6 +29,11 @@ pub(crate) async fn latest_or_not_found(
 
 pub(crate) async fn run(g: &Global, out: &Output, a: EventsArgs) -> Result<(), CliError> {
     let actor = actor_id(&a.actor)?;
+    let mut interrupt = if a.follow {
+        Some(crate::interrupt::Interrupt::install()?)
+    } else {
+        None
+    };
     let client = crate::conn::client(g).await?;
     let store = crate::conn::store(g, client).await?;
     // The head before the read: events after it are new, so following from
@@ -63,16 +68,16 @@ pub(crate) async fn run(g: &Global, out: &Output, a: EventsArgs) -> Result<(), C
     for m in &replay.malformed {
         print_malformed(out, m, a.raw);
     }
-    if !a.follow {
+    let Some(interrupt) = interrupt.as_mut() else {
         return Ok(());
-    }
+    };
     let mut sub = store
         .subscribe(LogSelection::actor_types([actor.actor_type()]), head)
         .await?;
     loop {
         let entry = tokio::select! {
             e = sub.next() => e?,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            () = interrupt.recv() => return Ok(()),
         };
         match entry.event {
             Ok(e) if e.actor_id == actor && e.version > last => {

@@ -89,6 +89,7 @@ pub(crate) async fn rebuild(g: &Global, out: &Output, a: RebuildArgs) -> Result<
     use std::io::IsTerminal;
     aether_core::validate_name("projection name", &a.projection)
         .map_err(|e| CliError::usage(e.to_string()))?;
+    let mut interrupt = crate::interrupt::Interrupt::install()?;
     let client = crate::conn::client(g).await?;
     let mut status = client
         .subscribe(aether_projection::control::status_subject(&a.projection))
@@ -125,7 +126,7 @@ pub(crate) async fn rebuild(g: &Global, out: &Output, a: RebuildArgs) -> Result<
     loop {
         let msg = tokio::select! {
             m = status.next() => m,
-            _ = tokio::signal::ctrl_c() => {
+            () = interrupt.recv() => {
                 if terminal {
                     out.line("");
                 }

@@ -8,6 +8,7 @@ use crate::error::CliError;
 use crate::output::Output;
 
 pub(crate) async fn run(g: &Global, out: &Output, a: TailArgs) -> Result<(), CliError> {
+    let mut interrupt = crate::interrupt::Interrupt::install()?;
     let client = crate::conn::client(g).await?;
     let bus = NatsEventBus::open(
         client,
@@ -28,7 +29,7 @@ pub(crate) async fn run(g: &Global, out: &Output, a: TailArgs) -> Result<(), Cli
     while a.count.is_none_or(|c| seen < c) {
         let item = tokio::select! {
             i = sub.recv() => i,
-            _ = tokio::signal::ctrl_c() => break,
+            () = interrupt.recv() => break,
         };
         let item = match item {
             Ok(i) => i,
