@@ -234,10 +234,17 @@ fn place_capacitated(
             }
         }
     }
-    // Only reachable if the caps cannot hold every replica: never leave a
-    // shard short, take the least-loaded eligible node.
-    for slot in result.iter_mut() {
-        while slot.len() < r {
+    // A shard still short has spare capacity only on nodes that already
+    // hold it (greedy filling under tight caps ends so): swap with another
+    // shard, which gives one of its replicas to such a node and frees a
+    // place for this shard. Only if no swap exists (the caps cannot hold
+    // every replica) does a node go over its cap: never leave a shard short.
+    for s in 0..count {
+        while result[s].len() < r {
+            if swap_into(&mut result, &mut load, caps, s) {
+                continue;
+            }
+            let slot = &mut result[s];
             let Some(i) = (0..n)
                 .filter(|i| !slot.contains(i))
                 .min_by_key(|&i| (load[i], i))
@@ -280,6 +287,38 @@ fn place_capacitated(
             .map(|slot| slot.into_iter().map(|i| nodes[i].clone()).collect())
             .collect(),
     )
+}
+
+/// Gives short shard `s` one more replica without any node passing its cap:
+/// a node `w` of `s` under its cap takes the place of node `v` in another
+/// shard `t` (`w` not in `t`, `v` not in `s`), and `v` joins `s`. `w` gains
+/// one replica, `v` keeps its load. False when no such pair exists.
+fn swap_into(result: &mut [Vec<usize>], load: &mut [usize], caps: &[usize], s: usize) -> bool {
+    let spare: Vec<usize> = result[s]
+        .iter()
+        .copied()
+        .filter(|&w| load[w] < caps[w])
+        .collect();
+    for &w in &spare {
+        for t in 0..result.len() {
+            if t == s || result[t].contains(&w) {
+                continue;
+            }
+            // A non-primary place first: the shard keeps its primary.
+            let len = result[t].len();
+            for k in (1..len).chain(0..len.min(1)) {
+                let v = result[t][k];
+                if result[s].contains(&v) {
+                    continue;
+                }
+                result[t][k] = w;
+                load[w] += 1;
+                result[s].push(v);
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Consistent hashing with bounded loads: no node holds more than

@@ -112,3 +112,29 @@ proptest! {
         }
     }
 }
+
+/// Found by the proptest above: with ε = 0 the caps leave six spare slots,
+/// and greedy filling ended with a shard whose only nodes under the cap
+/// already held it. A swap with another shard keeps every node under its cap.
+#[test]
+fn bounded_load_tight_caps_swap_instead_of_overfilling() {
+    for (count, eps, rf, shards) in [(14, 0.0, 3, 446), (7, 0.0, 3, 100), (5, 0.0, 2, 7)] {
+        let m = members(count);
+        let s = BoundedLoadStrategy::new(150, eps).unwrap();
+        let a = s.place(&input(&m, shards, rf));
+        let cap = s.capacity(shards as usize * rf, count);
+        for (node, load) in a.total_load() {
+            assert!(
+                load <= cap,
+                "{count} nodes, {shards} shards: {node} has {load} > {cap}"
+            );
+        }
+        for (_, rep) in a.iter() {
+            assert_eq!(rep.len(), rf);
+            let mut distinct = rep.to_vec();
+            distinct.sort();
+            distinct.dedup();
+            assert_eq!(distinct.len(), rf);
+        }
+    }
+}
