@@ -12,19 +12,20 @@
 //! is a separate process sharing the machine).
 //!
 //! Fairness: the raw publishers send the very bytes our store encodes (built
-//! before timing), message ids as long as our event ids (fresh ones: reused
-//! ids would be answered as duplicates without being stored), on subjects of
-//! the same length, through the same connection, with the same number in
-//! flight. Pipelined appends are compared with three raw publishers: bare
-//! publishes (no headers, several in flight per subject), the headers OCC
-//! needs (expected subject sequence + message id, one in flight per subject,
-//! as any correct optimistic writer must), and exactly our headers (those two
-//! plus `Aether-Version`).
+//! before timing), on subjects of the same length, through the same
+//! connection, with the same number in flight, and with the one header ours
+//! sends (the expected subject sequence). Pipelined appends are compared
+//! with three raw publishers: bare publishes (no headers, several in flight
+//! per subject), the header OCC needs (one in flight per subject, as any
+//! correct optimistic writer must: exactly our message), and that plus a
+//! message id (fresh ids as long as our event ids: reused ids would be
+//! answered as duplicates without being stored), as the store wrote until
+//! December 2026.
 
 use std::time::{Duration, Instant};
 
 use aether_core::{ActorId, Event, EventId, EventStore, ExpectedVersion, json};
-use aether_store_jetstream::{HEADER_VERSION, JetStreamConfig, JetStreamEventStore};
+use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_testkit::NatsServer;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
@@ -228,7 +229,6 @@ async fn main() {
         // (same sizes) under fresh ids of the same length.
         let events: Vec<Event> = (1..=SEQUENTIAL).map(|v| event(&actor, v)).collect();
         let payloads = encoded(&events);
-        let ids = fresh_ids(events.len());
         let (r, c) = measure(SEQUENTIAL, async {
             for e in events {
                 store.append(e).await.unwrap();
@@ -237,15 +237,15 @@ async fn main() {
         .await;
         seq.push_ours((r, c));
 
-        // Raw: publish with expected subject sequence and message id, each
-        // ack awaited. The subject has the same length as ours.
+        // Raw: publish with the expected subject sequence (the one header
+        // ours sends), each ack awaited. The subject has the same length as
+        // ours.
         let subject = format!("{name}.events.seq.raq-{round}");
         let (r, c) = measure(SEQUENTIAL, async {
             let mut last = 0;
-            for (payload, id) in payloads.into_iter().zip(ids) {
+            for payload in payloads {
                 let msg = PublishMessage::build()
                     .payload(payload)
-                    .message_id(id)
                     .expected_last_subject_sequence(last);
                 last = js
                     .send_publish(subject.clone(), msg)
@@ -287,7 +287,7 @@ async fn main() {
     let total = ACTORS as u64 * PIPELINED_PER_ACTOR;
     let mut bare = Pair::new("pipelined appends, 1,000 actors", "appends/s");
     let mut occ = Pair::new("  same, vs raw OCC pipelined", "appends/s");
-    let mut same = Pair::new("  same, vs raw with our headers", "appends/s");
+    let mut same = Pair::new("  same, vs raw OCC + message id", "appends/s");
     for round in 0..if run("pipe") { rounds } else { 0 } {
         let batch = work(&mut next);
         // The raw publishers send the very bytes ours will encode, per actor
@@ -298,11 +298,7 @@ async fn main() {
             payloads[i % ACTORS].extend(encoded(events));
         }
         let payloads = &payloads;
-        let versions: Vec<u64> = (0..PIPELINED_PER_ACTOR)
-            .map(|i| next + 1 - PIPELINED_PER_ACTOR + i)
-            .collect();
-        let versions = &versions;
-        let (ids_occ, ids_same) = (&fresh_ids(total as usize), &fresh_ids(total as usize));
+        let ids = &fresh_ids(total as usize);
 
         let (r, c) = measure(total, async {
             for r in store.append_many(batch).await {
@@ -334,18 +330,18 @@ async fn main() {
         .await;
         bare.push_raw((r, c));
 
-        // Raw pipelined publish with the headers OCC needs (expected subject
-        // sequence, message id): one at a time per subject, 256 subjects in
-        // flight, as any correct optimistic writer must.
+        // Raw pipelined publish with the header OCC needs (the expected
+        // subject sequence: exactly what ours sends): one at a time per
+        // subject, 256 subjects in flight, as any correct optimistic writer
+        // must.
         let (r, c) = measure(total, async {
             futures::stream::iter(0..ACTORS)
                 .map(|a| async move {
                     let subject = format!("{name}.events.pipe.ro{round}-{a}");
                     let mut last = 0;
-                    for (k, payload) in payloads[a].iter().enumerate() {
+                    for payload in &payloads[a] {
                         let msg = PublishMessage::build()
                             .payload(payload.clone())
-                            .message_id(&ids_occ[a * PIPELINED_PER_ACTOR as usize + k])
                             .expected_last_subject_sequence(last);
                         last = js
                             .send_publish(subject.clone(), msg)
@@ -363,8 +359,8 @@ async fn main() {
         .await;
         occ.push_raw((r, c));
 
-        // The same, plus our version header: the message our store sends,
-        // byte for byte in size.
+        // The same plus a message id (server dedupe), as the store wrote
+        // until December 2026 and a raw writer wanting dedupe would.
         let (r, c) = measure(total, async {
             futures::stream::iter(0..ACTORS)
                 .map(|a| async move {
@@ -373,8 +369,7 @@ async fn main() {
                     for (k, payload) in payloads[a].iter().enumerate() {
                         let msg = PublishMessage::build()
                             .payload(payload.clone())
-                            .message_id(&ids_same[a * PIPELINED_PER_ACTOR as usize + k])
-                            .header(HEADER_VERSION, versions[k].to_string().as_str())
+                            .message_id(&ids[a * PIPELINED_PER_ACTOR as usize + k])
                             .expected_last_subject_sequence(last);
                         last = js
                             .send_publish(subject.clone(), msg)
@@ -448,7 +443,7 @@ async fn main() {
 
     // 4. Replay of 100,000 events of one actor, one event per message (as
     // appended one at a time). Built with pipelined raw publishes of our exact
-    // messages (the store's format and headers), to save setup time.
+    // messages (the store's format and header), to save setup time.
     let long = ActorId::new("long-1").unwrap();
     let subject = store.subject_for(&long);
     let plain = format!("{name}.events.plain.lon-1");
@@ -458,27 +453,34 @@ async fn main() {
     if run("replay") {
         let mut acks = Vec::new();
         let mut size = 0;
+        // Our messages carry what the store writes: the expected subject
+        // sequence (nothing else). Publishes from this one connection are
+        // stored in order, ours and plain alternating, so each of ours
+        // expects the sequence two before its own.
+        let mut next_seq = stream.clone().info().await.unwrap().state.last_sequence + 1;
+        let mut ours_last = 0u64;
         for v in 1..=REPLAY {
             let e = event(&long, v);
             let payload = Bytes::from(e.to_json_bytes().unwrap());
             size = payload.len();
             let mut h = async_nats::HeaderMap::new();
             h.insert(
-                async_nats::header::NATS_MESSAGE_ID,
-                e.id.to_string().as_str(),
+                async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+                ours_last.to_string().as_str(),
             );
-            h.insert(HEADER_VERSION, v.to_string().as_str());
             acks.push(
                 js.publish_with_headers(subject.clone(), h, payload)
                     .await
                     .unwrap(),
             );
+            ours_last = next_seq;
             // The raw side: plain messages of the same payload size, no headers.
             acks.push(
                 js.publish(plain.clone(), Bytes::from(vec![b'x'; size]))
                     .await
                     .unwrap(),
             );
+            next_seq += 2;
             if acks.len() >= 512 {
                 for a in acks.drain(..) {
                     a.await.unwrap();

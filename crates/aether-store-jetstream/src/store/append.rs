@@ -161,7 +161,7 @@ impl JetStreamEventStore {
                 return Err(Error::conflict(actor.clone(), first, known.version));
             }
             let outcome = if events.len() == 1 {
-                let h = headers::for_event(&events[0], Some(known.sequence), true);
+                let h = headers::for_event(Some(known.sequence));
                 self.publish_message(subject.clone(), h, payloads[0].clone())
                     .await
             } else if let Some(record) = &record {

@@ -68,8 +68,8 @@ impl JetStreamEventStore {
         };
         let batch_id = format!("{}-{attempt}", first.id.as_uuid().simple());
         let n = events.len();
-        for (i, (event, payload)) in events.iter().zip(payloads).enumerate() {
-            let mut h = headers::for_event(event, (i == 0).then_some(expected), false);
+        for (i, payload) in payloads.iter().enumerate() {
+            let mut h = headers::for_event((i == 0).then_some(expected));
             h.insert(NATS_BATCH_ID, batch_id.as_str());
             h.insert(NATS_BATCH_SEQUENCE, (i + 1).to_string().as_str());
             if i + 1 < n {
