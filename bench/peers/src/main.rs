@@ -8,8 +8,10 @@
 //! (default 5), `BENCH_ONLY=seq,latest,replay`.
 //!
 //! Fairness: all three sides store the same bytes per event (our `Event`'s
-//! JSON, about 250 bytes) on subjects of similar length and decode them with
-//! the same decoder (`Event::from_json_slice`) where they decode. What each
+//! JSON, about 250 bytes) on subjects of similar length; both libraries are
+//! handed the same `Event`s and encode them in the timed loop (raw sends
+//! bytes encoded before timing, the floor), and they decode with the same
+//! decoder (`Event::from_json_slice`) where they decode. What each
 //! side stores around the bytes is its own: ours adds a message id (dedupe)
 //! and its version header to the expected-sequence header optimistic
 //! concurrency needs; the peer sends the expected sequence only; raw replay
@@ -48,10 +50,11 @@ fn encode(e: &Event) -> Bytes {
     Bytes::from(e.to_json_bytes().expect("an event encodes"))
 }
 
-/// The peer's encoder and decoder: the very bytes ours stores, decoded by
-/// the same function.
-fn to_bytes(b: &Bytes) -> Result<Bytes, std::convert::Infallible> {
-    Ok(b.clone())
+/// The peer's encoder and decoder: the very bytes ours stores (`Event`'s
+/// JSON, encoded in the timed loop as ours encodes it), decoded by the same
+/// function.
+fn to_bytes(e: &Event) -> Result<Bytes, aether_core::Error> {
+    e.to_json_bytes().map(Bytes::from)
 }
 
 fn from_bytes(b: Bytes) -> Result<Event, aether_core::Error> {
@@ -183,12 +186,12 @@ async fn raw_sequential(js: &async_nats::jetstream::Context, subject: &str, payl
 }
 
 /// The peer's writer: `persist` with the last sequence number it returned.
-async fn peer_sequential(peer: &mut NatsEventLog<String>, id: &str, payloads: &[Bytes]) {
+async fn peer_sequential(peer: &mut NatsEventLog<String>, id: &str, events: &[Event]) {
     let id = id.to_string();
     let mut last = None;
-    for payload in payloads {
+    for event in events {
         last = Some(
-            peer.persist(TYPE, &id, last, payload, &to_bytes)
+            peer.persist(TYPE, &id, last, event, &to_bytes)
                 .await
                 .expect("the peer persists"),
         );
@@ -275,6 +278,9 @@ async fn main() {
         let actor = ActorId::new(format!("account-seq-{round}")).expect("an actor id");
         let events: Vec<Event> = (1..=SEQUENTIAL).map(|v| event(&actor, v)).collect();
         let payloads: Vec<Bytes> = events.iter().map(encode).collect();
+        let id = actor.as_str().to_string();
+        let (r, ()) = timed(SEQUENTIAL, peer_sequential(&mut peer, &id, &events)).await;
+        seq.peer(r);
         let (r, ()) = timed(SEQUENTIAL, async {
             for e in events {
                 store.append(e).await.expect("our append");
@@ -282,9 +288,7 @@ async fn main() {
         })
         .await;
         seq.ours(r);
-        let id = actor.as_str().to_string();
-        let (r, ()) = timed(SEQUENTIAL, peer_sequential(&mut peer, &id, &payloads)).await;
-        seq.peer(r);
+        // Raw sends bytes encoded before timing: the floor.
         let subject = format!("RAW.{TYPE}.account-seq-{round}");
         let (r, ()) = timed(SEQUENTIAL, raw_sequential(&js, &subject, &payloads)).await;
         seq.raw(r);
@@ -298,11 +302,11 @@ async fn main() {
             .map(|i| ActorId::new(format!("account-l-{i}")).expect("an actor id"))
             .collect();
         for a in &actors {
-            let payload = encode(&event(a, 1));
-            store.append(event(a, 1)).await.expect("our append");
+            let e = event(a, 1);
             let id = a.as_str().to_string();
-            peer_sequential(&mut peer, &id, std::slice::from_ref(&payload)).await;
-            raw_sequential(&js, &format!("RAW.{TYPE}.{id}"), &[payload]).await;
+            peer_sequential(&mut peer, &id, std::slice::from_ref(&e)).await;
+            raw_sequential(&js, &format!("RAW.{TYPE}.{id}"), &[encode(&e)]).await;
+            store.append(e).await.expect("our append");
         }
         let ids: Vec<String> = actors.iter().map(|a| a.as_str().to_string()).collect();
         let subjects: Vec<String> = ids.iter().map(|id| format!("RAW.{TYPE}.{id}")).collect();
@@ -354,10 +358,10 @@ async fn main() {
         let payloads: Vec<Bytes> = events.iter().map(encode).collect();
         // Written as each side writes (one event per append, with its
         // headers); raw's header-less messages are pipelined.
+        peer_sequential(&mut peer, "account-long-1", &events).await;
         for e in events {
             store.append(e).await.expect("our append");
         }
-        peer_sequential(&mut peer, "account-long-1", &payloads).await;
         let mut acks = Vec::new();
         for p in &payloads {
             acks.push(
@@ -414,7 +418,15 @@ async fn main() {
     println!();
     println!(
         "{:<40} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>11} {:>15} unit",
-        "operation", "ours", "peer", "raw", "ours/raw", "peer/raw", "ours/peer", "range", "CPU us o/p/r"
+        "operation",
+        "ours",
+        "peer",
+        "raw",
+        "ours/raw",
+        "peer/raw",
+        "ours/peer",
+        "range",
+        "CPU us o/p/r"
     );
     for row in rows.iter().filter(|r| !r.ours.is_empty()) {
         row.print();

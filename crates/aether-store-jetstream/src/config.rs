@@ -36,8 +36,10 @@ pub struct JetStreamConfig {
     /// Largest encoded event accepted, in bytes (also capped by the server's
     /// `max_payload`). Default 1 MiB.
     pub max_event_size: usize,
-    /// Server-side deduplication window for `Nats-Msg-Id` (= event id).
-    /// Default 2 minutes.
+    /// Server-side deduplication window for `Nats-Msg-Id`, which messages
+    /// holding several events carry (their last event's id; one-event
+    /// messages are protected by their expected sequence instead). Default 2
+    /// minutes.
     pub dedupe_window: Duration,
     /// Timeout of every request to the server (publish acks, lookups), at
     /// most [`aether_core::MAX_DURATION`]. Default 5 seconds.

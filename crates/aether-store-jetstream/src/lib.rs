@@ -13,11 +13,14 @@
 //!   entry costs one conflict-and-refresh, never a wrong accept.
 //! - **Atomic batches** with the server's atomic batch publish (nats-server
 //!   ≥ 2.12; older servers get [`aether_core::Error::Unsupported`]).
-//! - **Dedupe**: `Nats-Msg-Id` is the event id, and an append that finds its
-//!   own event already at the tip reports success, so retrying after a lost
-//!   ack never stores a second copy.
-//! - **Latest version in one round trip** (last message for the subject, the
-//!   version in the `Aether-Version` header), no consumer.
+//! - **Dedupe**: the expected sequence lets at most one publish of an append
+//!   land, and an append that finds its own event already at the tip reports
+//!   success, so retrying after a lost ack never stores a second copy.
+//! - **One header per event**: a one-event message carries only the
+//!   expected sequence; version and id are read from the payload (every
+//!   header costs client time on each replay, bytes on disk and server work).
+//! - **Latest version in one round trip** (last message for the subject,
+//!   direct get on single-replica streams), no consumer.
 //! - **Replay** through an ordered pull consumer filtered to the actor's
 //!   subject, from a start sequence found by binary search for late
 //!   `from_version`s; malformed messages are reported, never skipped silently.

@@ -10,8 +10,9 @@ use super::InvalidId;
 
 /// The unique id of an event: a UUID (v7 by default, so ids sort by creation time).
 ///
-/// Stores use it for deduplication (on JetStream it is the `Nats-Msg-Id`), so an
-/// event keeps its id across retries.
+/// Stores use it for deduplication (a retried append whose event is found
+/// stored by its id succeeds without a second copy), so an event keeps its id
+/// across retries.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EventId(Uuid);
