@@ -239,9 +239,22 @@ fn place_capacitated(
     // shard, which gives one of its replicas to such a node and frees a
     // place for this shard. Only if no swap exists (the caps cannot hold
     // every replica) does a node go over its cap: never leave a shard short.
+    // Which nodes held each shard before: a swap never takes those replicas
+    // (a leave must move only the leaver's shards).
+    let before: Vec<Vec<usize>> = match input.previous {
+        Some(prev) => (0..count)
+            .map(|s| {
+                prev.replicas(ShardId(s as u32))
+                    .iter()
+                    .filter_map(index_of)
+                    .collect()
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     for s in 0..count {
         while result[s].len() < r {
-            if swap_into(&mut result, &mut load, caps, s) {
+            if swap_into(&mut result, &mut load, caps, &before, s) {
                 continue;
             }
             let slot = &mut result[s];
@@ -292,8 +305,17 @@ fn place_capacitated(
 /// Gives short shard `s` one more replica without any node passing its cap:
 /// a node `w` of `s` under its cap takes the place of node `v` in another
 /// shard `t` (`w` not in `t`, `v` not in `s`), and `v` joins `s`. `w` gains
-/// one replica, `v` keeps its load. False when no such pair exists.
-fn swap_into(result: &mut [Vec<usize>], load: &mut [usize], caps: &[usize], s: usize) -> bool {
+/// one replica, `v` keeps its load. Only replicas placed in this planning
+/// are taken (`before[t]`: the nodes that held `t` in the previous
+/// assignment, if any), so no survivor loses a shard it held. False when no
+/// such pair exists.
+fn swap_into(
+    result: &mut [Vec<usize>],
+    load: &mut [usize],
+    caps: &[usize],
+    before: &[Vec<usize>],
+    s: usize,
+) -> bool {
     let spare: Vec<usize> = result[s]
         .iter()
         .copied()
@@ -308,7 +330,7 @@ fn swap_into(result: &mut [Vec<usize>], load: &mut [usize], caps: &[usize], s: u
             let len = result[t].len();
             for k in (1..len).chain(0..len.min(1)) {
                 let v = result[t][k];
-                if result[s].contains(&v) {
+                if result[s].contains(&v) || before.get(t).is_some_and(|b| b.contains(&v)) {
                     continue;
                 }
                 result[t][k] = w;
