@@ -11,6 +11,10 @@
 
 // The examples' `main`s and the helpers only they use are dead code here.
 #[allow(dead_code)]
+#[path = "process_manager.rs"]
+pub mod process_manager;
+
+#[allow(dead_code)]
 #[path = "quickstart.rs"]
 pub mod quickstart;
 

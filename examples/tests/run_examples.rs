@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use aether_examples::{
-    actors_cluster, cluster, event_bus, jetstream_bank, projection_sqlite, quickstart,
-    retry_patterns,
+    actors_cluster, cluster, event_bus, jetstream_bank, process_manager, projection_sqlite,
+    quickstart, retry_patterns,
 };
 use aether_testkit::NatsServer;
 
@@ -43,6 +43,14 @@ async fn projection_sqlite_runs() {
     within("projection_sqlite", projection_sqlite::run(&server.url()))
         .await
         .expect("projection_sqlite");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_manager_runs() {
+    let server = NatsServer::start().await;
+    within("process_manager", process_manager::run(&server.url()))
+        .await
+        .expect("process_manager");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

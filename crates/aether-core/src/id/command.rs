@@ -57,6 +57,34 @@ impl CommandId {
         ))
     }
 
+    /// The id of command `n` that `process` sends in reaction to event
+    /// `event`: `<process>/<event id>/<n>`, the same each time that event is
+    /// delivered again, distinct for another event, process or `n`.
+    ///
+    /// A process manager (a projection that sends commands to actors) is fed
+    /// at least once: after a crash it sees again the events since its last
+    /// checkpoint. Sent with this id, a repeated command finds its recorded
+    /// outcome in the actor's dedupe window instead of taking effect twice.
+    /// Event ids are unique, so the id stays right when the log is rebuilt
+    /// or its positions change (unlike one built from a log position).
+    ///
+    /// Fails only when `process` is too long for [`CommandId::MAX_LEN`] or
+    /// holds a control character.
+    ///
+    /// ```
+    /// use aether_core::{ActorId, CommandId, Event, json};
+    /// let placed = Event::new(ActorId::new("order-7")?, 1, "Placed", json!({}));
+    /// let a = CommandId::reacting_to("billing", &placed.id, 0)?;
+    /// assert_eq!(a, CommandId::reacting_to("billing", &placed.id, 0)?);
+    /// assert_ne!(a, CommandId::reacting_to("billing", &placed.id, 1)?);
+    /// assert_ne!(a, CommandId::reacting_to("shipping", &placed.id, 0)?);
+    /// assert!(a.as_str().starts_with("billing/"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reacting_to(process: &str, event: &super::EventId, n: u32) -> Result<Self, InvalidId> {
+        Self::new(format!("{process}/{event}/{n}"))
+    }
+
     /// The id as a string.
     pub fn as_str(&self) -> &str {
         &self.0
