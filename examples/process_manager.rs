@@ -194,6 +194,24 @@ pub async fn stock(system: &ActorSystem) -> Result<[u64; 3], BoxError> {
     Ok(out)
 }
 
+/// Runs the process manager (rebuilt from the start if `rebuild`) until it
+/// has handled `orders` orders; returns how many it handled and the stock.
+async fn pass(
+    url: &str,
+    ns: &str,
+    rebuild: bool,
+    orders: u64,
+) -> Result<(u64, [u64; 3]), BoxError> {
+    let (system, mut running) = start(url, ns, rebuild).await?;
+    running
+        .wait_for(|s| s.handled >= orders || s.is_failed())
+        .await;
+    let (_, status) = running.stop().await?;
+    let stock = stock(&system).await?;
+    system.shutdown().await?;
+    Ok((status.handled, stock))
+}
+
 /// Runs the example against the server at `url`.
 pub async fn run(url: &str) -> Result<(), BoxError> {
     let ns = format!("pm{}", nats::run_suffix());
@@ -201,31 +219,17 @@ pub async fn run(url: &str) -> Result<(), BoxError> {
     let expected = place_orders(&events, 0, 300).await?;
     println!("300 orders placed; units per region {REGIONS:?}: {expected:?}");
 
-    let (system, mut running) = start(url, &ns, false).await?;
-    running.wait_for(|s| s.handled >= 300).await;
-    let (_, status) = running.stop().await?;
-    let after_once = stock(&system).await?;
-    println!(
-        "the process manager handled {} orders: stock {after_once:?}",
-        status.handled
-    );
-    system.shutdown().await?;
-
+    let (handled, once) = pass(url, &ns, false, 300).await?;
+    println!("the process manager handled {handled} orders: stock {once:?}");
     // The worst case of at-least-once delivery: every event again.
-    let (system, mut running) = start(url, &ns, true).await?;
-    running.wait_for(|s| s.handled >= 300).await;
-    let (_, status) = running.stop().await?;
-    let after_rebuild = stock(&system).await?;
+    let (handled, rebuilt) = pass(url, &ns, true, 300).await?;
     println!(
-        "rebuilt: {} orders delivered again, every command sent again: stock {after_rebuild:?}",
-        status.handled
+        "rebuilt: {handled} orders delivered again, every command sent again: stock {rebuilt:?}"
     );
-    system.shutdown().await?;
-    if after_once != expected || after_rebuild != expected {
-        return Err(format!(
-            "stock {after_once:?} then {after_rebuild:?}, expected {expected:?} both times"
-        )
-        .into());
+    if once != expected || rebuilt != expected {
+        return Err(
+            format!("stock {once:?} then {rebuilt:?}, expected {expected:?} both times").into(),
+        );
     }
     println!("each order took effect once");
     Ok(())

@@ -20,9 +20,10 @@
 use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
-use aether_core::{ActorId, Event, EventStore, json};
+use aether_core::{ActorId, Event, EventStore};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_testkit::NatsServer;
+use aether_testkit::bench::{cpu_ns, deposit as event, median};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::message::PublishMessage;
@@ -36,15 +37,6 @@ const LOOKUP_ACTORS: usize = 100;
 const LOOKUPS: usize = 3_000;
 const REPLAY: u64 = 20_000;
 const TYPE: &str = "account";
-
-fn event(actor: &ActorId, version: u64) -> Event {
-    Event::new(
-        actor.clone(),
-        version,
-        "Deposited",
-        json!({ "amount": version, "memo": "x".repeat(40) }),
-    )
-}
 
 fn encode(e: &Event) -> Bytes {
     Bytes::from(e.to_json_bytes().expect("an event encodes"))
@@ -70,14 +62,6 @@ struct Row {
     raw: Vec<f64>,
     /// Client CPU time per operation (this process), in microseconds.
     cpu: [Vec<f64>; 3],
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
@@ -151,17 +135,6 @@ async fn timed<T>(n: u64, work: impl std::future::Future<Output = T>) -> ((f64, 
     let out = work.await;
     let cpu = cpu_ns().saturating_sub(cpu) as f64 / n as f64 / 1e3;
     ((rate(n, start.elapsed()), cpu), out)
-}
-
-/// CPU time used so far by this process's threads, in nanoseconds, from
-/// `/proc/self/task/*/schedstat` (0 where unavailable).
-fn cpu_ns() -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
 }
 
 fn rate(n: u64, d: Duration) -> f64 {

@@ -16,8 +16,9 @@
 
 use std::time::Instant;
 
-use aether_core::{ActorId, Event, EventStore, ExpectedVersion, json};
+use aether_core::{ActorId, Event, EventStore, ExpectedVersion};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore, StorageType};
+use aether_testkit::bench::{deposit as event, median};
 use aether_testkit::{NatsCluster, NatsServer};
 use async_nats::HeaderMap;
 use async_nats::header::{
@@ -28,15 +29,6 @@ use bytes::{Bytes, BytesMut};
 
 const SIZES: [usize; 5] = [1, 2, 10, 100, 1000];
 
-fn event(actor: &ActorId, version: u64) -> Event {
-    Event::new(
-        actor.clone(),
-        version,
-        "Deposited",
-        json!({ "amount": version, "memo": "x".repeat(40) }),
-    )
-}
-
 /// How many commits to time for a batch of `n` (about a second each side).
 fn commits_for(n: usize) -> usize {
     match n {
@@ -45,11 +37,6 @@ fn commits_for(n: usize) -> usize {
         100 => 60,
         _ => 15,
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 struct Raw {

@@ -24,9 +24,10 @@
 
 use std::time::{Duration, Instant};
 
-use aether_core::{ActorId, Event, EventId, EventStore, ExpectedVersion, json};
+use aether_core::{ActorId, Event, EventId, EventStore, ExpectedVersion};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_testkit::NatsServer;
+use aether_testkit::bench::{cpu_ns, deposit as event, median};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::message::PublishMessage;
@@ -39,16 +40,6 @@ const PIPELINED_PER_ACTOR: u64 = 10;
 const IN_FLIGHT: usize = 256;
 const LOOKUPS: usize = 3_000;
 const REPLAY: u64 = 100_000;
-
-fn event(actor: &ActorId, version: u64) -> Event {
-    // About 250 bytes encoded, like the raw figures in NATS.md.
-    Event::new(
-        actor.clone(),
-        version,
-        "Deposited",
-        json!({ "amount": version, "memo": "x".repeat(40) }),
-    )
-}
 
 /// The encoded events, as our store will send them.
 fn encoded(events: &[Event]) -> Vec<Bytes> {
@@ -74,14 +65,6 @@ struct Pair {
     /// process) per operation, in microseconds.
     ours_cpu: Vec<f64>,
     raw_cpu: Vec<f64>,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 impl Pair {
@@ -115,18 +98,6 @@ impl Pair {
             .map(|(o, r)| o / r)
             .collect()
     }
-}
-
-/// CPU time used so far by this process's threads (the client; the server
-/// is another process), in nanoseconds, from `/proc/self/task/*/schedstat`
-/// (0 where unavailable).
-fn cpu_ns() -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
 }
 
 /// Runs `work` (`n` operations): its rate, and this process's CPU time per

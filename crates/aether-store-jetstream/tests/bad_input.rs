@@ -12,13 +12,7 @@ use support::{actor, config, ev, store};
 
 /// Publishes raw bytes straight onto the actor's subject and waits for the ack.
 async fn publish_raw(s: &JetStreamEventStore, actor: &ActorId, payload: &'static [u8]) -> u64 {
-    let js = async_nats::jetstream::new(s.client().clone());
-    js.publish(s.subject_for(actor), payload.into())
-        .await
-        .unwrap()
-        .await
-        .unwrap()
-        .sequence
+    support::publish_raw(s, actor, None, payload.into()).await
 }
 
 #[tokio::test]

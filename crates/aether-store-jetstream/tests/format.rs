@@ -26,7 +26,6 @@ async fn publish_previous(
     expected: u64,
     id_header: &str,
 ) -> u64 {
-    let js = async_nats::jetstream::new(s.client().clone());
     let mut h = async_nats::HeaderMap::new();
     h.insert(id_header, event.id.to_string().as_str());
     h.insert(HEADER_VERSION, event.version.to_string().as_str());
@@ -34,16 +33,8 @@ async fn publish_previous(
         NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
         expected.to_string().as_str(),
     );
-    js.publish_with_headers(
-        s.subject_for(&event.actor_id),
-        h,
-        Bytes::from(event.to_json_bytes().unwrap()),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap()
-    .sequence
+    let payload = Bytes::from(event.to_json_bytes().unwrap());
+    support::publish_raw(s, &event.actor_id, Some(h), payload).await
 }
 
 #[tokio::test]

@@ -50,3 +50,20 @@ pub fn actor(prefix: &str) -> ActorId {
 pub fn ev(actor: &ActorId, version: u64) -> Event {
     Event::new(actor.clone(), version, "Happened", json!({ "n": version }))
 }
+
+/// Publishes `payload` (with `headers`, if any) straight onto `actor`'s
+/// subject, bypassing the store, and returns its stream sequence.
+pub async fn publish_raw(
+    s: &JetStreamEventStore,
+    actor: &ActorId,
+    headers: Option<async_nats::HeaderMap>,
+    payload: bytes::Bytes,
+) -> u64 {
+    let js = async_nats::jetstream::new(s.client().clone());
+    let subject = s.subject_for(actor);
+    let ack = match headers {
+        Some(h) => js.publish_with_headers(subject, h, payload).await,
+        None => js.publish(subject, payload).await,
+    };
+    ack.unwrap().await.unwrap().sequence
+}

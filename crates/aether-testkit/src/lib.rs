@@ -63,6 +63,7 @@
 //! Each server logs to a file in its temp dir ([`NatsServer::log`]); start failures include
 //! the tail of that log in the panic message.
 
+pub mod bench;
 mod binary;
 mod builder;
 mod cluster;

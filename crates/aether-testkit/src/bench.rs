@@ -1,0 +1,48 @@
+//! What the benchmarks share: medians, this process's CPU time, and the
+//! event they all store (about 250 bytes of JSON, like the raw figures in
+//! `NATS.md`), so that figures of different benches compare.
+//!
+//! ```
+//! use aether_core::ActorId;
+//! use aether_testkit::bench;
+//! assert_eq!(bench::median(vec![3.0, 1.0, 2.0]), 2.0);
+//! assert!(bench::median(Vec::new()).is_nan());
+//! let e = bench::deposit(&ActorId::new("account-1").unwrap(), 7);
+//! assert_eq!(e.version, 7);
+//! let before = bench::cpu_ns();
+//! assert!(bench::cpu_ns() >= before);
+//! ```
+
+use aether_core::{ActorId, Event, json};
+
+/// The median of `v` (the upper one of an even count); NaN when empty.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// CPU time used so far by this process's threads (the client; a server is
+/// another process), in nanoseconds, from `/proc/self/task/*/schedstat`
+/// (0 where unavailable).
+pub fn cpu_ns() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The benchmarks' event: a `Deposited` of `actor` at `version`, about 250
+/// bytes encoded.
+pub fn deposit(actor: &ActorId, version: u64) -> Event {
+    Event::new(
+        actor.clone(),
+        version,
+        "Deposited",
+        json!({ "amount": version, "memo": "x".repeat(40) }),
+    )
+}
