@@ -1,6 +1,6 @@
 //! Reading: the latest version in one round trip, and replay.
 
-use aether_core::{ActorId, Error, Replay, Result};
+use aether_core::{ActorId, Error, Event, Replay, Result};
 use async_nats::header::NATS_STREAM;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
@@ -34,8 +34,8 @@ pub(crate) struct ServerTip {
     pub(crate) sequence: u64,
     /// The event id the last message carries, if known.
     pub(crate) event_id: Option<String>,
-    /// The last message itself.
-    pub(crate) last: Option<StreamMessage>,
+    /// The last message's (last) event, decoded (`None` when unreadable).
+    pub(crate) last_event: Option<Event>,
     /// Whether the last message is a readable event (garbage otherwise).
     pub(crate) readable: bool,
 }
@@ -99,32 +99,37 @@ impl JetStreamEventStore {
                 version: 0,
                 sequence: 0,
                 event_id: None,
-                last: None,
+                last_event: None,
                 readable: true,
             });
         };
+        // Decoded once: one-event messages carry their version and id only
+        // in the payload, and a replay from the tip version returns it.
+        let last_event = decode_last(&msg.payload, actor).ok();
         let mut readable = true;
-        let (version, event_id) = match headers::version(&msg.headers) {
-            Some(v) => (v, headers::event_id(&msg.headers)),
-            None => match decode_last(&msg.payload, actor) {
-                Ok(e) => (e.version, Some(e.id.to_string())),
-                // The last message is garbage: the version is that of the
-                // last good event before it (rare, so a full scan is fine).
-                Err(_) => {
-                    readable = false;
-                    // Boxed: keeps this rare path out of every caller's future.
-                    let scan =
-                        Box::pin(self.read_range(actor, subject, 1, msg.sequence, 1)).await?;
-                    (scan.events.last().map_or(0, |e| e.version), None)
-                }
-            },
+        let (version, event_id) = match (headers::version(&msg.headers), &last_event) {
+            // Records, and messages of the format before December 2026.
+            (Some(v), _) => (
+                v,
+                headers::event_id(&msg.headers)
+                    .or_else(|| last_event.as_ref().map(|e| e.id.to_string())),
+            ),
+            (None, Some(e)) => (e.version, Some(e.id.to_string())),
+            // The last message is garbage: the version is that of the last
+            // good event before it (rare, so a full scan is fine).
+            (None, None) => {
+                readable = false;
+                // Boxed: keeps this rare path out of every caller's future.
+                let scan = Box::pin(self.read_range(actor, subject, 1, msg.sequence, 1)).await?;
+                (scan.events.last().map_or(0, |e| e.version), None)
+            }
         };
         self.inner.cache.record(actor, version, msg.sequence);
         Ok(ServerTip {
             version,
             sequence: msg.sequence,
             event_id,
-            last: Some(msg),
+            last_event,
             readable,
         })
     }
@@ -161,8 +166,7 @@ impl JetStreamEventStore {
                 return Ok(Replay::default());
             }
             if tip.version == from
-                && let Some(msg) = &tip.last
-                && let Ok(e) = decode_last(&msg.payload, actor)
+                && let Some(e) = tip.last_event
                 && e.version == from
             {
                 return Ok(Replay::new(vec![e], Vec::new()));
