@@ -31,13 +31,8 @@ fn config(name: &str, id: &str) -> Result<ClusterConfig, BoxError> {
         cluster_name: name.to_owned(),
         node: NodeInfo::new(NodeId::new(id)?),
         ..ClusterConfig::default()
-    };
-    c.membership.lease = Duration::from_secs(2);
-    c.membership.renew_interval = Duration::from_millis(400);
-    c.membership.safety_margin = Duration::from_millis(400);
-    c.election.lease = Duration::from_secs(2);
-    c.election.renew_interval = Duration::from_millis(400);
-    c.election.safety_margin = Duration::from_millis(400);
+    }
+    .with_lease(Duration::from_secs(2));
     c.rebalance_debounce = Duration::from_millis(100);
     Ok(c)
 }

@@ -26,15 +26,10 @@ fn config(name: String) -> ClusterConfig {
     let mut c = ClusterConfig {
         cluster_name: name,
         ..ClusterConfig::default()
-    };
+    }
+    .with_lease(Duration::from_secs(2));
     c.shards.shard_count = 256;
-    c.membership.lease = Duration::from_secs(2);
-    c.membership.renew_interval = Duration::from_millis(400);
-    c.membership.safety_margin = Duration::from_millis(400);
     c.membership.heartbeat_interval = Duration::from_millis(200);
-    c.election.lease = Duration::from_secs(2);
-    c.election.renew_interval = Duration::from_millis(400);
-    c.election.safety_margin = Duration::from_millis(400);
     c.rebalance_debounce = Duration::from_millis(100);
     c
 }

@@ -717,13 +717,8 @@ async fn handoff_moves_a_shard_to_the_named_node() {
     let mut config = ClusterConfig {
         cluster_name: "hand".into(),
         ..Default::default()
-    };
-    config.membership.lease = Duration::from_secs(2);
-    config.membership.renew_interval = Duration::from_millis(400);
-    config.membership.safety_margin = Duration::from_millis(400);
-    config.election.lease = Duration::from_secs(2);
-    config.election.renew_interval = Duration::from_millis(400);
-    config.election.safety_margin = Duration::from_millis(400);
+    }
+    .with_lease(Duration::from_secs(2));
     config.rebalance_debounce = Duration::from_millis(100);
     let member = |id: &'static str| {
         let (url, config) = (url.clone(), config.clone());

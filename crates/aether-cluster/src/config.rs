@@ -278,6 +278,31 @@ impl Default for ClusterConfig {
 }
 
 impl ClusterConfig {
+    /// Sets the member and leader leases to `lease`, and their renewal
+    /// intervals and safety margins to a fifth of it: the one knob that
+    /// trades failover time against tolerance of pauses (tests, examples
+    /// and small deployments that want failover in seconds).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use aether_cluster::ClusterConfig;
+    /// let c = ClusterConfig::default().with_lease(Duration::from_secs(2));
+    /// assert_eq!(c.membership.lease, Duration::from_secs(2));
+    /// assert_eq!(c.election.renew_interval, Duration::from_millis(400));
+    /// assert_eq!(c.election.safety_margin, Duration::from_millis(400));
+    /// c.validate().unwrap();
+    /// ```
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        let fifth = lease / 5;
+        self.membership.lease = lease;
+        self.membership.renew_interval = fifth;
+        self.membership.safety_margin = fifth;
+        self.election.lease = lease;
+        self.election.renew_interval = fifth;
+        self.election.safety_margin = fifth;
+        self
+    }
+
     /// Checks every part.
     pub fn validate(&self) -> Result<()> {
         validate_name("cluster_name", &self.cluster_name)

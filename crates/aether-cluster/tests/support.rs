@@ -25,15 +25,10 @@ pub fn fast_config(cluster: &str) -> ClusterConfig {
     let mut c = ClusterConfig {
         cluster_name: cluster.to_owned(),
         ..ClusterConfig::default()
-    };
-    c.membership.lease = Duration::from_secs(2);
-    c.membership.renew_interval = Duration::from_millis(400);
-    c.membership.safety_margin = Duration::from_millis(400);
+    }
+    .with_lease(Duration::from_secs(2));
     c.membership.heartbeat_interval = Duration::from_millis(200);
     c.membership.suspect_after_missed = 3;
-    c.election.lease = Duration::from_secs(2);
-    c.election.renew_interval = Duration::from_millis(400);
-    c.election.safety_margin = Duration::from_millis(400);
     c.kv.request_timeout = Duration::from_secs(1);
     c.rebalance_debounce = Duration::from_millis(100);
     c
