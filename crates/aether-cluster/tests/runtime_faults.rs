@@ -288,8 +288,23 @@ async fn killing_the_nats_servers_that_lead_the_stream_and_the_claims_loses_noth
         .unwrap_or_else(|| panic!("no stream {}*: {names:?}", rig.stream))
         .clone();
     for stream in [events, format!("KV_{}_claims", rig.cluster)] {
-        let mut handle = rig.js.get_stream(&stream).await.unwrap();
-        let info = handle.info().await.unwrap();
+        // After the previous kill the test's own connection may still be
+        // reconnecting, or the JetStream meta layer electing: ask again.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let info = loop {
+            let asked = match rig.js.get_stream(&stream).await {
+                Ok(mut handle) => handle.info().await.cloned().map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match asked {
+                Ok(info) => break info,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    eprintln!("stream info of {stream} not available yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => panic!("stream info of {stream}: {e}"),
+            }
+        };
         let leader = info
             .cluster
             .as_ref()
