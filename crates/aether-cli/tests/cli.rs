@@ -369,6 +369,12 @@ async fn tail_prints_live_bus_events() {
 
 /// The `aether` binary in a pseudo-terminal (`script`), its output read on
 /// a thread so that a test can wait for a text with a deadline.
+///
+/// `script` runs the command through `$SHELL -c`; the command `exec`s the
+/// binary so that no shell stands between the terminal and it (dash, the
+/// `/bin/sh` of Debian, does not exec the last command and kills itself
+/// with the Ctrl-C after its child exits cleanly, which made the exit 130),
+/// and `SHELL` is pinned so the test does not depend on the caller's.
 struct Pty {
     child: std::process::Child,
     rx: std::sync::mpsc::Receiver<Vec<u8>>,
@@ -377,9 +383,13 @@ struct Pty {
 
 impl Pty {
     fn spawn(url: &str, args: &str) -> Self {
-        let cmd = format!("{} --server {url} {args}", env!("CARGO_BIN_EXE_aether"));
+        let cmd = format!(
+            "exec {} --server {url} {args}",
+            env!("CARGO_BIN_EXE_aether")
+        );
         let mut child = Command::new("script")
             .args(["-qfec", &cmd, "/dev/null"])
+            .env("SHELL", "/bin/sh")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
