@@ -690,12 +690,13 @@ async fn rebuild_draws_a_progress_bar_on_a_terminal() {
     let server = NatsServer::start().await;
     let (running, _seen) = slow_projection(&server).await;
     let cmd = format!(
-        "{} --server {} rebuild slow",
+        "exec {} --server {} rebuild slow",
         env!("CARGO_BIN_EXE_aether"),
         server.url()
     );
     let out = Command::new("script")
         .args(["-qfec", &cmd, "/dev/null"])
+        .env("SHELL", "/bin/sh")
         .stdin(Stdio::piped())
         .output()
         .unwrap();
