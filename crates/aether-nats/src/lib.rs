@@ -47,7 +47,7 @@ pub use classify::{is_transient, jetstream_code};
 pub use connect::{ConnectConfig, ConnectError, ConnectErrorKind, connect, connect_with};
 pub use kv::{is_already_exists, is_cas_failure, open_bucket};
 pub use refusal::{Refusal, on_event, record as record_server_error, refusable, refused_since};
-pub use token::{decode_token, encode_token, encode_token_into};
+pub use token::{decode_token, encode_token, encode_token_into, token_is};
 
 /// How JetStream keeps a stream's or bucket's data (re-exported from
 /// async-nats, so the store's and the cluster's configurations name the

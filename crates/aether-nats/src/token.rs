@@ -25,9 +25,10 @@ pub fn encode_token(value: &str) -> String {
     out
 }
 
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
 /// [`encode_token`], appended to `out`.
 pub fn encode_token_into(out: &mut String, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     // The common case: nothing to escape.
     if value
         .bytes()
@@ -45,6 +46,35 @@ pub fn encode_token_into(out: &mut String, value: &str) {
             out.push(HEX[usize::from(b & 0x0F)] as char);
         }
     }
+}
+
+/// Whether `token` is [`encode_token`] of `value`, without allocating (for
+/// checks on every delivered message).
+///
+/// ```
+/// use aether_nats::token_is;
+/// assert!(token_is("a_2Eb", "a.b"));
+/// assert!(!token_is("a_2Eb", "a_b"));
+/// assert!(!token_is("a", "ab"));
+/// ```
+pub fn token_is(token: &str, value: &str) -> bool {
+    let t = token.as_bytes();
+    let mut i = 0;
+    for &b in value.as_bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' {
+            if t.get(i) != Some(&b) {
+                return false;
+            }
+            i += 1;
+        } else {
+            let escaped = [b'_', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0F)]];
+            if t.get(i..i + 3) != Some(&escaped[..]) {
+                return false;
+            }
+            i += 3;
+        }
+    }
+    i == t.len()
 }
 
 /// Decodes a token made by [`encode_token`]. Fails (never panics) on anything

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use aether_core::{ActorId, Event, EventStore, ExpectedVersion, LogPosition, Result, json};
 use aether_projection::{MemoryCheckpoints, Projection, ProjectionRunner};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
-use aether_testkit::NatsServer;
+use aether_testkit::{NatsServer, bench};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use futures::StreamExt;
@@ -128,8 +128,20 @@ async fn main() {
             total as f64 / t.elapsed().as_secs_f64()
         }
     };
+    let server_pid = server.pid().expect("the server runs");
+    // CPU per event of the client (this process) and of the server.
+    let cpu = || (bench::cpu_ns(), bench::process_cpu_ns(server_pid));
+    let per_event = |before: (u64, u64)| {
+        let after = cpu();
+        (
+            (after.0 - before.0) as f64 / total as f64 / 1e3,
+            (after.1 - before.1) as f64 / total as f64 / 1e3,
+        )
+    };
     let (mut ours, mut bytes, mut values) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds {
+    let (mut ours_cpu, mut bytes_cpu, mut values_cpu) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let before = cpu();
         let t = Instant::now();
         let mut running = ProjectionRunner::new(
             store.clone(),
@@ -145,9 +157,24 @@ async fn main() {
         let (p, _) = running.stop().await.unwrap();
         assert_eq!(p.seen, total);
         ours.push(rate);
+        ours_cpu.push(per_event(before));
+        eprintln!("  round {round}: ours {rate:.0}/s");
+        let before = cpu();
         bytes.push(raw(false).await);
+        bytes_cpu.push(per_event(before));
+        eprintln!("  round {round}: raw bytes only {:.0}/s", bytes[round - 1]);
+        let before = cpu();
         values.push(raw(true).await);
+        values_cpu.push(per_event(before));
+        eprintln!("  round {round}: raw + Value {:.0}/s", values[round - 1]);
     }
+    let cpu_text = |v: &[(f64, f64)]| {
+        format!(
+            "CPU/event: client {:.2} us, server {:.2} us",
+            bench::median(v.iter().map(|c| c.0).collect()),
+            bench::median(v.iter().map(|c| c.1).collect())
+        )
+    };
     let ratio = |a: &[f64], b: &[f64]| {
         let mut r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
         percentile(&mut r, 0.5)
@@ -155,18 +182,21 @@ async fn main() {
     println!();
     println!("catch-up of {total} events, {rounds} interleaved rounds (medians):");
     println!(
-        "  ours (runner, decoded + handled): {:>9.0} events/s",
-        percentile(&mut ours.clone(), 0.5)
+        "  ours (runner, decoded + handled): {:>9.0} events/s             {}",
+        percentile(&mut ours.clone(), 0.5),
+        cpu_text(&ours_cpu)
     );
     println!(
-        "  raw ordered consumer, bytes only: {:>9.0} msgs/s  ratio {:.2}",
+        "  raw ordered consumer, bytes only: {:>9.0} msgs/s  ratio {:.2}  {}",
         percentile(&mut bytes.clone(), 0.5),
-        ratio(&ours, &bytes)
+        ratio(&ours, &bytes),
+        cpu_text(&bytes_cpu)
     );
     println!(
-        "  raw ordered consumer + Value:     {:>9.0} msgs/s  ratio {:.2}",
+        "  raw ordered consumer + Value:     {:>9.0} msgs/s  ratio {:.2}  {}",
         percentile(&mut values.clone(), 0.5),
-        ratio(&ours, &values)
+        ratio(&ours, &values),
+        cpu_text(&values_cpu)
     );
 
     // Live lag.

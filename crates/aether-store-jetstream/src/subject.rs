@@ -3,8 +3,8 @@
 //! subjects): injective, so `a.b`, `a_b` and `a b` never share a subject.
 
 use aether_core::{ActorId, Error, Result};
-use aether_nats::encode_token_into;
 pub use aether_nats::{decode_token, encode_token};
+use aether_nats::{encode_token_into, token_is};
 
 /// The subjects of one store: `<stream>.events.<type>.<id>` for events and
 /// `<stream>.snapshots.<type>.<id>` for snapshots, where `<type>` and `<id>`
@@ -60,6 +60,20 @@ impl Subjects {
         }
         Ok(ActorId::with_type(decode_token(ty)?, decode_token(id)?)?)
     }
+
+    /// Whether `subject` is the event subject of `actor`: `subject ==
+    /// self.events(actor)` without allocating (checked on every message a
+    /// log subscription delivers).
+    pub fn is_event_subject_of(&self, subject: &str, actor: &ActorId) -> bool {
+        let Some((ty, id)) = subject
+            .strip_prefix(self.prefix.as_str())
+            .and_then(|r| r.strip_prefix(".events."))
+            .and_then(|r| r.split_once('.'))
+        else {
+            return false;
+        };
+        token_is(ty, actor.actor_type()) && token_is(id, actor.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +107,18 @@ mod tests {
         assert!(s.actor_of_event_subject("S.events.a").is_err());
         assert!(s.actor_of_event_subject("X.events.a.b").is_err());
         assert!(s.actor_of_event_subject("S.events.a.b.c").is_err());
+        let a = ActorId::with_type("a", "b").unwrap();
+        assert!(s.is_event_subject_of("S.events.a.b", &a));
+        for other in [
+            "S.events.a",
+            "X.events.a.b",
+            "S.events.a.b.c",
+            "S.snapshots.a.b",
+            "S.events.a.bc",
+            "S.events.a_2Eb",
+        ] {
+            assert!(!s.is_event_subject_of(other, &a), "{other}");
+        }
     }
 
     fn actor() -> impl Strategy<Value = ActorId> {
@@ -116,8 +142,20 @@ mod tests {
             let s = Subjects::new("S_ns");
             let (sa, sb) = (s.events(&a), s.events(&b));
             prop_assert_eq!(a == b, sa == sb);
-            prop_assert_eq!(s.actor_of_event_subject(&sa).unwrap(), a);
-            prop_assert_eq!(s.actor_of_event_subject(&sb).unwrap(), b);
+            prop_assert_eq!(&s.actor_of_event_subject(&sa).unwrap(), &a);
+            prop_assert_eq!(&s.actor_of_event_subject(&sb).unwrap(), &b);
+            prop_assert!(s.is_event_subject_of(&sa, &a));
+            prop_assert_eq!(s.is_event_subject_of(&sa, &b), a == b);
+            prop_assert_eq!(s.is_event_subject_of(&sb, &a), a == b);
+        }
+
+        #[test]
+        fn token_is_agrees_with_encoding(a in "\\PC{0,12}", b in "\\PC{0,12}") {
+            prop_assert!(token_is(&encode_token(&a), &a));
+            prop_assert_eq!(token_is(&encode_token(&a), &b), a == b);
+            // A prefix or an extension of a token is another token.
+            let longer = format!("{}x", encode_token(&a));
+            prop_assert!(!token_is(&longer, &a));
         }
     }
 }

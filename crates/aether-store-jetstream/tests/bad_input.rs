@@ -5,7 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use aether_core::{ActorId, Error, Event, EventStore, ExpectedVersion, json};
+use aether_core::{
+    ActorId, Error, Event, EventLog, EventStore, ExpectedVersion, LogSelection, json,
+};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_testkit::NatsServer;
 use support::{actor, config, ev, store};
@@ -59,6 +61,28 @@ async fn malformed_messages_are_reported_and_replay_keeps_going() {
         err.to_string().contains(&format!("position {garbage}")),
         "{err}"
     );
+    // The global log reports the same entries at their positions, the
+    // smuggled event too (its subject, not its payload, says whose it is).
+    let mut sub = s.subscribe(LogSelection::all(), None).await.unwrap();
+    let mut bad = Vec::new();
+    let mut good = Vec::new();
+    for _ in 0..7 {
+        let entry = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+        match entry.event {
+            Ok(e) => good.push(e.version),
+            Err(m) => {
+                assert_eq!(m.position, entry.position.sequence);
+                bad.push((m.position, m.error));
+            }
+        }
+    }
+    assert_eq!(good, vec![1, 2, 3]);
+    let positions: Vec<u64> = bad.iter().map(|b| b.0).collect();
+    assert_eq!(positions, vec![garbage, not_event, empty, smuggled]);
+    assert!(bad[3].1.contains("belongs to actor"), "{}", bad[3].1);
 }
 
 #[tokio::test]

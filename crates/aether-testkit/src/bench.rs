@@ -11,6 +11,7 @@
 //! assert_eq!(e.version, 7);
 //! let before = bench::cpu_ns();
 //! assert!(bench::cpu_ns() >= before);
+//! assert!(bench::process_cpu_ns(std::process::id()) > 0);
 //! ```
 
 use aether_core::{ActorId, Event, json};
@@ -28,7 +29,17 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 /// another process), in nanoseconds, from `/proc/self/task/*/schedstat`
 /// (0 where unavailable).
 pub fn cpu_ns() -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+    threads_cpu_ns("/proc/self/task")
+}
+
+/// CPU time used so far by process `pid` (a spawned nats-server: see
+/// [`crate::NatsServer::pid`]), in nanoseconds; 0 where unavailable.
+pub fn process_cpu_ns(pid: u32) -> u64 {
+    threads_cpu_ns(&format!("/proc/{pid}/task"))
+}
+
+fn threads_cpu_ns(tasks: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir(tasks) else {
         return 0;
     };
     dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())

@@ -24,22 +24,32 @@ pub(crate) fn decode_last(payload: &[u8], actor: &ActorId) -> std::result::Resul
 
 /// Decodes one stored event (one line of a message) as an event of `actor`.
 pub(crate) fn decode(payload: &[u8], actor: &ActorId) -> std::result::Result<Event, String> {
-    let event = Event::from_json_slice(payload).map_err(|e| {
+    let event = decode_any(payload)?;
+    if &event.actor_id != actor {
+        return Err(mismatch(&event, actor));
+    }
+    Ok(event)
+}
+
+/// Decodes one stored event, of whichever actor it names.
+pub(crate) fn decode_any(payload: &[u8]) -> std::result::Result<Event, String> {
+    Event::from_json_slice(payload).map_err(|e| {
         let mut text = e.to_string();
         if let Some(src) = std::error::Error::source(&e) {
             text = format!("{text}: {src}");
         }
         text
-    })?;
-    if &event.actor_id != actor {
-        return Err(format!(
-            "event {} belongs to actor {:?}, not {:?}",
-            event.id,
-            event.actor_id.as_str(),
-            actor.as_str()
-        ));
-    }
-    Ok(event)
+    })
+}
+
+/// Why `event`, stored under `actor`'s subject, is malformed.
+pub(crate) fn mismatch(event: &Event, actor: &ActorId) -> String {
+    format!(
+        "event {} belongs to actor {:?}, not {:?}",
+        event.id,
+        event.actor_id.as_str(),
+        actor.as_str()
+    )
 }
 
 /// Stored messages: (stream sequence, payload).

@@ -9,7 +9,7 @@
 //! the two. A task decodes the messages ahead of the subscriber.
 
 use aether_core::{
-    ActorId, Error, Event, EventLog, LOG_CHUNK, LogEntry, LogFeed, LogPosition, LogSelection,
+    Error, Event, EventLog, LOG_CHUNK, LogEntry, LogFeed, LogPosition, LogSelection,
     LogSubscription, MalformedEvent, Result,
 };
 use async_nats::jetstream::consumer::DeliverPolicy;
@@ -17,7 +17,8 @@ use async_nats::jetstream::consumer::pull::OrderedConfig;
 use futures::{FutureExt, StreamExt};
 
 use super::JetStreamEventStore;
-use super::decode::{decode, lines};
+use super::decode::{decode_any, lines, mismatch};
+use super::delivery::Delivery;
 use crate::error::{consumer_error, ordered_error, stream_error};
 use crate::headers;
 use crate::subject::{Subjects, encode_token};
@@ -163,37 +164,40 @@ fn push(
         Some(Err(e)) => return Some(ordered_error("log subscription: reading messages", e)),
         Some(Ok(m)) => m,
     };
-    let (sequence, behind) = match msg.info() {
-        Ok(info) => (info.stream_sequence, info.pending),
-        Err(e) => {
-            return Some(Error::storage(format!(
-                "log subscription: a message without metadata: {e}"
-            )));
-        }
+    let Some(delivery) = Delivery::of(&msg) else {
+        return Some(Error::storage(format!(
+            "log subscription: a message without a delivery subject: {:?}",
+            msg.message.reply
+        )));
     };
-    let actor = subjects.actor_of_event_subject(&msg.message.subject);
+    let sequence = delivery.stream_sequence;
+    let subject = msg.message.subject.as_str();
     let payload = &msg.message.payload;
     for (index, line) in lines(payload).enumerate() {
         let position = LogPosition::new(sequence, u32::try_from(index).unwrap_or(u32::MAX));
         if after.is_some_and(|a| position <= a) {
             continue;
         }
-        let event = decode_entry(&actor, line, sequence, payload);
-        entries.push(LogEntry::new(position, event, behind));
+        let event = decode_entry(subjects, subject, line)
+            .map_err(|e| MalformedEvent::new(sequence, payload.slice_ref(line), e));
+        entries.push(LogEntry::new(position, event, delivery.pending));
     }
     None
 }
 
-/// One line of a message as an event of the actor its subject names.
+/// One line of a message as an event of the actor its subject names (the
+/// subject is the truth: a payload naming another actor is malformed).
 fn decode_entry(
-    actor: &Result<ActorId>,
+    subjects: &Subjects,
+    subject: &str,
     line: &[u8],
-    sequence: u64,
-    payload: &bytes::Bytes,
-) -> std::result::Result<Event, MalformedEvent> {
-    let raw = || payload.slice_ref(line);
-    match actor {
-        Ok(actor) => decode(line, actor).map_err(|e| MalformedEvent::new(sequence, raw(), e)),
-        Err(e) => Err(MalformedEvent::new(sequence, raw(), e.to_string())),
+) -> std::result::Result<Event, String> {
+    let event = decode_any(line)?;
+    if subjects.is_event_subject_of(subject, &event.actor_id) {
+        return Ok(event);
     }
+    Err(match subjects.actor_of_event_subject(subject) {
+        Ok(actor) => mismatch(&event, &actor),
+        Err(e) => e.to_string(),
+    })
 }

@@ -4,6 +4,7 @@ mod acks;
 mod append;
 mod batch;
 mod decode;
+mod delivery;
 mod direct;
 mod log;
 mod read;

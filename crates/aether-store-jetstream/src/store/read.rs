@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use super::JetStreamEventStore;
 use super::decode::{Decoder, Pipeline, decode_last};
+use super::delivery::Delivery;
 use super::direct::DIRECT_LIMIT;
 use crate::error::{STREAM_NOT_FOUND, consumer_error, get_error, ordered_error, stream_error};
 use crate::headers;
@@ -412,13 +413,11 @@ impl JetStreamEventStore {
                 Ok(Some(Err(e))) => break Err(ordered_error("replay: reading messages", e)),
                 Ok(Some(Ok(m))) => m,
             };
-            let seq = match next.info() {
-                Ok(info) => info.stream_sequence,
-                Err(e) => {
-                    break Err(Error::storage(format!(
-                        "replay: message without metadata: {e}"
-                    )));
-                }
+            let Some(seq) = Delivery::of(&next).map(|d| d.stream_sequence) else {
+                break Err(Error::storage(format!(
+                    "replay: a message without a delivery subject: {:?}",
+                    next.message.reply
+                )));
             };
             if seq > stop {
                 break Ok(());
