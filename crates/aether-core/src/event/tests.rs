@@ -77,6 +77,8 @@ fn invalid_wire_input_is_an_error() {
         br#"{"id":"0190a5c4-0000-7000-8000-000000000001","event_type":"","actor_id":"a","version":1,"data":null,"timestamp":"2026-01-01T00:00:00Z"}"#,
         br#"{"id":"0190a5c4-0000-7000-8000-000000000001","event_type":"T","actor_id":"","version":1,"data":null,"timestamp":"2026-01-01T00:00:00Z"}"#,
         br#"{"id":"0190a5c4-0000-7000-8000-000000000001","event_type":"T","actor_id":"a","version":1.5,"data":null,"timestamp":"2026-01-01T00:00:00Z"}"#,
+        // Well-formed but for one byte that is not UTF-8, inside a string.
+        b"{\"id\":\"0190a5c4-0000-7000-8000-000000000001\",\"event_type\":\"T\xff\",\"actor_id\":\"a\",\"version\":1,\"data\":null,\"timestamp\":\"2026-01-01T00:00:00Z\"}",
     ] {
         assert!(Event::from_json_slice(bad).is_err(), "accepted {bad:?}");
     }
