@@ -6,7 +6,8 @@
 //! - catch-up: a runner with a counting projection reads the whole log
 //!   (decoded into `Event`s, filtered, handled) against a raw ordered
 //!   consumer over the same stream reading bytes only, and the same plus
-//!   `serde_json::Value` decoding of each payload;
+//!   `serde_json::Value` decoding of each payload; as context, a raw pull
+//!   consumer with the log subscription's settings and window, bytes only;
 //! - live lag: append → handler call, one event at a time, against raw
 //!   publish ack → ordered consumer delivery.
 
@@ -16,10 +17,14 @@ use aether_core::{ActorId, Event, EventStore, ExpectedVersion, LogPosition, Resu
 use aether_projection::{MemoryCheckpoints, Projection, ProjectionRunner};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_testkit::{NatsServer, bench};
-use async_nats::jetstream::consumer::DeliverPolicy;
-use async_nats::jetstream::consumer::pull::OrderedConfig;
+use async_nats::jetstream::consumer::pull::{self, OrderedConfig};
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy};
 use futures::StreamExt;
 use tokio::sync::mpsc;
+
+/// The log subscription's pull window (`aether-store-jetstream`'s
+/// `PULL_BATCH`), for the context line.
+const WINDOW: usize = 2_000;
 
 struct Count {
     seen: u64,
@@ -138,7 +143,41 @@ async fn main() {
             (after.1 - before.1) as f64 / total as f64 / 1e3,
         )
     };
-    let (mut ours, mut bytes, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    // Context: a raw pull consumer configured as the log subscription's
+    // (the ordered consumer's settings, a 2,000-message pull window).
+    let raw_window = || {
+        let (stream, filter) = (&stream, filter.clone());
+        async move {
+            let t = Instant::now();
+            let consumer = stream
+                .create_consumer(pull::Config {
+                    filter_subject: filter,
+                    deliver_policy: DeliverPolicy::All,
+                    ack_policy: AckPolicy::None,
+                    memory_storage: true,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let mut messages = consumer
+                .stream()
+                .max_messages_per_batch(WINDOW)
+                .messages()
+                .await
+                .unwrap();
+            let mut n = 0;
+            while let Some(m) = messages.next().await {
+                std::hint::black_box(&m.unwrap().payload);
+                n += 1;
+                if n == total {
+                    break;
+                }
+            }
+            total as f64 / t.elapsed().as_secs_f64()
+        }
+    };
+    let (mut ours, mut bytes, mut values, mut window) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut ours_cpu, mut bytes_cpu, mut values_cpu) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         let before = cpu();
@@ -167,6 +206,11 @@ async fn main() {
         values.push(raw(true).await);
         values_cpu.push(per_event(before));
         eprintln!("  round {round}: raw + Value {:.0}/s", values[round - 1]);
+        window.push(raw_window().await);
+        eprintln!(
+            "  round {round}: raw pull, {WINDOW}-message window {:.0}/s",
+            window[round - 1]
+        );
     }
     let cpu_text = |v: &[(f64, f64)]| {
         format!(
@@ -197,6 +241,12 @@ async fn main() {
         percentile(&mut values.clone(), 0.5),
         ratio(&ours, &values),
         cpu_text(&values_cpu)
+    );
+
+    println!(
+        "  (context) raw pull consumer, {WINDOW}-message window, bytes only: {:>9.0} msgs/s  ratio {:.2}",
+        percentile(&mut window.clone(), 0.5),
+        ratio(&ours, &window)
     );
 
     // Live lag.

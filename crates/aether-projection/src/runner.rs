@@ -172,6 +172,10 @@ where
         let _publisher = AbortOnDrop(publisher);
         let mut lease: Option<Lease> = None;
         let mut position: Option<LogPosition> = None;
+        // After the log failed, where this instance got to: it goes on from
+        // there (the checkpoint store may lag behind by up to
+        // `checkpoint_every` entries), unless it lost the lease meanwhile.
+        let mut resume: Option<Option<LogPosition>> = None;
         loop {
             if *stop.borrow() {
                 break;
@@ -192,10 +196,16 @@ where
                 };
                 status.send_modify(|s| s.lease_token = Some(acquired.token()));
                 lease = Some(acquired);
+                // Another instance may have run meanwhile.
+                resume = None;
             }
             set_state(&status, State::Starting);
             // 2. Where to start (after a rebuild's reset: the beginning).
-            let start = match self.start_position(&name).await {
+            let loaded = match resume.take() {
+                Some(at) if !self.reset_first => Ok(at),
+                _ => self.start_position(&name).await,
+            };
+            let start = match loaded {
                 Ok(start) => start,
                 Err(e) => {
                     if pause(self.config.reconnect_delay, &status, &mut stop, e).await {
@@ -250,6 +260,7 @@ where
                     lease = None;
                 }
                 Outcome::LogFailed(e) => {
+                    resume = Some(position);
                     if pause(self.config.reconnect_delay, &status, &mut stop, e).await {
                         break;
                     }

@@ -5,7 +5,9 @@ use std::error::Error as StdError;
 
 use aether_core::Error;
 use aether_nats::{is_transient, jetstream_code};
-use async_nats::jetstream::consumer::pull::{OrderedError, OrderedErrorKind};
+use async_nats::jetstream::consumer::pull::{
+    MessagesError, MessagesErrorKind, OrderedError, OrderedErrorKind,
+};
 use async_nats::jetstream::consumer::{StreamError, StreamErrorKind};
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::stream::{
@@ -115,6 +117,18 @@ pub(crate) fn stream_error(what: impl Into<String>, err: StreamError) -> Error {
     match err.kind() {
         StreamErrorKind::TimedOut => Error::unavailable_with(what, err),
         StreamErrorKind::Other => other(what, None, err),
+    }
+}
+
+/// A failure while a pull consumer delivers.
+pub(crate) fn messages_error(what: impl Into<String>, err: MessagesError) -> Error {
+    use MessagesErrorKind as K;
+    match err.kind() {
+        K::MissingHeartbeat | K::ConsumerDeleted | K::Pull | K::NoResponders => {
+            Error::unavailable_with(what, err)
+        }
+        K::PushBasedConsumer | K::RequestLimitExceeded => Error::storage_with(what, err),
+        _ => other(what, None, err),
     }
 }
 

@@ -13,6 +13,9 @@
 pub(crate) struct Delivery {
     /// The message's stream sequence.
     pub(crate) stream_sequence: u64,
+    /// Its place among the consumer's deliveries (1, 2, ...: a jump is a
+    /// delivery lost on the way).
+    pub(crate) consumer_sequence: u64,
     /// Messages of the consumer's filter still after this one.
     pub(crate) pending: u64,
 }
@@ -35,15 +38,17 @@ impl Delivery {
             tokens[n] = token;
             n += 1;
         }
-        // Offsets of <sseq> and <pending> after the prefix.
-        let (sseq, pending) = match n {
-            7 => (3, 6),
-            9 => (5, 8),
+        // Offset of <sseq> after the prefix; <cseq> follows it, <pending>
+        // is three further.
+        let sseq = match n {
+            7 => 3,
+            9 => 5,
             _ => return None,
         };
         Some(Self {
             stream_sequence: tokens[sseq].parse().ok()?,
-            pending: tokens[pending].parse().ok()?,
+            consumer_sequence: tokens[sseq + 1].parse().ok()?,
+            pending: tokens[sseq + 3].parse().ok()?,
         })
     }
 }
@@ -61,7 +66,11 @@ mod tests {
             "$JS.ACK.hub.ACCHASH.S_ns.ORD_1.1.42.7.1700000000000000000.958.r4nd0m.more",
         ] {
             let d = Delivery::parse(reply).unwrap();
-            assert_eq!((d.stream_sequence, d.pending), (42, 958), "{reply}");
+            assert_eq!(
+                (d.stream_sequence, d.consumer_sequence, d.pending),
+                (42, 7, 958),
+                "{reply}"
+            );
         }
     }
 

@@ -2,24 +2,34 @@
 //! global log. Entry `n` is the message at stream sequence `n`; its events
 //! (one, or the lines of an atomic append) are at indexes 0, 1, ...
 //!
-//! A subscription is one ordered consumer (ephemeral, flow-controlled,
-//! recreated by the client on a gap) filtered to the selected actor types and
+//! A subscription is one consumer filtered to the selected actor types and
 //! started at the entry holding the `after` position: it delivers what is
 //! stored, then what is appended, in stream order, with no switch between
 //! the two. A task decodes the messages ahead of the subscriber.
+//!
+//! The consumer is what async-nats's ordered consumer creates (ephemeral,
+//! in memory, one replica, no acks), read with a pull window of
+//! [`PULL_BATCH`] messages rather than the ordered consumer's fixed 500: the
+//! raw consumer itself reads 25–30% faster so (docs/benchmarks.md). Where
+//! the ordered consumer would recreate itself (a delivery missing from the
+//! consumer's sequence, missed heartbeats, the consumer gone), the
+//! subscription ends with a transient error instead, after the entries
+//! before it: the subscriber subscribes again from its last position (the
+//! projection runner does), so nothing is skipped or repeated.
 
 use aether_core::{
     Error, Event, EventLog, LOG_CHUNK, LogEntry, LogFeed, LogPosition, LogSelection,
     LogSubscription, MalformedEvent, Result,
 };
-use async_nats::jetstream::consumer::DeliverPolicy;
-use async_nats::jetstream::consumer::pull::OrderedConfig;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use futures::{FutureExt, StreamExt};
 
 use super::JetStreamEventStore;
 use super::decode::{decode_any, lines, mismatch};
 use super::delivery::Delivery;
-use crate::error::{consumer_error, ordered_error, stream_error};
+use crate::error::{consumer_error, messages_error, stream_error};
 use crate::headers;
 use crate::subject::{Subjects, encode_token};
 
@@ -48,11 +58,16 @@ impl EventLog for JetStreamEventStore {
         let timeout = self.inner.config.request_timeout;
         let creating = tokio::time::timeout(
             timeout,
-            self.inner.stream.create_consumer(OrderedConfig {
+            self.inner.stream.create_consumer(pull::Config {
                 filter_subjects: self.log_filters(&selection),
                 deliver_policy: DeliverPolicy::ByStartSequence {
                     start_sequence: start,
                 },
+                ack_policy: AckPolicy::None,
+                max_deliver: 1,
+                inactive_threshold: Duration::from_secs(30),
+                num_replicas: 1,
+                memory_storage: true,
                 ..Default::default()
             }),
         );
@@ -68,6 +83,9 @@ impl EventLog for JetStreamEventStore {
         let backlog = consumer.cached_info().num_pending;
         let name = consumer.cached_info().name.clone();
         let messages = consumer
+            .stream()
+            .max_messages_per_batch(PULL_BATCH)
+            .heartbeat(HEARTBEAT)
             .messages()
             .await
             .map_err(|e| stream_error("log subscription: starting the consumer", e))?;
@@ -105,8 +123,15 @@ impl EventLog for JetStreamEventStore {
     }
 }
 
-/// The ordered consumer's message stream.
-type Messages = async_nats::jetstream::consumer::pull::Ordered;
+/// Messages a subscription's consumer is asked for at once (it asks again
+/// at half).
+pub(crate) const PULL_BATCH: usize = 2_000;
+
+/// How often the server signals a quiet consumer is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// The consumer's message stream.
+type Messages = pull::Stream;
 
 /// Decodes messages into `feed` until the subscriber goes away or the
 /// consumer fails (then the subscriber gets the error).
@@ -117,16 +142,17 @@ async fn feed_log(
     feed: LogFeed,
 ) {
     let mut entries = Vec::with_capacity(LOG_CHUNK);
+    let mut delivered = 0u64;
     loop {
         let first = tokio::select! {
             m = messages.next() => m,
             _ = feed.closed() => return,
         };
-        let mut failure = push(first, &subjects, after, &mut entries);
+        let mut failure = push(first, &subjects, after, &mut delivered, &mut entries);
         // Take what has already arrived, without waiting, up to a chunk.
         while failure.is_none() && entries.len() < LOG_CHUNK {
             match messages.next().now_or_never() {
-                Some(m) => failure = push(m, &subjects, after, &mut entries),
+                Some(m) => failure = push(m, &subjects, after, &mut delivered, &mut entries),
                 None => break,
             }
         }
@@ -148,20 +174,17 @@ async fn feed_log(
 
 /// Decodes one delivered message into `entries`; the error that ends the
 /// subscription otherwise.
+/// `delivered` is the consumer sequence of the last message taken.
 fn push(
-    next: Option<
-        std::result::Result<
-            async_nats::jetstream::Message,
-            async_nats::jetstream::consumer::pull::OrderedError,
-        >,
-    >,
+    next: Option<std::result::Result<async_nats::jetstream::Message, pull::MessagesError>>,
     subjects: &Subjects,
     after: Option<LogPosition>,
+    delivered: &mut u64,
     entries: &mut Vec<LogEntry>,
 ) -> Option<Error> {
     let msg = match next {
         None => return Some(Error::unavailable("the log subscription's consumer ended")),
-        Some(Err(e)) => return Some(ordered_error("log subscription: reading messages", e)),
+        Some(Err(e)) => return Some(messages_error("log subscription: reading messages", e)),
         Some(Ok(m)) => m,
     };
     let Some(delivery) = Delivery::of(&msg) else {
@@ -170,6 +193,14 @@ fn push(
             msg.message.reply
         )));
     };
+    if delivery.consumer_sequence != *delivered + 1 {
+        return Some(Error::unavailable(format!(
+            "log subscription: delivery {} of the consumer arrived after {} (one was lost \
+             on the way); subscribe again from the last position",
+            delivery.consumer_sequence, delivered
+        )));
+    }
+    *delivered = delivery.consumer_sequence;
     let sequence = delivery.stream_sequence;
     let subject = msg.message.subject.as_str();
     let payload = &msg.message.payload;
