@@ -5,9 +5,7 @@ use std::error::Error as StdError;
 
 use aether_core::Error;
 use aether_nats::{is_transient, jetstream_code};
-use async_nats::jetstream::consumer::pull::{
-    MessagesError, MessagesErrorKind, OrderedError, OrderedErrorKind,
-};
+use async_nats::jetstream::consumer::pull::{MessagesError, MessagesErrorKind};
 use async_nats::jetstream::consumer::{StreamError, StreamErrorKind};
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::stream::{
@@ -132,18 +130,6 @@ pub(crate) fn messages_error(what: impl Into<String>, err: MessagesError) -> Err
     }
 }
 
-/// A failure while an ordered consumer delivers.
-pub(crate) fn ordered_error(what: impl Into<String>, err: OrderedError) -> Error {
-    use OrderedErrorKind as K;
-    match err.kind() {
-        K::MissingHeartbeat | K::ConsumerDeleted | K::Pull | K::NoResponders | K::Recreate => {
-            Error::unavailable_with(what, err)
-        }
-        K::PushBasedConsumer | K::RequestLimitExceeded => Error::storage_with(what, err),
-        _ => other(what, None, err),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,20 +184,19 @@ mod tests {
             StreamError::new(StreamErrorKind::Other)
         )));
         for k in [
-            OrderedErrorKind::MissingHeartbeat,
-            OrderedErrorKind::ConsumerDeleted,
-            OrderedErrorKind::Pull,
-            OrderedErrorKind::NoResponders,
-            OrderedErrorKind::Recreate,
+            MessagesErrorKind::MissingHeartbeat,
+            MessagesErrorKind::ConsumerDeleted,
+            MessagesErrorKind::Pull,
+            MessagesErrorKind::NoResponders,
         ] {
-            assert!(t(&ordered_error("x", OrderedError::new(k))), "{k:?}");
+            assert!(t(&messages_error("x", MessagesError::new(k))), "{k:?}");
         }
         for k in [
-            OrderedErrorKind::PushBasedConsumer,
-            OrderedErrorKind::RequestLimitExceeded,
-            OrderedErrorKind::Other,
+            MessagesErrorKind::PushBasedConsumer,
+            MessagesErrorKind::RequestLimitExceeded,
+            MessagesErrorKind::Other,
         ] {
-            assert!(!t(&ordered_error("x", OrderedError::new(k))), "{k:?}");
+            assert!(!t(&messages_error("x", MessagesError::new(k))), "{k:?}");
         }
         assert!(!t(&get_error(
             "x",

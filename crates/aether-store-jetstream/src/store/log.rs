@@ -7,29 +7,24 @@
 //! stored, then what is appended, in stream order, with no switch between
 //! the two. A task decodes the messages ahead of the subscriber.
 //!
-//! The consumer is what async-nats's ordered consumer creates (ephemeral,
-//! in memory, one replica, no acks), read with a pull window of
-//! [`PULL_BATCH`] messages rather than the ordered consumer's fixed 500: the
-//! raw consumer itself reads 25–30% faster so (docs/benchmarks.md). Where
-//! the ordered consumer would recreate itself (a delivery missing from the
-//! consumer's sequence, missed heartbeats, the consumer gone), the
-//! subscription ends with a transient error instead, after the entries
-//! before it: the subscriber subscribes again from its last position (the
-//! projection runner does), so nothing is skipped or repeated.
+//! The consumer is the one of [`super::reading`]; a delivery missing from
+//! its sequence or a failed consumer ends the subscription with a transient
+//! error after the entries before it, and the subscriber subscribes again
+//! from its last position (the projection runner does), so nothing is
+//! skipped or repeated.
 
 use aether_core::{
     Error, Event, EventLog, LOG_CHUNK, LogEntry, LogFeed, LogPosition, LogSelection,
     LogSubscription, MalformedEvent, Result,
 };
-use std::time::Duration;
-
-use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::consumer::pull;
 use futures::{FutureExt, StreamExt};
 
 use super::JetStreamEventStore;
 use super::decode::{decode_any, lines, mismatch};
 use super::delivery::Delivery;
-use crate::error::{consumer_error, messages_error, stream_error};
+use super::reading::in_order;
+use crate::error::messages_error;
 use crate::headers;
 use crate::subject::{Subjects, encode_token};
 
@@ -55,48 +50,17 @@ impl EventLog for JetStreamEventStore {
         after: Option<LogPosition>,
     ) -> Result<LogSubscription> {
         let start = after.map_or(1, |p| p.sequence.max(1));
-        let timeout = self.inner.config.request_timeout;
-        let creating = tokio::time::timeout(
-            timeout,
-            self.inner.stream.create_consumer(pull::Config {
-                filter_subjects: self.log_filters(&selection),
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: start,
-                },
-                ack_policy: AckPolicy::None,
-                max_deliver: 1,
-                inactive_threshold: Duration::from_secs(30),
-                num_replicas: 1,
-                memory_storage: true,
-                ..Default::default()
-            }),
-        );
-        let consumer = super::refusable(&self.inner.stream_name, async {
-            creating
-                .await
-                .map_err(|_| {
-                    Error::unavailable("log subscription: creating the consumer timed out")
-                })?
-                .map_err(|e| consumer_error("log subscription: creating the consumer", e))
-        })
-        .await?;
-        let backlog = consumer.cached_info().num_pending;
-        let name = consumer.cached_info().name.clone();
-        let messages = consumer
-            .stream()
-            .max_messages_per_batch(PULL_BATCH)
-            .heartbeat(HEARTBEAT)
-            .messages()
-            .await
-            .map_err(|e| stream_error("log subscription: starting the consumer", e))?;
+        // On the heap: consumer creation is a large future.
+        let reading =
+            Box::pin(self.open_reading(self.log_filters(&selection), start, "log subscription"))
+                .await?;
+        let (messages, name, backlog) = (reading.messages, reading.name, reading.pending);
         let (subscription, feed) = LogSubscription::channel(backlog);
         let subjects = self.inner.subjects.clone();
-        let stream = self.inner.stream.clone();
+        let store = self.clone();
         tokio::spawn(async move {
             feed_log(messages, subjects, after, feed).await;
-            // The ordered consumer is ephemeral; delete it now rather than
-            // leave it to its inactivity threshold.
-            let _ = stream.delete_consumer(&name).await;
+            store.close_reading(name);
         });
         Ok(subscription)
     }
@@ -122,13 +86,6 @@ impl EventLog for JetStreamEventStore {
         )))
     }
 }
-
-/// Messages a subscription's consumer is asked for at once (it asks again
-/// at half).
-pub(crate) const PULL_BATCH: usize = 2_000;
-
-/// How often the server signals a quiet consumer is alive.
-const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// The consumer's message stream.
 type Messages = pull::Stream;
@@ -193,14 +150,9 @@ fn push(
             msg.message.reply
         )));
     };
-    if delivery.consumer_sequence != *delivered + 1 {
-        return Some(Error::unavailable(format!(
-            "log subscription: delivery {} of the consumer arrived after {} (one was lost \
-             on the way); subscribe again from the last position",
-            delivery.consumer_sequence, delivered
-        )));
+    if let Err(e) = in_order(delivered, &delivery, "log subscription") {
+        return Some(e);
     }
-    *delivered = delivery.consumer_sequence;
     let sequence = delivery.stream_sequence;
     let subject = msg.message.subject.as_str();
     let payload = &msg.message.payload;

@@ -8,6 +8,7 @@ mod delivery;
 mod direct;
 mod log;
 mod read;
+mod reading;
 mod setup;
 
 use std::fmt;

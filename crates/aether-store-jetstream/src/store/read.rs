@@ -2,8 +2,6 @@
 
 use aether_core::{ActorId, Error, Event, Replay, Result};
 use async_nats::header::NATS_STREAM;
-use async_nats::jetstream::consumer::DeliverPolicy;
-use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::message::StreamMessage;
 use async_nats::jetstream::stream::{
     DirectGetErrorKind, LastRawMessageError, LastRawMessageErrorKind,
@@ -15,7 +13,8 @@ use super::JetStreamEventStore;
 use super::decode::{Decoder, Pipeline, decode_last};
 use super::delivery::Delivery;
 use super::direct::DIRECT_LIMIT;
-use crate::error::{STREAM_NOT_FOUND, consumer_error, get_error, ordered_error, stream_error};
+use super::reading::{Reading, in_order};
+use crate::error::{STREAM_NOT_FOUND, get_error, messages_error};
 use crate::headers;
 
 /// How many points one round of the start search probes at once.
@@ -370,9 +369,9 @@ impl JetStreamEventStore {
         Ok(lo.min(hi))
     }
 
-    /// Reads `subject` from stream sequence `start` through `stop` with an
-    /// ordered consumer, keeping events with version ≥ `from` and reporting
-    /// every malformed message.
+    /// Reads `subject` from stream sequence `start` through `stop` with a
+    /// consumer (see `reading`), keeping events with version ≥ `from` and
+    /// reporting every malformed message.
     pub(crate) async fn read_range(
         &self,
         actor: &ActorId,
@@ -382,24 +381,10 @@ impl JetStreamEventStore {
         from: u64,
     ) -> Result<Replay> {
         let timeout = self.inner.config.request_timeout;
-        let consumer = tokio::time::timeout(
-            timeout,
-            self.inner.stream.create_consumer(OrderedConfig {
-                filter_subject: subject.to_string(),
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: start.max(1),
-                },
-                ..Default::default()
-            }),
-        )
-        .await
-        .map_err(|_| Error::unavailable("replay: creating the consumer timed out"))?
-        .map_err(|e| consumer_error("replay: creating the consumer", e))?;
-        let name = consumer.cached_info().name.clone();
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|e| stream_error("replay: starting the consumer", e))?;
+        let Reading {
+            mut messages, name, ..
+        } = Box::pin(self.open_reading(vec![subject.to_string()], start, "replay")).await?;
+        let mut delivered = 0;
         let mut pipeline = Pipeline::new(Decoder::new(actor.clone(), from));
         let result = loop {
             let next = match tokio::time::timeout(timeout, messages.next()).await {
@@ -410,15 +395,19 @@ impl JetStreamEventStore {
                     )));
                 }
                 Ok(None) => break Ok(()),
-                Ok(Some(Err(e))) => break Err(ordered_error("replay: reading messages", e)),
+                Ok(Some(Err(e))) => break Err(messages_error("replay: reading messages", e)),
                 Ok(Some(Ok(m))) => m,
             };
-            let Some(seq) = Delivery::of(&next).map(|d| d.stream_sequence) else {
+            let Some(delivery) = Delivery::of(&next) else {
                 break Err(Error::storage(format!(
                     "replay: a message without a delivery subject: {:?}",
                     next.message.reply
                 )));
             };
+            if let Err(e) = in_order(&mut delivered, &delivery, "replay") {
+                break Err(e);
+            }
+            let seq = delivery.stream_sequence;
             if seq > stop {
                 break Ok(());
             }
@@ -428,12 +417,7 @@ impl JetStreamEventStore {
             }
         };
         drop(messages);
-        // The ordered consumer is ephemeral (30 s inactivity); delete it now
-        // in the background so long-lived processes do not pile them up.
-        let stream = self.inner.stream.clone();
-        tokio::spawn(async move {
-            let _ = stream.delete_consumer(&name).await;
-        });
+        self.close_reading(name);
         result?;
         pipeline.finish().await
     }

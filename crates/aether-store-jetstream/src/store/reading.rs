@@ -1,0 +1,137 @@
+//! The consumer the store's long reads use: a log subscription, and a replay
+//! too long for direct gets.
+//!
+//! It is what async-nats's ordered consumer creates (ephemeral, in memory,
+//! one replica, no acks), read with a pull window of [`PULL_BATCH`] messages
+//! rather than the ordered consumer's fixed 500: the raw consumer itself
+//! reads 25–30% faster so (docs/benchmarks.md, Projections). Where the
+//! ordered consumer would recreate itself (a delivery missing from the
+//! consumer's sequence, missed heartbeats, the consumer gone), a read ends
+//! with a transient error instead, after what came before it: a log
+//! subscriber subscribes again from its last position (the projection
+//! runner does), a replay is asked again.
+
+use std::time::Duration;
+
+use aether_core::{Error, Result};
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+
+use super::JetStreamEventStore;
+use super::delivery::Delivery;
+use crate::error::{consumer_error, stream_error};
+
+/// Messages a read's consumer is asked for at once (it asks again at half).
+pub(crate) const PULL_BATCH: usize = 2_000;
+
+/// How often the server signals a quiet consumer is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// An opened read.
+pub(crate) struct Reading {
+    /// The delivered messages.
+    pub(crate) messages: pull::Stream,
+    /// The consumer's name (delete it when done).
+    pub(crate) name: String,
+    /// Messages of the filter from the start on, when it was created.
+    pub(crate) pending: u64,
+}
+
+impl JetStreamEventStore {
+    /// Opens a read of `filters` from stream sequence `start`; `what` names
+    /// it in errors.
+    pub(crate) async fn open_reading(
+        &self,
+        filters: Vec<String>,
+        start: u64,
+        what: &str,
+    ) -> Result<Reading> {
+        let timeout = self.inner.config.request_timeout;
+        let creating = tokio::time::timeout(
+            timeout,
+            self.inner.stream.create_consumer(pull::Config {
+                filter_subjects: filters,
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: start.max(1),
+                },
+                ack_policy: AckPolicy::None,
+                max_deliver: 1,
+                inactive_threshold: Duration::from_secs(30),
+                num_replicas: 1,
+                memory_storage: true,
+                ..Default::default()
+            }),
+        );
+        let consumer = super::refusable(&self.inner.stream_name, async {
+            creating
+                .await
+                .map_err(|_| {
+                    Error::unavailable(format!("{what}: creating the consumer timed out"))
+                })?
+                .map_err(|e| consumer_error(format!("{what}: creating the consumer"), e))
+        })
+        .await?;
+        let pending = consumer.cached_info().num_pending;
+        let name = consumer.cached_info().name.clone();
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(PULL_BATCH)
+            .heartbeat(HEARTBEAT)
+            .messages()
+            .await
+            .map_err(|e| stream_error(format!("{what}: starting the consumer"), e))?;
+        Ok(Reading {
+            messages,
+            name,
+            pending,
+        })
+    }
+
+    /// Deletes a read's consumer in the background (it is ephemeral; this
+    /// spares the server its inactivity threshold).
+    pub(crate) fn close_reading(&self, name: String) {
+        let stream = self.inner.stream.clone();
+        tokio::spawn(async move {
+            let _ = stream.delete_consumer(&name).await;
+        });
+    }
+}
+
+/// Checks that `delivery` is the consumer's next after `delivered` (the
+/// consumer sequence of the last one taken) and moves `delivered` on; an
+/// error when one went missing on the way.
+pub(crate) fn in_order(delivered: &mut u64, delivery: &Delivery, what: &str) -> Result<()> {
+    if delivery.consumer_sequence != *delivered + 1 {
+        return Err(Error::unavailable(format!(
+            "{what}: delivery {} of the consumer arrived after {} (one was lost on the way); \
+             read again from the last position",
+            delivery.consumer_sequence, delivered
+        )));
+    }
+    *delivered = delivery.consumer_sequence;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_delivery_is_an_error() {
+        let at = |c| Delivery {
+            stream_sequence: 10 + c,
+            consumer_sequence: c,
+            pending: 0,
+        };
+        let mut delivered = 0;
+        in_order(&mut delivered, &at(1), "read").unwrap();
+        in_order(&mut delivered, &at(2), "read").unwrap();
+        let e = in_order(&mut delivered, &at(4), "read").unwrap_err();
+        assert!(e.is_transient(), "{e}");
+        assert!(e.to_string().contains("delivery 4"), "{e}");
+        assert_eq!(delivered, 2);
+        assert!(
+            in_order(&mut delivered, &at(2), "read").is_err(),
+            "a repeat too"
+        );
+    }
+}
