@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use aether_cluster::ClusterNode;
-use aether_cluster::runtime::{ActorConfig, ActorSystem, RemoteConfig};
+use aether_cluster::runtime::{ActorConfig, ActorSystem, AskError, RemoteConfig};
 use aether_core::{ActorId, EventStore};
 use aether_testkit::NatsServer;
 use aether_testkit::fixtures::{Counter, Value};
@@ -248,14 +248,21 @@ async fn a_stale_owner_never_catches_up_and_wins() {
 
     // a neither decides again on the caught-up state nor serves the shard:
     // the call finds nobody serving it. (The deadline ends before the old
-    // subscription's not-owner phase, 2 s, would go silent.)
+    // subscription's not-owner phase, 2 s, would go silent.) Normally every
+    // attempt is refused, so the command comes back as not applied; on a
+    // loaded machine the last attempt (its timeout cut to what is left of
+    // the deadline) may get no answer in time, and then "no outcome" is
+    // the honest report. Either way the log below shows nothing was applied.
     let err = r
         .ask(5)
         .deadline(Duration::from_millis(1800))
         .await
         .unwrap_err();
-    assert!(!err.may_have_applied(), "{err}");
-    assert!(err.into_command().is_some(), "handed back: not applied");
+    if !err.may_have_applied() {
+        assert!(err.into_command().is_some(), "handed back: not applied");
+    } else {
+        assert!(matches!(err, AskError::Timeout { .. }), "{err}");
+    }
     let events = log.read(&id, 1).await.unwrap();
     assert_eq!(events.len(), 2, "nothing written after the intruder");
     assert_eq!(events[1].metadata.writer_node(), Some("intruder"));

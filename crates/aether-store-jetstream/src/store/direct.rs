@@ -8,7 +8,7 @@
 //! `Nats-Sequence`, `Nats-Num-Pending`), then an end-of-batch status (204).
 //! Any replica may answer, so the answer is checked for freshness: it must
 //! reach `stop` (the sequence the stream leader reported); a replica that
-//! lags makes the caller fall back to an ordered consumer (which the leader
+//! lags makes the caller fall back to a consumer (which the leader
 //! serves).
 
 use aether_core::{ActorId, Replay};
@@ -20,7 +20,7 @@ use super::JetStreamEventStore;
 use super::decode::{Decoder, Pipeline};
 
 /// Replays of at most this many events use batched direct gets; longer ones
-/// an ordered consumer. Measured on nats-server 2.15.1 (R1 file, loopback):
+/// a consumer. Measured on nats-server 2.15.1 (R1 file, loopback):
 /// 10 messages by direct get 0.36–0.49 ms against 1.2–1.8 ms through a new
 /// consumer; 100 messages 2.1–2.3 ms against ~1.2 ms (the server spends ~20 µs
 /// a message on a batched get, a consumer ~1 ms to start).

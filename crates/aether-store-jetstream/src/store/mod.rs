@@ -33,7 +33,7 @@ pub const MAX_BATCH_EVENTS: usize = 1000;
 
 /// An [`EventStore`] on NATS JetStream: one subject per actor, per-actor
 /// optimistic concurrency enforced by the server, atomic batches,
-/// deduplication by event id and replay through ordered consumers.
+/// deduplication by event id and replay through pull consumers.
 ///
 /// Cheap to clone; clones share the connection, the version cache and the
 /// hook.
