@@ -104,6 +104,23 @@ async fn append_range<S: EventStore>(store: &S, actor: &ActorId, from: u64, to: 
     }
 }
 
+/// For `append_many`: versions `from..=to` of `acct-0` .. `acct-{actors-1}`,
+/// round robin, each expecting the version before it.
+fn appends(actors: usize, from: u64, to: u64) -> Vec<(ActorId, ExpectedVersion, Vec<Event>)> {
+    let mut work = Vec::new();
+    for v in from..=to {
+        for n in 0..actors {
+            let a = ActorId::new(format!("acct-{n}")).unwrap();
+            work.push((
+                a.clone(),
+                ExpectedVersion::Exact(v - 1),
+                vec![Event::new(a, v, "Added", json!({"n": v}))],
+            ));
+        }
+    }
+    work
+}
+
 /// Checks the recorded history: strictly increasing positions, each actor's
 /// versions 1..=n once each in order.
 fn check_history(seen: &[Seen], actors: usize, per_actor: u64) {
@@ -143,20 +160,7 @@ async fn jetstream_catch_up_of_100_000_then_live_without_gap_or_repeat() {
     let server = NatsServer::start().await;
     let store = jetstream(&server).await;
     const ACTORS: usize = 100;
-    let batch = |from: u64, to: u64| {
-        let mut work = Vec::new();
-        for v in from..=to {
-            for n in 0..ACTORS {
-                let a = ActorId::new(format!("acct-{n}")).unwrap();
-                work.push((
-                    a.clone(),
-                    ExpectedVersion::Exact(v - 1),
-                    vec![Event::new(a, v, "Added", json!({"n": v}))],
-                ));
-            }
-        }
-        work
-    };
+    let batch = |from, to| appends(ACTORS, from, to);
     for r in store.append_many(batch(1, 1000)).await {
         r.unwrap();
     }
@@ -620,20 +624,7 @@ async fn a_nats_restart_mid_catch_up_and_mid_live_loses_and_repeats_nothing() {
     let server = NatsServer::start().await;
     let store = jetstream(&server).await;
     const ACTORS: usize = 20;
-    let batch = |from: u64, to: u64| {
-        let mut work = Vec::new();
-        for v in from..=to {
-            for n in 0..ACTORS {
-                let a = ActorId::new(format!("acct-{n}")).unwrap();
-                work.push((
-                    a.clone(),
-                    ExpectedVersion::Exact(v - 1),
-                    vec![Event::new(a, v, "Added", json!({"n": v}))],
-                ));
-            }
-        }
-        work
-    };
+    let batch = |from, to| appends(ACTORS, from, to);
     for r in store.append_many(batch(1, 1000)).await {
         r.unwrap();
     }
@@ -676,8 +667,7 @@ async fn a_nats_restart_mid_catch_up_and_mid_live_loses_and_repeats_nothing() {
                 match store.append(e.clone()).await {
                     Ok(_) => break,
                     Err(_) if store.latest_version(&a).await.is_ok_and(|l| l >= v) => break,
-                    Err(err) if attempt < 50 => {
-                        let _ = err;
+                    Err(_) if attempt < 50 => {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                     Err(err) => panic!("append {v} of {a}: {err}"),
