@@ -367,14 +367,27 @@ async fn tail_prints_live_bus_events() {
     assert_eq!(line["event"]["actor_id"], "order-9");
 }
 
-/// The `aether` binary in a pseudo-terminal (`script`), its output read on
-/// a thread so that a test can wait for a text with a deadline.
+/// `aether --server <url> <args>` in a pseudo-terminal, by `script`.
 ///
 /// `script` runs the command through `$SHELL -c`; the command `exec`s the
 /// binary so that no shell stands between the terminal and it (dash, the
 /// `/bin/sh` of Debian, does not exec the last command and kills itself
 /// with the Ctrl-C after its child exits cleanly, which made the exit 130),
 /// and `SHELL` is pinned so the test does not depend on the caller's.
+fn in_terminal(url: &str, args: &str) -> Command {
+    let cmd = format!(
+        "exec {} --server {url} {args}",
+        env!("CARGO_BIN_EXE_aether")
+    );
+    let mut command = Command::new("script");
+    command
+        .args(["-qfec", &cmd, "/dev/null"])
+        .env("SHELL", "/bin/sh");
+    command
+}
+
+/// The `aether` binary in a pseudo-terminal ([`in_terminal`]), its output
+/// read on a thread so that a test can wait for a text with a deadline.
 struct Pty {
     child: std::process::Child,
     rx: std::sync::mpsc::Receiver<Vec<u8>>,
@@ -383,13 +396,7 @@ struct Pty {
 
 impl Pty {
     fn spawn(url: &str, args: &str) -> Self {
-        let cmd = format!(
-            "exec {} --server {url} {args}",
-            env!("CARGO_BIN_EXE_aether")
-        );
-        let mut child = Command::new("script")
-            .args(["-qfec", &cmd, "/dev/null"])
-            .env("SHELL", "/bin/sh")
+        let mut child = in_terminal(url, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -689,14 +696,7 @@ async fn rebuild_asks_the_active_instance_and_follows_its_progress() {
 async fn rebuild_draws_a_progress_bar_on_a_terminal() {
     let server = NatsServer::start().await;
     let (running, _seen) = slow_projection(&server).await;
-    let cmd = format!(
-        "exec {} --server {} rebuild slow",
-        env!("CARGO_BIN_EXE_aether"),
-        server.url()
-    );
-    let out = Command::new("script")
-        .args(["-qfec", &cmd, "/dev/null"])
-        .env("SHELL", "/bin/sh")
+    let out = in_terminal(&server.url(), "rebuild slow")
         .stdin(Stdio::piped())
         .output()
         .unwrap();

@@ -15,16 +15,12 @@ use std::time::{Duration, Instant};
 
 use aether_core::{ActorId, Event, EventStore, ExpectedVersion, LogPosition, Result, json};
 use aether_projection::{MemoryCheckpoints, Projection, ProjectionRunner};
-use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore, PULL_BATCH};
 use aether_testkit::{NatsServer, bench};
 use async_nats::jetstream::consumer::pull::{self, OrderedConfig};
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy};
 use futures::StreamExt;
 use tokio::sync::mpsc;
-
-/// The log subscription's pull window (`aether-store-jetstream`'s
-/// `PULL_BATCH`), for the context line.
-const WINDOW: usize = 2_000;
 
 struct Count {
     seen: u64,
@@ -161,7 +157,7 @@ async fn main() {
                 .unwrap();
             let mut messages = consumer
                 .stream()
-                .max_messages_per_batch(WINDOW)
+                .max_messages_per_batch(PULL_BATCH)
                 .messages()
                 .await
                 .unwrap();
@@ -208,7 +204,7 @@ async fn main() {
         eprintln!("  round {round}: raw + Value {:.0}/s", values[round - 1]);
         window.push(raw_window().await);
         eprintln!(
-            "  round {round}: raw pull, {WINDOW}-message window {:.0}/s",
+            "  round {round}: raw pull, {PULL_BATCH}-message window {:.0}/s",
             window[round - 1]
         );
     }
@@ -219,33 +215,30 @@ async fn main() {
             bench::median(v.iter().map(|c| c.1).collect())
         )
     };
-    let ratio = |a: &[f64], b: &[f64]| {
-        let mut r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
-        percentile(&mut r, 0.5)
-    };
+    let ratio = |a: &[f64], b: &[f64]| bench::median(a.iter().zip(b).map(|(x, y)| x / y).collect());
     println!();
     println!("catch-up of {total} events, {rounds} interleaved rounds (medians):");
     println!(
         "  ours (runner, decoded + handled): {:>9.0} events/s             {}",
-        percentile(&mut ours.clone(), 0.5),
+        bench::median(ours.clone()),
         cpu_text(&ours_cpu)
     );
     println!(
         "  raw ordered consumer, bytes only: {:>9.0} msgs/s  ratio {:.2}  {}",
-        percentile(&mut bytes.clone(), 0.5),
+        bench::median(bytes.clone()),
         ratio(&ours, &bytes),
         cpu_text(&bytes_cpu)
     );
     println!(
         "  raw ordered consumer + Value:     {:>9.0} msgs/s  ratio {:.2}  {}",
-        percentile(&mut values.clone(), 0.5),
+        bench::median(values.clone()),
         ratio(&ours, &values),
         cpu_text(&values_cpu)
     );
 
     println!(
-        "  (context) raw pull consumer, {WINDOW}-message window, bytes only: {:>9.0} msgs/s  ratio {:.2}",
-        percentile(&mut window.clone(), 0.5),
+        "  (context) raw pull consumer, {PULL_BATCH}-message window, bytes only: {:>9.0} msgs/s  ratio {:.2}",
+        bench::median(window.clone()),
         ratio(&ours, &window)
     );
 

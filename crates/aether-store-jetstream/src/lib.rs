@@ -21,9 +21,12 @@
 //!   header costs client time on each replay, bytes on disk and server work).
 //! - **Latest version in one round trip** (last message for the subject,
 //!   direct get on single-replica streams), no consumer.
-//! - **Replay** through an ordered pull consumer filtered to the actor's
-//!   subject, from a start sequence found by binary search for late
-//!   `from_version`s; malformed messages are reported, never skipped silently.
+//! - **Replay** of short histories by batched direct get, of long ones
+//!   through a pull consumer filtered to the actor's subject (ordered-consumer
+//!   settings, a [`PULL_BATCH`]-message window, deliveries checked in order),
+//!   from a start sequence found by binary search for late `from_version`s;
+//!   malformed messages are reported, never skipped silently. The global log
+//!   ([`aether_core::EventLog`]) reads the same kind of consumer.
 //! - **Namespaces**: each namespace has its own stream.
 //! - **One ack subscription per store**: appends publish with reply subjects
 //!   under one inbox of the connection (its inbox prefix, so the permissions
@@ -78,7 +81,7 @@ pub use aether_nats::{ConnectConfig, StorageType, ToServerAddrs};
 pub use config::JetStreamConfig;
 pub use headers::{COUNT as HEADER_COUNT, EVENT_ID as HEADER_EVENT_ID, VERSION as HEADER_VERSION};
 pub use snapshot::JetStreamSnapshotStore;
-pub use store::{JetStreamEventStore, MAX_BATCH_EVENTS};
+pub use store::{JetStreamEventStore, MAX_BATCH_EVENTS, PULL_BATCH};
 pub use subject::{Subjects, decode_token, encode_token};
 
 #[cfg(test)]

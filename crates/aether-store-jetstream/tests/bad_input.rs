@@ -28,14 +28,7 @@ async fn malformed_messages_are_reported_and_replay_keeps_going() {
     let empty = publish_raw(&s, &a, b"").await;
     // A well-formed event of another actor, smuggled onto this subject.
     let other = Event::new(actor("other"), 7, "T", json!(null));
-    let js = async_nats::jetstream::new(s.client().clone());
-    let smuggled = js
-        .publish(s.subject_for(&a), other.to_json_bytes().unwrap().into())
-        .await
-        .unwrap()
-        .await
-        .unwrap()
-        .sequence;
+    let smuggled = support::publish_raw(&s, &a, None, other.to_json_bytes().unwrap().into()).await;
     // Garbage at the tip: the latest version is the last good event's.
     assert_eq!(s.latest_version(&a).await.unwrap(), 1);
     // Appends still work after garbage.

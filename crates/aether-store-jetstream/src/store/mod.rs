@@ -11,6 +11,8 @@ mod read;
 mod reading;
 mod setup;
 
+pub use reading::PULL_BATCH;
+
 use std::fmt;
 use std::sync::Arc;
 

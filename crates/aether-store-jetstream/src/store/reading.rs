@@ -20,8 +20,10 @@ use super::JetStreamEventStore;
 use super::delivery::Delivery;
 use crate::error::{consumer_error, stream_error};
 
-/// Messages a read's consumer is asked for at once (it asks again at half).
-pub(crate) const PULL_BATCH: usize = 2_000;
+/// Messages a long replay's or a log subscription's consumer asks the
+/// server for at once (it asks again at half): what a reader may hold
+/// received and not yet decoded.
+pub const PULL_BATCH: usize = 2_000;
 
 /// How often the server signals a quiet consumer is alive.
 const HEARTBEAT: Duration = Duration::from_secs(5);
