@@ -205,6 +205,11 @@ async fn raw_replay(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // In a task, where service code runs (`BENCH_THREAD=main`: on this thread).
+    aether_testkit::bench::in_task(run()).await;
+}
+
+async fn run() {
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())

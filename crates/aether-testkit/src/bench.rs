@@ -1,6 +1,7 @@
 //! What the benchmarks share: medians, this process's CPU time, and the
 //! event they all store (about 250 bytes of JSON, like the raw figures in
-//! `NATS.md`), so that figures of different benches compare.
+//! `NATS.md`), and where their loops run ([`in_task`]), so that figures of
+//! different benches compare.
 //!
 //! ```
 //! use aether_core::ActorId;
@@ -45,6 +46,36 @@ fn threads_cpu_ns(tasks: &str) -> u64 {
     dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// Runs a benchmark's `work` where service code runs: in a task on one of
+/// the runtime's workers (an actor's turn, a request handler), not on the
+/// thread blocked in `#[tokio::main]`. There every wake-up of the loop
+/// crosses threads through the kernel (about 5 context switches per
+/// request/reply instead of 1, measured on the store's sequential append),
+/// which would time the harness more than the code. With
+/// `BENCH_THREAD=main` the work runs on that thread instead, to show the
+/// difference. A panic in `work` is re-raised here.
+///
+/// ```
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() {
+/// let sum = aether_testkit::bench::in_task(async { 1 + 1 }).await;
+/// assert_eq!(sum, 2);
+/// # }
+/// ```
+pub async fn in_task<F>(work: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    if std::env::var("BENCH_THREAD").is_ok_and(|t| t == "main") {
+        return work.await;
+    }
+    match tokio::spawn(work).await {
+        Ok(out) => out,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// The benchmarks' event: a `Deposited` of `actor` at `version`, about 250
