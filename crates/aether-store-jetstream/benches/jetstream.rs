@@ -121,6 +121,28 @@ async fn measure_keep<T>(n: u64, work: impl std::future::Future<Output = T>) -> 
     ((rate(n, elapsed), cpu), out)
 }
 
+/// Raw sequential appends to `subject`: each payload published with the
+/// expected subject sequence, its ack awaited before the next.
+async fn raw_sequential(
+    js: &async_nats::jetstream::Context,
+    subject: String,
+    payloads: impl IntoIterator<Item = Bytes>,
+) {
+    let mut last = 0;
+    for payload in payloads {
+        let msg = PublishMessage::build()
+            .payload(payload)
+            .expected_last_subject_sequence(last);
+        last = js
+            .send_publish(subject.clone(), msg)
+            .await
+            .unwrap()
+            .await
+            .unwrap()
+            .sequence;
+    }
+}
+
 /// One measurement not yet run: its future, boxed so that different ones
 /// share a type.
 type Measurement<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = (f64, f64)> + Send + 'a>>;
@@ -235,41 +257,15 @@ async fn run() {
         // ours sends), each ack awaited. The subject has the same length as
         // ours.
         let subject = format!("{name}.events.seq.raq-{round}");
-        let raw = measure(SEQUENTIAL, async {
-            let mut last = 0;
-            for payload in payloads {
-                let msg = PublishMessage::build()
-                    .payload(payload)
-                    .expected_last_subject_sequence(last);
-                last = js
-                    .send_publish(subject.clone(), msg)
-                    .await
-                    .unwrap()
-                    .await
-                    .unwrap()
-                    .sequence;
-            }
-        });
+        let raw = measure(SEQUENTIAL, raw_sequential(js, subject, payloads));
         // Raw, encoding each event in the loop (and dropping it) as ours
         // must: what any writer of JSON events pays on top of the publish.
         let subject = format!("{name}.events.seq.rae-{round}");
         let to_encode: Vec<Event> = (1..=SEQUENTIAL).map(|v| event(&actor, v)).collect();
-        let raw_encoding = measure(SEQUENTIAL, async {
-            let mut last = 0;
-            for e in to_encode {
-                let msg = PublishMessage::build()
-                    .payload(Bytes::from(e.to_json_bytes().unwrap()))
-                    .expected_last_subject_sequence(last);
-                drop(e);
-                last = js
-                    .send_publish(subject.clone(), msg)
-                    .await
-                    .unwrap()
-                    .await
-                    .unwrap()
-                    .sequence;
-            }
-        });
+        let encoding = to_encode
+            .into_iter()
+            .map(|e| Bytes::from(e.to_json_bytes().unwrap()));
+        let raw_encoding = measure(SEQUENTIAL, raw_sequential(js, subject, encoding));
         // Who goes first rotates, so that no side always runs on the
         // stream (and machine) another one just warmed or loaded.
         let [ours, raw, raw_encoding] = rotated(
