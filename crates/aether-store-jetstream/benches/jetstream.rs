@@ -121,18 +121,16 @@ async fn measure_keep<T>(n: u64, work: impl std::future::Future<Output = T>) -> 
     ((rate(n, elapsed), cpu), out)
 }
 
-/// Raw sequential appends to `subject`: each payload published with the
-/// expected subject sequence, its ack awaited before the next.
+/// Raw sequential appends to `subject`: each message published with the
+/// expected subject sequence added, its ack awaited before the next.
 async fn raw_sequential(
     js: &async_nats::jetstream::Context,
     subject: String,
-    payloads: impl IntoIterator<Item = Bytes>,
+    messages: impl IntoIterator<Item = PublishMessage>,
 ) {
     let mut last = 0;
-    for payload in payloads {
-        let msg = PublishMessage::build()
-            .payload(payload)
-            .expected_last_subject_sequence(last);
+    for msg in messages {
+        let msg = msg.expected_last_subject_sequence(last);
         last = js
             .send_publish(subject.clone(), msg)
             .await
@@ -257,14 +255,17 @@ async fn run() {
         // ours sends), each ack awaited. The subject has the same length as
         // ours.
         let subject = format!("{name}.events.seq.raq-{round}");
-        let raw = measure(SEQUENTIAL, raw_sequential(js, subject, payloads));
+        let messages = payloads
+            .into_iter()
+            .map(|p| PublishMessage::build().payload(p));
+        let raw = measure(SEQUENTIAL, raw_sequential(js, subject, messages));
         // Raw, encoding each event in the loop (and dropping it) as ours
         // must: what any writer of JSON events pays on top of the publish.
         let subject = format!("{name}.events.seq.rae-{round}");
         let to_encode: Vec<Event> = (1..=SEQUENTIAL).map(|v| event(&actor, v)).collect();
         let encoding = to_encode
             .into_iter()
-            .map(|e| Bytes::from(e.to_json_bytes().unwrap()));
+            .map(|e| PublishMessage::build().payload(Bytes::from(e.to_json_bytes().unwrap())));
         let raw_encoding = measure(SEQUENTIAL, raw_sequential(js, subject, encoding));
         // Who goes first rotates, so that no side always runs on the
         // stream (and machine) another one just warmed or loaded.
@@ -358,19 +359,13 @@ async fn run() {
             futures::stream::iter(0..ACTORS)
                 .map(|a| async move {
                     let subject = format!("{name}.events.pipe.ro{round}-{a}");
-                    let mut last = 0;
-                    for payload in &payloads[a] {
-                        let msg = PublishMessage::build()
-                            .payload(payload.clone())
-                            .expected_last_subject_sequence(last);
-                        last = js
-                            .send_publish(subject.clone(), msg)
-                            .await
-                            .unwrap()
-                            .await
-                            .unwrap()
-                            .sequence;
-                    }
+                    // Collected: a borrowing iterator held across awaits
+                    // would not be `Send`.
+                    let messages: Vec<_> = payloads[a]
+                        .iter()
+                        .map(|p| PublishMessage::build().payload(p.clone()))
+                        .collect();
+                    raw_sequential(js, subject, messages).await;
                 })
                 .buffer_unordered(IN_FLIGHT)
                 .collect::<Vec<_>>()
@@ -385,20 +380,16 @@ async fn run() {
             futures::stream::iter(0..ACTORS)
                 .map(|a| async move {
                     let subject = format!("{name}.events.pipe.rh{round}-{a}");
-                    let mut last = 0;
-                    for (k, payload) in payloads[a].iter().enumerate() {
-                        let msg = PublishMessage::build()
-                            .payload(payload.clone())
-                            .message_id(&ids[a * PIPELINED_PER_ACTOR as usize + k])
-                            .expected_last_subject_sequence(last);
-                        last = js
-                            .send_publish(subject.clone(), msg)
-                            .await
-                            .unwrap()
-                            .await
-                            .unwrap()
-                            .sequence;
-                    }
+                    let messages: Vec<_> = payloads[a]
+                        .iter()
+                        .enumerate()
+                        .map(|(k, p)| {
+                            PublishMessage::build()
+                                .payload(p.clone())
+                                .message_id(&ids[a * PIPELINED_PER_ACTOR as usize + k])
+                        })
+                        .collect();
+                    raw_sequential(js, subject, messages).await;
                 })
                 .buffer_unordered(IN_FLIGHT)
                 .collect::<Vec<_>>()
