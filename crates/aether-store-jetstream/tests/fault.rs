@@ -162,3 +162,60 @@ async fn restarting_a_single_server_keeps_acknowledged_events() {
         .await
     );
 }
+
+/// A long replay whose consumer is deleted under it (as the server does
+/// when it loses a consumer, or an operator does) goes on with a new one
+/// from the message after the last it took: every event once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_whose_consumer_is_deleted_goes_on_from_where_it_was() {
+    const EVENTS: u64 = 30_000;
+    let server = NatsServer::start().await;
+    let store = support::store(&server.url(), 1).await;
+    let actor = support::actor("long");
+    let batches: Vec<_> = (1..=EVENTS)
+        .map(|v| {
+            (
+                actor.clone(),
+                aether_core::ExpectedVersion::Exact(v - 1),
+                vec![support::ev(&actor, v)],
+            )
+        })
+        .collect();
+    for r in store.append_many(batches).await {
+        r.unwrap();
+    }
+    let js = async_nats::jetstream::new(store.client().clone());
+    let stream = js.get_stream(store.stream_name()).await.unwrap();
+    let reading = tokio::spawn({
+        let (store, actor) = (store.clone(), actor.clone());
+        async move { store.read(&actor, 1).await }
+    });
+    // Deletes the replay's consumer as soon as it exists.
+    let mut deleted = 0;
+    while !reading.is_finished() && deleted == 0 {
+        let names: Vec<String> = {
+            use futures::StreamExt;
+            stream
+                .consumer_names()
+                .filter_map(|n| async move { n.ok() })
+                .collect()
+                .await
+        };
+        for name in names {
+            if stream.delete_consumer(&name).await.is_ok() {
+                deleted += 1;
+            }
+        }
+    }
+    let events = reading.await.unwrap().expect("the replay goes on");
+    assert!(
+        deleted > 0,
+        "the replay ended before its consumer could be deleted"
+    );
+    let versions: Vec<u64> = events.iter().map(|e| e.version).collect();
+    assert_eq!(
+        versions,
+        (1..=EVENTS).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+}

@@ -371,7 +371,11 @@ impl JetStreamEventStore {
 
     /// Reads `subject` from stream sequence `start` through `stop` with a
     /// consumer (see `reading`), keeping events with version ≥ `from` and
-    /// reporting every malformed message.
+    /// reporting every malformed message. Where the consumer fails on the
+    /// way (a lost delivery, missed heartbeats, the consumer gone or not
+    /// yet served: what async-nats's ordered consumer recreates itself
+    /// for), the read goes on with a new consumer from the message after
+    /// the last one taken, up to [`READ_ATTEMPTS`] consumers in all.
     pub(crate) async fn read_range(
         &self,
         actor: &ActorId,
@@ -380,12 +384,46 @@ impl JetStreamEventStore {
         stop: u64,
         from: u64,
     ) -> Result<Replay> {
+        let mut pipeline = Pipeline::new(Decoder::new(actor.clone(), from));
+        let mut next = start;
+        let mut attempt = 1;
+        loop {
+            match self
+                .read_part(actor, subject, next, stop, &mut pipeline)
+                .await
+            {
+                Ok(()) => break,
+                Err(Interrupted { error, last }) => {
+                    if attempt >= READ_ATTEMPTS || !error.is_transient() {
+                        return Err(error);
+                    }
+                    tracing::debug!(%error, attempt, "replay interrupted; reading on with a new consumer");
+                    next = last.map_or(next, |seq| seq + 1);
+                    attempt += 1;
+                }
+            }
+        }
+        pipeline.finish().await
+    }
+
+    /// One consumer's part of [`Self::read_range`], from stream sequence
+    /// `start`: pushes what it reads into `pipeline`.
+    async fn read_part(
+        &self,
+        actor: &ActorId,
+        subject: &str,
+        start: u64,
+        stop: u64,
+        pipeline: &mut Pipeline,
+    ) -> std::result::Result<(), Interrupted> {
         let timeout = self.inner.config.request_timeout;
+        let mut last = None;
         let Reading {
             mut messages, name, ..
-        } = Box::pin(self.open_reading(vec![subject.to_string()], start, "replay")).await?;
+        } = Box::pin(self.open_reading(vec![subject.to_string()], start, "replay"))
+            .await
+            .map_err(|error| Interrupted { error, last })?;
         let mut delivered = 0;
-        let mut pipeline = Pipeline::new(Decoder::new(actor.clone(), from));
         let result = loop {
             let next = match tokio::time::timeout(timeout, messages.next()).await {
                 Err(_) => {
@@ -412,13 +450,24 @@ impl JetStreamEventStore {
                 break Ok(());
             }
             pipeline.push(seq, next.message.payload).await;
+            last = Some(seq);
             if seq >= stop {
                 break Ok(());
             }
         };
         drop(messages);
         self.close_reading(name);
-        result?;
-        pipeline.finish().await
+        result.map_err(|error| Interrupted { error, last })
     }
+}
+
+/// How many consumers one long replay may go through (see
+/// [`JetStreamEventStore::read_range`]).
+const READ_ATTEMPTS: u32 = 3;
+
+/// Why one consumer's part of a replay ended early, and the stream sequence
+/// of the last message it took.
+struct Interrupted {
+    error: Error,
+    last: Option<u64>,
 }

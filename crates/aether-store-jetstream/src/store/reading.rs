@@ -9,7 +9,8 @@
 //! consumer's sequence, missed heartbeats, the consumer gone), a read ends
 //! with a transient error instead, after what came before it: a log
 //! subscriber subscribes again from its last position (the projection
-//! runner does), a replay is asked again.
+//! runner does), a replay goes on with a new consumer from the message after
+//! the last one it took (`read_range`).
 
 use std::time::Duration;
 
