@@ -130,8 +130,8 @@ async fn feed_log(
 }
 
 /// Decodes one delivered message into `entries`; the error that ends the
-/// subscription otherwise.
-/// `delivered` is the consumer sequence of the last message taken.
+/// subscription otherwise. `delivered` is the consumer sequence of the last
+/// message taken.
 fn push(
     next: Option<std::result::Result<async_nats::jetstream::Message, pull::MessagesError>>,
     subjects: &Subjects,

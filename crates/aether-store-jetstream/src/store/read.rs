@@ -417,13 +417,12 @@ impl JetStreamEventStore {
         pipeline: &mut Pipeline,
     ) -> std::result::Result<(), Interrupted> {
         let timeout = self.inner.config.request_timeout;
-        let mut last = None;
         let Reading {
             mut messages, name, ..
         } = Box::pin(self.open_reading(vec![subject.to_string()], start, "replay"))
             .await
-            .map_err(|error| Interrupted { error, last })?;
-        let mut delivered = 0;
+            .map_err(|error| Interrupted { error, last: None })?;
+        let (mut delivered, mut last) = (0, None);
         let result = loop {
             let next = match tokio::time::timeout(timeout, messages.next()).await {
                 Err(_) => {
