@@ -50,10 +50,9 @@ async fn node(url: &str, cluster: &str, id: &str) -> Result<ActorSystem, BoxErro
     .await
     .map_err(nats::explain(url))?;
     let node = ClusterNode::connect(url, config(cluster, id)?).await?;
-    Ok(ActorSystem::builder()
+    Ok(ActorSystem::cluster(node)
         .events(events)
-        .cluster(node)
-        .register_routed::<Counter>(ActorConfig::default())
+        .register::<Counter>(ActorConfig::default())
         .start()
         .await?)
 }

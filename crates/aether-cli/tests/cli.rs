@@ -531,10 +531,9 @@ async fn runtime_actors_passivate_and_claims() {
     )
     .await
     .unwrap();
-    let system = ActorSystem::builder()
+    let system = ActorSystem::cluster(node)
         .events(events)
-        .cluster(node)
-        .register_routed::<Counter>(ActorConfig::default())
+        .register::<Counter>(ActorConfig::default())
         .start()
         .await
         .unwrap();
@@ -755,10 +754,9 @@ async fn handoff_moves_a_shard_to_the_named_node() {
             )
             .await
             .unwrap();
-            ActorSystem::builder()
+            ActorSystem::cluster(node)
                 .events(events)
-                .cluster(node)
-                .register_routed::<Counter>(ActorConfig::default())
+                .register::<Counter>(ActorConfig::default())
                 .start()
                 .await
                 .unwrap()

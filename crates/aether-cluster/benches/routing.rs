@@ -121,11 +121,10 @@ async fn member(
     let node = ClusterNode::start(client, cluster_config(cluster, id))
         .await
         .unwrap();
-    ActorSystem::builder()
+    ActorSystem::cluster(node)
         .events(events)
-        .cluster(node)
-        .register_routed::<Notes>(ActorConfig::default())
-        .register_routed::<Counter>(ActorConfig::default())
+        .register::<Notes>(ActorConfig::default())
+        .register::<Counter>(ActorConfig::default())
         .start()
         .await
         .unwrap()

@@ -78,6 +78,7 @@ impl ErrorKind for ClusterErrorKind {
     }
 }
 
+#[cfg(feature = "nats")]
 impl From<aether_nats::ConnectErrorKind> for ClusterErrorKind {
     fn from(k: aether_nats::ConnectErrorKind) -> Self {
         match k {

@@ -12,7 +12,7 @@ use crate::error::{ClusterError, ClusterErrorKind, Result};
 use crate::id::{NodeId, ShardId};
 use crate::membership::NodeInfo;
 use crate::pins::Pins;
-use crate::runtime::cluster::claims::Claim;
+use crate::runtime::claims::Claim;
 use crate::shard_map::{SHARD_MAP_KEY, ShardMap};
 
 /// A member as its KV entry shows it.

@@ -84,44 +84,62 @@
 //!
 //! # Feature flags
 //!
-//! None.
+//! - `nats` (default): coordination over NATS: [`ClusterNode`] (membership,
+//!   election, shard maps), the runtime's cluster placements (shard claims,
+//!   routing) and the [`ClusterInspector`]. Without it the crate is pure
+//!   placement (ring, shards, strategies, planner) and the runtime on one
+//!   node, and compiles no NATS client.
 
 mod assignment;
 mod config;
+#[cfg(feature = "nats")]
 mod election;
 mod error;
 pub mod hash;
 mod id;
+#[cfg(feature = "nats")]
 mod inspect;
+#[cfg(feature = "nats")]
 mod membership;
+#[cfg(feature = "nats")]
 mod nats;
+#[cfg(feature = "nats")]
 mod node;
+#[cfg(feature = "nats")]
 mod pins;
 mod planner;
 mod ring;
 pub mod runtime;
 mod shard;
+#[cfg(feature = "nats")]
 mod shard_map;
 mod strategy;
 
+#[cfg(feature = "nats")]
 pub use aether_nats::StorageType;
 pub use assignment::ShardAssignment;
-pub use config::{
-    ClusterConfig, ElectionConfig, KvConfig, MembershipConfig, ShardConfig, StrategyConfig,
-};
+#[cfg(feature = "nats")]
+pub use config::{ClusterConfig, ElectionConfig, KvConfig, MembershipConfig};
+pub use config::{ShardConfig, StrategyConfig};
+#[cfg(feature = "nats")]
 pub use election::{LEADER_KEY, LeaderInfo, Leadership};
 pub use error::{ClusterError, ClusterErrorKind, Result};
 pub use id::{ShardId, Term};
+#[cfg(feature = "nats")]
 pub use inspect::{ClaimEntry, ClusterInspector, MemberEntry};
+#[cfg(feature = "nats")]
 pub use membership::{
     EventsError, LeaseStatus, LeaveReason, Member, MemberView, MembershipEvent, MembershipEvents,
     NodeInfo,
 };
+#[cfg(feature = "nats")]
 pub use node::{ClusterNode, ShardMapWatch};
+#[cfg(feature = "nats")]
 pub use pins::{PINS_KEY, Pins};
 pub use planner::{RebalancePlan, ShardMove, ShardRole, plan_rebalance};
 pub use ring::{ConsistentHashRing, DEFAULT_VIRTUAL_NODES, RingSnapshot, Walk};
 pub use shard::{ShardManager, shard_for_actor};
+#[cfg(feature = "nats")]
 pub use shard_map::{MapState, SHARD_MAP_KEY, ShardMap};
 pub use strategy::{
     BoundedLoadStrategy, ConsistentHashStrategy, PlacementInput, PlacementStrategy,

@@ -82,18 +82,17 @@ async fn calls_from_every_node_reach_the_owner_and_events_name_their_writer() {
     );
 
     // A system that runs nothing calls in.
-    let caller = ActorSystem::builder()
-        .remote(
-            async_nats::connect(&url).await.unwrap(),
-            RemoteConfig {
-                cluster_name: cluster.clone(),
-                ..RemoteConfig::default()
-            },
-        )
-        .register_routed::<Counter>(ActorConfig::default())
-        .start()
-        .await
-        .unwrap();
+    let caller = ActorSystem::remote(
+        async_nats::connect(&url).await.unwrap(),
+        RemoteConfig {
+            cluster_name: cluster.clone(),
+            ..RemoteConfig::default()
+        },
+    )
+    .register::<Counter>(ActorConfig::default())
+    .start()
+    .await
+    .unwrap();
     let r = caller.get::<Counter>(ids[0].clone()).unwrap();
     assert_eq!(r.ask(10).await.unwrap().version, 4);
     assert_eq!(r.query(Value).await.unwrap(), 16);

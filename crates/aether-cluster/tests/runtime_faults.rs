@@ -125,18 +125,17 @@ impl Rig {
 }
 
 async fn remote(url: &str, cluster: &str) -> ActorSystem {
-    ActorSystem::builder()
-        .remote(
-            dial(url).await,
-            RemoteConfig {
-                cluster_name: cluster.to_owned(),
-                ..RemoteConfig::default()
-            },
-        )
-        .register_routed::<Counter>(ActorConfig::default())
-        .start()
-        .await
-        .unwrap()
+    ActorSystem::remote(
+        dial(url).await,
+        RemoteConfig {
+            cluster_name: cluster.to_owned(),
+            ..RemoteConfig::default()
+        },
+    )
+    .register::<Counter>(ActorConfig::default())
+    .start()
+    .await
+    .unwrap()
 }
 
 fn lease() -> Duration {

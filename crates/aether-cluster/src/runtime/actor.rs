@@ -1,21 +1,108 @@
-//! The task of one active actor: it loads the actor once, then takes its
-//! mailbox in turns (group commit, see `turn.rs`), answers queries between
-//! them, and passivates when idle, evicted or shut down.
+//! One activation of an actor, from start to end: [`dispatch`] queues a
+//! message, starting the actor's task if it is not active; the task loads
+//! the actor once, then takes its mailbox in turns (group commit, see
+//! `turn.rs`), answers queries between them, and passivates when idle,
+//! evicted or shut down.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use aether_core::aggregate::{Aggregate, EventEnvelope};
 use aether_core::{ActorId, CommandId};
+use dashmap::mapref::entry::Entry;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::control::Control;
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
-use super::host::{CommandMsg, Control, Host, Msg};
-use super::mailbox::Mailbox;
+use super::host::{Host, Slot};
+use super::mailbox::{Full, Mailbox};
+use super::message::{CommandMsg, Msg, Refusal};
 use super::permits::Priority;
 use super::state::Activation;
+
+/// Queues `msg` for actor `id` of `host`'s type, activating it if it is not
+/// active: the first message creates its mailbox and spawns its task (which
+/// loads it once, however many messages queue meanwhile). Never waits: a
+/// full mailbox or a shutdown hands the message back.
+///
+/// Messages are only ever queued while holding the table's lock for `id`
+/// (shared), and an actor leaves the table only under the same lock
+/// (exclusive) and with an empty mailbox, so nothing is queued into a
+/// mailbox nobody reads.
+pub(crate) fn dispatch<A: Aggregate>(
+    host: &Arc<Host<A>>,
+    id: &ActorId,
+    msg: Msg<A>,
+) -> Result<(), (Msg<A>, Refusal)> {
+    if host.node.is_shutting_down() {
+        return Err((msg, Refusal::ShuttingDown));
+    }
+    let mut msg = msg;
+    loop {
+        if let Some(slot) = host.slots.get(id) {
+            match slot.mailbox.try_send(msg) {
+                Ok(()) => return Ok(()),
+                Err((m, Full::Full)) => return Err((m, Refusal::Full)),
+                Err((m, Full::Closed)) => {
+                    // Its task died (a panic in the aggregate): replace it.
+                    msg = m;
+                    let generation = slot.generation;
+                    drop(slot);
+                    host.slots.remove_if(id, |_, s| s.generation == generation);
+                    continue;
+                }
+            }
+        }
+        let vacant = match host.slots.entry(id.clone()) {
+            Entry::Occupied(_) => continue,
+            Entry::Vacant(v) => v,
+        };
+        // Checked under the lock: a shutdown that started since must not see
+        // a new activation appear after it drained the table.
+        if host.node.is_shutting_down() {
+            return Err((msg, Refusal::ShuttingDown));
+        }
+        let priority = msg.priority();
+        let mailbox = Arc::new(Mailbox::new(host.config.mailbox));
+        if let Err((m, _)) = mailbox.try_send(msg) {
+            // Cannot happen (capacity ≥ 1, open); hand it back.
+            return Err((m, Refusal::Full));
+        }
+        let generation = host.node.next_generation();
+        let control = Arc::new(Control::default());
+        vacant.insert(Slot {
+            mailbox: mailbox.clone(),
+            generation,
+            control: control.clone(),
+        });
+        host.node.task_started();
+        tokio::spawn(run(
+            host.clone(),
+            id.clone(),
+            generation,
+            control.clone(),
+            mailbox,
+            priority,
+        ));
+        activated(host, id, &control);
+        return Ok(());
+    }
+}
+
+/// Puts a new activation into the node's LRU and tells the least recently
+/// used actors to passivate if the node is over its limit.
+fn activated<A: Aggregate>(host: &Host<A>, id: &ActorId, control: &Arc<Control>) {
+    let victims = {
+        let mut lru = host.node.lru();
+        lru.touch(host.key(id), control);
+        lru.over(host.node.config.max_active)
+    };
+    for v in victims {
+        metrics::counter!("aether_runtime_evictions_total").increment(1);
+        v.evict();
+    }
+}
 
 /// Runs one activation until it passivates or the system shuts down.
 pub(crate) async fn run<A: Aggregate>(
@@ -117,9 +204,7 @@ impl<A: Aggregate> Actor<A> {
                     if !self.handle(msg).await {
                         return;
                     }
-                    if self.control.evict.load(Ordering::Acquire)
-                        && self.try_passivate("evicted").await
-                    {
+                    if self.control.is_evicted() && self.try_passivate("evicted").await {
                         return;
                     }
                 }
@@ -224,7 +309,9 @@ impl<A: Aggregate> Actor<A> {
                 // shard (reads under a valid lease and claim).
                 if self
                     .host
-                    .fence()
+                    .node
+                    .fence
+                    .as_ref()
                     .is_some_and(|f| f.check(&self.id).is_none())
                 {
                     (q.answer)(Err(RuntimeError::new(
@@ -323,7 +410,7 @@ impl<A: Aggregate> Actor<A> {
 
     /// Sends `m` on to the actor's next activation.
     fn forward(&self, m: Msg<A>) {
-        if let Err((m, _)) = self.host.dispatch(&self.id, m) {
+        if let Err((m, _)) = dispatch(&self.host, &self.id, m) {
             refuse(
                 m,
                 |command| AskError::ShuttingDown { command },
@@ -390,18 +477,14 @@ mod size_probe {
     /// loads and snapshots are boxed while they run).
     #[test]
     fn an_idle_actor_task_stays_small() {
-        let node = Arc::new(super::super::host::Node::new(Default::default(), None));
-        let host = Arc::new(super::Host::<Probe> {
-            type_index: 0,
-            config: Default::default(),
-            snapshot_policy: aether_core::aggregate::SnapshotPolicy::Never,
-            upcasters: Default::default(),
-            store: Arc::new(aether_store_memory::InMemoryEventStore::new()),
-            snapshots: None,
-            slots: Default::default(),
+        let node = Arc::new(super::super::node::Node::new(Default::default(), None));
+        let host = Arc::new(super::Host::<Probe>::new(
+            0,
+            Default::default(),
+            Arc::new(aether_store_memory::InMemoryEventStore::new()),
+            None,
             node,
-            codec: None,
-        });
+        ));
         let rx = Arc::new(super::Mailbox::new(1));
         let f = super::run(
             host,

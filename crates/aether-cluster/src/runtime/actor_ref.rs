@@ -12,27 +12,28 @@ use aether_core::{ActorId, CommandId, Metadata};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::cluster::{self, Kind};
+use super::call::{self, CommandCall, QueryCall};
 use super::error::{AskError, RuntimeError};
-use super::host::Host;
-use super::local;
+use super::local::{self, Caller};
 use super::outcome::CommandOutcome;
+use super::reach::{Entry, Reach};
+use super::transport::Kind;
 
 /// A boxed, `Send` future (what the calls' `IntoFuture` gives).
 pub type CallFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// A handle to one actor of type `A`: cheap to clone, `Send + Sync`. Getting
 /// one does no I/O; the first message activates the actor (loads it) on
-/// this node.
+/// the node that serves it (this node, on a system of one node).
 pub struct ActorRef<A: Aggregate> {
-    pub(crate) host: Arc<Host<A>>,
+    pub(crate) entry: Arc<Entry<A>>,
     pub(crate) id: ActorId,
 }
 
 impl<A: Aggregate> Clone for ActorRef<A> {
     fn clone(&self) -> Self {
         Self {
-            host: self.host.clone(),
+            entry: self.entry.clone(),
             id: self.id.clone(),
         }
     }
@@ -93,20 +94,23 @@ impl<A: Aggregate> ActorRef<A> {
     }
 
     /// Asks the actor to passivate once its mailbox is empty (it activates
-    /// again on the next message). Does nothing if it is not active.
+    /// again on the next message). Does nothing if it is not active on this
+    /// node.
     pub fn passivate(&self) {
-        if let Some(slot) = self.host.slots.get(&self.id) {
-            slot.control.evict();
+        if let Some(host) = self.entry.host() {
+            host.passivate(&self.id);
         }
     }
 
     /// Whether the actor is active on this node now.
     pub fn is_active(&self) -> bool {
-        self.host.slots.contains_key(&self.id)
+        self.entry
+            .host()
+            .is_some_and(|h| h.slots.contains_key(&self.id))
     }
 
     fn deadline(&self, given: Option<Duration>) -> Instant {
-        Instant::now() + given.unwrap_or(self.host.config.deadline)
+        Instant::now() + given.unwrap_or(self.entry.deadline)
     }
 }
 
@@ -173,16 +177,31 @@ impl<A: Aggregate> Ask<A> {
         &self.envelope.command_id
     }
 
-    /// Runs the command here or on its shard's node (`reply: false`: a
-    /// tell, done once queued).
-    async fn run(self, reply: bool) -> Result<Option<CommandOutcome<A::Event>>, AskError<A>> {
+    /// Runs the command where the actor runs (`kind`: an ask, or a tell,
+    /// done once queued).
+    async fn run(self, kind: Kind) -> call::CommandResult<A> {
         let deadline = self.actor.deadline(self.deadline);
-        let ActorRef { host, id } = self.actor;
-        match host.node.routing.clone() {
-            None => local::ask(&host, &id, self.envelope, deadline, reply).await,
-            Some(routing) => {
-                let kind = if reply { Kind::Command } else { Kind::Tell };
-                cluster::command(&routing, &host, &id, self.envelope, deadline, kind).await
+        let ActorRef { entry, id } = self.actor;
+        match &entry.reach {
+            Reach::Here(host) => {
+                let caller = if kind == Kind::Tell {
+                    Caller::Nobody
+                } else {
+                    Caller::Here
+                };
+                local::ask(host, &id, self.envelope, deadline, caller).await
+            }
+            Reach::Routed { host, route, codec } => {
+                let command = CommandCall {
+                    host: host.as_ref(),
+                    codec: codec.as_ref(),
+                    actor: &id,
+                    envelope: self.envelope,
+                    deadline,
+                    kind,
+                    body: None,
+                };
+                call::run(route, &id, deadline, command).await
             }
         }
     }
@@ -203,7 +222,7 @@ impl<A: Aggregate> IntoFuture for Ask<A> {
         Box::pin(
             async move {
                 // An ask always has an outcome; `None` cannot come back.
-                self.run(true)
+                self.run(Kind::Command)
                     .await?
                     .ok_or(AskError::Timeout { command_id })
             }
@@ -256,7 +275,7 @@ impl<A: Aggregate> IntoFuture for Tell<A> {
 
     fn into_future(self) -> Self::IntoFuture {
         let id = self.ask.id().clone();
-        Box::pin(async move { self.ask.run(false).await.map(|_| id) })
+        Box::pin(async move { self.ask.run(Kind::Tell).await.map(|_| id) })
     }
 }
 
@@ -292,10 +311,13 @@ impl<A: Queryable> IntoFuture for Query<A> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let deadline = self.actor.deadline(self.deadline);
-            let ActorRef { host, id } = self.actor;
-            match host.node.routing.clone() {
-                None => local::query(&host, &id, self.query, deadline).await,
-                Some(routing) => cluster::query(&routing, &host, &id, self.query, deadline).await,
+            let ActorRef { entry, id } = self.actor;
+            match &entry.reach {
+                Reach::Here(host) => local::query(host, &id, self.query, deadline).await,
+                Reach::Routed { host, route, .. } => {
+                    let query = QueryCall::new(host.as_ref(), &id, self.query, deadline)?;
+                    call::run(route, &id, deadline, query).await
+                }
             }
         })
     }

@@ -1,6 +1,7 @@
-//! The runtime's configuration: per actor type ([`ActorConfig`]) and per node
-//! ([`RuntimeConfig`]). Public fields, defaults from `RUNTIME.md` §4.11,
-//! validated when the system starts.
+//! The runtime's configuration: per actor type ([`ActorConfig`]), per node
+//! ([`RuntimeConfig`]) and for routed calls ([`RoutingConfig`]). Public
+//! fields, defaults from `RUNTIME.md` §4.11, validated when the system
+//! starts.
 
 use std::time::Duration;
 
@@ -190,6 +191,52 @@ impl RuntimeConfig {
             )));
         }
         check_duration("shutdown_timeout", self.shutdown_timeout)
+    }
+}
+
+/// How routed calls behave, and how a node hands its shards on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingConfig {
+    /// The longest one attempt of a routed call waits for its reply before
+    /// it is sent again with the same command id (within the call's
+    /// deadline). Default 1 second.
+    pub attempt_timeout: Duration,
+    /// The longest pause between attempts while nobody serves the actor's
+    /// shard (pauses start at 1 ms and double, with jitter). Default 100 ms.
+    pub max_backoff: Duration,
+    /// How long a node releasing a shard waits for the shard's actors to
+    /// finish their turns before it releases the claim anyway (their turns
+    /// can no longer commit). Default 5 seconds.
+    pub drain_timeout: Duration,
+    /// How long a node that released a shard keeps answering `not-owner`
+    /// on it, so callers retry at once instead of waiting out an attempt,
+    /// while the new owner subscribes. Default 2 seconds.
+    pub handoff_grace: Duration,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        Self {
+            attempt_timeout: Duration::from_secs(1),
+            max_backoff: Duration::from_millis(100),
+            drain_timeout: Duration::from_secs(5),
+            handoff_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RoutingConfig {
+    /// Checks every field; the error names the bad one.
+    pub fn validate(&self) -> Result<(), RuntimeError> {
+        for (name, d) in [
+            ("attempt_timeout", self.attempt_timeout),
+            ("max_backoff", self.max_backoff),
+            ("drain_timeout", self.drain_timeout),
+            ("handoff_grace", self.handoff_grace),
+        ] {
+            check_duration(name, d)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,49 +1,60 @@
 //! Calls on this node's activation of an actor: queue a command or a query
-//! in its mailbox and wait for the answer. [`super::ActorRef`] uses them
-//! directly on one node; in a cluster, for actors of shards this node
-//! serves, and the serving side of routed calls uses them for requests from
-//! other nodes.
+//! in its mailbox and wait for the answer. [`super::ActorRef`] uses them on
+//! one node, and in a cluster for actors this node serves; the serving side
+//! of routed calls uses them for requests from other nodes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aether_core::aggregate::{Aggregate, CommandEnvelope, Queryable};
 use aether_core::{ActorId, CommandId};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::actor::dispatch;
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
-use super::host::{CommandMsg, Host, Msg, QueryMsg, Refusal};
+use super::host::Host;
+use super::message::{CommandMsg, Msg, QueryMsg, Refusal};
 use super::outcome::CommandOutcome;
+use super::status::RETRY_AFTER;
 
 /// Where an ask's outcome arrives.
 pub(crate) type Pending<A> =
     oneshot::Receiver<Result<CommandOutcome<<A as Aggregate>::Event>, AskError<A>>>;
 
-/// How long a caller is told to wait after `Overloaded`.
-pub(crate) const RETRY_AFTER: Duration = Duration::from_millis(10);
+/// Who waits for a command's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// A caller on this node (an ask).
+    Here,
+    /// A caller on another node (a routed ask): the outcome keeps its events
+    /// as encoded, for the reply.
+    Routed,
+    /// Nobody (a tell): done once queued.
+    Nobody,
+}
 
-/// Queues `envelope` for `id`; returns the receiver of its outcome (for an
-/// ask: `reply`), or the refusal with the command handed back.
+/// Queues `envelope` for `id`; returns the receiver of its outcome (`None`
+/// for a tell), or the refusal with the command handed back.
 pub(crate) fn queue<A: Aggregate>(
     host: &Arc<Host<A>>,
     id: &ActorId,
     envelope: CommandEnvelope<A::Command>,
     deadline: Instant,
-    reply: bool,
+    caller: Caller,
 ) -> Result<Option<Pending<A>>, AskError<A>> {
-    let (tx, rx) = if reply {
+    let (tx, rx) = if caller == Caller::Nobody {
+        (None, None)
+    } else {
         let (tx, rx) = oneshot::channel();
         (Some(tx), Some(rx))
-    } else {
-        (None, None)
     };
     let msg = Msg::Command(Box::new(CommandMsg {
         envelope,
         deadline,
         reply: tx,
+        routed: caller == Caller::Routed,
     }));
-    match host.dispatch(id, msg) {
+    match dispatch(host, id, msg) {
         Ok(()) => Ok(rx),
         Err((Msg::Command(c), why)) => {
             let command = Box::new(c.envelope);
@@ -80,17 +91,17 @@ pub(crate) async fn outcome<A: Aggregate>(
     }
 }
 
-/// Asks `envelope` of this node's activation of `id` (`reply: false`: a
-/// tell, answered once queued).
+/// Asks `envelope` of this node's activation of `id` (a tell, for
+/// `Caller::Nobody`, is answered `None` once queued).
 pub(crate) async fn ask<A: Aggregate>(
     host: &Arc<Host<A>>,
     id: &ActorId,
     envelope: CommandEnvelope<A::Command>,
     deadline: Instant,
-    reply: bool,
+    caller: Caller,
 ) -> Result<Option<CommandOutcome<A::Event>>, AskError<A>> {
     let command_id = envelope.command_id.clone();
-    match queue(host, id, envelope, deadline, reply)? {
+    match queue(host, id, envelope, deadline, caller)? {
         Some(rx) => outcome(rx, deadline, command_id).await.map(Some),
         None => Ok(None),
     }
@@ -110,7 +121,7 @@ pub(crate) async fn query<A: Queryable>(
             let _ = tx.send(state.map(|s| s.query(&query)));
         }),
     }));
-    if let Err((_, why)) = host.dispatch(id, msg) {
+    if let Err((_, why)) = dispatch(host, id, msg) {
         return Err(match why {
             Refusal::Full => {
                 RuntimeError::new(RuntimeErrorKind::Overloaded, "the actor's mailbox is full")

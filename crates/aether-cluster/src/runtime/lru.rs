@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aether_core::ActorId;
 
-use super::host::Control;
+use super::control::Control;
 
 /// An actor of some registered type: the type's index and the id.
 pub(crate) type Key = (u32, ActorId);

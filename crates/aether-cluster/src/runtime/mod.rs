@@ -30,16 +30,35 @@
 //!   rejection hands the command back, surely not applied. No call waits past
 //!   its deadline.
 //!
-//! It runs on one node with any [`aether_core::EventStore`] (the in-memory
-//! store needs no server). The cluster-wide runtime (routing to the owner of
-//! an actor's shard across nodes) builds on it.
+//! # Placements
+//!
+//! The placement is chosen when the system is built, and decides which
+//! types it accepts when the program compiles:
+//!
+//! - [`ActorSystem::builder`]: every actor on this node, with any
+//!   [`aether_core::EventStore`] (the in-memory store needs no server) and
+//!   any [`aether_core::aggregate::Aggregate`]. Needs no NATS: this part of
+//!   the crate builds without its `nats` feature.
+//! - `ActorSystem::cluster(node)` (feature `nats`): a cluster member runs
+//!   the actors of the shards the map gives it and routes calls for the
+//!   others to the node serving their shard; only [`Routable`] types.
+//! - `ActorSystem::remote(client, config)` (feature `nats`): a caller that
+//!   runs no actor and takes no stores; every call goes to the cluster.
+//!
+//! The local runtime knows the distributed side only through two seams: a
+//! *fence* (may this node run this actor's turns now, and what do its
+//! events say about their writer) and a *transport* (one attempt of a call,
+//! as encoded bytes, to whoever serves the actor). The one loop of routed
+//! calls, the one table between wire statuses and errors, and the serving
+//! side of a request are transport-free; the NATS side implements the
+//! seams with shard claims and NATS requests.
 //!
 //! # Example
 //!
 //! ```
 //! use std::time::Duration;
 //! use aether_cluster::runtime::{ActorConfig, ActorSystem, AskError};
-//! use aether_core::{ActorId, CommandId};
+//! use aether_core::CommandId;
 //! use aether_store_memory::InMemoryEventStore;
 //! use aether_testkit::fixtures::{Account, AccountError, Balance, deposit, open, withdraw};
 //!
@@ -50,7 +69,7 @@
 //!     .register::<Account>(ActorConfig::default())
 //!     .start()
 //!     .await?;
-//! let ada = system.get::<Account>(ActorId::new("account-ada")?)?;
+//! let ada = system.actor::<Account>("ada")?; // the actor `account-ada`
 //! ada.ask(open("Ada")).await?;
 //!
 //! // A retry with the same command id returns the recorded outcome.
@@ -69,29 +88,52 @@
 //! # }
 //! ```
 
+// The transport-free half of routed calls (the loop, the serving side, the
+// status table, the codec) has one transport today, NATS, behind the `nats`
+// feature: without it those parts are compiled (and unit-tested) but unused.
+#![cfg_attr(not(feature = "nats"), allow(dead_code))]
+
 mod actor;
 mod actor_ref;
-pub(crate) mod cluster;
+mod backoff;
+mod builder;
+mod call;
+#[cfg(feature = "nats")]
+mod cluster;
+mod codec;
 mod config;
+mod control;
 mod dedupe;
 mod error;
+mod fence;
 mod host;
 mod local;
 mod lru;
 mod mailbox;
+mod message;
+mod node;
 mod outcome;
 mod permits;
+mod reach;
+mod serve;
 mod state;
+mod status;
 mod system;
+mod transport;
 mod turn;
 
 pub use actor_ref::{ActorRef, Ask, CallFuture, Query, Tell, Timer};
-pub use cluster::admin::admin_subject;
-pub use cluster::{RemoteConfig, Routable, RoutingConfig};
-pub use config::{ActorConfig, GroupCommit, Passivation, RuntimeConfig};
+pub use builder::{ActorSystemBuilder, OneNode, RunsActors};
+#[cfg(feature = "nats")]
+pub use cluster::{InCluster, Remote, RemoteConfig, admin_subject};
+pub use codec::Routable;
+pub use config::{ActorConfig, GroupCommit, Passivation, RoutingConfig, RuntimeConfig};
 pub use error::{AskError, RuntimeError, RuntimeErrorKind};
 pub use outcome::CommandOutcome;
-pub use system::{ActorSystem, ActorSystemBuilder};
+pub use system::ActorSystem;
+
+#[cfg(feature = "nats")]
+pub(crate) use cluster::claims;
 
 /// The most events one turn may append (the stores' batch limit).
 pub const MAX_TURN_EVENTS: usize = 1000;

@@ -3,15 +3,18 @@
 //! (group commit), then answered.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aether_core::aggregate::{Aggregate, EventEnvelope};
 use aether_core::{CommandId, Error, Event, EventStore, ExpectedVersion};
+use bytes::Bytes;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::actor::Actor;
 use super::error::AskError;
-use super::host::{CommandMsg, Msg};
+use super::fence::Stamp;
+use super::message::{CommandMsg, Msg, Responder};
 use super::outcome::CommandOutcome;
 use super::permits::Priority;
 use super::state::read_range;
@@ -20,10 +23,17 @@ use super::state::read_range;
 /// from the log, for the next copies of the same retry.
 pub(crate) const RECENT_OUTCOMES: usize = 16;
 
+/// The events one command wrote.
+struct Written<E> {
+    events: Vec<EventEnvelope<E>>,
+    /// The same, as encoded for the store, kept for a routed caller's reply.
+    encoded: Option<Arc<[Bytes]>>,
+}
+
 /// What a turn decided for one command.
 enum Decision<A: Aggregate> {
     /// Wrote these events (applied to the state, to be committed).
-    Events(Vec<EventEnvelope<A::Event>>),
+    Events(Written<A::Event>),
     /// Decided on no events, at this version.
     Nothing(u64),
     /// Refused by the aggregate.
@@ -33,27 +43,6 @@ enum Decision<A: Aggregate> {
     Same(usize),
     /// Its events cannot be stored (they do not encode): nothing applied.
     Invalid(Error),
-}
-
-/// Counts the bytes a value serializes to, without keeping them.
-struct Counter(usize);
-
-impl std::io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn encoded_len(e: &Event) -> usize {
-    let mut c = Counter(0);
-    // Cannot fail for an event that already encoded to a value.
-    let _ = serde_json::to_writer(&mut c, e);
-    c.0
 }
 
 /// The same error again (errors are not `Clone`; each caller gets its own).
@@ -77,7 +66,7 @@ fn echo(e: &Error) -> Error {
 
 /// Sends the result of a command (an ask's reply, or a tell's count).
 fn answer<A: Aggregate>(
-    reply: Option<super::host::Reply<A>>,
+    reply: Option<Responder<A>>,
     result: Result<CommandOutcome<A::Event>, AskError<A>>,
 ) {
     let outcome = match &result {
@@ -130,16 +119,16 @@ impl<A: Aggregate> Actor<A> {
     async fn turn_inner(&mut self, batch: Vec<CommandMsg<A>>) {
         let mut live = self.screen(batch).await;
         let retries = self.host.config.conflict_retries;
-        let fence = self.host.fence().cloned();
+        let fence = self.host.node.fence.clone();
         let mut attempt = 0;
         while !live.is_empty() {
             attempt += 1;
             // In a cluster: only while this node serves the actor's shard,
             // and every event says who wrote it under which claim.
-            let token = match &fence {
+            let lease = match &fence {
                 None => None,
                 Some(f) => match f.check(&self.id) {
-                    Some(t) => Some(t),
+                    Some(l) => Some(l),
                     None => return self.not_owner(live),
                 },
             };
@@ -147,7 +136,7 @@ impl<A: Aggregate> Actor<A> {
                 return;
             };
             let base = act.version;
-            let stamp = fence.as_deref().zip(token).map(|(f, t)| f.stamp(t));
+            let stamp = fence.as_deref().zip(lease).map(|(f, l)| f.stamp(l));
             let (decisions, events, carried) = decide(
                 act,
                 &self.id,
@@ -176,7 +165,7 @@ impl<A: Aggregate> Actor<A> {
                     // The lease lapsed while the append was out (a pause, a
                     // partition): the commit stands, but it is not
                     // acknowledged as this node's; a retry finds it.
-                    let late = fence.as_ref().is_some_and(|f| !f.lease_valid());
+                    let late = fence.as_ref().is_some_and(|f| !f.holds());
                     return self.conclude(live, decisions, base, version, late);
                 }
                 Err(Error::VersionConflict(conflict)) if attempt < retries => {
@@ -188,8 +177,8 @@ impl<A: Aggregate> Actor<A> {
                         .increment(1);
                     tracing::debug!(%conflict, attempt, "conflict; reloading and deciding again");
                     self.activation = None;
-                    if let (Some(f), Some(t)) = (&fence, token)
-                        && !f.confirm(t).await
+                    if let (Some(f), Some(l)) = (&fence, lease)
+                        && !f.confirm(l).await
                     {
                         tracing::info!("the shard's claim is no longer ours; not deciding again");
                         return self.not_owner(live);
@@ -272,12 +261,12 @@ impl<A: Aggregate> Actor<A> {
         };
         for c in copies {
             let result = match &read {
-                Ok(events) => Ok(CommandOutcome {
-                    command_id: command_id.clone(),
-                    version: last,
-                    events: events.clone(),
-                    deduplicated: true,
-                }),
+                Ok(events) => Ok(CommandOutcome::new(
+                    command_id.clone(),
+                    last,
+                    events.clone(),
+                    true,
+                )),
                 Err(e) => {
                     // It did take effect; only its events cannot be shown now.
                     tracing::warn!(error = %e, "reading a recorded outcome failed");
@@ -348,8 +337,8 @@ impl<A: Aggregate> Actor<A> {
         if let Some(act) = self.activation.as_mut() {
             debug_assert_eq!(act.version, version);
             for (c, d) in live.iter().zip(&decisions) {
-                if let Decision::Events(evs) = d
-                    && let (Some(f), Some(l)) = (evs.first(), evs.last())
+                if let Decision::Events(w) = d
+                    && let (Some(f), Some(l)) = (w.events.first(), w.events.last())
                 {
                     act.recent
                         .record(c.envelope.command_id.clone(), f.version, l.version);
@@ -357,38 +346,33 @@ impl<A: Aggregate> Actor<A> {
             }
         }
         // The events of commands delivered twice in the turn, for the second.
-        let mut written: HashMap<usize, Vec<EventEnvelope<A::Event>>> = HashMap::new();
+        let mut written: HashMap<usize, (Vec<EventEnvelope<A::Event>>, _)> = HashMap::new();
         for d in &decisions {
             if let Decision::Same(i) = d
-                && let Some(Decision::Events(evs)) = decisions.get(*i)
+                && let Some(Decision::Events(w)) = decisions.get(*i)
             {
-                written.entry(*i).or_insert_with(|| evs.clone());
+                written
+                    .entry(*i)
+                    .or_insert_with(|| (w.events.clone(), w.encoded.clone()));
             }
         }
         for (c, d) in live.into_iter().zip(decisions) {
             let command_id = c.envelope.command_id.clone();
             let result = match d {
-                Decision::Events(events) => Ok(CommandOutcome {
-                    command_id,
-                    version: events.last().map_or(base, |e| e.version),
-                    events,
-                    deduplicated: false,
-                }),
-                Decision::Same(i) => {
-                    let events = written.get(&i).cloned().unwrap_or_default();
-                    Ok(CommandOutcome {
-                        command_id,
-                        version: events.last().map_or(base, |e| e.version),
-                        events,
-                        deduplicated: true,
-                    })
+                Decision::Events(w) => {
+                    let version = w.events.last().map_or(base, |e| e.version);
+                    let mut o = CommandOutcome::new(command_id, version, w.events, false);
+                    o.stored = w.encoded;
+                    Ok(o)
                 }
-                Decision::Nothing(at) => Ok(CommandOutcome {
-                    command_id,
-                    version: at,
-                    events: Vec::new(),
-                    deduplicated: false,
-                }),
+                Decision::Same(i) => {
+                    let (events, encoded) = written.get(&i).cloned().unwrap_or_default();
+                    let version = events.last().map_or(base, |e| e.version);
+                    let mut o = CommandOutcome::new(command_id, version, events, true);
+                    o.stored = encoded;
+                    Ok(o)
+                }
+                Decision::Nothing(at) => Ok(CommandOutcome::new(command_id, at, Vec::new(), false)),
                 Decision::Rejected(e) => Err(AskError::Rejected(e)),
                 Decision::Invalid(cause) => Err(AskError::Unavailable {
                     command: Box::new(c.envelope),
@@ -444,7 +428,7 @@ fn decide<A: Aggregate>(
     id: &aether_core::ActorId,
     limits: &super::config::GroupCommit,
     live: &mut Vec<CommandMsg<A>>,
-    stamp: Option<&super::cluster::Stamp>,
+    stamp: Option<&Stamp>,
 ) -> (Vec<Decision<A>>, Vec<Event>, Vec<CommandMsg<A>>) {
     let mut decisions = Vec::with_capacity(live.len());
     let mut events: Vec<Event> = Vec::new();
@@ -490,12 +474,24 @@ fn decide<A: Aggregate>(
                 continue;
             }
         };
-        // The byte limit only matters with more than one command in the turn.
-        let size: usize = if live.len() > 1 {
-            stored.iter().map(encoded_len).sum()
+        // Encoded here for the byte limit (which only matters with more than
+        // one command in the turn) and for a routed caller's reply: once.
+        let encoded = if live.len() > 1 || c.routed {
+            let encoded: Result<Vec<Bytes>, Error> = stored
+                .iter()
+                .map(|e| e.to_json_bytes().map(Bytes::from))
+                .collect();
+            match encoded {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    decisions.push(Decision::Invalid(e));
+                    continue;
+                }
+            }
         } else {
-            0
+            None
         };
+        let size: usize = encoded.iter().flatten().map(Bytes::len).sum();
         if !events.is_empty()
             && (events.len() + stored.len() > limits.max_events || bytes + size > limits.max_bytes)
         {
@@ -509,7 +505,10 @@ fn decide<A: Aggregate>(
         act.version = next_version;
         events.extend(stored);
         writers.insert(c.envelope.command_id.clone(), i);
-        decisions.push(Decision::Events(envelopes));
+        decisions.push(Decision::Events(Written {
+            events: envelopes,
+            encoded: encoded.filter(|_| c.routed).map(Arc::from),
+        }));
     }
     let carried = live.split_off(stop);
     (decisions, events, carried)

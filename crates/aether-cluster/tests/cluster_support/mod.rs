@@ -53,10 +53,9 @@ pub async fn member_with(
     )
     .await
     .unwrap();
-    ActorSystem::builder()
+    ActorSystem::cluster(node)
         .events(events)
-        .cluster(node)
-        .register_routed::<Counter>(ActorConfig::default())
+        .register::<Counter>(ActorConfig::default())
         .start()
         .await
         .unwrap()

@@ -1,57 +1,8 @@
-//! Settings of routed calls and of the serving side of a cluster system.
+//! [`RemoteConfig`]: where a system that runs no actor sends its calls.
 
-use std::time::Duration;
-
-use crate::runtime::config::check_duration;
 use crate::runtime::error::{RuntimeError, RuntimeErrorKind};
 
-/// How routed calls behave, and how a node hands its shards on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoutingConfig {
-    /// The longest one attempt of a routed call waits for its reply before
-    /// it is sent again with the same command id (within the call's
-    /// deadline). Default 1 second.
-    pub attempt_timeout: Duration,
-    /// The longest pause between attempts while nobody serves the actor's
-    /// shard (pauses start at 1 ms and double, with jitter). Default 100 ms.
-    pub max_backoff: Duration,
-    /// How long a node releasing a shard waits for the shard's actors to
-    /// finish their turns before it releases the claim anyway (their turns
-    /// can no longer commit). Default 5 seconds.
-    pub drain_timeout: Duration,
-    /// How long a node that released a shard keeps answering `not-owner`
-    /// on it, so callers retry at once instead of waiting out an attempt,
-    /// while the new owner subscribes. Default 2 seconds.
-    pub handoff_grace: Duration,
-}
-
-impl Default for RoutingConfig {
-    fn default() -> Self {
-        Self {
-            attempt_timeout: Duration::from_secs(1),
-            max_backoff: Duration::from_millis(100),
-            drain_timeout: Duration::from_secs(5),
-            handoff_grace: Duration::from_secs(2),
-        }
-    }
-}
-
-impl RoutingConfig {
-    /// Checks every field; the error names the bad one.
-    pub fn validate(&self) -> Result<(), RuntimeError> {
-        for (name, d) in [
-            ("attempt_timeout", self.attempt_timeout),
-            ("max_backoff", self.max_backoff),
-            ("drain_timeout", self.drain_timeout),
-            ("handoff_grace", self.handoff_grace),
-        ] {
-            check_duration(name, d)?;
-        }
-        Ok(())
-    }
-}
-
-/// Where a system that serves nothing ([`super::super::ActorSystemBuilder::remote`])
+/// Where a system that runs no actor ([`crate::runtime::ActorSystem::remote`])
 /// sends its calls: the cluster's name and shard count, as its members
 /// have them in their [`crate::ClusterConfig`].
 #[derive(Debug, Clone, PartialEq, Eq)]

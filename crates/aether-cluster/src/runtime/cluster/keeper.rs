@@ -28,12 +28,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::claim_fence::ClaimFence;
 use super::claims::{Cas, Claim, Claims, Held, Phase, claimable, shard_of_key};
-use super::config::RoutingConfig;
-use super::fence::Fence;
-use super::handler::ServeCtx;
-use super::serve::{Handlers, Mode, ShardServer};
+use super::shard_server::{Handlers, Mode, ServeCtx, ShardServer};
 use crate::id::{NodeId, ShardId};
+use crate::runtime::config::RoutingConfig;
 use crate::runtime::host::Actors;
 
 /// How often the keeper looks again without a notification.
@@ -41,7 +40,7 @@ const TICK: Duration = Duration::from_millis(50);
 
 /// What the keeper and its release tasks share.
 pub(crate) struct Shared {
-    pub(crate) fence: Arc<Fence>,
+    pub(crate) fence: Arc<ClaimFence>,
     pub(crate) claims: Claims,
     pub(crate) ctx: Arc<ServeCtx>,
     pub(crate) handlers: Arc<Handlers>,
@@ -72,7 +71,7 @@ struct Slot {
 }
 
 /// Released shards whose subscriptions still answer `not-owner`.
-type Released = Vec<(ShardId, ShardServer)>;
+pub(crate) type Released = Vec<(ShardId, ShardServer)>;
 
 /// The running keeper.
 #[derive(Debug)]
@@ -84,7 +83,7 @@ pub(crate) struct Keeper {
 
 impl Keeper {
     pub(crate) fn start(
-        fence: Arc<Fence>,
+        fence: Arc<ClaimFence>,
         claims: Claims,
         ctx: Arc<ServeCtx>,
         handlers: Arc<Handlers>,

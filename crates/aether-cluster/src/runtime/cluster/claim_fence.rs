@@ -1,28 +1,22 @@
-//! [`Fence`]: whether this node may run a turn for an actor now. A node
-//! serves a shard only while all three hold: the map in force names it the
-//! shard's owner, it holds the shard's claim (in phase `Serving`, at the
-//! revision it wrote), and its member lease is valid on its own clock. The
-//! keeper (`keeper.rs`) sets and clears the claims; the turns read them.
+//! [`ClaimFence`]: the cluster's [`Fence`]. A node serves a shard only while
+//! all three hold: the map in force names it the shard's owner, it holds the
+//! shard's claim (in phase `Serving`, at the revision it wrote), and its
+//! member lease is valid on its own clock. The keeper (`keeper.rs`) sets and
+//! clears the claims; the turns read them through the fence.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aether_core::{ActorId, Metadata};
+use aether_core::{ActorId, BoxFuture};
 
 use super::claims::{Claims, Phase};
 use super::subject::Subjects;
 use crate::id::ShardId;
 use crate::node::ClusterNode;
-
-/// What a turn writes under: the shard and the claim revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Token {
-    pub(crate) shard: ShardId,
-    pub(crate) revision: u64,
-}
+use crate::runtime::fence::{Fence, Lease, Stamp};
 
 #[derive(Debug)]
-pub(crate) struct Fence {
+pub(crate) struct ClaimFence {
     pub(crate) node: Arc<ClusterNode>,
     pub(crate) subjects: Subjects,
     /// Per shard: the claim revision while serving, 0 otherwise.
@@ -30,7 +24,7 @@ pub(crate) struct Fence {
     claims: Claims,
 }
 
-impl Fence {
+impl ClaimFence {
     pub(crate) fn new(node: Arc<ClusterNode>, subjects: Subjects, claims: Claims) -> Self {
         let serving = (0..subjects.shard_count())
             .map(|_| AtomicU64::new(0))
@@ -43,26 +37,18 @@ impl Fence {
         }
     }
 
-    /// The token to write `actor`'s events under, if this node serves its
-    /// shard now.
-    pub(crate) fn check(&self, actor: &ActorId) -> Option<Token> {
-        self.check_shard(self.subjects.shard_of(actor))
-    }
-
     /// The epoch of the map this node has (0 before the first).
     pub(crate) fn epoch(&self) -> u64 {
         self.node.shard_map().map_or(0, |m| m.epoch)
     }
 
-    pub(crate) fn check_shard(&self, shard: ShardId) -> Option<Token> {
-        let revision = self.serving.get(shard.0 as usize)?.load(Ordering::Acquire);
-        (revision != 0 && self.node.owns(shard)).then_some(Token { shard, revision })
-    }
-
-    /// Whether the lease is still valid (checked again after a commit: an
-    /// answer after the lease lapsed is not given as `Ok`).
-    pub(crate) fn lease_valid(&self) -> bool {
-        self.node.lease().is_valid()
+    /// The lease of `shard`, if this node serves it now.
+    pub(crate) fn check_shard(&self, shard: ShardId) -> Option<Lease> {
+        let token = self.serving.get(shard.0 as usize)?.load(Ordering::Acquire);
+        (token != 0 && self.node.owns(shard)).then_some(Lease {
+            shard: shard.0,
+            token,
+        })
     }
 
     /// Starts serving `shard` under claim `revision`.
@@ -87,17 +73,19 @@ impl Fence {
             .collect()
     }
 
-    /// After a conflict: whether the claim is still ours, as the claims
-    /// stream's leader has it. A stale owner thereby never "catches up and
-    /// wins": it learns it lost the shard before it reloads. `false` on any
-    /// doubt (the read failed).
-    pub(crate) async fn confirm(&self, token: Token) -> bool {
-        if self.check_shard(token.shard) != Some(token) {
+    /// Whether the member lease is valid.
+    pub(crate) fn lease_valid(&self) -> bool {
+        self.node.lease().is_valid()
+    }
+
+    async fn confirm_lease(&self, lease: Lease) -> bool {
+        let shard = ShardId(lease.shard);
+        if self.check_shard(shard) != Some(lease) {
             return false;
         }
-        let ours = match self.claims.read(token.shard).await {
+        let ours = match self.claims.read(shard).await {
             Ok(Some((claim, revision))) => {
-                revision == token.revision
+                revision == lease.token
                     && claim.phase == Phase::Serving
                     && &claim.owner == self.node.id()
             }
@@ -109,34 +97,34 @@ impl Fence {
             // Surely not ours: no turn of the shard runs from now on (the
             // next one would reload and write without a conflict), until
             // the keeper claims it again.
-            if let Some(s) = self.serving.get(token.shard.0 as usize) {
-                let _ = s.compare_exchange(token.revision, 0, Ordering::AcqRel, Ordering::Acquire);
+            if let Some(s) = self.serving.get(shard.0 as usize) {
+                let _ = s.compare_exchange(lease.token, 0, Ordering::AcqRel, Ordering::Acquire);
             }
         }
         ours
     }
+}
 
-    /// The writer stamp of a turn under `token`: this node and the claim.
-    pub(crate) fn stamp(&self, token: Token) -> Stamp {
-        Stamp {
-            node: self.node.id().to_string(),
-            claim: format!("{}/{}", token.shard.0, token.revision),
-        }
+impl Fence for ClaimFence {
+    fn check(&self, actor: &ActorId) -> Option<Lease> {
+        self.check_shard(self.subjects.shard_of(actor))
     }
-}
 
-/// What every event of a turn carries about its writer (built once a turn).
-#[derive(Debug)]
-pub(crate) struct Stamp {
-    node: String,
-    claim: String,
-}
+    fn holds(&self) -> bool {
+        self.lease_valid()
+    }
 
-impl Stamp {
-    /// Stamps an event's metadata.
-    pub(crate) fn apply(&self, metadata: &mut Metadata) {
-        metadata.set_writer_node(self.node.clone());
-        metadata.set_writer_claim(self.claim.clone());
+    /// Reads the claim from the claims stream's leader: a claim taken by
+    /// someone else is seen even before this node's keeper hears of it.
+    fn confirm(&self, lease: Lease) -> BoxFuture<'_, bool> {
+        Box::pin(self.confirm_lease(lease))
+    }
+
+    fn stamp(&self, lease: Lease) -> Stamp {
+        Stamp::new(
+            self.node.id().to_string(),
+            format!("{}/{}", lease.shard, lease.token),
+        )
     }
 }
 
@@ -165,8 +153,8 @@ mod tests {
             .wait_for(|m| m.members.len() == 1)
             .await
             .unwrap();
-        let claims = super::super::open_claims(&node).await.unwrap();
-        let fence = Fence::new(node.clone(), Subjects::new("fence", 1024), claims.clone());
+        let claims = super::super::placement::open_claims(&node).await.unwrap();
+        let fence = ClaimFence::new(node.clone(), Subjects::new("fence", 1024), claims.clone());
         let shard = ShardId(7);
         let Ok(Cas::Won(rev)) = claims
             .create(shard, &Claim::serving(node.id().clone(), 1))
@@ -175,14 +163,14 @@ mod tests {
             panic!("claim")
         };
         fence.serve(shard, rev);
-        let token = fence.check_shard(shard).expect("serving");
-        assert!(fence.confirm(token).await);
+        let lease = fence.check_shard(shard).expect("serving");
+        assert!(fence.confirm(lease).await);
         let intruder = Claim::serving(aether_core::NodeId::new("b").unwrap(), 2);
         assert!(matches!(
             claims.update(shard, &intruder, rev).await,
             Ok(Cas::Won(_))
         ));
-        assert!(!fence.confirm(token).await, "taken: not ours");
+        assert!(!fence.confirm(lease).await, "taken: not ours");
         fence.stop(shard);
         assert_eq!(fence.check_shard(shard), None);
         node.shutdown().await.unwrap();

@@ -9,14 +9,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aether_core::ActorId;
 use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::handler::{Serve, ServeCtx};
-use super::wire::Status;
+use super::claim_fence::ClaimFence;
+use super::headers;
 use crate::id::ShardId;
+use crate::runtime::serve::{Serve, bad_request};
+use crate::runtime::status::Status;
+use crate::runtime::transport::Reply;
 
 /// What the server does with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +33,38 @@ pub(crate) enum Mode {
 
 /// The serving side's types, by actor type name.
 pub(crate) type Handlers = HashMap<&'static str, Arc<dyn Serve>>;
+
+/// What every served shard's subscription shares.
+#[derive(Debug)]
+pub(crate) struct ServeCtx {
+    pub(crate) client: async_nats::Client,
+    pub(crate) fence: Arc<ClaimFence>,
+}
+
+impl ServeCtx {
+    /// Sends `reply` to `to` (naming the actor's owner in a `not-owner`).
+    pub(crate) async fn send(&self, to: &async_nats::Subject, actor: &ActorId, reply: Reply) {
+        let owner = if reply.status == Status::NotOwner {
+            metrics::counter!("aether_runtime_not_owner_sent_total").increment(1);
+            self.fence.node.place(actor)
+        } else {
+            None
+        };
+        let headers = headers::reply_headers(&reply, self.fence.epoch(), owner.as_ref());
+        if let Err(e) = self
+            .client
+            .publish_with_headers(to.clone(), headers, reply.body)
+            .await
+        {
+            tracing::debug!(error = %e, "a routed reply could not be sent");
+        }
+    }
+
+    async fn not_owner(&self, to: &async_nats::Subject, actor: &ActorId) {
+        self.send(to, actor, Reply::new(Status::NotOwner, bytes::Bytes::new()))
+            .await;
+    }
+}
 
 pub(crate) struct ShardServer {
     mode: watch::Sender<Mode>,
@@ -113,14 +149,21 @@ async fn handle(
     handlers: &Handlers,
 ) {
     let Some(to) = m.reply.clone() else {
+        tracing::debug!(subject = %m.subject, "a routed call without a reply subject was dropped");
+        metrics::counter!("aether_runtime_bad_requests_total").increment(1);
         return;
     };
-    let parsed = ctx.fence.subjects.parse(&m.subject);
-    let actor = match parsed {
+    let actor = match ctx.fence.subjects.parse(&m.subject) {
         Ok((s, actor)) if s == shard => actor,
-        Ok(_) | Err(_) => {
-            let why = parsed.err().unwrap_or_else(|| "wrong shard".into());
-            return ctx.problem(&to, Status::BadRequest, why).await;
+        Ok((_, actor)) => return ctx.send(&to, &actor, bad_request("wrong shard")).await,
+        Err(why) => {
+            let reply = bad_request(&why);
+            let headers = headers::reply_headers(&reply, ctx.fence.epoch(), None);
+            let _ = ctx
+                .client
+                .publish_with_headers(to, headers, reply.body)
+                .await;
+            return;
         }
     };
     match mode {
@@ -135,9 +178,18 @@ async fn handle(
                     "actor type {:?} is not run by this cluster",
                     actor.actor_type()
                 );
-                return ctx.problem(&to, Status::BadRequest, message).await;
+                return ctx.send(&to, &actor, bad_request(&message)).await;
             };
-            tokio::spawn(handler.serve(actor, m, ctx.clone()));
+            let request = match headers::incoming(m.headers.as_ref(), m.payload) {
+                Ok(r) => r,
+                Err(message) => return ctx.send(&to, &actor, bad_request(&message)).await,
+            };
+            let served = handler.serve(actor.clone(), request);
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let reply = served.await;
+                ctx.send(&to, &actor, reply).await;
+            });
         }
     }
 }

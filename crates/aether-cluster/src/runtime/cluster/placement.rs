@@ -1,0 +1,356 @@
+//! The two placements over NATS: [`InCluster`], a cluster member that runs
+//! the actors of the shards the map gives it and routes calls for the rest;
+//! [`Remote`], a system that runs no actor and sends every call to the
+//! cluster. Their builders register only [`Routable`] types, so a type that
+//! cannot travel is refused when the program compiles.
+
+use std::any::{Any, TypeId};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aether_core::BoxFuture;
+
+use super::admin;
+use super::claim_fence::ClaimFence;
+use super::claims::Claims;
+use super::config::RemoteConfig;
+use super::gate::Gates;
+use super::keeper::{Keeper, Released};
+use super::nats_transport::NatsTransport;
+use super::shard_server::{Handlers, ServeCtx};
+use super::subject::Subjects;
+use crate::id::ShardId;
+use crate::node::ClusterNode;
+use crate::runtime::builder::{ActorSystemBuilder, RunsActors, Stores, routed, sealed};
+use crate::runtime::codec::Routable;
+use crate::runtime::config::{ActorConfig, RoutingConfig};
+use crate::runtime::error::{RuntimeError, RuntimeErrorKind};
+use crate::runtime::fence::Fence;
+use crate::runtime::node::Node;
+use crate::runtime::reach::Route;
+use crate::runtime::system::{ActorSystem, Attached};
+
+/// The placement of a cluster member (see [`ActorSystem::cluster`]).
+#[derive(Debug)]
+pub struct InCluster {
+    node: Arc<ClusterNode>,
+    routing: RoutingConfig,
+}
+
+/// The placement of a system that runs no actor (see
+/// [`ActorSystem::remote`]).
+#[derive(Debug)]
+pub struct Remote {
+    client: async_nats::Client,
+    config: RemoteConfig,
+    routing: RoutingConfig,
+}
+
+impl sealed::Sealed for InCluster {}
+impl RunsActors for InCluster {}
+
+impl ActorSystem {
+    /// A builder of a cluster member's system: it runs the actors of the
+    /// shards `node` is given (claiming each shard, serving its subject) and
+    /// routes calls for every other actor to the node serving its shard.
+    /// [`ActorSystem::shutdown`] hands the shards on and leaves the cluster.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use aether_cluster::runtime::{ActorConfig, ActorSystem};
+    /// use aether_cluster::{ClusterConfig, ClusterNode};
+    /// use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+    /// # use aether_testkit::fixtures::Account;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let node = ClusterNode::connect("nats://127.0.0.1:4222", ClusterConfig::default()).await?;
+    /// let events = JetStreamEventStore::open(node.client().clone(), JetStreamConfig::default()).await?;
+    /// let system = ActorSystem::cluster(node)
+    ///     .events(events)
+    ///     .register::<Account>(ActorConfig::default()) // only `Routable` types compile here
+    ///     .start()
+    ///     .await?;
+    /// let ada = system.actor::<Account>("ada")?; // wherever its shard is served
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cluster(node: impl Into<Arc<ClusterNode>>) -> ActorSystemBuilder<InCluster> {
+        ActorSystemBuilder::new(InCluster {
+            node: node.into(),
+            routing: RoutingConfig::default(),
+        })
+    }
+
+    /// A builder of a system that runs no actor: every call goes over
+    /// `client` to the cluster `config` names (for services that call actors
+    /// without being members). It takes no stores.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use aether_cluster::runtime::{ActorConfig, ActorSystem, RemoteConfig};
+    /// # use aether_testkit::fixtures::Account;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let client = async_nats::connect("nats://127.0.0.1:4222").await?;
+    /// let callers = ActorSystem::remote(client, RemoteConfig::default())
+    ///     .register::<Account>(ActorConfig::default()) // its deadline is the calls' default
+    ///     .start()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn remote(client: async_nats::Client, config: RemoteConfig) -> ActorSystemBuilder<Remote> {
+        ActorSystemBuilder::new(Remote {
+            client,
+            config,
+            routing: RoutingConfig::default(),
+        })
+    }
+
+    /// The cluster node this system serves shards for (`None` on one node
+    /// and on a system built with [`ActorSystem::remote`]).
+    pub fn cluster_node(&self) -> Option<&Arc<ClusterNode>> {
+        self.member().map(|m| &m.node)
+    }
+
+    /// The shards this node serves now: it holds their claims, the map in
+    /// force names it, and its lease is valid (empty outside a cluster).
+    pub fn served_shards(&self) -> Vec<ShardId> {
+        match self.member() {
+            Some(m) => m
+                .fence
+                .served()
+                .into_iter()
+                .filter(|s| m.fence.check_shard(*s).is_some())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn member(&self) -> Option<&Member> {
+        self.inner
+            .attached
+            .as_ref()
+            .and_then(|a| a.as_any().downcast_ref::<Member>())
+    }
+}
+
+impl ActorSystemBuilder<InCluster> {
+    /// Runs aggregate type `A` with `config` on the shards this node is
+    /// given; calls to its other actors go to their shards' nodes. Its
+    /// commands, errors, queries and answers travel as JSON (see
+    /// [`Routable`]).
+    pub fn register<A: Routable>(self, config: ActorConfig) -> Self {
+        self.add(TypeId::of::<A>(), A::TYPE, routed::<A>(config))
+    }
+
+    /// How routed calls retry and shards are handed on (default
+    /// [`RoutingConfig::default`]).
+    pub fn routing(mut self, config: RoutingConfig) -> Self {
+        self.placement.routing = config;
+        self
+    }
+
+    /// Checks the configuration, opens the claims bucket and starts claiming
+    /// and serving the node's shards. Call it inside a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeErrorKind::InvalidConfig`] for a setting out of range or a
+    /// missing event store; [`RuntimeErrorKind::NotRegistered`] when no type,
+    /// or a type twice, was registered; [`RuntimeErrorKind::Unavailable`]
+    /// when the claims bucket or the admin subject cannot be opened.
+    pub async fn start(self) -> Result<ActorSystem, RuntimeError> {
+        self.check()?;
+        self.require_events()?;
+        let InCluster { node, routing } = self.placement;
+        routing.validate()?;
+        let config = node.config();
+        let subjects = Subjects::new(&config.cluster_name, config.shards.shard_count);
+        let claims = open_claims(&node).await?;
+        let fence = Arc::new(ClaimFence::new(
+            node.clone(),
+            subjects.clone(),
+            claims.clone(),
+        ));
+        let transport = NatsTransport {
+            client: node.client().clone(),
+            subjects,
+            max_backoff: routing.max_backoff,
+            fence: Some(fence.clone()),
+            gates: Gates::default(),
+        };
+        let route = Arc::new(Route {
+            transport: Arc::new(transport),
+            fence: Some(fence.clone() as Arc<dyn Fence>),
+            config: routing.clone(),
+        });
+        let local = Arc::new(Node::new(self.config, Some(fence.clone())));
+        let types = ActorSystemBuilder::<InCluster>::register_all(
+            self.registrations,
+            &self.stores,
+            &local,
+            Some(&route),
+        )?;
+        let handlers: Handlers = types
+            .values()
+            .filter_map(|r| r.serve.clone().map(|s| (r.name, s)))
+            .collect();
+        let actors: Vec<_> = types.values().filter_map(|r| r.actors.clone()).collect();
+        let ctx = Arc::new(ServeCtx {
+            client: node.client().clone(),
+            fence: fence.clone(),
+        });
+        let keeper = Keeper::start(
+            fence.clone(),
+            claims,
+            ctx,
+            Arc::new(handlers),
+            actors,
+            routing,
+        );
+        let admin = admin::start(
+            node.client().clone(),
+            admin::admin_subject(&node.config().cluster_name, node.id()),
+            node.id().clone(),
+            types
+                .values()
+                .filter_map(|r| r.actors.clone().map(|a| (r.name, a)))
+                .collect(),
+        )
+        .await
+        .map_err(|e| {
+            RuntimeError::with_source(
+                RuntimeErrorKind::Unavailable,
+                "subscribing to the node's admin subject",
+                e,
+            )
+        })?;
+        let member = Member {
+            node,
+            fence,
+            keeper,
+            admin,
+            released: Mutex::new(Released::default()),
+        };
+        Ok(ActorSystem::assemble(local, types, Some(Box::new(member))))
+    }
+}
+
+impl ActorSystemBuilder<Remote> {
+    /// Makes aggregate type `A` callable from this system; `config` only
+    /// sets the calls' default deadline (this system runs no actor).
+    pub fn register<A: Routable>(self, config: ActorConfig) -> Self {
+        self.add(TypeId::of::<A>(), A::TYPE, routed::<A>(config))
+    }
+
+    /// How routed calls retry (default [`RoutingConfig::default`]).
+    pub fn routing(mut self, config: RoutingConfig) -> Self {
+        self.placement.routing = config;
+        self
+    }
+
+    /// Checks the configuration and starts the system (no I/O).
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeErrorKind::InvalidConfig`] for a setting out of range;
+    /// [`RuntimeErrorKind::NotRegistered`] when no type, or a type twice,
+    /// was registered.
+    pub async fn start(self) -> Result<ActorSystem, RuntimeError> {
+        self.check()?;
+        let Remote {
+            client,
+            config,
+            routing,
+        } = self.placement;
+        config.validate()?;
+        routing.validate()?;
+        let transport = NatsTransport {
+            client,
+            subjects: Subjects::new(&config.cluster_name, config.shard_count),
+            max_backoff: routing.max_backoff,
+            fence: None,
+            gates: Gates::default(),
+        };
+        let route = Arc::new(Route {
+            transport: Arc::new(transport),
+            fence: None,
+            config: routing,
+        });
+        let local = Arc::new(Node::new(self.config, None));
+        let types = ActorSystemBuilder::<Remote>::register_all(
+            self.registrations,
+            &Stores::default(),
+            &local,
+            Some(&route),
+        )?;
+        Ok(ActorSystem::assemble(local, types, None))
+    }
+}
+
+/// Opens (or creates) the claims bucket of `node`'s cluster.
+pub(crate) async fn open_claims(node: &ClusterNode) -> Result<Claims, RuntimeError> {
+    let config = node.config();
+    let js = crate::nats::context(node.client().clone(), &config.kv);
+    let store = crate::nats::open_bucket(&js, config, config.claims_bucket(), None)
+        .await
+        .map_err(|e| {
+            RuntimeError::with_source(
+                RuntimeErrorKind::Unavailable,
+                "opening the shard claims bucket",
+                e,
+            )
+        })?;
+    Ok(Claims::new(store, config.kv.request_timeout))
+}
+
+/// A member's part of the system: the shard keeper, the admin endpoint and
+/// the membership.
+struct Member {
+    node: Arc<ClusterNode>,
+    fence: Arc<ClaimFence>,
+    keeper: Keeper,
+    /// Answers the node's admin subject (see `admin.rs`).
+    admin: tokio::task::JoinHandle<()>,
+    /// The shards released at shutdown, still answering `not-owner` until
+    /// their new owners serve them.
+    released: Mutex<Released>,
+}
+
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("node", self.node.id())
+            .field("served", &self.fence.served().len())
+            .finish()
+    }
+}
+
+impl Attached for Member {
+    fn release(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            // Hand the shards on first (drained, released), so their new
+            // owners can claim them as soon as this node has left.
+            let released = self.keeper.release_all().await;
+            *self.released.lock().unwrap_or_else(PoisonError::into_inner) = released;
+        })
+    }
+
+    fn finish(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.admin.abort();
+            if let Err(e) = self.node.shutdown().await {
+                tracing::warn!(error = %e, "leaving the cluster did not finish cleanly");
+            }
+            let released =
+                std::mem::take(&mut *self.released.lock().unwrap_or_else(PoisonError::into_inner));
+            self.keeper.retire_all(released).await;
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

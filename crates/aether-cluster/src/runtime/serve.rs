@@ -1,0 +1,125 @@
+//! The serving side of routed calls: one request from another node (or any
+//! client speaking `docs/wire.md`) decoded, run on this node's activation of
+//! its actor, and answered with a status through the one table
+//! (`status.rs`). Transport-free: the NATS side hands requests in and sends
+//! the replies.
+
+use std::sync::Arc;
+
+use aether_core::aggregate::{Aggregate, CommandEnvelope};
+use aether_core::{ActorId, BoxFuture, MAX_DURATION, error_chain};
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::codec::{Routable, encoded_events, outcome_body, rejection_body};
+use super::error::AskError;
+use super::host::Host;
+use super::local::{self, Caller};
+use super::status::Status;
+use super::transport::{Incoming, Kind, Reply};
+
+/// The serving side of one routed type (an object: the transport holds one
+/// per type name).
+pub(crate) trait Serve: Send + Sync {
+    /// Runs `request` for `actor` (of this type) and returns the reply.
+    fn serve(&self, actor: ActorId, request: Incoming) -> BoxFuture<'static, Reply>;
+}
+
+/// The serving side of type `A`.
+pub(crate) struct Served<A: Aggregate> {
+    pub(crate) host: Arc<Host<A>>,
+}
+
+impl<A: Routable> Serve for Served<A> {
+    fn serve(&self, actor: ActorId, request: Incoming) -> BoxFuture<'static, Reply> {
+        Box::pin(serve_one(self.host.clone(), actor, request))
+    }
+}
+
+/// A `bad-request` reply (counted).
+pub(crate) fn bad_request(message: &str) -> Reply {
+    metrics::counter!("aether_runtime_bad_requests_total").increment(1);
+    Reply::problem(Status::BadRequest, message)
+}
+
+async fn serve_one<A: Routable>(host: Arc<Host<A>>, actor: ActorId, request: Incoming) -> Reply {
+    let timeout = request
+        .timeout
+        .unwrap_or(host.config.deadline)
+        .min(MAX_DURATION);
+    let deadline = Instant::now() + timeout;
+    match request.kind {
+        Kind::Query => query(&host, &actor, &request.body, deadline).await,
+        Kind::Command | Kind::Tell => command(&host, &actor, request, deadline).await,
+    }
+}
+
+async fn query<A: Routable>(
+    host: &Arc<Host<A>>,
+    actor: &ActorId,
+    body: &[u8],
+    deadline: Instant,
+) -> Reply {
+    let query: A::Query = match serde_json::from_slice(body) {
+        Ok(q) => q,
+        Err(e) => return bad_request(&format!("the body is not a {} query: {e}", A::TYPE)),
+    };
+    match local::query(host, actor, query, deadline).await {
+        Ok(answer) => match serde_json::to_vec(&answer) {
+            Ok(body) => Reply::new(Status::Ok, body),
+            Err(e) => Reply::problem(Status::Unavailable, &format!("encoding the answer: {e}")),
+        },
+        Err(e) => Reply::problem(Status::of_query(e.kind()), &error_chain(&e)),
+    }
+}
+
+async fn command<A: Routable>(
+    host: &Arc<Host<A>>,
+    actor: &ActorId,
+    request: Incoming,
+    deadline: Instant,
+) -> Reply {
+    let command: A::Command = match serde_json::from_slice(&request.body) {
+        Ok(c) => c,
+        Err(e) => return bad_request(&format!("the body is not a {} command: {e}", A::TYPE)),
+    };
+    let mut envelope = CommandEnvelope::new(command).with_metadata(request.metadata);
+    if let Some(id) = request.command_id {
+        envelope.command_id = id;
+    }
+    let caller = match request.kind {
+        Kind::Tell => Caller::Nobody,
+        _ => Caller::Routed,
+    };
+    match local::ask(host, actor, envelope, deadline, caller).await {
+        Ok(None) => Reply::new(Status::Ok, Bytes::new()),
+        Ok(Some(o)) => match encoded_events(&o) {
+            Ok(events) => Reply::new(
+                Status::Ok,
+                outcome_body(o.version, o.deduplicated, events.iter().map(|e| &e[..])),
+            ),
+            // Applied; the outcome cannot be shown: unknown to the caller.
+            Err(e) => Reply::problem(Status::Timeout, &e.to_string()),
+        },
+        Err(e) => error_reply(e),
+    }
+}
+
+/// The reply to a command that did not end `ok`.
+fn error_reply<A: Routable>(error: AskError<A>) -> Reply {
+    let status = Status::of_ask(&error);
+    match error {
+        AskError::Rejected(e) => match rejection_body::<A>(&e) {
+            Ok(body) => Reply::new(status, body),
+            Err(err) => Reply::problem(Status::Unavailable, &format!("rejected: {e} ({err})")),
+        },
+        AskError::Overloaded { retry_after, .. } => Reply {
+            retry_after: Some(retry_after),
+            ..Reply::new(status, Bytes::new())
+        },
+        AskError::Unavailable { cause, .. } => Reply::problem(status, &error_chain(&cause)),
+        AskError::ShuttingDown { .. } | AskError::NotOwner { .. } | AskError::Timeout { .. } => {
+            Reply::new(status, Bytes::new())
+        }
+    }
+}
