@@ -13,14 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aether_cluster::runtime::{ActorConfig, Passivation, RuntimeConfig};
-use aether_core::aggregate::{Aggregate, DomainEvent, Queryable, Repository, SnapshotPolicy};
+use aether_core::aggregate::{
+    Aggregate, DomainEvent, Queryable, Repository, SNAPSHOT_FORMAT, SnapshotPolicy,
+};
 use aether_core::{
     ActorId, Event, EventStore, ExpectedVersion, Replay, Snapshot, SnapshotStore, json,
 };
 use aether_store_memory::{InMemoryEventStore, InMemorySnapshotStore};
 use runtime_support::{actor, eventually, fresh, system};
 use serde::{Deserialize, Serialize};
-const SNAPSHOT_FORMAT: &str = "aether-runtime/1";
 
 /// A tally: every field defaults, so any JSON object decodes as a tally.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
