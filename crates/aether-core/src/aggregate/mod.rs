@@ -9,7 +9,9 @@
 //! optionally, any [`crate::SnapshotStore`]):
 //!
 //! - [`Repository::load`]: latest usable snapshot, then replay of only the
-//!   events after it, through the [`Upcaster`]s, decoded into typed events;
+//!   events after it, through the [`Upcaster`]s, decoded into typed events
+//!   (the [`Loader`], which the actor runtime uses too, so both read the one
+//!   snapshot format, [`SnapshotEnvelope`]);
 //! - [`Repository::execute`]: load, decide, append the new events atomically
 //!   with [`crate::ExpectedVersion::Exact`], apply, and snapshot when the
 //!   [`SnapshotPolicy`] says so; on a version conflict it retries under a
@@ -83,9 +85,11 @@ use serde::de::DeserializeOwned;
 mod deferred;
 mod error;
 mod harness;
+mod load;
 mod query;
 mod repository;
 mod retry;
+mod snapshot_format;
 mod snapshot_policy;
 mod typed;
 mod upcast;
@@ -93,9 +97,11 @@ mod upcast;
 pub use deferred::{DeferredCommands, DrainReport};
 pub use error::ExecuteError;
 pub use harness::{AggregateTest, AggregateTestResult};
+pub use load::{Loaded, Loader, NoSnapshots};
 pub use query::Queryable;
-pub use repository::{Committed, CommittedEvents, ExecError, Loaded, NoSnapshots, Repository};
+pub use repository::{Committed, CommittedEvents, ExecError, Repository};
 pub use retry::{Backoff, CircuitBreaker, CircuitBreakerConfig, CircuitState, Jitter, RetryPolicy};
+pub use snapshot_format::{RecentCommand, SNAPSHOT_FORMAT, SnapshotEnvelope};
 pub use snapshot_policy::SnapshotPolicy;
 pub use typed::{CommandEnvelope, DomainEvent, EventEnvelope};
 pub use upcast::{Upcaster, UpcasterChain};

@@ -8,48 +8,20 @@ use tracing::Instrument;
 use crate::error::Error;
 use crate::event::Event;
 use crate::id::ActorId;
-use crate::snapshot::{Snapshot, SnapshotStore};
+use crate::snapshot::SnapshotStore;
 use crate::store::{EventStore, ExpectedVersion};
 
 use super::Aggregate;
 use super::error::ExecuteError;
+use super::load::{Loaded, Loader, NoSnapshots};
 use super::retry::RetryPolicy;
+use super::snapshot_format::SnapshotEnvelope;
 use super::snapshot_policy::SnapshotPolicy;
 use super::typed::{CommandEnvelope, EventEnvelope};
 use super::upcast::{Upcaster, UpcasterChain};
 
 /// The error of [`Repository::execute`] for aggregate `A`.
 pub type ExecError<A> = ExecuteError<<A as Aggregate>::Error, <A as Aggregate>::Command>;
-
-/// A snapshot store that has no snapshots: the default of a [`Repository`]
-/// built without one. Loads always replay the full history.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoSnapshots;
-
-impl SnapshotStore for NoSnapshots {
-    async fn latest_snapshot(&self, _actor_id: &ActorId) -> crate::Result<Option<Snapshot>> {
-        Ok(None)
-    }
-
-    async fn save_snapshot(&self, _snapshot: Snapshot) -> crate::Result<()> {
-        Ok(())
-    }
-}
-
-/// An aggregate as loaded from the store. `Loaded::default()` is an
-/// aggregate without events (version 0), as [`Repository::load`] returns for a
-/// new actor.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Loaded<A> {
-    /// The state.
-    pub state: A,
-    /// The version of the last event folded in (`0` = no events).
-    pub version: u64,
-    /// The version of the snapshot the load started from (`0` = none used).
-    pub snapshot_version: u64,
-    /// How many events were replayed on top of the snapshot.
-    pub replayed: u64,
-}
 
 /// A committed command.
 #[derive(Debug, Clone)]
@@ -246,10 +218,24 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
         self.upcasters.decode(event)
     }
 
-    /// Loads aggregate `id`: its latest snapshot if there is a usable one
-    /// (same [`Aggregate::SNAPSHOT_SCHEMA_VERSION`], decodable), then the
-    /// events after it. An aggregate without events loads as
-    /// `A::default()` at version 0.
+    /// The [`Loader`] of this repository's stores and upcasters.
+    pub fn loader(&self) -> Loader<'_, S, SS> {
+        Loader::new(&self.store)
+            .with_snapshots(self.snapshots_enabled.then_some(&self.snapshots))
+            .with_upcasters(&self.upcasters)
+    }
+
+    /// Loads aggregate `id` with [`Loader::load`]: its latest snapshot if
+    /// there is a usable one (same [`Aggregate::SNAPSHOT_SCHEMA_VERSION`],
+    /// decodable: the snapshot envelope the repository and the actor runtime
+    /// write, or the bare state of an earlier release), then the events
+    /// after it. An aggregate without events loads as `A::default()` at
+    /// version 0.
+    ///
+    /// # Errors
+    ///
+    /// As [`Loader::load`]: the stores' errors, an upcaster's, or a stored
+    /// event that does not decode.
     pub async fn load(&self, id: &ActorId) -> Result<Loaded<A>, Error> {
         let span = tracing::debug_span!(
             "aether.aggregate.load",
@@ -257,8 +243,7 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
             actor = id.as_str()
         );
         async {
-            let mut loaded = self.start_from_snapshot(id).await?;
-            self.catch_up(id, &mut loaded, None).await?;
+            let loaded = self.loader().load::<A>(id).await?;
             metrics::histogram!("aether_aggregate_events_replayed", "aggregate" => A::TYPE)
                 .record(loaded.replayed as f64);
             tracing::debug!(
@@ -273,69 +258,22 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
         .await
     }
 
-    async fn start_from_snapshot(&self, id: &ActorId) -> Result<Loaded<A>, Error> {
-        let empty = Loaded {
-            state: A::default(),
-            version: 0,
-            snapshot_version: 0,
-            replayed: 0,
-        };
-        let Some(snap) = self.snapshots.latest_snapshot(id).await? else {
-            return Ok(empty);
-        };
-        if snap.schema_version != A::SNAPSHOT_SCHEMA_VERSION {
-            tracing::info!(
-                found = snap.schema_version,
-                expected = A::SNAPSHOT_SCHEMA_VERSION,
-                "ignoring snapshot of another state schema; replaying in full"
-            );
-            metrics::counter!("aether_aggregate_snapshots_ignored_total", "aggregate" => A::TYPE)
-                .increment(1);
-            return Ok(empty);
-        }
-        match serde_json::from_value::<A>(snap.state) {
-            Ok(state) => Ok(Loaded {
-                state,
-                version: snap.version,
-                snapshot_version: snap.version,
-                replayed: 0,
-            }),
-            Err(e) => {
-                tracing::warn!(error = %e, version = snap.version, "undecodable snapshot ignored; replaying in full");
-                metrics::counter!("aether_aggregate_snapshots_ignored_total", "aggregate" => A::TYPE)
-                    .increment(1);
-                Ok(empty)
-            }
-        }
-    }
-
-    /// Applies the events after `loaded.version`. When `command_id` is given
-    /// and one of those events was caused by it, returns that command's
-    /// events (its earlier append did happen).
+    /// Applies the events after `loaded.version`; returns those caused by
+    /// `command_id` (when there are some, its earlier append did happen).
     async fn catch_up(
         &self,
         id: &ActorId,
         loaded: &mut Loaded<A>,
-        command_id: Option<&str>,
+        command_id: &str,
     ) -> Result<Vec<EventEnvelope<A::Event>>, Error> {
-        // A history already at u64::MAX has nothing after it.
-        let Some(from) = loaded.version.checked_add(1) else {
-            return Ok(Vec::new());
-        };
-        let events = self.store.read(id, from).await?;
         let mut ours = Vec::new();
-        for stored in events {
-            if stored.version <= loaded.version {
-                continue;
-            }
-            let env = self.decode(stored)?;
-            loaded.state.apply(&env.event);
-            loaded.version = env.version;
-            loaded.replayed += 1;
-            if command_id.is_some() && env.metadata.causation_id() == command_id {
-                ours.push(env);
-            }
-        }
+        self.loader()
+            .catch_up(id, loaded, |event| {
+                if event.metadata.causation_id() == Some(command_id) {
+                    ours.push(event);
+                }
+            })
+            .await?;
         Ok(ours)
     }
 
@@ -500,7 +438,7 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
             attempt += 1;
             // Catch up from where we were: only the events after our version.
             let ours = self
-                .catch_up(id, loaded, Some(command.command_id.as_str()))
+                .catch_up(id, loaded, command.command_id.as_str())
                 .await
                 .map_err(ExecuteError::Store)?;
             if !ours.is_empty() {
@@ -539,15 +477,18 @@ impl<A: Aggregate, S: EventStore, SS: SnapshotStore> Repository<A, S, SS> {
         }
     }
 
-    /// Saves a snapshot of `state` at `version` now, whatever the policy.
+    /// Saves a snapshot of `state` at `version` now, whatever the policy, in
+    /// the one snapshot format ([`SnapshotEnvelope`], with no recent
+    /// commands: the repository keeps no dedupe window), which the actor
+    /// runtime reads too.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Serialization`] when the state does not serialize; the
+    /// snapshot store's errors.
     pub async fn snapshot(&self, id: &ActorId, state: &A, version: u64) -> Result<(), Error> {
-        let value = serde_json::to_value(state)
-            .map_err(|e| Error::serialization_with("encoding aggregate state for a snapshot", e))?;
         self.snapshots
-            .save_snapshot(
-                Snapshot::new(id.clone(), version, value)
-                    .with_schema_version(A::SNAPSHOT_SCHEMA_VERSION),
-            )
+            .save_snapshot(SnapshotEnvelope::snapshot(id, version, state, &[])?)
             .await
     }
 }

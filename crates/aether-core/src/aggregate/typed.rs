@@ -91,6 +91,33 @@ impl<E: DomainEvent> EventEnvelope<E> {
     /// [`DomainEvent::event_type`] differs from the stored type (which would
     /// not round-trip).
     pub fn from_event(event: &Event) -> Result<Self, Error> {
+        let typed = Self::typed(event)?;
+        Ok(Self {
+            id: event.id,
+            actor_id: event.actor_id.clone(),
+            version: event.version,
+            event: typed,
+            metadata: event.metadata.clone(),
+            timestamp: event.timestamp,
+        })
+    }
+
+    /// Decodes a stored event like [`EventEnvelope::from_event`], taking its
+    /// actor id and metadata instead of copying them (replay decodes every
+    /// event once and needs the stored one no more).
+    pub(crate) fn from_stored(event: Event) -> Result<Self, Error> {
+        let typed = Self::typed(&event)?;
+        Ok(Self {
+            id: event.id,
+            actor_id: event.actor_id,
+            version: event.version,
+            event: typed,
+            metadata: event.metadata,
+            timestamp: event.timestamp,
+        })
+    }
+
+    fn typed(event: &Event) -> Result<E, Error> {
         let typed = E::from_data(&event.event_type, &event.data)?;
         if typed.event_type() != event.event_type {
             return Err(Error::serialization(format!(
@@ -100,14 +127,7 @@ impl<E: DomainEvent> EventEnvelope<E> {
                 typed.event_type()
             )));
         }
-        Ok(Self {
-            id: event.id,
-            actor_id: event.actor_id.clone(),
-            version: event.version,
-            event: typed,
-            metadata: event.metadata.clone(),
-            timestamp: event.timestamp,
-        })
+        Ok(typed)
     }
 
     /// Encodes the event for the store.

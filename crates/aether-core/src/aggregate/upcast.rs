@@ -49,8 +49,8 @@ impl fmt::Debug for UpcasterChain {
 
 impl UpcasterChain {
     /// An empty chain (events pass unchanged).
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        Self { steps: Vec::new() }
     }
 
     /// Appends an upcaster.
@@ -105,12 +105,18 @@ impl UpcasterChain {
         Ok(e)
     }
 
-    /// Upcasts a stored event and decodes it into the domain event `E`.
+    /// Upcasts a stored event and decodes it into the domain event `E`
+    /// (once; the envelope takes the stored event's actor id and metadata).
+    ///
+    /// # Errors
+    ///
+    /// An upcaster's error, or [`Error::Serialization`] when the upcast
+    /// event does not decode as an `E` of its stored type.
     pub fn decode<E: super::DomainEvent>(
         &self,
         event: Event,
     ) -> Result<super::EventEnvelope<E>, Error> {
-        super::EventEnvelope::from_event(&self.upcast(event)?)
+        super::EventEnvelope::from_stored(self.upcast(event)?)
     }
 }
 
