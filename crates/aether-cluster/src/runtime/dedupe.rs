@@ -4,15 +4,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use aether_core::CommandId;
-use serde::{Deserialize, Serialize};
-
-/// One remembered command: its id and the versions of its events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Recorded {
-    pub(crate) id: CommandId,
-    pub(crate) first: u64,
-    pub(crate) last: u64,
-}
+use aether_core::aggregate::RecentCommand;
 
 /// The last `capacity` commands of one actor that wrote events, oldest first.
 ///
@@ -25,7 +17,7 @@ pub(crate) struct Recorded {
 #[derive(Debug, Default)]
 pub(crate) struct RecentCommands {
     capacity: usize,
-    order: VecDeque<Recorded>,
+    order: VecDeque<RecentCommand>,
     index: HashMap<CommandId, (u64, u64)>,
     evicted: VecDeque<CommandId>,
     evicted_set: HashSet<CommandId>,
@@ -64,7 +56,7 @@ impl RecentCommands {
             return;
         }
         self.index.insert(id.clone(), (first, last));
-        self.order.push_back(Recorded { id, first, last });
+        self.order.push_back(RecentCommand::new(id, first, last));
         while self.order.len() > self.capacity {
             if let Some(old) = self.order.pop_front() {
                 self.index.remove(&old.id);
@@ -86,7 +78,7 @@ impl RecentCommands {
     }
 
     /// What goes into the snapshot envelope.
-    pub(crate) fn to_vec(&self) -> Vec<Recorded> {
+    pub(crate) fn to_vec(&self) -> Vec<RecentCommand> {
         self.order.iter().cloned().collect()
     }
 

@@ -3,7 +3,7 @@
 //! events after it) and snapshotted in core's [`SnapshotEnvelope`], the one
 //! format a `Repository` reads and writes too.
 
-use aether_core::aggregate::{Aggregate, EventEnvelope, Loader, RecentCommand, SnapshotEnvelope};
+use aether_core::aggregate::{Aggregate, EventEnvelope, Loader, SnapshotEnvelope};
 use aether_core::{ActorId, Error, EventStore, SnapshotStore};
 
 use super::dedupe::RecentCommands;
@@ -44,12 +44,7 @@ impl<A: Aggregate> Activation<A> {
         let Some(snapshots) = &host.snapshots else {
             return Ok(());
         };
-        let recent: Vec<RecentCommand> = self
-            .recent
-            .to_vec()
-            .into_iter()
-            .map(|r| RecentCommand::new(r.id, r.first, r.last))
-            .collect();
+        let recent = self.recent.to_vec();
         let snapshot = SnapshotEnvelope::snapshot(id, self.version, &self.state, &recent)?;
         snapshots.save_snapshot(snapshot).await?;
         self.snapshot_version = self.version;
