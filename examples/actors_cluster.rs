@@ -14,6 +14,8 @@
 //! shards, and the same actors answer from their new nodes with their whole
 //! history.
 
+#[path = "shared/counter.rs"]
+mod counter;
 #[path = "shared/nats.rs"]
 mod nats;
 
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 use aether::cluster::{ClusterConfig, ClusterNode, NodeInfo};
 use aether::jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether::prelude::*;
-use aether_testkit::fixtures::{Counter, Value};
+use counter::{Add, Counter, Value};
 use nats::BoxError;
 
 /// Short leases so the example is quick (production defaults are longer).
@@ -88,7 +90,7 @@ async fn round(systems: &[ActorSystem], actors: &[ActorId]) -> Result<(), BoxErr
     for actor in actors {
         let mut line = format!("  {actor:<10}");
         for (k, from) in systems.iter().enumerate() {
-            let done = from.get::<Counter>(actor.clone())?.ask(1).await?;
+            let done = from.get::<Counter>(actor.clone())?.ask(Add(1)).await?;
             let writer = done.events[0].metadata.writer_node().unwrap_or("?");
             if k == 0 {
                 line.push_str(&format!(" served by {writer:<7}:"));

@@ -1,10 +1,10 @@
-//! The bank account of `quickstart`, on NATS JetStream, written to by two
-//! "nodes" at once.
+//! A bank account on NATS JetStream, written to by two "nodes" at once.
 //!
 //! Needs a server: `nats-server -js`, then `cargo run --example jetstream_bank`
 //! (`NATS_URL` names another server; the default is `nats://127.0.0.1:4222`).
 //!
-//! Two [`JetStreamEventStore`]s on separate connections each run a
+//! The account (below) is `quickstart`'s without its opening: deposits, and
+//! withdrawals up to the balance. Two [`JetStreamEventStore`]s on separate connections each run a
 //! [`Repository`] (with [`JetStreamSnapshotStore`] snapshots every 3 events)
 //! over the same account. Both deposit concurrently: the server's per-actor
 //! optimistic concurrency check turns every race into a version conflict, the
@@ -19,8 +19,72 @@ use std::time::Duration;
 
 use aether::jetstream::{JetStreamConfig, JetStreamEventStore, JetStreamSnapshotStore};
 use aether::prelude::*;
-use aether_testkit::fixtures::{Account, AccountCommand, AccountError};
 use nats::BoxError;
+use serde::{Deserialize, Serialize};
+
+/// The account's state: what its events add up to.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Account {
+    balance: u64,
+}
+
+/// What the account is asked to do.
+#[derive(Debug)]
+enum AccountCommand {
+    Deposit { amount: u64 },
+    Withdraw { amount: u64 },
+}
+
+/// What happened to the account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum AccountEvent {
+    Deposited { amount: u64 },
+    Withdrawn { amount: u64 },
+}
+
+impl DomainEvent for AccountEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            Self::Deposited { .. } => "Deposited",
+            Self::Withdrawn { .. } => "Withdrawn",
+        }
+    }
+}
+
+/// Why the account refuses a withdrawal.
+#[derive(Debug, thiserror::Error)]
+#[error("insufficient funds: balance {balance}, requested {requested}")]
+struct InsufficientFunds {
+    balance: u64,
+    requested: u64,
+}
+
+impl Aggregate for Account {
+    const TYPE: &'static str = "account";
+    type Command = AccountCommand;
+    type Event = AccountEvent;
+    type Error = InsufficientFunds;
+
+    fn handle(&self, command: &AccountCommand) -> Result<Vec<AccountEvent>, InsufficientFunds> {
+        match *command {
+            AccountCommand::Deposit { amount } => Ok(vec![AccountEvent::Deposited { amount }]),
+            AccountCommand::Withdraw { amount } if amount > self.balance => {
+                Err(InsufficientFunds {
+                    balance: self.balance,
+                    requested: amount,
+                })
+            }
+            AccountCommand::Withdraw { amount } => Ok(vec![AccountEvent::Withdrawn { amount }]),
+        }
+    }
+
+    fn apply(&mut self, event: &AccountEvent) {
+        match event {
+            AccountEvent::Deposited { amount } => self.balance += amount,
+            AccountEvent::Withdrawn { amount } => self.balance -= amount,
+        }
+    }
+}
 
 type Accounts = Repository<Account, JetStreamEventStore, JetStreamSnapshotStore>;
 
@@ -72,17 +136,10 @@ async fn deposits(accounts: &Accounts, id: &ActorId) -> Result<(u64, u64), BoxEr
 pub async fn run(url: &str) -> Result<(), BoxError> {
     let (a, b) = (node(url).await?, node(url).await?);
     let id = ActorId::new(format!("account-{}", nats::run_suffix()))?;
-    println!("two nodes on {url}, stream {}", a.store().stream_name());
-
-    let opened = a
-        .execute(
-            &id,
-            AccountCommand::Open {
-                owner: "Ada".into(),
-            },
-        )
-        .await?;
-    println!("node A opened {id} (version {})", opened.version);
+    println!(
+        "two nodes on {url}, stream {}, account {id}",
+        a.store().stream_name()
+    );
 
     let (on_a, on_b) = tokio::join!(deposits(&a, &id), deposits(&b, &id));
     for (name, (commits, attempts)) in [("A", on_a?), ("B", on_b?)] {
@@ -119,7 +176,7 @@ pub async fn run(url: &str) -> Result<(), BoxError> {
                     done.attempts, done.state.balance
                 );
             }
-            Err(ExecuteError::Rejected(e @ AccountError::InsufficientFunds { .. })) => {
+            Err(ExecuteError::Rejected(e)) => {
                 println!("node {name}: withdraw {amount} rejected: {e}");
             }
             Err(e) => return Err(e.into()),

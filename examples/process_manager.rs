@@ -24,6 +24,8 @@
 //! causation ids when an actor is activated again): a checkpoint interval
 //! well below it keeps every repeat inside it.
 
+#[path = "shared/counter.rs"]
+mod counter;
 #[path = "shared/nats.rs"]
 mod nats;
 
@@ -33,7 +35,7 @@ use aether::jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether::prelude::*;
 use aether::projection::{KvCheckpointConfig, KvCheckpoints, RunnerConfig, RunningProjection};
 use aether::runtime::AskError;
-use aether_testkit::fixtures::{Counter, Value};
+use counter::{Add, Counter, Value};
 use nats::BoxError;
 
 /// The regions; each has a stock counter `counter-<region>`.
@@ -83,7 +85,7 @@ impl Projection for Stock {
             .get::<Counter>(counter(region)?)
             .map_err(|e| Error::unavailable(e.to_string()))?;
         let id = CommandId::reacting_to(NAME, &event.id, 0)?;
-        match target.ask(units).command_id(id).await {
+        match target.ask(Add(units)).command_id(id).await {
             Ok(_) => Ok(()),
             // A rejection is the counter's answer (adding 0): nothing to redo.
             Err(AskError::Rejected(_)) => Ok(()),

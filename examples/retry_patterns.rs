@@ -10,6 +10,9 @@
 //! version gap, conflict-detail-driven retry, queue-for-later, and a circuit
 //! breaker. Every section checks that no command was lost or applied twice.
 
+#[path = "shared/counter.rs"]
+mod counter;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +21,7 @@ use aether::core::aggregate::{CircuitBreaker, CircuitBreakerConfig, DeferredComm
 use aether::memory::InMemoryEventStore;
 use aether::prelude::*;
 use aether_testkit::FaultyStore;
-use aether_testkit::fixtures::{Counter, ZeroAdd};
+use counter::{Add, AddZero, Counter};
 
 const TASKS: u64 = 8;
 const PER_TASK: u64 = 15;
@@ -30,7 +33,7 @@ const PER_TASK: u64 = 15;
 type Remote = FaultyStore<InMemoryEventStore>;
 
 type Repo = Repository<Counter, Remote>;
-type CounterError = ExecuteError<ZeroAdd, u64>;
+type CounterError = ExecuteError<AddZero, Add>;
 
 /// What one workload did.
 #[derive(Default)]
@@ -63,7 +66,7 @@ async fn workload(
                 (repo.clone(), tally.clone(), id.clone(), on_error.clone());
             tokio::spawn(async move {
                 for _ in 0..PER_TASK {
-                    match repo.execute(&id, 1).await {
+                    match repo.execute(&id, Add(1)).await {
                         Ok(done) => {
                             tally.committed.fetch_add(1, Ordering::Relaxed);
                             tally

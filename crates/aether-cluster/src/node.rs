@@ -60,6 +60,49 @@ impl ClusterNode {
     /// [`aether_nats::ToServerAddrs`]) with `config.connect`, then
     /// [`ClusterNode::start`]s on that connection (named
     /// `aether-cluster-<node id>`).
+    ///
+    /// # Errors
+    ///
+    /// A [`ClusterError`] of kind:
+    /// - [`ClusterErrorKind::InvalidConfig`]: `config` is out of range, the
+    ///   addresses or the TLS settings are bad, or an existing lease bucket
+    ///   expires entries sooner than this node's leases;
+    /// - [`ClusterErrorKind::Unavailable`]: no server answered within
+    ///   `config.connect.timeout`, or JetStream did not answer in time;
+    /// - [`ClusterErrorKind::PermissionDenied`]: the server refused the
+    ///   credentials or a permission the cluster needs (`docs/security.md`);
+    /// - [`ClusterErrorKind::NodeIdTaken`]: a live node holds `config.node`'s
+    ///   id;
+    /// - [`ClusterErrorKind::Kv`]: the cluster's KV buckets could not be
+    ///   created or read for another reason.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// use aether_cluster::{ClusterConfig, ClusterErrorKind, ClusterNode, NodeInfo};
+    /// use aether_core::NodeId;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = ClusterConfig {
+    ///     cluster_name: "shop".into(),
+    ///     node: NodeInfo::new(NodeId::new("node-1")?),
+    ///     ..ClusterConfig::default()
+    /// }
+    /// .with_lease(Duration::from_secs(5));
+    /// let node = match ClusterNode::connect("nats://127.0.0.1:4222", config).await {
+    ///     Ok(node) => node,
+    ///     Err(e) if e.kind() == ClusterErrorKind::NodeIdTaken => {
+    ///         return Err("node-1 runs elsewhere (or its crashed predecessor's lease has not expired)".into());
+    ///     }
+    ///     Err(e) => return Err(e.into()),
+    /// };
+    /// println!("node-1 joined; leader: {:?}", node.leader());
+    /// node.shutdown().await?; // a graceful leave
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(
         addrs: impl aether_nats::ToServerAddrs,
         config: ClusterConfig,
@@ -84,6 +127,32 @@ impl ClusterNode {
     /// [`ClusterErrorKind::InvalidConfig`] if an existing lease bucket (made by
     /// a node with other settings) expires entries sooner than this node's
     /// membership or election lease.
+    ///
+    /// # Errors
+    ///
+    /// As [`ClusterNode::connect`], but for the dial.
+    ///
+    /// # Examples
+    ///
+    /// One connection for the node and an event store beside it:
+    ///
+    /// ```no_run
+    /// use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
+    /// use aether_core::NodeId;
+    /// use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = async_nats::connect("nats://127.0.0.1:4222").await?;
+    /// let events = JetStreamEventStore::open(client.clone(), JetStreamConfig::default()).await?;
+    /// let config = ClusterConfig {
+    ///     node: NodeInfo::new(NodeId::new("node-1")?),
+    ///     ..ClusterConfig::default()
+    /// };
+    /// let node = ClusterNode::start(client, config).await?;
+    /// println!("{} joined; events on {}", node.id(), events.stream_name());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn start(client: async_nats::Client, config: ClusterConfig) -> Result<Self> {
         config.validate()?;
         let mut info = config.node.clone();

@@ -132,8 +132,58 @@ where
         self
     }
 
-    /// Starts the runner on a task. An invalid projection name shows as a
-    /// [`State::Failed`] status at once.
+    /// Starts the runner on a task (in a tokio runtime) and returns its
+    /// handle at once: catch-up, then live, until
+    /// [`RunningProjection::stop`].
+    ///
+    /// # Errors
+    ///
+    /// Starting cannot fail; what goes wrong later is in the handle's
+    /// [`Status`]. An invalid projection name shows as a [`State::Failed`]
+    /// status at once; the log or the checkpoint store failing makes the
+    /// runner subscribe again after [`RunnerConfig::reconnect_delay`]; a
+    /// handler that keeps failing after [`RunnerConfig::retry`] stops the
+    /// projection at that event ([`State::Failed`], with the error).
+    /// [`RunningProjection::stop`] fails only if a handler panicked.
+    ///
+    /// # Examples
+    ///
+    /// A projection over a JetStream store, with its position in NATS KV and
+    /// one active instance across processes:
+    ///
+    /// ```no_run
+    /// use aether_core::{Event, LogPosition, Result};
+    /// use aether_projection::{
+    ///     KvCheckpointConfig, KvCheckpoints, LeaseConfig, Projection, ProjectionLeases,
+    ///     ProjectionRunner,
+    /// };
+    /// use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+    ///
+    /// struct Revenue(i64);
+    ///
+    /// impl Projection for Revenue {
+    ///     fn name(&self) -> &str { "revenue" }
+    ///     async fn handle(&mut self, event: &Event, _at: LogPosition) -> Result<()> {
+    ///         self.0 += event.data["total"].as_i64().unwrap_or(0);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # async fn demo() -> Result<()> {
+    /// let store = JetStreamEventStore::connect("nats://127.0.0.1:4222", JetStreamConfig::default()).await?;
+    /// let client = store.client().clone();
+    /// let checkpoints = KvCheckpoints::open(client.clone(), KvCheckpointConfig::default()).await?;
+    /// let leases = ProjectionLeases::open(client, LeaseConfig::default()).await?;
+    /// let mut running = ProjectionRunner::new(store, Revenue(0), checkpoints)
+    ///     .with_leases(leases)
+    ///     .start();
+    /// let status = running.wait_for(|s| s.is_live() || s.is_failed()).await;
+    /// println!("revenue: {:?}", status.state);
+    /// let (revenue, _) = running.stop().await?;
+    /// println!("revenue so far: {}", revenue.0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn start(self) -> RunningProjection<P> {
         let (status_tx, status) = watch::channel(Status::new());
         let (stop, stop_rx) = watch::channel(false);

@@ -52,7 +52,41 @@ impl fmt::Debug for JetStreamSnapshotStore {
 
 impl JetStreamSnapshotStore {
     /// Dials `addrs` (see [`aether_nats::ToServerAddrs`]) with
-    /// `config.connect` and opens the snapshot store.
+    /// `config.connect` and opens the snapshot store
+    /// ([`JetStreamSnapshotStore::open`]). A store that runs beside a
+    /// [`JetStreamEventStore`](crate::JetStreamEventStore) is better opened
+    /// from it ([`open_snapshot_store`](crate::JetStreamEventStore::open_snapshot_store)):
+    /// the two then share a connection and the replay after a snapshot skips
+    /// the search for its start.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidInput`]: an invalid `config`, bad addresses, or TLS
+    ///   settings the server does not accept.
+    /// - [`Error::Unavailable`]: no server answered within
+    ///   `config.connect.timeout`, or JetStream did not answer in time.
+    /// - [`Error::PermissionDenied`]: the server refused the credentials, or
+    ///   the permission to create or update the snapshot stream
+    ///   (`docs/security.md`).
+    /// - [`Error::Storage`]: the snapshot stream exists with a configuration
+    ///   that cannot be updated to `config`'s, or the server refused to create
+    ///   it for another reason.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use aether_core::{ActorId, Snapshot, SnapshotStore, json};
+    /// use aether_store_jetstream::{JetStreamConfig, JetStreamSnapshotStore};
+    ///
+    /// # async fn demo() -> aether_core::Result<()> {
+    /// let snapshots =
+    ///     JetStreamSnapshotStore::connect("nats://127.0.0.1:4222", JetStreamConfig::default()).await?;
+    /// let actor = ActorId::new("account-1")?;
+    /// snapshots.save_snapshot(Snapshot::new(actor.clone(), 10, json!({"balance": 7}))).await?;
+    /// assert_eq!(snapshots.latest_snapshot(&actor).await?.map(|s| s.version), Some(10));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(
         addrs: impl aether_nats::ToServerAddrs,
         config: JetStreamConfig,
@@ -64,6 +98,28 @@ impl JetStreamSnapshotStore {
 
     /// Opens the snapshot store on an existing connection, creating or
     /// updating its stream.
+    ///
+    /// # Errors
+    ///
+    /// As [`JetStreamSnapshotStore::connect`], but for the dial: an invalid
+    /// `config` ([`Error::InvalidInput`]), JetStream not answering in time
+    /// ([`Error::Unavailable`]), no permission to create or update the stream
+    /// ([`Error::PermissionDenied`]), a stream whose configuration cannot be
+    /// updated to `config`'s ([`Error::Storage`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use aether_store_jetstream::{JetStreamConfig, JetStreamSnapshotStore};
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = async_nats::connect("nats://127.0.0.1:4222").await?;
+    /// let config = JetStreamConfig { namespace: "shop".into(), ..JetStreamConfig::default() };
+    /// let snapshots = JetStreamSnapshotStore::open(client, config).await?;
+    /// println!("snapshots on stream {}", snapshots.stream_name());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn open(client: Client, config: JetStreamConfig) -> Result<Self> {
         config.validate()?;
         let max_payload = match client.server_info().max_payload {

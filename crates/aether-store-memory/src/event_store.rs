@@ -51,7 +51,24 @@ pub(crate) struct Inner {
 }
 
 impl InMemoryEventStore {
-    /// An empty store without a hook.
+    /// An empty store without a hook. Nothing to connect to: it cannot fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aether_core::{ActorId, Event, EventStore, json};
+    /// use aether_store_memory::InMemoryEventStore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let store = InMemoryEventStore::new();
+    /// let actor = ActorId::new("account-1")?;
+    /// store.append(Event::new(actor.clone(), 1, "Opened", json!({"owner": "ada"}))).await?;
+    ///
+    /// let clone = store.clone(); // shares the events
+    /// assert_eq!(clone.latest_version(&actor).await?, 1);
+    /// # Ok::<(), aether_core::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

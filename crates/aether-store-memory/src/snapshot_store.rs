@@ -32,7 +32,24 @@ pub struct InMemorySnapshotStore {
 }
 
 impl InMemorySnapshotStore {
-    /// An empty store.
+    /// An empty store. Nothing to connect to: it cannot fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aether_core::{ActorId, Snapshot, SnapshotStore, json};
+    /// use aether_store_memory::InMemorySnapshotStore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let snapshots = InMemorySnapshotStore::new();
+    /// assert!(snapshots.is_empty());
+    /// let actor = ActorId::new("account-1")?;
+    /// snapshots.save_snapshot(Snapshot::new(actor.clone(), 3, json!({"balance": 70}))).await?;
+    /// let latest = snapshots.latest_snapshot(&actor).await?;
+    /// assert_eq!(latest.map(|s| s.version), Some(3));
+    /// # Ok::<(), aether_core::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

@@ -1,19 +1,99 @@
 //! Distributed, event-sourced virtual actors on NATS JetStream.
 //!
 //! This crate is the facade: it re-exports the Aether crates behind features.
-//! Most programs need only the [`prelude`]:
+//! Most programs need only the [`prelude`].
+//!
+//! What you write is an [`Aggregate`](prelude::Aggregate): the state of one
+//! actor, the commands it takes, the events it records, the error it refuses
+//! with, and two functions without I/O: [`handle`](prelude::Aggregate::handle)
+//! decides (a command becomes events, or a refusal) and
+//! [`apply`](prelude::Aggregate::apply) evolves (an event changes the state).
+//! A bank account:
 //!
 //! ```
 //! use aether::prelude::*;
-//! use aether::memory::InMemoryEventStore;
-//! use aether_testkit::fixtures::Counter; // an `Aggregate`: adds its command to a value
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Default, Serialize, Deserialize)]
+//! struct Account { balance: u64 }
+//!
+//! #[derive(Debug)]
+//! enum AccountCommand { Deposit(u64), Withdraw(u64) }
+//!
+//! #[derive(Debug, Clone, Serialize, Deserialize)]
+//! enum AccountEvent { Deposited { amount: u64 }, Withdrawn { amount: u64 } }
+//!
+//! impl DomainEvent for AccountEvent {
+//!     fn event_type(&self) -> &'static str {
+//!         match self {
+//!             Self::Deposited { .. } => "Deposited",
+//!             Self::Withdrawn { .. } => "Withdrawn",
+//!         }
+//!     }
+//! }
+//!
+//! #[derive(Debug)]
+//! struct InsufficientFunds { balance: u64 }
+//!
+//! impl std::fmt::Display for InsufficientFunds {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         write!(f, "insufficient funds: the balance is {}", self.balance)
+//!     }
+//! }
+//! impl std::error::Error for InsufficientFunds {}
+//!
+//! impl Aggregate for Account {
+//!     const TYPE: &'static str = "account"; // its actors are `account-<key>`
+//!     type Command = AccountCommand;
+//!     type Event = AccountEvent;
+//!     type Error = InsufficientFunds;
+//!
+//!     fn handle(&self, command: &AccountCommand) -> Result<Vec<AccountEvent>, InsufficientFunds> {
+//!         match *command {
+//!             AccountCommand::Deposit(amount) => Ok(vec![AccountEvent::Deposited { amount }]),
+//!             AccountCommand::Withdraw(amount) if amount > self.balance => {
+//!                 Err(InsufficientFunds { balance: self.balance })
+//!             }
+//!             AccountCommand::Withdraw(amount) => Ok(vec![AccountEvent::Withdrawn { amount }]),
+//!         }
+//!     }
+//!
+//!     fn apply(&mut self, event: &AccountEvent) {
+//!         match event {
+//!             AccountEvent::Deposited { amount } => self.balance += amount,
+//!             AccountEvent::Withdrawn { amount } => self.balance -= amount,
+//!         }
+//!     }
+//! }
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Balance; // a question the actor answers from its state
+//!
+//! impl Queryable for Account {
+//!     type Query = Balance;
+//!     type Answer = u64;
+//!     fn query(&self, _: &Balance) -> u64 { self.balance }
+//! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! let counters = Repository::<Counter, _>::new(InMemoryEventStore::new());
-//! let id = ActorId::new("counter-1")?;
-//! let done = counters.execute(&id, 5).await?;
-//! assert_eq!((done.version, done.state.value), (1, 5));
+//! // An actor system runs it as virtual actors, here on the in-memory store.
+//! let system = ActorSystem::builder()
+//!     .events(aether::memory::InMemoryEventStore::new())
+//!     .register::<Account>(ActorConfig::default())
+//!     .start()
+//!     .await?;
+//! let ada = system.get::<Account>(ActorId::new("account-ada")?)?;
+//! ada.ask(AccountCommand::Deposit(100)).await?; // committed when it returns
+//! let refused = ada.ask(AccountCommand::Withdraw(500)).await;
+//! assert!(matches!(refused, Err(AskError::Rejected(InsufficientFunds { balance: 100 }))));
+//! assert_eq!(ada.query(Balance).await?, 100);
+//! system.shutdown().await?;
+//!
+//! // Without actors, a repository loads, decides and appends per command.
+//! let accounts = Repository::<Account, _>::new(aether::memory::InMemoryEventStore::new());
+//! let done = accounts.execute(&ActorId::new("account-bob")?, AccountCommand::Deposit(5)).await?;
+//! assert_eq!((done.version, done.state.balance), (1, 5));
 //! # Ok(())
 //! # }
 //! ```

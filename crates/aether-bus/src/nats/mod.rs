@@ -123,7 +123,39 @@ impl NatsEventBus {
     /// Dials `addrs` (a URL, several separated by commas, or a list; see
     /// [`aether_nats::ToServerAddrs`]) with `config.connect` on a connection
     /// of its own (`no_echo`, reconnecting forever, named
-    /// `aether-bus-<node id>`), then opens the bus on it.
+    /// `aether-bus-<node id>`), then opens the bus on it
+    /// ([`NatsEventBus::open`]).
+    ///
+    /// # Errors
+    ///
+    /// A [`BusError`] of kind:
+    /// - [`BusErrorKind::InvalidOptions`]: an invalid `config`, bad
+    ///   addresses or TLS settings, or no tokio runtime to run in;
+    /// - [`BusErrorKind::Nats`]: no server answered within
+    ///   `config.connect.timeout`;
+    /// - [`BusErrorKind::PermissionDenied`]: the server refused the
+    ///   credentials.
+    ///
+    /// A subject this user may not publish or subscribe to is reported by
+    /// the publish or the subscription that needs it, not here.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use aether_bus::{BusItem, NatsBusConfig, NatsEventBus};
+    /// use aether_core::{ActorId, Event, json};
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let bus = NatsEventBus::connect("nats://127.0.0.1:4222", NatsBusConfig::default()).await?;
+    /// let mut orders = bus.subscribe("orders").await?;
+    /// let placed = Event::new(ActorId::new("order-1")?, 1, "Placed", json!({"total": 42}));
+    /// bus.publish("orders", placed).await?; // to this node's subscribers and every other node's
+    /// if let BusItem::Event(e) = orders.recv().await? {
+    ///     println!("{} {}", e.event.actor_id, e.event.event_type);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(
         addrs: impl aether_nats::ToServerAddrs,
         config: NatsBusConfig,
@@ -148,6 +180,32 @@ impl NatsEventBus {
 
     /// Opens a bus on an existing client (in a tokio runtime: it spawns the
     /// tasks that hand publications and notifications to NATS).
+    ///
+    /// A client made with `no_echo` (as [`NatsEventBus::connect`] makes its
+    /// own) spares NATS sending this node's publications back to it, where
+    /// the bus would skip them.
+    ///
+    /// # Errors
+    ///
+    /// [`BusErrorKind::InvalidOptions`]: an invalid `config`, or no tokio
+    /// runtime to run in.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use aether_bus::{NatsBusConfig, NatsEventBus};
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = async_nats::ConnectOptions::new()
+    ///     .no_echo()
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// let config = NatsBusConfig { subject_prefix: "shop".into(), ..NatsBusConfig::default() };
+    /// let bus = NatsEventBus::open(client, config).await?;
+    /// println!("bus node {}", bus.node_id());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn open(client: Client, config: NatsBusConfig) -> Result<Self, BusError> {
         config.validate()?;
         let prefix = config.subject_prefix.as_str();

@@ -94,8 +94,38 @@ const HEADER_RESERVE: usize = 1024 + aether_core::Event::MAX_EVENT_TYPE_LEN;
 impl JetStreamEventStore {
     /// Dials `addrs` (a URL, several separated by commas, or a list; see
     /// [`aether_nats::ToServerAddrs`]) with `config.connect` and opens the
-    /// store. An unreachable server is [`aether_core::Error::Unavailable`]
-    /// within `config.connect.timeout`; bad addresses are invalid input.
+    /// store ([`JetStreamEventStore::open`]).
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidInput`](aether_core::Error::InvalidInput): an
+    ///   invalid `config`, bad addresses, or TLS settings the server does not
+    ///   accept.
+    /// - [`Error::Unavailable`](aether_core::Error::Unavailable): no server
+    ///   answered within `config.connect.timeout`, or JetStream did not answer
+    ///   in time (for example while a cluster elects its leaders).
+    /// - [`Error::PermissionDenied`](aether_core::Error::PermissionDenied):
+    ///   the server refused the credentials, or the permission to create or
+    ///   update the event stream (`docs/security.md`).
+    /// - [`Error::Storage`](aether_core::Error::Storage): the stream exists
+    ///   with a configuration that cannot be updated to `config`'s, or the
+    ///   server refused to create it for another reason.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use aether_core::{ActorId, Event, EventStore, json};
+    /// use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+    ///
+    /// # async fn demo() -> aether_core::Result<()> {
+    /// let config = JetStreamConfig { namespace: "shop".into(), ..JetStreamConfig::default() };
+    /// let store = JetStreamEventStore::connect("nats://127.0.0.1:4222", config).await?;
+    /// let cart = ActorId::new("cart-42")?;
+    /// store.append(Event::new(cart.clone(), 1, "ItemAdded", json!({"sku": "tea"}))).await?;
+    /// assert_eq!(store.latest_version(&cart).await?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(addrs: impl ToServerAddrs, config: JetStreamConfig) -> Result<Self> {
         config.validate()?;
         let client = connect_client(addrs, &config).await?;
@@ -111,14 +141,44 @@ impl JetStreamEventStore {
     /// flight at once: acks beyond it are dropped by the client (slow
     /// consumer), and those appends then wait for `request_timeout` before
     /// the store checks whether they landed (correct, but slow).
+    ///
+    /// # Errors
+    ///
+    /// As [`JetStreamEventStore::connect`], but for the dial: an invalid
+    /// `config` ([`Error::InvalidInput`](aether_core::Error::InvalidInput)),
+    /// JetStream not answering in time
+    /// ([`Error::Unavailable`](aether_core::Error::Unavailable)), no permission
+    /// to create or update the stream
+    /// ([`Error::PermissionDenied`](aether_core::Error::PermissionDenied)), a
+    /// stream whose configuration cannot be updated to `config`'s
+    /// ([`Error::Storage`](aether_core::Error::Storage)).
+    ///
+    /// # Examples
+    ///
+    /// Sharing one connection between the store and other components:
+    ///
+    /// ```no_run
+    /// use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = async_nats::connect("nats://127.0.0.1:4222").await?;
+    /// let store = JetStreamEventStore::open(client.clone(), JetStreamConfig::default()).await?;
+    /// let snapshots = store.open_snapshot_store().await?; // the same connection
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn open(client: Client, config: JetStreamConfig) -> Result<Self> {
         Self::open_with(client, config, true).await
     }
 
     /// Attaches to the event stream of `config` as it exists, without
     /// creating or changing it (for tools that must not alter a deployment,
-    /// such as the `aether` CLI). A missing stream is
-    /// [`aether_core::Error::Missing`].
+    /// such as the `aether` CLI).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Missing`](aether_core::Error::Missing) when the stream does
+    /// not exist; otherwise as [`JetStreamEventStore::open`].
     pub async fn open_existing(client: Client, config: JetStreamConfig) -> Result<Self> {
         Self::open_with(client, config, false).await
     }
@@ -249,6 +309,10 @@ impl JetStreamEventStore {
     /// sequence of its last event (when this store appended it), and reading
     /// the snapshot tells this store where the events after it start, so the
     /// replay that follows skips the search for its start.
+    ///
+    /// # Errors
+    ///
+    /// As [`JetStreamSnapshotStore::open`](crate::JetStreamSnapshotStore::open).
     pub async fn open_snapshot_store(&self) -> Result<crate::JetStreamSnapshotStore> {
         let mut snapshots = crate::JetStreamSnapshotStore::open(
             self.inner.client.clone(),

@@ -4,7 +4,7 @@
 //! It is what async-nats's ordered consumer creates (ephemeral, in memory,
 //! one replica, no acks), read with a pull window of [`PULL_BATCH`] messages
 //! rather than the ordered consumer's fixed 500: the raw consumer itself
-//! reads 25–30% faster so (docs/benchmarks.md, Projections). Where the
+//! reads 25–30% faster so (docs/benchmarks-history.md, 2026-12-01 20:14). Where the
 //! ordered consumer would recreate itself (a delivery missing from the
 //! consumer's sequence, missed heartbeats, the consumer gone), a read ends
 //! with a transient error instead, after what came before it: a log
