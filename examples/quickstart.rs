@@ -133,7 +133,7 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .await?;
 
     // A handle by id: no I/O until the first command.
-    let ada = system.get::<Account>(ActorId::new("account-ada")?)?;
+    let ada = system.actor::<Account>("ada")?;
     let opened = ada
         .ask(AccountCommand::Open {
             owner: "Ada".into(),

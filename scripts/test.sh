@@ -23,10 +23,19 @@ step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "facade features: none, each alone (warnings are errors)"
-for features in "" memory runtime jetstream bus cluster projection; do
+for features in "" memory runtime memory,runtime jetstream bus cluster projection; do
     echo "aether --no-default-features ${features:+--features $features}"
     RUSTFLAGS="-D warnings" cargo check --quiet --locked -p aether --lib --no-default-features ${features:+--features "$features"}
 done
+# The embedded default (in-memory store + the runtime on one node) compiles no NATS
+# client: what a user's build of `aether` with these features pulls in (normal edges;
+# the facade's own tests use the test kit, which spawns nats-server).
+if cargo tree --locked -p aether --no-default-features --features memory,runtime -e normal | grep -q "async-nats"; then
+    echo "aether with memory,runtime depends on async-nats:" >&2
+    cargo tree --locked -p aether --no-default-features --features memory,runtime -e normal -i async-nats >&2
+    exit 1
+fi
+echo "aether with memory,runtime: no async-nats"
 
 step "dependencies: licences, banned and duplicate crates (offline)"
 python3 scripts/check-deps.py

@@ -83,7 +83,7 @@
 //!     .register::<Account>(ActorConfig::default())
 //!     .start()
 //!     .await?;
-//! let ada = system.get::<Account>(ActorId::new("account-ada")?)?;
+//! let ada = system.actor::<Account>("ada")?;
 //! ada.ask(AccountCommand::Deposit(100)).await?; // committed when it returns
 //! let refused = ada.ask(AccountCommand::Withdraw(500)).await;
 //! assert!(matches!(refused, Err(AskError::Rejected(InsufficientFunds { balance: 100 }))));
