@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use aether_core::{BoxError, ComponentError, Error, ErrorKind};
+use aether_core::{ComponentError, Error, ErrorKind, SharedError};
 
 /// What went wrong, so callers can `match err.kind()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,7 +68,7 @@ impl ErrorKind for BusErrorKind {
         )
     }
 
-    fn into_core(self, message: String, source: Option<BoxError>) -> Error {
+    fn into_core(self, message: String, source: Option<SharedError>) -> Error {
         match (self, source) {
             (k, _) if k.is_invalid_input() => Error::invalid_input(message),
             (Self::Serialization, Some(s)) => Error::serialization_with(message, s),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use aether_core::{BoxError, ComponentError, Error, ErrorKind};
+use aether_core::{ComponentError, Error, ErrorKind, SharedError};
 
 /// What went wrong, for callers to `match` on. See each variant for what to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,7 +63,7 @@ impl ErrorKind for ClusterErrorKind {
         matches!(self, Self::InvalidConfig | Self::InvalidInput)
     }
 
-    fn into_core(self, message: String, source: Option<BoxError>) -> Error {
+    fn into_core(self, message: String, source: Option<SharedError>) -> Error {
         match (self, source) {
             (k, _) if k.is_invalid_input() => Error::invalid_input(message),
             (Self::Serialization, Some(s)) => Error::serialization_with(message, s),
