@@ -74,7 +74,8 @@ impl ErrorKind for BusErrorKind {
             (Self::Serialization, Some(s)) => Error::serialization_with(message, s),
             (Self::Serialization, None) => Error::serialization(message),
             (Self::Closed, _) => Error::missing(message),
-            (Self::PermissionDenied, _) => Error::permission_denied(message, None),
+            (Self::PermissionDenied, Some(s)) => Error::permission_denied_with(message, s),
+            (Self::PermissionDenied, None) => Error::permission_denied(message, None),
             (_, Some(s)) => Error::unavailable_with(message, s),
             (_, None) => Error::unavailable(message),
         }
@@ -149,5 +150,15 @@ mod tests {
             Error::from(BusError::new(BusErrorKind::Serialization, "x")),
             Error::Serialization { .. }
         ));
+        let refused = BusError::with_source(
+            BusErrorKind::PermissionDenied,
+            "subscribing",
+            std::io::Error::other("refused"),
+        );
+        let core = Error::from(refused);
+        assert!(core.is_permission_denied());
+        let kept =
+            std::error::Error::source(&core).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert!(kept.is_some(), "the source is kept: {core:?}");
     }
 }
