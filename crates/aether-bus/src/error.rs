@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use aether_core::{BoxError, ComponentError, Error, ErrorKind};
+use aether_core::{ComponentError, Error, ErrorKind, SharedError};
 
 /// What went wrong, so callers can `match err.kind()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,13 +68,14 @@ impl ErrorKind for BusErrorKind {
         )
     }
 
-    fn into_core(self, message: String, source: Option<BoxError>) -> Error {
+    fn into_core(self, message: String, source: Option<SharedError>) -> Error {
         match (self, source) {
             (k, _) if k.is_invalid_input() => Error::invalid_input(message),
             (Self::Serialization, Some(s)) => Error::serialization_with(message, s),
             (Self::Serialization, None) => Error::serialization(message),
             (Self::Closed, _) => Error::missing(message),
-            (Self::PermissionDenied, _) => Error::permission_denied(message, None),
+            (Self::PermissionDenied, Some(s)) => Error::permission_denied_with(message, s),
+            (Self::PermissionDenied, None) => Error::permission_denied(message, None),
             (_, Some(s)) => Error::unavailable_with(message, s),
             (_, None) => Error::unavailable(message),
         }
@@ -149,5 +150,15 @@ mod tests {
             Error::from(BusError::new(BusErrorKind::Serialization, "x")),
             Error::Serialization { .. }
         ));
+        let refused = BusError::with_source(
+            BusErrorKind::PermissionDenied,
+            "subscribing",
+            std::io::Error::other("refused"),
+        );
+        let core = Error::from(refused);
+        assert!(core.is_permission_denied());
+        let kept =
+            std::error::Error::source(&core).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert!(kept.is_some(), "the source is kept: {core:?}");
     }
 }

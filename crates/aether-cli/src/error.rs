@@ -73,6 +73,7 @@ impl From<aether_cluster::ClusterError> for CliError {
         use aether_cluster::ClusterErrorKind as K;
         let code = match e.kind() {
             K::InvalidInput | K::InvalidConfig => USAGE,
+            K::NotFound => NOT_FOUND,
             K::Unavailable => UNREACHABLE,
             K::PermissionDenied => DENIED,
             _ => FAILED,

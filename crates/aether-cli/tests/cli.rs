@@ -223,6 +223,58 @@ async fn bad_input_gives_one_line_and_a_meaningful_exit_code() {
     assert_eq!(code, 5, "refused: {msg}");
 }
 
+/// What is absent is told from a failure by the error's kind, never its
+/// text: a namespace without a snapshot stream, a snapshot stream without
+/// the actor's snapshot, a cluster whose buckets are empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absent_snapshots_and_empty_buckets_are_shown_as_none() {
+    let server = NatsServer::start().await;
+    let url = server.url();
+    let store = JetStreamEventStore::connect(
+        &url,
+        JetStreamConfig {
+            namespace: "bare".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let order = ActorId::new("order-9").unwrap();
+    store
+        .append(Event::new(order, 1, "Placed", json!({})))
+        .await
+        .unwrap();
+    let shown = ok_json(&url, &["actor", "order-9", "-n", "bare"]);
+    assert_eq!(
+        shown["snapshot"],
+        Value::Null,
+        "no snapshot stream: {shown}"
+    );
+    store.open_snapshot_store().await.unwrap();
+    let shown = ok_json(&url, &["actor", "order-9", "-n", "bare"]);
+    assert_eq!(shown["snapshot"], Value::Null, "no snapshot of it: {shown}");
+    assert_eq!(shown["latest_version"], 1);
+
+    let js = async_nats::jetstream::new(store.client().clone());
+    for bucket in [
+        "empty_members",
+        "empty_leader",
+        "empty_shards",
+        "empty_claims",
+    ] {
+        js.create_key_value(async_nats::jetstream::kv::Config {
+            bucket: bucket.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let members = ok_json(&url, &["cluster", "members", "--cluster", "empty"]);
+    assert_eq!(members, json!([]));
+    let claims = ok_json(&url, &["claims", "--cluster", "empty"]);
+    assert_eq!(claims, json!([]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_members_leader_shards_and_map() {
     let server = NatsServer::start().await;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use aether_core::{BoxError, ComponentError, Error, ErrorKind};
+use aether_core::{ComponentError, Error, ErrorKind, SharedError};
 
 /// What went wrong, for callers to `match` on. See each variant for what to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,6 +36,10 @@ pub enum ClusterErrorKind {
     /// (`docs/security.md` lists them). **What to do:** fix the credentials
     /// or grant the permissions.
     PermissionDenied,
+    /// What was asked for does not exist: no cluster of that name ever ran
+    /// on this NATS (its KV buckets are missing). **What to do:** check the
+    /// cluster name and the server; start a node of the cluster first.
+    NotFound,
 }
 
 impl fmt::Display for ClusterErrorKind {
@@ -50,6 +54,7 @@ impl fmt::Display for ClusterErrorKind {
             Self::Fenced => "fenced by a newer term or epoch",
             Self::Shutdown => "node shut down",
             Self::PermissionDenied => "permission denied",
+            Self::NotFound => "not found",
         })
     }
 }
@@ -63,15 +68,17 @@ impl ErrorKind for ClusterErrorKind {
         matches!(self, Self::InvalidConfig | Self::InvalidInput)
     }
 
-    fn into_core(self, message: String, source: Option<BoxError>) -> Error {
+    fn into_core(self, message: String, source: Option<SharedError>) -> Error {
         match (self, source) {
             (k, _) if k.is_invalid_input() => Error::invalid_input(message),
             (Self::Serialization, Some(s)) => Error::serialization_with(message, s),
             (Self::Serialization, None) => Error::serialization(message),
             (Self::Unavailable, Some(s)) => Error::unavailable_with(message, s),
             (Self::Unavailable, None) => Error::unavailable(message),
-            (Self::Shutdown, _) => Error::missing(message),
-            (Self::PermissionDenied, _) => Error::permission_denied(message, None),
+            (Self::Shutdown, _) | (Self::NotFound, None) => Error::missing(message),
+            (Self::NotFound, Some(s)) => Error::missing_with(message, s),
+            (Self::PermissionDenied, Some(s)) => Error::permission_denied_with(message, s),
+            (Self::PermissionDenied, None) => Error::permission_denied(message, None),
             (_, Some(s)) => Error::storage_with(message, s),
             (_, None) => Error::storage(message),
         }
@@ -138,5 +145,26 @@ mod tests {
         assert!(core.is_transient());
         let shut = Error::from(ClusterError::new(ClusterErrorKind::Shutdown, "gone"));
         assert!(!shut.is_transient());
+    }
+
+    #[test]
+    fn the_core_error_keeps_the_source_of_every_kind_that_has_one() {
+        for kind in [
+            ClusterErrorKind::Unavailable,
+            ClusterErrorKind::Kv,
+            ClusterErrorKind::Serialization,
+            ClusterErrorKind::PermissionDenied,
+            ClusterErrorKind::NotFound,
+        ] {
+            let e = ClusterError::with_source(kind, "doing it", std::io::Error::other("reset"));
+            let core = Error::from(e);
+            let io = core
+                .source()
+                .and_then(|s| s.downcast_ref::<std::io::Error>());
+            assert!(io.is_some(), "{kind:?}: {core:?}");
+        }
+        let missing = Error::from(ClusterError::new(ClusterErrorKind::NotFound, "no cluster"));
+        assert!(matches!(missing, Error::Missing { .. }), "{missing:?}");
+        assert!(!missing.is_transient());
     }
 }

@@ -57,7 +57,9 @@ pub struct ClusterInspector {
     members: kv::Store,
     leader: kv::Store,
     shards: kv::Store,
-    claims: Option<kv::Store>,
+    /// `None` when the runtime never ran; an error opening it is kept for
+    /// [`ClusterInspector::claims`] (the other views do not need it).
+    claims: std::result::Result<Option<kv::Store>, ClusterError>,
     timeout: Duration,
 }
 
@@ -66,8 +68,17 @@ fn kv_error(what: String, e: impl std::error::Error + Send + Sync + 'static) -> 
 }
 
 impl ClusterInspector {
-    /// Opens the buckets of cluster `name` on `client`. A cluster that never
-    /// ran is [`ClusterErrorKind::InvalidInput`] naming the missing bucket.
+    /// Opens the buckets of cluster `name` on `client`.
+    ///
+    /// # Errors
+    ///
+    /// A cluster that never ran here (its members, leader or shards bucket
+    /// does not exist) is [`ClusterErrorKind::NotFound`] naming the missing
+    /// bucket; an invalid name is [`ClusterErrorKind::InvalidInput`]; a
+    /// server that does not answer is [`ClusterErrorKind::Unavailable`];
+    /// another failure to open a bucket is [`ClusterErrorKind::Kv`]. The
+    /// claims bucket may be missing (the runtime never ran); a failure to
+    /// open it is returned by [`ClusterInspector::claims`].
     pub async fn open(client: async_nats::Client, name: &str) -> Result<Self> {
         aether_core::validate_name("cluster name", name)
             .map_err(|e| ClusterError::new(ClusterErrorKind::InvalidInput, e.to_string()))?;
@@ -80,12 +91,20 @@ impl ClusterInspector {
             let js = js.clone();
             async move {
                 match tokio::time::timeout(timeout, js.get_key_value(b.as_str())).await {
-                    Ok(Ok(store)) => Ok(store),
-                    Ok(Err(e)) => Err(ClusterError::with_source(
-                        ClusterErrorKind::InvalidInput,
-                        format!("no cluster {name:?} here: bucket {b} cannot be opened"),
-                        e,
-                    )),
+                    Ok(Ok(store)) => Ok(Some(store)),
+                    Ok(Err(e)) if aether_nats::is_stream_not_found(&e) => Ok(None),
+                    Ok(Err(e)) => {
+                        let kind = if aether_nats::is_transient(&e) {
+                            ClusterErrorKind::Unavailable
+                        } else {
+                            ClusterErrorKind::Kv
+                        };
+                        Err(ClusterError::with_source(
+                            kind,
+                            format!("opening bucket {b}"),
+                            e,
+                        ))
+                    }
                     Err(_) => Err(ClusterError::new(
                         ClusterErrorKind::Unavailable,
                         format!("opening bucket {b} timed out"),
@@ -93,12 +112,23 @@ impl ClusterInspector {
                 }
             }
         };
+        let required = |b: String| {
+            let open = &open;
+            async move {
+                open(b.clone()).await?.ok_or_else(|| {
+                    ClusterError::new(
+                        ClusterErrorKind::NotFound,
+                        format!("no cluster {name:?} here: bucket {b} does not exist"),
+                    )
+                })
+            }
+        };
         Ok(Self {
             name: name.to_string(),
-            members: open(bucket("members")).await?,
-            leader: open(bucket("leader")).await?,
-            shards: open(bucket("shards")).await?,
-            claims: open(bucket("claims")).await.ok(),
+            members: required(bucket("members")).await?,
+            leader: required(bucket("leader")).await?,
+            shards: required(bucket("shards")).await?,
+            claims: open(bucket("claims")).await,
             timeout,
         })
     }
@@ -155,8 +185,13 @@ impl ClusterInspector {
 
     /// The runtime's shard claims, by shard (empty when the runtime never ran
     /// on this cluster).
+    ///
+    /// # Errors
+    ///
+    /// The claims bucket could not be opened (see [`ClusterInspector::open`])
+    /// or read ([`ClusterErrorKind::Kv`], [`ClusterErrorKind::Unavailable`]).
     pub async fn claims(&self) -> Result<Vec<ClaimEntry>> {
-        let Some(claims) = &self.claims else {
+        let Some(claims) = self.claims.as_ref().map_err(Clone::clone)? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -224,12 +259,11 @@ impl ClusterInspector {
 /// Every live key of `store`.
 async fn keys(store: &kv::Store, timeout: Duration) -> Result<Vec<String>> {
     let listing = async {
-        let mut keys = match store.keys().await {
-            Ok(k) => k,
-            // An empty bucket has no keys to list.
-            Err(e) if e.to_string().contains("no keys") => return Ok(Vec::new()),
-            Err(e) => return Err(kv_error("listing keys".into(), e)),
-        };
+        // An empty bucket lists no keys (not an error).
+        let mut keys = store
+            .keys()
+            .await
+            .map_err(|e| kv_error("listing keys".into(), e))?;
         let mut out = Vec::new();
         while let Some(k) = keys.next().await {
             out.push(k.map_err(|e| kv_error("listing keys".into(), e))?);

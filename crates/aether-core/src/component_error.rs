@@ -4,7 +4,8 @@
 use std::fmt;
 use std::hash::Hash;
 
-use crate::error::{BoxError, Error};
+use crate::error::Error;
+use crate::source::{BoxError, SharedError, as_source, share};
 
 /// What a component's error kind enum provides, so every component error
 /// answers the same questions the same way.
@@ -22,21 +23,23 @@ pub trait ErrorKind: fmt::Debug + fmt::Display + Copy + Eq + Hash + Send + Sync 
 
     /// The [`crate::Error`] an error of this kind becomes (for `?` in code
     /// that returns [`crate::Result`]). `message` and `source` are the
-    /// component error's own, moved over, so the chain prints each once.
-    fn into_core(self, message: String, source: Option<BoxError>) -> Error;
+    /// component error's own, moved over; give `source` to a constructor
+    /// ([`crate::Error::unavailable_with`], ...) and the core error keeps
+    /// the same shared source, not a wrapper of it.
+    fn into_core(self, message: String, source: Option<SharedError>) -> Error;
 }
 
 /// The error of a component operation: a kind `K`, a message, and an
 /// optional source, in the shape of async-nats's `Error<Kind>`.
 ///
-/// `Display` prints the message; the source is reachable through
-/// [`std::error::Error::source`] and never repeated in `Display`, so an error
-/// chain prints every cause once. Match on [`ComponentError::kind`] to
-/// decide; the kind enums are `#[non_exhaustive]` and document what to do on
-/// each kind.
+/// `Display` prints the message; the source is the error given, shared
+/// ([`SharedError`]): [`std::error::Error::source`] returns it (it downcasts
+/// to its own type), `Display` never repeats it, and a clone shares it.
+/// Match on [`ComponentError::kind`] to decide; the kind enums are
+/// `#[non_exhaustive]` and document what to do on each kind.
 ///
 /// ```
-/// use aether_core::{BoxError, ComponentError, Error, ErrorKind};
+/// use aether_core::{ComponentError, Error, ErrorKind, SharedError};
 ///
 /// #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 /// enum MyKind { Down }
@@ -46,7 +49,7 @@ pub trait ErrorKind: fmt::Debug + fmt::Display + Copy + Eq + Hash + Send + Sync 
 /// impl ErrorKind for MyKind {
 ///     fn is_transient(self) -> bool { true }
 ///     fn is_invalid_input(self) -> bool { false }
-///     fn into_core(self, message: String, source: Option<BoxError>) -> Error {
+///     fn into_core(self, message: String, source: Option<SharedError>) -> Error {
 ///         match source { Some(s) => Error::unavailable_with(message, s), None => Error::unavailable(message) }
 ///     }
 /// }
@@ -57,11 +60,11 @@ pub trait ErrorKind: fmt::Debug + fmt::Display + Copy + Eq + Hash + Send + Sync 
 /// let core: Error = e.into();
 /// assert_eq!(core.to_string(), "unavailable: renewing the lease");
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ComponentError<K> {
     kind: K,
     message: String,
-    source: Option<BoxError>,
+    source: Option<SharedError>,
 }
 
 impl<K: ErrorKind> ComponentError<K> {
@@ -79,7 +82,7 @@ impl<K: ErrorKind> ComponentError<K> {
         Self {
             kind,
             message: message.into(),
-            source: crate::cause::cause(source),
+            source: Some(share(source)),
         }
     }
 
@@ -122,10 +125,10 @@ impl<K> fmt::Display for ComponentError<K> {
 }
 
 impl<K: fmt::Debug> std::error::Error for ComponentError<K> {
+    /// The error given to [`ComponentError::with_source`], as given (it
+    /// downcasts to its own type).
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        as_source(&self.source)
     }
 }
 
@@ -135,29 +138,11 @@ impl<K: ErrorKind> From<ComponentError<K>> for Error {
     }
 }
 
-/// Every message of an error chain, outermost first, joined by `": "`: what
-/// a chain-printing error reporter (anyhow, eyre) shows. Each message
-/// appears once when every error follows the rule of [`ComponentError`].
-///
-/// ```
-/// use aether_core::{Error, error_chain};
-/// let e = Error::unavailable_with("reading the tip", std::io::Error::other("reset"));
-/// assert_eq!(error_chain(&e), "unavailable: reading the tip: reset");
-/// ```
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut cur = error.source();
-    while let Some(e) = cur {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        cur = e.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error_chain;
+    use std::error::Error as _;
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     enum K {
@@ -178,7 +163,7 @@ mod tests {
         fn is_invalid_input(self) -> bool {
             self == K::Bad
         }
-        fn into_core(self, message: String, source: Option<BoxError>) -> Error {
+        fn into_core(self, message: String, source: Option<SharedError>) -> Error {
             match (self, source) {
                 (K::Bad, _) => Error::invalid_input(message),
                 (K::Down, Some(s)) => Error::unavailable_with(message, s),
@@ -198,6 +183,33 @@ mod tests {
             "unavailable: renewing the lease: connection reset"
         );
         assert!(core.is_transient());
+    }
+
+    #[test]
+    fn the_source_downcasts_through_every_shape() {
+        let e = ComponentError::with_source(K::Down, "renewing", std::io::Error::other("reset"));
+        let given: *const dyn std::error::Error = e.source().unwrap();
+        assert!(
+            e.source()
+                .unwrap()
+                .downcast_ref::<std::io::Error>()
+                .is_some()
+        );
+
+        let copy = e.clone();
+        assert_eq!((copy.kind(), copy.message()), (K::Down, "renewing"));
+        assert!(std::ptr::addr_eq(copy.source().unwrap(), given));
+
+        let mapped = copy.map_kind(|_| K::Down);
+        assert!(std::ptr::addr_eq(mapped.source().unwrap(), given));
+
+        let core = Error::from(e);
+        let through = core.source().unwrap();
+        assert!(through.downcast_ref::<std::io::Error>().is_some());
+        assert!(
+            std::ptr::addr_eq(through, given),
+            "the same object, not a copy or a wrapper"
+        );
     }
 
     #[test]

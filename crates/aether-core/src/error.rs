@@ -2,11 +2,8 @@
 
 use std::fmt;
 
-use crate::cause::cause;
 use crate::id::{ActorId, InvalidId};
-
-/// A boxed error source.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::source::{BoxError, SharedError, as_source, share};
 
 /// The result type of Aether operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -43,22 +40,33 @@ impl std::error::Error for VersionConflict {}
 /// Every error an Aether store or the aggregate repository returns. Match on
 /// the variant to decide; each says what to do.
 ///
-/// The source, where there is one, is reachable through
-/// [`std::error::Error::source`] and is not repeated in `Display`. Build
-/// errors with the constructors ([`Error::unavailable`], [`Error::too_large`],
-/// ...): the variants are `#[non_exhaustive]`, so fields may be added.
-#[derive(Debug, thiserror::Error)]
+/// The source, where there is one, is the error given to the constructor,
+/// shared ([`SharedError`]): [`std::error::Error::source`] returns it (it
+/// downcasts to its own type) and `Display` does not repeat it. A clone
+/// shares the source. Build errors with the constructors
+/// ([`Error::unavailable`], [`Error::too_large`], ...): the variants are
+/// `#[non_exhaustive]`, so fields may be added.
+///
+/// ```
+/// use std::error::Error as _;
+/// use aether_core::Error;
+///
+/// let e = Error::unavailable_with("reading the tip", std::io::Error::other("reset"));
+/// let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+/// assert_eq!(io.map(|io| io.kind()), Some(std::io::ErrorKind::Other));
+/// let copy = e.clone();
+/// assert!(std::ptr::addr_eq(copy.source().unwrap(), e.source().unwrap()));
+/// ```
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// The actor's stream is not at the version the caller expected.
     /// **What to do:** reload and retry (see [`VersionConflict`]).
-    #[error("{0}")]
     VersionConflict(VersionConflict),
 
     /// The caller passed something invalid (an empty id, version 0, a batch that
     /// mixes actors, a bad configuration value, ...). **What to do:** fix the
     /// input; retrying cannot help.
-    #[error("invalid input: {message}")]
     #[non_exhaustive]
     InvalidInput {
         /// What was wrong.
@@ -68,7 +76,6 @@ pub enum Error {
     /// An encoded event or snapshot is larger than the store accepts.
     /// **What to do:** make the event smaller (store large blobs elsewhere and
     /// reference them) or raise the store's limit.
-    #[error("{what} is {size} bytes; the limit is {limit} bytes")]
     #[non_exhaustive]
     TooLarge {
         /// What was too large ("event", "snapshot", "batch").
@@ -82,54 +89,46 @@ pub enum Error {
     /// Encoding or decoding failed (bad JSON, a malformed stored message).
     /// **What to do:** for a write, fix the data; for a read, inspect the stored
     /// bytes with a with-errors replay.
-    #[error("serialization failed: {message}")]
     #[non_exhaustive]
     Serialization {
         /// What failed.
         message: String,
         /// The underlying error.
-        #[source]
-        source: Option<BoxError>,
+        source: Option<SharedError>,
     },
 
     /// The backend (or the messaging layer under it) could not be reached in
     /// time: connection refused, timeout, a leader election in progress.
     /// **What to do:** retry later; the operation may or may not have happened
     /// (appends are deduplicated by event id, so retrying the same event is safe).
-    #[error("unavailable: {message}")]
     #[non_exhaustive]
     Unavailable {
         /// What was unreachable.
         message: String,
         /// The underlying error.
-        #[source]
-        source: Option<BoxError>,
+        source: Option<SharedError>,
     },
 
     /// The backend failed or refused the request for another reason.
     /// **What to do:** report it; retrying may help if the cause is transient.
-    #[error("storage failure: {message}")]
     #[non_exhaustive]
     Storage {
         /// What failed.
         message: String,
         /// The underlying error.
-        #[source]
-        source: Option<BoxError>,
+        source: Option<SharedError>,
     },
 
     /// Something the store needs does not exist any more (for example its
     /// JetStream stream was deleted while the store was open). **What to do:**
     /// recreate it (opening the store again creates its stream) or fix the
     /// configuration; retrying as it is cannot help.
-    #[error("missing: {message}")]
     #[non_exhaustive]
     Missing {
         /// What is missing.
         message: String,
         /// The underlying error.
-        #[source]
-        source: Option<BoxError>,
+        source: Option<SharedError>,
     },
 
     /// The server refused this client: its credentials were not accepted
@@ -138,7 +137,6 @@ pub enum Error {
     /// refused operation did not take effect. **What to do:** fix the
     /// credentials or grant the permission (`docs/security.md` lists what
     /// each component needs); retrying as it is cannot help.
-    #[error("permission denied: {message}")]
     #[non_exhaustive]
     PermissionDenied {
         /// What was refused.
@@ -146,13 +144,11 @@ pub enum Error {
         /// The subject the server refused, when it named one.
         subject: Option<String>,
         /// The underlying error.
-        #[source]
-        source: Option<BoxError>,
+        source: Option<SharedError>,
     },
 
     /// The backend does not support the operation (for example a server too old
     /// for atomic batches). **What to do:** upgrade the backend or avoid the call.
-    #[error("not supported: {message}")]
     #[non_exhaustive]
     Unsupported {
         /// What is missing.
@@ -195,7 +191,7 @@ impl Error {
     pub fn serialization_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Serialization {
             message: message.into(),
-            source: cause(source),
+            source: Some(share(source)),
         }
     }
 
@@ -211,7 +207,7 @@ impl Error {
     pub fn unavailable_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Unavailable {
             message: message.into(),
-            source: cause(source),
+            source: Some(share(source)),
         }
     }
 
@@ -227,7 +223,7 @@ impl Error {
     pub fn storage_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Storage {
             message: message.into(),
-            source: cause(source),
+            source: Some(share(source)),
         }
     }
 
@@ -243,7 +239,7 @@ impl Error {
     pub fn missing_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Missing {
             message: message.into(),
-            source: cause(source),
+            source: Some(share(source)),
         }
     }
 
@@ -261,7 +257,7 @@ impl Error {
         Self::PermissionDenied {
             message: message.into(),
             subject: None,
-            source: cause(source),
+            source: Some(share(source)),
         }
     }
 
@@ -299,6 +295,42 @@ impl Error {
     /// storage failures; not conflicts, invalid input or missing resources).
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Unavailable { .. } | Self::Storage { .. })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::VersionConflict(c) => fmt::Display::fmt(c, f),
+            Self::InvalidInput { message } => write!(f, "invalid input: {message}"),
+            Self::TooLarge { what, size, limit } => {
+                write!(f, "{what} is {size} bytes; the limit is {limit} bytes")
+            }
+            Self::Serialization { message, .. } => write!(f, "serialization failed: {message}"),
+            Self::Unavailable { message, .. } => write!(f, "unavailable: {message}"),
+            Self::Storage { message, .. } => write!(f, "storage failure: {message}"),
+            Self::Missing { message, .. } => write!(f, "missing: {message}"),
+            Self::PermissionDenied { message, .. } => write!(f, "permission denied: {message}"),
+            Self::Unsupported { message } => write!(f, "not supported: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    /// The error given to the constructor, as given (it downcasts to its
+    /// own type).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Serialization { source, .. }
+            | Self::Unavailable { source, .. }
+            | Self::Storage { source, .. }
+            | Self::Missing { source, .. }
+            | Self::PermissionDenied { source, .. } => as_source(source),
+            Self::VersionConflict(_)
+            | Self::InvalidInput { .. }
+            | Self::TooLarge { .. }
+            | Self::Unsupported { .. } => None,
+        }
     }
 }
 
@@ -343,5 +375,32 @@ mod tests {
         let e = Error::from(bad);
         assert_eq!(e.to_string(), "serialization failed: JSON");
         assert!(e.source().is_some());
+    }
+
+    #[test]
+    fn source_is_the_error_given_and_a_clone_shares_it() {
+        let bad = serde_json::from_str::<u8>("x").unwrap_err();
+        let e = Error::from(bad);
+        let source = e.source().unwrap();
+        assert!(source.downcast_ref::<serde_json::Error>().is_some());
+        let copy = e.clone();
+        assert_eq!(copy.to_string(), e.to_string());
+        assert!(std::ptr::addr_eq(copy.source().unwrap(), source));
+    }
+
+    #[test]
+    fn every_constructor_with_a_source_keeps_it() {
+        let made: [fn(&'static str, std::io::Error) -> Error; 5] = [
+            |m, s| Error::serialization_with(m, s),
+            |m, s| Error::unavailable_with(m, s),
+            |m, s| Error::storage_with(m, s),
+            |m, s| Error::missing_with(m, s),
+            |m, s| Error::permission_denied_with(m, s),
+        ];
+        for make in made {
+            let e = make("doing it", std::io::Error::other("reset"));
+            let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+            assert_eq!(io.map(|io| io.to_string()).as_deref(), Some("reset"), "{e}");
+        }
     }
 }

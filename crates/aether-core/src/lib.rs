@@ -39,7 +39,7 @@
 //! ```
 
 pub mod aggregate;
-mod cause;
+mod chain;
 mod component_error;
 mod dyn_store;
 mod error;
@@ -49,19 +49,21 @@ mod log;
 mod metadata;
 mod notify;
 mod snapshot;
+mod source;
 mod store;
 mod timestamp;
 
-pub use cause::Cause;
-pub use component_error::{ComponentError, ErrorKind, error_chain};
+pub use chain::error_chain;
+pub use component_error::{ComponentError, ErrorKind};
 pub use dyn_store::{BoxFuture, DynEventStore, DynSnapshotStore};
-pub use error::{BoxError, Error, Result, VersionConflict};
+pub use error::{Error, Result, VersionConflict};
 pub use event::Event;
 pub use id::{ActorId, CommandId, EventId, InvalidId, MAX_NAME_LEN, NodeId, validate_name};
 pub use log::{EventLog, LOG_CHUNK, LogEntry, LogFeed, LogPosition, LogSelection, LogSubscription};
 pub use metadata::Metadata;
 pub use notify::{EventStored, EventStoredHook, HookSlot};
 pub use snapshot::{Snapshot, SnapshotStore};
+pub use source::{BoxError, SharedError};
 pub use store::{EventStore, ExpectedVersion, MalformedEvent, Replay, validate_batch};
 pub use timestamp::Timestamp;
 

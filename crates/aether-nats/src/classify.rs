@@ -13,6 +13,24 @@ pub fn jetstream_code(err: &(dyn StdError + 'static)) -> Option<u64> {
     })
 }
 
+/// Whether `err` (or an error in its source chain) says the JetStream
+/// stream does not exist: error code 10059, in the chain or in the kind of
+/// a `GetStreamError` (what `get_stream` returns for a missing stream, and
+/// `get_key_value` as the source of its `GetBucket` error for a missing
+/// bucket).
+pub fn is_stream_not_found(err: &(dyn StdError + 'static)) -> bool {
+    use jetstream::context::{GetStreamError, GetStreamErrorKind};
+    let missing = |js: &jetstream::Error| js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND;
+    chain(err).any(|e| {
+        if let Some(e) = e.downcast_ref::<GetStreamError>()
+            && let GetStreamErrorKind::JetStream(js) = e.kind()
+        {
+            return missing(&js);
+        }
+        e.downcast_ref::<jetstream::Error>().is_some_and(missing)
+    })
+}
+
 /// JetStream error codes meaning "try again soon": the meta leader or a
 /// stream leader is being elected, or the cluster is still forming.
 const TRANSIENT_CODES: &[jetstream::ErrorCode] = &[
@@ -137,6 +155,36 @@ mod tests {
         }
         impl StdError for Liar {}
         assert!(!is_transient(&Liar));
+    }
+
+    #[test]
+    fn a_missing_stream_or_bucket() {
+        use jetstream::context::{
+            GetStreamError, GetStreamErrorKind, KeyValueError, KeyValueErrorKind,
+        };
+        let js = |code: u64| -> jetstream::Error {
+            serde_json::from_str(&format!(
+                r#"{{"code":404,"err_code":{code},"description":"x"}}"#
+            ))
+            .unwrap()
+        };
+        assert!(is_stream_not_found(&js(10059)));
+        assert!(!is_stream_not_found(&js(10014)));
+        let get = GetStreamError::new(GetStreamErrorKind::JetStream(js(10059)));
+        assert!(is_stream_not_found(&get));
+        // What `get_key_value` returns for a bucket that does not exist.
+        let bucket = KeyValueError::with_source(KeyValueErrorKind::GetBucket, get);
+        assert!(is_stream_not_found(&bucket));
+        let other = GetStreamError::new(GetStreamErrorKind::JetStream(js(10039)));
+        assert!(!is_stream_not_found(&other));
+        let timed_out = GetStreamError::with_source(
+            GetStreamErrorKind::Request,
+            js_request(jetstream::context::RequestErrorKind::TimedOut),
+        );
+        assert!(!is_stream_not_found(&timed_out));
+        // Through an Aether error, which keeps its source as given.
+        let kept = aether_core::Error::missing_with("opening the bucket", bucket);
+        assert!(is_stream_not_found(&kept));
     }
 
     #[test]

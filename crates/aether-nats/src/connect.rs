@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use aether_core::{BoxError, ComponentError, Error, ErrorKind, MAX_DURATION};
+use aether_core::{ComponentError, Error, ErrorKind, MAX_DURATION, SharedError};
 use async_nats::Client;
 
 use crate::addrs::ToServerAddrs;
@@ -204,7 +204,7 @@ impl ErrorKind for ConnectErrorKind {
         self == Self::InvalidConfig
     }
 
-    fn into_core(self, message: String, source: Option<BoxError>) -> Error {
+    fn into_core(self, message: String, source: Option<SharedError>) -> Error {
         match (self, source) {
             (Self::Unreachable, Some(s)) => Error::unavailable_with(message, s),
             (Self::Unreachable, None) => Error::unavailable(message),

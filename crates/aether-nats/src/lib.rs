@@ -43,7 +43,7 @@ mod token;
 
 pub use addrs::ToServerAddrs;
 pub use auth::{Auth, TlsConfig};
-pub use classify::{is_transient, jetstream_code};
+pub use classify::{is_stream_not_found, is_transient, jetstream_code};
 pub use connect::{ConnectConfig, ConnectError, ConnectErrorKind, connect, connect_with};
 pub use kv::{is_already_exists, is_cas_failure, open_bucket};
 pub use refusal::{Refusal, on_event, record as record_server_error, refusable, refused_since};

@@ -126,8 +126,8 @@ pub use aether_core::{
     ActorId, BoxError, CommandId, ComponentError, DynEventStore, DynSnapshotStore, Error,
     ErrorKind, Event, EventId, EventLog, EventStore, EventStored, EventStoredHook, ExpectedVersion,
     InvalidId, LogEntry, LogPosition, LogSelection, LogSubscription, MAX_DURATION, Metadata,
-    NodeId, Replay, Result, Snapshot, SnapshotStore, Timestamp, VersionConflict, error_chain,
-    validate_name,
+    NodeId, Replay, Result, SharedError, Snapshot, SnapshotStore, Timestamp, VersionConflict,
+    error_chain, validate_name,
 };
 
 #[cfg(feature = "memory")]

@@ -1,6 +1,7 @@
 //! `aether actor <actor>`.
 
 use aether_core::EventStore;
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use serde_json::json;
 
 use crate::args::{ActorArgs, Global};
@@ -25,9 +26,11 @@ pub(crate) async fn run(g: &Global, out: &Output, a: ActorArgs) -> Result<(), Cl
                     .map(|v| v.as_str().to_string()),
                 m.payload.len(),
             )),
-            Err(_) => None,
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => None,
+            Err(e) => return Err(nats("reading the snapshot", e)),
         },
-        Err(e) if e.to_string().contains("not found") => None,
+        // No snapshot stream: nothing was ever snapshotted in this namespace.
+        Err(e) if aether_nats::is_stream_not_found(&e) => None,
         Err(e) => return Err(nats("reading the snapshot stream", e)),
     };
     let from = latest.saturating_sub(a.last.max(1) - 1).max(1);

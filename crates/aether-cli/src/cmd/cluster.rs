@@ -11,13 +11,7 @@ use crate::output::{self, Output};
 
 pub(crate) async fn inspector(g: &Global, cluster: &str) -> Result<ClusterInspector, CliError> {
     let client = crate::conn::client(g).await?;
-    ClusterInspector::open(client, cluster).await.map_err(|e| {
-        let mut e = CliError::from(e);
-        if e.message.contains("no cluster") {
-            e.code = crate::error::NOT_FOUND;
-        }
-        e
-    })
+    Ok(ClusterInspector::open(client, cluster).await?)
 }
 
 pub(crate) async fn run(g: &Global, out: &Output, a: ClusterArgs) -> Result<(), CliError> {

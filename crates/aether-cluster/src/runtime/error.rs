@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use aether_core::aggregate::{Aggregate, CommandEnvelope};
-use aether_core::{BoxError, CommandId, ComponentError, Error, ErrorKind};
+use aether_core::{CommandId, ComponentError, Error, ErrorKind, SharedError};
 
 /// Why an `ask` (or `tell`) did not return a committed outcome.
 ///
@@ -251,7 +251,7 @@ impl ErrorKind for RuntimeErrorKind {
         )
     }
 
-    fn into_core(self, message: String, source: Option<BoxError>) -> Error {
+    fn into_core(self, message: String, source: Option<SharedError>) -> Error {
         match (self, source) {
             (k, _) if k.is_invalid_input() => Error::invalid_input(message),
             (Self::ShuttingDown, _) => Error::missing(message),
