@@ -45,25 +45,6 @@ enum Decision<A: Aggregate> {
     Invalid(Error),
 }
 
-/// The same error again (errors are not `Clone`; each caller gets its own).
-fn echo(e: &Error) -> Error {
-    match e {
-        Error::VersionConflict(c) => Error::VersionConflict(c.clone()),
-        Error::InvalidInput { message, .. } => Error::invalid_input(message.clone()),
-        Error::TooLarge {
-            what, size, limit, ..
-        } => Error::too_large(what, *size, *limit),
-        Error::Serialization { message, .. } => Error::serialization(message.clone()),
-        Error::Unavailable { message, .. } => Error::unavailable(message.clone()),
-        Error::Missing { message, .. } => Error::missing(message.clone()),
-        Error::Unsupported { message, .. } => Error::unsupported(message.clone()),
-        Error::PermissionDenied {
-            message, subject, ..
-        } => Error::permission_denied(message.clone(), subject.clone()),
-        other => Error::storage(other.to_string()),
-    }
-}
-
 /// Sends the result of a command (an ask's reply, or a tell's count).
 fn answer<A: Aggregate>(
     reply: Option<Responder<A>>,
@@ -296,7 +277,7 @@ impl<A: Aggregate> Actor<A> {
                         c.reply,
                         Err(AskError::Unavailable {
                             command: Box::new(c.envelope),
-                            cause: echo(&e),
+                            cause: e.clone(),
                         }),
                     );
                 }
@@ -407,7 +388,7 @@ impl<A: Aggregate> Actor<A> {
             } else {
                 let cause = match d {
                     Decision::Invalid(cause) => cause,
-                    _ => echo(e),
+                    _ => e.clone(),
                 };
                 Err(AskError::Unavailable {
                     command: Box::new(c.envelope),
