@@ -153,7 +153,7 @@ mod tests {
             .wait_for(|m| m.members.len() == 1)
             .await
             .unwrap();
-        let claims = super::super::placement::open_claims(&node).await.unwrap();
+        let claims = Claims::open(&node).await.unwrap();
         let fence = ClaimFence::new(node.clone(), Subjects::new("fence", 1024), claims.clone());
         let shard = ShardId(7);
         let Ok(Cas::Won(rev)) = claims

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ClusterError, ClusterErrorKind, Result};
 use crate::id::{NodeId, ShardId};
 use crate::nats::{is_already_exists, is_cas_failure};
+use crate::node::ClusterNode;
+use crate::runtime::error::{RuntimeError, RuntimeErrorKind};
 
 /// Where a claimed shard is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +101,22 @@ pub(crate) fn shard_of_key(key: &str) -> Option<ShardId> {
 impl Claims {
     pub(crate) fn new(store: kv::Store, timeout: Duration) -> Self {
         Self { store, timeout }
+    }
+
+    /// Opens (or creates) the claims bucket of `node`'s cluster.
+    pub(crate) async fn open(node: &ClusterNode) -> Result<Self, RuntimeError> {
+        let config = node.config();
+        let js = crate::nats::context(node.client().clone(), &config.kv);
+        let store = crate::nats::open_bucket(&js, config, config.claims_bucket(), None)
+            .await
+            .map_err(|e| {
+                RuntimeError::with_source(
+                    RuntimeErrorKind::Unavailable,
+                    "opening the shard claims bucket",
+                    e,
+                )
+            })?;
+        Ok(Self::new(store, config.kv.request_timeout))
     }
 
     pub(crate) fn store(&self) -> &kv::Store {

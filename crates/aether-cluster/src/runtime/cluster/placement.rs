@@ -168,7 +168,7 @@ impl ActorSystemBuilder<InCluster> {
         routing.validate()?;
         let config = node.config();
         let subjects = Subjects::new(&config.cluster_name, config.shards.shard_count);
-        let claims = open_claims(&node).await?;
+        let claims = Claims::open(&node).await?;
         let fence = Arc::new(ClaimFence::new(
             node.clone(),
             subjects.clone(),
@@ -288,22 +288,6 @@ impl ActorSystemBuilder<Remote> {
         )?;
         Ok(ActorSystem::assemble(local, types, None))
     }
-}
-
-/// Opens (or creates) the claims bucket of `node`'s cluster.
-pub(crate) async fn open_claims(node: &ClusterNode) -> Result<Claims, RuntimeError> {
-    let config = node.config();
-    let js = crate::nats::context(node.client().clone(), &config.kv);
-    let store = crate::nats::open_bucket(&js, config, config.claims_bucket(), None)
-        .await
-        .map_err(|e| {
-            RuntimeError::with_source(
-                RuntimeErrorKind::Unavailable,
-                "opening the shard claims bucket",
-                e,
-            )
-        })?;
-    Ok(Claims::new(store, config.kv.request_timeout))
 }
 
 /// A member's part of the system: the shard keeper, the admin endpoint and
