@@ -57,6 +57,42 @@ impl<A: Aggregate> ActorRef<A> {
     /// Sends `command` and waits for its committed outcome. Set a command
     /// id, a deadline or a correlation id on the returned [`Ask`] before
     /// awaiting it.
+    ///
+    /// # Errors
+    ///
+    /// Every error says whether the command took effect ([`AskError`]):
+    /// `Rejected` (the aggregate refused; nothing written), `Timeout` (the
+    /// outcome is unknown: retry with the same command id, which is safe),
+    /// and the others hand the command back, surely not applied
+    /// (`Overloaded`, `Unavailable`, `ShuttingDown`, `NotOwner`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use aether_cluster::runtime::{ActorConfig, ActorSystem, AskError};
+    /// use aether_core::CommandId;
+    /// use aether_store_memory::InMemoryEventStore;
+    /// use aether_testkit::fixtures::{Account, deposit, open, withdraw};
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// # let system = ActorSystem::builder().events(InMemoryEventStore::new())
+    /// #     .register::<Account>(ActorConfig::default()).start().await?;
+    /// let ada = system.actor::<Account>("ada")?;
+    /// ada.ask(open("Ada")).await?;
+    /// let id = CommandId::new("deposit-1")?;
+    /// let done = match ada.ask(deposit(10)).command_id(id.clone()).deadline(Duration::from_secs(2)).await {
+    ///     Ok(done) => done,
+    ///     // Unknown: the same id again returns the recorded outcome if it was applied.
+    ///     Err(AskError::Timeout { .. }) => ada.ask(deposit(10)).command_id(id).await?,
+    ///     Err(e) => return Err(e.into()),
+    /// };
+    /// assert_eq!(done.version, 2);
+    /// assert!(ada.ask(withdraw(1_000)).await.is_err_and(|e| e.is_rejected()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn ask(&self, command: impl Into<CommandEnvelope<A::Command>>) -> Ask<A> {
         Ask {
             actor: self.clone(),
