@@ -1,13 +1,13 @@
 //! [`connect`]: dialing NATS the same way for every component.
 
-use std::fmt;
 use std::time::Duration;
 
-use aether_core::{ComponentError, Error, ErrorKind, MAX_DURATION, SharedError};
+use aether_core::{ComponentError, ErrorKind, MAX_DURATION};
 use async_nats::Client;
 
 use crate::addrs::ToServerAddrs;
 use crate::auth::{Auth, TlsConfig};
+use crate::error::{ConnectError, ConnectErrorKind};
 
 /// How a component's `connect` door dials NATS. Part of every NATS-backed
 /// component's configuration (`connect` field); unused by `open`, which takes
@@ -159,69 +159,6 @@ impl ConnectConfig {
     }
 }
 
-/// Why [`connect`] failed. **What to do:** see each kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ConnectErrorKind {
-    /// The addresses or the connect settings are invalid. **What to do:** fix
-    /// them; retrying cannot help.
-    InvalidConfig,
-    /// No server answered in time (refused, unreachable, DNS, timeout).
-    /// **What to do:** start a server or fix the address; retrying later may
-    /// succeed.
-    Unreachable,
-    /// The server did not accept the credentials (wrong password, unknown
-    /// user, a bad token or key, revoked credentials). **What to do:** fix
-    /// the credentials; retrying as it is cannot help.
-    Unauthorized,
-    /// The credentials have expired (a user JWT past its `exp`). **What to
-    /// do:** issue new credentials.
-    CredentialsExpired,
-    /// The TLS handshake failed (the server requires TLS and the client
-    /// does not use it, or the other way round, an untrusted certificate, a
-    /// missing client certificate). **What to do:** fix the TLS settings.
-    Tls,
-}
-
-impl fmt::Display for ConnectErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::InvalidConfig => "invalid connect configuration",
-            Self::Unreachable => "NATS unreachable",
-            Self::Unauthorized => "credentials refused by the server",
-            Self::CredentialsExpired => "credentials expired",
-            Self::Tls => "TLS handshake failed",
-        })
-    }
-}
-
-impl ErrorKind for ConnectErrorKind {
-    fn is_transient(self) -> bool {
-        self == Self::Unreachable
-    }
-
-    fn is_invalid_input(self) -> bool {
-        self == Self::InvalidConfig
-    }
-
-    fn into_core(self, message: String, source: Option<SharedError>) -> Error {
-        match (self, source) {
-            (Self::Unreachable, Some(s)) => Error::unavailable_with(message, s),
-            (Self::Unreachable, None) => Error::unavailable(message),
-            (Self::Unauthorized | Self::CredentialsExpired, Some(s)) => {
-                Error::permission_denied_with(message, s)
-            }
-            (Self::Unauthorized | Self::CredentialsExpired, None) => {
-                Error::permission_denied(message, None)
-            }
-            _ => Error::invalid_input(message),
-        }
-    }
-}
-
-/// The error of [`connect`].
-pub type ConnectError = ComponentError<ConnectErrorKind>;
-
 /// Dials `addrs` with `config`; `default_name` names the client unless
 /// `config.name` does. The dial is bounded by `config.timeout` as a whole.
 pub async fn connect(
@@ -330,6 +267,7 @@ fn is_tls_failure(e: &async_nats::ConnectError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aether_core::Error;
 
     #[test]
     fn the_environment_is_read_like_the_nats_cli() {
