@@ -97,3 +97,43 @@ async fn one_tenants_refusal_does_not_end_another_tenants_operation_on_a_stream_
         .expect("normally");
     assert_eq!(version, 1);
 }
+
+/// A client built with async-nats directly has no refusal record: a refused
+/// operation ends by its request timeout, as unavailable. Once a record is
+/// installed on its options and attached to it, the same operation ends
+/// with the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_built_by_hand_reports_refusals_once_a_record_is_attached() {
+    let server = NatsServer::with_config(ACCOUNTS)
+        .probe_credentials("b", "b-pw")
+        .start()
+        .await;
+    let options = || async_nats::ConnectOptions::with_user_and_password("a".into(), "a-pw".into());
+    let config = JetStreamConfig {
+        request_timeout: Duration::from_millis(500),
+        ..config("a")
+    };
+    let actor = ActorId::new("account-1").unwrap();
+
+    let plain = options().connect(server.url()).await.unwrap();
+    assert!(aether_nats::Refusals::of(&plain).is_none());
+    let store = JetStreamEventStore::open(plain, config.clone())
+        .await
+        .unwrap();
+    let timed_out = store.append(ev(&actor, 1)).await.unwrap_err();
+    assert!(!timed_out.is_permission_denied(), "{timed_out}");
+    assert!(timed_out.is_transient(), "{timed_out}");
+
+    let refusals = aether_nats::Refusals::new();
+    let reporting = refusals
+        .install(options())
+        .connect(server.url())
+        .await
+        .unwrap();
+    refusals.attach(&reporting);
+    assert!(aether_nats::Refusals::of(&reporting.clone()).is_some());
+    let store = JetStreamEventStore::open(reporting, config).await.unwrap();
+    let refused = store.append(ev(&actor, 1)).await.unwrap_err();
+    assert!(refused.is_permission_denied(), "{refused}");
+    assert_eq!(refusals.count(), 1);
+}
