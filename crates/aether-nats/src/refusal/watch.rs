@@ -21,10 +21,13 @@ pin_project! {
     /// Its output is `Ok` with the operation's, or `Err` with the refusal.
     ///
     /// Only refusals recorded after it was made count, and only those of
-    /// its own connection. The operation is kept in place (no allocation);
-    /// while its connection has had no new refusal, a poll reads one atomic
-    /// counter besides polling the operation, and an operation that goes
-    /// pending registers for a wake-up once.
+    /// its own connection. The operation is kept in place (nothing is
+    /// allocated), and is polled first: one that completes at its first poll
+    /// costs one atomic read more. One that waits also waits on a tokio
+    /// `Notify` of its connection (one of 8, by address), which takes that
+    /// `Notify`'s own short lock when polled while waiting and when dropped;
+    /// the connection's list of refusals is locked only after a new refusal
+    /// on the connection, to see whether it concerns the operation.
     #[must_use = "futures do nothing unless polled"]
     pub struct Refusable<'a, S, F> {
         #[pin]
