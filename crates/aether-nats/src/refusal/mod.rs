@@ -17,7 +17,8 @@
 //! - `record.rs`: [`Refusal`], and reading one from a server error;
 //! - `registry.rs`: [`Refusals`], one connection's record;
 //! - `clients.rs`: which client has which record;
-//! - `watch.rs`: [`Refusable`], an operation that ends at its refusal.
+//! - `watch.rs`: [`Refusable`] (and [`Refusals::refusable`]), an operation
+//!   that ends at its refusal.
 
 mod clients;
 mod record;

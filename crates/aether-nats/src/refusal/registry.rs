@@ -3,14 +3,12 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::IntoFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
 use super::record::Refusal;
-use super::watch::Refusable;
 
 /// The most recent refusals kept per connection.
 const KEPT: usize = 64;
@@ -208,45 +206,5 @@ impl Refusals {
             return None;
         }
         self.inner.find(parts, count)
-    }
-
-    /// Runs `operation`; if meanwhile the server refuses this connection a
-    /// subject that is one of `parts` or has one as a token (a stream name),
-    /// ends at once with that [`Refusal`] instead of waiting for the
-    /// operation's timeout. See [`Refusable`].
-    ///
-    /// # Errors
-    ///
-    /// The [`Refusal`], when the server refused this connection a subject
-    /// concerning `parts` after the call (the refused message took no
-    /// effect). `operation`'s own errors are in its output.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use aether_nats::{ConnectConfig, Refusals, connect};
-    ///
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// let client = connect("nats://127.0.0.1:4222", &ConnectConfig::default(), "tool").await?;
-    /// let refusals = Refusals::of(&client).expect("connect attaches one");
-    /// let js = async_nats::jetstream::new(client.clone());
-    /// match refusals.refusable(&["AETHER_orders"], js.get_stream("AETHER_orders")).await {
-    ///     Err(refusal) => eprintln!("not permitted: {refusal}"),
-    ///     Ok(Err(e)) => eprintln!("failed: {e}"),
-    ///     Ok(Ok(_stream)) => {}
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn refusable<'a, S, F>(
-        &'a self,
-        parts: &'a [S],
-        operation: F,
-    ) -> Refusable<'a, S, F::IntoFuture>
-    where
-        S: AsRef<str>,
-        F: IntoFuture,
-    {
-        Refusable::new(Some(self), parts, operation)
     }
 }
