@@ -403,19 +403,23 @@ async fn tenant_isolation() {
         .await
         .unwrap();
     let js = aether::async_nats::jetstream::new(raw.clone());
+    let refusals = aether::nats::Refusals::of(&raw).expect("connect attaches a refusal record");
     // One refusable around the publish and its ack: the refusal may arrive
     // while either is pending.
     let subject = b.subject_for(&secret);
-    let forged = aether::nats::refusable("AETHER_b", async {
-        js.publish(subject, "forged".into()).await?.await
-    })
-    .await;
+    let forged = refusals
+        .refusable(&["AETHER_b"], async {
+            js.publish(subject, "forged".into()).await?.await
+        })
+        .await;
     let refusal = match forged {
         Err(refusal) => refusal,
         Ok(r) => panic!("a forged append was not refused: {r:?}"),
     };
     assert_eq!(refusal.operation.to_lowercase(), "publish");
-    let read = aether::nats::refusable("AETHER_b", js.get_stream("AETHER_b")).await;
+    let read = refusals
+        .refusable(&["AETHER_b"], js.get_stream("AETHER_b"))
+        .await;
     assert!(read.is_err(), "reading b's stream is refused");
 
     // B's data is untouched.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use async_nats::ConnectOptions;
 
-use crate::connect::{ConnectError, ConnectErrorKind};
+use crate::error::{ConnectError, ConnectErrorKind};
 
 /// The credentials a connection presents. Secrets never appear in `Debug`.
 #[derive(Clone, PartialEq, Eq, Default)]

@@ -1,18 +1,20 @@
 //! [`connect`]: dialing NATS the same way for every component.
 
-use std::fmt;
 use std::time::Duration;
 
-use aether_core::{ComponentError, Error, ErrorKind, MAX_DURATION, SharedError};
+use aether_core::{ComponentError, ErrorKind, MAX_DURATION};
 use async_nats::Client;
 
 use crate::addrs::ToServerAddrs;
 use crate::auth::{Auth, TlsConfig};
+use crate::error::{ConnectError, ConnectErrorKind};
+use crate::refusal::Refusals;
 
 /// How a component's `connect` door dials NATS. Part of every NATS-backed
 /// component's configuration (`connect` field); unused by `open`, which takes
 /// a client the caller built (build it with [`connect`] to get the same
-/// settings and refusal reporting).
+/// settings and refusal reporting, or see [`Refusals`] to add refusal
+/// reporting to a client of your own).
 ///
 /// ```
 /// use aether_nats::{Auth, ConnectConfig, TlsConfig};
@@ -159,71 +161,44 @@ impl ConnectConfig {
     }
 }
 
-/// Why [`connect`] failed. **What to do:** see each kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ConnectErrorKind {
-    /// The addresses or the connect settings are invalid. **What to do:** fix
-    /// them; retrying cannot help.
-    InvalidConfig,
-    /// No server answered in time (refused, unreachable, DNS, timeout).
-    /// **What to do:** start a server or fix the address; retrying later may
-    /// succeed.
-    Unreachable,
-    /// The server did not accept the credentials (wrong password, unknown
-    /// user, a bad token or key, revoked credentials). **What to do:** fix
-    /// the credentials; retrying as it is cannot help.
-    Unauthorized,
-    /// The credentials have expired (a user JWT past its `exp`). **What to
-    /// do:** issue new credentials.
-    CredentialsExpired,
-    /// The TLS handshake failed (the server requires TLS and the client
-    /// does not use it, or the other way round, an untrusted certificate, a
-    /// missing client certificate). **What to do:** fix the TLS settings.
-    Tls,
-}
-
-impl fmt::Display for ConnectErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::InvalidConfig => "invalid connect configuration",
-            Self::Unreachable => "NATS unreachable",
-            Self::Unauthorized => "credentials refused by the server",
-            Self::CredentialsExpired => "credentials expired",
-            Self::Tls => "TLS handshake failed",
-        })
-    }
-}
-
-impl ErrorKind for ConnectErrorKind {
-    fn is_transient(self) -> bool {
-        self == Self::Unreachable
-    }
-
-    fn is_invalid_input(self) -> bool {
-        self == Self::InvalidConfig
-    }
-
-    fn into_core(self, message: String, source: Option<SharedError>) -> Error {
-        match (self, source) {
-            (Self::Unreachable, Some(s)) => Error::unavailable_with(message, s),
-            (Self::Unreachable, None) => Error::unavailable(message),
-            (Self::Unauthorized | Self::CredentialsExpired, Some(s)) => {
-                Error::permission_denied_with(message, s)
-            }
-            (Self::Unauthorized | Self::CredentialsExpired, None) => {
-                Error::permission_denied(message, None)
-            }
-            _ => Error::invalid_input(message),
-        }
-    }
-}
-
-/// The error of [`connect`].
-pub type ConnectError = ComponentError<ConnectErrorKind>;
-
 /// Dials `addrs` with `config`; `default_name` names the client unless
 /// `config.name` does. The dial is bounded by `config.timeout` as a whole.
+///
+/// The connection gets its own [`Refusals`]: installed as its event
+/// callback and attached to the client, so the stores, buses and nodes
+/// opened on it (or on a clone) end an operation the server refuses at
+/// once, with a permission error naming the subject, and are never ended by
+/// another connection's refusals.
+///
+/// # Errors
+///
+/// A [`ConnectError`] whose kind says what to do:
+/// [`InvalidConfig`](ConnectErrorKind::InvalidConfig) for bad addresses or
+/// settings (also a creds file that cannot be read), before anything is
+/// dialed; [`Unreachable`](ConnectErrorKind::Unreachable) when no server
+/// answered within `config.timeout`;
+/// [`Unauthorized`](ConnectErrorKind::Unauthorized) and
+/// [`CredentialsExpired`](ConnectErrorKind::CredentialsExpired) for refused
+/// credentials; [`Tls`](ConnectErrorKind::Tls) for a failed TLS handshake.
+///
+/// # Examples
+///
+/// ```no_run
+/// use aether_nats::{Auth, ConnectConfig, ConnectErrorKind, Refusals, connect};
+///
+/// # async fn run() -> Result<(), aether_nats::ConnectError> {
+/// let config = ConnectConfig {
+///     auth: Auth::UserPassword { user: "orders".into(), password: "s3cret".into() },
+///     ..ConnectConfig::default()
+/// };
+/// match connect("nats://10.0.0.1:4222,nats://10.0.0.2:4222", &config, "orders-service").await {
+///     Ok(client) => assert!(Refusals::of(&client).is_some()),
+///     Err(e) if e.kind() == ConnectErrorKind::Unreachable => eprintln!("retry later: {e}"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub async fn connect(
     addrs: impl ToServerAddrs,
     config: &ConnectConfig,
@@ -240,6 +215,31 @@ pub async fn connect(
 
 /// [`connect`] on top of `options` (for a component's own settings, such as
 /// the bus's `no_echo`), failing with the component's own error kind `K`.
+/// `config` and the connection's [`Refusals`] are applied over `options`:
+/// the name (`config.name`, else `default_name`), the connection timeout,
+/// the credentials, TLS and inbox prefix `config` sets, and the event
+/// callback (call
+/// [`Refusals::on_event`] from your own callback and
+/// [`Refusals::attach`] the record to keep both; see [`Refusals`]).
+///
+/// # Errors
+///
+/// As [`connect`], with the kind converted into `K`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use aether_nats::{ConnectConfig, ConnectErrorKind, connect_with};
+///
+/// # async fn run() -> Result<(), aether_nats::ConnectError> {
+/// let options = async_nats::ConnectOptions::new().no_echo();
+/// let client =
+///     connect_with::<ConnectErrorKind>("nats://127.0.0.1:4222", &ConnectConfig::default(), "tool", options)
+///         .await?;
+/// # drop(client);
+/// # Ok(())
+/// # }
+/// ```
 pub async fn connect_with<K>(
     addrs: impl ToServerAddrs,
     config: &ConnectConfig,
@@ -275,13 +275,15 @@ async fn dial(
     if let Some(prefix) = &config.inbox_prefix {
         options = options.custom_inbox_prefix(prefix.clone());
     }
-    let dial = options
-        .name(name)
-        .connection_timeout(config.timeout)
-        .event_callback(crate::refusal::on_event)
+    let refusals = Refusals::new();
+    let dial = refusals
+        .install(options.name(name).connection_timeout(config.timeout))
         .connect(servers);
     match tokio::time::timeout(config.timeout, dial).await {
-        Ok(Ok(client)) => Ok(client),
+        Ok(Ok(client)) => {
+            refusals.attach(&client);
+            Ok(client)
+        }
         Ok(Err(e)) => {
             use async_nats::ConnectErrorKind as K;
             let kind = match e.kind() {
@@ -330,6 +332,7 @@ fn is_tls_failure(e: &async_nats::ConnectError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aether_core::Error;
 
     #[test]
     fn the_environment_is_read_like_the_nats_cli() {

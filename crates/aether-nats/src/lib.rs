@@ -13,7 +13,12 @@
 //!
 //! [`connect`] bounds the whole dial by [`ConnectConfig::timeout`] and names
 //! the client (`aether-<component>` unless [`ConnectConfig::name`] says
-//! otherwise), so a server's connection list shows who is who.
+//! otherwise), so a server's connection list shows who is who. It also gives
+//! the connection its own [`Refusals`], the record of the permission
+//! refusals its server sends: the components opened on the client end a
+//! refused operation at once with a [`Refusal`] ([`Refusable`]), and only
+//! for their own connection's refusals. A client built otherwise opts in by
+//! attaching one (see [`Refusals`]).
 //!
 //! [`encode_token`] and [`decode_token`] turn any string (an actor type or
 //! id) into one subject token and back, injectively.
@@ -37,6 +42,7 @@ mod addrs;
 mod auth;
 mod classify;
 mod connect;
+mod error;
 mod kv;
 mod refusal;
 mod token;
@@ -44,9 +50,10 @@ mod token;
 pub use addrs::ToServerAddrs;
 pub use auth::{Auth, TlsConfig};
 pub use classify::{is_stream_not_found, is_transient, jetstream_code};
-pub use connect::{ConnectConfig, ConnectError, ConnectErrorKind, connect, connect_with};
+pub use connect::{ConnectConfig, connect, connect_with};
+pub use error::{ConnectError, ConnectErrorKind};
 pub use kv::{is_already_exists, is_cas_failure, open_bucket};
-pub use refusal::{Refusal, on_event, record as record_server_error, refusable, refused_since};
+pub use refusal::{Refusable, Refusal, Refusals};
 pub use token::{decode_token, encode_token, encode_token_into, token_is};
 
 /// How JetStream keeps a stream's or bucket's data (re-exported from

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use aether_core::{ActorId, Error, Result, Snapshot, SnapshotStore};
+use aether_nats::{Refusable, Refusals};
 use async_nats::Client;
 use async_nats::jetstream::Context;
 use async_nats::jetstream::message::PublishMessage;
@@ -13,7 +14,7 @@ use tracing::Instrument;
 
 use crate::config::JetStreamConfig;
 use crate::error::{PublishFailure, classify_publish, get_error};
-use crate::store::{connect_client, ensure_stream, refusable};
+use crate::store::{connect_client, ensure_stream};
 use crate::subject::Subjects;
 
 /// Header carrying the snapshot's version.
@@ -35,6 +36,11 @@ pub struct JetStreamSnapshotStore {
     stream: Stream,
     subjects: Subjects,
     stream_name: String,
+    /// What a refusal must concern to end an operation: the snapshot
+    /// stream (its API) and the event stream's name (its subjects).
+    parts: [String; 2],
+    /// The connection's refusal record, if it has one.
+    refusals: Option<Refusals>,
     config: JetStreamConfig,
     limit: usize,
     /// The event store this one was opened from (see
@@ -97,7 +103,9 @@ impl JetStreamSnapshotStore {
     }
 
     /// Opens the snapshot store on an existing connection, creating or
-    /// updating its stream.
+    /// updating its stream. A refused operation ends at once when `client`
+    /// has a refusal record, as for
+    /// [`JetStreamEventStore::open`](crate::JetStreamEventStore::open).
     ///
     /// # Errors
     ///
@@ -113,7 +121,8 @@ impl JetStreamSnapshotStore {
     /// use aether_store_jetstream::{JetStreamConfig, JetStreamSnapshotStore};
     ///
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// let client = async_nats::connect("nats://127.0.0.1:4222").await?;
+    /// // Dialed by aether_nats::connect: a refused operation ends at once.
+    /// let client = aether_nats::connect("nats://127.0.0.1:4222", &Default::default(), "shop").await?;
     /// let config = JetStreamConfig { namespace: "shop".into(), ..JetStreamConfig::default() };
     /// let snapshots = JetStreamSnapshotStore::open(client, config).await?;
     /// println!("snapshots on stream {}", snapshots.stream_name());
@@ -126,22 +135,24 @@ impl JetStreamSnapshotStore {
             0 => 1024 * 1024,
             n => n,
         };
+        let refusals = Refusals::of(&client);
         let js = async_nats::jetstream::ContextBuilder::new()
             .timeout(config.request_timeout)
             .ack_timeout(config.request_timeout)
             .build(client);
         let stream_config = config.snapshot_stream_config()?;
         let stream_name = stream_config.name.clone();
-        let stream = refusable(
-            &stream_name,
-            ensure_stream(&js, stream_config, config.request_timeout),
-        )
-        .await?;
+        let events_name = config.effective_stream_name()?;
+        let parts = [stream_name.clone(), events_name.clone()];
+        let ensure = ensure_stream(&js, stream_config, config.request_timeout);
+        let stream = Refusable::new(refusals.as_ref(), &parts, ensure).await??;
         Ok(Self {
             js,
             stream,
-            subjects: Subjects::new(config.effective_stream_name()?),
+            subjects: Subjects::new(events_name),
             stream_name,
+            parts,
+            refusals,
             limit: max_payload.saturating_sub(1024),
             config,
             events: None,
@@ -194,30 +205,21 @@ impl SnapshotStore for JetStreamSnapshotStore {
     async fn latest_snapshot(&self, actor_id: &ActorId) -> Result<Option<Snapshot>> {
         let span = tracing::debug_span!("aether.jetstream.latest_snapshot", actor = %actor_id);
         let read = self.latest_with_sequence(actor_id).instrument(span);
-        Ok(self.refusable(read).await?.map(|(s, _)| s))
+        Ok(self.refusable(read).await??.map(|(s, _)| s))
     }
 
     async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()> {
-        self.refusable(self.save(snapshot)).await
+        self.refusable(self.save(snapshot)).await?
     }
 }
 
 impl JetStreamSnapshotStore {
     /// Runs `operation`, ending it at once on a permissions violation for
     /// the snapshot stream (its API) or its subjects (under the event
-    /// stream's name).
-    async fn refusable<T>(
-        &self,
-        operation: impl std::future::Future<Output = Result<T>>,
-    ) -> Result<T> {
-        let events = self.subjects_prefix();
-        refusable(&self.stream_name, refusable(&events, operation)).await
-    }
-
-    fn subjects_prefix(&self) -> String {
-        self.config
-            .effective_stream_name()
-            .unwrap_or_else(|_| self.stream_name.clone())
+    /// stream's name); `?` on the output turns the refusal into
+    /// [`Error::PermissionDenied`].
+    fn refusable<F: std::future::Future>(&self, operation: F) -> Refusable<'_, String, F> {
+        Refusable::new(self.refusals.as_ref(), &self.parts, operation)
     }
 
     async fn save(&self, snapshot: Snapshot) -> Result<()> {

@@ -1,8 +1,10 @@
 //! [`TcpProxy`]: an in-process TCP proxy in front of a NATS server, to put
 //! one client's link in trouble while every process lives on: cut it
 //! (connections dropped, new ones refused), black-hole it (connections stay
-//! up, nothing gets through either way: a partition), slow it down (every
-//! chunk delayed by `base ± jitter`, order kept), heal it.
+//! up, nothing gets through either way: a partition), hold it (nothing gets
+//! through until healed, then everything does, in order: a stalled link),
+//! slow it down (every chunk delayed by `base ± jitter`, order kept), heal
+//! it.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -37,6 +39,8 @@ enum Mode {
     Pass,
     /// Read and dropped, both ways.
     Blackhole,
+    /// Read and kept, both ways, until the mode changes.
+    Hold,
     /// Connections dropped; new ones refused.
     Cut,
     /// Every chunk delivered `base ± jitter` after it was read, in order.
@@ -102,12 +106,21 @@ impl TcpProxy {
         let _ = self.mode.send(Mode::Blackhole);
     }
 
+    /// Keeps the connections open and holds what they send, either way,
+    /// until [`heal`](Self::heal) delivers it all in order (a stalled link:
+    /// a request sent meanwhile is answered only after the heal). A chunk
+    /// already on its way when the hold begins may still get through.
+    pub fn hold(&self) {
+        let _ = self.mode.send(Mode::Hold);
+    }
+
     /// Delays every chunk, both ways, by `base` ± up to `jitter`.
     pub fn delay(&self, base: Duration, jitter: Duration) {
         let _ = self.mode.send(Mode::Delay { base, jitter });
     }
 
-    /// Back to forwarding at once (what a black hole swallowed stays lost).
+    /// Back to forwarding at once (what a black hole swallowed stays lost;
+    /// what a hold kept goes on).
     pub fn heal(&self) {
         let _ = self.mode.send(Mode::Pass);
     }
@@ -174,7 +187,7 @@ type Pending = Arc<Mutex<VecDeque<(Instant, Vec<u8>)>>>;
 async fn pump(mut from: OwnedReadHalf, to: OwnedWriteHalf, mode: watch::Receiver<Mode>) {
     let queue: Pending = Arc::default();
     let (wake, woken) = watch::channel(());
-    let writer = tokio::spawn(deliver(to, queue.clone(), woken));
+    let writer = tokio::spawn(deliver(to, queue.clone(), woken, mode.clone()));
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_due = Instant::now();
     loop {
@@ -184,7 +197,7 @@ async fn pump(mut from: OwnedReadHalf, to: OwnedWriteHalf, mode: watch::Receiver
         };
         let now = Instant::now();
         let due = match *mode.borrow() {
-            Mode::Pass => now,
+            Mode::Pass | Mode::Hold => now,
             Mode::Blackhole => continue,
             Mode::Cut => break,
             Mode::Delay { base, jitter } => {
@@ -206,8 +219,19 @@ async fn pump(mut from: OwnedReadHalf, to: OwnedWriteHalf, mode: watch::Receiver
     let _ = writer.await;
 }
 
-async fn deliver(mut to: OwnedWriteHalf, queue: Pending, mut woken: watch::Receiver<()>) {
+async fn deliver(
+    mut to: OwnedWriteHalf,
+    queue: Pending,
+    mut woken: watch::Receiver<()>,
+    mut mode: watch::Receiver<Mode>,
+) {
     loop {
+        // Held: everything stays queued until the mode changes.
+        while *mode.borrow_and_update() == Mode::Hold {
+            if mode.changed().await.is_err() {
+                return;
+            }
+        }
         let next = queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -234,7 +258,7 @@ mod tests {
 
     /// An echo server and a client through the proxy, in every mode.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn passes_delays_blackholes_heals_and_cuts() {
+    async fn passes_delays_blackholes_holds_heals_and_cuts() {
         let echo = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let echo_port = echo.local_addr().unwrap().port();
         tokio::spawn(async move {
@@ -271,6 +295,16 @@ mod tests {
         );
         proxy.heal();
         assert!(round(&mut c, &mut got).await && &got == b"hi");
+        proxy.hold();
+        c.write_all(b"hi").await.unwrap();
+        let held = tokio::time::timeout(Duration::from_millis(300), c.read_exact(&mut got)).await;
+        assert!(held.is_err(), "nothing through while held");
+        proxy.heal();
+        tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut got))
+            .await
+            .expect("what was held arrives after the heal")
+            .unwrap();
+        assert_eq!(&got, b"hi");
         proxy.cut();
         let mut c2 = TcpStream::connect(("127.0.0.1", proxy.port()))
             .await

@@ -109,6 +109,8 @@ struct Inner {
     outbox: mpsc::Sender<Outgoing>,
     /// The server's maximum payload, in bytes.
     max_payload: usize,
+    /// The connection's refusal record, if it has one.
+    refusals: Option<aether_nats::Refusals>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -185,6 +187,12 @@ impl NatsEventBus {
     /// own) spares NATS sending this node's publications back to it, where
     /// the bus would skip them.
     ///
+    /// A subscription the server refuses is an error of kind
+    /// [`BusErrorKind::PermissionDenied`] when `client` has a refusal record:
+    /// clients from [`aether_nats::connect`] do, a client of your own once
+    /// you attach one ([`aether_nats::Refusals`]). Without one the refused
+    /// subscription is returned, and never receives anything.
+    ///
     /// # Errors
     ///
     /// [`BusErrorKind::InvalidOptions`]: an invalid `config`, or no tokio
@@ -196,10 +204,14 @@ impl NatsEventBus {
     /// use aether_bus::{NatsBusConfig, NatsEventBus};
     ///
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// let client = async_nats::ConnectOptions::new()
-    ///     .no_echo()
+    /// // A client of your own, with a refusal record attached
+    /// // (`aether_nats::connect_with` does all of this for you).
+    /// let refusals = aether_nats::Refusals::new();
+    /// let client = refusals
+    ///     .install(async_nats::ConnectOptions::new().no_echo())
     ///     .connect("nats://127.0.0.1:4222")
     ///     .await?;
+    /// refusals.attach(&client);
     /// let config = NatsBusConfig { subject_prefix: "shop".into(), ..NatsBusConfig::default() };
     /// let bus = NatsEventBus::open(client, config).await?;
     /// println!("bus node {}", bus.node_id());
@@ -251,6 +263,7 @@ impl NatsEventBus {
             closed: AtomicBool::new(false),
             outbox,
             max_payload,
+            refusals: aether_nats::Refusals::of(&client),
         });
         let pump = runtime.spawn(pump_stored(
             client,
@@ -362,7 +375,7 @@ impl NatsEventBus {
             return Ok(subscription);
         }
         let subject = format!("{}{}", inner.events_prefix, pattern);
-        let since = tokio::time::Instant::now();
+        let since = inner.refusals.as_ref().map(aether_nats::Refusals::count);
         let subscriber = inner
             .client
             .subscribe(subject.clone())
@@ -388,14 +401,17 @@ impl NatsEventBus {
         inner.confirm_with_server().await;
         // The server refuses a subscription it does not permit with an
         // error on the connection, which arrives before the confirmation;
-        // give the client's event task a moment to record it.
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        if let Some(refusal) = aether_nats::refused_since(&subject, since) {
-            // Dropping `subscription` undoes the local side.
-            return Err(BusError::new(
-                BusErrorKind::PermissionDenied,
-                format!("subscribing to {pattern:?}: {refusal}"),
-            ));
+        // give the client's event task a moment to record it (in this
+        // connection's record: without one, there is nothing to look at).
+        if let (Some(refusals), Some(since)) = (&inner.refusals, since) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            if let Some(refusal) = refusals.refused_since(&[&subject], since) {
+                // Dropping `subscription` undoes the local side.
+                return Err(BusError::new(
+                    BusErrorKind::PermissionDenied,
+                    format!("subscribing to {pattern:?}: {refusal}"),
+                ));
+            }
         }
         Ok(subscription)
     }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use aether_core::{
     ActorId, Event, EventStore, EventStoredHook, ExpectedVersion, HookSlot, Replay, Result,
 };
-use aether_nats::ToServerAddrs;
+use aether_nats::{Refusable, Refusals, ToServerAddrs};
 use async_nats::Client;
 use async_nats::jetstream::Context;
 use async_nats::jetstream::stream::Stream;
@@ -73,6 +73,9 @@ pub(crate) struct Inner {
     pub(crate) acks: acks::Acks,
     /// Told of every stored event.
     pub(crate) hook: HookSlot,
+    /// The connection's refusal record, if it has one (see
+    /// [`JetStreamEventStore::open`]).
+    pub(crate) refusals: Option<Refusals>,
 }
 
 impl fmt::Debug for JetStreamEventStore {
@@ -142,6 +145,13 @@ impl JetStreamEventStore {
     /// consumer), and those appends then wait for `request_timeout` before
     /// the store checks whether they landed (correct, but slow).
     ///
+    /// An operation the server refuses (a permissions violation on the
+    /// store's stream or subjects) ends at once with
+    /// [`aether_core::Error::PermissionDenied`] when `client` has a refusal
+    /// record: clients from [`aether_nats::connect`] do, a client of your own
+    /// once you attach one ([`aether_nats::Refusals`]). Without one it ends
+    /// by `request_timeout`, as unavailable.
+    ///
     /// # Errors
     ///
     /// As [`JetStreamEventStore::connect`], but for the dial: an invalid
@@ -161,7 +171,8 @@ impl JetStreamEventStore {
     /// use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
     ///
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// let client = async_nats::connect("nats://127.0.0.1:4222").await?;
+    /// // Dialed by aether_nats::connect: a refused operation ends at once.
+    /// let client = aether_nats::connect("nats://127.0.0.1:4222", &Default::default(), "shop").await?;
     /// let store = JetStreamEventStore::open(client.clone(), JetStreamConfig::default()).await?;
     /// let snapshots = store.open_snapshot_store().await?; // the same connection
     /// # Ok(())
@@ -193,14 +204,14 @@ impl JetStreamEventStore {
             .build(client.clone());
         let stream_config = config.event_stream_config(atomic_batches)?;
         let stream_name = stream_config.name.clone();
+        let refusals = Refusals::of(&client);
+        let parts = std::slice::from_ref(&stream_name);
         let stream = if create {
-            refusable(
-                &stream_name,
-                ensure_stream(&js, stream_config, config.request_timeout),
-            )
-            .await?
+            let ensure = ensure_stream(&js, stream_config, config.request_timeout);
+            Refusable::new(refusals.as_ref(), parts, ensure).await??
         } else {
-            refusable(&stream_name, setup::existing_stream(&js, &stream_name)).await?
+            let existing = setup::existing_stream(&js, &stream_name);
+            Refusable::new(refusals.as_ref(), parts, existing).await??
         };
         let max_payload = if info.max_payload == 0 {
             1024 * 1024
@@ -232,6 +243,7 @@ impl JetStreamEventStore {
                 acks,
                 config,
                 hook: HookSlot::new(),
+                refusals,
             }),
         })
     }
@@ -326,6 +338,19 @@ impl JetStreamEventStore {
     fn notify(&self, events: &[Event]) {
         self.inner.hook.notify(events);
     }
+
+    /// Runs a store operation; a permissions violation the server reports
+    /// to this store's connection for the stream meanwhile ends it at once
+    /// (the refused request took no effect) instead of the request's
+    /// timeout. `?` on the output turns the refusal into
+    /// [`aether_core::Error::PermissionDenied`].
+    pub(crate) fn refusable<F: std::future::Future>(
+        &self,
+        operation: F,
+    ) -> Refusable<'_, String, F> {
+        let parts = std::slice::from_ref(&self.inner.stream_name);
+        Refusable::new(self.inner.refusals.as_ref(), parts, operation)
+    }
 }
 
 impl EventStore for JetStreamEventStore {
@@ -335,30 +360,15 @@ impl EventStore for JetStreamEventStore {
         expected: ExpectedVersion,
         events: Vec<Event>,
     ) -> Result<u64> {
-        let stream = &self.inner.stream_name;
-        refusable(stream, self.append_checked(actor_id, expected, events)).await
+        self.refusable(self.append_checked(actor_id, expected, events))
+            .await?
     }
 
     async fn read_with_errors(&self, actor_id: &ActorId, from_version: u64) -> Result<Replay> {
-        refusable(&self.inner.stream_name, self.replay(actor_id, from_version)).await
+        self.refusable(self.replay(actor_id, from_version)).await?
     }
 
     async fn latest_version(&self, actor_id: &ActorId) -> Result<u64> {
-        refusable(&self.inner.stream_name, self.latest(actor_id)).await
+        self.refusable(self.latest(actor_id)).await?
     }
-}
-
-/// Runs a store operation on `stream`; a permissions violation the server
-/// reports for the stream meanwhile ends it at once as
-/// [`aether_core::Error::PermissionDenied`] (the refused request took no
-/// effect) instead of the request's timeout. Reported for connections
-/// dialed by `aether_nats::connect` (every `connect` door) or built with
-/// `aether_nats::on_event` as their event callback.
-pub(crate) async fn refusable<T>(
-    stream: &str,
-    operation: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    aether_nats::refusable(stream, operation)
-        .await
-        .unwrap_or_else(|refusal| Err(refusal.into()))
 }

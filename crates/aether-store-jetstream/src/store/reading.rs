@@ -64,15 +64,16 @@ impl JetStreamEventStore {
                 ..Default::default()
             }),
         );
-        let consumer = super::refusable(&self.inner.stream_name, async {
-            creating
-                .await
-                .map_err(|_| {
-                    Error::unavailable(format!("{what}: creating the consumer timed out"))
-                })?
-                .map_err(|e| consumer_error(format!("{what}: creating the consumer"), e))
-        })
-        .await?;
+        let consumer = self
+            .refusable(async {
+                creating
+                    .await
+                    .map_err(|_| {
+                        Error::unavailable(format!("{what}: creating the consumer timed out"))
+                    })?
+                    .map_err(|e| consumer_error(format!("{what}: creating the consumer"), e))
+            })
+            .await??;
         let pending = consumer.cached_info().num_pending;
         let name = consumer.cached_info().name.clone();
         let messages = consumer
