@@ -56,6 +56,27 @@ impl fmt::Debug for JetStreamSnapshotStore {
     }
 }
 
+impl crate::JetStreamEventStore {
+    /// Opens the snapshot store that goes with this store, on the same
+    /// connection and configuration.
+    ///
+    /// Opened this way, the two cooperate: a snapshot records the stream
+    /// sequence of its last event (when this store appended it), and reading
+    /// the snapshot tells this store where the events after it start, so the
+    /// replay that follows skips the search for its start.
+    ///
+    /// # Errors
+    ///
+    /// As [`JetStreamSnapshotStore::open`](crate::JetStreamSnapshotStore::open).
+    pub async fn open_snapshot_store(&self) -> Result<JetStreamSnapshotStore> {
+        let mut snapshots =
+            JetStreamSnapshotStore::open(self.inner.client.clone(), self.inner.config.clone())
+                .await?;
+        snapshots.events = Some(self.inner.clone());
+        Ok(snapshots)
+    }
+}
+
 impl JetStreamSnapshotStore {
     /// Dials `addrs` (see [`aether_nats::ToServerAddrs`]) with
     /// `config.connect` and opens the snapshot store

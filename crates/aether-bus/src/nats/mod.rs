@@ -101,7 +101,7 @@ struct Inner {
     stored_listener: Mutex<Option<JoinHandle<()>>>,
     stored_pump: Mutex<Option<JoinHandle<()>>>,
     /// Notifications queued for the pump and not yet published.
-    stored_pending: AtomicU64,
+    stored_pending: Arc<AtomicU64>,
     /// Set by [`Inner::stop`]: the bus refuses new work.
     closed: AtomicBool,
     /// The outbox queue; its task ends when this sender is dropped (with the
@@ -259,7 +259,7 @@ impl NatsEventBus {
             stored_tx,
             stored_listener: Mutex::new(None),
             stored_pump: Mutex::new(None),
-            stored_pending: AtomicU64::new(0),
+            stored_pending: Arc::new(AtomicU64::new(0)),
             closed: AtomicBool::new(false),
             outbox,
             max_payload,
@@ -269,7 +269,7 @@ impl NatsEventBus {
             client,
             inner.stored_subject.clone(),
             inner.node_id.clone(),
-            Arc::downgrade(&inner),
+            Arc::downgrade(&inner.stored_pending),
             stored_rx,
         ));
         *lock(&inner.stored_pump) = Some(pump);

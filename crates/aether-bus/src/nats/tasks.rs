@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::{Inner, origin};
+use super::origin;
 use crate::core::{Core, STORED_NAMESPACE};
 use crate::dispatch::Entry;
 use crate::gaps::GapTracker;
@@ -150,16 +150,19 @@ pub(super) async fn pump_stored(
     client: Client,
     subject: String,
     node_id: Arc<str>,
-    inner: Weak<Inner>,
+    pending: Weak<AtomicU64>,
     mut rx: mpsc::UnboundedReceiver<Arc<EventStored>>,
 ) {
     // Every notification takes a number, even one that then fails to encode
     // or publish: receivers see the gap and report the loss as lag.
     let mut seq = 0u64;
     while let Some(n) = rx.recv().await {
-        let Some(this) = inner.upgrade() else { return };
+        // The bus's count of queued notifications: gone with the bus.
+        let Some(pending) = pending.upgrade() else {
+            return;
+        };
         seq += 1;
-        let _pending = PendingGuard(&this.stored_pending);
+        let _pending = PendingGuard(&pending);
         let payload = match serde_json::to_vec(&*n) {
             Ok(p) => p,
             Err(e) => {

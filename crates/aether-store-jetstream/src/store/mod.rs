@@ -314,27 +314,6 @@ impl JetStreamEventStore {
         self.inner.cache.remove(actor);
     }
 
-    /// Opens the snapshot store that goes with this store, on the same
-    /// connection and configuration.
-    ///
-    /// Opened this way, the two cooperate: a snapshot records the stream
-    /// sequence of its last event (when this store appended it), and reading
-    /// the snapshot tells this store where the events after it start, so the
-    /// replay that follows skips the search for its start.
-    ///
-    /// # Errors
-    ///
-    /// As [`JetStreamSnapshotStore::open`](crate::JetStreamSnapshotStore::open).
-    pub async fn open_snapshot_store(&self) -> Result<crate::JetStreamSnapshotStore> {
-        let mut snapshots = crate::JetStreamSnapshotStore::open(
-            self.inner.client.clone(),
-            self.inner.config.clone(),
-        )
-        .await?;
-        snapshots.events = Some(self.inner.clone());
-        Ok(snapshots)
-    }
-
     fn notify(&self, events: &[Event]) {
         self.inner.hook.notify(events);
     }
