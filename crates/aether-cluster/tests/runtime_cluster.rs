@@ -13,6 +13,7 @@ use aether_cluster::ClusterNode;
 use aether_cluster::runtime::{ActorConfig, ActorSystem, AskError, RemoteConfig};
 use aether_core::{ActorId, EventStore};
 use aether_testkit::NatsServer;
+use aether_testkit::eventually;
 use aether_testkit::fixtures::{Counter, Value};
 use cluster_support::*;
 use support::*;
@@ -176,8 +177,8 @@ async fn a_node_that_stops_renewing_serves_nothing_and_its_shards_move_after_its
     // from serving is its own lease.
     let t = Instant::now();
     node(&a).abort();
-    wait_for("a stops serving", Duration::from_secs(5), || {
-        a.served_shards().is_empty().then_some(())
+    eventually("a stops serving", Duration::from_secs(5), async || {
+        a.served_shards().is_empty()
     })
     .await;
     let stopped = t.elapsed();
@@ -265,9 +266,11 @@ async fn a_stale_owner_never_catches_up_and_wins() {
     let events = log.read(&id, 1).await.unwrap();
     assert_eq!(events.len(), 2, "nothing written after the intruder");
     assert_eq!(events[1].metadata.writer_node(), Some("intruder"));
-    wait_for("a stops serving the shard", Duration::from_secs(5), || {
-        (!a.served_shards().contains(&shard)).then_some(())
-    })
+    eventually(
+        "a stops serving the shard",
+        Duration::from_secs(5),
+        async || !a.served_shards().contains(&shard),
+    )
     .await;
     a.shutdown().await.unwrap();
 }

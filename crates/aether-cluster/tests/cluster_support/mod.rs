@@ -12,6 +12,7 @@ use aether_cluster::runtime::{ActorConfig, ActorSystem, AskError};
 use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
 use aether_core::{ActorId, CommandId, EventStore, NodeId};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether_testkit::eventually;
 use aether_testkit::fixtures::Counter;
 use aether_testkit::history::{History, Outcome, Report, check};
 
@@ -63,25 +64,27 @@ pub async fn member_with(
 
 /// Waits until every shard is served by exactly one of `systems`.
 pub async fn all_served(systems: &[&ActorSystem], shards: u32, limit: Duration) {
-    let start = std::time::Instant::now();
-    loop {
-        let mut count = vec![0u32; shards as usize];
-        for s in systems {
-            for shard in s.served_shards() {
-                count[shard.0 as usize] += 1;
+    eventually(
+        "every shard served by exactly one system",
+        limit,
+        async || {
+            let mut count = vec![0u32; shards as usize];
+            for s in systems {
+                for shard in s.served_shards() {
+                    count[shard.0 as usize] += 1;
+                }
             }
-        }
-        if count.iter().all(|&c| c == 1) {
-            return;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "not every shard served once after {limit:?}: {} unserved, {} twice",
-            count.iter().filter(|&&c| c == 0).count(),
-            count.iter().filter(|&&c| c > 1).count()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            if count.iter().all(|&c| c == 1) {
+                return Ok(());
+            }
+            Err(format!(
+                "{} unserved, {} twice",
+                count.iter().filter(|&&c| c == 0).count(),
+                count.iter().filter(|&&c| c > 1).count()
+            ))
+        },
+    )
+    .await
 }
 
 pub fn counters(n: usize, prefix: &str) -> Vec<ActorId> {
