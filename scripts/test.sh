@@ -19,6 +19,10 @@ python3 -c 'import nats; print("nats-py", nats.__version__ if hasattr(nats, "__v
 step "rustfmt"
 cargo fmt --all -- --check
 
+step "no file-level import cycles (scripts/check-cycles.py, and its own tests)"
+python3 -m unittest discover --start-directory scripts --pattern 'test_check_cycles.py'
+python3 scripts/check-cycles.py
+
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -9,11 +9,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aether::prelude::*;
 use aether_examples::process_manager::{NAME, REGIONS, counter, place_orders, store, work};
-use aether_testkit::NatsServer;
+use aether_testkit::{NatsServer, Wait};
 
 const CHILD_ENV: &str = "AETHER_PROCESS_MANAGER_WORKER";
 
@@ -48,19 +48,19 @@ async fn applied(store: &impl EventStore) -> Vec<Vec<Event>> {
     out
 }
 
+/// Waits until at least `at_least` orders took effect (checked every 20 ms, for up to 90 s).
 async fn wait_applied(store: &impl EventStore, what: &str, at_least: usize) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let n: usize = applied(store).await.iter().map(Vec::len).sum();
-        if n >= at_least {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {n} of {at_least} applied"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    Wait::new(what, Duration::from_secs(90))
+        .every(Duration::from_millis(20))
+        .until(async || {
+            let n: usize = applied(store).await.iter().map(Vec::len).sum();
+            if n >= at_least {
+                Ok(())
+            } else {
+                Err(format!("{n} of {at_least} applied"))
+            }
+        })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

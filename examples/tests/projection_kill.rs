@@ -6,12 +6,12 @@
 
 use std::path::Path;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aether::projection::{Checkpointing, ProjectionRunner};
 use aether::{EventLog, LogPosition};
 use aether_examples::projection_sqlite::{Balances, store, work, write_accounts};
-use aether_testkit::NatsServer;
+use aether_testkit::{NatsServer, Wait};
 
 const CHILD_ENV: &str = "AETHER_PROJECTION_WORKER";
 
@@ -42,12 +42,15 @@ fn committed(db: &Path) -> Option<LogPosition> {
     Balances::open(db, "balances").ok()?.committed().ok()?
 }
 
+/// Waits until the committed position satisfies `f` (checked every 20 ms, for up to 90 s).
 async fn wait_until(db: &Path, what: &str, f: impl Fn(Option<LogPosition>) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !f(committed(db)) {
-        assert!(Instant::now() < deadline, "{what}: at {:?}", committed(db));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    Wait::new(what, Duration::from_secs(90))
+        .every(Duration::from_millis(20))
+        .until(async || {
+            let at = committed(db);
+            if f(at) { Ok(()) } else { Err(at) }
+        })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

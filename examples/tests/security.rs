@@ -13,7 +13,7 @@ use aether::cluster::{ClusterConfig, ClusterNode};
 use aether::jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether::nats::{Auth, ConnectConfig, ConnectErrorKind, TlsConfig};
 use aether::prelude::*;
-use aether_testkit::{NatsServer, Pki};
+use aether_testkit::{NatsServer, Pki, eventually};
 
 /// A user with every permission, for the test kit's readiness probe.
 const ADMIN: (&str, &str) = ("admin", "admin-pw");
@@ -120,11 +120,12 @@ async fn every_component() {
     )
     .await
     .expect("a cluster node connects over TLS with a password");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while node.members().is_empty() {
-        assert!(Instant::now() < deadline, "the node sees itself");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "the node to see itself",
+        Duration::from_secs(10),
+        async || !node.members().is_empty(),
+    )
+    .await;
     node.shutdown().await.unwrap();
 
     // Projections' KV buckets on the store's connection.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aether_bus::{BusErrorKind, NatsBusConfig, NatsEventBus};
 use aether_core::{ActorId, Event, json};
-use aether_testkit::NatsServer;
+use aether_testkit::{NatsServer, eventually};
 use support::*;
 
 #[tokio::test]
@@ -64,7 +64,10 @@ async fn shutdown_returns_while_nats_is_down_and_closes_the_bus() {
         .unwrap();
     let mut sub = a.subscribe("t.down").await.unwrap();
     server.kill();
-    wait_for(|| a.client().connection_state() != async_nats::connection::State::Connected).await;
+    eventually("the client to see the server gone", WAIT, async || {
+        a.client().connection_state() != async_nats::connection::State::Connected
+    })
+    .await;
     let res = tokio::time::timeout(Duration::from_secs(10), a.shutdown())
         .await
         .expect("shutdown hung while NATS was down");
@@ -120,16 +123,15 @@ async fn publications_a_closed_client_refuses_are_counted_as_unsent() {
     assert_eq!(a.stats().unsent, 0);
     client.drain().await.unwrap();
     // The drain completes in the background; then the client refuses commands.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while client.flush().await.is_ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the client never closed"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually("the client to close", WAIT, async || {
+        client.flush().await.is_err()
+    })
+    .await;
     // Queued: `publish` succeeds; the outbox then finds the client closed.
     a.publish("closed.ns", event("a-1", "T", 2)).await.unwrap();
-    wait_for(|| a.stats().unsent == 1).await;
+    eventually("one unsent publication", WAIT, async || {
+        a.stats().unsent == 1
+    })
+    .await;
     assert!(a.flush().await.is_err(), "flushing a closed client fails");
 }

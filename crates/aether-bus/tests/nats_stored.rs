@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether_core::{ActorId, Event, EventStored, json};
-use aether_testkit::NatsServer;
+use aether_testkit::{NatsServer, eventually};
 use support::*;
 
 #[tokio::test]
@@ -72,7 +72,10 @@ async fn event_stored_keeps_jetstream_version_caches_in_sync() {
         let e = Event::new(actor.clone(), v, "Deposited", json!({"n": v}));
         store_a.append(e).await.unwrap();
     }
-    wait_for(|| store_b.cached_version(&actor) == Some(5)).await;
+    eventually("B to cache version 5", WAIT, async || {
+        store_b.cached_version(&actor) == Some(5)
+    })
+    .await;
     // A stale notification never lowers the cache.
     bus_a.notify_event_stored(EventStored::from(&Event::new(
         actor.clone(),
@@ -85,7 +88,10 @@ async fn event_stored_keeps_jetstream_version_caches_in_sync() {
         .append(Event::new(other.clone(), 1, "Opened", json!({})))
         .await
         .unwrap();
-    wait_for(|| store_b.cached_version(&other) == Some(1)).await;
+    eventually("B to cache the other actor", WAIT, async || {
+        store_b.cached_version(&other) == Some(1)
+    })
+    .await;
     assert_eq!(store_b.cached_version(&actor), Some(5), "only ever raised");
     // B can append at once with the synced version: its cache is right.
     store_b

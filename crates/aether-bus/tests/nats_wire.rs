@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use aether_bus::{BusItem, Filter, OverflowPolicy, SubscribeOptions};
-use aether_testkit::NatsServer;
+use aether_testkit::{NatsServer, eventually};
 use support::*;
 
 /// Events that queue up travel several to a NATS message (binary frames);
@@ -103,7 +103,10 @@ async fn a_malformed_line_in_a_batch_spoils_only_itself() {
     assert_eq!(next_event(&mut sub).await, 1);
     assert_eq!(next_event(&mut sub).await, 2);
     // The bad line is counted; the empty one is not an event at all.
-    wait_for(|| b.stats().decode_errors == 1).await;
+    eventually("one decode error counted", WAIT, async || {
+        b.stats().decode_errors == 1
+    })
+    .await;
 }
 
 /// A malformed frame inside a binary message is counted and skipped; the
@@ -145,5 +148,8 @@ async fn a_malformed_frame_in_a_message_spoils_only_itself() {
     raw.flush().await.unwrap();
     assert_eq!(next_event(&mut sub).await, 1);
     assert_eq!(next_event(&mut sub).await, 1);
-    wait_for(|| b.stats().decode_errors == 2).await;
+    eventually("two decode errors counted", WAIT, async || {
+        b.stats().decode_errors == 2
+    })
+    .await;
 }

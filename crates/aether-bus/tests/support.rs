@@ -63,16 +63,8 @@ pub async fn drain(sub: &mut EventSubscription, quiet: Duration) -> Vec<u64> {
     got
 }
 
-/// Polls `cond` until it holds (panics after a few seconds).
-pub async fn wait_for(mut cond: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached within 5 s");
-}
+/// How long a test waits for something to happen in the background.
+pub const WAIT: Duration = Duration::from_secs(5);
 
 /// A round trip through the server, so that a subscription sent on `client`
 /// is in place (a flush only writes it to the socket): a request nobody

@@ -11,7 +11,7 @@ use aether_core::{
     ActorId, Event, EventStore, ExpectedVersion, Metadata, Snapshot, SnapshotStore, json,
 };
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
-use aether_testkit::NatsServer;
+use aether_testkit::{NatsServer, Wait, eventually};
 use serde_json::Value;
 
 fn aether(url: &str, args: &[&str]) -> Output {
@@ -285,11 +285,10 @@ async fn cluster_members_leader_shards_and_map() {
     let node = aether_cluster::ClusterNode::connect(&server.url(), config)
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while node.shard_map().is_none() {
-        assert!(Instant::now() < deadline, "a shard map is published");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("a shard map", Duration::from_secs(15), async || {
+        node.shard_map()
+    })
+    .await;
     let url = server.url();
     let me = node.id().to_string();
     let members = ok_json(&url, &["cluster", "members", "--cluster", "clitest"]);
@@ -589,18 +588,13 @@ async fn runtime_actors_passivate_and_claims() {
         .start()
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
     for id in ["counter-1", "counter-2"] {
         let actor = system.get::<Counter>(ActorId::new(id).unwrap()).unwrap();
-        loop {
-            match actor.ask(3u64).await {
-                Ok(_) => break,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "the actor serves: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
+        // Asked until the first `Ok`: one +3 takes effect.
+        Wait::new(format!("{id} to serve"), Duration::from_secs(20))
+            .every(Duration::from_millis(100))
+            .until(async || actor.ask(3u64).await)
+            .await;
     }
     let active = ok_json(&url, &["actors", "--node", "node-a", "--cluster", "rtcli"]);
     assert_eq!(active["node"], "node-a");
@@ -620,10 +614,12 @@ async fn runtime_actors_passivate_and_claims() {
     let one = system
         .get::<Counter>(ActorId::new("counter-1").unwrap())
         .unwrap();
-    while one.is_active() {
-        assert!(Instant::now() < deadline, "counter-1 passivates");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "counter-1 to passivate",
+        Duration::from_secs(20),
+        async || !one.is_active(),
+    )
+    .await;
     let active = ok_json(&url, &["actors", "--node", "node-a", "--cluster", "rtcli"]);
     assert_eq!(active["actors"], serde_json::json!(["counter-2"]));
     let again = ok_json(&url, &["passivate", "counter-1", "--cluster", "rtcli"]);
@@ -816,14 +812,17 @@ async fn handoff_moves_a_shard_to_the_named_node() {
     };
     let (a, b) = (member("node-a").await, member("node-b").await);
     let shards = config.shards.shard_count as usize;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while a.served_shards().len() + b.served_shards().len() != shards
-        || a.served_shards().is_empty()
-        || b.served_shards().is_empty()
-    {
-        assert!(Instant::now() < deadline, "both nodes serve shards");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Wait::new("both nodes to serve shards", Duration::from_secs(30))
+        .every(Duration::from_millis(100))
+        .until(async || {
+            let (na, nb) = (a.served_shards().len(), b.served_shards().len());
+            if na + nb == shards && na > 0 && nb > 0 {
+                Ok(())
+            } else {
+                Err(format!("a serves {na}, b {nb}, of {shards}"))
+            }
+        })
+        .await;
     let actor = ActorId::new("counter-7").unwrap();
     let shard = aether_cluster::shard_for_actor(&actor, shards as u32);
     let (holder, other) = if a.served_shards().contains(&shard) {
@@ -853,14 +852,12 @@ async fn handoff_moves_a_shard_to_the_named_node() {
     assert_eq!(claim["holder"], other);
     assert_ne!(holder, other);
     // The actor answers, now from the other node.
-    let mut answered = false;
-    while !answered {
-        assert!(
-            Instant::now() < deadline + Duration::from_secs(30),
-            "the actor answers after the move"
-        );
-        answered = counter.ask(1u64).await.is_ok();
-    }
+    eventually(
+        "the actor to answer after the move",
+        Duration::from_secs(60),
+        async || counter.ask(1u64).await,
+    )
+    .await;
     let (code, msg) = fails(
         &url,
         &["handoff", "99999", "--to", other, "--cluster", "hand"],

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use aether_cluster::{ClusterErrorKind, ClusterNode, NodeInfo};
 use aether_core::NodeId;
 use aether_testkit::NatsServer;
+use aether_testkit::eventually;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,7 +167,7 @@ async fn killed_leader_is_replaced_with_a_higher_term_within_about_a_lease() {
     let history = Arc::new(Mutex::new(Vec::new()));
     let a = start_node(&server.url(), &cfg, "a").await;
     let _ra = record(&a, history.clone());
-    wait_for("a leads", Duration::from_secs(5), || a.leadership()).await;
+    eventually("a leads", Duration::from_secs(5), async || a.leadership()).await;
     let b = start_node(&server.url(), &cfg, "b").await;
     let c = start_node(&server.url(), &cfg, "c").await;
     let _rb = record(&b, history.clone());
@@ -177,7 +178,7 @@ async fn killed_leader_is_replaced_with_a_higher_term_within_about_a_lease() {
     // Crash the leader: no resignation, its key expires with the lease.
     let killed_at = Instant::now();
     a.abort();
-    let (new_leader, new_term) = wait_for("a new leader", cfg.election.lease * 3, || {
+    let (new_leader, new_term) = eventually("a new leader", cfg.election.lease * 3, async || {
         leaders(&[&b, &c]).into_iter().next()
     })
     .await;
@@ -211,13 +212,13 @@ async fn graceful_leader_resignation_hands_over_at_once() {
     let history = Arc::new(Mutex::new(Vec::new()));
     let a = start_node(&server.url(), &cfg, "a").await;
     let _ra = record(&a, history.clone());
-    wait_for("a leads", Duration::from_secs(5), || a.leadership()).await;
+    eventually("a leads", Duration::from_secs(5), async || a.leadership()).await;
     let b = start_node(&server.url(), &cfg, "b").await;
     let _rb = record(&b, history.clone());
     converged(&[&a, &b], &["a", "b"], Duration::from_secs(10)).await;
     let start = Instant::now();
     a.shutdown().await.unwrap();
-    wait_for("b leads", Duration::from_secs(5), || b.leadership()).await;
+    eventually("b leads", Duration::from_secs(5), async || b.leadership()).await;
     // Well under the 2 s lease: the deleted key frees the seat at once.
     assert!(
         start.elapsed() < Duration::from_millis(1500),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use aether_cluster::{LeaveReason, MembershipEvent, ShardMap, Term};
 use aether_core::NodeId;
 use aether_testkit::NatsServer;
+use aether_testkit::eventually;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,7 +17,7 @@ async fn killed_member_is_suspected_then_removed_and_its_shards_reassigned() {
     let server = NatsServer::start().await;
     let cfg = fast_config(&unique_cluster("crash"));
     let a = start_node(&server.url(), &cfg, "a").await;
-    wait_for("a leads", Duration::from_secs(5), || a.leadership()).await;
+    eventually("a leads", Duration::from_secs(5), async || a.leadership()).await;
     let b = start_node(&server.url(), &cfg, "b").await;
     let c = start_node(&server.url(), &cfg, "c").await;
     let epoch = converged(&[&a, &b, &c], &["a", "b", "c"], Duration::from_secs(10)).await;
@@ -160,8 +161,8 @@ async fn maps_with_an_older_epoch_or_term_are_rejected() {
     kv.put(aether_cluster::SHARD_MAP_KEY, deposed.encode().unwrap())
         .await
         .unwrap();
-    wait_for("both rejected", Duration::from_secs(5), || {
-        (a.rejected_maps() >= 2 && b.rejected_maps() >= 2).then_some(())
+    eventually("both rejected", Duration::from_secs(5), async || {
+        a.rejected_maps() >= 2 && b.rejected_maps() >= 2
     })
     .await;
     assert_eq!(a.shard_map().unwrap().epoch, epoch);
@@ -184,7 +185,7 @@ async fn a_node_that_loses_nats_stops_claiming_before_anyone_takes_over() {
     let cfg = fast_config(&unique_cluster("partition"));
     let proxy = aether_testkit::TcpProxy::start(server.port()).await;
     let a = start_node(&proxy.url(), &cfg, "a").await;
-    wait_for("a leads", Duration::from_secs(5), || a.leadership()).await;
+    eventually("a leads", Duration::from_secs(5), async || a.leadership()).await;
     let b = start_node(&server.url(), &cfg, "b").await;
     let c = start_node(&server.url(), &cfg, "c").await;
     converged(&[&a, &b, &c], &["a", "b", "c"], Duration::from_secs(10)).await;
@@ -215,7 +216,7 @@ async fn a_node_that_loses_nats_stops_claiming_before_anyone_takes_over() {
     let a_owner_until = a.lease().valid_until.unwrap();
 
     // Someone else leads; record when that happened.
-    let (new_leader, _) = wait_for("takeover", Duration::from_secs(8), || {
+    let (new_leader, _) = eventually("takeover", Duration::from_secs(8), async || {
         leaders(&[&b, &c]).into_iter().next()
     })
     .await;
@@ -290,7 +291,10 @@ async fn shutdown_finishes_in_time_while_nats_is_down() {
     )
     .await
     .unwrap();
-    wait_for("a leads", Duration::from_secs(5), || node.leadership()).await;
+    eventually("a leads", Duration::from_secs(5), async || {
+        node.leadership()
+    })
+    .await;
     server.kill();
     // Long enough for several heartbeats and renewals to queue up.
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aether_cluster::{ClusterNode, NodeInfo};
-use aether_testkit::NatsCluster;
+use aether_testkit::{NatsCluster, eventually};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,8 +58,8 @@ async fn r3_buckets_survive_a_nats_server_kill() {
     nats.kill(0);
     let killed_at = Instant::now();
     // The cluster settles again: all three members in one map, one leader.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let settled_epoch = loop {
+    let settled = "the cluster to settle after a NATS server kill";
+    let settled_epoch = eventually(settled, Duration::from_secs(30), async || {
         check(&refs);
         let maps: Vec<_> = refs.iter().map(|n| n.shard_map()).collect();
         let ok = leaders(&refs).len() == 1
@@ -72,15 +72,9 @@ async fn r3_buckets_survive_a_nats_server_kill() {
             // Every node renewed its lease and the leader its term after the kill.
             && refs.iter().all(|n| n.lease().valid_until.is_some_and(|t| t > killed_at + cfg.membership.lease - cfg.membership.safety_margin))
             && refs.iter().filter_map(|n| n.leadership()).all(|l| l.valid_until > killed_at + cfg.election.lease - cfg.election.safety_margin);
-        if ok {
-            break maps[0].as_ref().unwrap().epoch;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "cluster did not settle after a NATS server kill"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+        if ok { maps[0].as_ref().map(|m| m.epoch) } else { None }
+    })
+    .await;
     eprintln!(
         "settled after {:?} at epoch {settled_epoch} (was {epoch})",
         killed_at.elapsed()
@@ -91,23 +85,15 @@ async fn r3_buckets_survive_a_nats_server_kill() {
     let victim = nodes.pop().unwrap();
     victim.abort();
     let refs: Vec<&ClusterNode> = nodes.iter().collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let reassigned = "the crashed member's shards to be reassigned";
+    eventually(reassigned, Duration::from_secs(20), async || {
         check(&refs);
-        let done = refs.iter().all(|n| {
+        refs.iter().all(|n| {
             n.shard_map()
                 .is_some_and(|m| m.members.len() == 2 && m.epoch > settled_epoch)
-        }) && refs[0].shard_map().map(|m| m.epoch)
-            == refs[1].shard_map().map(|m| m.epoch);
-        if done {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "crashed member's shards not reassigned"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        }) && refs[0].shard_map().map(|m| m.epoch) == refs[1].shard_map().map(|m| m.epoch)
+    })
+    .await;
     let owned: usize = refs.iter().map(|n| n.owned_shards().len()).sum();
     assert_eq!(owned, 1024);
     for n in &nodes {

@@ -13,6 +13,7 @@ use aether_cluster::ClusterNode;
 use aether_cluster::runtime::{ActorConfig, ActorSystem, AskError, RemoteConfig};
 use aether_core::{ActorId, EventStore};
 use aether_testkit::NatsServer;
+use aether_testkit::eventually;
 use aether_testkit::fixtures::{Counter, Value};
 use cluster_support::*;
 use support::*;
@@ -135,7 +136,8 @@ async fn a_graceful_leave_under_load_hands_its_shards_on_without_errors() {
     let (a, b, c) = three(&url, &unique_cluster("rtg"), "RTG").await;
     let actors = counters(40, "g");
     let load = Load::start(&[&b, &c], &actors, 3, Duration::from_secs(10));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Answers before and after the move: more than the 100 asserted below.
+    load.flows(60).await;
     let t = Instant::now();
     let leaving = tokio::spawn({
         let a = a.clone();
@@ -147,7 +149,7 @@ async fn a_graceful_leave_under_load_hands_its_shards_on_without_errors() {
     all_served(&[&b, &c], 1024, Duration::from_secs(10)).await;
     let moved = t.elapsed();
     let left = leaving.await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    load.flows(60).await;
     let errors = load.errors.clone();
     let report = load.finish(&store(&url, "RTG").await, &actors).await;
     eprintln!("shutdown {left:?}, all shards served again {moved:?}; {report}");
@@ -170,20 +172,20 @@ async fn a_node_that_stops_renewing_serves_nothing_and_its_shards_move_after_its
     let (a, b, c) = three(&url, &unique_cluster("rtk"), "RTK").await;
     let actors = counters(40, "k");
     let load = Load::start(&[&b, &c], &actors, 3, Duration::from_secs(10));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    load.flows(50).await;
     // As after a crash of its membership: no renewals, no goodbye. Its
     // connection stays up (its subscriptions with it), so what keeps it
     // from serving is its own lease.
     let t = Instant::now();
     node(&a).abort();
-    wait_for("a stops serving", Duration::from_secs(5), || {
-        a.served_shards().is_empty().then_some(())
+    eventually("a stops serving", Duration::from_secs(5), async || {
+        a.served_shards().is_empty()
     })
     .await;
     let stopped = t.elapsed();
     all_served(&[&b, &c], 1024, Duration::from_secs(10)).await;
     let moved = t.elapsed();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    load.flows(50).await;
     let errors = load.errors.clone();
     let report = load.finish(&store(&url, "RTK").await, &actors).await;
     eprintln!(
@@ -265,9 +267,11 @@ async fn a_stale_owner_never_catches_up_and_wins() {
     let events = log.read(&id, 1).await.unwrap();
     assert_eq!(events.len(), 2, "nothing written after the intruder");
     assert_eq!(events[1].metadata.writer_node(), Some("intruder"));
-    wait_for("a stops serving the shard", Duration::from_secs(5), || {
-        (!a.served_shards().contains(&shard)).then_some(())
-    })
+    eventually(
+        "a stops serving the shard",
+        Duration::from_secs(5),
+        async || !a.served_shards().contains(&shard),
+    )
     .await;
     a.shutdown().await.unwrap();
 }

@@ -5,9 +5,16 @@
 //! every send and answer, breaks something, and ends with the test kit's
 //! history checker over the history and every actor's log: every `Ok` in
 //! the log exactly once at its version, no command applied twice, versions
-//! gapless, real-time order, claim revisions never going back along a log.
-//! Callers retry with the same command id after an error; with deadlines
-//! longer than the lease plus a second, they should not see errors at all.
+//! gapless, real-time order, claim revisions never going back along a log,
+//! no `Ok` from a node whose claim the test had seen superseded (the claims
+//! bucket is watched throughout). Callers retry with the same command id
+//! after an error; with deadlines longer than the lease plus a second, they
+//! should not see errors at all.
+//!
+//! The tests wait for states (the map settled and every claim served, the
+//! load flowing, a node serving again, replicas current), never for a
+//! guessed time; the sleeps left are the faults themselves (a pause, a cut
+//! or a slow link of a given length) or an observation window.
 
 mod cluster_support;
 mod fault_support;
@@ -22,8 +29,8 @@ use aether_cluster::runtime::{ActorConfig, ActorSystem, RemoteConfig};
 use aether_cluster::shard_for_actor;
 use aether_core::{ActorId, CommandId, EventStore};
 use aether_testkit::fixtures::Counter;
-use aether_testkit::history::{History, Outcome, Report, check};
-use aether_testkit::{NatsCluster, NatsServer, TcpProxy};
+use aether_testkit::history::{History, Outcome, Report, check_with_claims};
+use aether_testkit::{NatsCluster, NatsServer, TcpProxy, Wait};
 use cluster_support::*;
 use fault_support::*;
 use futures::StreamExt;
@@ -52,6 +59,8 @@ struct Rig {
     caller: ActorSystem,
     client: async_nats::Client,
     js: async_nats::jetstream::Context,
+    /// Every shard claim written, as seen by the test.
+    claims: ClaimWatch,
 }
 
 impl Rig {
@@ -63,6 +72,7 @@ impl Rig {
         init_tracing();
         let cluster = unique_cluster(tag);
         let stream = format!("RTF{}", cluster.to_uppercase());
+        let js = async_nats::jetstream::new(dial(url).await);
         let mut rig = Rig {
             _serial: serial,
             cluster: cluster.clone(),
@@ -72,7 +82,8 @@ impl Rig {
             nodes: Vec::new(),
             caller: remote(url, &cluster).await,
             client: dial(url).await,
-            js: async_nats::jetstream::new(dial(url).await),
+            claims: ClaimWatch::start(js.clone(), &cluster),
+            js,
         };
         for (i, id) in ids.iter().enumerate() {
             let url = urls.get(i).cloned().unwrap_or_else(|| url.to_owned());
@@ -113,7 +124,9 @@ impl Rig {
     async fn check(&self, load: Load, actors: &[ActorId]) -> (Report, u64) {
         let errors = load.errors.clone();
         let log = store_with(&self.url, &self.stream, self.replicas).await;
-        let report = load.finish(&log, actors).await;
+        let claims = self.claims.claims();
+        let report = load.finish_with_claims(&log, actors, &claims).await;
+        eprintln!("{} claim writes seen", claims.len());
         let logs: Vec<String> = self
             .nodes
             .iter()
@@ -138,6 +151,36 @@ async fn remote(url: &str, cluster: &str) -> ActorSystem {
     .unwrap()
 }
 
+/// Waits until `stream` (R3) has a leader and both other replicas current.
+async fn replicas_current(js: &async_nats::jetstream::Context, stream: &str) {
+    Wait::new(
+        format!("every replica of {stream} current"),
+        Duration::from_secs(30),
+    )
+    .every(Duration::from_millis(250))
+    .until(async || {
+        let info = match js.get_stream(stream).await {
+            Ok(mut handle) => handle.info().await.cloned().map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }?;
+        let cluster = info.cluster.ok_or_else(|| "no cluster info".to_owned())?;
+        let current = cluster
+            .replicas
+            .iter()
+            .filter(|r| r.current && !r.offline)
+            .count();
+        if cluster.leader.is_some() && current == 2 {
+            Ok(())
+        } else {
+            Err(format!(
+                "leader {:?}, {current} of 2 replicas current",
+                cluster.leader
+            ))
+        }
+    })
+    .await
+}
+
 fn lease() -> Duration {
     config("x", 1).membership.lease
 }
@@ -148,7 +191,7 @@ async fn sigkill_of_an_owner_under_load_loses_nothing_and_applies_nothing_twice(
     let mut rig = Rig::start("fk", &server.url(), &["p1", "p2", "p3"], &[], 1).await;
     let actors = counters(60, "fk");
     let load = Load::start(&[&rig.caller], &actors, 8, DEADLINE);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    load.flows(50).await;
     let moved = rig.actor_of(&actors, "p1").await;
     let t = Instant::now();
     rig.node("p1").kill().await;
@@ -162,7 +205,7 @@ async fn sigkill_of_an_owner_under_load_loses_nothing_and_applies_nothing_twice(
         .unwrap();
     let first_ok = t.elapsed();
     rig.settled(&["p2", "p3"]).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    load.flows(50).await;
     let (report, errors) = rig.check(load, &actors).await;
     eprintln!(
         "SIGKILL -> first Ok on a moved actor after {first_ok:?} (lease {:?}); {report}",
@@ -185,15 +228,17 @@ async fn a_node_joining_and_one_leaving_gracefully_under_load_cost_callers_nothi
     let mut rig = Rig::start("fj", &server.url(), &["p1", "p2", "p3"], &[], 1).await;
     let actors = counters(60, "fj");
     let load = Load::start(&[&rig.caller], &actors, 8, DEADLINE);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Enough answers before and after the moves for the count asserted below.
+    load.flows(100).await;
     let url = rig.url.clone();
+    let joined = Instant::now();
     rig.spawn("p4", &url);
     rig.settled(&["p1", "p2", "p3", "p4"]).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    load.served_by("p4", joined).await;
     let (client, cluster) = (rig.client.clone(), rig.cluster.clone());
     rig.node("p2").leave(&client, &cluster).await;
     rig.settled(&["p1", "p3", "p4"]).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    load.flows(100).await;
     let (report, errors) = rig.check(load, &actors).await;
     eprintln!("join + graceful leave: {report}");
     assert_eq!(errors, 0, "planned moves: latency, never errors");
@@ -206,14 +251,16 @@ async fn an_owner_paused_for_twice_its_lease_serves_nothing_stale_when_it_wakes(
     let mut rig = Rig::start("fs", &server.url(), &["p1", "p2", "p3"], &[], 1).await;
     let actors = counters(60, "fs");
     let load = Load::start(&[&rig.caller], &actors, 8, DEADLINE);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    load.flows(50).await;
     rig.node("p1").pause();
+    // The fault: frozen for two leases.
     tokio::time::sleep(lease() * 2).await;
     rig.node("p1").resume();
+    let woke = Instant::now();
     // It wakes with a lapsed lease, comes back as a member and gets shards
-    // again, under new claims.
+    // again, under new claims, and serves them.
     rig.settled(&["p1", "p2", "p3"]).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    load.served_by("p1", woke).await;
     let (report, errors) = rig.check(load, &actors).await;
     eprintln!("SIGSTOP for 2 leases: {report}; {errors} errors retried");
     assert_eq!(errors, 0, "callers saw latency, not errors");
@@ -227,14 +274,16 @@ async fn a_node_cut_off_for_three_leases_stops_before_others_take_over_and_rejoi
     let rig = Rig::start("fp", &server.url(), &["p1", "p2", "p3"], &urls, 1).await;
     let actors = counters(60, "fp");
     let load = Load::start(&[&rig.caller], &actors, 8, DEADLINE);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    load.flows(50).await;
     proxy.blackhole();
     // The others take p1's shards once its lease expired.
     rig.settled(&["p2", "p3"]).await;
+    // The fault goes on: cut off for three more leases.
     tokio::time::sleep(lease() * 3).await;
     proxy.heal();
+    let healed = Instant::now();
     rig.settled(&["p1", "p2", "p3"]).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    load.served_by("p1", healed).await;
     let (report, errors) = rig.check(load, &actors).await;
     eprintln!("partition for 3 leases: {report}; {errors} errors retried");
     assert_eq!(errors, 0, "callers saw latency, not errors");
@@ -250,9 +299,13 @@ async fn a_slow_node_costs_latency_not_errors_and_no_map_flapping() {
     let actors = counters(60, "fw");
     let load = Load::start(&[&rig.caller], &actors, 8, DEADLINE);
     proxy.delay(Duration::from_millis(200), Duration::from_millis(100));
+    // The fault: slow for 6 s.
     tokio::time::sleep(Duration::from_secs(6)).await;
     proxy.heal();
+    // An observation window: a map change the slow period caused late would
+    // show by now.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    load.flows(50).await;
     let after = view(&rig.js, &rig.cluster, 1024).await.map.unwrap().epoch;
     let (report, errors) = rig.check(load, &actors).await;
     eprintln!("slow node (200 ± 100 ms each way): {report}; map epochs {epoch} -> {after}");
@@ -271,7 +324,7 @@ async fn killing_the_nats_servers_that_lead_the_stream_and_the_claims_loses_noth
     let rig = Rig::start("fn", &all, &["p1", "p2", "p3"], &[], 3).await;
     let actors = counters(60, "fn");
     let load = Load::start(&[&rig.caller], &actors, 8, DEADLINE);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    load.flows(50).await;
     // The store's stream is named after its config, with a suffix.
     let names: Vec<String> = rig
         .js
@@ -286,35 +339,34 @@ async fn killing_the_nats_servers_that_lead_the_stream_and_the_claims_loses_noth
         .find(|n| n.starts_with(&rig.stream))
         .unwrap_or_else(|| panic!("no stream {}*: {names:?}", rig.stream))
         .clone();
-    for stream in [events, format!("KV_{}_claims", rig.cluster)] {
+    let streams = [events, format!("KV_{}_claims", rig.cluster)];
+    for stream in &streams {
         // After the previous kill the test's own connection may still be
         // reconnecting, or the JetStream meta layer electing: ask again.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        let info = loop {
-            let asked = match rig.js.get_stream(&stream).await {
-                Ok(mut handle) => handle.info().await.cloned().map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match asked {
-                Ok(info) => break info,
-                Err(e) if std::time::Instant::now() < deadline => {
-                    eprintln!("stream info of {stream} not available yet: {e}");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                Err(e) => panic!("stream info of {stream}: {e}"),
-            }
-        };
-        let leader = info
-            .cluster
-            .as_ref()
-            .and_then(|c| c.leader.clone())
-            .expect("an R3 stream has a leader");
+        let leader = Wait::new(format!("the leader of {stream}"), Duration::from_secs(20))
+            .every(Duration::from_millis(250))
+            .until(async || {
+                let info = match rig.js.get_stream(stream).await {
+                    Ok(mut handle) => handle.info().await.cloned().map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }?;
+                info.cluster
+                    .and_then(|c| c.leader)
+                    .ok_or_else(|| "no leader".to_owned())
+            })
+            .await;
         let i: usize = leader.trim_start_matches('n').parse::<usize>().unwrap() - 1;
         eprintln!("killing {leader}, the leader of {stream}");
         nats.kill(i);
+        // The fault: down for 3 s.
         tokio::time::sleep(Duration::from_secs(3)).await;
         nats.restart(i).await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Back in both streams' groups, and the callers served, before the
+        // next kill (two servers down would be no quorum).
+        for s in &streams {
+            replicas_current(&rig.js, s).await;
+        }
+        load.flows(50).await;
     }
     rig.settled(&["p1", "p2", "p3"]).await;
     let (report, errors) = rig.check(load, &actors).await;
@@ -405,7 +457,7 @@ async fn a_retry_storm_after_a_kill_applies_each_command_id_once() {
     for a in &actors {
         logs.insert(a.clone(), log.read(a, 1).await.unwrap());
     }
-    let report = check(&history.ops(), &logs);
+    let report = check_with_claims(&history.ops(), &rig.claims.claims(), &logs);
     eprintln!("retry storm history: {report}");
     assert!(report.is_clean(), "{report}");
     let mut per_id: HashMap<String, u32> = HashMap::new();

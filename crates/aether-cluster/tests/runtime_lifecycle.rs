@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use aether_cluster::runtime::{ActorConfig, AskError, Passivation, RuntimeConfig};
 use aether_core::{EventStore, SnapshotStore};
 use aether_store_memory::InMemorySnapshotStore;
+use aether_testkit::eventually;
 use aether_testkit::fixtures::{Counter, Value};
 use runtime_support::*;
 
@@ -78,7 +79,7 @@ async fn idle_actors_passivate_with_a_snapshot_and_come_back_with_their_state() 
         c.ask(by).await.unwrap();
     }
     assert!(c.is_active());
-    eventually("idle passivation", Duration::from_secs(5), || {
+    eventually("idle passivation", Duration::from_secs(5), async || {
         !c.is_active()
     })
     .await;
@@ -155,7 +156,7 @@ async fn the_node_limit_passivates_the_least_recently_used() {
         actor::<Counter>(&sys, id).ask(1).await.unwrap();
         peak = peak.max(sys.running_tasks());
     }
-    eventually("back under the limit", Duration::from_secs(5), || {
+    eventually("back under the limit", Duration::from_secs(5), async || {
         sys.running_tasks() <= 10
     })
     .await;
@@ -177,7 +178,10 @@ async fn explicit_passivation_waits_for_an_empty_mailbox() {
     let (_s, _sys, _, c) = counter().await;
     c.ask(2).await.unwrap();
     c.passivate();
-    eventually("passivated", Duration::from_secs(5), || !c.is_active()).await;
+    eventually("passivated", Duration::from_secs(5), async || {
+        !c.is_active()
+    })
+    .await;
     assert_eq!(c.ask(3).await.unwrap().version, 2);
     c.passivate();
 }

@@ -14,6 +14,7 @@ use aether_cluster::runtime::{
 use aether_core::aggregate::CommandEnvelope;
 use aether_core::{CommandId, EventStore, SnapshotStore};
 use aether_store_memory::InMemorySnapshotStore;
+use aether_testkit::eventually;
 use aether_testkit::fixtures::{Counter, Value};
 use runtime_support::*;
 
@@ -46,7 +47,10 @@ async fn a_retried_command_id_returns_the_recorded_outcome_across_passivation_an
         (first.version, first.events.clone())
     );
     // After passivation (the window lives in the snapshot envelope).
-    eventually("passivated", Duration::from_secs(5), || !c.is_active()).await;
+    eventually("passivated", Duration::from_secs(5), async || {
+        !c.is_active()
+    })
+    .await;
     assert!(snaps.latest_snapshot(&id).await.unwrap().is_some());
     assert!(
         c.ask(7)

@@ -12,6 +12,7 @@ use aether_cluster::runtime::{
     ActorConfig, AskError, GroupCommit, RuntimeConfig, RuntimeErrorKind,
 };
 use aether_core::{ActorId, Event, EventStore, json};
+use aether_testkit::eventually;
 use aether_testkit::fixtures::{
     Account, AccountError, AccountEvent, Balance, Counter, CounterEvent, Value, deposit, open,
     withdraw,
@@ -305,7 +306,7 @@ async fn timers_tell_later_and_can_be_cancelled() {
     let fired = c.tell_after(Duration::from_millis(20), 5);
     let cancelled = c.tell_after(Duration::from_millis(20), 100);
     cancelled.cancel();
-    eventually("the timer fired", Duration::from_secs(5), || {
+    eventually("the timer fired", Duration::from_secs(5), async || {
         fired.is_finished()
     })
     .await;

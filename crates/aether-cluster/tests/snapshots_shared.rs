@@ -20,7 +20,8 @@ use aether_core::{
     ActorId, Event, EventStore, ExpectedVersion, Replay, Snapshot, SnapshotStore, json,
 };
 use aether_store_memory::{InMemoryEventStore, InMemorySnapshotStore};
-use runtime_support::{actor, eventually, fresh, system};
+use aether_testkit::eventually;
+use runtime_support::{actor, fresh, system};
 use serde::{Deserialize, Serialize};
 
 /// A tally: every field defaults, so any JSON object decodes as a tally.
@@ -158,7 +159,10 @@ async fn a_runtime_snapshot_loads_in_a_repository_with_its_state() {
     }
     assert_eq!(tally.query(Total).await.unwrap(), 23);
     tally.passivate();
-    eventually("passivated", Duration::from_secs(5), || !tally.is_active()).await;
+    eventually("passivated", Duration::from_secs(5), async || {
+        !tally.is_active()
+    })
+    .await;
     let snap = snaps
         .latest_snapshot(&id)
         .await

@@ -3,10 +3,11 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
 use aether_core::NodeId;
+use aether_testkit::eventually;
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
@@ -59,20 +60,6 @@ pub async fn start_node(url: &str, config: &ClusterConfig, id: &str) -> ClusterN
     .expect("start node")
 }
 
-/// Polls `f` every 20 ms until it returns `Some`, or panics after `limit`.
-pub async fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if start.elapsed() > limit {
-            panic!("timed out after {limit:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 pub async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(limit, fut)
         .await
@@ -83,19 +70,24 @@ pub async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>
 pub async fn converged(nodes: &[&ClusterNode], members: &[&str], limit: Duration) -> u64 {
     let mut want: Vec<NodeId> = members.iter().map(|m| node_id(m)).collect();
     want.sort();
-    wait_for("shard map convergence", limit, || {
+    eventually("shard map convergence", limit, async || {
         let maps: Vec<_> = nodes.iter().map(|n| n.shard_map()).collect();
-        let first = maps[0].as_ref()?;
-        if first.members != want {
-            return None;
+        let converged = maps[0].as_ref().filter(|first| {
+            first.members == want
+                && maps.iter().all(|m| {
+                    m.as_ref()
+                        .is_some_and(|m| m.epoch == first.epoch && m.assignment == first.assignment)
+                })
+        });
+        match converged {
+            Some(first) => Ok(first.epoch),
+            None => Err(format!(
+                "epochs {:?}",
+                maps.iter()
+                    .map(|m| m.as_ref().map(|m| m.epoch))
+                    .collect::<Vec<_>>()
+            )),
         }
-        for m in &maps {
-            let m = m.as_ref()?;
-            if m.epoch != first.epoch || m.assignment != first.assignment {
-                return None;
-            }
-        }
-        Some(first.epoch)
     })
     .await
 }

@@ -13,7 +13,7 @@ use aether_projection::{
 };
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_store_memory::InMemoryEventStore;
-use aether_testkit::NatsServer;
+use aether_testkit::{NatsServer, eventually};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -560,7 +560,18 @@ async fn a_cut_off_runner_stops_and_the_standby_takes_over_after_the_lease() {
     tokio::time::timeout(WAIT, ra.wait_for(|s| s.handled == 10))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await; // A saves its checkpoint
+    // A saves its checkpoint (read from B's side of the cut).
+    use aether_projection::CheckpointStore;
+    let saved = KvCheckpoints::open(direct.client().clone(), KvCheckpointConfig::default())
+        .await
+        .unwrap();
+    eventually("A's checkpoint at 10", WAIT, async || {
+        match saved.load("fenced").await {
+            Ok(Some(at)) if at.sequence >= 10 => Ok(()),
+            other => Err(other),
+        }
+    })
+    .await;
     assert_eq!(rb.status().state, State::Standby);
     let cut = std::time::Instant::now();
     proxy.blackhole();

