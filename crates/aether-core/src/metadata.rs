@@ -1,8 +1,42 @@
 //! [`Metadata`]: string key/value pairs carried with every event.
+//!
+//! Shared and copied on write: the events of one command carry one copy of
+//! their metadata (a clone is a reference count), and the values taken from
+//! a command id are shared with it, so deriving an event's metadata from its
+//! command allocates once, not once per key and value and per event.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A key: a well-known one (no allocation) or any other.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Known(&'static str),
+    Other(Arc<str>),
+}
+
+impl Key {
+    fn new(key: &str) -> Self {
+        match Metadata::WELL_KNOWN.iter().find(|k| **k == key) {
+            Some(k) => Self::Known(k),
+            None => Self::Other(Arc::from(key)),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Known(k) => k,
+            Self::Other(k) => k,
+        }
+    }
+}
+
+type Entry = (Key, Arc<str>);
 
 /// Free-form string metadata of an event, with typed accessors for the
 /// well-known keys used for tracing causality.
@@ -11,9 +45,11 @@ use serde::{Deserialize, Serialize};
 /// `trace_id` and `span_id`, and the writer stamps of the cluster runtime
 /// `aether.node` and `aether.claim` (the `KEY_*` constants). Any other key may be used
 /// freely.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Metadata(BTreeMap<String, String>);
+///
+/// It serializes as a JSON object of strings in key order. Cloning it is
+/// cheap (the entries are shared until one of the copies changes).
+#[derive(Clone, Default)]
+pub struct Metadata(Option<Arc<[Entry]>>);
 
 macro_rules! well_known {
     ($($key:ident, $name:literal, $get:ident, $set:ident, $with:ident, $doc:literal;)*) => {
@@ -53,39 +89,81 @@ impl Metadata {
         KEY_WRITER_CLAIM, "aether.claim", writer_claim, set_writer_claim, with_writer_claim, "shard claim the event was written under, `<shard>/<claim revision>` (stamped by the actor runtime; the revisions never decrease along an actor's log)";
     }
 
+    /// Every well-known key.
+    const WELL_KNOWN: [&'static str; 8] = [
+        Self::KEY_CORRELATION_ID,
+        Self::KEY_CAUSATION_ID,
+        Self::KEY_USER_ID,
+        Self::KEY_TRACE_ID,
+        Self::KEY_SPAN_ID,
+        Self::KEY_TRACEPARENT,
+        Self::KEY_WRITER_NODE,
+        Self::KEY_WRITER_CLAIM,
+    ];
+
     /// Empty metadata.
     pub fn new() -> Self {
         Self::default()
     }
 
+    fn entries(&self) -> &[Entry] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.entries()
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        let entries = self.entries();
+        self.find(key).ok().map(|i| &*entries[i].1)
     }
 
     /// Sets `key` to `value`, returning the previous value.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Option<String> {
-        self.0.insert(key.into(), value.into())
+        let key = key.into();
+        let value: Arc<str> = Arc::from(value.into());
+        self.set(&key, value).map(|old| old.to_string())
+    }
+
+    /// Sets `key` to a shared `value`; the previous value, if any.
+    fn set(&mut self, key: &str, value: Arc<str>) -> Option<Arc<str>> {
+        let mut entries = self.entries().to_vec();
+        let old = match self.find(key) {
+            Ok(i) => Some(std::mem::replace(&mut entries[i].1, value)),
+            Err(i) => {
+                entries.insert(i, (Key::new(key), value));
+                None
+            }
+        };
+        self.0 = Some(entries.into());
+        old
     }
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        self.0.remove(key)
+        let i = self.find(key).ok()?;
+        let mut entries = self.entries().to_vec();
+        let (_, old) = entries.remove(i);
+        self.0 = (!entries.is_empty()).then(|| entries.into());
+        Some(old.to_string())
     }
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries().len()
     }
 
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries().is_empty()
     }
 
     /// Iterates over the entries in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries().iter().map(|(k, v)| (k.as_str(), &**v))
     }
 
     /// Metadata for something caused by an event or command with id `cause_id`
@@ -95,42 +173,135 @@ impl Metadata {
     /// context are copied.
     /// Other keys are not copied.
     pub fn caused_by(cause_id: &str, cause: &Metadata) -> Self {
-        let mut m = Metadata::new();
-        m.set_correlation_id(cause.correlation_id().unwrap_or(cause_id));
-        m.set_causation_id(cause_id);
+        Self::caused_by_shared(&Arc::from(cause_id), cause)
+    }
+
+    /// [`Metadata::caused_by`] with the cause's id already shared (a command
+    /// id): one allocation for the whole result.
+    pub(crate) fn caused_by_shared(cause_id: &Arc<str>, cause: &Metadata) -> Self {
+        let shared = |key: &str| {
+            let entries = cause.entries();
+            cause.find(key).ok().map(|i| entries[i].1.clone())
+        };
+        let mut entries: Vec<Entry> = Vec::with_capacity(6);
+        entries.push((Key::Known(Self::KEY_CAUSATION_ID), cause_id.clone()));
+        entries.push((
+            Key::Known(Self::KEY_CORRELATION_ID),
+            shared(Self::KEY_CORRELATION_ID).unwrap_or_else(|| cause_id.clone()),
+        ));
         for key in [
             Self::KEY_USER_ID,
             Self::KEY_TRACE_ID,
             Self::KEY_SPAN_ID,
             Self::KEY_TRACEPARENT,
         ] {
-            if let Some(v) = cause.get(key) {
-                m.insert(key, v);
+            if let Some(v) = shared(key) {
+                entries.push((Key::Known(key), v));
             }
         }
-        m
+        entries.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        Self(Some(entries.into()))
+    }
+
+    /// Returns self with every entry of `other` set (its values win); one
+    /// allocation at most.
+    #[must_use]
+    pub fn merged(self, other: &Metadata) -> Self {
+        if self.is_empty() {
+            return other.clone();
+        }
+        if other.is_empty() {
+            return self;
+        }
+        let mut entries = self.entries().to_vec();
+        for (k, v) in other.entries() {
+            match entries.binary_search_by(|(e, _)| e.as_str().cmp(k.as_str())) {
+                Ok(i) => entries[i].1 = v.clone(),
+                Err(i) => entries.insert(i, (k.clone(), v.clone())),
+            }
+        }
+        Self(Some(entries.into()))
+    }
+}
+
+impl PartialEq for Metadata {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Metadata {}
+
+impl fmt::Debug for Metadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Metadata {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Metadata;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of strings")
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, mut access: M) -> Result<Metadata, M::Error> {
+                let mut entries: Vec<Entry> =
+                    Vec::with_capacity(access.size_hint().unwrap_or(0).min(64));
+                while let Some((k, v)) =
+                    access.next_entry::<std::borrow::Cow<'de, str>, std::borrow::Cow<'de, str>>()?
+                {
+                    entries.push((Key::new(&k), Arc::from(&*v)));
+                }
+                // Key order; a key given twice keeps its last value.
+                entries.reverse();
+                entries.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+                entries.dedup_by(|b, a| a.0 == b.0);
+                Ok(Metadata((!entries.is_empty()).then(|| entries.into())))
+            }
+        }
+        deserializer.deserialize_map(Entries)
     }
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Metadata {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(
-            iter.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        let map: BTreeMap<String, String> = iter
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        Self::from(map)
     }
 }
 
 impl From<BTreeMap<String, String>> for Metadata {
     fn from(map: BTreeMap<String, String>) -> Self {
-        Self(map)
+        let entries: Vec<Entry> = map
+            .into_iter()
+            .map(|(k, v)| (Key::new(&k), Arc::from(v)))
+            .collect();
+        Self((!entries.is_empty()).then(|| entries.into()))
     }
 }
 
 impl From<Metadata> for BTreeMap<String, String> {
     fn from(m: Metadata) -> Self {
-        m.0
+        m.iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
     }
 }
 
@@ -148,6 +319,32 @@ mod tests {
         assert_eq!(m.user_id(), Some("u"));
         assert_eq!(m.causation_id(), None);
         assert_eq!(m.get("trace_id"), Some("t"));
+    }
+
+    #[test]
+    fn sorted_shared_and_serialized_as_an_object_in_key_order() {
+        let mut m = Metadata::new().with_user_id("u");
+        m.insert("zeta", "z");
+        m.insert("alpha", "a");
+        let copy = m.clone();
+        assert_eq!(m.insert("alpha", "b"), Some("a".into()));
+        assert_eq!(copy.get("alpha"), Some("a"), "a copy does not change");
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"alpha":"b","user_id":"u","zeta":"z"}"#
+        );
+        let back: Metadata = serde_json::from_str(r#"{"b":"1","a":"2","b":"3"}"#).unwrap();
+        assert_eq!(back.iter().collect::<Vec<_>>(), [("a", "2"), ("b", "3")]);
+        assert_eq!(back.clone().merged(&m).get("alpha"), Some("b"));
+        assert_eq!(m.remove("zeta"), Some("z".into()));
+        assert_eq!(m.len(), 2);
+        let mut one = Metadata::new().with_user_id("u");
+        one.remove("user_id");
+        assert!(one.is_empty() && one == Metadata::new());
+        let map: BTreeMap<String, String> = m.clone().into();
+        assert_eq!(Metadata::from(map), m);
+        assert!(serde_json::from_str::<Metadata>("[1]").is_err());
+        assert!(serde_json::from_str::<Metadata>(r#"{"a":1}"#).is_err());
     }
 
     #[test]

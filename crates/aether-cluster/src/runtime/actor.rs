@@ -123,6 +123,7 @@ pub(crate) async fn run<A: Aggregate>(
     let shutdown = host.node.shutdown.subscribe();
     let mut actor = Actor {
         idle: host.config.passivation.idle,
+        idle_timer: Box::pin(tokio::time::sleep(host.config.passivation.idle)),
         host,
         id,
         generation,
@@ -190,11 +191,14 @@ pub(crate) struct Actor<A: Aggregate> {
     pub(crate) outcomes: VecDeque<Recalled<A>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     idle: std::time::Duration,
+    /// Fires at the earliest moment the actor may have been idle long
+    /// enough.
+    idle_timer: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<A: Aggregate> Actor<A> {
     async fn run(&mut self, first: Priority) {
-        metrics::counter!("aether_runtime_activations_total", "type" => A::TYPE).increment(1);
+        self.host.metrics.activations.increment(1);
         if !self.ensure_loaded(first).await {
             return;
         }
@@ -225,17 +229,28 @@ impl<A: Aggregate> Actor<A> {
         if *self.shutdown.borrow() {
             return Next::Shutdown;
         }
-        let idle = tokio::time::sleep(self.idle);
-        tokio::select! {
-            biased;
-            _ = self.shutdown.changed() => Next::Shutdown,
-            m = self.rx.recv() => match m {
-                Some(m) => Next::Msg(m),
-                // Only the table holds the sender: gone means removed.
-                None => Next::Shutdown,
-            },
-            _ = self.control.notify.notified() => Next::Passivate("evicted"),
-            _ = idle => Next::Passivate("idle"),
+        // One timer for the activation's life, moved on only when it fires
+        // early: a timer set up and torn down per message costs a wake-up
+        // of the runtime's driver.
+        let idle_since = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.shutdown.changed() => return Next::Shutdown,
+                m = self.rx.recv() => return match m {
+                    Some(m) => Next::Msg(m),
+                    // Only the table holds the sender: gone means removed.
+                    None => Next::Shutdown,
+                },
+                _ = self.control.notify.notified() => return Next::Passivate("evicted"),
+                _ = &mut self.idle_timer => {
+                    let due = idle_since + self.idle;
+                    if Instant::now() >= due {
+                        return Next::Passivate("idle");
+                    }
+                    self.idle_timer.as_mut().reset(due);
+                }
+            }
         }
     }
 
@@ -252,7 +267,9 @@ impl<A: Aggregate> Actor<A> {
         // only what waiting for its next message needs.
         let loaded = Box::pin(Activation::load(&self.host, &self.id)).await;
         drop(permit);
-        metrics::histogram!("aether_runtime_activation_seconds", "type" => A::TYPE)
+        self.host
+            .metrics
+            .activation_seconds
             .record(started.elapsed().as_secs_f64());
         match loaded {
             Ok(a) => {

@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use foldhash::fast::RandomState;
+
 use aether_core::CommandId;
 use aether_core::aggregate::RecentCommand;
 
@@ -18,9 +20,9 @@ use aether_core::aggregate::RecentCommand;
 pub(crate) struct RecentCommands {
     capacity: usize,
     order: VecDeque<RecentCommand>,
-    index: HashMap<CommandId, (u64, u64)>,
+    index: HashMap<CommandId, (u64, u64), RandomState>,
     evicted: VecDeque<CommandId>,
-    evicted_set: HashSet<CommandId>,
+    evicted_set: HashSet<CommandId, RandomState>,
 }
 
 impl RecentCommands {

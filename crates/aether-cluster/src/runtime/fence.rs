@@ -39,24 +39,21 @@ pub(crate) trait Fence: Send + Sync + fmt::Debug {
 }
 
 /// The writer of a turn's events: the node and its claim (built once a
-/// turn, applied to each event).
+/// turn, merged into each command's event metadata).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Stamp {
-    node: String,
-    claim: String,
-}
+pub(crate) struct Stamp(Metadata);
 
 impl Stamp {
     pub(crate) fn new(node: impl Into<String>, claim: impl Into<String>) -> Self {
-        Self {
-            node: node.into(),
-            claim: claim.into(),
-        }
+        Self(
+            Metadata::new()
+                .with_writer_node(node)
+                .with_writer_claim(claim),
+        )
     }
 
-    /// Stamps an event's metadata.
-    pub(crate) fn apply(&self, metadata: &mut Metadata) {
-        metadata.set_writer_node(self.node.clone());
-        metadata.set_writer_claim(self.claim.clone());
+    /// `metadata` with the writer's keys set.
+    pub(crate) fn apply(&self, metadata: Metadata) -> Metadata {
+        metadata.merged(&self.0)
     }
 }

@@ -14,6 +14,7 @@ use super::lru::Key;
 use super::mailbox::Mailbox;
 use super::message::Msg;
 use super::node::Node;
+use super::type_metrics::TypeMetrics;
 
 /// An active actor: its mailbox and the signals of its task.
 #[derive(Debug)]
@@ -31,8 +32,9 @@ pub(crate) struct Host<A: Aggregate> {
     pub(crate) upcasters: UpcasterChain,
     pub(crate) store: Arc<dyn DynEventStore>,
     pub(crate) snapshots: Option<Arc<dyn DynSnapshotStore>>,
-    pub(crate) slots: DashMap<ActorId, Slot<A>>,
+    pub(crate) slots: DashMap<ActorId, Slot<A>, foldhash::fast::RandomState>,
     pub(crate) node: Arc<Node>,
+    pub(crate) metrics: TypeMetrics,
 }
 
 impl<A: Aggregate> std::fmt::Debug for Host<A> {
@@ -59,8 +61,9 @@ impl<A: Aggregate> Host<A> {
             config,
             store,
             snapshots,
-            slots: DashMap::new(),
+            slots: DashMap::default(),
             node,
+            metrics: TypeMetrics::new(A::TYPE),
         }
     }
 

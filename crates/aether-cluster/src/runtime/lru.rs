@@ -17,7 +17,7 @@ pub(crate) type Key = (u32, ActorId);
 #[derive(Debug, Default)]
 pub(crate) struct Lru {
     clock: u64,
-    stamps: HashMap<Key, (u64, Arc<Control>)>,
+    stamps: HashMap<Key, (u64, Arc<Control>), foldhash::fast::RandomState>,
     order: BTreeMap<u64, Key>,
 }
 

@@ -121,6 +121,7 @@ mod status;
 mod system;
 mod transport;
 mod turn;
+mod type_metrics;
 
 pub use actor_ref::{ActorRef, Ask, CallFuture, Query, Tell, Timer};
 pub use builder::{ActorSystemBuilder, OneNode, RunsActors};

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aether_core::aggregate::{Aggregate, EventEnvelope};
+use aether_core::aggregate::{Aggregate, CommandEnvelope, EventEnvelope};
 use aether_core::{CommandId, Error, Event, EventStore, ExpectedVersion};
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -18,6 +18,7 @@ use super::message::{CommandMsg, Msg, Responder};
 use super::outcome::CommandOutcome;
 use super::permits::Priority;
 use super::state::read_range;
+use super::type_metrics::{Ended, TypeMetrics};
 
 /// How many outcomes of retried commands an actor keeps after reading them
 /// from the log, for the next copies of the same retry.
@@ -47,25 +48,23 @@ enum Decision<A: Aggregate> {
 
 /// Sends the result of a command (an ask's reply, or a tell's count).
 fn answer<A: Aggregate>(
+    metrics: &TypeMetrics,
     reply: Option<Responder<A>>,
     result: Result<CommandOutcome<A::Event>, AskError<A>>,
 ) {
-    let outcome = match &result {
-        Ok(o) if o.deduplicated => "deduplicated",
-        Ok(_) => "ok",
-        Err(AskError::Rejected(_)) => "rejected",
-        Err(AskError::Timeout { .. }) => "unknown",
-        Err(_) => "failed",
+    let how = match &result {
+        Ok(o) if o.deduplicated => Ended::Deduplicated,
+        Ok(_) => Ended::Ok,
+        Err(AskError::Rejected(_)) => Ended::Rejected,
+        Err(AskError::Timeout { .. }) => Ended::Unknown,
+        Err(_) => Ended::Failed,
     };
+    metrics.ended(reply.is_some(), how);
     match reply {
         Some(reply) => {
-            metrics::counter!("aether_runtime_commands_total", "type" => A::TYPE, "outcome" => outcome)
-                .increment(1);
             let _ = reply.send(result);
         }
         None => {
-            metrics::counter!("aether_runtime_tells_total", "type" => A::TYPE, "outcome" => outcome)
-                .increment(1);
             if let Err(e) = result {
                 tracing::debug!(error = %e, "a told command did not take effect");
             }
@@ -82,7 +81,9 @@ impl<A: Aggregate> Actor<A> {
         let span = tracing::debug_span!("aether.runtime.turn", commands = batch.len());
         let base = self.activation.as_ref().map_or(0, |a| a.version);
         self.turn_inner(batch).instrument(span).await;
-        metrics::histogram!("aether_runtime_turn_seconds", "type" => A::TYPE)
+        self.host
+            .metrics
+            .turn_seconds
             .record(started.elapsed().as_secs_f64());
         if let Some(act) = self.activation.as_mut()
             && self.host.snapshots.is_some()
@@ -132,8 +133,7 @@ impl<A: Aggregate> Actor<A> {
             if events.is_empty() {
                 return self.conclude(live, decisions, base, base, false);
             }
-            metrics::histogram!("aether_runtime_batch_commands", "type" => A::TYPE)
-                .record(live.len() as f64);
+            self.host.metrics.batch_commands.record(live.len() as f64);
             let appended = self
                 .host
                 .store
@@ -141,8 +141,7 @@ impl<A: Aggregate> Actor<A> {
                 .await;
             match appended {
                 Ok(version) => {
-                    metrics::counter!("aether_runtime_commits_total", "type" => A::TYPE)
-                        .increment(1);
+                    self.host.metrics.commits.increment(1);
                     // The lease lapsed while the append was out (a pause, a
                     // partition): the commit stands, but it is not
                     // acknowledged as this node's; a retry finds it.
@@ -179,6 +178,25 @@ impl<A: Aggregate> Actor<A> {
     /// rest in order.
     async fn screen(&mut self, batch: Vec<CommandMsg<A>>) -> Vec<CommandMsg<A>> {
         let now = Instant::now();
+        // The usual turn: every command is live and new; kept as it came.
+        let plain = batch.iter().all(|c| {
+            c.deadline > now
+                && self
+                    .activation
+                    .as_ref()
+                    .is_none_or(|a| a.recent.get(&c.envelope.command_id).is_none())
+        });
+        if plain {
+            if let Some(act) = &self.activation {
+                for c in &batch {
+                    if act.recent.was_evicted(&c.envelope.command_id) {
+                        metrics::counter!("aether_runtime_dedupe_evicted_then_seen_total", "type" => A::TYPE)
+                            .increment(1);
+                    }
+                }
+            }
+            return batch;
+        }
         let mut live = Vec::with_capacity(batch.len());
         // Retried ids, in the order first seen, with every copy.
         let mut hits: Vec<(u64, u64, Vec<CommandMsg<A>>)> = Vec::new();
@@ -256,7 +274,7 @@ impl<A: Aggregate> Actor<A> {
                     })
                 }
             };
-            answer(c.reply, result);
+            answer(&self.host.metrics, c.reply, result);
         }
     }
 
@@ -274,6 +292,7 @@ impl<A: Aggregate> Actor<A> {
             Err(e) => {
                 for c in live.drain(..) {
                     answer(
+                        &self.host.metrics,
                         c.reply,
                         Err(AskError::Unavailable {
                             command: Box::new(c.envelope),
@@ -296,6 +315,7 @@ impl<A: Aggregate> Actor<A> {
         self.activation = None;
         for c in live {
             answer(
+                &self.host.metrics,
                 c.reply,
                 Err(AskError::NotOwner {
                     command: Box::new(c.envelope),
@@ -366,7 +386,7 @@ impl<A: Aggregate> Actor<A> {
                 }),
                 other => other,
             };
-            answer(c.reply, result);
+            answer(&self.host.metrics, c.reply, result);
         }
     }
 
@@ -395,7 +415,7 @@ impl<A: Aggregate> Actor<A> {
                     cause,
                 })
             };
-            answer(c.reply, result);
+            answer(&self.host.metrics, c.reply, result);
         }
     }
 }
@@ -414,10 +434,13 @@ fn decide<A: Aggregate>(
     let mut decisions = Vec::with_capacity(live.len());
     let mut events: Vec<Event> = Vec::new();
     let mut bytes = 0usize;
-    let mut writers: HashMap<CommandId, usize> = HashMap::new();
+    // Who wrote for each command id so far (only looked at with more than
+    // one command in the turn).
+    let mut writers: HashMap<CommandId, usize, foldhash::fast::RandomState> = HashMap::default();
+    let several = live.len() > 1;
     let mut stop = live.len();
     for (i, c) in live.iter().enumerate() {
-        if let Some(&leader) = writers.get(&c.envelope.command_id) {
+        if several && let Some(&leader) = writers.get(&c.envelope.command_id) {
             decisions.push(Decision::Same(leader));
             continue;
         }
@@ -440,24 +463,28 @@ fn decide<A: Aggregate>(
             ))));
             continue;
         };
-        let mut envelopes = c.envelope.envelopes(id, act.version, decided);
+        // One metadata, shared by the command's events.
+        let mut metadata = c.envelope.event_metadata();
         if let Some(stamp) = stamp {
-            for e in &mut envelopes {
-                stamp.apply(&mut e.metadata);
-            }
+            metadata = stamp.apply(metadata);
         }
-        let stored: Result<Vec<Event>, Error> =
-            envelopes.iter().map(EventEnvelope::to_event).collect();
-        let stored = match stored {
-            Ok(s) => s,
-            Err(e) => {
-                decisions.push(Decision::Invalid(e));
-                continue;
-            }
-        };
+        let envelopes =
+            CommandEnvelope::<A::Command>::envelopes_with(id, act.version, decided, metadata);
+        // Straight into the turn's batch; taken out again if the command
+        // does not fit.
+        let start = events.len();
+        if let Err(e) = envelopes
+            .iter()
+            .try_for_each(|e| e.to_event().map(|s| events.push(s)))
+        {
+            events.truncate(start);
+            decisions.push(Decision::Invalid(e));
+            continue;
+        }
+        let stored = &events[start..];
         // Encoded here for the byte limit (which only matters with more than
         // one command in the turn) and for a routed caller's reply: once.
-        let encoded = if live.len() > 1 || c.routed {
+        let encoded = if several || c.routed {
             let encoded: Result<Vec<Bytes>, Error> = stored
                 .iter()
                 .map(|e| e.to_json_bytes().map(Bytes::from))
@@ -465,6 +492,7 @@ fn decide<A: Aggregate>(
             match encoded {
                 Ok(b) => Some(b),
                 Err(e) => {
+                    events.truncate(start);
                     decisions.push(Decision::Invalid(e));
                     continue;
                 }
@@ -473,9 +501,8 @@ fn decide<A: Aggregate>(
             None
         };
         let size: usize = encoded.iter().flatten().map(Bytes::len).sum();
-        if !events.is_empty()
-            && (events.len() + stored.len() > limits.max_events || bytes + size > limits.max_bytes)
-        {
+        if start > 0 && (events.len() > limits.max_events || bytes + size > limits.max_bytes) {
+            events.truncate(start);
             stop = i;
             break;
         }
@@ -484,8 +511,9 @@ fn decide<A: Aggregate>(
             act.state.apply(&e.event);
         }
         act.version = next_version;
-        events.extend(stored);
-        writers.insert(c.envelope.command_id.clone(), i);
+        if several {
+            writers.insert(c.envelope.command_id.clone(), i);
+        }
         decisions.push(Decision::Events(Written {
             events: envelopes,
             encoded: encoded.filter(|_| c.routed).map(Arc::from),

@@ -213,7 +213,7 @@ impl<C> CommandEnvelope<C> {
 
     /// The metadata every event caused by this command carries.
     pub fn event_metadata(&self) -> Metadata {
-        Metadata::caused_by(self.command_id.as_str(), &self.metadata)
+        Metadata::caused_by_shared(self.command_id.shared(), &self.metadata)
     }
 
     /// Stamps typed events decided for this command as the versions after
@@ -226,7 +226,18 @@ impl<C> CommandEnvelope<C> {
         current_version: u64,
         events: Vec<E>,
     ) -> Vec<EventEnvelope<E>> {
-        let metadata = self.event_metadata();
+        Self::envelopes_with(actor_id, current_version, events, self.event_metadata())
+    }
+
+    /// [`CommandEnvelope::envelopes`] with the events' metadata given (the
+    /// command's [`CommandEnvelope::event_metadata`] and whatever a writer
+    /// adds to it): every event shares it.
+    pub fn envelopes_with<E: DomainEvent>(
+        actor_id: &ActorId,
+        current_version: u64,
+        events: Vec<E>,
+        metadata: Metadata,
+    ) -> Vec<EventEnvelope<E>> {
         let timestamp = Timestamp::now();
         events
             .into_iter()

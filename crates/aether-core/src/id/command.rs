@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use uuid::Uuid;
-
 use super::InvalidId;
 
 /// The id of a command: chosen by the caller, or a fresh UUID v7.
@@ -49,11 +47,16 @@ impl CommandId {
         Ok(Self(Arc::from(id)))
     }
 
+    /// The id as a shared string (metadata values taken from it share it).
+    pub(crate) fn shared(&self) -> &Arc<str> {
+        &self.0
+    }
+
     /// A fresh, time-ordered (UUID v7) command id.
     pub fn random() -> Self {
         let mut buf = [0u8; 36];
         Self(Arc::from(
-            &*Uuid::now_v7().hyphenated().encode_lower(&mut buf),
+            &*super::uuid7::now_v7().hyphenated().encode_lower(&mut buf),
         ))
     }
 

@@ -20,7 +20,7 @@ pub struct EventId(Uuid);
 impl EventId {
     /// A new, time-ordered (UUID v7) event id.
     pub fn new() -> Self {
-        Self(Uuid::now_v7())
+        Self(super::uuid7::now_v7())
     }
 
     /// Wraps an existing UUID.

@@ -71,6 +71,7 @@ mod actor;
 mod command;
 mod event;
 mod node;
+mod uuid7;
 
 pub use actor::ActorId;
 pub use command::CommandId;

@@ -1,0 +1,53 @@
+//! [`TypeMetrics`]: the metric handles of one actor type, made once when the
+//! type is registered, so the hot path records without building and hashing
+//! a metric key per command. (Install the `metrics` recorder before starting
+//! the system: handles made before it record nowhere.)
+
+use metrics::{Counter, Histogram};
+
+/// How a command ended, for `aether_runtime_commands_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    Ok = 0,
+    Deduplicated = 1,
+    Rejected = 2,
+    Unknown = 3,
+    Failed = 4,
+}
+
+const ENDED: [&str; 5] = ["ok", "deduplicated", "rejected", "unknown", "failed"];
+
+/// The hot metric handles of one actor type.
+#[derive(Debug)]
+pub(crate) struct TypeMetrics {
+    commands: [Counter; 5],
+    tells: [Counter; 5],
+    pub(crate) turn_seconds: Histogram,
+    pub(crate) batch_commands: Histogram,
+    pub(crate) commits: Counter,
+    pub(crate) activations: Counter,
+    pub(crate) activation_seconds: Histogram,
+}
+
+impl TypeMetrics {
+    pub(crate) fn new(actor_type: &'static str) -> Self {
+        let each = |name: &'static str| {
+            ENDED.map(|outcome| metrics::counter!(name, "type" => actor_type, "outcome" => outcome))
+        };
+        Self {
+            commands: each("aether_runtime_commands_total"),
+            tells: each("aether_runtime_tells_total"),
+            turn_seconds: metrics::histogram!("aether_runtime_turn_seconds", "type" => actor_type),
+            batch_commands: metrics::histogram!("aether_runtime_batch_commands", "type" => actor_type),
+            commits: metrics::counter!("aether_runtime_commits_total", "type" => actor_type),
+            activations: metrics::counter!("aether_runtime_activations_total", "type" => actor_type),
+            activation_seconds: metrics::histogram!("aether_runtime_activation_seconds", "type" => actor_type),
+        }
+    }
+
+    /// Counts one ask (`asked`) or tell that ended so.
+    pub(crate) fn ended(&self, asked: bool, how: Ended) {
+        let counters = if asked { &self.commands } else { &self.tells };
+        counters[how as usize].increment(1);
+    }
+}
