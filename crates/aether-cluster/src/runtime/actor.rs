@@ -1,270 +1,158 @@
-//! One activation of an actor, from start to end: [`dispatch`] queues a
-//! message, starting the actor's task if it is not active; the task loads
-//! the actor once, then takes its mailbox in turns (group commit, see
-//! `turn.rs`), answers queries between them, and passivates when idle,
-//! evicted or shut down.
+//! Running an actor. Its runner (the sender of a message that found it at
+//! rest, or a task started for its queue; see `cell.rs`) takes its state
+//! from the cell, loads it once, takes messages in turns (group commit, see
+//! `turn.rs`), answers queries between them, and puts the state back when
+//! the queue is empty. Passivation (idle, evicted, handed on) and shutdown
+//! take the state for good: snapshot, leave the table.
+//!
+//! A runner that is dropped before it put the state back (its caller gave
+//! up mid-turn, or the aggregate panicked) leaves the state to be reloaded
+//! from the log and hands the queue to a task: the outcome of a turn cut
+//! short is unknown to its callers (`Timeout`), and the log settles it.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use aether_core::aggregate::{Aggregate, EventEnvelope};
-use aether_core::{ActorId, CommandId};
-use dashmap::mapref::entry::Entry;
+use aether_core::ActorId;
+use aether_core::aggregate::Aggregate;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::control::Control;
+use super::cell::{Cell, Recalled, Rest};
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
-use super::host::{Host, Slot};
-use super::mailbox::{Full, Mailbox};
-use super::message::{CommandMsg, Msg, Refusal};
+use super::host::{Actors, Host};
+use super::message::{CommandMsg, CommandResult, Msg, Responder};
 use super::permits::Priority;
 use super::state::Activation;
 
-/// Queues `msg` for actor `id` of `host`'s type, activating it if it is not
-/// active: the first message creates its mailbox and spawns its task (which
-/// loads it once, however many messages queue meanwhile). Never waits: a
-/// full mailbox or a shutdown hands the message back.
-///
-/// Messages are only ever queued while holding the table's lock for `id`
-/// (shared), and an actor leaves the table only under the same lock
-/// (exclusive) and with an empty mailbox, so nothing is queued into a
-/// mailbox nobody reads.
-pub(crate) fn dispatch<A: Aggregate>(
-    host: &Arc<Host<A>>,
-    id: &ActorId,
-    msg: Msg<A>,
-) -> Result<(), (Msg<A>, Refusal)> {
-    if host.node.is_shutting_down() {
-        return Err((msg, Refusal::ShuttingDown));
-    }
-    let mut msg = msg;
-    loop {
-        if let Some(slot) = host.slots.get(id) {
-            match slot.mailbox.try_send(msg) {
-                Ok(()) => return Ok(()),
-                Err((m, Full::Full)) => return Err((m, Refusal::Full)),
-                Err((m, Full::Closed)) => {
-                    // Its task died (a panic in the aggregate): replace it.
-                    msg = m;
-                    let generation = slot.generation;
-                    drop(slot);
-                    host.slots.remove_if(id, |_, s| s.generation == generation);
-                    continue;
-                }
-            }
-        }
-        let vacant = match host.slots.entry(id.clone()) {
-            Entry::Occupied(_) => continue,
-            Entry::Vacant(v) => v,
-        };
-        // Checked under the lock: a shutdown that started since must not see
-        // a new activation appear after it drained the table.
-        if host.node.is_shutting_down() {
-            return Err((msg, Refusal::ShuttingDown));
-        }
-        let priority = msg.priority();
-        let mailbox = Arc::new(Mailbox::new(host.config.mailbox));
-        if let Err((m, _)) = mailbox.try_send(msg) {
-            // Cannot happen (capacity ≥ 1, open); hand it back.
-            return Err((m, Refusal::Full));
-        }
-        let generation = host.node.next_generation();
-        let control = Arc::new(Control::default());
-        vacant.insert(Slot {
-            mailbox: mailbox.clone(),
-            generation,
-            control: control.clone(),
-        });
-        host.node.task_started();
-        tokio::spawn(run(
-            host.clone(),
-            id.clone(),
-            generation,
-            control.clone(),
-            mailbox,
-            priority,
-        ));
-        activated(host, id, &control);
-        return Ok(());
-    }
-}
-
-/// Puts a new activation into the node's LRU and tells the least recently
-/// used actors to passivate if the node is over its limit.
-fn activated<A: Aggregate>(host: &Host<A>, id: &ActorId, control: &Arc<Control>) {
-    let victims = {
-        let mut lru = host.node.lru();
-        lru.touch(host.key(id), control);
-        lru.over(host.node.config.max_active)
-    };
-    for v in victims {
-        metrics::counter!("aether_runtime_evictions_total").increment(1);
-        v.evict();
-    }
-}
-
-/// Runs one activation until it passivates or the system shuts down.
-pub(crate) async fn run<A: Aggregate>(
-    host: Arc<Host<A>>,
-    id: ActorId,
-    generation: u64,
-    control: Arc<Control>,
-    rx: Arc<Mailbox<Msg<A>>>,
-    priority: Priority,
-) {
-    let span = tracing::debug_span!("aether.runtime.actor", r#type = A::TYPE, actor = %id);
-    let exit = Exit {
-        host: host.clone(),
-        id: id.clone(),
-        generation,
-        control: control.clone(),
-    };
-    let shutdown = host.node.shutdown.subscribe();
-    let mut actor = Actor {
-        idle: host.config.passivation.idle,
-        idle_timer: Box::pin(tokio::time::sleep(host.config.passivation.idle)),
-        host,
-        id,
-        generation,
-        control,
-        rx,
-        backlog: VecDeque::new(),
-        activation: None,
-        outcomes: VecDeque::new(),
-        shutdown,
-    };
-    actor.run(priority).instrument(span).await;
-    drop(exit);
-}
-
-/// Cleans up after an activation however its task ends (a panic in the
-/// aggregate included): the table entry (if still its own), the LRU entry,
-/// the node's task count.
-struct Exit<A: Aggregate> {
-    host: Arc<Host<A>>,
-    id: ActorId,
-    generation: u64,
-    control: Arc<Control>,
-}
-
-impl<A: Aggregate> Drop for Exit<A> {
-    fn drop(&mut self) {
-        let generation = self.generation;
-        self.host
-            .slots
-            .remove_if(&self.id, |_, s| s.generation == generation);
-        self.host
-            .node
-            .lru()
-            .remove(&self.host.key(&self.id), &self.control);
-        self.host.node.task_ended();
-    }
-}
-
-/// What the actor waits for next.
-enum Next<A: Aggregate> {
-    Msg(Msg<A>),
-    /// Idle too long, or told to passivate.
-    Passivate(&'static str),
-    Shutdown,
-}
-
-/// A retried command's outcome read from the log: its id, its last
-/// version, its events.
-pub(crate) type Recalled<A> = (CommandId, u64, Vec<EventEnvelope<<A as Aggregate>::Event>>);
-
+/// An actor while somebody runs it.
 pub(crate) struct Actor<A: Aggregate> {
     pub(crate) host: Arc<Host<A>>,
+    pub(crate) cell: Arc<Cell<A>>,
     pub(crate) id: ActorId,
-    generation: u64,
-    control: Arc<Control>,
-    rx: Arc<Mailbox<Msg<A>>>,
-    /// Messages taken from the mailbox and not handled yet (commands a turn
-    /// left for the next one, a query that ended a turn), in order.
+    /// Messages taken from the queue and not handled yet (commands a turn
+    /// left for the next one, a query that ended a turn's run), in order.
     pub(crate) backlog: VecDeque<Msg<A>>,
     /// `None` until loaded, and again after a failed commit (the state may
     /// hold events that were not stored: it is reloaded before the next turn).
     pub(crate) activation: Option<Activation<A>>,
-    /// The outcomes of retried commands read from the log lately (id, last
-    /// version, events), oldest first; empty (no allocation) until a retry.
+    /// The outcomes of retried commands read from the log lately.
     pub(crate) outcomes: VecDeque<Recalled<A>>,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-    idle: std::time::Duration,
-    /// Fires at the earliest moment the actor may have been idle long
-    /// enough.
-    idle_timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// The result of the command of a sender that runs the actor itself.
+    pub(crate) inline: Option<CommandResult<A>>,
+    /// The aggregate panicked applying an event: its state is reloaded once
+    /// the turn is over.
+    pub(crate) reload_after_turn: bool,
+    /// Put back or gone for good: nothing for `Drop` to recover.
+    done: bool,
+}
+
+/// Why an actor leaves its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leave {
+    /// Passivation: only once nothing is queued.
+    Passivate(&'static str),
+    /// Shutdown: what is queued is answered `ShuttingDown`.
+    Shutdown,
 }
 
 impl<A: Aggregate> Actor<A> {
-    async fn run(&mut self, first: Priority) {
-        self.host.metrics.activations.increment(1);
-        if !self.ensure_loaded(first).await {
-            return;
+    fn take(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) -> Self {
+        Self {
+            id: cell.id.clone(),
+            host,
+            cell,
+            backlog: VecDeque::new(),
+            activation: rest.activation,
+            outcomes: rest.outcomes,
+            inline: None,
+            reload_after_turn: false,
+            done: false,
         }
+    }
+
+    fn rest(&mut self) -> Rest<A> {
+        Rest {
+            activation: self.activation.take(),
+            outcomes: std::mem::take(&mut self.outcomes),
+        }
+    }
+
+    /// The next message, from the backlog, then the queue. With nothing
+    /// left, the state goes back into the cell (`None`), unless the actor
+    /// must leave (`Some(Err)`).
+    fn next(&mut self) -> Option<Result<Msg<A>, Leave>> {
+        if self.host.node.is_shutting_down() {
+            return Some(Err(Leave::Shutdown));
+        }
+        if let Some(m) = self.backlog.pop_front() {
+            return Some(Ok(m));
+        }
+        let cell = self.cell.clone();
+        let mut st = cell.lock();
+        if let Some(m) = st.queue.pop_front() {
+            if st.queue.is_empty() && st.queue.capacity() > 16 {
+                st.queue.shrink_to(16);
+            }
+            return Some(Ok(m));
+        }
+        if st.evict {
+            return Some(Err(Leave::Passivate("evicted")));
+        }
+        st.rest = Some(self.rest());
+        self.done = true;
+        None
+    }
+
+    /// Takes messages until there are none, then puts the state back (or
+    /// leaves, when told to).
+    async fn drain(mut self) {
         loop {
-            match self.next().await {
-                Next::Msg(msg) => {
-                    if !self.handle(msg).await {
-                        return;
-                    }
-                    if self.control.is_evicted() && self.try_passivate("evicted").await {
-                        return;
-                    }
-                }
-                Next::Passivate(reason) => {
-                    if self.try_passivate(reason).await {
+            match self.next() {
+                None => return,
+                Some(Ok(m)) => {
+                    if !self.handle(m).await {
                         return;
                     }
                 }
-                Next::Shutdown => return self.stop().await,
+                Some(Err(why)) => return self.leave(why).await,
             }
         }
     }
 
-    async fn next(&mut self) -> Next<A> {
-        if let Some(m) = self.backlog.pop_front() {
-            return Next::Msg(m);
+    /// After a sender ran its own message: back to rest, or on to a task
+    /// for what was queued meanwhile (the sender does not wait for others'
+    /// commands), or out.
+    fn release(mut self) {
+        if self.host.node.is_shutting_down() {
+            return spawn(self.leave(Leave::Shutdown));
         }
-        if *self.shutdown.borrow() {
-            return Next::Shutdown;
+        if !self.backlog.is_empty() {
+            return spawn(self.drain());
         }
-        // One timer for the activation's life, moved on only when it fires
-        // early: a timer set up and torn down per message costs a wake-up
-        // of the runtime's driver.
-        let idle_since = Instant::now();
-        loop {
-            tokio::select! {
-                biased;
-                _ = self.shutdown.changed() => return Next::Shutdown,
-                m = self.rx.recv() => return match m {
-                    Some(m) => Next::Msg(m),
-                    // Only the table holds the sender: gone means removed.
-                    None => Next::Shutdown,
-                },
-                _ = self.control.notify.notified() => return Next::Passivate("evicted"),
-                _ = &mut self.idle_timer => {
-                    let due = idle_since + self.idle;
-                    if Instant::now() >= due {
-                        return Next::Passivate("idle");
-                    }
-                    self.idle_timer.as_mut().reset(due);
-                }
-            }
+        let cell = self.cell.clone();
+        let mut st = cell.lock();
+        if !st.queue.is_empty() {
+            drop(st);
+            return spawn(self.drain());
         }
+        if st.evict {
+            drop(st);
+            return spawn(self.leave(Leave::Passivate("evicted")));
+        }
+        st.rest = Some(self.rest());
+        self.done = true;
     }
 
     /// Loads the actor if it is not loaded. On failure, every message taken
-    /// or queued so far is answered (nothing was applied) and the activation
-    /// ends (the next message starts a fresh one, with a fresh load).
+    /// or queued so far is answered (nothing was applied) and the actor
+    /// leaves the table (the next message starts a fresh activation).
     async fn ensure_loaded(&mut self, priority: Priority) -> bool {
         if self.activation.is_some() {
             return true;
         }
         let started = Instant::now();
         let permit = self.host.node.permits.acquire(priority).await;
-        // Boxed (as are turns and snapshots): an idle actor's task then holds
-        // only what waiting for its next message needs.
         let loaded = Box::pin(Activation::load(&self.host, &self.id)).await;
         drop(permit);
         self.host
@@ -285,9 +173,8 @@ impl<A: Aggregate> Actor<A> {
                 tracing::warn!(error = %e, "loading the actor failed");
                 metrics::counter!("aether_runtime_load_failures_total", "type" => A::TYPE)
                     .increment(1);
-                self.leave_table();
                 let message = format!("loading actor {:?} failed: {e}", self.id.as_str());
-                while let Some(m) = self.take_any() {
+                let left = self.close(|m| {
                     refuse(
                         m,
                         |command| AskError::Unavailable {
@@ -297,19 +184,20 @@ impl<A: Aggregate> Actor<A> {
                         RuntimeErrorKind::Unavailable,
                         &message,
                     );
+                });
+                if left {
+                    self.host.node.deactivated();
                 }
                 false
             }
         }
     }
 
-    /// Handles one message; `false` when the activation must end (its
-    /// reload failed).
-    async fn handle(&mut self, msg: Msg<A>) -> bool {
+    /// Handles one message; `false` when the actor left (its load failed).
+    pub(crate) async fn handle(&mut self, msg: Msg<A>) -> bool {
         if !self.ensure_loaded(msg.priority()).await {
-            // The message was not taken from the queue yet when loading
-            // failed: answer it too.
-            refuse(
+            // Not queued any more when loading failed: answer it too.
+            self.inline = refuse(
                 msg,
                 |command| AskError::Unavailable {
                     command,
@@ -343,8 +231,10 @@ impl<A: Aggregate> Actor<A> {
             }
             Msg::Command(first) => {
                 let batch = self.collect(*first);
-                self.touch();
-                Box::pin(self.turn(batch)).await;
+                self.turn(batch).await;
+                if std::mem::take(&mut self.reload_after_turn) {
+                    self.activation = None;
+                }
             }
         }
         true
@@ -355,101 +245,93 @@ impl<A: Aggregate> Actor<A> {
     fn collect(&mut self, first: CommandMsg<A>) -> Vec<CommandMsg<A>> {
         let max = self.host.config.group_commit.max_commands;
         let mut batch = vec![first];
-        while batch.len() < max {
-            let next = match self.backlog.pop_front() {
-                Some(m) => Some(m),
-                None => self.rx.try_recv(),
-            };
-            match next {
-                Some(Msg::Command(c)) => batch.push(*c),
-                Some(q @ Msg::Query(_)) => {
-                    self.backlog.push_front(q);
-                    break;
-                }
-                None => break,
+        while batch.len() < max
+            && let Some(Msg::Command(_)) = self.backlog.front()
+            && let Some(Msg::Command(c)) = self.backlog.pop_front()
+        {
+            batch.push(*c);
+        }
+        if batch.len() < max && self.backlog.is_empty() {
+            let mut st = self.cell.lock();
+            while batch.len() < max
+                && let Some(Msg::Command(_)) = st.queue.front()
+                && let Some(Msg::Command(c)) = st.queue.pop_front()
+            {
+                batch.push(*c);
             }
         }
         batch
     }
 
-    fn touch(&self) {
-        self.host
-            .node
-            .lru()
-            .touch(self.host.key(&self.id), &self.control);
+    /// Leaves the table now: no message can be queued from here on, and
+    /// `each` answers those that were (and the backlog). Returns whether
+    /// this activation is the one that left (count it gone when done).
+    fn close(&mut self, each: impl Fn(Msg<A>)) -> bool {
+        let queued: Vec<Msg<A>> = {
+            let mut st = self.cell.lock();
+            st.closed = true;
+            st.queue.drain(..).collect()
+        };
+        let left = self.leave_table();
+        for m in self.backlog.drain(..).chain(queued) {
+            each(m);
+        }
+        self.done = true;
+        left
     }
 
-    /// The next message queued anywhere (backlog first), without waiting.
-    fn take_any(&mut self) -> Option<Msg<A>> {
-        self.backlog.pop_front().or_else(|| self.rx.try_recv())
-    }
-
-    /// Leaves the activation table (if still in it) and closes the mailbox:
-    /// from here on messages for this actor start a new activation.
-    fn leave_table(&mut self) {
-        let generation = self.generation;
+    /// Takes the cell out of the table (if it is still there).
+    fn leave_table(&self) -> bool {
+        let cell = &self.cell;
         self.host
             .slots
-            .remove_if(&self.id, |_, s| s.generation == generation);
-        self.rx.close();
+            .remove_if(&self.id, |_, c| Arc::ptr_eq(c, cell))
+            .is_some()
     }
 
-    /// Passivates if nothing waits: snapshots if enough events were
-    /// committed since the last snapshot, then leaves the table, but only
-    /// while the mailbox is still empty (checked under the table's lock, so
-    /// no message can slip in). Returns whether it passivated.
-    async fn try_passivate(&mut self, reason: &'static str) -> bool {
-        if !self.backlog.is_empty() || !self.rx.is_empty() {
-            return false;
+    /// Leaves the node: on shutdown at once (what is queued is answered
+    /// `ShuttingDown`), then the snapshot if behind; on passivation, the
+    /// snapshot first, then out only if nothing was queued meanwhile (else
+    /// it runs those first and tries again when idle).
+    async fn leave(mut self, why: Leave) {
+        match why {
+            Leave::Shutdown => {
+                let left = self.close(|m| {
+                    refuse(
+                        m,
+                        |command| AskError::ShuttingDown { command },
+                        RuntimeErrorKind::ShuttingDown,
+                        "the actor system is shutting down",
+                    );
+                });
+                // Gone once its snapshot is taken: the shutdown waits for it.
+                self.snapshot_if_behind().await;
+                if left {
+                    self.host.node.deactivated();
+                }
+            }
+            Leave::Passivate(reason) => {
+                self.snapshot_if_behind().await;
+                let left = {
+                    let mut st = self.cell.lock();
+                    let empty = st.queue.is_empty() && self.backlog.is_empty();
+                    if empty {
+                        st.closed = true;
+                    }
+                    empty
+                };
+                if !left {
+                    return Box::pin(self.drain()).await;
+                }
+                self.done = true;
+                if self.leave_table() {
+                    self.host.node.deactivated();
+                }
+                metrics::counter!("aether_runtime_passivations_total", "type" => A::TYPE, "reason" => reason)
+                    .increment(1);
+                tracing::debug!(actor = %self.id, reason, "passivated");
+            }
         }
-        self.snapshot_if_behind().await;
-        let generation = self.generation;
-        let rx = &self.rx;
-        let left = self
-            .host
-            .slots
-            .remove_if(&self.id, |_, s| s.generation == generation && rx.is_empty())
-            .is_some();
-        if !left {
-            return false;
-        }
-        self.rx.close();
-        // Nothing can be queued once the entry is gone; hand on anything that
-        // raced in regardless.
-        while let Some(m) = self.rx.try_recv() {
-            self.forward(m);
-        }
-        metrics::counter!("aether_runtime_passivations_total", "type" => A::TYPE, "reason" => reason)
-            .increment(1);
-        tracing::debug!(reason, "passivated");
-        true
-    }
-
-    /// Sends `m` on to the actor's next activation.
-    fn forward(&self, m: Msg<A>) {
-        if let Err((m, _)) = dispatch(&self.host, &self.id, m) {
-            refuse(
-                m,
-                |command| AskError::ShuttingDown { command },
-                RuntimeErrorKind::ShuttingDown,
-                "the actor system is shutting down",
-            );
-        }
-    }
-
-    /// Shutdown: leave the table, answer everything queued with
-    /// `ShuttingDown` (not applied), snapshot if behind.
-    async fn stop(&mut self) {
-        self.leave_table();
-        while let Some(m) = self.take_any() {
-            refuse(
-                m,
-                |command| AskError::ShuttingDown { command },
-                RuntimeErrorKind::ShuttingDown,
-                "the actor system is shutting down",
-            );
-        }
-        self.snapshot_if_behind().await;
     }
 
     /// The snapshot on passivation: when `snapshot_after` events or more
@@ -468,70 +350,188 @@ impl<A: Aggregate> Actor<A> {
     }
 }
 
+impl<A: Aggregate> Drop for Actor<A> {
+    /// A runner cut short (its future dropped mid-turn, or a panic): the
+    /// state may not match the log, so the next runner reloads it; what is
+    /// queued goes to a task.
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let rest = Rest {
+            activation: None,
+            outcomes: std::mem::take(&mut self.outcomes),
+        };
+        let backlog = std::mem::take(&mut self.backlog);
+        let mut st = self.cell.lock();
+        if st.closed {
+            return;
+        }
+        for m in backlog.into_iter().rev() {
+            st.queue.push_front(m);
+        }
+        if st.queue.is_empty() || tokio::runtime::Handle::try_current().is_err() {
+            st.rest = Some(rest);
+            return;
+        }
+        drop(st);
+        let runner = Actor::take(self.host.clone(), self.cell.clone(), rest);
+        spawn(runner.drain());
+    }
+}
+
+fn spawn(f: impl Future<Output = ()> + Send + 'static) {
+    tokio::spawn(f);
+}
+
+/// Runs an actor found at rest with its sender's message `msg`, in the
+/// sender's task; returns the result of the message if it was a command
+/// the sender waits for (`Responder::Inline`).
+pub(crate) async fn run_inline<A: Aggregate>(
+    host: &Arc<Host<A>>,
+    cell: Arc<Cell<A>>,
+    rest: Rest<A>,
+    msg: Msg<A>,
+) -> Option<CommandResult<A>> {
+    let mut actor = Actor::take(host.clone(), cell, rest);
+    if !actor.handle(msg).await {
+        return actor.inline.take();
+    }
+    let result = actor.inline.take();
+    actor.release();
+    result
+}
+
+/// Starts a task that runs the actor of `cell` from `rest` until its queue
+/// is empty.
+pub(crate) fn spawn_runner<A: Aggregate>(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) {
+    let span = tracing::debug_span!("aether.runtime.actor", r#type = A::TYPE, actor = %cell.id);
+    let runner = Actor::take(host, cell, rest);
+    spawn(runner.drain().instrument(span));
+}
+
+/// Tells the actor of `cell` to passivate as soon as it is idle (at once if
+/// it is at rest).
+pub(crate) fn evict<A: Aggregate>(host: &Arc<Host<A>>, cell: &Arc<Cell<A>>) {
+    let rest = {
+        let mut st = cell.lock();
+        if st.closed {
+            return;
+        }
+        st.evict = true;
+        st.rest.take()
+    };
+    if let Some(rest) = rest {
+        let actor = Actor::take(host.clone(), cell.clone(), rest);
+        spawn(actor.leave(Leave::Passivate("evicted")));
+    }
+}
+
 /// Answers a message that will not run: a command gets `ask_error(command)`
-/// (it was not applied), a query the runtime error `kind`.
+/// (it was not applied), a query the runtime error `kind`. The error of a
+/// command whose sender runs the actor itself is returned, for it.
 pub(crate) fn refuse<A: Aggregate>(
     msg: Msg<A>,
     ask_error: impl FnOnce(Box<aether_core::aggregate::CommandEnvelope<A::Command>>) -> AskError<A>,
     kind: RuntimeErrorKind,
     message: &str,
-) {
+) -> Option<CommandResult<A>> {
     match msg {
-        Msg::Command(c) => {
-            if let Some(reply) = c.reply {
+        Msg::Command(c) => match c.reply {
+            Some(Responder::Channel(reply)) => {
                 let _ = reply.send(Err(ask_error(Box::new(c.envelope))));
+                None
             }
+            Some(Responder::Inline) => Some(Err(ask_error(Box::new(c.envelope)))),
+            None => None,
+        },
+        Msg::Query(q) => {
+            (q.answer)(Err(RuntimeError::new(kind, message)));
+            None
         }
-        Msg::Query(q) => (q.answer)(Err(RuntimeError::new(kind, message))),
     }
 }
 
-#[cfg(test)]
-mod size_probe {
-    use std::sync::Arc;
-
-    /// An idle actor's task holds its `run` future: keep it small (turns,
-    /// loads and snapshots are boxed while they run).
-    #[test]
-    fn an_idle_actor_task_stays_small() {
-        let node = Arc::new(super::super::node::Node::new(Default::default(), None));
-        let host = Arc::new(super::Host::<Probe>::new(
-            0,
-            Default::default(),
-            Arc::new(aether_store_memory::InMemoryEventStore::new()),
-            None,
-            node,
-        ));
-        let rx = Arc::new(super::Mailbox::new(1));
-        let f = super::run(
-            host,
-            aether_core::ActorId::new("probe-1").unwrap(),
-            0,
-            Arc::new(super::Control::default()),
-            rx,
-            super::Priority::Caller,
-        );
-        let size = std::mem::size_of_val(&f);
-        assert!(size < 1_500, "the run future is {size} bytes");
+impl<A: Aggregate> Actors for Host<A> {
+    fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> Vec<ActorId> {
+        let picked: Vec<Arc<Cell<A>>> = self
+            .slots
+            .iter()
+            .filter(|c| pick(c.key()))
+            .map(|c| c.value().clone())
+            .collect();
+        let ids = picked.iter().map(|c| c.id.clone()).collect();
+        if let Some(host) = picked.first().and_then(|c| c.host.upgrade()) {
+            for cell in &picked {
+                evict(&host, cell);
+            }
+        }
+        ids
     }
 
-    #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-    struct Probe;
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-    struct Ev;
-    impl aether_core::aggregate::DomainEvent for Ev {
-        fn event_type(&self) -> &'static str {
-            "Ev"
+    fn evict_these(&self, ids: &mut Vec<ActorId>) {
+        ids.retain(|id| match self.cell(id) {
+            Some(cell) => {
+                if let Some(host) = cell.host.upgrade() {
+                    evict(&host, &cell);
+                }
+                true
+            }
+            None => false,
+        });
+    }
+
+    fn active(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn ids(&self) -> Vec<ActorId> {
+        self.slots.iter().map(|s| s.key().clone()).collect()
+    }
+
+    fn sweep(&self, now: u64) {
+        let idle = u64::try_from(self.config.passivation.idle.as_millis()).unwrap_or(u64::MAX);
+        let Some(before) = now.checked_sub(idle) else {
+            return;
+        };
+        let idle: Vec<Arc<Cell<A>>> = self
+            .slots
+            .iter()
+            .filter(|c| c.last_used() < before)
+            .map(|c| c.value().clone())
+            .collect();
+        let Some(host) = idle.first().and_then(|c| c.host.upgrade()) else {
+            return;
+        };
+        for cell in idle {
+            let rest = {
+                let mut st = cell.lock();
+                if st.closed || !st.queue.is_empty() || cell.last_used() >= before {
+                    continue;
+                }
+                st.rest.take()
+            };
+            // Someone runs it: it is not idle.
+            if let Some(rest) = rest {
+                let actor = Actor::take(host.clone(), cell, rest);
+                spawn(actor.leave(Leave::Passivate("idle")));
+            }
         }
     }
-    impl aether_core::aggregate::Aggregate for Probe {
-        const TYPE: &'static str = "probe";
-        type Command = u8;
-        type Event = Ev;
-        type Error = std::convert::Infallible;
-        fn handle(&self, _: &u8) -> Result<Vec<Ev>, Self::Error> {
-            Ok(vec![])
+
+    fn stop_all(&self) {
+        let cells: Vec<Arc<Cell<A>>> = self.slots.iter().map(|c| c.value().clone()).collect();
+        let Some(host) = cells.first().and_then(|c| c.host.upgrade()) else {
+            return;
+        };
+        for cell in cells {
+            let rest = cell.lock().rest.take();
+            // Running: its runner sees the shutdown when it looks for its
+            // next message.
+            if let Some(rest) = rest {
+                let actor = Actor::take(host.clone(), cell, rest);
+                spawn(actor.leave(Leave::Shutdown));
+            }
         }
-        fn apply(&mut self, _: &Ev) {}
     }
 }

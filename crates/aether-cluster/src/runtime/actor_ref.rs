@@ -133,8 +133,10 @@ impl<A: Aggregate> ActorRef<A> {
     /// again on the next message). Does nothing if it is not active on this
     /// node.
     pub fn passivate(&self) {
-        if let Some(host) = self.entry.host() {
-            host.passivate(&self.id);
+        if let Some(host) = self.entry.host()
+            && let Some(cell) = host.cell(&self.id)
+        {
+            super::actor::evict(host, &cell);
         }
     }
 

@@ -50,7 +50,6 @@ pub(crate) struct Stores {
 pub(crate) struct Start<'a> {
     pub(crate) stores: &'a Stores,
     pub(crate) node: &'a Arc<Node>,
-    pub(crate) index: u32,
     /// How calls reach the node serving an actor (`None` on one node).
     pub(crate) route: Option<&'a Arc<Route>>,
 }
@@ -136,20 +135,16 @@ impl<P> ActorSystemBuilder<P> {
         route: Option<&Arc<Route>>,
     ) -> Result<HashMap<TypeId, Registered>, RuntimeError> {
         let mut types = HashMap::new();
-        for (i, (type_id, name, register)) in registrations.into_iter().enumerate() {
+        for (type_id, name, register) in registrations {
             if types.contains_key(&type_id) {
                 return Err(RuntimeError::new(
                     RuntimeErrorKind::NotRegistered,
                     format!("aggregate type {name:?} is registered twice"),
                 ));
             }
-            let index = u32::try_from(i).map_err(|_| {
-                RuntimeError::new(RuntimeErrorKind::InvalidConfig, "too many actor types")
-            })?;
             let start = Start {
                 stores,
                 node,
-                index,
                 route,
             };
             types.insert(type_id, register(&start)?);
@@ -241,6 +236,7 @@ fn here<A: Aggregate>(config: ActorConfig) -> Register {
             entry,
             actors: Some(host),
             serve: None,
+            idle: config.passivation.idle,
         })
     })
 }
@@ -273,6 +269,7 @@ pub(crate) fn routed<A: Routable>(config: ActorConfig) -> Register {
             name: A::TYPE,
             entry,
             actors: host.clone().map(|h| h as Arc<dyn Actors>),
+            idle: config.passivation.idle,
             serve: host.map(|host| Arc::new(Served { host }) as Arc<dyn Serve>),
         })
     })
@@ -286,7 +283,6 @@ fn new_host<A: Aggregate>(start: &Start<'_>, config: ActorConfig) -> Result<Host
         )
     })?;
     Ok(Host::new(
-        start.index,
         config,
         events,
         start.stores.snapshots.clone(),

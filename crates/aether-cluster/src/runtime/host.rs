@@ -1,6 +1,6 @@
 //! [`Host`]: one registered actor type on one node: its stores, its
-//! settings and its activation table (one mailbox and task per active
-//! actor). Messages reach an actor through `actor::dispatch`.
+//! settings and its table of active actors ([`Cell`]s). Messages reach an
+//! actor through `cell::dispatch`.
 
 use std::sync::Arc;
 
@@ -8,31 +8,19 @@ use aether_core::aggregate::{Aggregate, SnapshotPolicy, UpcasterChain};
 use aether_core::{ActorId, DynEventStore, DynSnapshotStore};
 use dashmap::DashMap;
 
+use super::cell::Cell;
 use super::config::ActorConfig;
-use super::control::Control;
-use super::lru::Key;
-use super::mailbox::Mailbox;
-use super::message::Msg;
 use super::node::Node;
 use super::type_metrics::TypeMetrics;
 
-/// An active actor: its mailbox and the signals of its task.
-#[derive(Debug)]
-pub(crate) struct Slot<A: Aggregate> {
-    pub(crate) mailbox: Arc<Mailbox<Msg<A>>>,
-    pub(crate) generation: u64,
-    pub(crate) control: Arc<Control>,
-}
-
 /// One actor type on this node.
 pub(crate) struct Host<A: Aggregate> {
-    pub(crate) type_index: u32,
     pub(crate) config: ActorConfig,
     pub(crate) snapshot_policy: SnapshotPolicy,
     pub(crate) upcasters: UpcasterChain,
     pub(crate) store: Arc<dyn DynEventStore>,
     pub(crate) snapshots: Option<Arc<dyn DynSnapshotStore>>,
-    pub(crate) slots: DashMap<ActorId, Slot<A>, foldhash::fast::RandomState>,
+    pub(crate) slots: DashMap<ActorId, Arc<Cell<A>>, foldhash::fast::RandomState>,
     pub(crate) node: Arc<Node>,
     pub(crate) metrics: TypeMetrics,
 }
@@ -48,14 +36,12 @@ impl<A: Aggregate> std::fmt::Debug for Host<A> {
 
 impl<A: Aggregate> Host<A> {
     pub(crate) fn new(
-        type_index: u32,
         config: ActorConfig,
         store: Arc<dyn DynEventStore>,
         snapshots: Option<Arc<dyn DynSnapshotStore>>,
         node: Arc<Node>,
     ) -> Self {
         Self {
-            type_index,
             snapshot_policy: config.snapshot_policy.unwrap_or_else(A::snapshot_policy),
             upcasters: config.upcasters.clone(),
             config,
@@ -67,28 +53,18 @@ impl<A: Aggregate> Host<A> {
         }
     }
 
-    pub(crate) fn key(&self, id: &ActorId) -> Key {
-        (self.type_index, id.clone())
-    }
-
-    /// Tells actor `id` to passivate once its mailbox is empty; `false` when
-    /// it is not active.
-    pub(crate) fn passivate(&self, id: &ActorId) -> bool {
-        match self.slots.get(id) {
-            Some(slot) => {
-                slot.control.evict();
-                true
-            }
-            None => false,
-        }
+    /// The cell of actor `id`, if it is active.
+    pub(crate) fn cell(&self, id: &ActorId) -> Option<Arc<Cell<A>>> {
+        self.slots.get(id).map(|c| c.clone())
     }
 }
 
 /// The actors of one type on this node, without the type (a placement
-/// passivates a shard's actors over every type).
+/// passivates a shard's actors over every type; the system sweeps idle
+/// ones and stops them all at shutdown).
 pub(crate) trait Actors: Send + Sync {
-    /// Tells every active actor `pick` selects to passivate once its mailbox
-    /// is empty; returns their ids (one scan of the whole table).
+    /// Tells every active actor `pick` selects to passivate once it is idle;
+    /// returns their ids (one scan of the whole table).
     fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> Vec<ActorId>;
 
     /// Tells the actors of `ids` still active to passivate; keeps only those
@@ -100,6 +76,13 @@ pub(crate) trait Actors: Send + Sync {
 
     /// The ids of the active actors of the type.
     fn ids(&self) -> Vec<ActorId>;
+
+    /// Passivates the actors not used since the node's coarse time `before`.
+    fn sweep(&self, before: u64);
+
+    /// Shutdown: every active actor finishes what it is running, answers
+    /// what is queued `ShuttingDown` and stops.
+    fn stop_all(&self);
 }
 
 /// Tells actor `id` to passivate, looking it up among the types of `types`
@@ -116,29 +99,4 @@ pub(crate) fn passivate_in<'a, 'b>(
             actors.evict_these(&mut ids);
             !ids.is_empty()
         })
-}
-
-impl<A: Aggregate> Actors for Host<A> {
-    fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> Vec<ActorId> {
-        let mut picked = Vec::new();
-        for slot in self.slots.iter() {
-            if pick(slot.key()) {
-                slot.control.evict();
-                picked.push(slot.key().clone());
-            }
-        }
-        picked
-    }
-
-    fn evict_these(&self, ids: &mut Vec<ActorId>) {
-        ids.retain(|id| self.passivate(id));
-    }
-
-    fn active(&self) -> usize {
-        self.slots.len()
-    }
-
-    fn ids(&self) -> Vec<ActorId> {
-        self.slots.iter().map(|s| s.key().clone()).collect()
-    }
 }

@@ -1,7 +1,8 @@
-//! Calls on this node's activation of an actor: queue a command or a query
-//! in its mailbox and wait for the answer. [`super::ActorRef`] uses them on
-//! one node, and in a cluster for actors this node serves; the serving side
-//! of routed calls uses them for requests from other nodes.
+//! Calls on this node's activation of an actor: run a command or a query
+//! at once when the actor is at rest, or queue it behind whoever runs it,
+//! and wait for the answer. [`super::ActorRef`] uses them on one node, and
+//! in a cluster for actors this node serves; the serving side of routed
+//! calls uses them for requests from other nodes.
 
 use std::sync::Arc;
 
@@ -10,16 +11,16 @@ use aether_core::{ActorId, CommandId};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::actor::dispatch;
+use super::actor::run_inline;
+use super::cell::{Dispatched, dispatch};
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
 use super::host::Host;
-use super::message::{CommandMsg, Msg, QueryMsg, Refusal};
+use super::message::{CommandMsg, CommandResult, Msg, QueryMsg, Refusal, Responder};
 use super::outcome::CommandOutcome;
 use super::status::RETRY_AFTER;
 
-/// Where an ask's outcome arrives.
-pub(crate) type Pending<A> =
-    oneshot::Receiver<Result<CommandOutcome<<A as Aggregate>::Event>, AskError<A>>>;
+/// Where a queued ask's outcome arrives.
+pub(crate) type Pending<A> = oneshot::Receiver<CommandResult<A>>;
 
 /// Who waits for a command's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,29 +34,34 @@ pub(crate) enum Caller {
     Nobody,
 }
 
-/// Queues `envelope` for `id`; returns the receiver of its outcome (`None`
-/// for a tell), or the refusal with the command handed back.
-pub(crate) fn queue<A: Aggregate>(
+/// Runs or queues `envelope` for `id`: run by the caller itself when the
+/// actor is at rest with nothing queued (an ask), else queued; `None` for a
+/// tell once queued.
+pub(crate) async fn ask<A: Aggregate>(
     host: &Arc<Host<A>>,
     id: &ActorId,
     envelope: CommandEnvelope<A::Command>,
     deadline: Instant,
     caller: Caller,
-) -> Result<Option<Pending<A>>, AskError<A>> {
-    let (tx, rx) = if caller == Caller::Nobody {
-        (None, None)
-    } else {
-        let (tx, rx) = oneshot::channel();
-        (Some(tx), Some(rx))
-    };
+) -> Result<Option<CommandOutcome<A::Event>>, AskError<A>> {
+    let command_id = envelope.command_id.clone();
+    let asked = caller != Caller::Nobody;
     let msg = Msg::Command(Box::new(CommandMsg {
         envelope,
         deadline,
-        reply: tx,
+        reply: asked.then_some(Responder::Inline),
         routed: caller == Caller::Routed,
     }));
-    match dispatch(host, id, msg) {
-        Ok(()) => Ok(rx),
+    match dispatch(host, id, msg, asked) {
+        Ok(Dispatched::Queued(None)) => Ok(None),
+        Ok(Dispatched::Queued(Some(rx))) => outcome(rx, deadline, command_id).await.map(Some),
+        Ok(Dispatched::Run { cell, rest, msg }) => {
+            match tokio::time::timeout_at(deadline, run_inline(host, cell, rest, msg)).await {
+                Ok(Some(result)) => result.map(Some),
+                // Dropped unrun past its deadline, or cut short: unknown.
+                Ok(None) | Err(_) => Err(timed_out::<A>(command_id)),
+            }
+        }
         Err((Msg::Command(c), why)) => {
             let command = Box::new(c.envelope);
             Err(match why {
@@ -74,40 +80,27 @@ pub(crate) fn queue<A: Aggregate>(
     }
 }
 
+fn timed_out<A: Aggregate>(command_id: CommandId) -> AskError<A> {
+    metrics::counter!("aether_runtime_ask_timeouts_total", "type" => A::TYPE).increment(1);
+    AskError::Timeout { command_id }
+}
+
 /// Waits for a queued ask's outcome until `deadline`.
-pub(crate) async fn outcome<A: Aggregate>(
+async fn outcome<A: Aggregate>(
     rx: Pending<A>,
     deadline: Instant,
     command_id: CommandId,
 ) -> Result<CommandOutcome<A::Event>, AskError<A>> {
     match tokio::time::timeout_at(deadline, rx).await {
         Ok(Ok(result)) => result,
-        // The actor went away without answering (a panic in the aggregate),
+        // The runner went away without answering (a panic in the aggregate),
         // or the deadline passed: unknown.
-        Ok(Err(_)) | Err(_) => {
-            metrics::counter!("aether_runtime_ask_timeouts_total", "type" => A::TYPE).increment(1);
-            Err(AskError::Timeout { command_id })
-        }
+        Ok(Err(_)) | Err(_) => Err(timed_out::<A>(command_id)),
     }
 }
 
-/// Asks `envelope` of this node's activation of `id` (a tell, for
-/// `Caller::Nobody`, is answered `None` once queued).
-pub(crate) async fn ask<A: Aggregate>(
-    host: &Arc<Host<A>>,
-    id: &ActorId,
-    envelope: CommandEnvelope<A::Command>,
-    deadline: Instant,
-    caller: Caller,
-) -> Result<Option<CommandOutcome<A::Event>>, AskError<A>> {
-    let command_id = envelope.command_id.clone();
-    match queue(host, id, envelope, deadline, caller)? {
-        Some(rx) => outcome(rx, deadline, command_id).await.map(Some),
-        None => Ok(None),
-    }
-}
-
-/// Asks `query` of this node's activation of `id`.
+/// Asks `query` of this node's activation of `id` (run by the caller
+/// itself when the actor is at rest with nothing queued).
 pub(crate) async fn query<A: Queryable>(
     host: &Arc<Host<A>>,
     id: &ActorId,
@@ -118,25 +111,45 @@ pub(crate) async fn query<A: Queryable>(
     let msg = Msg::Query(Box::new(QueryMsg {
         deadline,
         answer: Box::new(move |state: Result<&A, RuntimeError>| {
-            let _ = tx.send(state.map(|s| s.query(&query)));
+            let answer = state.and_then(|s| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.query(&query))).map_err(
+                    |_| {
+                        RuntimeError::new(
+                            RuntimeErrorKind::BadRequest,
+                            "the aggregate panicked answering the query",
+                        )
+                    },
+                )
+            });
+            let _ = tx.send(answer);
         }),
     }));
-    if let Err((_, why)) = dispatch(host, id, msg) {
-        return Err(match why {
-            Refusal::Full => {
-                RuntimeError::new(RuntimeErrorKind::Overloaded, "the actor's mailbox is full")
+    let answered = async {
+        match dispatch(host, id, msg, true) {
+            Err((_, why)) => Err(match why {
+                Refusal::Full => {
+                    RuntimeError::new(RuntimeErrorKind::Overloaded, "the actor's mailbox is full")
+                }
+                Refusal::ShuttingDown => RuntimeError::new(
+                    RuntimeErrorKind::ShuttingDown,
+                    "the actor system is shutting down",
+                ),
+            }),
+            Ok(Dispatched::Run { cell, rest, msg }) => {
+                run_inline(host, cell, rest, msg).await;
+                rx.await.map_err(|_| no_answer(id))?
             }
-            Refusal::ShuttingDown => RuntimeError::new(
-                RuntimeErrorKind::ShuttingDown,
-                "the actor system is shutting down",
-            ),
-        });
-    }
-    match tokio::time::timeout_at(deadline, rx).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(_)) | Err(_) => Err(RuntimeError::new(
-            RuntimeErrorKind::Timeout,
-            format!("no answer from actor {:?} before the deadline", id.as_str()),
-        )),
-    }
+            Ok(Dispatched::Queued(_)) => rx.await.map_err(|_| no_answer(id))?,
+        }
+    };
+    tokio::time::timeout_at(deadline, answered)
+        .await
+        .unwrap_or_else(|_| Err(no_answer(id)))
+}
+
+fn no_answer(id: &ActorId) -> RuntimeError {
+    RuntimeError::new(
+        RuntimeErrorKind::Timeout,
+        format!("no answer from actor {:?} before the deadline", id.as_str()),
+    )
 }

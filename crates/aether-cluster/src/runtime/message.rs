@@ -1,5 +1,5 @@
-//! What travels through an actor's mailbox: commands (with the caller's
-//! reply channel) and queries (with the function that answers them).
+//! What travels through an actor's mailbox: commands (with where their
+//! result goes) and queries (with the function that answers them).
 
 use aether_core::aggregate::{Aggregate, CommandEnvelope};
 use tokio::sync::oneshot;
@@ -9,9 +9,17 @@ use super::error::{AskError, RuntimeError};
 use super::outcome::CommandOutcome;
 use super::permits::Priority;
 
-/// Where an ask's outcome goes.
-pub(crate) type Responder<A> =
-    oneshot::Sender<Result<CommandOutcome<<A as Aggregate>::Event>, AskError<A>>>;
+/// What a command ends with: its outcome, or why it has none.
+pub(crate) type CommandResult<A> = Result<CommandOutcome<<A as Aggregate>::Event>, AskError<A>>;
+
+/// Where a command's result goes.
+pub(crate) enum Responder<A: Aggregate> {
+    /// A caller waiting for it behind the actor's queue.
+    Channel(oneshot::Sender<CommandResult<A>>),
+    /// The caller running the actor itself (it takes the result when its
+    /// turn is over).
+    Inline,
+}
 
 /// A command on its way to an actor.
 pub(crate) struct CommandMsg<A: Aggregate> {
@@ -42,6 +50,19 @@ pub(crate) enum Msg<A: Aggregate> {
 }
 
 impl<A: Aggregate> Msg<A> {
+    /// A command whose result was to go to its sender running the actor
+    /// (`Responder::Inline`) goes by a channel instead: its receiver.
+    pub(crate) fn reply_by_channel(&mut self) -> Option<oneshot::Receiver<CommandResult<A>>> {
+        match self {
+            Msg::Command(c) if matches!(c.reply, Some(Responder::Inline)) => {
+                let (tx, rx) = oneshot::channel();
+                c.reply = Some(Responder::Channel(tx));
+                Some(rx)
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn priority(&self) -> Priority {
         match self {
             Msg::Command(c) if c.reply.is_none() => Priority::Background,

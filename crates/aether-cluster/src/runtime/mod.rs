@@ -9,22 +9,28 @@
 //!   snapshot, then the events after it) once, however many messages arrive
 //!   meanwhile; at most [`RuntimeConfig::recovery_permits`] loads run at once
 //!   on a node, loads for a waiting caller first.
-//! - **Turns with group commit.** One task per active actor takes its bounded
-//!   mailbox in turns: a turn decides the queued commands one after another
-//!   and commits all their events as **one atomic append with one
-//!   expected-version check**, then answers each caller. With one command
-//!   queued that is a plain append; under load one store round trip serves
-//!   many commands. A rejected command does not spoil the others; a conflict
-//!   (someone else wrote) means reload from the log and decide again.
+//! - **Turns with group commit, run by their callers.** An active actor has
+//!   no task of its own. An `ask` or a `query` that finds its actor at rest
+//!   runs it right there, in the caller's task (no hand-off, no wake-up);
+//!   messages that arrive meanwhile queue in its bounded mailbox, and the
+//!   runner takes them in turns: a turn decides the queued commands one
+//!   after another and commits all their events as **one atomic append with
+//!   one expected-version check**, then answers each caller (group commit
+//!   as flat combining). A caller that ran its own command hands what queued
+//!   behind it to a task, and an actor whose mailbox is empty is at rest
+//!   again. A rejected command does not spoil the others; a conflict
+//!   (someone else wrote) means reload from the log and decide again; a
+//!   panic in the aggregate fails only the command or query it ran for.
 //! - **Exactly-once effects per command id.** Each actor remembers the ids
 //!   of its recent commands ([`ActorConfig::dedupe_window`], kept in its
 //!   snapshots and rebuilt from the events' causation ids), so a retry with
 //!   the same id returns the recorded outcome instead of deciding again,
 //!   across passivation and restarts.
-//! - **Passivation.** After [`Passivation::idle`] without messages, or when
-//!   the node is over [`RuntimeConfig::max_active`] (least recently used
-//!   first; a new activation is never refused), with a snapshot when enough
-//!   events were committed since the last one.
+//! - **Passivation.** After [`Passivation::idle`] without messages (one
+//!   sweep per node finds them: no timer per actor), or when the node is
+//!   over [`RuntimeConfig::max_active`] (the least recently used first, by
+//!   the CLOCK approximation; a new activation is never refused), with a
+//!   snapshot when enough events were committed since the last one.
 //! - **Answers say whether the command took effect.** [`AskError::Timeout`]
 //!   is the only "maybe" (retry with the same id); every other error but a
 //!   rejection hands the command back, surely not applied. No call waits past
@@ -98,18 +104,17 @@ mod actor_ref;
 mod backoff;
 mod builder;
 mod call;
+mod cell;
+mod clock;
 #[cfg(feature = "nats")]
 mod cluster;
 mod codec;
 mod config;
-mod control;
 mod dedupe;
 mod error;
 mod fence;
 mod host;
 mod local;
-mod lru;
-mod mailbox;
 mod message;
 mod node;
 mod outcome;

@@ -1,15 +1,18 @@
 //! [`Node`]: what every actor type of one system shares: the limits, the
-//! recovery permits, the LRU of active actors, the shutdown signal, and the
-//! fence of the placement (none on one node).
+//! recovery permits, the clock that picks actors to passivate, the coarse
+//! time idle actors are judged by, the shutdown signal, and the fence of the
+//! placement (none on one node).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
+use super::clock::Clock;
 use super::config::RuntimeConfig;
 use super::fence::Fence;
-use super::lru::Lru;
 use super::permits::Permits;
 
 /// What the node's actor types share.
@@ -17,14 +20,18 @@ use super::permits::Permits;
 pub(crate) struct Node {
     pub(crate) config: RuntimeConfig,
     pub(crate) permits: Permits,
-    lru: Mutex<Lru>,
+    pub(crate) clock: Clock,
     /// Set once: no new activations, every actor finishes and stops.
     shutting_down: AtomicBool,
-    pub(crate) shutdown: watch::Sender<bool>,
-    /// Actor tasks running now, and a wake-up when the last one ends.
-    pub(crate) tasks: AtomicUsize,
-    pub(crate) tasks_done: Notify,
-    generation: AtomicU64,
+    /// Activations on this node now (active actors, and those finishing a
+    /// passivation), and a wake-up when the last one is gone.
+    active: AtomicUsize,
+    pub(crate) gone: Notify,
+    /// When the node started, and the milliseconds since then as the sweeper
+    /// last saw them: the time of an actor's last use, read without a clock
+    /// call.
+    started: Instant,
+    tick: AtomicU64,
     /// Whether this node may run an actor's turns now (`None`: every actor
     /// runs here, as on one node).
     pub(crate) fence: Option<Arc<dyn Fence>>,
@@ -36,45 +43,68 @@ impl Node {
             fence,
             permits: Permits::new(config.recovery_permits),
             config,
-            lru: Mutex::new(Lru::default()),
+            clock: Clock::default(),
             shutting_down: AtomicBool::new(false),
-            shutdown: watch::channel(false).0,
-            tasks: AtomicUsize::new(0),
-            tasks_done: Notify::new(),
-            generation: AtomicU64::new(0),
+            active: AtomicUsize::new(0),
+            gone: Notify::new(),
+            started: Instant::now(),
+            tick: AtomicU64::new(0),
         }
-    }
-
-    pub(crate) fn lru(&self) -> MutexGuard<'_, Lru> {
-        self.lru.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
     }
 
-    /// Stops admitting messages and tells every actor to stop.
+    /// Stops admitting messages.
     pub(crate) fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
-        let _ = self.shutdown.send(true);
     }
 
-    /// A number no other activation on this node has had.
-    pub(crate) fn next_generation(&self) -> u64 {
-        self.generation.fetch_add(1, Ordering::Relaxed)
+    /// The coarse time (milliseconds since the node started, as of the last
+    /// sweep).
+    pub(crate) fn tick(&self) -> u64 {
+        self.tick.load(Ordering::Relaxed)
     }
 
-    /// One actor task started.
-    pub(crate) fn task_started(&self) {
-        self.tasks.fetch_add(1, Ordering::AcqRel);
+    /// Moves the coarse time on to now; returns it.
+    pub(crate) fn advance(&self) -> u64 {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.tick.store(now, Ordering::Relaxed);
+        now
+    }
+
+    /// Activations now.
+    pub(crate) fn active(&self) -> usize {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// One activation began; returns how many the node has now.
+    pub(crate) fn activated(&self) -> usize {
         metrics::gauge!("aether_runtime_active_actors").increment(1.0);
+        self.active.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    /// One actor task ended.
-    pub(crate) fn task_ended(&self) {
-        if self.tasks.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.tasks_done.notify_waiters();
+    /// One activation ended.
+    pub(crate) fn deactivated(&self) {
+        if self.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.gone.notify_waiters();
         }
         metrics::gauge!("aether_runtime_active_actors").decrement(1.0);
+    }
+
+    /// Waits until no activation is left, `timeout` at most; `false` if some
+    /// are left then.
+    pub(crate) async fn all_gone(&self, timeout: Duration) -> bool {
+        let all_gone = async {
+            loop {
+                let notified = self.gone.notified();
+                if self.active() == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, all_gone).await.is_ok()
     }
 }

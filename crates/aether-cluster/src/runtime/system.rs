@@ -4,8 +4,8 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use aether_core::aggregate::Aggregate;
 use aether_core::{ActorId, BoxFuture};
@@ -24,9 +24,34 @@ pub(crate) struct Registered {
     pub(crate) entry: Arc<dyn Any + Send + Sync>,
     /// The type's active actors on this node (`None`: it runs none here).
     pub(crate) actors: Option<Arc<dyn Actors>>,
+    /// How long its actors stay active without a message.
+    pub(crate) idle: Duration,
     /// The serving side of routed calls (`None` on one node, and where the
     /// type runs no actor).
     pub(crate) serve: Option<Arc<dyn Serve>>,
+}
+
+/// Every `period`: moves the node's coarse time on and passivates the actors
+/// idle for longer than their type's `passivation.idle` (the actors of a
+/// type have no timers of their own). Ends with the system.
+async fn sweep(node: Weak<Node>, hosted: Vec<(Weak<dyn Actors>, Duration)>, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(node) = node.upgrade() else {
+            return;
+        };
+        if node.is_shutting_down() {
+            return;
+        }
+        let now = node.advance();
+        for (actors, _) in &hosted {
+            if let Some(actors) = actors.upgrade() {
+                actors.sweep(now);
+            }
+        }
+    }
 }
 
 /// What a placement runs beside the actors (a cluster member's shard
@@ -113,6 +138,14 @@ impl ActorSystem {
             attached = attached.is_some(),
             "actor system started"
         );
+        let hosted: Vec<(Weak<dyn Actors>, Duration)> = types
+            .values()
+            .filter_map(|r| r.actors.as_ref().map(|a| (Arc::downgrade(a), r.idle)))
+            .collect();
+        if let Some(period) = hosted.iter().map(|(_, idle)| *idle / 4).min() {
+            let period = period.clamp(Duration::from_millis(5), Duration::from_secs(1));
+            tokio::spawn(sweep(Arc::downgrade(&node), hosted, period));
+        }
         Self {
             inner: Arc::new(Inner {
                 node,
@@ -225,10 +258,11 @@ impl ActorSystem {
             .filter_map(|r| r.actors.as_ref().map(|a| (r.name, a)))
     }
 
-    /// Actor tasks running on this node now (active actors, and those still
-    /// finishing a passivation).
+    /// Activations on this node now: active actors, and those still
+    /// finishing a passivation. An active actor has no task of its own
+    /// unless messages are queued for it.
     pub fn running_tasks(&self) -> usize {
-        self.inner.node.tasks.load(Ordering::Acquire)
+        self.inner.node.active()
     }
 
     /// Whether [`ActorSystem::shutdown`] has begun.
@@ -260,28 +294,20 @@ impl ActorSystem {
     async fn stop_actors(&self) -> Result<(), RuntimeError> {
         let node = &self.inner.node;
         node.begin_shutdown();
-        let all_done = async {
-            loop {
-                let notified = node.tasks_done.notified();
-                if node.tasks.load(Ordering::Acquire) == 0 {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        match tokio::time::timeout(node.config.shutdown_timeout, all_done).await {
-            Ok(()) => {
-                tracing::info!("actor system stopped");
-                Ok(())
-            }
-            Err(_) => Err(RuntimeError::new(
-                RuntimeErrorKind::Timeout,
-                format!(
-                    "{} actor(s) still running after {:?}",
-                    node.tasks.load(Ordering::Acquire),
-                    node.config.shutdown_timeout
-                ),
-            )),
+        for (_, actors) in self.actors() {
+            actors.stop_all();
         }
+        if node.all_gone(node.config.shutdown_timeout).await {
+            tracing::info!("actor system stopped");
+            return Ok(());
+        }
+        Err(RuntimeError::new(
+            RuntimeErrorKind::Timeout,
+            format!(
+                "{} actor(s) still running after {:?}",
+                node.active(),
+                node.config.shutdown_timeout
+            ),
+        ))
     }
 }

@@ -14,11 +14,11 @@ use tracing::Instrument;
 use super::actor::Actor;
 use super::error::AskError;
 use super::fence::Stamp;
-use super::message::{CommandMsg, Msg, Responder};
+use super::message::{CommandMsg, CommandResult, Msg, Responder};
 use super::outcome::CommandOutcome;
 use super::permits::Priority;
 use super::state::read_range;
-use super::type_metrics::{Ended, TypeMetrics};
+use super::type_metrics::Ended;
 
 /// How many outcomes of retried commands an actor keeps after reading them
 /// from the log, for the next copies of the same retry.
@@ -29,6 +29,20 @@ struct Written<E> {
     events: Vec<EventEnvelope<E>>,
     /// The same, as encoded for the store, kept for a routed caller's reply.
     encoded: Option<Arc<[Bytes]>>,
+}
+
+/// Runs aggregate code, a panic in it becoming the command's error: a bug
+/// in one aggregate does not take the runtime (or the caller running the
+/// actor) down with it.
+fn guarded<T>(doing: &str, f: impl FnOnce() -> T) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-text panic".into());
+        Error::invalid_input(format!("the aggregate panicked {doing}: {what}"))
+    })
 }
 
 /// What a turn decided for one command.
@@ -46,33 +60,31 @@ enum Decision<A: Aggregate> {
     Invalid(Error),
 }
 
-/// Sends the result of a command (an ask's reply, or a tell's count).
-fn answer<A: Aggregate>(
-    metrics: &TypeMetrics,
-    reply: Option<Responder<A>>,
-    result: Result<CommandOutcome<A::Event>, AskError<A>>,
-) {
-    let how = match &result {
-        Ok(o) if o.deduplicated => Ended::Deduplicated,
-        Ok(_) => Ended::Ok,
-        Err(AskError::Rejected(_)) => Ended::Rejected,
-        Err(AskError::Timeout { .. }) => Ended::Unknown,
-        Err(_) => Ended::Failed,
-    };
-    metrics.ended(reply.is_some(), how);
-    match reply {
-        Some(reply) => {
-            let _ = reply.send(result);
-        }
-        None => {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "a told command did not take effect");
+impl<A: Aggregate> Actor<A> {
+    /// Sends the result of a command: to its waiting caller, to the caller
+    /// running the actor itself, or (a tell) nowhere but the counts.
+    fn answer(&mut self, reply: Option<Responder<A>>, result: CommandResult<A>) {
+        let how = match &result {
+            Ok(o) if o.deduplicated => Ended::Deduplicated,
+            Ok(_) => Ended::Ok,
+            Err(AskError::Rejected(_)) => Ended::Rejected,
+            Err(AskError::Timeout { .. }) => Ended::Unknown,
+            Err(_) => Ended::Failed,
+        };
+        self.host.metrics.ended(reply.is_some(), how);
+        match reply {
+            Some(Responder::Channel(tx)) => {
+                let _ = tx.send(result);
+            }
+            Some(Responder::Inline) => self.inline = Some(result),
+            None => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "a told command did not take effect");
+                }
             }
         }
     }
-}
 
-impl<A: Aggregate> Actor<A> {
     /// Runs one turn over `batch` (commands in mailbox order), then the
     /// snapshot the policy asks for, if any (after the answers: off their
     /// latency).
@@ -119,13 +131,19 @@ impl<A: Aggregate> Actor<A> {
             };
             let base = act.version;
             let stamp = fence.as_deref().zip(lease).map(|(f, l)| f.stamp(l));
+            let mut poisoned = false;
             let (decisions, events, carried) = decide(
                 act,
                 &self.id,
                 &self.host.config.group_commit,
                 &mut live,
                 stamp.as_ref(),
+                &mut poisoned,
             );
+            if poisoned {
+                // Reloaded before the next turn (the commit below stands).
+                self.reload_after_turn = true;
+            }
             // Commands over the limits start the next turn.
             for c in carried.into_iter().rev() {
                 self.backlog.push_front(Msg::Command(Box::new(c)));
@@ -274,7 +292,7 @@ impl<A: Aggregate> Actor<A> {
                     })
                 }
             };
-            answer(&self.host.metrics, c.reply, result);
+            self.answer(c.reply, result);
         }
     }
 
@@ -291,8 +309,7 @@ impl<A: Aggregate> Actor<A> {
             }
             Err(e) => {
                 for c in live.drain(..) {
-                    answer(
-                        &self.host.metrics,
+                    self.answer(
                         c.reply,
                         Err(AskError::Unavailable {
                             command: Box::new(c.envelope),
@@ -314,8 +331,7 @@ impl<A: Aggregate> Actor<A> {
             .increment(live.len() as u64);
         self.activation = None;
         for c in live {
-            answer(
-                &self.host.metrics,
+            self.answer(
                 c.reply,
                 Err(AskError::NotOwner {
                     command: Box::new(c.envelope),
@@ -386,7 +402,7 @@ impl<A: Aggregate> Actor<A> {
                 }),
                 other => other,
             };
-            answer(&self.host.metrics, c.reply, result);
+            self.answer(c.reply, result);
         }
     }
 
@@ -415,7 +431,7 @@ impl<A: Aggregate> Actor<A> {
                     cause,
                 })
             };
-            answer(&self.host.metrics, c.reply, result);
+            self.answer(c.reply, result);
         }
     }
 }
@@ -430,6 +446,7 @@ fn decide<A: Aggregate>(
     limits: &super::config::GroupCommit,
     live: &mut Vec<CommandMsg<A>>,
     stamp: Option<&Stamp>,
+    poisoned: &mut bool,
 ) -> (Vec<Decision<A>>, Vec<Event>, Vec<CommandMsg<A>>) {
     let mut decisions = Vec::with_capacity(live.len());
     let mut events: Vec<Event> = Vec::new();
@@ -444,16 +461,20 @@ fn decide<A: Aggregate>(
             decisions.push(Decision::Same(leader));
             continue;
         }
-        let decided = match act.state.handle(&c.envelope.command) {
-            Err(e) => {
+        let decided = match guarded("deciding", || act.state.handle(&c.envelope.command)) {
+            Err(bug) => {
+                decisions.push(Decision::Invalid(bug));
+                continue;
+            }
+            Ok(Err(e)) => {
                 decisions.push(Decision::Rejected(e));
                 continue;
             }
-            Ok(d) if d.is_empty() => {
+            Ok(Ok(d)) if d.is_empty() => {
                 decisions.push(Decision::Nothing(act.version));
                 continue;
             }
-            Ok(d) => d,
+            Ok(Ok(d)) => d,
         };
         let Some(next_version) = act.version.checked_add(decided.len() as u64) else {
             decisions.push(Decision::Invalid(Error::invalid_input(format!(
@@ -507,8 +528,19 @@ fn decide<A: Aggregate>(
             break;
         }
         bytes += size;
-        for e in &envelopes {
-            act.state.apply(&e.event);
+        let applied = guarded("applying an event", || {
+            for e in &envelopes {
+                act.state.apply(&e.event);
+            }
+        });
+        if let Err(bug) = applied {
+            // The state holds part of this command's events: the turn
+            // commits the commands before it, and the state is reloaded.
+            events.truncate(start);
+            decisions.push(Decision::Invalid(bug));
+            *poisoned = true;
+            stop = i + 1;
+            break;
         }
         act.version = next_version;
         if several {
