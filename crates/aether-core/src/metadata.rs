@@ -179,11 +179,17 @@ impl Metadata {
     /// [`Metadata::caused_by`] with the cause's id already shared (a command
     /// id): one allocation for the whole result.
     pub(crate) fn caused_by_shared(cause_id: &Arc<str>, cause: &Metadata) -> Self {
+        Self::caused_by_with(cause_id, cause, &Metadata::new())
+    }
+
+    /// [`Metadata::caused_by_shared`] with the entries of `extra` set too
+    /// (its values win): still one allocation.
+    pub(crate) fn caused_by_with(cause_id: &Arc<str>, cause: &Metadata, extra: &Metadata) -> Self {
         let shared = |key: &str| {
             let entries = cause.entries();
             cause.find(key).ok().map(|i| entries[i].1.clone())
         };
-        let mut entries: Vec<Entry> = Vec::with_capacity(6);
+        let mut entries: Vec<Entry> = Vec::with_capacity(6 + extra.len());
         entries.push((Key::Known(Self::KEY_CAUSATION_ID), cause_id.clone()));
         entries.push((
             Key::Known(Self::KEY_CORRELATION_ID),
@@ -197,6 +203,12 @@ impl Metadata {
         ] {
             if let Some(v) = shared(key) {
                 entries.push((Key::Known(key), v));
+            }
+        }
+        for (k, v) in extra.entries() {
+            match entries.iter_mut().find(|(e, _)| e == k) {
+                Some(e) => e.1 = v.clone(),
+                None => entries.push((k.clone(), v.clone())),
             }
         }
         entries.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));

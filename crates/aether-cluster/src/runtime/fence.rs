@@ -52,8 +52,8 @@ impl Stamp {
         )
     }
 
-    /// `metadata` with the writer's keys set.
-    pub(crate) fn apply(&self, metadata: Metadata) -> Metadata {
-        metadata.merged(&self.0)
+    /// The writer's keys.
+    pub(crate) fn metadata(&self) -> &Metadata {
+        &self.0
     }
 }

@@ -485,10 +485,10 @@ fn decide<A: Aggregate>(
             continue;
         };
         // One metadata, shared by the command's events.
-        let mut metadata = c.envelope.event_metadata();
-        if let Some(stamp) = stamp {
-            metadata = stamp.apply(metadata);
-        }
+        let metadata = match stamp {
+            Some(stamp) => c.envelope.event_metadata_with(stamp.metadata()),
+            None => c.envelope.event_metadata(),
+        };
         let envelopes =
             CommandEnvelope::<A::Command>::envelopes_with(id, act.version, decided, metadata);
         // Straight into the turn's batch; taken out again if the command

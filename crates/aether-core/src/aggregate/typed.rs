@@ -216,6 +216,12 @@ impl<C> CommandEnvelope<C> {
         Metadata::caused_by_shared(self.command_id.shared(), &self.metadata)
     }
 
+    /// [`CommandEnvelope::event_metadata`] with the entries of `extra` set
+    /// too (a writer's stamp), made in one go.
+    pub fn event_metadata_with(&self, extra: &Metadata) -> Metadata {
+        Metadata::caused_by_with(self.command_id.shared(), &self.metadata, extra)
+    }
+
     /// Stamps typed events decided for this command as the versions after
     /// `current_version` of `actor_id`. Versions that would pass `u64::MAX`
     /// stay at `u64::MAX` (a store rejects such a batch as not consecutive;

@@ -4,8 +4,8 @@
 //! member lease is valid on its own clock. The keeper (`keeper.rs`) sets and
 //! clears the claims; the turns read them through the fence.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aether_core::{ActorId, BoxFuture};
 
@@ -21,6 +21,9 @@ pub(crate) struct ClaimFence {
     pub(crate) subjects: Subjects,
     /// Per shard: the claim revision while serving, 0 otherwise.
     serving: Box<[AtomicU64]>,
+    /// Per shard: the writer stamp of the claim last served, made once per
+    /// claim rather than once per turn.
+    stamps: Box<[Mutex<Option<(u64, Stamp)>>]>,
     claims: Claims,
 }
 
@@ -29,10 +32,14 @@ impl ClaimFence {
         let serving = (0..subjects.shard_count())
             .map(|_| AtomicU64::new(0))
             .collect();
+        let stamps = (0..subjects.shard_count())
+            .map(|_| Mutex::new(None))
+            .collect();
         Self {
             node,
             subjects,
             serving,
+            stamps,
             claims,
         }
     }
@@ -121,10 +128,24 @@ impl Fence for ClaimFence {
     }
 
     fn stamp(&self, lease: Lease) -> Stamp {
-        Stamp::new(
-            self.node.id().to_string(),
-            format!("{}/{}", lease.shard, lease.token),
-        )
+        let make = || {
+            Stamp::new(
+                self.node.id().to_string(),
+                format!("{}/{}", lease.shard, lease.token),
+            )
+        };
+        let Some(slot) = self.stamps.get(lease.shard as usize) else {
+            return make();
+        };
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*slot {
+            Some((token, stamp)) if *token == lease.token => stamp.clone(),
+            _ => {
+                let stamp = make();
+                *slot = Some((lease.token, stamp.clone()));
+                stamp
+            }
+        }
     }
 }
 

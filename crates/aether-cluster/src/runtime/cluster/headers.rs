@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use aether_core::{CommandId, Metadata};
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, HeaderName};
 use bytes::Bytes;
 
 use crate::id::NodeId;
@@ -25,7 +25,7 @@ pub(crate) const TIMEOUT: &str = "Aether-Timeout";
 pub(crate) const CORR: &str = "Aether-Corr";
 /// Request: more event metadata, a JSON object of strings.
 pub(crate) const META: &str = "Aether-Meta";
-/// Request and reply: the shard-map epoch of the sender.
+/// Reply (all but `ok`): the shard-map epoch of the serving node.
 pub(crate) const EPOCH: &str = "Aether-Epoch";
 /// Request: the W3C trace context of the call; the events carry it as the
 /// metadata key of the same name.
@@ -36,6 +36,22 @@ pub(crate) const STATUS: &str = "Aether-Status";
 pub(crate) const OWNER: &str = "Aether-Owner";
 /// Reply to `overloaded`: when to retry, in milliseconds.
 pub(crate) const RETRY_AFTER: &str = "Aether-Retry-After";
+
+/// The names as `HeaderName`s, made once (no allocation per header sent).
+mod names {
+    use super::HeaderName;
+
+    pub(super) const CMD_ID: HeaderName = HeaderName::from_static(super::CMD_ID);
+    pub(super) const KIND: HeaderName = HeaderName::from_static(super::KIND);
+    pub(super) const TIMEOUT: HeaderName = HeaderName::from_static(super::TIMEOUT);
+    pub(super) const CORR: HeaderName = HeaderName::from_static(super::CORR);
+    pub(super) const META: HeaderName = HeaderName::from_static(super::META);
+    pub(super) const EPOCH: HeaderName = HeaderName::from_static(super::EPOCH);
+    pub(super) const TRACEPARENT: HeaderName = HeaderName::from_static(super::TRACEPARENT);
+    pub(super) const STATUS: HeaderName = HeaderName::from_static(super::STATUS);
+    pub(super) const OWNER: HeaderName = HeaderName::from_static(super::OWNER);
+    pub(super) const RETRY_AFTER: HeaderName = HeaderName::from_static(super::RETRY_AFTER);
+}
 
 /// One header's value as text, if present.
 pub(crate) fn header<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
@@ -50,22 +66,22 @@ fn millis(headers: Option<&HeaderMap>, name: &str) -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
-/// The headers of one attempt of a call, from a node whose map is at
-/// `epoch` (0: none).
-pub(crate) fn request_headers(request: &Request<'_>, epoch: u64) -> HeaderMap {
+/// The headers of one attempt of a call.
+pub(crate) fn request_headers(request: &Request<'_>) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert(KIND, request.kind.as_str());
+    h.insert(names::KIND, request.kind.as_str());
     if let Some(id) = request.command_id {
-        h.insert(CMD_ID, id.as_str());
+        h.insert(names::CMD_ID, id.as_str());
     }
-    h.insert(TIMEOUT, request.timeout.as_millis().to_string());
+    h.insert(names::TIMEOUT, request.timeout.as_millis().to_string());
     if let Some(m) = request.metadata {
         if let Some(c) = m.correlation_id() {
-            h.insert(CORR, c);
+            h.insert(names::CORR, c);
         }
         if let Some(t) = m.get(TRACEPARENT) {
-            h.insert(TRACEPARENT, t);
+            h.insert(names::TRACEPARENT, t);
         }
+        // The other keys, as one JSON object (none for a plain ask).
         let rest: std::collections::BTreeMap<&str, &str> = m
             .iter()
             .filter(|(k, _)| *k != Metadata::KEY_CORRELATION_ID && *k != TRACEPARENT)
@@ -73,11 +89,8 @@ pub(crate) fn request_headers(request: &Request<'_>, epoch: u64) -> HeaderMap {
         if !rest.is_empty()
             && let Ok(json) = serde_json::to_string(&rest)
         {
-            h.insert(META, json.as_str());
+            h.insert(names::META, json.as_str());
         }
-    }
-    if epoch > 0 {
-        h.insert(EPOCH, epoch.to_string());
     }
     h
 }
@@ -115,20 +128,22 @@ pub(crate) fn incoming(headers: Option<&HeaderMap>, body: Bytes) -> Result<Incom
 }
 
 /// The headers of `reply`, from a node whose map is at `epoch`, naming the
-/// shard's owner in a `not-owner` reply when the map has one.
+/// shard's owner in a `not-owner` reply when the map has one. An `ok` reply
+/// carries only its status (the epoch is for callers working out why a call
+/// did not run).
 pub(crate) fn reply_headers(reply: &Reply, epoch: u64, owner: Option<&NodeId>) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert(STATUS, reply.status.as_str());
-    if epoch > 0 {
-        h.insert(EPOCH, epoch.to_string());
+    h.insert(names::STATUS, reply.status.as_str());
+    if reply.status != Status::Ok && epoch > 0 {
+        h.insert(names::EPOCH, epoch.to_string());
     }
     if let Some(wait) = reply.retry_after {
-        h.insert(RETRY_AFTER, wait.as_millis().to_string());
+        h.insert(names::RETRY_AFTER, wait.as_millis().to_string());
     }
     if reply.status == Status::NotOwner
         && let Some(owner) = owner
     {
-        h.insert(OWNER, owner.as_str());
+        h.insert(names::OWNER, owner.as_str());
     }
     h
 }
@@ -161,8 +176,8 @@ mod tests {
             timeout: Duration::from_millis(750),
             body: Bytes::from_static(b"{}"),
         };
-        let h = request_headers(&request, 4);
-        assert_eq!(header(Some(&h), EPOCH), Some("4"));
+        let h = request_headers(&request);
+        assert_eq!(header(Some(&h), EPOCH), None, "requests carry no epoch");
         let back = incoming(Some(&h), Bytes::from_static(b"{}")).unwrap();
         assert_eq!(back.kind, Kind::Command);
         assert_eq!(back.command_id, Some(id));
@@ -173,7 +188,14 @@ mod tests {
             retry_after: Some(Duration::from_millis(25)),
             ..Reply::new(Status::Overloaded, Bytes::new())
         };
-        let h = reply_headers(&r, 0, None);
+        let h = reply_headers(&r, 3, None);
+        assert_eq!(header(Some(&h), EPOCH), Some("3"));
+        let ok = reply_headers(&Reply::new(Status::Ok, Bytes::new()), 3, None);
+        assert_eq!(
+            header(Some(&ok), EPOCH),
+            None,
+            "an ok reply carries its status only"
+        );
         let back = reply(Some(&h), Bytes::new()).unwrap();
         assert_eq!(back.status, Status::Overloaded);
         assert_eq!(back.retry_after, Some(Duration::from_millis(25)));

@@ -4,7 +4,6 @@
 //! serves the shard now; the shard's gate (`gate.rs`) then lets one caller
 //! of this node probe it while the others wait.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use aether_core::{ActorId, BoxFuture};
@@ -12,7 +11,6 @@ use async_nats::{HeaderMap, RequestErrorKind};
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::claim_fence::ClaimFence;
 use super::gate::{Gates, Pass};
 use super::headers;
 use super::subject::Subjects;
@@ -24,9 +22,6 @@ pub(crate) struct NatsTransport {
     pub(crate) subjects: Subjects,
     /// The longest pause of a shard's gate between probes.
     pub(crate) max_backoff: Duration,
-    /// This node's fence, for the map epoch requests carry (`None` on a
-    /// system that serves nothing).
-    pub(crate) fence: Option<Arc<ClaimFence>>,
     pub(crate) gates: Gates,
 }
 
@@ -77,8 +72,7 @@ impl Transport for NatsTransport {
             let timeout = request
                 .timeout
                 .min(deadline.saturating_duration_since(Instant::now()));
-            let epoch = self.fence.as_ref().map_or(0, |f| f.epoch());
-            let headers = headers::request_headers(&request, epoch);
+            let headers = headers::request_headers(&request);
             let sent = self.attempt(subject, headers, request.body, timeout).await;
             match &sent {
                 Sent::NoResponders => self.gates.unserved(shard.0, self.max_backoff),

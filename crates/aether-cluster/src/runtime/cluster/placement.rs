@@ -178,7 +178,6 @@ impl ActorSystemBuilder<InCluster> {
             client: node.client().clone(),
             subjects,
             max_backoff: routing.max_backoff,
-            fence: Some(fence.clone()),
             gates: Gates::default(),
         };
         let route = Arc::new(Route {
@@ -271,7 +270,6 @@ impl ActorSystemBuilder<Remote> {
             client,
             subjects: Subjects::new(&config.cluster_name, config.shard_count),
             max_backoff: routing.max_backoff,
-            fence: None,
             gates: Gates::default(),
         };
         let route = Arc::new(Route {

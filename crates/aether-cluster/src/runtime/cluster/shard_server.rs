@@ -184,12 +184,20 @@ async fn handle(
                 Ok(r) => r,
                 Err(message) => return ctx.send(&to, &actor, bad_request(&message)).await,
             };
-            let served = handler.serve(actor.clone(), request);
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                let reply = served.await;
-                ctx.send(&to, &actor, reply).await;
-            });
+            // Run here while it runs without waiting (an actor at rest on a
+            // store that answers at once: the usual ask); a task takes over
+            // only what would make this shard's other calls wait.
+            let mut served = handler.serve(actor.clone(), request);
+            match futures::poll!(served.as_mut()) {
+                std::task::Poll::Ready(reply) => ctx.send(&to, &actor, reply).await,
+                std::task::Poll::Pending => {
+                    let ctx = ctx.clone();
+                    tokio::spawn(async move {
+                        let reply = served.await;
+                        ctx.send(&to, &actor, reply).await;
+                    });
+                }
+            }
         }
     }
 }
