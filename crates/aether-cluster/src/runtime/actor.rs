@@ -453,11 +453,11 @@ pub(crate) fn refuse<A: Aggregate>(
 }
 
 impl<A: Aggregate> Actors for Host<A> {
-    fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> Vec<ActorId> {
+    fn evict_unit(&self, unit: u32) -> Vec<ActorId> {
         let picked: Vec<Arc<Cell<A>>> = self
             .slots
             .iter()
-            .filter(|c| pick(c.key()))
+            .filter(|c| c.unit == unit)
             .map(|c| c.value().clone())
             .collect();
         let ids = picked.iter().map(|c| c.id.clone()).collect();

@@ -70,6 +70,9 @@ pub(crate) struct State<A: Aggregate> {
 /// One active actor.
 pub(crate) struct Cell<A: Aggregate> {
     pub(crate) id: ActorId,
+    /// The placement's unit (shard) of the actor (0 on one node), worked
+    /// out once: a shard's actors are found without hashing every id.
+    pub(crate) unit: u32,
     pub(crate) host: Weak<Host<A>>,
     state: Mutex<State<A>>,
     /// The node's coarse time of its last use (for idle passivation).
@@ -103,6 +106,7 @@ pub(crate) enum Dispatched<A: Aggregate> {
 impl<A: Aggregate> Cell<A> {
     fn new(id: ActorId, host: &Arc<Host<A>>) -> Self {
         Self {
+            unit: host.node.fence.as_ref().map_or(0, |f| f.unit_of(&id)),
             id,
             host: Arc::downgrade(host),
             state: Mutex::new(State {

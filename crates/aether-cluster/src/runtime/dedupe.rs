@@ -1,28 +1,36 @@
 //! [`RecentCommands`]: the ids of an actor's recent commands and the versions
 //! they wrote, so a retried command returns its recorded outcome.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-
-use foldhash::fast::RandomState;
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
 
 use aether_core::CommandId;
 use aether_core::aggregate::RecentCommand;
+
+/// The id's hash, compared before the id itself: a scan of the window
+/// compares machine words, not strings that share a long time-ordered
+/// prefix.
+fn hash(id: &CommandId) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x5eed).hash_one(id.as_str())
+}
 
 /// The last `capacity` commands of one actor that wrote events, oldest first.
 ///
 /// Rebuilt on activation from the snapshot envelope and the causation ids of
 /// the events after it; a command that wrote nothing (rejected, or no events)
 /// is not remembered: deciding it again is harmless. Ids pushed out are kept
-/// a while longer (as bare ids), so a retry arriving too late is counted
+/// a while longer (as their hashes), so a retry arriving too late is counted
 /// (`aether_runtime_dedupe_evicted_then_seen_total`) instead of passing
 /// unnoticed.
+///
+/// Compact rather than indexed: an actor that ran four commands holds four
+/// entries in one buffer (no hash tables of its own; a lookup scans the
+/// hashes, at most `capacity` words).
 #[derive(Debug, Default)]
 pub(crate) struct RecentCommands {
     capacity: usize,
-    order: VecDeque<RecentCommand>,
-    index: HashMap<CommandId, (u64, u64), RandomState>,
-    evicted: VecDeque<CommandId>,
-    evicted_set: HashSet<CommandId, RandomState>,
+    order: VecDeque<(u64, RecentCommand)>,
+    evicted: VecDeque<u64>,
 }
 
 impl RecentCommands {
@@ -33,14 +41,28 @@ impl RecentCommands {
         }
     }
 
+    fn find(&self, id: &CommandId) -> Option<usize> {
+        let h = hash(id);
+        self.order
+            .iter()
+            .rposition(|(eh, r)| *eh == h && r.id == *id)
+    }
+
     /// The versions `id` wrote, if remembered.
     pub(crate) fn get(&self, id: &CommandId) -> Option<(u64, u64)> {
-        self.index.get(id).copied()
+        self.find(id).map(|i| {
+            let r = &self.order[i].1;
+            (r.first, r.last)
+        })
     }
 
     /// Whether `id` was remembered once and pushed out since.
     pub(crate) fn was_evicted(&self, id: &CommandId) -> bool {
-        self.evicted_set.contains(id)
+        if self.evicted.is_empty() {
+            return false;
+        }
+        let h = hash(id);
+        self.evicted.contains(&h)
     }
 
     /// Remembers that `id` wrote versions `first..=last`. A known id is
@@ -49,39 +71,28 @@ impl RecentCommands {
         if self.capacity == 0 {
             return;
         }
-        if let Some(range) = self.index.get_mut(&id) {
-            range.0 = range.0.min(first);
-            range.1 = range.1.max(last);
-            if let Some(r) = self.order.iter_mut().rev().find(|r| r.id == id) {
-                (r.first, r.last) = *range;
-            }
+        if let Some(i) = self.find(&id) {
+            let r = &mut self.order[i].1;
+            r.first = r.first.min(first);
+            r.last = r.last.max(last);
             return;
         }
-        self.index.insert(id.clone(), (first, last));
-        self.order.push_back(RecentCommand::new(id, first, last));
+        self.order
+            .push_back((hash(&id), RecentCommand::new(id, first, last)));
         while self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.index.remove(&old.id);
-                self.forget(old.id);
-            }
-        }
-    }
-
-    fn forget(&mut self, id: CommandId) {
-        metrics::counter!("aether_runtime_dedupe_evicted_total").increment(1);
-        if self.evicted_set.insert(id.clone()) {
-            self.evicted.push_back(id);
-        }
-        while self.evicted.len() > self.capacity {
-            if let Some(old) = self.evicted.pop_front() {
-                self.evicted_set.remove(&old);
+            if let Some((h, _)) = self.order.pop_front() {
+                metrics::counter!("aether_runtime_dedupe_evicted_total").increment(1);
+                self.evicted.push_back(h);
+                if self.evicted.len() > self.capacity {
+                    self.evicted.pop_front();
+                }
             }
         }
     }
 
     /// What goes into the snapshot envelope.
     pub(crate) fn to_vec(&self) -> Vec<RecentCommand> {
-        self.order.iter().cloned().collect()
+        self.order.iter().map(|(_, r)| r.clone()).collect()
     }
 
     #[cfg(test)]

@@ -25,6 +25,9 @@ pub(crate) trait Fence: Send + Sync + fmt::Debug {
     /// actor now.
     fn check(&self, actor: &ActorId) -> Option<Lease>;
 
+    /// The placement's unit (shard) of `actor`, whoever serves it.
+    fn unit_of(&self, actor: &ActorId) -> u32;
+
     /// Whether the node's own lease still holds (asked again after a
     /// commit: an answer given after it lapsed is not given as `Ok`).
     fn holds(&self) -> bool;

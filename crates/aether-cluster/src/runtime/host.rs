@@ -63,9 +63,10 @@ impl<A: Aggregate> Host<A> {
 /// passivates a shard's actors over every type; the system sweeps idle
 /// ones and stops them all at shutdown).
 pub(crate) trait Actors: Send + Sync {
-    /// Tells every active actor `pick` selects to passivate once it is idle;
-    /// returns their ids (one scan of the whole table).
-    fn evict_where(&self, pick: &dyn Fn(&ActorId) -> bool) -> Vec<ActorId>;
+    /// Tells every active actor of the placement's `unit` (shard) to
+    /// passivate once it is idle; returns their ids (one scan of the table,
+    /// comparing numbers).
+    fn evict_unit(&self, unit: u32) -> Vec<ActorId>;
 
     /// Tells the actors of `ids` still active to passivate; keeps only those
     /// in `ids` (a lookup each, no scan).

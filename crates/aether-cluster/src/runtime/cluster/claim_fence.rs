@@ -15,6 +15,9 @@ use crate::id::ShardId;
 use crate::node::ClusterNode;
 use crate::runtime::fence::{Fence, Lease, Stamp};
 
+/// A claim's revision and its writer stamp.
+type ClaimStamp = (u64, Stamp);
+
 #[derive(Debug)]
 pub(crate) struct ClaimFence {
     pub(crate) node: Arc<ClusterNode>,
@@ -23,7 +26,7 @@ pub(crate) struct ClaimFence {
     serving: Box<[AtomicU64]>,
     /// Per shard: the writer stamp of the claim last served, made once per
     /// claim rather than once per turn.
-    stamps: Box<[Mutex<Option<(u64, Stamp)>>]>,
+    stamps: Box<[Mutex<Option<ClaimStamp>>]>,
     claims: Claims,
 }
 
@@ -115,6 +118,10 @@ impl ClaimFence {
 impl Fence for ClaimFence {
     fn check(&self, actor: &ActorId) -> Option<Lease> {
         self.check_shard(self.subjects.shard_of(actor))
+    }
+
+    fn unit_of(&self, actor: &ActorId) -> u32 {
+        self.subjects.shard_of(actor).0
     }
 
     fn holds(&self) -> bool {

@@ -318,20 +318,18 @@ impl Shared {
     /// Tells the shard's actors to passivate and waits until none is active
     /// (at most `drain_timeout`).
     async fn drain(&self, shard: ShardId) {
-        let subjects = &self.fence.subjects;
-        let pick = |id: &ActorId| subjects.shard_of(id) == shard;
         let until = Instant::now() + self.config.drain_timeout;
         // One scan of the tables finds the shard's actors; then only they
         // are looked at, and one more scan makes sure none started since.
         let mut left: Vec<Vec<ActorId>> =
-            self.actors.iter().map(|a| a.evict_where(&pick)).collect();
+            self.actors.iter().map(|a| a.evict_unit(shard.0)).collect();
         loop {
             for (actors, ids) in self.actors.iter().zip(left.iter_mut()) {
                 actors.evict_these(ids);
             }
             let mut active: usize = left.iter().map(Vec::len).sum();
             if active == 0 {
-                left = self.actors.iter().map(|a| a.evict_where(&pick)).collect();
+                left = self.actors.iter().map(|a| a.evict_unit(shard.0)).collect();
                 active = left.iter().map(Vec::len).sum();
                 if active == 0 {
                     return;
