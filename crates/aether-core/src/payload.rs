@@ -16,8 +16,11 @@ use crate::error::Error;
 /// [`Payload::value`] to an untyped [`Value`]. Stores, the bus and the
 /// runtime carry the text as it is.
 ///
-/// A payload is always valid JSON. In an [`Event`](crate::Event)'s wire
-/// format it is written inline, as the JSON value it holds (not as a string).
+/// A payload is always one valid JSON value, on one line: a line break
+/// between tokens (the only place valid JSON can hold one) is kept as a
+/// space, because stores and the bus put one event per line. In an
+/// [`Event`](crate::Event)'s wire format it is written inline, as the JSON
+/// value it holds (not as a string).
 /// Deserializing one needs a `serde_json` deserializer (from text, bytes, a
 /// reader or a [`Value`]); other formats cannot carry raw JSON.
 ///
@@ -87,8 +90,8 @@ impl Payload {
     }
 
     /// Takes `text` as the payload after checking that it is one JSON value
-    /// (leading and trailing whitespace is dropped; the rest is kept as it
-    /// is).
+    /// (leading and trailing whitespace is dropped, line breaks become
+    /// spaces; the rest is kept as it is).
     ///
     /// # Errors
     ///
@@ -101,16 +104,18 @@ impl Payload {
     /// use aether_core::Payload;
     ///
     /// assert_eq!(Payload::parse(" [1, 2] ").unwrap().as_str(), "[1, 2]");
+    /// assert_eq!(Payload::parse("[1,\n 2]\n").unwrap().as_str(), "[1,  2]");
     /// let err = Payload::parse("{\"amount\": }").unwrap_err();
     /// assert!(err.to_string().contains("not valid JSON"), "{err}");
     /// ```
     pub fn parse(text: impl Into<String>) -> Result<Self, Error> {
-        RawValue::from_string(text.into())
-            .map(Self)
-            .map_err(|e| Error::serialization_with("event data is not valid JSON", e))
+        let invalid = |e| Error::serialization_with("event data is not valid JSON", e);
+        let raw = RawValue::from_string(text.into()).map_err(invalid)?;
+        one_line(raw).map(Self).map_err(invalid)
     }
 
-    /// Wraps text that is known to be one JSON value.
+    /// Wraps text that is known to be one JSON value on one line (as
+    /// serde_json writes it, or a part of such text).
     pub(crate) fn from_raw(raw: Box<RawValue>) -> Self {
         Self(raw)
     }
@@ -246,8 +251,18 @@ impl Serialize for Payload {
 
 impl<'de> Deserialize<'de> for Payload {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(deserializer).map(Self)
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        one_line(raw).map(Self).map_err(serde::de::Error::custom)
     }
+}
+
+/// `raw` with its line breaks (whitespace between tokens: JSON strings cannot
+/// hold a raw one) as spaces.
+fn one_line(raw: Box<RawValue>) -> Result<Box<RawValue>, serde_json::Error> {
+    if memchr::memchr2(b'\n', b'\r', raw.get().as_bytes()).is_none() {
+        return Ok(raw);
+    }
+    RawValue::from_string(raw.get().replace(['\n', '\r'], " "))
 }
 
 #[cfg(test)]
