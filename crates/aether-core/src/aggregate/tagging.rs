@@ -9,6 +9,7 @@
 //! `"<type>"`, as `null`; anything else as its whole text.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,12 +19,27 @@ use crate::error::Error;
 use crate::payload::Payload;
 
 /// The stored payload of `event`, stored under `event_type`.
+///
+/// The variant named `event_type` is written without its tag as the event is
+/// serialized ([`strip`]); any other shape is serialized whole and then cut
+/// by the same rule on its text (an object whose one key is the type, a
+/// string that is the type), as a `Value` was.
 pub(crate) fn to_data<E: Serialize + ?Sized>(
     event: &E,
     event_type: &str,
 ) -> Result<Payload, Error> {
     let encoding = |e| Error::serialization_with(format!("encoding {event_type}"), e);
-    let text = serde_json::to_string(event).map_err(encoding)?;
+    let stripped = Cell::new(false);
+    let raw = serde_json::value::to_raw_value(&strip::Untagged {
+        event,
+        event_type,
+        stripped: &stripped,
+    })
+    .map_err(encoding)?;
+    if stripped.get() {
+        return Ok(Payload::from_raw(raw));
+    }
+    let text = raw.get();
     let key = escaped(event_type);
     if let Some(rest) = text.strip_prefix('{')
         && let Some(inner) = after_key(rest, &key).and_then(|r| r.strip_prefix(':'))
@@ -33,12 +49,10 @@ pub(crate) fn to_data<E: Serialize + ?Sized>(
     {
         return Ok(Payload::from_raw(inner.to_owned()));
     }
-    if after_key(&text, &key) == Some("") {
+    if after_key(text, &key) == Some("") {
         return Ok(Payload::null());
     }
-    RawValue::from_string(text)
-        .map(Payload::from_raw)
-        .map_err(encoding)
+    Ok(Payload::from_raw(raw))
 }
 
 /// What follows `"<key>"` at the start of `text`.
@@ -90,6 +104,8 @@ fn escaped(s: &str) -> Cow<'_, str> {
         _ => Cow::Borrowed(s),
     }
 }
+
+mod strip;
 
 #[cfg(test)]
 mod tests;
