@@ -2,14 +2,15 @@
 
 use std::fmt::Debug;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use crate::error::Error;
 use crate::event::Event;
 use crate::id::{ActorId, CommandId, EventId};
 use crate::metadata::Metadata;
 use crate::payload::Payload;
 use crate::timestamp::Timestamp;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::tagging;
 
