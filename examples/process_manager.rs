@@ -37,12 +37,22 @@ use aether::projection::{KvCheckpointConfig, KvCheckpoints, RunnerConfig, Runnin
 use aether::runtime::AskError;
 use counter::{Add, Counter, Value};
 use nats::BoxError;
+use serde::{Deserialize, Serialize};
 
 /// The regions; each has a stock counter `counter-<region>`.
 pub const REGIONS: [&str; 3] = ["north", "south", "west"];
 
 /// The process manager's name (its checkpoint key, and its commands' prefix).
 pub const NAME: &str = "stock";
+
+/// The data of an order's `Placed` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placed {
+    /// One of [`REGIONS`].
+    pub region: String,
+    /// How many units the order takes.
+    pub units: u64,
+}
 
 /// Reacts to `Placed` orders by adding their units to the region's counter.
 #[derive(Debug)]
@@ -72,17 +82,17 @@ impl Projection for Stock {
     }
 
     async fn handle(&mut self, event: &Event, _at: LogPosition) -> aether::Result<()> {
-        let (Some(region), Some(units)) =
-            (event.data["region"].as_str(), event.data["units"].as_u64())
-        else {
-            return Err(Error::invalid_input(format!(
-                "order event {} has no region or units",
+        // The event's data is its JSON text: decoded here, straight to the
+        // type this handler reads.
+        let Placed { region, units } = event.data.decode().map_err(|e| {
+            Error::invalid_input(format!(
+                "order event {} is not a Placed order with a region and units: {e}",
                 event.id
-            )));
-        };
+            ))
+        })?;
         let target = self
             .system
-            .get::<Counter>(counter(region)?)
+            .get::<Counter>(counter(&region)?)
             .map_err(|e| Error::unavailable(e.to_string()))?;
         let id = CommandId::reacting_to(NAME, &event.id, 0)?;
         match target.ask(Add(units)).command_id(id).await {
@@ -131,7 +141,10 @@ pub async fn place_orders(
             order.clone(),
             1,
             "Placed",
-            json!({ "region": REGIONS[region], "units": u }),
+            Payload::encode(&Placed {
+                region: REGIONS[region].to_owned(),
+                units: u,
+            })?,
         );
         batch.push((order, ExpectedVersion::Exact(0), vec![placed]));
     }

@@ -28,6 +28,7 @@ use aether::projection::{Checkpointing, Filter, Projection, ProjectionRunner, St
 use aether::{LogPosition, Result as AetherResult};
 use nats::BoxError;
 use rusqlite::{Connection, OptionalExtension, params};
+use serde::Deserialize;
 
 /// Owners of the accounts.
 pub const OWNERS: [&str; 3] = ["ada", "grace", "linus"];
@@ -70,6 +71,18 @@ impl Balances {
     }
 }
 
+/// The data of an `Opened` event.
+#[derive(Deserialize)]
+struct Opened {
+    owner: String,
+}
+
+/// The data of a `Deposited` or `Withdrew` event.
+#[derive(Deserialize)]
+struct Moved {
+    cents: i64,
+}
+
 fn db_error(e: rusqlite::Error) -> Error {
     Error::storage_with("the read model's database", e)
 }
@@ -87,10 +100,10 @@ impl Projection for Balances {
         // The effect and the position commit together, or neither does.
         let tx = self.db.transaction().map_err(db_error)?;
         let account = event.actor_id.as_str();
-        let cents = event.data["cents"].as_i64().unwrap_or(0);
+        // Each event's data is decoded straight to the type of its event type.
         match event.event_type.as_str() {
             "Opened" => {
-                let owner = event.data["owner"].as_str().unwrap_or("unknown");
+                let Opened { owner } = event.data.decode()?;
                 tx.execute(
                     "INSERT OR IGNORE INTO accounts (account, owner) VALUES (?1, ?2)",
                     params![account, owner],
@@ -98,6 +111,7 @@ impl Projection for Balances {
                 .map_err(db_error)?;
             }
             "Deposited" | "Withdrew" => {
+                let Moved { cents } = event.data.decode()?;
                 let delta = if event.event_type == "Deposited" {
                     cents
                 } else {

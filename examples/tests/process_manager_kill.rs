@@ -12,7 +12,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use aether::prelude::*;
-use aether_examples::process_manager::{NAME, REGIONS, counter, place_orders, store, work};
+use aether_examples::process_manager::{NAME, Placed, REGIONS, counter, place_orders, store, work};
 use aether_testkit::{NatsServer, Wait};
 
 const CHILD_ENV: &str = "AETHER_PROCESS_MANAGER_WORKER";
@@ -114,13 +114,8 @@ async fn killed_mid_work_and_mid_live_each_order_takes_effect_once() {
         let placed = store.read(&order, 1).await.unwrap();
         assert_eq!(placed.len(), 1, "{order}");
         let p = &placed[0];
-        orders.insert(
-            p.id.to_string(),
-            (
-                p.data["region"].as_str().unwrap().to_string(),
-                p.data["units"].as_u64().unwrap(),
-            ),
-        );
+        let Placed { region, units } = p.data.decode().unwrap();
+        orders.insert(p.id.to_string(), (region, units));
     }
     let applied = applied(&store).await;
     let total: usize = applied.iter().map(Vec::len).sum();
@@ -137,7 +132,11 @@ async fn killed_mid_work_and_mid_live_each_order_takes_effect_once() {
                 .unwrap_or_else(|| panic!("{cause} is not a reaction id"));
             let (region, units) = &orders[event_id];
             assert_eq!(region, REGIONS[i], "{cause} reached the wrong counter");
-            assert_eq!(e.data["by"].as_u64(), Some(*units), "{e:?}");
+            assert_eq!(
+                e.data.value().unwrap()["by"].as_u64(),
+                Some(*units),
+                "{e:?}"
+            );
             sum += units;
         }
         assert_eq!(sum, expected[i], "region {}", REGIONS[i]);

@@ -60,7 +60,10 @@ async fn queued_events_travel_batched_and_arrive_in_order() {
     // Frames in a bus message (see `src/wire.rs`): a tag byte, then
     // length-prefixed frames.
     fn frame_count(payload: &[u8]) -> u64 {
-        assert_eq!(payload[0], 0xA1, "the bus's binary format");
+        assert_eq!(
+            payload[0], 0xA2,
+            "the bus's binary format, data as JSON text"
+        );
         let (mut rest, mut n) = (&payload[1..], 0);
         while !rest.is_empty() {
             let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
@@ -130,8 +133,8 @@ async fn a_malformed_frame_in_a_message_spoils_only_itself() {
             .expect("the raw subscriber sees the bus's message")
             .unwrap()
             .payload;
-    let frame = &captured[1..];
-    let mut payload = vec![0xA1];
+    let (tag, frame) = (captured[0], &captured[1..]);
+    let mut payload = vec![tag];
     payload.extend_from_slice(frame);
     payload.extend_from_slice(&3u32.to_le_bytes());
     payload.extend_from_slice(b"xyz");
@@ -140,7 +143,7 @@ async fn a_malformed_frame_in_a_message_spoils_only_itself() {
         .await
         .unwrap();
     // A cut frame at the end is an error too, not a panic.
-    let mut cut = vec![0xA1];
+    let mut cut = vec![tag];
     cut.extend_from_slice(&frame[..frame.len() / 2]);
     raw.publish("aether.bus.ev.bad.frames", cut.into())
         .await

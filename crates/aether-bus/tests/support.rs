@@ -18,7 +18,9 @@ pub fn event(actor: &str, ty: &str, seq: u64) -> Event {
 
 /// The sequence number an [`event`] carries.
 pub fn seq_of(e: &Event) -> u64 {
-    e.data["seq"].as_u64().expect("test event carries a seq")
+    e.data.value().expect("test data is a JSON value")["seq"]
+        .as_u64()
+        .expect("test event carries a seq")
 }
 
 /// The next item, which must be an event; returns its sequence number.

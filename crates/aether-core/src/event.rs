@@ -1,11 +1,11 @@
 //! [`Event`]: an immutable fact in an actor's history, and its JSON wire format.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::error::Error;
 use crate::id::{ActorId, EventId};
 use crate::metadata::Metadata;
+use crate::payload::Payload;
 use crate::timestamp::Timestamp;
 
 /// An immutable fact in one actor's history.
@@ -21,7 +21,7 @@ use crate::timestamp::Timestamp;
 /// | `event_type` | string           | the event's type name, 1 to 256 bytes               |
 /// | `actor_id`   | string or object | the actor; `{"id": .., "type": ..}` when the actor type is explicit |
 /// | `version`    | integer ≥ 1      | the event's position in the actor's history         |
-/// | `data`       | any JSON         | the payload                                         |
+/// | `data`       | any JSON         | the payload, inline (a [`Payload`]: its JSON text)  |
 /// | `metadata`   | object of strings| correlation, causation, user, trace and span ids, and any other keys |
 /// | `timestamp`  | string (RFC 3339)| UTC, nine fractional digits                          |
 ///
@@ -35,6 +35,8 @@ use crate::timestamp::Timestamp;
 /// let e = Event::new(ActorId::new("account-1").unwrap(), 1, "Opened", json!({"owner": "ada"}));
 /// let bytes = e.to_json_bytes().unwrap();
 /// assert_eq!(Event::from_json_slice(&bytes).unwrap(), e);
+/// assert_eq!(e.data.as_str(), r#"{"owner":"ada"}"#);
+/// assert_eq!(e.data.value().unwrap()["owner"], "ada");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -47,8 +49,9 @@ pub struct Event {
     pub actor_id: ActorId,
     /// Position in the actor's history, starting at 1.
     pub version: u64,
-    /// The payload.
-    pub data: Value,
+    /// The payload: its JSON text, decoded by a reader that asks
+    /// ([`Payload::decode`], [`Payload::value`]).
+    pub data: Payload,
     /// Correlation, causation, user, trace and span ids, and other keys.
     #[serde(default)]
     pub metadata: Metadata,
@@ -61,18 +64,20 @@ impl Event {
     pub const MAX_EVENT_TYPE_LEN: usize = 256;
 
     /// A new event with a fresh id, the current time and empty metadata.
+    /// `data` is a [`Payload`] or anything that becomes one (a
+    /// [`Value`](serde_json::Value), as `json!` makes).
     pub fn new(
         actor_id: ActorId,
         version: u64,
         event_type: impl Into<String>,
-        data: Value,
+        data: impl Into<Payload>,
     ) -> Self {
         Self {
             id: EventId::new(),
             event_type: event_type.into(),
             actor_id,
             version,
-            data,
+            data: data.into(),
             metadata: Metadata::new(),
             timestamp: Timestamp::now(),
         }
@@ -86,7 +91,7 @@ impl Event {
         actor_id: ActorId,
         version: u64,
         event_type: impl Into<String>,
-        data: Value,
+        data: impl Into<Payload>,
         metadata: Metadata,
         timestamp: Timestamp,
     ) -> Self {
@@ -95,7 +100,7 @@ impl Event {
             event_type: event_type.into(),
             actor_id,
             version,
-            data,
+            data: data.into(),
             metadata,
             timestamp,
         }

@@ -4,8 +4,10 @@
 //! JetStream. This crate holds what every other Aether crate shares and has no
 //! I/O of its own:
 //!
-//! - [`Event`] (with [`EventId`], [`ActorId`], [`Metadata`], [`Timestamp`]) and
-//!   its stable JSON wire format;
+//! - [`Event`] (with [`EventId`], [`ActorId`], [`Payload`], [`Metadata`],
+//!   [`Timestamp`]) and its stable JSON wire format; an event's data is a
+//!   [`Payload`], its JSON text, encoded once and decoded only by a reader
+//!   that asks;
 //! - [`NodeId`] (which process this is) and [`CommandId`] (one command
 //!   across its retries), with the one name rule ([`validate_name`]) for
 //!   cluster names, stream names and namespaces;
@@ -48,6 +50,7 @@ mod id;
 mod log;
 mod metadata;
 mod notify;
+mod payload;
 mod snapshot;
 mod source;
 mod store;
@@ -62,6 +65,7 @@ pub use id::{ActorId, CommandId, EventId, InvalidId, MAX_NAME_LEN, NodeId, valid
 pub use log::{EventLog, LOG_CHUNK, LogEntry, LogFeed, LogPosition, LogSelection, LogSubscription};
 pub use metadata::Metadata;
 pub use notify::{EventStored, EventStoredHook, HookSlot};
+pub use payload::Payload;
 pub use snapshot::{Snapshot, SnapshotStore};
 pub use source::{BoxError, SharedError};
 pub use store::{EventStore, ExpectedVersion, MalformedEvent, Replay, validate_batch};

@@ -63,7 +63,7 @@ async fn assert_exactly_once(store: &InMemoryEventStore, id: &ActorId, ok: &[(St
         by_command
             .entry(cause)
             .or_default()
-            .push(e.data["amount"].as_u64().unwrap());
+            .push(e.data.value().unwrap()["amount"].as_u64().unwrap());
     }
     for (cmd, amount) in ok {
         assert_eq!(

@@ -62,7 +62,8 @@ impl Default for RunnerConfig {
 /// impl Projection for Total {
 ///     fn name(&self) -> &str { "total" }
 ///     async fn handle(&mut self, event: &Event, _at: LogPosition) -> Result<()> {
-///         self.0 += event.data.as_i64().unwrap_or(0);
+///         // The data is JSON text: decode it to the type the handler reads.
+///         self.0 += event.data.decode::<i64>()?;
 ///         Ok(())
 ///     }
 /// }
@@ -164,7 +165,7 @@ where
     /// impl Projection for Revenue {
     ///     fn name(&self) -> &str { "revenue" }
     ///     async fn handle(&mut self, event: &Event, _at: LogPosition) -> Result<()> {
-    ///         self.0 += event.data["total"].as_i64().unwrap_or(0);
+    ///         self.0 += event.data.value()?["total"].as_i64().unwrap_or(0);
     ///         Ok(())
     ///     }
     /// }

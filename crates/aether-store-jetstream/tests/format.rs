@@ -114,3 +114,66 @@ async fn a_history_in_the_previous_format_reads_extends_and_retries_as_before() 
     assert_eq!(fresh.latest_version(&a).await.unwrap(), 320);
     assert_eq!(fresh.append(ev(&a, 321)).await.unwrap(), 321);
 }
+
+/// An event's stored message is its JSON, the data inline as the JSON it is
+/// (kept as text, the store writes it as it is): byte for byte what the store
+/// wrote when data was a `serde_json::Value`.
+#[tokio::test]
+async fn the_stored_event_json_is_unchanged_with_the_data_inline() {
+    let server = NatsServer::start().await;
+    let s = store(&server.url(), 1).await;
+    let a = aether_core::ActorId::new("fmt-bytes").unwrap();
+    let mut e = Event::new(
+        a.clone(),
+        1,
+        "Shipped",
+        aether_core::json!({"to": "x", "items": [1, 2.5, null], "big": u64::MAX}),
+    );
+    e.id = "0190a5c4-0000-7000-8000-000000000001".parse().unwrap();
+    e.timestamp = aether_core::Timestamp::parse_rfc3339("2026-11-23T17:00:00.000000001Z").unwrap();
+    e.metadata.set_correlation_id("c-1");
+    s.append(e.clone()).await.unwrap();
+    let js = async_nats::jetstream::new(s.client().clone());
+    let stream = js.get_stream(s.stream_name()).await.unwrap();
+    let last = stream
+        .get_last_raw_message_by_subject(&s.subject_for(&a))
+        .await
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(&last.payload).unwrap(),
+        r#"{"id":"0190a5c4-0000-7000-8000-000000000001","event_type":"Shipped","actor_id":"fmt-bytes","version":1,"data":{"big":18446744073709551615,"items":[1,2.5,null],"to":"x"},"metadata":{"correlation_id":"c-1"},"timestamp":"2026-11-23T17:00:00.000000001Z"}"#
+    );
+    assert_eq!(s.read(&a, 1).await.unwrap(), vec![e]);
+}
+
+/// Events another writer stored, with spacing inside their data, read back
+/// with that data (equal as JSON; decoded on request).
+#[tokio::test]
+async fn data_written_with_spacing_by_another_writer_reads_back() {
+    let server = NatsServer::start().await;
+    let s = store(&server.url(), 1).await;
+    let a = aether_core::ActorId::new("fmt-spaced").unwrap();
+    // One line: a message holds events one per line.
+    let text = concat!(
+        r#"{ "id" : "0190a5c4-0000-7000-8000-000000000002", "event_type": "Opened", "#,
+        r#""actor_id": "fmt-spaced", "version": 1, "#,
+        r#""data": { "owner" : "ada", "limits": [ 1 , 2 ] }, "#,
+        r#""metadata": {}, "timestamp": "2026-01-01T00:00:00Z" }"#
+    );
+    let mut h = async_nats::HeaderMap::new();
+    h.insert(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, "0");
+    support::publish_raw(&s, &a, Some(h), Bytes::from(text)).await;
+    let got = s.read(&a, 1).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].data,
+        aether_core::json!({"limits": [1, 2], "owner": "ada"})
+    );
+    assert_eq!(
+        got[0].data.value().unwrap()["owner"],
+        aether_core::json!("ada")
+    );
+    assert_eq!(s.latest_version(&a).await.unwrap(), 1);
+    s.append(ev(&a, 2)).await.unwrap();
+    assert_eq!(versions(&s.read(&a, 1).await.unwrap()), [1, 2]);
+}

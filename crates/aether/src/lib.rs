@@ -126,8 +126,8 @@ pub use aether_core::{
     ActorId, BoxError, CommandId, ComponentError, DynEventStore, DynSnapshotStore, Error,
     ErrorKind, Event, EventId, EventLog, EventStore, EventStored, EventStoredHook, ExpectedVersion,
     InvalidId, LogEntry, LogPosition, LogSelection, LogSubscription, MAX_DURATION, Metadata,
-    NodeId, Replay, Result, SharedError, Snapshot, SnapshotStore, Timestamp, VersionConflict,
-    error_chain, validate_name,
+    NodeId, Payload, Replay, Result, SharedError, Snapshot, SnapshotStore, Timestamp,
+    VersionConflict, error_chain, validate_name,
 };
 
 #[cfg(feature = "memory")]
@@ -216,7 +216,7 @@ pub mod prelude {
     };
     pub use aether_core::{
         ActorId, CommandId, Error, Event, EventLog, EventStore, ExpectedVersion, LogPosition,
-        Metadata, NodeId, Snapshot, SnapshotStore, json,
+        Metadata, NodeId, Payload, Snapshot, SnapshotStore, json,
     };
     #[cfg(feature = "projection")]
     pub use aether_projection::{Checkpointing, Filter, Projection, ProjectionRunner};

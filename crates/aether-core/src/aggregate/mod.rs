@@ -91,6 +91,7 @@ mod repository;
 mod retry;
 mod snapshot_format;
 mod snapshot_policy;
+mod tagging;
 mod typed;
 mod upcast;
 

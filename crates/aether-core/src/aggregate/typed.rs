@@ -4,13 +4,15 @@ use std::fmt::Debug;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::error::Error;
 use crate::event::Event;
 use crate::id::{ActorId, CommandId, EventId};
 use crate::metadata::Metadata;
+use crate::payload::Payload;
 use crate::timestamp::Timestamp;
+
+use super::tagging;
 
 /// A typed event of an aggregate, with the name it is stored under.
 ///
@@ -22,7 +24,8 @@ use crate::timestamp::Timestamp;
 /// variant named as its event type): `Deposited { amount: 5 }` is stored as
 /// type `"Deposited"` with data `{"amount": 5}`, and a unit variant as data
 /// `null`. For any other shape the whole serialized value is stored as data.
-/// Override both `to_data` and `from_data` for a custom layout.
+/// The event is encoded once, to the stored JSON text, and decoded straight
+/// from it. Override both `to_data` and `from_data` for a custom layout.
 pub trait DomainEvent:
     Serialize + DeserializeOwned + Clone + Debug + Send + Sync + 'static
 {
@@ -30,39 +33,56 @@ pub trait DomainEvent:
     fn event_type(&self) -> &'static str;
 
     /// The stored payload of the event.
-    fn to_data(&self) -> Result<Value, Error> {
-        let value = serde_json::to_value(self)
-            .map_err(|e| Error::serialization_with(format!("encoding {}", self.event_type()), e))?;
-        Ok(match value {
-            Value::Object(mut map) if map.len() == 1 && map.contains_key(self.event_type()) => {
-                map.remove(self.event_type()).unwrap_or(Value::Null)
-            }
-            Value::String(s) if s == self.event_type() => Value::Null,
-            other => other,
-        })
+    ///
+    /// The default encodes the event once and keeps the variant's content
+    /// (see the trait docs).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Serialization`] when the event's `Serialize` fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aether_core::aggregate::DomainEvent;
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    /// enum Account {
+    ///     Deposited { amount: u64 },
+    ///     Closed,
+    /// }
+    ///
+    /// impl DomainEvent for Account {
+    ///     fn event_type(&self) -> &'static str {
+    ///         match self {
+    ///             Account::Deposited { .. } => "Deposited",
+    ///             Account::Closed => "Closed",
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let data = Account::Deposited { amount: 5 }.to_data().unwrap();
+    /// assert_eq!(data.as_str(), r#"{"amount":5}"#);
+    /// assert_eq!(Account::from_data("Deposited", &data).unwrap(), Account::Deposited { amount: 5 });
+    /// assert!(Account::Closed.to_data().unwrap().is_null());
+    /// ```
+    fn to_data(&self) -> Result<Payload, Error> {
+        tagging::to_data(self, self.event_type())
     }
 
     /// Decodes an event from its stored type and payload (the inverse of
     /// [`DomainEvent::event_type`] and [`DomainEvent::to_data`]).
-    fn from_data(event_type: &str, data: &Value) -> Result<Self, Error> {
-        let mut tagged = serde_json::Map::new();
-        tagged.insert(event_type.to_owned(), data.clone());
-        if let Ok(e) = serde_json::from_value::<Self>(Value::Object(tagged)) {
-            return Ok(e);
-        }
-        if data.is_null()
-            && let Ok(e) = serde_json::from_value::<Self>(Value::String(event_type.to_owned()))
-        {
-            return Ok(e);
-        }
-        serde_json::from_value::<Self>(data.clone()).map_err(|e| {
-            Error::serialization_with(
-                format!(
-                    "decoding stored event of type {event_type:?} (an upcaster may be missing)"
-                ),
-                e,
-            )
-        })
+    ///
+    /// The default decodes `{"<event_type>":<data>}` (the variant named as
+    /// its type); else, when `data` is `null`, the unit variant
+    /// `"<event_type>"`; else `data` as the whole event.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Serialization`] when none of these decodes.
+    fn from_data(event_type: &str, data: &Payload) -> Result<Self, Error> {
+        tagging::from_data(event_type, data)
     }
 }
 
@@ -319,7 +339,7 @@ mod tests {
             json!({"owner": "ada"})
         );
         assert_eq!(Ev::Deposited(5).to_data().unwrap(), json!(5));
-        assert_eq!(Ev::Closed.to_data().unwrap(), Value::Null);
+        assert_eq!(Ev::Closed.to_data().unwrap(), Payload::null());
     }
 
     #[test]

@@ -75,14 +75,20 @@ impl UpcasterChain {
     }
 
     /// Returns self with an upcaster that rewrites the data of events of type
-    /// `event_type` (and optionally renames them to `new_type`).
+    /// `event_type` (and optionally renames them to `new_type`). `f` sees the
+    /// data parsed into a [`Value`], and its result is encoded back (only
+    /// events of `event_type` pay for that). To work on the
+    /// [`Payload`](crate::Payload) itself, push a closure instead.
+    ///
+    /// A payload that does not parse into a [`Value`] (nested deeper than
+    /// 128 levels) fails the upcast with [`Error::Serialization`].
     pub fn map_data<F>(self, event_type: &'static str, new_type: Option<&'static str>, f: F) -> Self
     where
         F: Fn(Value) -> Result<Value, Error> + Send + Sync + 'static,
     {
         self.with(move |mut e: Event| {
             if e.event_type == event_type {
-                e.data = f(std::mem::take(&mut e.data))?;
+                e.data = f(e.data.value()?)?.into();
                 if let Some(t) = new_type {
                     e.event_type = t.to_owned();
                 }

@@ -40,9 +40,14 @@ fn event(actor: &str, ty: &str, seq: u64) -> Event {
 }
 
 fn seq_of(e: &Event) -> u64 {
-    e.data["seq"]
-        .as_u64()
+    #[derive(serde::Deserialize)]
+    struct Seq {
+        seq: u64,
+    }
+    e.data
+        .decode::<Seq>()
         .expect("a conformance event carries a seq")
+        .seq
 }
 
 async fn next(sub: &mut EventSubscription, what: &str) -> Event {

@@ -165,8 +165,9 @@ pub async fn retrying_writers_leave_gapless_history<S: EventStore>(store: &S) {
     for w in 0..WRITERS {
         let ns: Vec<u64> = stored
             .iter()
-            .filter(|e| e.data["w"] == json!(w))
-            .map(|e| e.data["n"].as_u64().expect("n is a number"))
+            .map(|e| e.data.value().expect("data is a JSON value"))
+            .filter(|d| d["w"] == json!(w))
+            .map(|d| d["n"].as_u64().expect("n is a number"))
             .collect();
         assert_eq!(
             ns,

@@ -11,7 +11,7 @@ pub async fn conflict_on_same_version<S: EventStore>(store: &S) {
     let first = ev(&a, 1);
     store.append(first.clone()).await.expect("first append");
     let mut other = ev(&a, 1);
-    other.data = json!("intruder");
+    other.data = json!("intruder").into();
     assert_conflict(store.append(other).await, &a, 1, 1, "same version twice");
     assert_eq!(
         read_all(store, &a).await,

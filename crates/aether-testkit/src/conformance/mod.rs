@@ -97,8 +97,8 @@ pub use ordering::{
     read_beyond_latest_is_empty, read_from_version, read_with_errors_is_clean,
 };
 pub use payloads::{
-    events_round_trip_exactly, extreme_versions_never_panic, large_payload_round_trips,
-    oversized_payload_is_whole_or_too_large,
+    data_given_as_text_round_trips, events_round_trip_exactly, extreme_versions_never_panic,
+    large_payload_round_trips, oversized_payload_is_whole_or_too_large,
 };
 pub use snapshot_store::{
     snapshot_absent_is_none, snapshot_keeps_only_latest, snapshot_large_state_round_trips,
@@ -146,6 +146,7 @@ macro_rules! __event_store_cases {
             large_payload_round_trips,
             oversized_payload_is_whole_or_too_large,
             events_round_trip_exactly,
+            data_given_as_text_round_trips,
             extreme_versions_never_panic,
         }
     };
