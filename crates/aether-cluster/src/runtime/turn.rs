@@ -45,6 +45,17 @@ fn guarded<T>(doing: &str, f: impl FnOnce() -> T) -> Result<T, Error> {
     })
 }
 
+/// An upper bound of an event's stored size, without encoding it: its
+/// data's text, its type and metadata, and room for the fixed fields (id,
+/// actor, version, timestamp, field names) and escapes.
+fn size_bound(e: &Event) -> usize {
+    let metadata: usize = e.metadata.iter().map(|(k, v)| k.len() + v.len() + 8).sum();
+    e.data.as_str().len()
+        + 2 * (e.event_type.len() + e.actor_id.as_str().len())
+        + 2 * metadata
+        + 256
+}
+
 /// What a turn decided for one command.
 enum Decision<A: Aggregate> {
     /// Wrote these events (applied to the state, to be committed).
@@ -503,9 +514,9 @@ fn decide<A: Aggregate>(
             continue;
         }
         let stored = &events[start..];
-        // Encoded here for the byte limit (which only matters with more than
-        // one command in the turn) and for a routed caller's reply: once.
-        let encoded = if several || c.routed {
+        // Encoded here only for a routed caller's reply (once: the reply is
+        // built from these bytes).
+        let encoded = if c.routed {
             let encoded: Result<Vec<Bytes>, Error> = stored
                 .iter()
                 .map(|e| e.to_json_bytes().map(Bytes::from))
@@ -521,7 +532,13 @@ fn decide<A: Aggregate>(
         } else {
             None
         };
-        let size: usize = encoded.iter().flatten().map(Bytes::len).sum();
+        // The byte limit only matters with more than one command in the
+        // turn: their encoded size, or a bound on it from the data's text.
+        let size: usize = match &encoded {
+            Some(b) => b.iter().map(Bytes::len).sum(),
+            None if several => stored.iter().map(size_bound).sum(),
+            None => 0,
+        };
         if start > 0 && (events.len() > limits.max_events || bytes + size > limits.max_bytes) {
             events.truncate(start);
             stop = i;
@@ -553,4 +570,34 @@ fn decide<A: Aggregate>(
     }
     let carried = live.split_off(stop);
     (decisions, events, carried)
+}
+
+#[cfg(test)]
+mod tests {
+    use aether_core::{ActorId, Event, Metadata, json};
+
+    /// The group-commit byte budget counts events by a bound, never below
+    /// what they encode to.
+    #[test]
+    fn the_size_bound_is_never_below_the_encoded_size() {
+        let actor = ActorId::with_type("a \"quoted\" type", "id\twith\ttabs").unwrap();
+        let datas = [
+            json!(null),
+            json!({"amount": 5}),
+            json!({"text": "x".repeat(10_000), "nested": [1, 2, {"k": "\u{7}\"\\"}]}),
+        ];
+        for data in datas {
+            let mut meta = Metadata::new()
+                .with_correlation_id("c\"1")
+                .with_user_id("u\n");
+            meta.insert("aether.node", "n1");
+            let e = Event::new(actor.clone(), 7, "Some\"Type", data).with_metadata(meta);
+            let encoded = e.to_json_bytes().unwrap().len();
+            assert!(
+                super::size_bound(&e) >= encoded,
+                "{} < {encoded}",
+                super::size_bound(&e)
+            );
+        }
+    }
 }
