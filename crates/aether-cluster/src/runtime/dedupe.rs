@@ -7,11 +7,38 @@ use std::hash::BuildHasher;
 use aether_core::CommandId;
 use aether_core::aggregate::RecentCommand;
 
-/// The id's hash, compared before the id itself: a scan of the window
+/// The id's hash, compared before the id itself: a scan of a small window
 /// compares machine words, not strings that share a long time-ordered
 /// prefix.
 fn hash(id: &CommandId) -> u64 {
     foldhash::fast::FixedState::with_seed(0x5eed).hash_one(id.as_str())
+}
+
+/// Windows up to this size are scanned; larger ones get an index.
+const SCAN: usize = 16;
+
+type Index = std::collections::HashMap<CommandId, usize, foldhash::fast::RandomState>;
+
+/// A multiset of hashes (hash → how many times it is in the deque), hashed
+/// by themselves.
+type HashSet64 = std::collections::HashMap<u64, u32, std::hash::BuildHasherDefault<Identity>>;
+
+/// The hasher of values that are hashes already.
+#[derive(Default)]
+struct Identity(u64);
+
+impl std::hash::Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// The last `capacity` commands of one actor that wrote events, oldest first.
@@ -23,14 +50,26 @@ fn hash(id: &CommandId) -> u64 {
 /// (`aether_runtime_dedupe_evicted_then_seen_total`) instead of passing
 /// unnoticed.
 ///
-/// Compact rather than indexed: an actor that ran four commands holds four
-/// entries in one buffer (no hash tables of its own; a lookup scans the
-/// hashes, at most `capacity` words).
+/// Compact while small: an actor that ran four commands holds four entries
+/// in one buffer, scanned by hash. Past [`SCAN`] entries an index (id →
+/// sequence number) is built, so a busy actor's full window costs a lookup,
+/// not a scan.
 #[derive(Debug, Default)]
 pub(crate) struct RecentCommands {
     capacity: usize,
     order: VecDeque<(u64, RecentCommand)>,
+    /// How many entries were ever pushed out of `order` (so an entry's
+    /// sequence number minus this is its position).
+    popped: usize,
+    index: Option<Box<Index>>,
     evicted: VecDeque<u64>,
+    evicted_set: Option<Box<HashSet64>>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Identity")
+    }
 }
 
 impl RecentCommands {
@@ -42,6 +81,9 @@ impl RecentCommands {
     }
 
     fn find(&self, id: &CommandId) -> Option<usize> {
+        if let Some(index) = &self.index {
+            return index.get(id).map(|seq| seq - self.popped);
+        }
         let h = hash(id);
         self.order
             .iter()
@@ -62,7 +104,10 @@ impl RecentCommands {
             return false;
         }
         let h = hash(id);
-        self.evicted.contains(&h)
+        match &self.evicted_set {
+            Some(set) => set.contains_key(&h),
+            None => self.evicted.contains(&h),
+        }
     }
 
     /// Remembers that `id` wrote versions `first..=last`. A known id is
@@ -77,14 +122,52 @@ impl RecentCommands {
             r.last = r.last.max(last);
             return;
         }
+        let seq = self.popped + self.order.len();
+        if let Some(index) = &mut self.index {
+            index.insert(id.clone(), seq);
+        }
         self.order
             .push_back((hash(&id), RecentCommand::new(id, first, last)));
+        if self.index.is_none() && self.order.len() > SCAN {
+            let index: Index = self
+                .order
+                .iter()
+                .enumerate()
+                .map(|(i, (_, r))| (r.id.clone(), self.popped + i))
+                .collect();
+            self.index = Some(Box::new(index));
+        }
         while self.order.len() > self.capacity {
-            if let Some((h, _)) = self.order.pop_front() {
-                metrics::counter!("aether_runtime_dedupe_evicted_total").increment(1);
-                self.evicted.push_back(h);
-                if self.evicted.len() > self.capacity {
-                    self.evicted.pop_front();
+            let Some((h, old)) = self.order.pop_front() else {
+                break;
+            };
+            self.popped += 1;
+            if let Some(index) = &mut self.index {
+                index.remove(&old.id);
+            }
+            metrics::counter!("aether_runtime_dedupe_evicted_total").increment(1);
+            self.forget(h);
+        }
+    }
+
+    fn forget(&mut self, h: u64) {
+        self.evicted.push_back(h);
+        if let Some(set) = &mut self.evicted_set {
+            *set.entry(h).or_default() += 1;
+        } else if self.evicted.len() > SCAN {
+            let mut set = HashSet64::default();
+            for h in &self.evicted {
+                *set.entry(*h).or_default() += 1;
+            }
+            self.evicted_set = Some(Box::new(set));
+        }
+        while self.evicted.len() > self.capacity {
+            if let (Some(old), Some(set)) = (self.evicted.pop_front(), &mut self.evicted_set)
+                && let Some(n) = set.get_mut(&old)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    set.remove(&old);
                 }
             }
         }
@@ -128,6 +211,28 @@ mod tests {
         let mut off = RecentCommands::new(0);
         off.record(id("x"), 1, 1);
         assert_eq!(off.get(&id("x")), None);
+    }
+
+    #[test]
+    fn a_large_window_is_indexed_and_agrees_with_a_small_one() {
+        let mut r = RecentCommands::new(100);
+        for i in 0..250u64 {
+            r.record(id(&format!("c{i}")), i, i);
+        }
+        assert_eq!(r.len(), 100);
+        assert!(r.index.is_some() && r.evicted_set.is_some());
+        for i in 0..250u64 {
+            let known = r.get(&id(&format!("c{i}")));
+            if i >= 150 {
+                assert_eq!(known, Some((i, i)), "c{i}");
+            } else {
+                assert_eq!(known, None, "c{i}");
+                assert_eq!(r.was_evicted(&id(&format!("c{i}"))), i >= 50, "c{i}");
+            }
+        }
+        r.record(id("c200"), 1, 300);
+        assert_eq!(r.get(&id("c200")), Some((1, 300)), "extended in place");
+        assert_eq!(r.to_vec().len(), 100);
     }
 
     #[test]
