@@ -18,9 +18,10 @@ use aether_core::aggregate::Aggregate;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::cell::{Cell, Recalled, Rest};
+use super::clock::Evictable;
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
 use super::host::{Actors, Host};
+use super::host::{Cell, Recalled, Rest};
 use super::message::{CommandMsg, CommandResult, Msg, Responder};
 use super::permits::Priority;
 use super::state::Activation;
@@ -153,7 +154,7 @@ impl<A: Aggregate> Actor<A> {
         }
         let started = Instant::now();
         let permit = self.host.node.permits.acquire(priority).await;
-        let loaded = Box::pin(Activation::load(&self.host, &self.id)).await;
+        let loaded = Box::pin(Activation::load(self.host.sources(), &self.id)).await;
         drop(permit);
         self.host
             .metrics
@@ -344,7 +345,7 @@ impl<A: Aggregate> Actor<A> {
         if after == 0 || a.version < a.snapshot_version.saturating_add(after) {
             return;
         }
-        if let Err(e) = Box::pin(a.snapshot(&self.host, &self.id)).await {
+        if let Err(e) = Box::pin(a.snapshot(self.host.sources(), &self.id)).await {
             tracing::warn!(error = %e, "snapshot on passivation failed");
         }
     }
@@ -533,5 +534,48 @@ impl<A: Aggregate> Actors for Host<A> {
                 spawn(actor.leave(Leave::Shutdown));
             }
         }
+    }
+}
+
+impl<A: Aggregate> Evictable for Cell<A> {
+    fn take_reference(&self) -> bool {
+        Cell::take_reference(self)
+    }
+
+    fn evict(self: Arc<Self>) {
+        if let Some(host) = self.host.upgrade() {
+            evict(&host, &self);
+        }
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+    struct Probe;
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Ev;
+    impl aether_core::aggregate::DomainEvent for Ev {
+        fn event_type(&self) -> &'static str {
+            "Ev"
+        }
+    }
+    impl aether_core::aggregate::Aggregate for Probe {
+        const TYPE: &'static str = "probe";
+        type Command = u8;
+        type Event = Ev;
+        type Error = std::convert::Infallible;
+        fn handle(&self, _: &u8) -> Result<Vec<Ev>, Self::Error> {
+            Ok(vec![])
+        }
+        fn apply(&mut self, _: &Ev) {}
+    }
+
+    /// What an idle active actor costs the runtime: its cell (no task, no
+    /// timer); the table's entry and the state's own heap come on top.
+    #[test]
+    fn an_idle_cell_stays_small() {
+        let size = std::mem::size_of::<super::Cell<Probe>>();
+        assert!(size <= 384, "a cell is {size} bytes");
     }
 }

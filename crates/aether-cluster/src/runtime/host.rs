@@ -1,16 +1,27 @@
 //! [`Host`]: one registered actor type on one node: its stores, its
-//! settings and its table of active actors ([`Cell`]s). Messages reach an
-//! actor through `cell::dispatch`.
+//! settings and its table of active actors, each a [`Cell`]. Messages reach
+//! an actor through `dispatch.rs`; `actor.rs` runs it.
+//!
+//! An active actor has no task of its own: its cell holds its queue of
+//! messages and its state at rest, and whoever runs it (its sender, or a
+//! task started for its queue) takes the state out while it does. The
+//! table's invariant: a message is queued only under the cell's lock into a
+//! cell not closed, and a cell is closed (and left the table) only under
+//! the same lock with an empty queue, so no message is queued where nobody
+//! will take it.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use aether_core::aggregate::{Aggregate, SnapshotPolicy, UpcasterChain};
-use aether_core::{ActorId, DynEventStore, DynSnapshotStore};
+use aether_core::aggregate::{Aggregate, EventEnvelope, SnapshotPolicy, UpcasterChain};
+use aether_core::{ActorId, CommandId, DynEventStore, DynSnapshotStore};
 use dashmap::DashMap;
 
-use super::cell::Cell;
 use super::config::ActorConfig;
+use super::message::Msg;
 use super::node::Node;
+use super::state::{Activation, Sources};
 use super::type_metrics::TypeMetrics;
 
 /// One actor type on this node.
@@ -53,9 +64,116 @@ impl<A: Aggregate> Host<A> {
         }
     }
 
+    /// Where its actors' histories and snapshots come from.
+    pub(crate) fn sources(&self) -> Sources<'_> {
+        Sources {
+            store: &self.store,
+            snapshots: self.snapshots.as_ref(),
+            upcasters: &self.upcasters,
+            dedupe_window: self.config.dedupe_window,
+        }
+    }
+
     /// The cell of actor `id`, if it is active.
     pub(crate) fn cell(&self, id: &ActorId) -> Option<Arc<Cell<A>>> {
         self.slots.get(id).map(|c| c.clone())
+    }
+}
+
+/// A retried command's outcome read from the log: its id, its last
+/// version, its events.
+pub(crate) type Recalled<A> = (CommandId, u64, Vec<EventEnvelope<<A as Aggregate>::Event>>);
+
+/// An actor's state while nobody runs it.
+pub(crate) struct Rest<A: Aggregate> {
+    /// `None` until loaded, and after a failed commit (reloaded before the
+    /// next turn).
+    pub(crate) activation: Option<Activation<A>>,
+    /// The outcomes of retried commands read from the log lately (id, last
+    /// version, events), oldest first; empty (no allocation) until a retry.
+    pub(crate) outcomes: VecDeque<Recalled<A>>,
+}
+
+impl<A: Aggregate> Default for Rest<A> {
+    fn default() -> Self {
+        Self {
+            activation: None,
+            outcomes: VecDeque::new(),
+        }
+    }
+}
+
+pub(crate) struct State<A: Aggregate> {
+    pub(crate) queue: VecDeque<Msg<A>>,
+    /// The state, while nobody runs the actor (`None` while somebody does:
+    /// they hold it).
+    pub(crate) rest: Option<Rest<A>>,
+    /// Left the table: nothing may be queued here any more (a sender that
+    /// finds it so looks the actor up again).
+    pub(crate) closed: bool,
+    /// Passivate once idle (the node is over its limit, an operator asked,
+    /// the actor's shard is being handed on).
+    pub(crate) evict: bool,
+}
+
+/// One active actor.
+pub(crate) struct Cell<A: Aggregate> {
+    pub(crate) id: ActorId,
+    /// The placement's unit (shard) of the actor (0 on one node), worked
+    /// out once: a shard's actors are found without hashing every id.
+    pub(crate) unit: u32,
+    pub(crate) host: Weak<Host<A>>,
+    state: Mutex<State<A>>,
+    /// The node's coarse time of its last use (for idle passivation).
+    used: AtomicU64,
+    /// Used since the clock's hand last passed.
+    referenced: AtomicBool,
+}
+
+impl<A: Aggregate> std::fmt::Debug for Cell<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cell").field("id", &self.id).finish()
+    }
+}
+
+impl<A: Aggregate> Cell<A> {
+    pub(crate) fn new(id: ActorId, host: &Arc<Host<A>>) -> Self {
+        Self {
+            unit: host.node.fence.as_ref().map_or(0, |f| f.unit_of(&id)),
+            id,
+            host: Arc::downgrade(host),
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                rest: Some(Rest::default()),
+                closed: false,
+                evict: false,
+            }),
+            used: AtomicU64::new(0),
+            referenced: AtomicBool::new(true),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<A>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks a use now.
+    pub(crate) fn touch(&self, tick: u64) {
+        self.used.store(tick, Ordering::Relaxed);
+        if !self.referenced.load(Ordering::Relaxed) {
+            self.referenced.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether it was used since the clock's hand last passed (and clears
+    /// it).
+    pub(crate) fn take_reference(&self) -> bool {
+        self.referenced.swap(false, Ordering::Relaxed)
+    }
+
+    /// The coarse time of its last use.
+    pub(crate) fn last_used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
     }
 }
 

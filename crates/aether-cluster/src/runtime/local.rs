@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::actor::run_inline;
-use super::cell::{Dispatched, dispatch};
+use super::dispatch::{Dispatched, dispatch};
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
 use super::host::Host;
 use super::message::{CommandMsg, CommandResult, Msg, QueryMsg, Refusal, Responder};

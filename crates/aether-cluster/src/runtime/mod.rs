@@ -104,13 +104,13 @@ mod actor_ref;
 mod backoff;
 mod builder;
 mod call;
-mod cell;
 mod clock;
 #[cfg(feature = "nats")]
 mod cluster;
 mod codec;
 mod config;
 mod dedupe;
+mod dispatch;
 mod error;
 mod fence;
 mod host;

@@ -3,11 +3,22 @@
 //! events after it) and snapshotted in core's [`SnapshotEnvelope`], the one
 //! format a `Repository` reads and writes too.
 
-use aether_core::aggregate::{Aggregate, EventEnvelope, Loader, SnapshotEnvelope};
-use aether_core::{ActorId, Error, EventStore, SnapshotStore};
+use std::sync::Arc;
+
+use aether_core::aggregate::{Aggregate, EventEnvelope, Loader, SnapshotEnvelope, UpcasterChain};
+use aether_core::{ActorId, DynEventStore, DynSnapshotStore, Error, EventStore, SnapshotStore};
 
 use super::dedupe::RecentCommands;
-use super::host::Host;
+
+/// Where an actor's history and snapshots come from (its type's stores and
+/// settings).
+#[derive(Clone, Copy)]
+pub(crate) struct Sources<'a> {
+    pub(crate) store: &'a Arc<dyn DynEventStore>,
+    pub(crate) snapshots: Option<&'a Arc<dyn DynSnapshotStore>>,
+    pub(crate) upcasters: &'a UpcasterChain,
+    pub(crate) dedupe_window: usize,
+}
 
 /// An actor in memory.
 #[derive(Debug)]
@@ -24,11 +35,11 @@ impl<A: Aggregate> Activation<A> {
     /// Loads actor `id`: its latest usable snapshot (same schema version,
     /// decodable), then the events after it; the dedupe window from the
     /// snapshot's recent commands and the causation ids of those events.
-    pub(crate) async fn load(host: &Host<A>, id: &ActorId) -> Result<Self, Error> {
-        let mut recent = RecentCommands::new(host.config.dedupe_window);
-        let loaded = Loader::new(&host.store)
-            .with_snapshots(host.snapshots.as_ref())
-            .with_upcasters(&host.upcasters)
+    pub(crate) async fn load(from: Sources<'_>, id: &ActorId) -> Result<Self, Error> {
+        let mut recent = RecentCommands::new(from.dedupe_window);
+        let loaded = Loader::new(from.store)
+            .with_snapshots(from.snapshots)
+            .with_upcasters(from.upcasters)
             .load_with_commands::<A>(id, |c| recent.record(c.id, c.first, c.last))
             .await?;
         Ok(Self {
@@ -40,8 +51,8 @@ impl<A: Aggregate> Activation<A> {
     }
 
     /// Saves a snapshot of the state and the recent command ids now.
-    pub(crate) async fn snapshot(&mut self, host: &Host<A>, id: &ActorId) -> Result<(), Error> {
-        let Some(snapshots) = &host.snapshots else {
+    pub(crate) async fn snapshot(&mut self, from: Sources<'_>, id: &ActorId) -> Result<(), Error> {
+        let Some(snapshots) = from.snapshots else {
             return Ok(());
         };
         let recent = self.recent.to_vec();
@@ -56,17 +67,17 @@ impl<A: Aggregate> Activation<A> {
 /// The stored events of versions `first..=last` (a recorded command's
 /// outcome), decoded.
 pub(crate) async fn read_range<A: Aggregate>(
-    host: &Host<A>,
+    from: Sources<'_>,
     id: &ActorId,
     first: u64,
     last: u64,
 ) -> Result<Vec<EventEnvelope<A::Event>>, Error> {
     let mut out = Vec::new();
-    for stored in host.store.read(id, first).await? {
+    for stored in from.store.read(id, first).await? {
         if stored.version > last {
             break;
         }
-        out.push(host.upcasters.decode::<A::Event>(stored)?);
+        out.push(from.upcasters.decode::<A::Event>(stored)?);
     }
     Ok(out)
 }

@@ -114,7 +114,7 @@ impl<A: Aggregate> Actor<A> {
                 .host
                 .snapshot_policy
                 .should_snapshot(act.snapshot_version, base, act.version)
-            && let Err(e) = act.snapshot(&self.host, &self.id).await
+            && let Err(e) = act.snapshot(self.host.sources(), &self.id).await
         {
             // The commit stands; the next load replays more.
             tracing::warn!(error = %e, "snapshot failed");
@@ -276,7 +276,7 @@ impl<A: Aggregate> Actor<A> {
         let read = match cached {
             Some(events) => Ok(events),
             None => {
-                let read = read_range(&self.host, &self.id, first, last).await;
+                let read = read_range::<A>(self.host.sources(), &self.id, first, last).await;
                 if let Ok(events) = &read {
                     if self.outcomes.len() == RECENT_OUTCOMES {
                         self.outcomes.pop_front();
@@ -311,7 +311,7 @@ impl<A: Aggregate> Actor<A> {
     /// answers `live` (nothing was applied) and returns `false`.
     async fn reload(&mut self, live: &mut Vec<CommandMsg<A>>) -> bool {
         let permit = self.host.node.permits.acquire(Priority::Caller).await;
-        let loaded = super::state::Activation::load(&self.host, &self.id).await;
+        let loaded = super::state::Activation::load(self.host.sources(), &self.id).await;
         drop(permit);
         match loaded {
             Ok(a) => {
