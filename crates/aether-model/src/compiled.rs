@@ -24,6 +24,8 @@ pub struct CompiledModel {
     pub(crate) model_value: Value,
     /// Whether any decide-time expression reads `actor` or `meta`.
     pub(crate) reads_context: bool,
+    /// Strict mode: the state is checked against its schema after every command.
+    pub(crate) strict: bool,
 }
 
 #[derive(Debug)]
@@ -75,6 +77,22 @@ impl CompiledModel {
     /// The document this was compiled from.
     pub fn model(&self) -> &Model {
         &self.source
+    }
+
+    /// Strict mode: `decide` also checks the next state against the state
+    /// schema (a violation is a model fault). Off by default: the schema is
+    /// checked on the initial state, on snapshots
+    /// ([`CompiledModel::state_from_json`]) and by the examples; turn it on
+    /// in tests and while a model is new.
+    #[must_use]
+    pub fn with_strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Whether strict mode is on.
+    pub fn is_strict(&self) -> bool {
+        self.strict
     }
 
     /// The limits in force.

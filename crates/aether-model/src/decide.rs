@@ -231,6 +231,8 @@ impl CompiledModel {
         }
         if !payloads.is_empty() {
             self.check_size(&next).map_err(|m| fault("limits.state_bytes", m))?;
+        }
+        if self.strict && !payloads.is_empty() {
             let json = value::to_json(&next).map_err(|m| fault("state", m))?;
             if let Some(v) = self.state_schema.violations(&json).first() {
                 return Err(fault(

@@ -118,6 +118,12 @@ impl CompiledModel {
                     tagged_list(&have)
                 ));
             }
+            if let Err(v) = self.validate_state(&decision.state) {
+                return Err(format!(
+                    "the state after the events does not satisfy state.schema: {}",
+                    v.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                ));
+            }
             if let Some(Json::Object(props)) = &then.state {
                 let now = decision.state.to_json();
                 for (k, v) in props {

@@ -318,6 +318,7 @@ pub fn check(model: &Model) -> Result<CompiledModel, Vec<ModelError>> {
             ("version", crate::expr::Value::Int(i64::from(model.version))),
         ]),
         reads_context,
+        strict: false,
         source: model.clone(),
     })
 }

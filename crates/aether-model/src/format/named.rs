@@ -32,6 +32,11 @@ impl<T> NamedMap<T> {
         self.entries.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
+    /// The entry named `name`, to change.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut T> {
+        self.entries.iter_mut().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
     /// Adds or replaces the entry named `name` (a new name goes last).
     pub fn insert(&mut self, name: impl Into<String>, value: T) {
         let name = name.into();
