@@ -91,6 +91,12 @@ impl CompiledModel {
     }
 
     pub(crate) fn check_size(&self, state: &Value) -> Result<(), String> {
+        if value::deeper_than(state, crate::MAX_JSON_DEPTH) {
+            return Err(format!(
+                "the state would nest deeper than {}",
+                crate::MAX_JSON_DEPTH
+            ));
+        }
         let n = value::json_len(state)?;
         if n > self.limits.state_bytes as usize {
             return Err(format!(

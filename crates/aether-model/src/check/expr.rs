@@ -12,8 +12,6 @@ use crate::expr::{self, BinOp, Expr, Kind, Lit, Node, position_of};
 pub(crate) const MAX_NODES: usize = 1000;
 /// Deepest macro (comprehension) nesting.
 pub(crate) const MAX_COMPREHENSION_NESTING: usize = 2;
-/// Deepest syntax tree.
-pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Every variable name an expression can use somewhere.
 const ROOTS: &[&str] = &["state", "command", "event", "actor", "meta", "model"];
@@ -51,20 +49,11 @@ pub(crate) fn check_expr(
     };
     let before = errors.len();
     let mut nodes = 0usize;
-    let mut deepest = 0usize;
-    compiled.tree.walk(0, &mut |_, d| {
-        nodes += 1;
-        deepest = deepest.max(d);
-    });
+    compiled.tree.walk(0, &mut |_, _| nodes += 1);
     if nodes > MAX_NODES {
         errors.push(ModelError::new(
             path,
             format!("cost bound: {nodes} syntax nodes after macro expansion, more than {MAX_NODES}"),
-        ));
-    } else if deepest > MAX_DEPTH {
-        errors.push(ModelError::new(
-            path,
-            format!("cost bound: nested {deepest} deep, more than {MAX_DEPTH}"),
         ));
     } else {
         let mut c = Checker {

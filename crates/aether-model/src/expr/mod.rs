@@ -24,6 +24,11 @@ pub(crate) type Value = cel_core::Value;
 pub(crate) const MAX_SOURCE_BYTES: usize = 4096;
 /// Deepest bracket/unary nesting, checked before parsing (the parser recurses).
 pub(crate) const MAX_NESTING: usize = 32;
+/// Deepest syntax tree kept (evaluation recurses over it, on the caller's stack).
+pub(crate) const MAX_DEPTH: usize = 64;
+/// Stack of the thread that parses: a 4 KiB source can still nest a
+/// thousand deep (a chain of `+`) before the depth bound refuses it.
+const COMPILE_STACK: usize = 64 << 20;
 
 /// A compiled expression: the engine's program and Aether's syntax tree.
 pub(crate) struct Expr {
@@ -75,6 +80,30 @@ pub(crate) fn compile(source: &str) -> Result<Expr, CompileError> {
             message: format!("cost bound: nesting deeper than {MAX_NESTING} ({depth})"),
         });
     }
+    // Parsing, converting and dropping a deep tree recurse: do it on a
+    // thread with a large stack, off the hot path, and keep only shallow
+    // trees. A panic of the engine's parser becomes an error.
+    std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .name("aether-model-compile".to_owned())
+            .stack_size(COMPILE_STACK)
+            .spawn_scoped(s, || parse(source));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(CompileError {
+                    position: None,
+                    message: "the expression could not be parsed (the engine failed)".to_owned(),
+                })
+            }),
+            Err(e) => Err(CompileError {
+                position: None,
+                message: format!("could not start the compiler thread: {e}"),
+            }),
+        }
+    })
+}
+
+fn parse(source: &str) -> Result<Expr, CompileError> {
     let ast = env().parse_only(source).map_err(|e| match e {
         cel_core::CompileError::Parse(errors) => {
             let first = errors.first();
@@ -89,6 +118,14 @@ pub(crate) fn compile(source: &str) -> Result<Expr, CompileError> {
         },
     })?;
     let tree = ast::convert(ast.expr());
+    let mut deepest = 0usize;
+    tree.walk(0, &mut |_, d| deepest = deepest.max(d));
+    if deepest > MAX_DEPTH {
+        return Err(CompileError {
+            position: None,
+            message: format!("cost bound: nested {deepest} deep, more than {MAX_DEPTH}"),
+        });
+    }
     let program = env().program(&ast).map_err(|e| CompileError {
         position: None,
         message: e.to_string(),

@@ -154,6 +154,16 @@ pub(crate) fn merge_patch(target: &Value, patch: Vec<(&MapKey, Value)>) -> Value
     Value::Map(Arc::new(map))
 }
 
+/// Whether the value nests deeper than `max` (lists and maps; a scalar
+/// is 0 deep). Stops descending past `max`.
+pub(crate) fn deeper_than(v: &Value, max: usize) -> bool {
+    match v {
+        Value::List(items) => max == 0 || items.iter().any(|i| deeper_than(i, max - 1)),
+        Value::Map(m) => max == 0 || m.values().any(|i| deeper_than(i, max - 1)),
+        _ => false,
+    }
+}
+
 /// The value as JSON.
 ///
 /// # Errors
