@@ -60,7 +60,10 @@ fn main() {
     // T1, one event per command: Deposit 50, Withdraw 30, ... (balance grows).
     let cycle: [&[u8]; 2] = [deposit, withdraw];
     let model_t1 = measure(n, |k| {
-        let mut state = model.decide_wire(&model.initial_state(), open, &meta).unwrap().state;
+        let mut state = model
+            .decide_wire(&model.initial_state(), open, &meta)
+            .unwrap()
+            .state;
         for i in 0..k {
             let d = model.decide_wire(&state, cycle[i % 2], &meta).unwrap();
             black_box(&d.events);
@@ -76,7 +79,10 @@ fn main() {
     });
     // T1b, Withdraw 80 from 50 with overdraft: two events (Withdrawn, Overdrawn).
     let model_t1b = measure(n, |k| {
-        let state = model.decide_wire(&model.initial_state(), open, &meta).unwrap().state;
+        let state = model
+            .decide_wire(&model.initial_state(), open, &meta)
+            .unwrap()
+            .state;
         let state = model.decide_wire(&state, deposit, &meta).unwrap().state;
         for _ in 0..k {
             black_box(model.decide_wire(&state, overdraw, &meta).unwrap());
@@ -94,14 +100,18 @@ fn main() {
     // T1c, a rejection (insufficient funds): guards and message only.
     let reject = br#"{"Withdraw": {"amount": 1000}}"#;
     let model_t1c = measure(n, |k| {
-        let state = model.decide_wire(&model.initial_state(), open, &meta).unwrap().state;
+        let state = model
+            .decide_wire(&model.initial_state(), open, &meta)
+            .unwrap()
+            .state;
         for _ in 0..k {
             black_box(model.decide_wire(&state, reject, &meta).unwrap_err());
         }
     });
 
     // T2: 10,000 events as stored JSON.
-    let mut events: Vec<(&str, Vec<u8>)> = vec![("Opened", br#"{"owner":"ann","overdraft":100}"#.to_vec())];
+    let mut events: Vec<(&str, Vec<u8>)> =
+        vec![("Opened", br#"{"owner":"ann","overdraft":100}"#.to_vec())];
     for i in 0..9_999 {
         events.push(if i % 2 == 0 {
             ("Deposited", br#"{"amount":50}"#.to_vec())
@@ -128,18 +138,41 @@ fn main() {
         black_box(account);
     });
 
-    println!("{:<58} {:>10} {:>10} {:>7}", "scenario", "model ns", "typed ns", "ratio");
+    println!(
+        "{:<58} {:>10} {:>10} {:>7}",
+        "scenario", "model ns", "typed ns", "ratio"
+    );
     let row = |name: &str, model: f64, typed: Option<f64>| match typed {
         Some(t) => println!("{name:<58} {model:>10.0} {t:>10.0} {:>6.1}×", model / t),
         None => println!("{name:<58} {model:>10.0} {:>10} {:>7}", "-", "-"),
     };
-    row("T1 decide+fold, Deposit/Withdraw (1 event), per command", model_t1, Some(typed_t1));
-    row("T1 decide+fold, Withdraw into overdraft (2 events)", model_t1b, Some(typed_t1b));
-    row("T1 rejection (insufficient_funds, message)", model_t1c, None);
-    row("T2 replay fold from JSON, per event", model_t2, Some(typed_t2));
+    row(
+        "T1 decide+fold, Deposit/Withdraw (1 event), per command",
+        model_t1,
+        Some(typed_t1),
+    );
+    row(
+        "T1 decide+fold, Withdraw into overdraft (2 events)",
+        model_t1b,
+        Some(typed_t1b),
+    );
+    row(
+        "T1 rejection (insufficient_funds, message)",
+        model_t1c,
+        None,
+    );
+    row(
+        "T2 replay fold from JSON, per event",
+        model_t2,
+        Some(typed_t2),
+    );
     println!(
         "targets: T1 ≤ 5000 ns and ≤ 10× typed: {}; T2 ≤ 1000 ns/event: {}",
-        if model_t1 <= 5000.0 && model_t1 / typed_t1 <= 10.0 { "met" } else { "NOT met" },
+        if model_t1 <= 5000.0 && model_t1 / typed_t1 <= 10.0 {
+            "met"
+        } else {
+            "NOT met"
+        },
         if model_t2 <= 1000.0 { "met" } else { "NOT met" },
     );
 }

@@ -31,7 +31,9 @@ pub fn parse_command(bytes: &[u8]) -> Result<(String, Json), BadRequest> {
     let tagged: crate::Tagged = serde_json::from_slice(bytes)
         .map_err(|e| bad(format!("a command is `{{\"Name\": {{...}}}}` JSON: {e}")))?;
     if depth(&tagged.data) > MAX_JSON_DEPTH {
-        return Err(bad(format!("the body is nested deeper than {MAX_JSON_DEPTH}")));
+        return Err(bad(format!(
+            "the body is nested deeper than {MAX_JSON_DEPTH}"
+        )));
     }
     Ok((tagged.name, tagged.data))
 }

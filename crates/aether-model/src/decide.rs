@@ -59,7 +59,12 @@ impl CompiledModel {
     ///
     /// As [`CompiledModel::decide`]; bytes that are not the tagged form are
     /// a bad request.
-    pub fn decide_wire(&self, state: &State, wire: &[u8], meta: &Meta<'_>) -> Result<Decision, DecideError> {
+    pub fn decide_wire(
+        &self,
+        state: &State,
+        wire: &[u8],
+        meta: &Meta<'_>,
+    ) -> Result<Decision, DecideError> {
         let (name, body) = crate::parse_command(wire).map_err(DecideError::BadRequest)?;
         self.decide(state, &name, &body, meta)
     }
@@ -95,7 +100,13 @@ impl CompiledModel {
     /// let err = model.decide(&opened.state, "Withdraw", &json!({"amount": 80}), &meta).unwrap_err();
     /// assert_eq!(err.code(), Some("insufficient_funds"));
     /// ```
-    pub fn decide(&self, state: &State, command: &str, body: &Json, meta: &Meta<'_>) -> Result<Decision, DecideError> {
+    pub fn decide(
+        &self,
+        state: &State,
+        command: &str,
+        body: &Json,
+        meta: &Meta<'_>,
+    ) -> Result<Decision, DecideError> {
         let Some(&ci) = self.command_index.get(command) else {
             return Err(DecideError::BadRequest(BadRequest {
                 message: format!(
@@ -129,8 +140,14 @@ impl CompiledModel {
                     ("type", value::string(self.name())),
                 ])),
                 Some(value::map([
-                    ("command_id", meta.command_id.map_or(Value::Null, value::string)),
-                    ("correlation_id", meta.correlation_id.map_or(Value::Null, value::string)),
+                    (
+                        "command_id",
+                        meta.command_id.map_or(Value::Null, value::string),
+                    ),
+                    (
+                        "correlation_id",
+                        meta.correlation_id.map_or(Value::Null, value::string),
+                    ),
                     ("time", meta.time.map_or(Value::Null, value::timestamp)),
                 ])),
             )
@@ -175,7 +192,8 @@ impl CompiledModel {
                                     format!("must be a map, was a {}", value::type_name(&v)),
                                 ));
                             }
-                            value::to_json(&v).map_err(|e| fault(&format!("{}.details", g.path), e))?
+                            value::to_json(&v)
+                                .map_err(|e| fault(&format!("{}.details", g.path), e))?
                         }
                     };
                     return Err(DecideError::Rejected(Rejection {
@@ -201,7 +219,10 @@ impl CompiledModel {
             if !value::is_map(&data) {
                 return Err(fault(
                     &format!("{}.data", e.path),
-                    format!("an event's data must be a map, was a {}", value::type_name(&data)),
+                    format!(
+                        "an event's data must be a map, was a {}",
+                        value::type_name(&data)
+                    ),
                 ));
             }
             payloads.push((&self.events[e.event], data));
@@ -230,7 +251,8 @@ impl CompiledModel {
             });
         }
         if !payloads.is_empty() {
-            self.check_size(&next).map_err(|m| fault("limits.state_bytes", m))?;
+            self.check_size(&next)
+                .map_err(|m| fault("limits.state_bytes", m))?;
         }
         if self.strict && !payloads.is_empty() {
             let json = value::to_json(&next).map_err(|m| fault("state", m))?;
@@ -255,7 +277,10 @@ impl CompiledModel {
             Some(schema) => {
                 let json = value::to_json(data).map_err(|m| fault(&path, m))?;
                 if let Some(v) = schema.violations(&json).first() {
-                    return Err(fault(&path, format!("the emitted data does not satisfy it: {v}")));
+                    return Err(fault(
+                        &path,
+                        format!("the emitted data does not satisfy it: {v}"),
+                    ));
                 }
                 serde_json::to_string(&json).map_err(|e| fault(&path, e.to_string()))?
             }
@@ -279,7 +304,12 @@ impl CompiledModel {
     }
 }
 
-pub(crate) fn eval(e: &Expr, scope: &Scope<'_>, path: &str, part: &str) -> Result<Value, DecideError> {
+pub(crate) fn eval(
+    e: &Expr,
+    scope: &Scope<'_>,
+    path: &str,
+    part: &str,
+) -> Result<Value, DecideError> {
     e.eval(scope)
         .map_err(|err| fault(&format!("{path}.{part}"), err.message))
 }

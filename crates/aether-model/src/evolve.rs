@@ -28,7 +28,12 @@ impl CompiledModel {
     /// assert_eq!(state.to_json()["balance"], 50);
     /// assert!(model.evolve(&mut state, "Teleported", &serde_json::json!({})).is_err());
     /// ```
-    pub fn evolve(&self, state: &mut State, event_type: &str, data: &Json) -> Result<(), FoldError> {
+    pub fn evolve(
+        &self,
+        state: &mut State,
+        event_type: &str,
+        data: &Json,
+    ) -> Result<(), FoldError> {
         let event = self.known_event(event_type)?;
         self.evolve_value(state, event, &value::from_json(data))
     }
@@ -39,7 +44,12 @@ impl CompiledModel {
     /// # Errors
     ///
     /// As [`CompiledModel::evolve`]; also data that is not JSON.
-    pub fn evolve_json(&self, state: &mut State, event_type: &str, data: &[u8]) -> Result<(), FoldError> {
+    pub fn evolve_json(
+        &self,
+        state: &mut State,
+        event_type: &str,
+        data: &[u8],
+    ) -> Result<(), FoldError> {
         let event = self.known_event(event_type)?;
         let data = value::from_slice(data).map_err(|e| FoldError {
             event_type: event_type.to_owned(),
@@ -61,7 +71,12 @@ impl CompiledModel {
         })
     }
 
-    fn evolve_value(&self, state: &mut State, event: &Event, data: &Value) -> Result<(), FoldError> {
+    fn evolve_value(
+        &self,
+        state: &mut State,
+        event: &Event,
+        data: &Value,
+    ) -> Result<(), FoldError> {
         let next = self.fold(event, &state.value, data)?;
         self.check_size(&next).map_err(|message| FoldError {
             event_type: event.name.to_string(),
@@ -74,7 +89,12 @@ impl CompiledModel {
 
     /// The state after `event` with `data`: every fold expression sees the
     /// state before the event; the results are merged (RFC 7386).
-    pub(crate) fn fold(&self, event: &Event, state: &Value, data: &Value) -> Result<Value, FoldError> {
+    pub(crate) fn fold(
+        &self,
+        event: &Event,
+        state: &Value,
+        data: &Value,
+    ) -> Result<Value, FoldError> {
         if event.fold.is_empty() {
             return Ok(state.clone());
         }
@@ -82,7 +102,10 @@ impl CompiledModel {
             return Err(FoldError {
                 event_type: event.name.to_string(),
                 path: event.path.clone(),
-                message: format!("an event's data must be a map, was a {}", value::type_name(data)),
+                message: format!(
+                    "an event's data must be a map, was a {}",
+                    value::type_name(data)
+                ),
             });
         }
         let scope = Scope {
@@ -119,11 +142,20 @@ impl CompiledModel {
     /// assert_eq!(model.upcast("Withdrawn", 1, &json!({"sum": 5})).unwrap(), json!({"amount": 5}));
     /// assert_eq!(model.upcast("Withdrawn", 2, &json!({"amount": 5})).unwrap(), json!({"amount": 5}));
     /// ```
-    pub fn upcast(&self, event_type: &str, written_by: u32, data: &Json) -> Result<Json, FoldError> {
+    pub fn upcast(
+        &self,
+        event_type: &str,
+        written_by: u32,
+        data: &Json,
+    ) -> Result<Json, FoldError> {
         let Some(event) = self.event(event_type) else {
             return Ok(data.clone());
         };
-        let steps: Vec<_> = event.upcasts.iter().filter(|(b, _)| *b > written_by).collect();
+        let steps: Vec<_> = event
+            .upcasts
+            .iter()
+            .filter(|(b, _)| *b > written_by)
+            .collect();
         if steps.is_empty() {
             return Ok(data.clone());
         }
@@ -141,7 +173,10 @@ impl CompiledModel {
             };
             let next = e.eval(&scope).map_err(|err| fail(err.message))?;
             if !value::is_map(&next) {
-                return Err(fail(format!("must give a map, gave a {}", value::type_name(&next))));
+                return Err(fail(format!(
+                    "must give a map, gave a {}",
+                    value::type_name(&next)
+                )));
             }
             current = next;
         }

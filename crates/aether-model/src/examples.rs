@@ -95,7 +95,12 @@ impl CompiledModel {
                 let evs: Vec<(String, Json)> = d
                     .events
                     .iter()
-                    .map(|e| (e.event_type.to_string(), serde_json::from_str(&e.data).unwrap_or(Json::Null)))
+                    .map(|e| {
+                        (
+                            e.event_type.to_string(),
+                            serde_json::from_str(&e.data).unwrap_or(Json::Null),
+                        )
+                    })
                     .collect();
                 format!("events {}", tagged_list(&evs))
             }
@@ -105,11 +110,19 @@ impl CompiledModel {
             let Ok(decision) = &got else {
                 return Err(format!("expected events, got {}", happened(&got)));
             };
-            let want: Vec<(String, Json)> = expected.iter().map(|t| (t.name.clone(), t.data.clone())).collect();
+            let want: Vec<(String, Json)> = expected
+                .iter()
+                .map(|t| (t.name.clone(), t.data.clone()))
+                .collect();
             let have: Vec<(String, Json)> = decision
                 .events
                 .iter()
-                .map(|e| (e.event_type.to_string(), serde_json::from_str(&e.data).unwrap_or(Json::Null)))
+                .map(|e| {
+                    (
+                        e.event_type.to_string(),
+                        serde_json::from_str(&e.data).unwrap_or(Json::Null),
+                    )
+                })
                 .collect();
             if want != have {
                 return Err(format!(
@@ -121,7 +134,10 @@ impl CompiledModel {
             if let Err(v) = self.validate_state(&decision.state) {
                 return Err(format!(
                     "the state after the events does not satisfy state.schema: {}",
-                    v.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    v.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 ));
             }
             if let Some(Json::Object(props)) = &then.state {
@@ -140,7 +156,10 @@ impl CompiledModel {
         if let Some(code) = &then.rejected {
             return match &got {
                 Err(DecideError::Rejected(r)) if &r.code == code => Ok(()),
-                _ => Err(format!("expected rejection `{code}`, got {}", happened(&got))),
+                _ => Err(format!(
+                    "expected rejection `{code}`, got {}",
+                    happened(&got)
+                )),
             };
         }
         if then.bad_request == Some(true) {

@@ -28,16 +28,18 @@ mod state;
 
 pub use check::check;
 pub use command::{MAX_JSON_DEPTH, parse_command};
+pub use compiled::CompiledModel;
 pub use decide::{Decision, Emitted, Meta};
+pub use error::{ModelError, ModelErrors, Position};
 pub use eval_expression::eval_expression;
 pub use evolve::fold_all;
 pub use examples::ExampleFailure;
-pub use outcome::{BadRequest, DecideError, FoldError, MODEL_FAULT, ModelFault, QueryError, Rejection};
-pub use state::State;
-pub use compiled::CompiledModel;
-pub use error::{ModelError, ModelErrors, Position};
-pub use schema::Violation;
 pub use format::{
     CommandDef, Emit, EventDef, Example, Guard, Limits, Model, NamedMap, PolicyDef, PolicySend,
     StateDef, Tagged, Then, Upcast,
 };
+pub use outcome::{
+    BadRequest, DecideError, FoldError, MODEL_FAULT, ModelFault, QueryError, Rejection,
+};
+pub use schema::Violation;
+pub use state::State;

@@ -53,8 +53,12 @@ fn command() -> impl Strategy<Value = String> {
                 Some(o) => format!(r#"{{"Open": {{"owner": "{owner}", "overdraft": {o}}}}}"#),
                 None => format!(r#"{{"Open": {{"owner": "{owner}"}}}}"#),
             }),
-        amount.clone().prop_map(|a| format!(r#"{{"Deposit": {{"amount": {a}}}}}"#)),
-        amount.clone().prop_map(|a| format!(r#"{{"Withdraw": {{"amount": {a}}}}}"#)),
+        amount
+            .clone()
+            .prop_map(|a| format!(r#"{{"Deposit": {{"amount": {a}}}}}"#)),
+        amount
+            .clone()
+            .prop_map(|a| format!(r#"{{"Withdraw": {{"amount": {a}}}}}"#)),
         amount.prop_map(|a| format!(r#"{{"Withdraw": {{"amount": {a}}}}}"#)),
         Just(r#"{"Close": {}}"#.to_owned()),
         Just(r#"{"Close": {"now": true}}"#.to_owned()),

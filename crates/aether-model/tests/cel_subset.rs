@@ -28,5 +28,10 @@ fn every_case_of_the_subset_gives_its_expected_value_or_error() {
             failures.push(format!("{name}: `{expr}` gave {got:?}"));
         }
     }
-    assert!(failures.is_empty(), "{} failing:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

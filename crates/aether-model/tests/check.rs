@@ -38,7 +38,10 @@ fn the_account_checks() {
 fn a_syntax_error_has_its_path_and_position() {
     let e = errors_with(|m| guard(m, "Open", 0).when = "state.status ==".into());
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].starts_with("commands.Open.guards[0].when: 1:"), "{e:?}");
+    assert!(
+        e[0].starts_with("commands.Open.guards[0].when: 1:"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -46,7 +49,9 @@ fn a_path_missing_from_the_schema_suggests_the_near_name() {
     let e = errors_with(|m| guard(m, "Withdraw", 1).message = Some("string(state.balanse)".into()));
     assert_eq!(
         e,
-        ["commands.Withdraw.guards[1].message: 1:8: `state` has no field `balanse`; did you mean `balance`?"]
+        [
+            "commands.Withdraw.guards[1].message: 1:8: `state` has no field `balanse`; did you mean `balance`?"
+        ]
     );
 }
 
@@ -59,19 +64,31 @@ fn a_path_under_a_scalar_is_refused() {
 #[test]
 fn an_unknown_variable_suggests_the_near_name() {
     let e = errors_with(|m| guard(m, "Open", 0).when = "stat.status == 'new'".into());
-    assert_error(&e, "commands.Open.guards[0].when: 1:1: unknown variable `stat`; did you mean `state`?");
+    assert_error(
+        &e,
+        "commands.Open.guards[0].when: 1:1: unknown variable `stat`; did you mean `state`?",
+    );
 }
 
 #[test]
 fn a_fold_may_read_only_state_and_event() {
     let e = errors_with(|m| {
         let ev = m.events.get_mut("Deposited").unwrap();
-        ev.evolve.as_mut().unwrap().insert("balance", "state.balance + command.amount".to_owned());
+        ev.evolve
+            .as_mut()
+            .unwrap()
+            .insert("balance", "state.balance + command.amount".to_owned());
     });
-    assert_error(&e, "events.Deposited.evolve.balance: 1:17: `command` is not available: determinism: a fold or upcaster reads only state, event");
+    assert_error(
+        &e,
+        "events.Deposited.evolve.balance: 1:17: `command` is not available: determinism: a fold or upcaster reads only state, event",
+    );
     let e = errors_with(|m| {
         let ev = m.events.get_mut("Closed").unwrap();
-        ev.evolve.as_mut().unwrap().insert("status", "string(meta.time)".to_owned());
+        ev.evolve
+            .as_mut()
+            .unwrap()
+            .insert("status", "string(meta.time)".to_owned());
     });
     assert_error(&e, "`meta` is not available: determinism");
 }
@@ -91,39 +108,71 @@ fn a_clock_or_random_function_is_refused() {
 #[test]
 fn a_guard_that_is_not_a_bool_is_refused_where_derivable() {
     let e = errors_with(|m| guard(m, "Withdraw", 1).when = "state.balance - command.amount".into());
-    assert_error(&e, "commands.Withdraw.guards[1].when: 1:1: must evaluate to a bool, but this is a int");
+    assert_error(
+        &e,
+        "commands.Withdraw.guards[1].when: 1:1: must evaluate to a bool, but this is a int",
+    );
     let e = errors_with(|m| guard(m, "Open", 0).when = "state.owner && true".into());
-    assert_error(&e, "`&&` and `||` needs a bool, but `state.owner` is a string");
+    assert_error(
+        &e,
+        "`&&` and `||` needs a bool, but `state.owner` is a string",
+    );
 }
 
 #[test]
 fn data_that_is_not_a_map_is_refused_where_derivable() {
-    let e = errors_with(|m| m.commands.get_mut("Deposit").unwrap().emit[0].data = Some("[command.amount]".into()));
-    assert_error(&e, "commands.Deposit.emit[0].data: 1:1: must evaluate to a map, but this is a list");
+    let e = errors_with(|m| {
+        m.commands.get_mut("Deposit").unwrap().emit[0].data = Some("[command.amount]".into())
+    });
+    assert_error(
+        &e,
+        "commands.Deposit.emit[0].data: 1:1: must evaluate to a map, but this is a list",
+    );
 }
 
 #[test]
 fn a_fold_key_must_be_a_state_property() {
     let e = errors_with(|m| {
         let ev = m.events.get_mut("Deposited").unwrap();
-        ev.evolve = Some([("balanse".to_owned(), "state.balance + event.amount".to_owned())].into_iter().collect());
+        ev.evolve = Some(
+            [(
+                "balanse".to_owned(),
+                "state.balance + event.amount".to_owned(),
+            )]
+            .into_iter()
+            .collect(),
+        );
     });
-    assert_error(&e, "events.Deposited.evolve.balanse: `balanse` is not a property of state.schema; did you mean `balance`?");
+    assert_error(
+        &e,
+        "events.Deposited.evolve.balanse: `balanse` is not a property of state.schema; did you mean `balance`?",
+    );
 }
 
 #[test]
 fn event_paths_are_checked_against_what_the_emits_write() {
     let e = errors_with(|m| {
         let ev = m.events.get_mut("Deposited").unwrap();
-        ev.evolve = Some([("balance".to_owned(), "state.balance + event.amont".to_owned())].into_iter().collect());
+        ev.evolve = Some(
+            [(
+                "balance".to_owned(),
+                "state.balance + event.amont".to_owned(),
+            )]
+            .into_iter()
+            .collect(),
+        );
     });
     assert_error(&e, "`event` has no field `amont`; did you mean `amount`?");
 }
 
 #[test]
 fn an_emitted_event_must_be_declared() {
-    let e = errors_with(|m| m.commands.get_mut("Withdraw").unwrap().emit[0].event = "Withdrew".into());
-    assert_error(&e, "commands.Withdraw.emit[0].event: event `Withdrew` is not declared in `events`; did you mean `Withdrawn`?");
+    let e =
+        errors_with(|m| m.commands.get_mut("Withdraw").unwrap().emit[0].event = "Withdrew".into());
+    assert_error(
+        &e,
+        "commands.Withdraw.emit[0].event: event `Withdrew` is not declared in `events`; did you mean `Withdrawn`?",
+    );
 }
 
 #[test]
@@ -138,7 +187,10 @@ fn a_remote_ref_is_refused() {
         m.commands.get_mut("Deposit").unwrap().schema =
             json!({"$ref": "https://example.invalid/amount.json"});
     });
-    assert_error(&e, "commands.Deposit.schema (at /$ref): remote reference `https://example.invalid/amount.json` refused");
+    assert_error(
+        &e,
+        "commands.Deposit.schema (at /$ref): remote reference `https://example.invalid/amount.json` refused",
+    );
     // A local reference is fine.
     let e = errors_with(|m| {
         m.commands.get_mut("Deposit").unwrap().schema = json!({
@@ -161,7 +213,9 @@ fn an_invalid_json_schema_is_refused() {
 
 #[test]
 fn the_initial_state_must_satisfy_the_schema() {
-    let e = errors_with(|m| m.state.initial = json!({"status": "pending", "balance": 0, "overdraft": 0}));
+    let e = errors_with(|m| {
+        m.state.initial = json!({"status": "pending", "balance": 0, "overdraft": 0})
+    });
     assert_error(&e, "state.initial: does not satisfy state.schema: /status:");
 }
 
@@ -176,9 +230,15 @@ fn a_macro_over_an_array_without_max_items_is_refused() {
         with_items(m, json!({"type": "array", "items": {"type": "integer"}}));
         guard(m, "Deposit", 0).when = "command.items.all(i, i > 0)".into();
     });
-    assert_error(&e, "cost bound: `command.items` is iterated by a macro but its schema declares no `maxItems`");
+    assert_error(
+        &e,
+        "cost bound: `command.items` is iterated by a macro but its schema declares no `maxItems`",
+    );
     let e = errors_with(|m| {
-        with_items(m, json!({"type": "array", "maxItems": 10, "items": {"type": "integer"}}));
+        with_items(
+            m,
+            json!({"type": "array", "maxItems": 10, "items": {"type": "integer"}}),
+        );
         guard(m, "Deposit", 0).when = "command.items.all(i, i > 0)".into();
     });
     assert_eq!(e, Vec::<String>::new());
@@ -195,14 +255,24 @@ fn macros_nested_three_deep_are_refused() {
 #[test]
 fn a_map_or_filter_over_a_map_is_refused() {
     let e = errors_with(|m| guard(m, "Deposit", 0).when = "size({'a': 1}.map(k, k)) > 0".into());
-    assert_error(&e, "determinism: `map`/`filter` over a map iterates in an unspecified order");
+    assert_error(
+        &e,
+        "determinism: `map`/`filter` over a map iterates in an unspecified order",
+    );
 }
 
 #[test]
 fn a_double_in_a_fold_is_refused() {
     let e = errors_with(|m| {
         let ev = m.events.get_mut("Deposited").unwrap();
-        ev.evolve = Some([("balance".to_owned(), "int(double(state.balance) * 1.5)".to_owned())].into_iter().collect());
+        ev.evolve = Some(
+            [(
+                "balance".to_owned(),
+                "int(double(state.balance) * 1.5)".to_owned(),
+            )]
+            .into_iter()
+            .collect(),
+        );
     });
     assert_error(&e, "determinism: no doubles in a fold");
 }
@@ -211,7 +281,10 @@ fn a_double_in_a_fold_is_refused() {
 fn an_expression_over_4_kib_or_1000_nodes_is_refused() {
     let long = format!("'{}' == state.status", "x".repeat(4100));
     let e = errors_with(|m| guard(m, "Open", 0).when = long);
-    assert_error(&e, "cost bound: the expression is 4118 bytes, more than 4096");
+    assert_error(
+        &e,
+        "cost bound: the expression is 4118 bytes, more than 4096",
+    );
     let many = vec!["1"; 1200].join("+");
     let e = errors_with(|m| guard(m, "Open", 0).when = format!("{many} > 0"));
     assert_error(&e, "cost bound: nested 1200 deep, more than 64");
@@ -236,19 +309,29 @@ fn upcasters_must_ascend_up_to_the_version() {
         let ev = m.events.get_mut("Withdrawn").unwrap();
         ev.upcast[0].before = 4;
     });
-    assert_error(&e, "events.Withdrawn.upcast[0].before: `before` must ascend, from 1 up to the model's version (3); found 4");
+    assert_error(
+        &e,
+        "events.Withdrawn.upcast[0].before: `before` must ascend, from 1 up to the model's version (3); found 4",
+    );
 }
 
 #[test]
 fn more_emits_than_the_limit_are_refused() {
     let e = errors_with(|m| m.limits.events_per_command = 1);
-    assert_error(&e, "commands.Withdraw.emit: 2 events, more than limits.events_per_command (1)");
+    assert_error(
+        &e,
+        "commands.Withdraw.emit: 2 events, more than limits.events_per_command (1)",
+    );
 }
 
 #[test]
 fn a_policy_on_an_undeclared_event_is_refused() {
-    let e = errors_with(|m| m.policies.get_mut("FlagLargeWithdrawal").unwrap().on = "Withdrew".into());
-    assert_error(&e, "policies.FlagLargeWithdrawal.on: event `Withdrew` is not declared; did you mean `Withdrawn`?");
+    let e =
+        errors_with(|m| m.policies.get_mut("FlagLargeWithdrawal").unwrap().on = "Withdrew".into());
+    assert_error(
+        &e,
+        "policies.FlagLargeWithdrawal.on: event `Withdrew` is not declared; did you mean `Withdrawn`?",
+    );
 }
 
 #[test]
@@ -266,14 +349,23 @@ fn every_problem_is_reported_at_once() {
             when: None,
             data: None,
         });
-        m.events.insert("Audited", EventDef { schema: None, evolve: None, upcast: vec![] });
+        m.events.insert(
+            "Audited",
+            EventDef {
+                schema: None,
+                evolve: None,
+                upcast: vec![],
+            },
+        );
     });
     assert_eq!(e.len(), 3, "{e:#?}");
 }
 
 #[test]
 fn json_errors_give_the_path_and_line_and_column() {
-    let json = account().to_json_pretty().replace("\"reject\": \"not_open\"", "\"rejcet\": \"not_open\"");
+    let json = account()
+        .to_json_pretty()
+        .replace("\"reject\": \"not_open\"", "\"rejcet\": \"not_open\"");
     let err = Model::from_json(&json).unwrap_err();
     assert_eq!(err.path, "commands.Deposit.guards[0].rejcet", "{err}");
     assert!(err.message.contains("unknown field `rejcet`"), "{err}");
@@ -291,7 +383,10 @@ fn yaml_errors_give_the_path_and_line_and_column() {
     let err = Model::from_yaml(&yaml).unwrap_err();
     assert!(err.to_string().contains("uplicate"), "{err}");
 
-    let yaml = format!("{}\nsnapshots: true\n", include_str!("../models/account.yaml"));
+    let yaml = format!(
+        "{}\nsnapshots: true\n",
+        include_str!("../models/account.yaml")
+    );
     let err = Model::from_yaml(&yaml).unwrap_err();
     assert!(err.message.contains("snapshots"), "{err}");
 }

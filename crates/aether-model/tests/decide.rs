@@ -25,7 +25,12 @@ const META: Meta<'static> = Meta {
 
 fn open(model: &CompiledModel, overdraft: i64) -> State {
     model
-        .decide(&model.initial_state(), "Open", &json!({"owner": "ann", "overdraft": overdraft}), &META)
+        .decide(
+            &model.initial_state(),
+            "Open",
+            &json!({"owner": "ann", "overdraft": overdraft}),
+            &META,
+        )
         .unwrap()
         .state
 }
@@ -34,10 +39,25 @@ fn open(model: &CompiledModel, overdraft: i64) -> State {
 fn a_command_gives_events_as_json_text_and_the_next_state() {
     let model = compiled(|_| {});
     let state = open(&model, 100);
-    let d = model.decide_wire(&state, br#"{"Withdraw": {"amount": 30}}"#, &META).unwrap();
-    let events: Vec<(&str, &str)> = d.events.iter().map(|e| (&*e.event_type, e.data.as_str())).collect();
-    assert_eq!(events, [("Withdrawn", r#"{"amount":30}"#), ("Overdrawn", r#"{"balance":-30}"#)]);
-    assert_eq!(d.state.to_json(), json!({"status": "open", "owner": "ann", "balance": -30, "overdraft": 100}));
+    let d = model
+        .decide_wire(&state, br#"{"Withdraw": {"amount": 30}}"#, &META)
+        .unwrap();
+    let events: Vec<(&str, &str)> = d
+        .events
+        .iter()
+        .map(|e| (&*e.event_type, e.data.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("Withdrawn", r#"{"amount":30}"#),
+            ("Overdrawn", r#"{"balance":-30}"#)
+        ]
+    );
+    assert_eq!(
+        d.state.to_json(),
+        json!({"status": "open", "owner": "ann", "balance": -30, "overdraft": 100})
+    );
     // The state passed in is unchanged.
     assert_eq!(state.to_json()["balance"], 0);
 }
@@ -45,10 +65,17 @@ fn a_command_gives_events_as_json_text_and_the_next_state() {
 #[test]
 fn an_unknown_command_is_a_bad_request_naming_the_known_ones() {
     let model = compiled(|_| {});
-    let err = model.decide(&model.initial_state(), "Transfer", &json!({}), &META).unwrap_err();
-    let DecideError::BadRequest(b) = &err else { panic!("{err:?}") };
+    let err = model
+        .decide(&model.initial_state(), "Transfer", &json!({}), &META)
+        .unwrap_err();
+    let DecideError::BadRequest(b) = &err else {
+        panic!("{err:?}")
+    };
     assert!(b.message.contains("unknown command `Transfer`"), "{err}");
-    assert!(b.message.contains("Open, Deposit, Withdraw, Close"), "{err}");
+    assert!(
+        b.message.contains("Open, Deposit, Withdraw, Close"),
+        "{err}"
+    );
     assert_eq!(err.code(), None);
 }
 
@@ -57,12 +84,22 @@ fn a_schema_violation_is_a_bad_request_with_json_pointers() {
     let model = compiled(|_| {});
     let state = open(&model, 0);
     let err = model
-        .decide(&state, "Withdraw", &json!({"amount": 0, "memo": "x"}), &META)
+        .decide(
+            &state,
+            "Withdraw",
+            &json!({"amount": 0, "memo": "x"}),
+            &META,
+        )
         .unwrap_err();
-    let DecideError::BadRequest(b) = &err else { panic!("{err:?}") };
+    let DecideError::BadRequest(b) = &err else {
+        panic!("{err:?}")
+    };
     let pointers: Vec<&str> = b.violations.iter().map(|v| v.pointer.as_str()).collect();
     assert!(pointers.contains(&"/amount"), "{err}");
-    assert!(pointers.contains(&""), "additionalProperties is reported on the body: {err}");
+    assert!(
+        pointers.contains(&""),
+        "additionalProperties is reported on the body: {err}"
+    );
     assert!(err.is_bad_request());
 }
 
@@ -70,11 +107,15 @@ fn a_schema_violation_is_a_bad_request_with_json_pointers() {
 fn bytes_that_are_not_the_tagged_form_are_a_bad_request() {
     let model = compiled(|_| {});
     for wire in [&b"not json"[..], b"[]", b"{}", br#"{"A": {}, "B": {}}"#] {
-        let err = model.decide_wire(&model.initial_state(), wire, &META).unwrap_err();
+        let err = model
+            .decide_wire(&model.initial_state(), wire, &META)
+            .unwrap_err();
         assert!(err.is_bad_request(), "{err}");
     }
     let deep = format!("{{\"Open\": {}{}}}", "[".repeat(40), "]".repeat(40));
-    let err = model.decide_wire(&model.initial_state(), deep.as_bytes(), &META).unwrap_err();
+    let err = model
+        .decide_wire(&model.initial_state(), deep.as_bytes(), &META)
+        .unwrap_err();
     assert!(err.to_string().contains("deeper than 32"), "{err}");
 }
 
@@ -82,13 +123,24 @@ fn bytes_that_are_not_the_tagged_form_are_a_bad_request() {
 fn a_false_guard_rejects_with_its_code_message_and_details() {
     let model = compiled(|_| {});
     let state = open(&model, 0);
-    let err = model.decide(&state, "Withdraw", &json!({"amount": 80}), &META).unwrap_err();
-    let DecideError::Rejected(r) = &err else { panic!("{err:?}") };
+    let err = model
+        .decide(&state, "Withdraw", &json!({"amount": 80}), &META)
+        .unwrap_err();
+    let DecideError::Rejected(r) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(r.code, "insufficient_funds");
     assert_eq!(r.message, "balance 0 is too low for 80");
     assert_eq!(r.details, json!({"balance": 0, "requested": 80}));
     // Guards run in order: the first false one answers.
-    let err = model.decide(&model.initial_state(), "Withdraw", &json!({"amount": 80}), &META).unwrap_err();
+    let err = model
+        .decide(
+            &model.initial_state(),
+            "Withdraw",
+            &json!({"amount": 80}),
+            &META,
+        )
+        .unwrap_err();
     assert_eq!(err.code(), Some("not_open"));
 }
 
@@ -98,8 +150,12 @@ fn an_overflow_is_a_model_fault_with_the_expression_path() {
     let rich = model
         .state_from_json(&json!({"status": "open", "balance": i64::MAX - 10, "overdraft": 0}))
         .unwrap();
-    let err = model.decide(&rich, "Deposit", &json!({"amount": 100}), &META).unwrap_err();
-    let DecideError::Fault(f) = &err else { panic!("{err:?}") };
+    let err = model
+        .decide(&rich, "Deposit", &json!({"amount": 100}), &META)
+        .unwrap_err();
+    let DecideError::Fault(f) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(f.path, "events.Deposited.evolve.balance");
     assert_eq!(err.code(), Some("aether.model_fault"));
 }
@@ -110,8 +166,17 @@ fn a_runtime_type_error_in_a_guard_is_a_model_fault() {
         m.commands.get_mut("Open").unwrap().guards[0].when =
             "has(command.overdraft) ? command.overdraft > 0 : 'yes'".into();
     });
-    let err = model.decide(&model.initial_state(), "Open", &json!({"owner": "ann"}), &META).unwrap_err();
-    let DecideError::Fault(f) = &err else { panic!("{err:?}") };
+    let err = model
+        .decide(
+            &model.initial_state(),
+            "Open",
+            &json!({"owner": "ann"}),
+            &META,
+        )
+        .unwrap_err();
+    let DecideError::Fault(f) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(f.path, "commands.Open.guards[0].when");
     assert!(f.message.contains("must be a bool, was a string"), "{err}");
 }
@@ -124,8 +189,17 @@ fn an_emitted_payload_failing_its_schema_is_a_model_fault() {
             "properties": {"owner": {"type": "string", "maxLength": 2}, "overdraft": {"type": "integer"}}
         }));
     });
-    let err = model.decide(&model.initial_state(), "Open", &json!({"owner": "ann"}), &META).unwrap_err();
-    let DecideError::Fault(f) = &err else { panic!("{err:?}") };
+    let err = model
+        .decide(
+            &model.initial_state(),
+            "Open",
+            &json!({"owner": "ann"}),
+            &META,
+        )
+        .unwrap_err();
+    let DecideError::Fault(f) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(f.path, "events.Opened.schema");
     assert!(f.message.contains("/owner"), "{err}");
 }
@@ -134,8 +208,17 @@ fn an_emitted_payload_failing_its_schema_is_a_model_fault() {
 fn a_state_over_its_limit_is_a_model_fault_and_nothing_is_emitted() {
     let model = compiled(|m| m.limits.state_bytes = 120);
     let owner = "x".repeat(90);
-    let err = model.decide(&model.initial_state(), "Open", &json!({"owner": owner}), &META).unwrap_err();
-    let DecideError::Fault(f) = &err else { panic!("{err:?}") };
+    let err = model
+        .decide(
+            &model.initial_state(),
+            "Open",
+            &json!({"owner": owner}),
+            &META,
+        )
+        .unwrap_err();
+    let DecideError::Fault(f) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(f.path, "limits.state_bytes");
 }
 
@@ -150,10 +233,17 @@ fn strict_mode_checks_the_next_state_against_the_schema() {
     };
     let body = json!({"owner": "ann"});
     let lax = make(false);
-    assert!(lax.decide(&lax.initial_state(), "Open", &body, &META).is_ok());
+    assert!(
+        lax.decide(&lax.initial_state(), "Open", &body, &META)
+            .is_ok()
+    );
     let strict = make(true);
-    let err = strict.decide(&strict.initial_state(), "Open", &body, &META).unwrap_err();
-    let DecideError::Fault(f) = &err else { panic!("{err:?}") };
+    let err = strict
+        .decide(&strict.initial_state(), "Open", &body, &META)
+        .unwrap_err();
+    let DecideError::Fault(f) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(f.path, "state.schema");
     assert!(f.message.contains("/overdraft"), "{err}");
 }
@@ -162,21 +252,36 @@ fn strict_mode_checks_the_next_state_against_the_schema() {
 fn actor_meta_and_model_are_visible_to_decide() {
     let model = compiled(|m| {
         let c = m.commands.get_mut("Open").unwrap();
-        c.guards[0].when = "state.status == 'new' && actor.id.startsWith('account-') && actor.type == 'account' \
+        c.guards[0].when =
+            "state.status == 'new' && actor.id.startsWith('account-') && actor.type == 'account' \
              && meta.command_id == 'c-1' && meta.correlation_id == null \
              && meta.time > timestamp('2020-01-01T00:00:00Z') && model.version == 3"
-            .into();
+                .into();
     });
     let meta = Meta {
         time: Some(UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
         ..META
     };
-    model.decide(&model.initial_state(), "Open", &json!({"owner": "ann"}), &meta).unwrap();
+    model
+        .decide(
+            &model.initial_state(),
+            "Open",
+            &json!({"owner": "ann"}),
+            &meta,
+        )
+        .unwrap();
     let early = Meta {
         time: Some(UNIX_EPOCH),
         ..META
     };
-    let err = model.decide(&model.initial_state(), "Open", &json!({"owner": "ann"}), &early).unwrap_err();
+    let err = model
+        .decide(
+            &model.initial_state(),
+            "Open",
+            &json!({"owner": "ann"}),
+            &early,
+        )
+        .unwrap_err();
     assert_eq!(err.code(), Some("already_open"));
 }
 
@@ -187,10 +292,18 @@ fn an_event_the_model_cannot_fold_is_an_error_never_skipped() {
     let before = state.clone();
     let err = model.evolve(&mut state, "Renamed", &json!({})).unwrap_err();
     assert_eq!(err.event_type, "Renamed");
-    assert!(err.to_string().contains("model account@3 has no event type `Renamed`"), "{err}");
-    let err = model.evolve(&mut state, "Deposited", &json!({"sum": 5})).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("model account@3 has no event type `Renamed`"),
+        "{err}"
+    );
+    let err = model
+        .evolve(&mut state, "Deposited", &json!({"sum": 5}))
+        .unwrap_err();
     assert_eq!(err.path, "events.Deposited.evolve.balance");
-    let err = model.evolve_json(&mut state, "Deposited", b"{not json").unwrap_err();
+    let err = model
+        .evolve_json(&mut state, "Deposited", b"{not json")
+        .unwrap_err();
     assert!(err.message.contains("not JSON"), "{err}");
     assert_eq!(state, before, "a failed fold leaves the state unchanged");
 }
@@ -203,22 +316,37 @@ fn a_fold_null_removes_a_property_merge_patch() {
     });
     let mut state = open(&model, 0);
     model.evolve(&mut state, "Closed", &json!({})).unwrap();
-    assert_eq!(state.to_json(), json!({"status": "closed", "balance": 0, "overdraft": 0}));
+    assert_eq!(
+        state.to_json(),
+        json!({"status": "closed", "balance": 0, "overdraft": 0})
+    );
 }
 
 #[test]
 fn a_snapshot_that_fails_the_schema_is_refused() {
     let model = compiled(|_| {});
-    assert!(model.state_from_json(&json!({"status": "gone", "balance": 0, "overdraft": 0})).is_err());
+    assert!(
+        model
+            .state_from_json(&json!({"status": "gone", "balance": 0, "overdraft": 0}))
+            .is_err()
+    );
     assert!(model.state_from_json(&json!([1])).is_err());
-    let s = model.state_from_json(&json!({"status": "open", "balance": 5, "overdraft": 0})).unwrap();
-    assert_eq!(model.query("Balance", &s).unwrap(), json!({"balance": 5, "status": "open"}));
+    let s = model
+        .state_from_json(&json!({"status": "open", "balance": 5, "overdraft": 0}))
+        .unwrap();
+    assert_eq!(
+        model.query("Balance", &s).unwrap(),
+        json!({"balance": 5, "status": "open"})
+    );
 }
 
 #[test]
 fn queries_answer_or_say_why_not() {
     let model = compiled(|_| {});
-    assert!(matches!(model.query("Nope", &model.initial_state()), Err(aether_model::QueryError::Unknown(_))));
+    assert!(matches!(
+        model.query("Nope", &model.initial_state()),
+        Err(aether_model::QueryError::Unknown(_))
+    ));
 }
 
 #[test]
@@ -231,10 +359,21 @@ fn upcasters_rewrite_old_events_in_order() {
             data: "{'amount': event.amount, 'memo': 'v3'}".into(),
         });
     });
-    assert_eq!(model.upcast("Withdrawn", 0, &json!({"sum": 5})).unwrap(), json!({"amount": 5, "memo": "v3"}));
-    assert_eq!(model.upcast("Withdrawn", 3, &json!({"amount": 5})).unwrap(), json!({"amount": 5, "memo": "v3"}));
-    assert_eq!(model.upcast("Withdrawn", 4, &json!({"amount": 5})).unwrap(), json!({"amount": 5}));
-    let err = model.upcast("Withdrawn", 1, &json!({"total": 5})).unwrap_err();
+    assert_eq!(
+        model.upcast("Withdrawn", 0, &json!({"sum": 5})).unwrap(),
+        json!({"amount": 5, "memo": "v3"})
+    );
+    assert_eq!(
+        model.upcast("Withdrawn", 3, &json!({"amount": 5})).unwrap(),
+        json!({"amount": 5, "memo": "v3"})
+    );
+    assert_eq!(
+        model.upcast("Withdrawn", 4, &json!({"amount": 5})).unwrap(),
+        json!({"amount": 5})
+    );
+    let err = model
+        .upcast("Withdrawn", 1, &json!({"total": 5}))
+        .unwrap_err();
     assert!(err.path.starts_with("events.Withdrawn.upcast"), "{err}");
 }
 

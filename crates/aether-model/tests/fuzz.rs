@@ -25,21 +25,104 @@ const YAML: &str = include_str!("../models/account.yaml");
 
 fn account() -> &'static CompiledModel {
     static M: OnceLock<CompiledModel> = OnceLock::new();
-    M.get_or_init(|| check(&Model::from_yaml(YAML).unwrap()).unwrap().with_strict(true))
+    M.get_or_init(|| {
+        check(&Model::from_yaml(YAML).unwrap())
+            .unwrap()
+            .with_strict(true)
+    })
 }
 
 /// Pieces of CEL (and of broken CEL) that random bytes pick and join.
 const TOKENS: &[&str] = &[
-    "state", "command", "event", "meta", "actor", "model", ".", "balance", "amount", "owner",
-    "status", "overdraft", "(", ")", "[", "]", "{", "}", "+", "-", "*", "/", "%", "==", "!=",
-    "<", ">=", "&&", "||", "!", "?", ":", ",", "'a'", "\"b\"", "'", "\"", "\\", "1", "0", "-1",
-    "9223372036854775807", "-9223372036854775808", "18446744073709551615u", "1.5", "1e308",
-    "null", "true", "false", "has(", "size(", "int(", "uint(", "double(", "string(", "bytes(",
-    "timestamp('2026-01-01T00:00:00Z')", "duration('1h')", "timestamp(", "duration(",
-    ".all(x,", ".exists(x,", ".exists_one(x,", ".map(x,", ".filter(x,", "x", "y", "in",
-    "[1, 2]", "{'k': 1}", ".matches('a.*')", ".startsWith('a')", ".size()", "r'\\d'",
-    "'''", "\n", " ", ".?", "[?", "cel.bind(v, 1, v)", "dyn(", "type(", "b'x'", "0x7f",
-    ".getHours()", "'\\u00e9'", "?:", "now()", "@x",
+    "state",
+    "command",
+    "event",
+    "meta",
+    "actor",
+    "model",
+    ".",
+    "balance",
+    "amount",
+    "owner",
+    "status",
+    "overdraft",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "==",
+    "!=",
+    "<",
+    ">=",
+    "&&",
+    "||",
+    "!",
+    "?",
+    ":",
+    ",",
+    "'a'",
+    "\"b\"",
+    "'",
+    "\"",
+    "\\",
+    "1",
+    "0",
+    "-1",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "18446744073709551615u",
+    "1.5",
+    "1e308",
+    "null",
+    "true",
+    "false",
+    "has(",
+    "size(",
+    "int(",
+    "uint(",
+    "double(",
+    "string(",
+    "bytes(",
+    "timestamp('2026-01-01T00:00:00Z')",
+    "duration('1h')",
+    "timestamp(",
+    "duration(",
+    ".all(x,",
+    ".exists(x,",
+    ".exists_one(x,",
+    ".map(x,",
+    ".filter(x,",
+    "x",
+    "y",
+    "in",
+    "[1, 2]",
+    "{'k': 1}",
+    ".matches('a.*')",
+    ".startsWith('a')",
+    ".size()",
+    "r'\\d'",
+    "'''",
+    "\n",
+    " ",
+    ".?",
+    "[?",
+    "cel.bind(v, 1, v)",
+    "dyn(",
+    "type(",
+    "b'x'",
+    "0x7f",
+    ".getHours()",
+    "'\\u00e9'",
+    "?:",
+    "now()",
+    "@x",
 ];
 
 fn soup(picks: &[u8]) -> String {
@@ -62,14 +145,12 @@ fn any_expression_compiles_and_evaluates_without_panicking() {
         "model": {"name": "account", "version": 3},
     });
     let vars = vars.as_object().unwrap().clone();
-    check!()
-        .with_test_time(budget())
-        .for_each(|picks: &[u8]| {
-            let _ = eval_expression(&soup(picks), &vars);
-            if let Ok(text) = std::str::from_utf8(picks) {
-                let _ = eval_expression(text, &vars);
-            }
-        });
+    check!().with_test_time(budget()).for_each(|picks: &[u8]| {
+        let _ = eval_expression(&soup(picks), &vars);
+        if let Ok(text) = std::str::from_utf8(picks) {
+            let _ = eval_expression(text, &vars);
+        }
+    });
 }
 
 /// Any expression put in a model (as a guard, an emit's data, a fold, a
@@ -78,32 +159,36 @@ fn any_expression_compiles_and_evaluates_without_panicking() {
 #[test]
 fn any_expression_in_a_model_checks_and_runs_without_panicking() {
     let base = Model::from_yaml(YAML).unwrap();
-    check!()
-        .with_test_time(budget())
-        .for_each(|picks: &[u8]| {
-            let Some((&slot, rest)) = picks.split_first() else {
-                return;
-            };
-            let e = soup(rest);
-            let mut m = base.clone();
-            match slot % 5 {
-                0 => m.commands.get_mut("Withdraw").unwrap().guards[1].when = e,
-                1 => m.commands.get_mut("Withdraw").unwrap().emit[1].data = Some(e),
-                2 => m.commands.get_mut("Open").unwrap().guards[0].message = Some(e),
-                3 => {
-                    let mut fold = m.events.get_mut("Deposited").unwrap().evolve.clone().unwrap_or_default();
-                    fold.insert("balance", e);
-                    m.events.get_mut("Deposited").unwrap().evolve = Some(fold);
-                }
-                _ => m.queries.insert("Q", e),
+    check!().with_test_time(budget()).for_each(|picks: &[u8]| {
+        let Some((&slot, rest)) = picks.split_first() else {
+            return;
+        };
+        let e = soup(rest);
+        let mut m = base.clone();
+        match slot % 5 {
+            0 => m.commands.get_mut("Withdraw").unwrap().guards[1].when = e,
+            1 => m.commands.get_mut("Withdraw").unwrap().emit[1].data = Some(e),
+            2 => m.commands.get_mut("Open").unwrap().guards[0].message = Some(e),
+            3 => {
+                let mut fold = m
+                    .events
+                    .get_mut("Deposited")
+                    .unwrap()
+                    .evolve
+                    .clone()
+                    .unwrap_or_default();
+                fold.insert("balance", e);
+                m.events.get_mut("Deposited").unwrap().evolve = Some(fold);
             }
-            if let Ok(compiled) = check(&m) {
-                let compiled = compiled.with_strict(true);
-                let _ = compiled.run_examples();
-                run_commands(&compiled);
-                let _ = compiled.query("Q", &compiled.initial_state());
-            }
-        });
+            _ => m.queries.insert("Q", e),
+        }
+        if let Ok(compiled) = check(&m) {
+            let compiled = compiled.with_strict(true);
+            let _ = compiled.run_examples();
+            run_commands(&compiled);
+            let _ = compiled.query("Q", &compiled.initial_state());
+        }
+    });
 }
 
 fn run_commands(model: &CompiledModel) {
@@ -138,7 +223,11 @@ fn any_command_bytes_decide_without_panicking() {
         ..Meta::default()
     };
     let open = model
-        .decide_wire(&model.initial_state(), br#"{"Open": {"owner": "ann"}}"#, &meta)
+        .decide_wire(
+            &model.initial_state(),
+            br#"{"Open": {"owner": "ann"}}"#,
+            &meta,
+        )
         .unwrap()
         .state;
     let open = std::panic::AssertUnwindSafe(open);
@@ -161,7 +250,14 @@ fn any_event_data_folds_or_fails_without_panicking() {
         let Some((&k, data)) = bytes.split_first() else {
             return;
         };
-        let t = ["Opened", "Deposited", "Withdrawn", "Overdrawn", "Closed", "Nope"][k as usize % 6];
+        let t = [
+            "Opened",
+            "Deposited",
+            "Withdrawn",
+            "Overdrawn",
+            "Closed",
+            "Nope",
+        ][k as usize % 6];
         let mut state = model.initial_state();
         let _ = model.evolve_json(&mut state, t, data);
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
@@ -177,7 +273,10 @@ fn any_event_data_folds_or_fails_without_panicking() {
 fn any_document_loads_and_checks_without_panicking() {
     check!().with_test_time(budget()).for_each(|bytes: &[u8]| {
         let text = String::from_utf8_lossy(bytes);
-        for m in [Model::from_yaml(&text), Model::from_json(&text)].into_iter().flatten() {
+        for m in [Model::from_yaml(&text), Model::from_json(&text)]
+            .into_iter()
+            .flatten()
+        {
             let _ = check(&m);
         }
         // Cut the account's YAML at a random place.

@@ -53,7 +53,9 @@ pub(crate) fn check_expr(
     if nodes > MAX_NODES {
         errors.push(ModelError::new(
             path,
-            format!("cost bound: {nodes} syntax nodes after macro expansion, more than {MAX_NODES}"),
+            format!(
+                "cost bound: {nodes} syntax nodes after macro expansion, more than {MAX_NODES}"
+            ),
         ));
     } else {
         let mut c = Checker {
@@ -245,7 +247,15 @@ impl<'a> Checker<'_, 'a> {
                     }
                     BinOp::Compare | BinOp::In => Info::of(Ty::Bool),
                     BinOp::Arith => Info::of(match (li.ty, ri.ty) {
-                        (a, b) if a == b && matches!(a, Ty::Int | Ty::UInt | Ty::Double | Ty::String | Ty::List) => a,
+                        (a, b)
+                            if a == b
+                                && matches!(
+                                    a,
+                                    Ty::Int | Ty::UInt | Ty::Double | Ty::String | Ty::List
+                                ) =>
+                        {
+                            a
+                        }
                         _ => Ty::Unknown,
                     }),
                 }
@@ -272,7 +282,11 @@ impl<'a> Checker<'_, 'a> {
 
     fn want_bool(&mut self, node: &Node, ty: Ty, what: &str) {
         if !matches!(ty, Ty::Bool | Ty::Unknown) {
-            let msg = format!("{what} needs a bool, but `{}` is a {}", self.text(node), ty.name());
+            let msg = format!(
+                "{what} needs a bool, but `{}` is a {}",
+                self.text(node),
+                ty.name()
+            );
             self.error(node, msg);
         }
     }
@@ -328,7 +342,11 @@ impl<'a> Checker<'_, 'a> {
         let literal = matches!(range.kind, Kind::List(_) | Kind::Map(_));
         let computed = matches!(range.kind, Kind::Comprehension { .. });
         if !literal && !computed && ri.shape.bound().is_none() {
-            let what = if ri.ty == Ty::Map { "maxProperties" } else { "maxItems" };
+            let what = if ri.ty == Ty::Map {
+                "maxProperties"
+            } else {
+                "maxItems"
+            };
             let msg = format!(
                 "cost bound: `{}` is iterated by a macro but its schema declares no `{what}`",
                 self.text(range)

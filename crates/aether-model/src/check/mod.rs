@@ -54,7 +54,10 @@ pub fn check(model: &Model) -> Result<CompiledModel, Vec<ModelError>> {
     let state_schema = schema(&model.state.schema, "state.schema", &mut errors);
     if let Some(s) = &state_schema {
         if !model.state.initial.is_object() {
-            errors.push(ModelError::new("state.initial", "the initial state must be an object"));
+            errors.push(ModelError::new(
+                "state.initial",
+                "the initial state must be an object",
+            ));
         }
         for v in s.violations(&model.state.initial) {
             errors.push(ModelError::new(
@@ -68,7 +71,10 @@ pub fn check(model: &Model) -> Result<CompiledModel, Vec<ModelError>> {
     {
         errors.push(ModelError::new(
             "state.initial",
-            format!("{n} bytes, over limits.state_bytes ({})", model.limits.state_bytes),
+            format!(
+                "{n} bytes, over limits.state_bytes ({})",
+                model.limits.state_bytes
+            ),
         ));
     }
     let state_shape = Shape::of(&model.state.schema);
@@ -108,17 +114,35 @@ pub fn check(model: &Model) -> Result<CompiledModel, Vec<ModelError>> {
         for (i, g) in def.guards.iter().enumerate() {
             let path = format!("{base}.guards[{i}]");
             if g.reject.trim().is_empty() {
-                errors.push(ModelError::new(format!("{path}.reject"), "a rejection code is required"));
+                errors.push(ModelError::new(
+                    format!("{path}.reject"),
+                    "a rejection code is required",
+                ));
             }
             reads(&g.when);
-            let when = check_expr(&g.when, &format!("{path}.when"), &decide_ctx(Expect::Bool), &mut errors);
+            let when = check_expr(
+                &g.when,
+                &format!("{path}.when"),
+                &decide_ctx(Expect::Bool),
+                &mut errors,
+            );
             let message = g.message.as_ref().and_then(|m| {
                 reads(m);
-                check_expr(m, &format!("{path}.message"), &decide_ctx(Expect::String), &mut errors)
+                check_expr(
+                    m,
+                    &format!("{path}.message"),
+                    &decide_ctx(Expect::String),
+                    &mut errors,
+                )
             });
             let details = g.details.as_ref().and_then(|d| {
                 reads(d);
-                check_expr(d, &format!("{path}.details"), &decide_ctx(Expect::Map), &mut errors)
+                check_expr(
+                    d,
+                    &format!("{path}.details"),
+                    &decide_ctx(Expect::Map),
+                    &mut errors,
+                )
             });
             if let Some(when) = when {
                 guards.push(Guard {
@@ -156,11 +180,21 @@ pub fn check(model: &Model) -> Result<CompiledModel, Vec<ModelError>> {
             };
             let when = e.when.as_ref().and_then(|w| {
                 reads(w);
-                check_expr(w, &format!("{path}.if"), &decide_ctx(Expect::Bool), &mut errors)
+                check_expr(
+                    w,
+                    &format!("{path}.if"),
+                    &decide_ctx(Expect::Bool),
+                    &mut errors,
+                )
             });
             let data = e.data.as_ref().and_then(|d| {
                 reads(d);
-                check_expr(d, &format!("{path}.data"), &decide_ctx(Expect::Map), &mut errors)
+                check_expr(
+                    d,
+                    &format!("{path}.data"),
+                    &decide_ctx(Expect::Map),
+                    &mut errors,
+                )
             });
             emits.push(Emit {
                 path,
@@ -243,7 +277,8 @@ pub fn check(model: &Model) -> Result<CompiledModel, Vec<ModelError>> {
                 ));
             }
             last = last.max(u.before);
-            if let Some(e) = check_expr(&u.data, &format!("{path}.data"), &upcast_ctx, &mut errors) {
+            if let Some(e) = check_expr(&u.data, &format!("{path}.data"), &upcast_ctx, &mut errors)
+            {
                 upcasts.push((u.before, e));
             }
         }
@@ -261,7 +296,11 @@ pub fn check(model: &Model) -> Result<CompiledModel, Vec<ModelError>> {
         if model.events.get(&p.on).is_none() {
             errors.push(ModelError::new(
                 format!("{base}.on"),
-                format!("event `{}` is not declared{}", p.on, hint(&p.on, model.events.names())),
+                format!(
+                    "event `{}` is not declared{}",
+                    p.on,
+                    hint(&p.on, model.events.names())
+                ),
             ));
         }
         let ctx = |expect| ExprCtx {
@@ -276,9 +315,19 @@ pub fn check(model: &Model) -> Result<CompiledModel, Vec<ModelError>> {
         if let Some(w) = &p.when {
             check_expr(w, &format!("{base}.when"), &ctx(Expect::Bool), &mut errors);
         }
-        check_expr(&p.send.to, &format!("{base}.send.to"), &ctx(Expect::String), &mut errors);
+        check_expr(
+            &p.send.to,
+            &format!("{base}.send.to"),
+            &ctx(Expect::String),
+            &mut errors,
+        );
         if let Some(d) = &p.send.data {
-            check_expr(d, &format!("{base}.send.data"), &ctx(Expect::Map), &mut errors);
+            check_expr(
+                d,
+                &format!("{base}.send.data"),
+                &ctx(Expect::Map),
+                &mut errors,
+            );
         }
     }
 
@@ -344,10 +393,16 @@ fn header(model: &Model, errors: &mut Vec<ModelError>) {
         errors.push(ModelError::new("version", "versions start at 1"));
     }
     if model.limits.events_per_command == 0 {
-        errors.push(ModelError::new("limits.events_per_command", "must be at least 1"));
+        errors.push(ModelError::new(
+            "limits.events_per_command",
+            "must be at least 1",
+        ));
     }
     if model.commands.is_empty() {
-        errors.push(ModelError::new("commands", "a model needs at least one command"));
+        errors.push(ModelError::new(
+            "commands",
+            "a model needs at least one command",
+        ));
     }
 }
 
@@ -371,7 +426,9 @@ fn emitted_keys(model: &Model) -> HashMap<&str, Option<Vec<String>>> {
                 None => Some(Vec::new()),
                 Some(src) => literal_keys(src),
             };
-            let slot = out.entry(e.event.as_str()).or_insert_with(|| Some(Vec::new()));
+            let slot = out
+                .entry(e.event.as_str())
+                .or_insert_with(|| Some(Vec::new()));
             match (slot.as_mut(), keys) {
                 (Some(all), Some(keys)) => {
                     for k in keys {

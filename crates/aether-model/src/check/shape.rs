@@ -101,7 +101,9 @@ impl<'a> Shape<'a> {
                     }
                     _ => {
                         let declares = node.get("properties").is_some()
-                            || ["allOf", "anyOf", "oneOf"].iter().any(|c| node.get(c).is_some());
+                            || ["allOf", "anyOf", "oneOf"]
+                                .iter()
+                                .any(|c| node.get(c).is_some());
                         if !declares {
                             return Field::Found(Shape::Unknown);
                         }

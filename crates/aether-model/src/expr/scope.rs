@@ -1,6 +1,6 @@
 //! The variables an expression sees.
 
-use super::Value;
+use cel_core::Value;
 
 /// The bindings of one evaluation: each variable, if bound. Values are
 /// borrowed; the engine receives cheap clones (reference-counted).

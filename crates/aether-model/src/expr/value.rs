@@ -2,7 +2,7 @@
 //! needs on them. JSON integers become `int` (or `uint` above `i64::MAX`),
 //! other numbers `double`; objects become maps with string keys.
 
-use super::Value;
+use cel_core::Value;
 use cel_core::{MapKey, ValueMap};
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Error as _, SerializeMap, SerializeSeq};
@@ -61,7 +61,10 @@ pub(crate) fn string(s: &str) -> Value {
 /// A timestamp value.
 pub(crate) fn timestamp(t: std::time::SystemTime) -> Value {
     let (seconds, nanos) = match t.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => (i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos()),
+        Ok(d) => (
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            d.subsec_nanos(),
+        ),
         Err(e) => {
             let d = e.duration();
             let s = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);

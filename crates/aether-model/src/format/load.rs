@@ -6,7 +6,11 @@ use crate::error::{ModelError, Position};
 
 fn path_of(path: &serde_path_to_error::Path) -> String {
     let p = path.to_string();
-    if p.is_empty() || p == "." { ".".to_owned() } else { p }
+    if p.is_empty() || p == "." {
+        ".".to_owned()
+    } else {
+        p
+    }
 }
 
 fn clamp(n: usize) -> u32 {

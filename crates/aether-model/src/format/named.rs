@@ -34,7 +34,10 @@ impl<T> NamedMap<T> {
 
     /// The entry named `name`, to change.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut T> {
-        self.entries.iter_mut().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.entries
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     /// Adds or replaces the entry named `name` (a new name goes last).

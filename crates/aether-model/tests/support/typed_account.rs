@@ -16,8 +16,12 @@ pub enum Command {
         #[serde(default)]
         overdraft: Option<i64>,
     },
-    Deposit { amount: i64 },
-    Withdraw { amount: i64 },
+    Deposit {
+        amount: i64,
+    },
+    Withdraw {
+        amount: i64,
+    },
     Close {},
 }
 
@@ -239,7 +243,10 @@ impl Account {
         };
         match self.handle(&c) {
             Outcome::Events(events) => {
-                let out = events.iter().map(|e| (e.event_type(), e.data_json())).collect();
+                let out = events
+                    .iter()
+                    .map(|e| (e.event_type(), e.data_json()))
+                    .collect();
                 for e in &events {
                     self.apply(e);
                 }
