@@ -334,11 +334,7 @@ pub fn check(model: &Model) -> Result<CompiledModel, Vec<ModelError>> {
     let mut queries = HashMap::new();
     for (name, source) in model.queries.iter() {
         let ctx = ExprCtx {
-            vars: vec![
-                ("state", state_shape),
-                ("actor", Shape::Fixed(ACTOR)),
-                ("model", Shape::Fixed(MODEL)),
-            ],
+            vars: vec![("state", state_shape), ("model", Shape::Fixed(MODEL))],
             fold: false,
             expect: Expect::Any,
         };
