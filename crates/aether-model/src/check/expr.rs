@@ -126,10 +126,10 @@ impl<'a> Checker<'_, 'a> {
             Kind::Literal(lit) => {
                 let ty = match lit {
                     Lit::Null => Ty::Null,
-                    Lit::Bool => Ty::Bool,
-                    Lit::Int => Ty::Int,
-                    Lit::UInt => Ty::UInt,
-                    Lit::Double => Ty::Double,
+                    Lit::Bool(_) => Ty::Bool,
+                    Lit::Int(_) => Ty::Int,
+                    Lit::UInt(_) => Ty::UInt,
+                    Lit::Double(_) => Ty::Double,
                     Lit::String(_) => Ty::String,
                     Lit::Bytes => Ty::Bytes,
                 };
@@ -239,7 +239,7 @@ impl<'a> Checker<'_, 'a> {
             Kind::Binary(op, l, r) => {
                 let li = self.visit(l, nesting);
                 let ri = self.visit(r, nesting);
-                match op {
+                match op.class() {
                     BinOp::Logic => {
                         self.want_bool(l, li.ty, "`&&` and `||`");
                         self.want_bool(r, ri.ty, "`&&` and `||`");

@@ -48,6 +48,12 @@ const MODEL: &[&str] = &["name", "version"];
 ///     "commands.Withdraw.guards[1].when: 1:17: `command` has no field `amout`; did you mean `amount`?");
 /// ```
 pub fn check(model: &Model) -> Result<CompiledModel, Vec<ModelError>> {
+    // Parsing recurses: every expression is parsed on one large-stack thread.
+    crate::expr::on_large_stack(|| check_on_this_thread(model))
+        .unwrap_or_else(|message| Err(vec![ModelError::new(".", message)]))
+}
+
+fn check_on_this_thread(model: &Model) -> Result<CompiledModel, Vec<ModelError>> {
     let mut errors = Vec::new();
     header(model, &mut errors);
 

@@ -11,25 +11,55 @@ pub(crate) struct Node {
     pub(crate) span: Range<usize>,
 }
 
-/// A literal's kind.
+/// A literal.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Lit {
     Null,
-    Bool,
-    Int,
-    UInt,
-    Double,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Double(f64),
     String(String),
     Bytes,
 }
 
 /// Binary operators (`&&` and `||` included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    And,
+    Or,
+}
+
+/// Classes of binary operators, for the checker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BinOp {
     Arith,
     Compare,
     In,
     Logic,
+}
+
+impl Op {
+    pub(crate) fn class(self) -> BinOp {
+        match self {
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod => BinOp::Arith,
+            Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => BinOp::Compare,
+            Op::In => BinOp::In,
+            Op::And | Op::Or => BinOp::Logic,
+        }
+    }
 }
 
 /// The constructs of Aether's CEL subset; anything else is `Unsupported`.
@@ -41,7 +71,7 @@ pub(crate) enum Kind {
     Map(Vec<(Node, Node)>),
     Not(Box<Node>),
     Neg(Box<Node>),
-    Binary(BinOp, Box<Node>, Box<Node>),
+    Binary(Op, Box<Node>, Box<Node>),
     Ternary(Box<Node>, Box<Node>, Box<Node>),
     /// `operand.field`; `test` for `has(operand.field)`.
     Select {
@@ -72,10 +102,10 @@ pub(crate) fn convert(e: &SpannedExpr) -> Node {
     let b = |e: &SpannedExpr| Box::new(convert(e));
     let kind = match &e.node {
         E::Null => Kind::Literal(Lit::Null),
-        E::Bool(_) => Kind::Literal(Lit::Bool),
-        E::Int(_) => Kind::Literal(Lit::Int),
-        E::UInt(_) => Kind::Literal(Lit::UInt),
-        E::Float(_) => Kind::Literal(Lit::Double),
+        E::Bool(b) => Kind::Literal(Lit::Bool(*b)),
+        E::Int(i) => Kind::Literal(Lit::Int(*i)),
+        E::UInt(u) => Kind::Literal(Lit::UInt(*u)),
+        E::Float(f) => Kind::Literal(Lit::Double(*f)),
         E::String(s) => Kind::Literal(Lit::String(s.clone())),
         E::Bytes(_) => Kind::Literal(Lit::Bytes),
         E::Ident(name) => Kind::Ident(name.clone()),
@@ -105,17 +135,20 @@ pub(crate) fn convert(e: &SpannedExpr) -> Node {
         },
         E::Binary { op, left, right } => {
             let op = match op {
-                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
-                    BinOp::Arith
-                }
-                BinaryOp::Eq
-                | BinaryOp::Ne
-                | BinaryOp::Lt
-                | BinaryOp::Le
-                | BinaryOp::Gt
-                | BinaryOp::Ge => BinOp::Compare,
-                BinaryOp::In => BinOp::In,
-                BinaryOp::And | BinaryOp::Or => BinOp::Logic,
+                BinaryOp::Add => Op::Add,
+                BinaryOp::Sub => Op::Sub,
+                BinaryOp::Mul => Op::Mul,
+                BinaryOp::Div => Op::Div,
+                BinaryOp::Mod => Op::Mod,
+                BinaryOp::Eq => Op::Eq,
+                BinaryOp::Ne => Op::Ne,
+                BinaryOp::Lt => Op::Lt,
+                BinaryOp::Le => Op::Le,
+                BinaryOp::Gt => Op::Gt,
+                BinaryOp::Ge => Op::Ge,
+                BinaryOp::In => Op::In,
+                BinaryOp::And => Op::And,
+                BinaryOp::Or => Op::Or,
             };
             Kind::Binary(op, b(left), b(right))
         }

@@ -6,6 +6,7 @@
 //! [`Value`] only through the functions of [`value`].
 
 mod ast;
+mod fast;
 mod position;
 mod scope;
 pub(crate) mod value;
@@ -15,6 +16,7 @@ pub(crate) use position::position_of;
 pub(crate) use scope::Scope;
 
 use crate::error::Position;
+use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 
 /// A runtime value of the engine.
@@ -33,6 +35,8 @@ const COMPILE_STACK: usize = 64 << 20;
 /// A compiled expression: the engine's program and Aether's syntax tree.
 pub(crate) struct Expr {
     program: cel_core::Program,
+    /// The same expression on the fast path, when all of it is in its subset.
+    fast: Option<fast::Fast>,
     pub(crate) tree: Node,
     pub(crate) source: Arc<str>,
 }
@@ -83,22 +87,38 @@ pub(crate) fn compile(source: &str) -> Result<Expr, CompileError> {
     // Parsing, converting and dropping a deep tree recurse: do it on a
     // thread with a large stack, off the hot path, and keep only shallow
     // trees. A panic of the engine's parser becomes an error.
+    if ON_LARGE_STACK.with(Cell::get) {
+        return parse(source);
+    }
+    on_large_stack(|| parse(source)).unwrap_or_else(|message| {
+        Err(CompileError {
+            position: None,
+            message,
+        })
+    })
+}
+
+thread_local! {
+    static ON_LARGE_STACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` on a thread with a stack large enough to parse any expression
+/// within the size bound (the `check` of a whole model runs on one). The
+/// error is a panic (of the engine) or a failure to start the thread.
+pub(crate) fn on_large_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, String> {
     std::thread::scope(|s| {
         let worker = std::thread::Builder::new()
             .name("aether-model-compile".to_owned())
             .stack_size(COMPILE_STACK)
-            .spawn_scoped(s, || parse(source));
+            .spawn_scoped(s, || {
+                ON_LARGE_STACK.with(|c| c.set(true));
+                f()
+            });
         match worker {
-            Ok(handle) => handle.join().unwrap_or_else(|_| {
-                Err(CompileError {
-                    position: None,
-                    message: "the expression could not be parsed (the engine failed)".to_owned(),
-                })
-            }),
-            Err(e) => Err(CompileError {
-                position: None,
-                message: format!("could not start the compiler thread: {e}"),
-            }),
+            Ok(handle) => handle
+                .join()
+                .map_err(|_| "the expression could not be parsed (the engine failed)".to_owned()),
+            Err(e) => Err(format!("could not start the compiler thread: {e}")),
         }
     })
 }
@@ -132,6 +152,7 @@ fn parse(source: &str) -> Result<Expr, CompileError> {
     })?;
     Ok(Expr {
         program,
+        fast: fast::compile(&tree),
         tree,
         source: Arc::from(source),
     })
@@ -141,6 +162,16 @@ impl Expr {
     /// Evaluates the expression against `scope`. An error value of the
     /// engine becomes an [`EvalError`].
     pub(crate) fn eval(&self, scope: &Scope<'_>) -> Result<Value, EvalError> {
+        if let Some(f) = &self.fast
+            && let Some(v) = fast::eval(f, scope)
+        {
+            return Ok(v);
+        }
+        self.eval_engine(scope)
+    }
+
+    /// Evaluates with the engine alone (no fast path).
+    pub(crate) fn eval_engine(&self, scope: &Scope<'_>) -> Result<Value, EvalError> {
         match self.program.eval(scope) {
             Value::Error(e) => Err(EvalError {
                 message: e.message.clone(),
