@@ -70,7 +70,11 @@ impl CompiledModel {
         }
     }
 
-    /// Runs one example; the error says what went wrong.
+    /// Runs one example (of this model or another).
+    ///
+    /// # Errors
+    ///
+    /// What was expected and what happened, as one line.
     pub fn run_example(&self, ex: &Example) -> Result<(), String> {
         let then = &ex.then;
         let outcomes = usize::from(then.events.is_some())

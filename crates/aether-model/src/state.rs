@@ -84,7 +84,12 @@ impl CompiledModel {
         Ok(state)
     }
 
-    /// Whether `state` satisfies the state's schema (snapshots; strict mode).
+    /// Checks `state` against the state's schema (before a snapshot is
+    /// written; strict mode does it on every command).
+    ///
+    /// # Errors
+    ///
+    /// Every violation, each with its JSON Pointer in the state.
     pub fn validate_state(&self, state: &State) -> Result<(), Vec<crate::Violation>> {
         let v = self.state_schema.violations(&state.to_json());
         if v.is_empty() { Ok(()) } else { Err(v) }
