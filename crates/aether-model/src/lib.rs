@@ -51,6 +51,7 @@ mod eval_expression;
 mod evolve;
 mod examples;
 mod expr;
+mod fingerprint;
 mod format;
 mod outcome;
 mod query;

@@ -401,3 +401,21 @@ fn a_compiled_model_is_shared_across_threads() {
     shared::<State>();
     let _: Json = json!(null);
 }
+
+#[test]
+fn the_state_fingerprint_changes_with_the_fold_only() {
+    let base = compiled(|_| {}).state_fingerprint();
+    assert_eq!(base.len(), 16);
+    let same = compiled(|m| {
+        m.commands.get_mut("Withdraw").unwrap().guards[0].message = Some("'closed'".into());
+        m.queries.insert("Status", "state.status".to_owned());
+    });
+    assert_eq!(same.state_fingerprint(), base);
+    let fold = compiled(|m| {
+        let f = m.events.get_mut("Closed").unwrap().evolve.as_mut().unwrap();
+        f.insert("owner", "null".to_owned());
+    });
+    assert_ne!(fold.state_fingerprint(), base);
+    let schema = compiled(|m| m.state.schema["properties"]["owner"]["maxLength"] = json!(100));
+    assert_ne!(schema.state_fingerprint(), base);
+}
