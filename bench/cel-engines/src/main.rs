@@ -99,7 +99,9 @@ mod cel_rust {
         type Val = Box<dyn Val>;
         const NAME: &'static str = "cel 0.15.0";
         fn new() -> Self {
-            CelRust { env: Arc::new(Env::stdlib()) }
+            CelRust {
+                env: Arc::new(Env::stdlib()),
+            }
         }
         fn compile(&self, src: &str) -> Result<Program, String> {
             self.env.compile(src).map_err(|e| e.to_string())
@@ -160,7 +162,10 @@ mod cel_core_engine {
     }
     impl Activation for Vars<'_> {
         fn resolve(&self, name: &str) -> Option<Value> {
-            self.vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).clone())
+            self.vars
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).clone())
         }
     }
 
@@ -179,9 +184,11 @@ mod cel_core_engine {
             }
             Json::String(s) => Value::String(Arc::from(s.as_str())),
             Json::Array(a) => Value::List(a.iter().map(to_value).collect()),
-            Json::Object(o) => Value::Map(Arc::new(ValueMap::from_entries(
-                o.iter().map(|(k, v)| (MapKey::String(Arc::from(k.as_str())), to_value(v))),
-            ))),
+            Json::Object(o) => {
+                Value::Map(Arc::new(ValueMap::from_entries(o.iter().map(|(k, v)| {
+                    (MapKey::String(Arc::from(k.as_str())), to_value(v))
+                }))))
+            }
         }
     }
 
@@ -277,14 +284,17 @@ fn conformance<E: Engine>(cases: &[Json]) -> (usize, Vec<String>) {
 
 fn speed<E: Engine>(iters: u32) -> [f64; 4] {
     let e = E::new();
-    let state = e.from_json(&json!({"status": "open", "owner": "ann", "balance": 50, "overdraft": 100}));
+    let state =
+        e.from_json(&json!({"status": "open", "owner": "ann", "balance": 50, "overdraft": 100}));
     let command_json = json!({"amount": 30});
     let command = e.from_json(&command_json);
     let Ok(guard) = e.compile("state.balance - command.amount >= -state.overdraft") else {
         return [f64::NAN; 4];
     };
     let status = e.compile("state.status == 'open'").unwrap();
-    let data = e.compile("{'balance': state.balance - command.amount}").unwrap();
+    let data = e
+        .compile("{'balance': state.balance - command.amount}")
+        .unwrap();
     let vars = [("state", &state), ("command", &command)];
     let time = |f: &mut dyn FnMut()| {
         for _ in 0..iters / 10 {
@@ -312,7 +322,10 @@ fn main() {
         &std::fs::read_to_string("../../crates/aether-model/tests/data/cel_subset.json").unwrap(),
     )
     .unwrap();
-    let iters: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let iters: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
     report::<cel_rust::CelRust>(&cases, iters);
     report::<cel_core_engine::CelCore>(&cases, iters);
     report::<cel_core_engine::CelCoreUnchecked>(&cases, iters);

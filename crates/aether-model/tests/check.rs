@@ -390,3 +390,25 @@ fn yaml_errors_give_the_path_and_line_and_column() {
     let err = Model::from_yaml(&yaml).unwrap_err();
     assert!(err.message.contains("snapshots"), "{err}");
 }
+
+#[test]
+fn every_macro_checks_on_a_bounded_list() {
+    for when in [
+        "command.items.all(i, i > 0)",
+        "command.items.exists(i, i > 0)",
+        "command.items.exists_one(i, i > 0)",
+        "size(command.items.map(i, i * 2)) > 0",
+        "size(command.items.map(i, i > 0, i * 2)) > 0",
+        "size(command.items.filter(i, i > 0)) > 0",
+        "command.items.map(i, i * 2).all(j, j > 0)",
+    ] {
+        let e = errors_with(|m| {
+            with_items(
+                m,
+                json!({"type": "array", "maxItems": 10, "items": {"type": "integer"}}),
+            );
+            guard(m, "Deposit", 0).when = when.into();
+        });
+        assert_eq!(e, Vec::<String>::new(), "{when}");
+    }
+}

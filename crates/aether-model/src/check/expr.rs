@@ -193,10 +193,7 @@ impl<'a> Checker<'_, 'a> {
                         node,
                         format!("determinism: `{function}` would read the clock or randomness"),
                     );
-                } else if !function.starts_with('@')
-                    && !function.starts_with('_')
-                    && !FUNCTIONS.contains(&function.as_str())
-                {
+                } else if !FUNCTIONS.contains(&function.as_str()) {
                     let msg = format!(
                         "unknown function `{function}`{}",
                         hint(function, FUNCTIONS.iter().copied())
