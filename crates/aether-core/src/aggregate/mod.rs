@@ -82,6 +82,7 @@ use std::fmt::Debug;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod behavior;
 mod deferred;
 mod error;
 mod harness;
@@ -95,6 +96,7 @@ mod tagging;
 mod typed;
 mod upcast;
 
+pub use behavior::{Answers, Behavior};
 pub use deferred::{DeferredCommands, DrainReport};
 pub use error::ExecuteError;
 pub use harness::{AggregateTest, AggregateTestResult};
@@ -102,7 +104,7 @@ pub use load::{Loaded, Loader, NoSnapshots};
 pub use query::Queryable;
 pub use repository::{Committed, CommittedEvents, ExecError, Repository};
 pub use retry::{Backoff, CircuitBreaker, CircuitBreakerConfig, CircuitState, Jitter, RetryPolicy};
-pub use snapshot_format::{RecentCommand, SNAPSHOT_FORMAT, SnapshotEnvelope};
+pub use snapshot_format::{RecentCommand, SNAPSHOT_FORMAT, SnapshotEnvelope, write_snapshot};
 pub use snapshot_policy::SnapshotPolicy;
 pub use typed::{CommandEnvelope, DomainEvent, EventEnvelope};
 pub use upcast::{Upcaster, UpcasterChain};
