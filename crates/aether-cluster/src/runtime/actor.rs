@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use aether_core::ActorId;
-use aether_core::aggregate::Aggregate;
+use aether_core::aggregate::Behavior;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -27,7 +27,7 @@ use super::permits::Priority;
 use super::state::Activation;
 
 /// An actor while somebody runs it.
-pub(crate) struct Actor<A: Aggregate> {
+pub(crate) struct Actor<A: Behavior> {
     pub(crate) host: Arc<Host<A>>,
     pub(crate) cell: Arc<Cell<A>>,
     pub(crate) id: ActorId,
@@ -57,7 +57,7 @@ enum Leave {
     Shutdown,
 }
 
-impl<A: Aggregate> Actor<A> {
+impl<A: Behavior> Actor<A> {
     fn take(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) -> Self {
         Self {
             id: cell.id.clone(),
@@ -149,12 +149,30 @@ impl<A: Aggregate> Actor<A> {
     /// or queued so far is answered (nothing was applied) and the actor
     /// leaves the table (the next message starts a fresh activation).
     async fn ensure_loaded(&mut self, priority: Priority) -> bool {
-        if self.activation.is_some() {
-            return true;
+        if let Some(a) = &mut self.activation {
+            if a.generation == self.host.generation() {
+                return true;
+            }
+            // The type was redefined since the state was folded: adopt the
+            // new definition in place if the state carries over, else fold
+            // the log again under it.
+            let (def, generation) = self.host.current();
+            if A::keeps_state(&a.def, &def) {
+                a.def = def;
+                a.generation = generation;
+                return true;
+            }
+            tracing::debug!("the type was redefined; reloading under the new definition");
+            self.activation = None;
         }
         let started = Instant::now();
         let permit = self.host.node.permits.acquire(priority).await;
-        let loaded = Box::pin(Activation::load(self.host.sources(), &self.id)).await;
+        let loaded = Box::pin(Activation::load(
+            self.host.sources(),
+            &self.id,
+            self.host.current(),
+        ))
+        .await;
         drop(permit);
         self.host
             .metrics
@@ -172,7 +190,7 @@ impl<A: Aggregate> Actor<A> {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "loading the actor failed");
-                metrics::counter!("aether_runtime_load_failures_total", "type" => A::TYPE)
+                metrics::counter!("aether_runtime_load_failures_total", "type" => self.host.name.clone())
                     .increment(1);
                 let message = format!("loading actor {:?} failed: {e}", self.id.as_str());
                 let left = self.close(|m| {
@@ -227,7 +245,7 @@ impl<A: Aggregate> Actor<A> {
                 } else if q.deadline > Instant::now()
                     && let Some(a) = &self.activation
                 {
-                    (q.answer)(Ok(&a.state));
+                    (q.answer)(Ok((&a.def, &a.state)));
                 }
             }
             Msg::Command(first) => {
@@ -328,7 +346,7 @@ impl<A: Aggregate> Actor<A> {
                 if self.leave_table() {
                     self.host.node.deactivated();
                 }
-                metrics::counter!("aether_runtime_passivations_total", "type" => A::TYPE, "reason" => reason)
+                metrics::counter!("aether_runtime_passivations_total", "type" => self.host.name.clone(), "reason" => reason)
                     .increment(1);
                 tracing::debug!(actor = %self.id, reason, "passivated");
             }
@@ -351,7 +369,7 @@ impl<A: Aggregate> Actor<A> {
     }
 }
 
-impl<A: Aggregate> Drop for Actor<A> {
+impl<A: Behavior> Drop for Actor<A> {
     /// A runner cut short (its future dropped mid-turn, or a panic): the
     /// state may not match the log, so the next runner reloads it; what is
     /// queued goes to a task.
@@ -388,7 +406,7 @@ fn spawn(f: impl Future<Output = ()> + Send + 'static) {
 /// Runs an actor found at rest with its sender's message `msg`, in the
 /// sender's task; returns the result of the message if it was a command
 /// the sender waits for (`Responder::Inline`).
-pub(crate) async fn run_inline<A: Aggregate>(
+pub(crate) async fn run_inline<A: Behavior>(
     host: &Arc<Host<A>>,
     cell: Arc<Cell<A>>,
     rest: Rest<A>,
@@ -405,15 +423,15 @@ pub(crate) async fn run_inline<A: Aggregate>(
 
 /// Starts a task that runs the actor of `cell` from `rest` until its queue
 /// is empty.
-pub(crate) fn spawn_runner<A: Aggregate>(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) {
-    let span = tracing::debug_span!("aether.runtime.actor", r#type = A::TYPE, actor = %cell.id);
+pub(crate) fn spawn_runner<A: Behavior>(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) {
+    let span = tracing::debug_span!("aether.runtime.actor", r#type = %host.name, actor = %cell.id);
     let runner = Actor::take(host, cell, rest);
     spawn(runner.drain().instrument(span));
 }
 
 /// Tells the actor of `cell` to passivate as soon as it is idle (at once if
 /// it is at rest).
-pub(crate) fn evict<A: Aggregate>(host: &Arc<Host<A>>, cell: &Arc<Cell<A>>) {
+pub(crate) fn evict<A: Behavior>(host: &Arc<Host<A>>, cell: &Arc<Cell<A>>) {
     let rest = {
         let mut st = cell.lock();
         if st.closed {
@@ -431,7 +449,7 @@ pub(crate) fn evict<A: Aggregate>(host: &Arc<Host<A>>, cell: &Arc<Cell<A>>) {
 /// Answers a message that will not run: a command gets `ask_error(command)`
 /// (it was not applied), a query the runtime error `kind`. The error of a
 /// command whose sender runs the actor itself is returned, for it.
-pub(crate) fn refuse<A: Aggregate>(
+pub(crate) fn refuse<A: Behavior>(
     msg: Msg<A>,
     ask_error: impl FnOnce(Box<aether_core::aggregate::CommandEnvelope<A::Command>>) -> AskError<A>,
     kind: RuntimeErrorKind,
@@ -453,7 +471,7 @@ pub(crate) fn refuse<A: Aggregate>(
     }
 }
 
-impl<A: Aggregate> Actors for Host<A> {
+impl<A: Behavior> Actors for Host<A> {
     fn evict_unit(&self, unit: u32) -> Vec<ActorId> {
         let picked: Vec<Arc<Cell<A>>> = self
             .slots
@@ -537,7 +555,7 @@ impl<A: Aggregate> Actors for Host<A> {
     }
 }
 
-impl<A: Aggregate> Evictable for Cell<A> {
+impl<A: Behavior> Evictable for Cell<A> {
     fn take_reference(&self) -> bool {
         Cell::take_reference(self)
     }

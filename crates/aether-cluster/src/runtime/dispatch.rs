@@ -11,7 +11,7 @@
 use std::sync::{Arc, Weak};
 
 use aether_core::ActorId;
-use aether_core::aggregate::Aggregate;
+use aether_core::aggregate::Behavior;
 use tokio::sync::oneshot;
 
 use super::clock::Evictable;
@@ -21,7 +21,7 @@ use super::message::{CommandResult, Msg, Refusal};
 /// What [`dispatch`] did with a message. (A value passed back once per
 /// message: the state travels in it unboxed, an allocation saved per ask.)
 #[allow(clippy::large_enum_variant)]
-pub(crate) enum Dispatched<A: Aggregate> {
+pub(crate) enum Dispatched<A: Behavior> {
     /// Queued: whoever runs the actor takes it. For an ask that its sender
     /// would have run itself, where its result will arrive.
     Queued(Option<oneshot::Receiver<CommandResult<A>>>),
@@ -39,7 +39,7 @@ pub(crate) enum Dispatched<A: Aggregate> {
 /// `inline` is set, hands it to the sender to run. A `tell` (not inline) on
 /// an actor at rest starts a task that runs it. Never waits: a full queue or
 /// a shutdown hands the message back.
-pub(crate) fn dispatch<A: Aggregate>(
+pub(crate) fn dispatch<A: Behavior>(
     host: &Arc<Host<A>>,
     id: &ActorId,
     msg: Msg<A>,
@@ -84,7 +84,7 @@ pub(crate) fn dispatch<A: Aggregate>(
 /// A new activation of `id`: into the table (unless another sender put one
 /// there first), the node's count and clock; over the node's limit, the
 /// clock picks actors to passivate.
-fn activate<A: Aggregate>(host: &Arc<Host<A>>, id: &ActorId) -> Arc<Cell<A>> {
+fn activate<A: Behavior>(host: &Arc<Host<A>>, id: &ActorId) -> Arc<Cell<A>> {
     let cell = match host.slots.entry(id.clone()) {
         dashmap::mapref::entry::Entry::Occupied(o) => return o.get().clone(),
         dashmap::mapref::entry::Entry::Vacant(v) => {

@@ -12,9 +12,9 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
-use aether_core::aggregate::{Aggregate, EventEnvelope, SnapshotPolicy, UpcasterChain};
+use aether_core::aggregate::{Behavior, EventEnvelope, SnapshotPolicy, UpcasterChain};
 use aether_core::{ActorId, CommandId, DynEventStore, DynSnapshotStore};
 use dashmap::DashMap;
 
@@ -25,7 +25,13 @@ use super::state::{Activation, Sources};
 use super::type_metrics::TypeMetrics;
 
 /// One actor type on this node.
-pub(crate) struct Host<A: Aggregate> {
+pub(crate) struct Host<A: Behavior> {
+    /// The type's name (its actors' ids start with it).
+    pub(crate) name: Arc<str>,
+    /// The definition new turns use, and its generation (`generation`
+    /// below, read without the lock on every turn).
+    def: RwLock<(Arc<A::Def>, u64)>,
+    generation: AtomicU64,
     pub(crate) config: ActorConfig,
     pub(crate) snapshot_policy: SnapshotPolicy,
     pub(crate) upcasters: UpcasterChain,
@@ -36,37 +42,66 @@ pub(crate) struct Host<A: Aggregate> {
     pub(crate) metrics: TypeMetrics,
 }
 
-impl<A: Aggregate> std::fmt::Debug for Host<A> {
+impl<A: Behavior> std::fmt::Debug for Host<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Host")
-            .field("type", &A::TYPE)
+            .field("type", &self.name)
             .field("active", &self.slots.len())
             .finish()
     }
 }
 
-impl<A: Aggregate> Host<A> {
+impl<A: Behavior> Host<A> {
     pub(crate) fn new(
+        def: Arc<A::Def>,
         config: ActorConfig,
         store: Arc<dyn DynEventStore>,
         snapshots: Option<Arc<dyn DynSnapshotStore>>,
         node: Arc<Node>,
     ) -> Self {
+        let name: Arc<str> = A::name(&def).into();
         Self {
-            snapshot_policy: config.snapshot_policy.unwrap_or_else(A::snapshot_policy),
+            metrics: TypeMetrics::new(&name),
+            snapshot_policy: config
+                .snapshot_policy
+                .unwrap_or_else(|| A::snapshot_policy(&def)),
+            name,
+            def: RwLock::new((def, 0)),
+            generation: AtomicU64::new(0),
             upcasters: config.upcasters.clone(),
             config,
             store,
             snapshots,
             slots: DashMap::default(),
             node,
-            metrics: TypeMetrics::new(A::TYPE),
         }
+    }
+
+    /// The definition new activations and turns use, with its generation.
+    pub(crate) fn current(&self) -> (Arc<A::Def>, u64) {
+        let (def, generation) = &*self.def.read().unwrap_or_else(PoisonError::into_inner);
+        (def.clone(), *generation)
+    }
+
+    /// The generation of the current definition (an activation of an older
+    /// one adopts it, or reloads, before its next turn).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// A new definition of the type: each active actor takes it at its next
+    /// turn (in place when [`Behavior::keeps_state`], else by reloading).
+    pub(crate) fn redefine(&self, def: Arc<A::Def>) {
+        let mut current = self.def.write().unwrap_or_else(PoisonError::into_inner);
+        let generation = current.1 + 1;
+        *current = (def, generation);
+        self.generation.store(generation, Ordering::Release);
     }
 
     /// Where its actors' histories and snapshots come from.
     pub(crate) fn sources(&self) -> Sources<'_> {
         Sources {
+            name: &self.name,
             store: &self.store,
             snapshots: self.snapshots.as_ref(),
             upcasters: &self.upcasters,
@@ -82,10 +117,10 @@ impl<A: Aggregate> Host<A> {
 
 /// A retried command's outcome read from the log: its id, its last
 /// version, its events.
-pub(crate) type Recalled<A> = (CommandId, u64, Vec<EventEnvelope<<A as Aggregate>::Event>>);
+pub(crate) type Recalled<A> = (CommandId, u64, Vec<EventEnvelope<<A as Behavior>::Event>>);
 
 /// An actor's state while nobody runs it.
-pub(crate) struct Rest<A: Aggregate> {
+pub(crate) struct Rest<A: Behavior> {
     /// `None` until loaded, and after a failed commit (reloaded before the
     /// next turn).
     pub(crate) activation: Option<Activation<A>>,
@@ -94,7 +129,7 @@ pub(crate) struct Rest<A: Aggregate> {
     pub(crate) outcomes: VecDeque<Recalled<A>>,
 }
 
-impl<A: Aggregate> Default for Rest<A> {
+impl<A: Behavior> Default for Rest<A> {
     fn default() -> Self {
         Self {
             activation: None,
@@ -103,7 +138,7 @@ impl<A: Aggregate> Default for Rest<A> {
     }
 }
 
-pub(crate) struct State<A: Aggregate> {
+pub(crate) struct State<A: Behavior> {
     pub(crate) queue: VecDeque<Msg<A>>,
     /// The state, while nobody runs the actor (`None` while somebody does:
     /// they hold it).
@@ -117,7 +152,7 @@ pub(crate) struct State<A: Aggregate> {
 }
 
 /// One active actor.
-pub(crate) struct Cell<A: Aggregate> {
+pub(crate) struct Cell<A: Behavior> {
     pub(crate) id: ActorId,
     /// The placement's unit (shard) of the actor (0 on one node), worked
     /// out once: a shard's actors are found without hashing every id.
@@ -130,13 +165,13 @@ pub(crate) struct Cell<A: Aggregate> {
     referenced: AtomicBool,
 }
 
-impl<A: Aggregate> std::fmt::Debug for Cell<A> {
+impl<A: Behavior> std::fmt::Debug for Cell<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cell").field("id", &self.id).finish()
     }
 }
 
-impl<A: Aggregate> Cell<A> {
+impl<A: Behavior> Cell<A> {
     pub(crate) fn new(id: ActorId, host: &Arc<Host<A>>) -> Self {
         Self {
             unit: host.node.fence.as_ref().map_or(0, |f| f.unit_of(&id)),

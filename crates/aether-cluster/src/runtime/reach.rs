@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether_core::ActorId;
-use aether_core::aggregate::Aggregate;
+use aether_core::aggregate::Behavior;
 
 use super::codec::Codec;
 use super::config::RoutingConfig;
@@ -36,7 +36,7 @@ impl Route {
 }
 
 /// Where the actors of one type run, as its handles see it.
-pub(crate) enum Reach<A: Aggregate> {
+pub(crate) enum Reach<A: Behavior> {
     /// All on this node.
     Here(Arc<Host<A>>),
     /// Wherever the placement puts them.
@@ -50,13 +50,13 @@ pub(crate) enum Reach<A: Aggregate> {
 }
 
 /// One registered type, as its handles ([`super::ActorRef`]) hold it.
-pub(crate) struct Entry<A: Aggregate> {
+pub(crate) struct Entry<A: Behavior> {
     pub(crate) reach: Reach<A>,
     /// The deadline of a call that sets none.
     pub(crate) deadline: Duration,
 }
 
-impl<A: Aggregate> Entry<A> {
+impl<A: Behavior> Entry<A> {
     /// This node's table of the type, if it runs the type's actors.
     pub(crate) fn host(&self) -> Option<&Arc<Host<A>>> {
         match &self.reach {

@@ -6,11 +6,15 @@
 
 use std::fmt::Debug;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Aggregate, DomainEvent, Queryable, SnapshotPolicy};
 use crate::error::Error;
-use crate::payload::Payload;
+use crate::event::Event;
+use crate::id::{ActorId, CommandId};
+use crate::metadata::Metadata;
 
 /// An actor type's behaviour: its name, its initial state, how it decides
 /// commands and folds events, and how its events and state are stored —
@@ -28,8 +32,8 @@ pub trait Behavior: Send + Sync + 'static {
     type State: Send + Sync + 'static;
     /// The commands it accepts.
     type Command: Debug + Send + Sync + 'static;
-    /// The events it records.
-    type Event: Clone + Debug + Send + Sync + 'static;
+    /// The events it records, stored as [`DomainEvent`]s.
+    type Event: DomainEvent;
     /// What it rejects a command with.
     type Error: std::error::Error + Send + Sync + 'static;
 
@@ -49,7 +53,43 @@ pub trait Behavior: Send + Sync + 'static {
         def: &Self::Def,
         state: &Self::State,
         command: &Self::Command,
+        context: &Context<'_>,
     ) -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// As [`Behavior::decide`], and the state after the events when
+    /// deciding worked it out already (a data-defined behaviour folds as it
+    /// decides): the runtime then takes it instead of folding the events
+    /// again. The default decides, and leaves the folding to
+    /// [`Behavior::evolve`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Behavior::decide`].
+    #[allow(clippy::type_complexity)]
+    fn decide_next(
+        def: &Self::Def,
+        state: &Self::State,
+        command: &Self::Command,
+        context: &Context<'_>,
+    ) -> Result<(Vec<Self::Event>, Option<Self::State>), Self::Error> {
+        Self::decide(def, state, command, context).map(|events| (events, None))
+    }
+
+    /// Whether [`Behavior::check_command`] checks anything (when it does
+    /// not, the runtime does not call it).
+    const CHECKS_COMMANDS: bool = false;
+
+    /// Checks a command before it is queued for its actor (a data-defined
+    /// behaviour checks it against the command's schema): a command that
+    /// fails is a bad request, handed back to its caller, not applied.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] saying what is wrong with it.
+    fn check_command(def: &Self::Def, command: &Self::Command) -> Result<(), Error> {
+        let _ = (def, command);
+        Ok(())
+    }
 
     /// Folds one event into `state`.
     ///
@@ -61,24 +101,44 @@ pub trait Behavior: Send + Sync + 'static {
     /// fails here.
     fn evolve(def: &Self::Def, state: &mut Self::State, event: &Self::Event) -> Result<(), Error>;
 
-    /// The type name `event` is stored under.
-    fn event_type<'a>(def: &'a Self::Def, event: &'a Self::Event) -> &'a str;
-
-    /// `event`'s stored data.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Serialization`] when it does not encode.
-    fn encode_event(def: &Self::Def, event: &Self::Event) -> Result<Payload, Error>;
-
-    /// The event stored as `event_type` with `data`.
+    /// The stored (and upcast) `event`, decoded. The default is
+    /// [`DomainEvent::from_data`], checked to give back the stored type; a
+    /// data-defined behaviour may also refuse an event its definition is too
+    /// old to read (written under a later version of it).
     ///
     /// # Errors
     ///
     /// [`Error::Serialization`] when it does not decode (an upcaster may be
-    /// missing).
-    fn decode_event(def: &Self::Def, event_type: &str, data: &Payload)
-    -> Result<Self::Event, Error>;
+    /// missing); a behaviour's own refusal.
+    fn decode_event(def: &Self::Def, event: &Event) -> Result<Self::Event, Error> {
+        let _ = def;
+        let decoded = Self::Event::from_data(&event.event_type, &event.data)?;
+        if decoded.event_type() != event.event_type {
+            return Err(Error::serialization(format!(
+                "stored event of type {:?} decoded as an event of type {:?}",
+                event.event_type,
+                decoded.event_type()
+            )));
+        }
+        Ok(decoded)
+    }
+
+    /// Metadata every event the behaviour writes carries (a data-defined
+    /// behaviour's [`Metadata::KEY_MODEL`], `account@3`); `None` (the
+    /// default): none.
+    fn stamp(def: &Self::Def) -> Option<&Metadata> {
+        let _ = def;
+        None
+    }
+
+    /// Whether an actor's state folded under `old` stays its state under
+    /// `new` (a new definition of the same type taking over while actors
+    /// are active): `true` adopts `new` in place at the actor's next turn,
+    /// `false` (the default) reloads the actor under `new`.
+    fn keeps_state(old: &Self::Def, new: &Self::Def) -> bool {
+        let _ = (old, new);
+        false
+    }
 
     /// The version of the state's stored shape: a snapshot of another
     /// version is ignored (full replay).
@@ -120,7 +180,12 @@ impl<A: Aggregate> Behavior for A {
         A::default()
     }
 
-    fn decide((): &(), state: &A, command: &A::Command) -> Result<Vec<A::Event>, A::Error> {
+    fn decide(
+        (): &(),
+        state: &A,
+        command: &A::Command,
+        _: &Context<'_>,
+    ) -> Result<Vec<A::Event>, A::Error> {
         state.handle(command)
     }
 
@@ -129,23 +194,8 @@ impl<A: Aggregate> Behavior for A {
         Ok(())
     }
 
-    fn event_type<'a>((): &'a (), event: &'a A::Event) -> &'a str {
-        event.event_type()
-    }
-
-    fn encode_event((): &(), event: &A::Event) -> Result<Payload, Error> {
-        event.to_data()
-    }
-
-    fn decode_event((): &(), event_type: &str, data: &Payload) -> Result<A::Event, Error> {
-        let event = A::Event::from_data(event_type, data)?;
-        if event.event_type() != event_type {
-            return Err(Error::serialization(format!(
-                "stored event of type {event_type:?} decoded as an event of type {:?}",
-                event.event_type()
-            )));
-        }
-        Ok(event)
+    fn keeps_state((): &(), (): &()) -> bool {
+        true
     }
 
     fn state_version((): &()) -> u32 {
@@ -167,14 +217,39 @@ impl<A: Aggregate> Behavior for A {
     }
 }
 
+/// What a decision may know besides the state and the command: whose
+/// command it is, its id and its metadata (an executable model's
+/// expressions read them as `actor` and `meta`).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Context<'a> {
+    /// The actor deciding.
+    pub actor_id: &'a ActorId,
+    /// The command's id.
+    pub command_id: &'a CommandId,
+    /// The command's metadata (correlation id, user, trace).
+    pub metadata: &'a Metadata,
+}
+
+impl<'a> Context<'a> {
+    /// The context of command `command_id` to actor `actor_id`.
+    pub fn new(actor_id: &'a ActorId, command_id: &'a CommandId, metadata: &'a Metadata) -> Self {
+        Self {
+            actor_id,
+            command_id,
+            metadata,
+        }
+    }
+}
+
 /// Read-only questions a [`Behavior`] answers from an actor's state:
 /// implemented by every [`Queryable`] aggregate; a data-defined behaviour
 /// answers its named queries.
 pub trait Answers: Behavior {
-    /// The questions.
-    type Query: Debug + Send + Sync + 'static;
+    /// The questions (serializable, so they can travel to the actor's node).
+    type Query: Serialize + DeserializeOwned + Debug + Send + Sync + 'static;
     /// The answers.
-    type Answer: Debug + Send + 'static;
+    type Answer: Serialize + DeserializeOwned + Debug + Send + 'static;
 
     /// Answers `query` from `state`.
     ///
@@ -244,19 +319,23 @@ mod tests {
     #[test]
     fn an_aggregate_behaves_as_itself() {
         let mut s = <Tally as Behavior>::initial(&());
-        let events = <Tally as Behavior>::decide(&(), &s, &5).unwrap();
+        let id = crate::ActorId::new("tally-1").unwrap();
+        let command_id = crate::CommandId::new("c-1").unwrap();
+        let meta = Metadata::new();
+        let context = Context::new(&id, &command_id, &meta);
+        let events = <Tally as Behavior>::decide(&(), &s, &5, &context).unwrap();
         for e in &events {
             <Tally as Behavior>::evolve(&(), &mut s, e).unwrap();
         }
         assert_eq!(s.total, 5);
         assert_eq!(<Tally as Behavior>::name(&()), "tally");
-        let data = <Tally as Behavior>::encode_event(&(), &events[0]).unwrap();
-        assert_eq!(data.as_str(), r#"{"n":5}"#);
+        let stored = crate::Event::new(id.clone(), 1, "Added", serde_json::json!({"n": 5}));
         assert_eq!(
-            <Tally as Behavior>::decode_event(&(), "Added", &data).unwrap(),
+            <Tally as Behavior>::decode_event(&(), &stored).unwrap(),
             events[0]
         );
-        assert!(<Tally as Behavior>::decode_event(&(), "Removed", &data).is_err());
+        let wrong = crate::Event::new(id, 1, "Removed", serde_json::json!({"n": 5}));
+        assert!(<Tally as Behavior>::decode_event(&(), &wrong).is_err());
         let v = <Tally as Behavior>::encode_state(&(), &s).unwrap();
         assert_eq!(<Tally as Behavior>::decode_state(&(), v).unwrap(), s);
         assert_eq!(<Tally as Answers>::answer(&(), &s, &()).unwrap(), 5);

@@ -11,11 +11,11 @@ use crate::id::{ActorId, CommandId};
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::store::EventStore;
 
-use super::Aggregate;
 use super::behavior::Behavior;
 use super::snapshot_format::{RecentCommand, SnapshotEnvelope};
 use super::typed::EventEnvelope;
 use super::upcast::UpcasterChain;
+use super::{Aggregate, DomainEvent};
 
 /// An aggregate as loaded from the store. `Loaded::default()` is an
 /// aggregate without events (version 0), as [`Loader::load`] returns for a
@@ -330,7 +330,7 @@ where
                     "{} cannot fold event {} ({}) of actor {:?}: {e}",
                     B::name(def),
                     event.version,
-                    B::event_type(def, &event.event),
+                    event.event.event_type(),
                     id.as_str()
                 ))
             })?;
@@ -398,13 +398,18 @@ fn ignored(name: &str) {
         .increment(1);
 }
 
-/// A stored (and upcast) event, decoded once into `B`'s event; the envelope
-/// takes the stored event's actor id and metadata.
-pub(crate) fn decode_stored<B: Behavior>(
+/// A stored (and upcast) event, decoded once into `B`'s event
+/// ([`Behavior::decode_event`]); the envelope takes the stored event's actor
+/// id and metadata.
+///
+/// # Errors
+///
+/// As [`Behavior::decode_event`].
+pub fn decode_stored<B: Behavior>(
     def: &B::Def,
     event: Event,
 ) -> Result<EventEnvelope<B::Event>, Error> {
-    let typed = B::decode_event(def, &event.event_type, &event.data)?;
+    let typed = B::decode_event(def, &event)?;
     Ok(EventEnvelope {
         id: event.id,
         actor_id: event.actor_id,

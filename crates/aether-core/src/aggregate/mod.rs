@@ -96,11 +96,11 @@ mod tagging;
 mod typed;
 mod upcast;
 
-pub use behavior::{Answers, Behavior};
+pub use behavior::{Answers, Behavior, Context};
 pub use deferred::{DeferredCommands, DrainReport};
 pub use error::ExecuteError;
 pub use harness::{AggregateTest, AggregateTestResult};
-pub use load::{Loaded, Loader, NoSnapshots};
+pub use load::{Loaded, Loader, NoSnapshots, decode_stored};
 pub use query::Queryable;
 pub use repository::{Committed, CommittedEvents, ExecError, Repository};
 pub use retry::{Backoff, CircuitBreaker, CircuitBreakerConfig, CircuitState, Jitter, RetryPolicy};

@@ -154,7 +154,6 @@ pub fn write_snapshot(
 }
 
 impl<S: DeserializeOwned> SnapshotEnvelope<S> {
-
     /// Decodes a snapshot's stored `state`: an envelope when it is an object
     /// whose `format` is an envelope marker (checked before anything else,
     /// so an envelope is never taken for a bare state, however lenient the

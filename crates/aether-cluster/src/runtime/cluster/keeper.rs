@@ -43,8 +43,8 @@ pub(crate) struct Shared {
     pub(crate) fence: Arc<ClaimFence>,
     pub(crate) claims: Claims,
     pub(crate) ctx: Arc<ServeCtx>,
+    /// The system's types: the serving side of each, and its actors.
     pub(crate) handlers: Arc<Handlers>,
-    pub(crate) actors: Vec<Arc<dyn Actors>>,
     pub(crate) config: RoutingConfig,
     /// The claims as the bucket's watch delivered them, by shard.
     cache: RwLock<HashMap<u32, Held>>,
@@ -87,7 +87,6 @@ impl Keeper {
         claims: Claims,
         ctx: Arc<ServeCtx>,
         handlers: Arc<Handlers>,
-        actors: Vec<Arc<dyn Actors>>,
         config: RoutingConfig,
     ) -> Self {
         let shared = Arc::new(Shared {
@@ -95,7 +94,6 @@ impl Keeper {
             claims,
             ctx,
             handlers,
-            actors,
             config,
             cache: RwLock::new(HashMap::new()),
             changes: std::sync::atomic::AtomicU64::new(0),
@@ -321,15 +319,20 @@ impl Shared {
         let until = Instant::now() + self.config.drain_timeout;
         // One scan of the tables finds the shard's actors; then only they
         // are looked at, and one more scan makes sure none started since.
-        let mut left: Vec<Vec<ActorId>> =
-            self.actors.iter().map(|a| a.evict_unit(shard.0)).collect();
+        let tables: Vec<Arc<dyn Actors>> = self
+            .handlers
+            .actors()
+            .into_iter()
+            .map(|(_, a, _)| a)
+            .collect();
+        let mut left: Vec<Vec<ActorId>> = tables.iter().map(|a| a.evict_unit(shard.0)).collect();
         loop {
-            for (actors, ids) in self.actors.iter().zip(left.iter_mut()) {
+            for (actors, ids) in tables.iter().zip(left.iter_mut()) {
                 actors.evict_these(ids);
             }
             let mut active: usize = left.iter().map(Vec::len).sum();
             if active == 0 {
-                left = self.actors.iter().map(|a| a.evict_unit(shard.0)).collect();
+                left = tables.iter().map(|a| a.evict_unit(shard.0)).collect();
                 active = left.iter().map(Vec::len).sum();
                 if active == 0 {
                     return;

@@ -4,10 +4,11 @@
 //! cluster. Their builders register only [`Routable`] types, so a type that
 //! cannot travel is refused when the program compiles.
 
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aether_core::BoxFuture;
+use aether_core::aggregate::Aggregate;
 
 use super::admin;
 use super::claim_fence::ClaimFence;
@@ -16,11 +17,13 @@ use super::config::RemoteConfig;
 use super::gate::Gates;
 use super::keeper::{Keeper, Released};
 use super::nats_transport::NatsTransport;
-use super::shard_server::{Handlers, ServeCtx};
+use super::shard_server::ServeCtx;
 use super::subject::Subjects;
 use crate::id::ShardId;
 use crate::node::ClusterNode;
-use crate::runtime::builder::{ActorSystemBuilder, RunsActors, Stores, routed, sealed};
+use crate::runtime::builder::{
+    ActorSystemBuilder, RunsActors, Stores, aggregate_def, routed, sealed,
+};
 use crate::runtime::codec::Routable;
 use crate::runtime::config::{ActorConfig, RoutingConfig};
 use crate::runtime::error::{RuntimeError, RuntimeErrorKind};
@@ -141,8 +144,17 @@ impl ActorSystemBuilder<InCluster> {
     /// given; calls to its other actors go to their shards' nodes. Its
     /// commands, errors, queries and answers travel as JSON (see
     /// [`Routable`]).
-    pub fn register<A: Routable>(self, config: ActorConfig) -> Self {
-        self.add(TypeId::of::<A>(), A::TYPE, routed::<A>(config))
+    pub fn register<A: Routable + Aggregate>(self, config: ActorConfig) -> Self {
+        self.add(A::TYPE, routed::<A>(aggregate_def::<A>(), config))
+    }
+
+    /// Runs the actor type that behaviour `B` defined by `def` makes (an
+    /// executable model), as [`ActorSystemBuilder::register`] does an
+    /// aggregate's. Types can be defined while the system runs too
+    /// ([`ActorSystem::define`]).
+    pub fn define<B: Routable>(self, def: B::Def, config: ActorConfig) -> Self {
+        let name = B::name(&def).to_owned();
+        self.add(&name, routed::<B>(Arc::new(def), config))
     }
 
     /// How routed calls retry and shards are handed on (default
@@ -158,8 +170,8 @@ impl ActorSystemBuilder<InCluster> {
     /// # Errors
     ///
     /// [`RuntimeErrorKind::InvalidConfig`] for a setting out of range or a
-    /// missing event store; [`RuntimeErrorKind::NotRegistered`] when no type,
-    /// or a type twice, was registered; [`RuntimeErrorKind::Unavailable`]
+    /// missing event store; [`RuntimeErrorKind::NotRegistered`] when two
+    /// types of one name were registered; [`RuntimeErrorKind::Unavailable`]
     /// when the claims bucket or the admin subject cannot be opened.
     pub async fn start(self) -> Result<ActorSystem, RuntimeError> {
         self.check()?;
@@ -192,31 +204,16 @@ impl ActorSystemBuilder<InCluster> {
             &local,
             Some(&route),
         )?;
-        let handlers: Handlers = types
-            .values()
-            .filter_map(|r| r.serve.clone().map(|s| (r.name, s)))
-            .collect();
-        let actors: Vec<_> = types.values().filter_map(|r| r.actors.clone()).collect();
         let ctx = Arc::new(ServeCtx {
             client: node.client().clone(),
             fence: fence.clone(),
         });
-        let keeper = Keeper::start(
-            fence.clone(),
-            claims,
-            ctx,
-            Arc::new(handlers),
-            actors,
-            routing,
-        );
+        let keeper = Keeper::start(fence.clone(), claims, ctx, types.clone(), routing);
         let admin = admin::start(
             node.client().clone(),
             admin::admin_subject(&node.config().cluster_name, node.id()),
             node.id().clone(),
-            types
-                .values()
-                .filter_map(|r| r.actors.clone().map(|a| (r.name, a)))
-                .collect(),
+            types.clone(),
         )
         .await
         .map_err(|e| {
@@ -233,15 +230,29 @@ impl ActorSystemBuilder<InCluster> {
             admin,
             released: Mutex::new(Released::default()),
         };
-        Ok(ActorSystem::assemble(local, types, Some(Box::new(member))))
+        Ok(ActorSystem::assemble(
+            local,
+            types,
+            self.stores,
+            Some(route),
+            Some(Box::new(member)),
+        ))
     }
 }
 
 impl ActorSystemBuilder<Remote> {
     /// Makes aggregate type `A` callable from this system; `config` only
     /// sets the calls' default deadline (this system runs no actor).
-    pub fn register<A: Routable>(self, config: ActorConfig) -> Self {
-        self.add(TypeId::of::<A>(), A::TYPE, routed::<A>(config))
+    pub fn register<A: Routable + Aggregate>(self, config: ActorConfig) -> Self {
+        self.add(A::TYPE, routed::<A>(aggregate_def::<A>(), config))
+    }
+
+    /// Makes the actor type that behaviour `B` defined by `def` makes
+    /// callable from this system (the definition gives its name; this
+    /// system runs no actor).
+    pub fn define<B: Routable>(self, def: B::Def, config: ActorConfig) -> Self {
+        let name = B::name(&def).to_owned();
+        self.add(&name, routed::<B>(Arc::new(def), config))
     }
 
     /// How routed calls retry (default [`RoutingConfig::default`]).
@@ -255,8 +266,8 @@ impl ActorSystemBuilder<Remote> {
     /// # Errors
     ///
     /// [`RuntimeErrorKind::InvalidConfig`] for a setting out of range;
-    /// [`RuntimeErrorKind::NotRegistered`] when no type, or a type twice,
-    /// was registered.
+    /// [`RuntimeErrorKind::NotRegistered`] when two types of one name were
+    /// registered.
     pub async fn start(self) -> Result<ActorSystem, RuntimeError> {
         self.check()?;
         let Remote {
@@ -284,7 +295,13 @@ impl ActorSystemBuilder<Remote> {
             &local,
             Some(&route),
         )?;
-        Ok(ActorSystem::assemble(local, types, None))
+        Ok(ActorSystem::assemble(
+            local,
+            types,
+            Stores::default(),
+            Some(route),
+            None,
+        ))
     }
 }
 
