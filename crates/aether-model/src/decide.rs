@@ -52,6 +52,61 @@ fn fault(path: &str, message: impl Into<String>) -> DecideError {
 }
 
 impl CompiledModel {
+    /// Checks a command before it is decided: a command of the model, with
+    /// a body nested at most [`MAX_JSON_DEPTH`] deep that satisfies the
+    /// command's schema. What [`CompiledModel::decide`] checks first; the
+    /// runtime checks it before queueing a command, so a bad one is
+    /// answered `bad-request` at once.
+    ///
+    /// # Errors
+    ///
+    /// The [`BadRequest`]: an unknown command, or every schema violation
+    /// with its JSON Pointer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/account.yaml")).unwrap();
+    /// # let model = aether_model::check(&aether_model::Model::from_yaml(&yaml).unwrap()).unwrap();
+    /// use serde_json::json;
+    /// assert!(model.check_command("Deposit", &json!({"amount": 5})).is_ok());
+    /// let bad = model.check_command("Deposit", &json!({"amount": "five"})).unwrap_err();
+    /// assert_eq!(bad.violations[0].pointer, "/amount");
+    /// assert!(model.check_command("Teleport", &json!({})).is_err());
+    /// ```
+    pub fn check_command(&self, command: &str, body: &Json) -> Result<(), BadRequest> {
+        self.admit(command, body).map(|_| ())
+    }
+
+    /// The index of `command` once its body passed the checks.
+    fn admit(&self, command: &str, body: &Json) -> Result<usize, BadRequest> {
+        let Some(&ci) = self.command_index.get(command) else {
+            return Err(BadRequest {
+                message: format!(
+                    "unknown command `{command}` for model {}@{}; known: {}",
+                    self.name(),
+                    self.version(),
+                    self.command_names().collect::<Vec<_>>().join(", ")
+                ),
+                violations: Vec::new(),
+            });
+        };
+        if depth(body) > MAX_JSON_DEPTH {
+            return Err(BadRequest {
+                message: format!("the body is nested deeper than {MAX_JSON_DEPTH}"),
+                violations: Vec::new(),
+            });
+        }
+        let violations = self.commands[ci].schema.violations(body);
+        if !violations.is_empty() {
+            return Err(BadRequest {
+                message: format!("`{command}` does not satisfy commands.{command}.schema"),
+                violations,
+            });
+        }
+        Ok(ci)
+    }
+
     /// Decides a command in its wire form, `{"Name": body}` (see
     /// [`parse_command`](crate::parse_command)).
     ///
@@ -107,31 +162,8 @@ impl CompiledModel {
         body: &Json,
         meta: &Meta<'_>,
     ) -> Result<Decision, DecideError> {
-        let Some(&ci) = self.command_index.get(command) else {
-            return Err(DecideError::BadRequest(BadRequest {
-                message: format!(
-                    "unknown command `{command}` for model {}@{}; known: {}",
-                    self.name(),
-                    self.version(),
-                    self.command_names().collect::<Vec<_>>().join(", ")
-                ),
-                violations: Vec::new(),
-            }));
-        };
+        let ci = self.admit(command, body).map_err(DecideError::BadRequest)?;
         let cmd = &self.commands[ci];
-        if depth(body) > MAX_JSON_DEPTH {
-            return Err(DecideError::BadRequest(BadRequest {
-                message: format!("the body is nested deeper than {MAX_JSON_DEPTH}"),
-                violations: Vec::new(),
-            }));
-        }
-        let violations = cmd.schema.violations(body);
-        if !violations.is_empty() {
-            return Err(DecideError::BadRequest(BadRequest {
-                message: format!("`{command}` does not satisfy commands.{command}.schema"),
-                violations,
-            }));
-        }
         let command_value = value::from_json(body);
         let (actor, meta_value) = if self.reads_context {
             (

@@ -125,6 +125,14 @@ impl CompiledModel {
         Ok(value::merge_patch(state, patch))
     }
 
+    /// Whether an event of `event_type` written by model version
+    /// `written_by` needs [`CompiledModel::upcast`] (an upcaster of this
+    /// version applies to it).
+    pub fn needs_upcast(&self, event_type: &str, written_by: u32) -> bool {
+        self.event(event_type)
+            .is_some_and(|e| e.upcasts.iter().any(|(b, _)| *b > written_by))
+    }
+
     /// Rewrites the data of an event written by model version
     /// `written_by` (0 for unstamped events) to this version's shape: every
     /// upcaster with `before > written_by`, in ascending order.

@@ -42,6 +42,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod behavior;
 mod check;
 mod command;
 mod compiled;
@@ -58,6 +59,7 @@ mod query;
 mod schema;
 mod state;
 
+pub use behavior::{Deployed, ModelBehavior, ModelCommand, ModelEvent, ModelQuery};
 pub use check::check;
 pub use command::{MAX_JSON_DEPTH, parse_command};
 pub use compiled::CompiledModel;

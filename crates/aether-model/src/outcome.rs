@@ -81,8 +81,9 @@ impl fmt::Display for BadRequest {
     }
 }
 
-/// A guard's rejection.
-#[derive(Debug, Clone, PartialEq)]
+/// A guard's rejection (and, run by the actor runtime, a model fault:
+/// code [`MODEL_FAULT`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rejection {
     /// The guard's `reject` code.
     pub code: String,

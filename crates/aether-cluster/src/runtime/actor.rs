@@ -146,12 +146,13 @@ impl<A: Behavior> Actor<A> {
     }
 
     /// Loads the actor if it is not loaded. On failure, every message taken
-    /// or queued so far is answered (nothing was applied) and the actor
-    /// leaves the table (the next message starts a fresh activation).
-    async fn ensure_loaded(&mut self, priority: Priority) -> bool {
+    /// or queued so far is answered (nothing was applied), the actor leaves
+    /// the table (the next message starts a fresh activation), and the
+    /// reason comes back.
+    async fn ensure_loaded(&mut self, priority: Priority) -> Result<(), String> {
         if let Some(a) = &mut self.activation {
             if a.generation == self.host.generation() {
-                return true;
+                return Ok(());
             }
             // The type was redefined since the state was folded: adopt the
             // new definition in place if the state carries over, else fold
@@ -160,7 +161,7 @@ impl<A: Behavior> Actor<A> {
             if A::keeps_state(&a.def, &def) {
                 a.def = def;
                 a.generation = generation;
-                return true;
+                return Ok(());
             }
             tracing::debug!("the type was redefined; reloading under the new definition");
             self.activation = None;
@@ -186,7 +187,7 @@ impl<A: Behavior> Actor<A> {
                     "activated"
                 );
                 self.activation = Some(a);
-                true
+                Ok(())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "loading the actor failed");
@@ -207,23 +208,23 @@ impl<A: Behavior> Actor<A> {
                 if left {
                     self.host.node.deactivated();
                 }
-                false
+                Err(message)
             }
         }
     }
 
     /// Handles one message; `false` when the actor left (its load failed).
     pub(crate) async fn handle(&mut self, msg: Msg<A>) -> bool {
-        if !self.ensure_loaded(msg.priority()).await {
+        if let Err(message) = self.ensure_loaded(msg.priority()).await {
             // Not queued any more when loading failed: answer it too.
             self.inline = refuse(
                 msg,
                 |command| AskError::Unavailable {
                     command,
-                    cause: aether_core::Error::unavailable("the actor could not be loaded"),
+                    cause: aether_core::Error::unavailable(message.clone()),
                 },
                 RuntimeErrorKind::Unavailable,
-                "the actor could not be loaded",
+                &message,
             );
             return false;
         }
