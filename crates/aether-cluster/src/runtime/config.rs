@@ -212,6 +212,15 @@ pub struct RoutingConfig {
     /// on it, so callers retry at once instead of waiting out an attempt,
     /// while the new owner subscribes. Default 2 seconds.
     pub handoff_grace: Duration,
+    /// Whether a planned move ships the shard's active actors to the new
+    /// owner, warm (their states, versions and recent command ids), instead
+    /// of passivating them for the new owner to load from the log. Default
+    /// `true`.
+    pub warm_handoff: bool,
+    /// The longest wait for the new owner to acknowledge one chunk of a
+    /// warm handoff; the actors not acknowledged move cold. Default 2
+    /// seconds.
+    pub handoff_timeout: Duration,
 }
 
 impl Default for RoutingConfig {
@@ -221,6 +230,8 @@ impl Default for RoutingConfig {
             max_backoff: Duration::from_millis(100),
             drain_timeout: Duration::from_secs(5),
             handoff_grace: Duration::from_secs(2),
+            warm_handoff: true,
+            handoff_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -233,6 +244,7 @@ impl RoutingConfig {
             ("max_backoff", self.max_backoff),
             ("drain_timeout", self.drain_timeout),
             ("handoff_grace", self.handoff_grace),
+            ("handoff_timeout", self.handoff_timeout),
         ] {
             check_duration(name, d)?;
         }

@@ -114,6 +114,7 @@ mod define;
 mod dispatch;
 mod error;
 mod fence;
+mod handoff;
 mod host;
 mod local;
 mod message;

@@ -19,6 +19,7 @@ use super::keeper::{Keeper, Released};
 use super::nats_transport::NatsTransport;
 use super::shard_server::ServeCtx;
 use super::subject::Subjects;
+use super::transfer::{self, Arrivals, handoff_subject};
 use crate::id::ShardId;
 use crate::node::ClusterNode;
 use crate::runtime::builder::{
@@ -208,7 +209,21 @@ impl ActorSystemBuilder<InCluster> {
             client: node.client().clone(),
             fence: fence.clone(),
         });
-        let keeper = Keeper::start(fence.clone(), claims, ctx, types.clone(), routing);
+        let arrivals = Arc::new(Arrivals::default());
+        let receiving = transfer::receive(
+            node.client().clone(),
+            handoff_subject(&node.config().cluster_name, node.id()),
+            arrivals.clone(),
+        )
+        .await
+        .map_err(|e| {
+            RuntimeError::with_source(
+                RuntimeErrorKind::Unavailable,
+                "subscribing to the node's handoff subject",
+                e,
+            )
+        })?;
+        let keeper = Keeper::start(fence.clone(), claims, ctx, types.clone(), routing, arrivals);
         let admin = admin::start(
             node.client().clone(),
             admin::admin_subject(&node.config().cluster_name, node.id()),
@@ -228,6 +243,7 @@ impl ActorSystemBuilder<InCluster> {
             fence,
             keeper,
             admin,
+            receiving,
             released: Mutex::new(Released::default()),
         };
         Ok(ActorSystem::assemble(
@@ -313,6 +329,8 @@ struct Member {
     keeper: Keeper,
     /// Answers the node's admin subject (see `admin.rs`).
     admin: tokio::task::JoinHandle<()>,
+    /// Takes the states of actors handed off to this node.
+    receiving: tokio::task::JoinHandle<()>,
     /// The shards released at shutdown, still answering `not-owner` until
     /// their new owners serve them.
     released: Mutex<Released>,
@@ -340,6 +358,7 @@ impl Attached for Member {
     fn finish(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.admin.abort();
+            self.receiving.abort();
             if let Err(e) = self.node.shutdown().await {
                 tracing::warn!(error = %e, "leaving the cluster did not finish cleanly");
             }
