@@ -189,3 +189,60 @@ async fn without_warm_handoff_the_joining_node_loads_from_the_log() {
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_hands_every_shard_on_warm() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let url = server.url();
+    let cluster = unique_cluster("rts");
+    let config = fast_config(&cluster);
+    let loads = Arc::new(AtomicU64::new(0));
+    let counted = async |id: &str| {
+        let events = CountingLoads {
+            inner: store(&url, "RTS").await,
+            loads: loads.clone(),
+        };
+        member_with(&url, &config, id, events).await
+    };
+    let a = member(&url, &config, "a", "RTS").await;
+    let b = counted("b").await;
+    let c = counted("c").await;
+    converged(
+        &[node(&a), node(&b), node(&c)],
+        &["a", "b", "c"],
+        Duration::from_secs(15),
+    )
+    .await;
+    all_served(&[&a, &b, &c], 1024, Duration::from_secs(15)).await;
+    let actors = counters(90, "s");
+    for id in &actors {
+        b.get::<Counter>(id.clone()).unwrap().ask(1).await.unwrap();
+    }
+    let before = loads.load(Ordering::SeqCst);
+    let on_a = actors
+        .iter()
+        .filter(|id| a.served_shards().contains(&shard_for_actor(id, 1024)))
+        .count();
+    assert!(on_a > 0);
+    let load = Load::start(&[&b, &c], &actors, 2, Duration::from_secs(10));
+    load.flows(100).await;
+
+    let t = Instant::now();
+    a.shutdown().await.unwrap();
+    let took = t.elapsed();
+    all_served(&[&b, &c], 1024, Duration::from_secs(10)).await;
+    load.flows(100).await;
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        before,
+        "b and c loaded no history: a's {on_a} actors came warm"
+    );
+    let errors = load.errors.clone();
+    let report = load.finish(&store(&url, "RTS").await, &actors).await;
+    eprintln!("shutdown handed {on_a} actors on warm in {took:?}; {report}");
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(errors.load(Ordering::Relaxed), 0, "callers saw no error");
+    b.shutdown().await.unwrap();
+    c.shutdown().await.unwrap();
+}

@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) config: RoutingConfig,
     /// States handed off to this node, until it claims their shards.
     pub(crate) arrivals: Arc<Arrivals>,
+    /// Planned releases under way (drain, handoff, `Released`).
+    releasing: std::sync::atomic::AtomicUsize,
     /// The claims as the bucket's watch delivered them, by shard.
     cache: RwLock<HashMap<u32, Held>>,
     /// Bumped on every change of `cache`.
@@ -100,6 +102,7 @@ impl Keeper {
             handlers,
             config,
             arrivals,
+            releasing: std::sync::atomic::AtomicUsize::new(0),
             cache: RwLock::new(HashMap::new()),
             changes: std::sync::atomic::AtomicU64::new(0),
         });
@@ -116,6 +119,20 @@ impl Keeper {
         }
     }
 
+    /// Whether no release is under way (its claim not yet `Released`).
+    pub(crate) fn releases_done(&self) -> bool {
+        self.shared
+            .releasing
+            .load(std::sync::atomic::Ordering::Acquire)
+            == 0
+    }
+
+    /// How long handing one shard on may take: its drain, then its
+    /// transfer.
+    pub(crate) fn handoff_allowance(&self) -> Duration {
+        self.shared.config.drain_timeout + self.shared.config.handoff_timeout * 2
+    }
+
     /// Stops claiming and releases every served shard (drained, claim
     /// `Released`); returns their subscriptions, still answering
     /// `not-owner`, for [`Keeper::retire_all`] once the node has left the
@@ -127,10 +144,27 @@ impl Keeper {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        match task {
+        // Releases under way wait for their new owners to serve: keep the
+        // claims cache fresh while the loop winds down.
+        let follow = self.follow();
+        let released = match task {
             Some(t) => t.await.unwrap_or_default(),
             None => Vec::new(),
-        }
+        };
+        follow.abort();
+        released
+    }
+
+    /// Applies the claims watch to the cache until aborted (once the
+    /// keeper's loop, which does that, is over).
+    fn follow(&self) -> JoinHandle<()> {
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let (mut watch, _) = open_watch(&shared).await;
+            while let Some(e) = next_entry(&mut watch).await {
+                shared.apply(e);
+            }
+        })
     }
 
     /// Ends the released shards' subscriptions once their new owners serve
@@ -141,13 +175,7 @@ impl Keeper {
         }
         // The keeper's loop is over: keep the claims cache fresh meanwhile,
         // so each subscription ends as soon as its shard's new owner serves.
-        let shared = self.shared.clone();
-        let follow = tokio::spawn(async move {
-            let (mut watch, _) = open_watch(&shared).await;
-            while let Some(e) = next_entry(&mut watch).await {
-                shared.apply(e);
-            }
-        });
+        let follow = self.follow();
         futures::stream::iter(servers)
             .for_each_concurrent(None, |(shard, server)| retire(&self.shared, shard, server))
             .await;
@@ -613,8 +641,14 @@ fn begin_release(
         s.set(if planned { Mode::NotOwner } else { Mode::Stop });
     }
     let shared = shared.clone();
+    shared
+        .releasing
+        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     slot.release = Some(tokio::spawn(async move {
         shared.drain_and_release(shard, revision, planned, to).await;
+        shared
+            .releasing
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
         if let Some(server) = server {
             if planned {
                 retire(&shared, shard, server).await;

@@ -345,11 +345,49 @@ impl std::fmt::Debug for Member {
     }
 }
 
+impl Member {
+    /// Drains the node and waits (bounded) until a map without it moved its
+    /// shards away and their handoffs finished. Nothing to wait for when no
+    /// other member could take them.
+    async fn hand_off_all(&self) {
+        let node = &self.node;
+        let others = node
+            .members()
+            .placeable()
+            .into_iter()
+            .any(|m| &m != node.id());
+        if !others || self.fence.served().is_empty() {
+            return;
+        }
+        let started = tokio::time::Instant::now();
+        node.drain();
+        let config = node.config();
+        let limit = config.membership.lease.saturating_mul(2) + self.keeper.handoff_allowance();
+        let until = started + limit;
+        while tokio::time::Instant::now() < until {
+            if self.fence.served().is_empty() && self.keeper.releases_done() {
+                tracing::info!(took = ?started.elapsed(), "every shard handed on");
+                metrics::histogram!("aether_runtime_drain_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tracing::warn!(
+            left = self.fence.served().len(),
+            "shards still served after the drain allowance; releasing them cold"
+        );
+    }
+}
+
 impl Attached for Member {
     fn release(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            // Hand the shards on first (drained, released), so their new
-            // owners can claim them as soon as this node has left.
+            // Drain first: the next map moves the shards away and the keeper
+            // hands each on warm to its new owner, while the node keeps its
+            // lease. Then release what is left (cold), so the new owners can
+            // claim it as soon as this node has left.
+            self.hand_off_all().await;
             let released = self.keeper.release_all().await;
             *self.released.lock().unwrap_or_else(PoisonError::into_inner) = released;
         })
