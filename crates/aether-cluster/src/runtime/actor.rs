@@ -20,9 +20,8 @@ use tracing::Instrument;
 
 use super::clock::Evictable;
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
-use super::handoff::Dehydrated;
-use super::host::{Actors, Eviction, Host};
 use super::host::{Cell, Recalled, Rest};
+use super::host::{Eviction, Host};
 use super::message::{CommandMsg, CommandResult, Msg, Responder};
 use super::permits::Priority;
 use super::state::Activation;
@@ -51,7 +50,7 @@ pub(crate) struct Actor<A: Behavior> {
 
 /// Why an actor leaves its node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Leave {
+pub(crate) enum Leave {
     /// Passivation: only once nothing is queued.
     Passivate(&'static str),
     /// Shutdown: what is queued is answered `ShuttingDown`.
@@ -71,7 +70,7 @@ impl Leave {
 }
 
 impl<A: Behavior> Actor<A> {
-    fn take(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) -> Self {
+    pub(crate) fn take(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) -> Self {
         Self {
             id: cell.id.clone(),
             host,
@@ -343,7 +342,7 @@ impl<A: Behavior> Actor<A> {
     /// `ShuttingDown`), then the snapshot if behind; on passivation, the
     /// snapshot first, then out only if nothing was queued meanwhile (else
     /// it runs those first and tries again when idle).
-    async fn leave(mut self, why: Leave) {
+    pub(crate) async fn leave(mut self, why: Leave) {
         match why {
             Leave::Shutdown => {
                 let left = self.close(|m| {
@@ -368,7 +367,7 @@ impl<A: Behavior> Actor<A> {
                 // A state that may not match the log (a commit failed) is
                 // not shipped: the new owner loads the actor from the log.
                 if let Some(a) = self.activation.take() {
-                    match super::handoff::dehydrate(&self.host, &self.id, &a) {
+                    match super::dehydrated::dehydrate(&self.id, &a) {
                         Ok(d) => self.host.dock_push(self.cell.unit, d),
                         Err(e) => {
                             tracing::warn!(error = %e, "the state does not encode; the actor moves cold")
@@ -454,7 +453,7 @@ impl<A: Behavior> Drop for Actor<A> {
     }
 }
 
-fn spawn(f: impl Future<Output = ()> + Send + 'static) {
+pub(crate) fn spawn(f: impl Future<Output = ()> + Send + 'static) {
     tokio::spawn(f);
 }
 
@@ -523,98 +522,6 @@ pub(crate) fn refuse<A: Behavior>(
         Msg::Query(q) => {
             (q.answer)(Err(RuntimeError::new(kind, message)));
             None
-        }
-    }
-}
-
-impl<A: Behavior> Actors for Host<A> {
-    fn evict_unit(&self, unit: u32, how: Eviction) -> Vec<ActorId> {
-        let picked: Vec<Arc<Cell<A>>> = self
-            .slots
-            .iter()
-            .filter(|c| c.unit == unit)
-            .map(|c| c.value().clone())
-            .collect();
-        let ids = picked.iter().map(|c| c.id.clone()).collect();
-        if let Some(host) = picked.first().and_then(|c| c.host.upgrade()) {
-            for cell in &picked {
-                evict(&host, cell, how);
-            }
-        }
-        ids
-    }
-
-    fn evict_these(&self, ids: &mut Vec<ActorId>, how: Eviction) {
-        ids.retain(|id| match self.cell(id) {
-            Some(cell) => {
-                if let Some(host) = cell.host.upgrade() {
-                    evict(&host, &cell, how);
-                }
-                true
-            }
-            None => false,
-        });
-    }
-
-    fn take_docked(&self, unit: u32) -> Vec<Dehydrated> {
-        self.dock_take(unit)
-    }
-
-    fn install(self: Arc<Self>, state: Dehydrated) -> Result<bool, aether_core::Error> {
-        super::handoff::install(&self, state)
-    }
-
-    fn active(&self) -> usize {
-        self.slots.len()
-    }
-
-    fn ids(&self) -> Vec<ActorId> {
-        self.slots.iter().map(|s| s.key().clone()).collect()
-    }
-
-    fn sweep(&self, now: u64) {
-        let idle = u64::try_from(self.config.passivation.idle.as_millis()).unwrap_or(u64::MAX);
-        let Some(before) = now.checked_sub(idle) else {
-            return;
-        };
-        let idle: Vec<Arc<Cell<A>>> = self
-            .slots
-            .iter()
-            .filter(|c| c.last_used() < before)
-            .map(|c| c.value().clone())
-            .collect();
-        let Some(host) = idle.first().and_then(|c| c.host.upgrade()) else {
-            return;
-        };
-        for cell in idle {
-            let rest = {
-                let mut st = cell.lock();
-                if st.closed || !st.queue.is_empty() || cell.last_used() >= before {
-                    continue;
-                }
-                st.rest.take()
-            };
-            // Someone runs it: it is not idle.
-            if let Some(rest) = rest {
-                let actor = Actor::take(host.clone(), cell, rest);
-                spawn(actor.leave(Leave::Passivate("idle")));
-            }
-        }
-    }
-
-    fn stop_all(&self) {
-        let cells: Vec<Arc<Cell<A>>> = self.slots.iter().map(|c| c.value().clone()).collect();
-        let Some(host) = cells.first().and_then(|c| c.host.upgrade()) else {
-            return;
-        };
-        for cell in cells {
-            let rest = cell.lock().rest.take();
-            // Running: its runner sees the shutdown when it looks for its
-            // next message.
-            if let Some(rest) = rest {
-                let actor = Actor::take(host.clone(), cell, rest);
-                spawn(actor.leave(Leave::Shutdown));
-            }
         }
     }
 }

@@ -13,50 +13,14 @@
 
 use std::sync::{Arc, PoisonError};
 
-use aether_core::aggregate::{Behavior, SnapshotEnvelope, write_snapshot};
-use aether_core::{ActorId, Error, Snapshot};
-use serde::{Deserialize, Serialize};
+use aether_core::Error;
+use aether_core::aggregate::{Behavior, SnapshotEnvelope};
 
 use super::dedupe::RecentCommands;
+use super::dehydrated::Dehydrated;
 use super::dispatch::put;
 use super::host::{Host, Rest};
 use super::state::Activation;
-
-/// One actor's state in transit.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Dehydrated {
-    /// Its state, version and recent commands, as a snapshot stores them.
-    pub(crate) snapshot: Snapshot,
-    /// The version of its last snapshot in the store (the new owner
-    /// snapshots when it is far enough behind).
-    pub(crate) snapshot_version: u64,
-}
-
-/// The state of actor `id` as it leaves for another node.
-///
-/// # Errors
-///
-/// [`Error::Serialization`] when the state does not encode (the actor then
-/// moves cold).
-pub(crate) fn dehydrate<A: Behavior>(
-    host: &Host<A>,
-    id: &ActorId,
-    a: &Activation<A>,
-) -> Result<Dehydrated, Error> {
-    let _ = host;
-    let state = A::encode_state(&a.def, &a.state)?;
-    let snapshot = write_snapshot(
-        id,
-        a.version,
-        &state,
-        &a.recent.to_vec(),
-        A::state_version(&a.def),
-    )?;
-    Ok(Dehydrated {
-        snapshot,
-        snapshot_version: a.snapshot_version,
-    })
-}
 
 /// Installs `state` as an active actor at rest (`false`: it is active
 /// here already, and kept).

@@ -19,7 +19,7 @@ use aether_core::{ActorId, CommandId, DynEventStore, DynSnapshotStore};
 use dashmap::DashMap;
 
 use super::config::ActorConfig;
-use super::handoff::Dehydrated;
+use super::dehydrated::Dehydrated;
 use super::message::Msg;
 use super::node::Node;
 use super::state::{Activation, Sources};

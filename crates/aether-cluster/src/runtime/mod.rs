@@ -101,6 +101,7 @@
 
 mod actor;
 mod actor_ref;
+mod actors;
 mod backoff;
 mod builder;
 mod call;
@@ -111,6 +112,7 @@ mod codec;
 mod config;
 mod dedupe;
 mod define;
+mod dehydrated;
 mod dispatch;
 mod error;
 mod fence;
@@ -126,6 +128,7 @@ mod registry;
 mod serve;
 mod state;
 mod status;
+mod stores;
 mod system;
 mod transport;
 mod turn;

@@ -22,15 +22,14 @@ use super::subject::Subjects;
 use super::transfer::{self, Arrivals, handoff_subject};
 use crate::id::ShardId;
 use crate::node::ClusterNode;
-use crate::runtime::builder::{
-    ActorSystemBuilder, RunsActors, Stores, aggregate_def, routed, sealed,
-};
+use crate::runtime::builder::{ActorSystemBuilder, RunsActors, aggregate_def, routed, sealed};
 use crate::runtime::codec::Routable;
 use crate::runtime::config::{ActorConfig, RoutingConfig};
 use crate::runtime::error::{RuntimeError, RuntimeErrorKind};
 use crate::runtime::fence::Fence;
 use crate::runtime::node::Node;
 use crate::runtime::reach::Route;
+use crate::runtime::stores::Stores;
 use crate::runtime::system::{ActorSystem, Attached};
 
 /// The placement of a cluster member (see [`ActorSystem::cluster`]).
@@ -193,11 +192,11 @@ impl ActorSystemBuilder<InCluster> {
             max_backoff: routing.max_backoff,
             gates: Gates::default(),
         };
-        let route = Arc::new(Route {
-            transport: Arc::new(transport),
-            fence: Some(fence.clone() as Arc<dyn Fence>),
-            config: routing.clone(),
-        });
+        let route = Arc::new(Route::new(
+            Arc::new(transport),
+            Some(fence.clone() as Arc<dyn Fence>),
+            routing.clone(),
+        ));
         let local = Arc::new(Node::new(self.config, Some(fence.clone())));
         let types = ActorSystemBuilder::<InCluster>::register_all(
             self.registrations,
@@ -299,11 +298,7 @@ impl ActorSystemBuilder<Remote> {
             max_backoff: routing.max_backoff,
             gates: Gates::default(),
         };
-        let route = Arc::new(Route {
-            transport: Arc::new(transport),
-            fence: None,
-            config: routing,
-        });
+        let route = Arc::new(Route::new(Arc::new(transport), None, routing));
         let local = Arc::new(Node::new(self.config, None));
         let types = ActorSystemBuilder::<Remote>::register_all(
             self.registrations,

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::claims::{Claim, Phase};
 use crate::id::{NodeId, ShardId};
-use crate::runtime::handoff::Dehydrated;
+use crate::runtime::dehydrated::Dehydrated;
 
 /// The largest chunk of a transfer (NATS' default payload limit is 1 MiB).
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
