@@ -39,5 +39,9 @@ pub mod cluster;
 pub mod actors_cluster;
 
 #[allow(dead_code)]
+#[path = "actors_handoff.rs"]
+pub mod actors_handoff;
+
+#[allow(dead_code)]
 #[path = "projection_sqlite.rs"]
 pub mod projection_sqlite;
