@@ -8,14 +8,13 @@
 mod cluster_support;
 mod support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use aether_cluster::ClusterNode;
 use aether_cluster::runtime::{ActorSystem, RoutingConfig};
 use aether_cluster::shard_for_actor;
-use aether_core::{ActorId, Event, EventStore, ExpectedVersion, Replay};
+use aether_core::ActorId;
 use aether_testkit::FaultyStore;
 use aether_testkit::NatsServer;
 use aether_testkit::fixtures::{Counter, Value};
