@@ -100,7 +100,7 @@ impl Event {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     New,
     Open,
@@ -108,7 +108,7 @@ pub enum Status {
 }
 
 /// The typed account's state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub status: Status,
     pub owner: Option<String>,

@@ -1,0 +1,286 @@
+//! The model `Account` (models/account.yaml) run by the actor runtime,
+//! against the typed `Account` (tests/support/typed_account.rs as an
+//! `Aggregate`) in the same runtime, same run, interleaved rounds:
+//!
+//! - T3: in-memory store, one actor, 256 callers: commands/s (target: model
+//!   ≥ 0.5× typed);
+//! - T4: JetStream R1 file: sequential asks on one actor, p50 (target ≥ 0.95×
+//!   typed's speed), beside a raw async-nats OCC append (publish with the
+//!   expected last subject sequence, wait for the ack); and 256 callers on
+//!   one actor, commands/s (target ≥ 0.8× typed).
+//!
+//! `cargo bench -p aether-model --bench runtime` (env `MODEL_BENCH_ROUNDS`,
+//! default 3; `MODEL_BENCH_COMMANDS`, default 20,000 per throughput round).
+//! Each command is a deposit of 1 (one event).
+
+#[path = "../tests/support/typed_account.rs"]
+mod typed_account;
+
+use std::time::Instant;
+
+use aether_cluster::runtime::{ActorConfig, ActorSystem};
+use aether_core::aggregate::{Aggregate, DomainEvent};
+use aether_core::{ActorId, EventStore};
+use aether_model::{Deployed, Model, ModelBehavior, ModelCommand, check};
+use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
+use aether_store_memory::InMemoryEventStore;
+use aether_testkit::NatsServer;
+use async_nats::jetstream::message::PublishMessage;
+use bytes::Bytes;
+use serde_json::json;
+use typed_account::{Account, Command, Event, Outcome};
+
+impl DomainEvent for Event {
+    fn event_type(&self) -> &str {
+        Event::event_type(self)
+    }
+}
+
+/// A typed refusal (the model's rejection code).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(&'static str);
+
+impl Aggregate for Account {
+    const TYPE: &'static str = "account";
+    type Command = Command;
+    type Event = Event;
+    type Error = Refused;
+
+    fn handle(&self, c: &Command) -> Result<Vec<Event>, Refused> {
+        match Account::handle(self, c) {
+            Outcome::Events(e) => Ok(e),
+            Outcome::Rejected(code) => Err(Refused(code)),
+            Outcome::BadRequest => Err(Refused("bad_request")),
+            Outcome::Fault => Err(Refused("fault")),
+        }
+    }
+
+    fn apply(&mut self, e: &Event) {
+        Account::apply(self, e);
+    }
+}
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn pct(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn median(v: &[f64]) -> f64 {
+    pct(v.to_vec(), 0.5)
+}
+
+/// One side: a way to send a deposit of 1 to actor `key`.
+#[derive(Clone)]
+enum Side {
+    Typed(ActorSystem),
+    Model(ActorSystem),
+}
+
+impl Side {
+    async fn open(&self, key: &str) {
+        match self {
+            Side::Typed(s) => {
+                let id = ActorId::new(format!("account-{key}")).unwrap();
+                s.get::<Account>(id)
+                    .unwrap()
+                    .ask(Command::Open {
+                        owner: "ann".into(),
+                        overdraft: None,
+                    })
+                    .await
+                    .unwrap();
+            }
+            Side::Model(s) => {
+                s.actor_of::<ModelBehavior>("account", key)
+                    .unwrap()
+                    .ask(ModelCommand::new("Open", json!({"owner": "ann"})))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// `n` deposits from `callers` concurrent callers; the seconds taken.
+    async fn deposits(&self, key: &str, callers: usize, n: usize) -> f64 {
+        let each = n / callers;
+        let t = Instant::now();
+        let tasks: Vec<_> = (0..callers)
+            .map(|_| {
+                let side = self.clone();
+                let key = key.to_owned();
+                tokio::spawn(async move {
+                    for _ in 0..each {
+                        side.deposit(&key).await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        t.elapsed().as_secs_f64() / (each * callers) as f64
+    }
+
+    async fn deposit(&self, key: &str) {
+        match self {
+            Side::Typed(s) => {
+                let id = ActorId::new(format!("account-{key}")).unwrap();
+                s.get::<Account>(id)
+                    .unwrap()
+                    .ask(Command::Deposit { amount: 1 })
+                    .await
+                    .unwrap();
+            }
+            Side::Model(s) => {
+                s.actor_of::<ModelBehavior>("account", key)
+                    .unwrap()
+                    .ask(ModelCommand::new("Deposit", json!({"amount": 1})))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// Latencies of `n` sequential deposits.
+    async fn sequential(&self, key: &str, n: usize) -> Vec<f64> {
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            self.deposit(key).await;
+            v.push(t.elapsed().as_secs_f64());
+        }
+        v
+    }
+}
+
+fn model() -> Deployed {
+    let yaml = include_str!("../models/account.yaml");
+    Deployed::new(check(&Model::from_yaml(yaml).unwrap()).unwrap())
+}
+
+async fn sides(events: impl EventStore + Clone + 'static) -> (Side, Side) {
+    let typed = ActorSystem::builder()
+        .events(events.clone())
+        .register::<Account>(ActorConfig::default())
+        .start()
+        .await
+        .unwrap();
+    let model = ActorSystem::builder()
+        .events(events)
+        .define::<ModelBehavior>(model(), ActorConfig::default())
+        .start()
+        .await
+        .unwrap();
+    (Side::Typed(typed), Side::Model(model))
+}
+
+/// Sequential raw OCC appends on one subject: latencies.
+async fn raw_sequential(js: &async_nats::jetstream::Context, n: usize) -> Vec<f64> {
+    let payload = Bytes::from_static(br#"{"amount":1}"#);
+    let subject = format!("rawmodel.{}", std::process::id());
+    let mut seq = 0;
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        seq = js
+            .send_publish(
+                subject.clone(),
+                PublishMessage::build()
+                    .payload(payload.clone())
+                    .expected_last_subject_sequence(seq),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap()
+            .sequence;
+        v.push(t.elapsed().as_secs_f64());
+    }
+    v
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rounds = env("MODEL_BENCH_ROUNDS", 3);
+    let n = env("MODEL_BENCH_COMMANDS", 20_000);
+    let callers = 256;
+    println!("model Account against typed Account in the runtime, {rounds} interleaved rounds");
+
+    // T3: memory store.
+    let (typed, model) = sides(InMemoryEventStore::new()).await;
+    let (mut t3_typed, mut t3_model) = (Vec::new(), Vec::new());
+    for (i, side) in [&typed, &model].into_iter().enumerate() {
+        side.open(&format!("m{i}")).await;
+    }
+    for _ in 0..rounds {
+        t3_typed.push(typed.deposits("m0", callers, n).await);
+        t3_model.push(model.deposits("m1", callers, n).await);
+    }
+    let (tt, tm) = (1.0 / median(&t3_typed), 1.0 / median(&t3_model));
+    println!(
+        "T3 memory store, 1 actor, {callers} callers: typed {:.0} k/s, model {:.0} k/s: model/typed {:.2} (target ≥ 0.5)",
+        tt / 1e3,
+        tm / 1e3,
+        tm / tt
+    );
+
+    // T4: JetStream R1 file.
+    let server = NatsServer::start().await;
+    let url = server.url();
+    let store = JetStreamEventStore::connect(
+        &url,
+        JetStreamConfig {
+            stream_name: "MODELBENCH".into(),
+            ..JetStreamConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (typed, model) = sides(store).await;
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    js.get_or_create_stream(async_nats::jetstream::stream::Config {
+        name: "RAWMODEL".into(),
+        subjects: vec!["rawmodel.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for (i, side) in [&typed, &model].into_iter().enumerate() {
+        side.open(&format!("j{i}")).await;
+    }
+    let seq_n = (n / 10).max(100);
+    let (mut p_typed, mut p_model, mut p_raw) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut q_typed, mut q_model) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        p_raw.push(pct(raw_sequential(&js, seq_n).await, 0.5));
+        p_typed.push(pct(typed.sequential("j0", seq_n).await, 0.5));
+        p_model.push(pct(model.sequential("j1", seq_n).await, 0.5));
+        q_typed.push(typed.deposits("j0", callers, n / 2).await);
+        q_model.push(model.deposits("j1", callers, n / 2).await);
+    }
+    let (r, t, m) = (median(&p_raw), median(&p_typed), median(&p_model));
+    println!(
+        "T4 JetStream R1 file, sequential p50: raw OCC append {:.1} µs, typed {:.1} µs, model {:.1} µs: typed/model speed {:.2} (target ≥ 0.95), model/raw time {:.2}",
+        r * 1e6,
+        t * 1e6,
+        m * 1e6,
+        t / m,
+        m / r
+    );
+    let (qt, qm) = (1.0 / median(&q_typed), 1.0 / median(&q_model));
+    println!(
+        "T4 JetStream R1 file, 1 actor, {callers} callers: typed {:.1} k/s, model {:.1} k/s: model/typed {:.2} (target ≥ 0.8)",
+        qt / 1e3,
+        qm / 1e3,
+        qm / qt
+    );
+}
