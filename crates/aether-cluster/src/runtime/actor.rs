@@ -20,8 +20,8 @@ use tracing::Instrument;
 
 use super::clock::Evictable;
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
-use super::host::{Actors, Host};
 use super::host::{Cell, Recalled, Rest};
+use super::host::{Eviction, Host};
 use super::message::{CommandMsg, CommandResult, Msg, Responder};
 use super::permits::Priority;
 use super::state::Activation;
@@ -50,15 +50,27 @@ pub(crate) struct Actor<A: Behavior> {
 
 /// Why an actor leaves its node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Leave {
+pub(crate) enum Leave {
     /// Passivation: only once nothing is queued.
     Passivate(&'static str),
     /// Shutdown: what is queued is answered `ShuttingDown`.
     Shutdown,
+    /// Its shard moves on warm: only once nothing is queued; the state goes
+    /// to the dock, for the new owner.
+    HandOff,
+}
+
+impl Leave {
+    fn of(how: Eviction) -> Self {
+        match how {
+            Eviction::Passivate => Self::Passivate("evicted"),
+            Eviction::HandOff => Self::HandOff,
+        }
+    }
 }
 
 impl<A: Behavior> Actor<A> {
-    fn take(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) -> Self {
+    pub(crate) fn take(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) -> Self {
         Self {
             id: cell.id.clone(),
             host,
@@ -97,8 +109,8 @@ impl<A: Behavior> Actor<A> {
             }
             return Some(Ok(m));
         }
-        if st.evict {
-            return Some(Err(Leave::Passivate("evicted")));
+        if let Some(how) = st.evict {
+            return Some(Err(Leave::of(how)));
         }
         st.rest = Some(self.rest());
         self.done = true;
@@ -137,9 +149,9 @@ impl<A: Behavior> Actor<A> {
             drop(st);
             return spawn(self.drain());
         }
-        if st.evict {
+        if let Some(how) = st.evict {
             drop(st);
-            return spawn(self.leave(Leave::Passivate("evicted")));
+            return spawn(self.leave(Leave::of(how)));
         }
         st.rest = Some(self.rest());
         self.done = true;
@@ -150,6 +162,14 @@ impl<A: Behavior> Actor<A> {
     /// the table (the next message starts a fresh activation), and the
     /// reason comes back.
     async fn ensure_loaded(&mut self, priority: Priority) -> Result<(), String> {
+        if self
+            .activation
+            .as_ref()
+            .is_some_and(|a| a.fenced && self.serves())
+        {
+            // Served here again: another node may have written meanwhile.
+            self.activation = None;
+        }
         if let Some(a) = &mut self.activation {
             if a.generation == self.host.generation() {
                 return Ok(());
@@ -211,6 +231,15 @@ impl<A: Behavior> Actor<A> {
                 Err(message)
             }
         }
+    }
+
+    /// Whether this node serves the actor now (always, on one node).
+    fn serves(&self) -> bool {
+        self.host
+            .node
+            .fence
+            .as_ref()
+            .is_none_or(|f| f.check(&self.id).is_some())
     }
 
     /// Handles one message; `false` when the actor left (its load failed).
@@ -313,7 +342,7 @@ impl<A: Behavior> Actor<A> {
     /// `ShuttingDown`), then the snapshot if behind; on passivation, the
     /// snapshot first, then out only if nothing was queued meanwhile (else
     /// it runs those first and tries again when idle).
-    async fn leave(mut self, why: Leave) {
+    pub(crate) async fn leave(mut self, why: Leave) {
         match why {
             Leave::Shutdown => {
                 let left = self.close(|m| {
@@ -330,17 +359,30 @@ impl<A: Behavior> Actor<A> {
                     self.host.node.deactivated();
                 }
             }
+            Leave::HandOff => {
+                if !self.close_if_idle() {
+                    return Box::pin(self.drain()).await;
+                }
+                self.done = true;
+                // A state that may not match the log (a commit failed) is
+                // not shipped: the new owner loads the actor from the log.
+                if let Some(a) = self.activation.take() {
+                    match super::dehydrated::dehydrate(&self.id, &a) {
+                        Ok(d) => self.host.dock_push(self.cell.unit, d),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the state does not encode; the actor moves cold")
+                        }
+                    }
+                }
+                if self.leave_table() {
+                    self.host.node.deactivated();
+                }
+                metrics::counter!("aether_runtime_passivations_total", "type" => self.host.name.clone(), "reason" => "handed-off")
+                    .increment(1);
+            }
             Leave::Passivate(reason) => {
                 self.snapshot_if_behind().await;
-                let left = {
-                    let mut st = self.cell.lock();
-                    let empty = st.queue.is_empty() && self.backlog.is_empty();
-                    if empty {
-                        st.closed = true;
-                    }
-                    empty
-                };
-                if !left {
+                if !self.close_if_idle() {
                     return Box::pin(self.drain()).await;
                 }
                 self.done = true;
@@ -352,6 +394,17 @@ impl<A: Behavior> Actor<A> {
                 tracing::debug!(actor = %self.id, reason, "passivated");
             }
         }
+    }
+
+    /// Closes the cell if nothing is queued (no message can be queued
+    /// after); whether it did.
+    fn close_if_idle(&self) -> bool {
+        let mut st = self.cell.lock();
+        let empty = st.queue.is_empty() && self.backlog.is_empty();
+        if empty {
+            st.closed = true;
+        }
+        empty
     }
 
     /// The snapshot on passivation: when `snapshot_after` events or more
@@ -400,7 +453,7 @@ impl<A: Behavior> Drop for Actor<A> {
     }
 }
 
-fn spawn(f: impl Future<Output = ()> + Send + 'static) {
+pub(crate) fn spawn(f: impl Future<Output = ()> + Send + 'static) {
     tokio::spawn(f);
 }
 
@@ -430,20 +483,21 @@ pub(crate) fn spawn_runner<A: Behavior>(host: Arc<Host<A>>, cell: Arc<Cell<A>>, 
     spawn(runner.drain().instrument(span));
 }
 
-/// Tells the actor of `cell` to passivate as soon as it is idle (at once if
-/// it is at rest).
-pub(crate) fn evict<A: Behavior>(host: &Arc<Host<A>>, cell: &Arc<Cell<A>>) {
-    let rest = {
+/// Tells the actor of `cell` to leave, `how`, as soon as it is idle (at
+/// once if it is at rest). A hand-off wins over a passivation.
+pub(crate) fn evict<A: Behavior>(host: &Arc<Host<A>>, cell: &Arc<Cell<A>>, how: Eviction) {
+    let (rest, how) = {
         let mut st = cell.lock();
         if st.closed {
             return;
         }
-        st.evict = true;
-        st.rest.take()
+        let how = st.evict.map_or(how, |was| was.max(how));
+        st.evict = Some(how);
+        (st.rest.take(), how)
     };
     if let Some(rest) = rest {
         let actor = Actor::take(host.clone(), cell.clone(), rest);
-        spawn(actor.leave(Leave::Passivate("evicted")));
+        spawn(actor.leave(Leave::of(how)));
     }
 }
 
@@ -472,90 +526,6 @@ pub(crate) fn refuse<A: Behavior>(
     }
 }
 
-impl<A: Behavior> Actors for Host<A> {
-    fn evict_unit(&self, unit: u32) -> Vec<ActorId> {
-        let picked: Vec<Arc<Cell<A>>> = self
-            .slots
-            .iter()
-            .filter(|c| c.unit == unit)
-            .map(|c| c.value().clone())
-            .collect();
-        let ids = picked.iter().map(|c| c.id.clone()).collect();
-        if let Some(host) = picked.first().and_then(|c| c.host.upgrade()) {
-            for cell in &picked {
-                evict(&host, cell);
-            }
-        }
-        ids
-    }
-
-    fn evict_these(&self, ids: &mut Vec<ActorId>) {
-        ids.retain(|id| match self.cell(id) {
-            Some(cell) => {
-                if let Some(host) = cell.host.upgrade() {
-                    evict(&host, &cell);
-                }
-                true
-            }
-            None => false,
-        });
-    }
-
-    fn active(&self) -> usize {
-        self.slots.len()
-    }
-
-    fn ids(&self) -> Vec<ActorId> {
-        self.slots.iter().map(|s| s.key().clone()).collect()
-    }
-
-    fn sweep(&self, now: u64) {
-        let idle = u64::try_from(self.config.passivation.idle.as_millis()).unwrap_or(u64::MAX);
-        let Some(before) = now.checked_sub(idle) else {
-            return;
-        };
-        let idle: Vec<Arc<Cell<A>>> = self
-            .slots
-            .iter()
-            .filter(|c| c.last_used() < before)
-            .map(|c| c.value().clone())
-            .collect();
-        let Some(host) = idle.first().and_then(|c| c.host.upgrade()) else {
-            return;
-        };
-        for cell in idle {
-            let rest = {
-                let mut st = cell.lock();
-                if st.closed || !st.queue.is_empty() || cell.last_used() >= before {
-                    continue;
-                }
-                st.rest.take()
-            };
-            // Someone runs it: it is not idle.
-            if let Some(rest) = rest {
-                let actor = Actor::take(host.clone(), cell, rest);
-                spawn(actor.leave(Leave::Passivate("idle")));
-            }
-        }
-    }
-
-    fn stop_all(&self) {
-        let cells: Vec<Arc<Cell<A>>> = self.slots.iter().map(|c| c.value().clone()).collect();
-        let Some(host) = cells.first().and_then(|c| c.host.upgrade()) else {
-            return;
-        };
-        for cell in cells {
-            let rest = cell.lock().rest.take();
-            // Running: its runner sees the shutdown when it looks for its
-            // next message.
-            if let Some(rest) = rest {
-                let actor = Actor::take(host.clone(), cell, rest);
-                spawn(actor.leave(Leave::Shutdown));
-            }
-        }
-    }
-}
-
 impl<A: Behavior> Evictable for Cell<A> {
     fn take_reference(&self) -> bool {
         Cell::take_reference(self)
@@ -563,7 +533,7 @@ impl<A: Behavior> Evictable for Cell<A> {
 
     fn evict(self: Arc<Self>) {
         if let Some(host) = self.host.upgrade() {
-            evict(&host, &self);
+            evict(&host, &self, Eviction::Passivate);
         }
     }
 }

@@ -136,7 +136,7 @@ impl<A: Behavior> ActorRef<A> {
         if let Some(host) = self.entry.host()
             && let Some(cell) = host.cell(&self.id)
         {
-            super::actor::evict(host, &cell);
+            super::actor::evict(host, &cell, super::host::Eviction::Passivate);
         }
     }
 

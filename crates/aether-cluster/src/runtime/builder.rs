@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use aether_core::aggregate::{Aggregate, Behavior};
-use aether_core::{DynEventStore, DynSnapshotStore, EventStore, SnapshotStore};
+use aether_core::{EventStore, SnapshotStore};
 
 use super::codec::{Json, Routable};
 use super::config::{ActorConfig, RuntimeConfig};
@@ -19,6 +19,7 @@ use super::node::Node;
 use super::reach::{Entry, Reach, Route};
 use super::registry::{Registered, Registry};
 use super::serve::{Serve, Served};
+use super::stores::Stores;
 use super::system::ActorSystem;
 
 /// The placement of a system that runs every actor on this node (see
@@ -37,13 +38,6 @@ pub(crate) mod sealed {
     /// Only this crate's placements.
     pub trait Sealed {}
     impl Sealed for super::OneNode {}
-}
-
-/// The stores the actors' histories live in.
-#[derive(Default, Clone)]
-pub(crate) struct Stores {
-    pub(crate) events: Option<Arc<dyn DynEventStore>>,
-    pub(crate) snapshots: Option<Arc<dyn DynSnapshotStore>>,
 }
 
 /// What registering a type needs, known when the system starts (and kept

@@ -67,6 +67,9 @@ pub(crate) async fn run<C: Routed>(
     mut call: C,
 ) -> C::Output {
     let mut backoff = Backoff::new(route.config.max_backoff);
+    // Attempts wait longer each time one goes unanswered, up to
+    // `attempt_timeout`.
+    let mut attempt_timeout = route.first_attempt();
     // Whether an attempt may have reached the actor: then running out of
     // time means "unknown", not "not applied".
     let mut maybe = false;
@@ -93,18 +96,24 @@ pub(crate) async fn run<C: Routed>(
         }
         // The serving node is told how long this attempt is waited for, so
         // that it skips the call if it only gets it after the caller moved on.
-        let timeout = (deadline - now).min(route.config.attempt_timeout);
+        let timeout = (deadline - now).min(attempt_timeout);
         let request = match call.request(timeout) {
             Ok(r) => r,
             Err(cause) => return call.unsendable(cause),
         };
-        let pause = match route.transport.send(actor, request, deadline).await {
+        let sent_at = Instant::now();
+        let sent = route.transport.send(actor, request, deadline).await;
+        if matches!(sent, Sent::Reply(_)) {
+            route.replied_after(sent_at.elapsed());
+        }
+        let pause = match sent {
             Sent::Late => break,
             // The transport paces the next try of a shard nobody serves.
             Sent::NoResponders => continue,
             // The node may be busy: do not pile another copy on at once.
             Sent::Lost => {
                 maybe = true;
+                attempt_timeout = (attempt_timeout * 2).min(route.config.attempt_timeout);
                 None
             }
             Sent::Reply(reply) => match reply.status.next() {

@@ -85,10 +85,22 @@ pub(crate) fn dispatch<A: Behavior>(
 /// there first), the node's count and clock; over the node's limit, the
 /// clock picks actors to passivate.
 fn activate<A: Behavior>(host: &Arc<Host<A>>, id: &ActorId) -> Arc<Cell<A>> {
+    match put(host, id, Rest::default()) {
+        Ok(cell) | Err(cell) => cell,
+    }
+}
+
+/// A new cell of `id` at rest with `rest`, into the table, the node's count
+/// and clock (`Err` with the cell there when the actor is active already).
+pub(crate) fn put<A: Behavior>(
+    host: &Arc<Host<A>>,
+    id: &ActorId,
+    rest: Rest<A>,
+) -> Result<Arc<Cell<A>>, Arc<Cell<A>>> {
     let cell = match host.slots.entry(id.clone()) {
-        dashmap::mapref::entry::Entry::Occupied(o) => return o.get().clone(),
+        dashmap::mapref::entry::Entry::Occupied(o) => return Err(o.get().clone()),
         dashmap::mapref::entry::Entry::Vacant(v) => {
-            let cell = Arc::new(Cell::new(id.clone(), host));
+            let cell = Arc::new(Cell::new(id.clone(), host, rest));
             v.insert(cell.clone());
             cell
         }
@@ -104,5 +116,5 @@ fn activate<A: Behavior>(host: &Arc<Host<A>>, id: &ActorId) -> Arc<Cell<A>> {
         let evicted = node.clock.evict(active - max);
         metrics::counter!("aether_runtime_evictions_total").increment(evicted as u64);
     }
-    cell
+    Ok(cell)
 }

@@ -19,6 +19,7 @@ use aether_core::{ActorId, CommandId, DynEventStore, DynSnapshotStore};
 use dashmap::DashMap;
 
 use super::config::ActorConfig;
+use super::dehydrated::Dehydrated;
 use super::message::Msg;
 use super::node::Node;
 use super::state::{Activation, Sources};
@@ -40,6 +41,9 @@ pub(crate) struct Host<A: Behavior> {
     pub(crate) slots: DashMap<ActorId, Arc<Cell<A>>, foldhash::fast::RandomState>,
     pub(crate) node: Arc<Node>,
     pub(crate) metrics: TypeMetrics,
+    /// The states of actors handed off, by unit (shard), until the
+    /// placement takes them for the transfer.
+    pub(crate) dock: Mutex<Vec<(u32, Dehydrated)>>,
 }
 
 impl<A: Behavior> std::fmt::Debug for Host<A> {
@@ -74,6 +78,7 @@ impl<A: Behavior> Host<A> {
             snapshots,
             slots: DashMap::default(),
             node,
+            dock: Mutex::new(Vec::new()),
         }
     }
 
@@ -146,9 +151,19 @@ pub(crate) struct State<A: Behavior> {
     /// Left the table: nothing may be queued here any more (a sender that
     /// finds it so looks the actor up again).
     pub(crate) closed: bool,
-    /// Passivate once idle (the node is over its limit, an operator asked,
-    /// the actor's shard is being handed on).
-    pub(crate) evict: bool,
+    /// Leave once idle, and how (the node is over its limit, an operator
+    /// asked, the actor's shard is being handed on).
+    pub(crate) evict: Option<Eviction>,
+}
+
+/// How an actor told to leave once idle leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Eviction {
+    /// Passivate: a snapshot per the passivation rule, then out.
+    Passivate,
+    /// Its shard moves to a node that takes the state warm: out, and the
+    /// state docked for the transfer (no snapshot written).
+    HandOff,
 }
 
 /// One active actor.
@@ -172,16 +187,17 @@ impl<A: Behavior> std::fmt::Debug for Cell<A> {
 }
 
 impl<A: Behavior> Cell<A> {
-    pub(crate) fn new(id: ActorId, host: &Arc<Host<A>>) -> Self {
+    /// A cell at rest with `rest` (not loaded yet: `Rest::default()`).
+    pub(crate) fn new(id: ActorId, host: &Arc<Host<A>>, rest: Rest<A>) -> Self {
         Self {
             unit: host.node.fence.as_ref().map_or(0, |f| f.unit_of(&id)),
             id,
             host: Arc::downgrade(host),
             state: Mutex::new(State {
                 queue: VecDeque::new(),
-                rest: Some(Rest::default()),
+                rest: Some(rest),
                 closed: false,
-                evict: false,
+                evict: None,
             }),
             used: AtomicU64::new(0),
             referenced: AtomicBool::new(true),
@@ -216,14 +232,26 @@ impl<A: Behavior> Cell<A> {
 /// passivates a shard's actors over every type; the system sweeps idle
 /// ones and stops them all at shutdown).
 pub(crate) trait Actors: Send + Sync {
-    /// Tells every active actor of the placement's `unit` (shard) to
-    /// passivate once it is idle; returns their ids (one scan of the table,
+    /// Tells every active actor of the placement's `unit` (shard) to leave
+    /// once it is idle, `how`; returns their ids (one scan of the table,
     /// comparing numbers).
-    fn evict_unit(&self, unit: u32) -> Vec<ActorId>;
+    fn evict_unit(&self, unit: u32, how: Eviction) -> Vec<ActorId>;
 
-    /// Tells the actors of `ids` still active to passivate; keeps only those
-    /// in `ids` (a lookup each, no scan).
-    fn evict_these(&self, ids: &mut Vec<ActorId>);
+    /// Tells the actors of `ids` still active to leave, `how`; keeps only
+    /// those in `ids` (a lookup each, no scan).
+    fn evict_these(&self, ids: &mut Vec<ActorId>, how: Eviction);
+
+    /// The states of the actors of `unit` handed off (docked), taken.
+    fn take_docked(&self, unit: u32) -> Vec<Dehydrated>;
+
+    /// Installs a state handed off by the previous owner as an active actor
+    /// at rest; `false` when the actor is active here already (kept).
+    ///
+    /// # Errors
+    ///
+    /// The state is not one this type reads (another state version, or it
+    /// does not decode): the actor loads from the log when called.
+    fn install(self: Arc<Self>, state: Dehydrated) -> Result<bool, aether_core::Error>;
 
     /// How many actors of the type are active.
     fn active(&self) -> usize;
@@ -250,7 +278,7 @@ pub(crate) fn passivate_in<'a, 'b>(
         .filter(|(name, _)| *name == id.actor_type())
         .any(|(_, actors)| {
             let mut ids = vec![id.clone()];
-            actors.evict_these(&mut ids);
+            actors.evict_these(&mut ids, Eviction::Passivate);
             !ids.is_empty()
         })
 }

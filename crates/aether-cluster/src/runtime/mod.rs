@@ -101,6 +101,7 @@
 
 mod actor;
 mod actor_ref;
+mod actors;
 mod backoff;
 mod builder;
 mod call;
@@ -111,9 +112,11 @@ mod codec;
 mod config;
 mod dedupe;
 mod define;
+mod dehydrated;
 mod dispatch;
 mod error;
 mod fence;
+mod handoff;
 mod host;
 mod local;
 mod message;
@@ -125,6 +128,7 @@ mod registry;
 mod serve;
 mod state;
 mod status;
+mod stores;
 mod system;
 mod transport;
 mod turn;

@@ -38,6 +38,10 @@ pub(crate) struct Activation<A: Behavior> {
     /// The version of the last snapshot taken or loaded (0: none).
     pub(crate) snapshot_version: u64,
     pub(crate) recent: RecentCommands,
+    /// A turn found the node no longer serving the actor: the state is the
+    /// log's as of then (it may be handed off), but stale should the node
+    /// serve the actor again.
+    pub(crate) fenced: bool,
 }
 
 impl<A: Behavior> Activation<A> {
@@ -59,6 +63,7 @@ impl<A: Behavior> Activation<A> {
             state: loaded.state,
             def,
             generation,
+            fenced: false,
             version: loaded.version,
             snapshot_version: loaded.snapshot_version,
             recent,

@@ -10,12 +10,12 @@ use aether_core::aggregate::{Aggregate, Behavior};
 use aether_core::{ActorId, BoxFuture};
 
 use super::actor_ref::ActorRef;
-use super::builder::Stores;
 use super::error::{RuntimeError, RuntimeErrorKind};
 use super::host::{Actors, passivate_in};
 use super::node::Node;
 use super::reach::{Entry, Route};
 use super::registry::Registry;
+use super::stores::Stores;
 
 /// Every quarter of the shortest `passivation.idle` of the types (5 ms to
 /// 1 s): moves the node's coarse time on and passivates the actors idle for

@@ -283,6 +283,7 @@ impl<A: Behavior> Actor<A> {
         let read = match cached {
             Some(events) => Ok(events),
             None => {
+                tracing::debug!(%command_id, first, last, "a retried command answered from the log");
                 let def = self
                     .activation
                     .as_ref()
@@ -348,12 +349,15 @@ impl<A: Behavior> Actor<A> {
     }
 
     /// Answers `live` with `NotOwner` (not applied: this node does not
-    /// serve the actor's shard now); the state is reloaded if the actor
-    /// runs here again.
+    /// serve the actor's shard now); the state (still the log's: nothing
+    /// was decided) is kept for a handoff, and reloaded should the node
+    /// serve the actor again.
     fn not_owner(&mut self, live: Vec<CommandMsg<A>>) {
         metrics::counter!("aether_runtime_not_owner_total", "type" => self.host.name.clone())
             .increment(live.len() as u64);
-        self.activation = None;
+        if let Some(a) = self.activation.as_mut() {
+            a.fenced = true;
+        }
         for c in live {
             self.answer(
                 c.reply,

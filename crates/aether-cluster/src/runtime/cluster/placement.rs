@@ -19,17 +19,17 @@ use super::keeper::{Keeper, Released};
 use super::nats_transport::NatsTransport;
 use super::shard_server::ServeCtx;
 use super::subject::Subjects;
+use super::transfer::{self, Arrivals, handoff_subject};
 use crate::id::ShardId;
 use crate::node::ClusterNode;
-use crate::runtime::builder::{
-    ActorSystemBuilder, RunsActors, Stores, aggregate_def, routed, sealed,
-};
+use crate::runtime::builder::{ActorSystemBuilder, RunsActors, aggregate_def, routed, sealed};
 use crate::runtime::codec::Routable;
 use crate::runtime::config::{ActorConfig, RoutingConfig};
 use crate::runtime::error::{RuntimeError, RuntimeErrorKind};
 use crate::runtime::fence::Fence;
 use crate::runtime::node::Node;
 use crate::runtime::reach::Route;
+use crate::runtime::stores::Stores;
 use crate::runtime::system::{ActorSystem, Attached};
 
 /// The placement of a cluster member (see [`ActorSystem::cluster`]).
@@ -192,11 +192,11 @@ impl ActorSystemBuilder<InCluster> {
             max_backoff: routing.max_backoff,
             gates: Gates::default(),
         };
-        let route = Arc::new(Route {
-            transport: Arc::new(transport),
-            fence: Some(fence.clone() as Arc<dyn Fence>),
-            config: routing.clone(),
-        });
+        let route = Arc::new(Route::new(
+            Arc::new(transport),
+            Some(fence.clone() as Arc<dyn Fence>),
+            routing.clone(),
+        ));
         let local = Arc::new(Node::new(self.config, Some(fence.clone())));
         let types = ActorSystemBuilder::<InCluster>::register_all(
             self.registrations,
@@ -208,7 +208,21 @@ impl ActorSystemBuilder<InCluster> {
             client: node.client().clone(),
             fence: fence.clone(),
         });
-        let keeper = Keeper::start(fence.clone(), claims, ctx, types.clone(), routing);
+        let arrivals = Arc::new(Arrivals::default());
+        let receiving = transfer::receive(
+            node.client().clone(),
+            handoff_subject(&node.config().cluster_name, node.id()),
+            arrivals.clone(),
+        )
+        .await
+        .map_err(|e| {
+            RuntimeError::with_source(
+                RuntimeErrorKind::Unavailable,
+                "subscribing to the node's handoff subject",
+                e,
+            )
+        })?;
+        let keeper = Keeper::start(fence.clone(), claims, ctx, types.clone(), routing, arrivals);
         let admin = admin::start(
             node.client().clone(),
             admin::admin_subject(&node.config().cluster_name, node.id()),
@@ -228,6 +242,7 @@ impl ActorSystemBuilder<InCluster> {
             fence,
             keeper,
             admin,
+            receiving,
             released: Mutex::new(Released::default()),
         };
         Ok(ActorSystem::assemble(
@@ -283,11 +298,7 @@ impl ActorSystemBuilder<Remote> {
             max_backoff: routing.max_backoff,
             gates: Gates::default(),
         };
-        let route = Arc::new(Route {
-            transport: Arc::new(transport),
-            fence: None,
-            config: routing,
-        });
+        let route = Arc::new(Route::new(Arc::new(transport), None, routing));
         let local = Arc::new(Node::new(self.config, None));
         let types = ActorSystemBuilder::<Remote>::register_all(
             self.registrations,
@@ -313,6 +324,8 @@ struct Member {
     keeper: Keeper,
     /// Answers the node's admin subject (see `admin.rs`).
     admin: tokio::task::JoinHandle<()>,
+    /// Takes the states of actors handed off to this node.
+    receiving: tokio::task::JoinHandle<()>,
     /// The shards released at shutdown, still answering `not-owner` until
     /// their new owners serve them.
     released: Mutex<Released>,
@@ -327,11 +340,49 @@ impl std::fmt::Debug for Member {
     }
 }
 
+impl Member {
+    /// Drains the node and waits (bounded) until a map without it moved its
+    /// shards away and their handoffs finished. Nothing to wait for when no
+    /// other member could take them.
+    async fn hand_off_all(&self) {
+        let node = &self.node;
+        let others = node
+            .members()
+            .placeable()
+            .into_iter()
+            .any(|m| &m != node.id());
+        if !others || self.fence.served().is_empty() {
+            return;
+        }
+        let started = tokio::time::Instant::now();
+        node.drain();
+        let config = node.config();
+        let limit = config.membership.lease.saturating_mul(2) + self.keeper.handoff_allowance();
+        let until = started + limit;
+        while tokio::time::Instant::now() < until {
+            if self.fence.served().is_empty() && self.keeper.releases_done() {
+                tracing::info!(took = ?started.elapsed(), "every shard handed on");
+                metrics::histogram!("aether_runtime_drain_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tracing::warn!(
+            left = self.fence.served().len(),
+            "shards still served after the drain allowance; releasing them cold"
+        );
+    }
+}
+
 impl Attached for Member {
     fn release(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            // Hand the shards on first (drained, released), so their new
-            // owners can claim them as soon as this node has left.
+            // Drain first: the next map moves the shards away and the keeper
+            // hands each on warm to its new owner, while the node keeps its
+            // lease. Then release what is left (cold), so the new owners can
+            // claim it as soon as this node has left.
+            self.hand_off_all().await;
             let released = self.keeper.release_all().await;
             *self.released.lock().unwrap_or_else(PoisonError::into_inner) = released;
         })
@@ -340,6 +391,7 @@ impl Attached for Member {
     fn finish(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.admin.abort();
+            self.receiving.abort();
             if let Err(e) = self.node.shutdown().await {
                 tracing::warn!(error = %e, "leaving the cluster did not finish cleanly");
             }
