@@ -47,7 +47,10 @@ async fn a_python_nats_client_calls_a_model_actor_from_the_wire_docs_alone() {
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     eprintln!("the Python client saw {seen}");
 
-    assert_eq!(seen["model"], "account@3", "the events carry the model stamp");
+    assert_eq!(
+        seen["model"], "account@3",
+        "the events carry the model stamp"
+    );
     assert_eq!(
         seen["rejected"],
         json!({
@@ -60,7 +63,10 @@ async fn a_python_nats_client_calls_a_model_actor_from_the_wire_docs_alone() {
         })
     );
     let bad = seen["bad_request"].as_str().unwrap();
-    assert!(bad.contains("/amount"), "the JSON pointer of the fault: {bad}");
+    assert!(
+        bad.contains("/amount"),
+        "the JSON pointer of the fault: {bad}"
+    );
     assert!(bad.contains("commands.Deposit.schema"), "{bad}");
     let unknown = seen["unknown"].as_str().unwrap();
     assert!(unknown.contains("unknown command `Teleport`"), "{unknown}");
