@@ -39,5 +39,9 @@ pub mod cluster;
 pub mod actors_cluster;
 
 #[allow(dead_code)]
+#[path = "model_cluster.rs"]
+pub mod model_cluster;
+
+#[allow(dead_code)]
 #[path = "projection_sqlite.rs"]
 pub mod projection_sqlite;
