@@ -39,6 +39,10 @@ pub mod cluster;
 pub mod actors_cluster;
 
 #[allow(dead_code)]
+#[path = "actors_handoff.rs"]
+pub mod actors_handoff;
+
+#[allow(dead_code)]
 #[path = "model_cluster.rs"]
 pub mod model_cluster;
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use aether_examples::{
-    actors_cluster, cluster, event_bus, jetstream_bank, model_cluster, process_manager,
-    projection_sqlite, quickstart, retry_patterns,
+    actors_cluster, actors_handoff, cluster, event_bus, jetstream_bank, model_cluster,
+    process_manager, projection_sqlite, quickstart, retry_patterns,
 };
 use aether_testkit::NatsServer;
 
@@ -85,6 +85,14 @@ async fn model_cluster_runs_twice_on_one_server() {
             .await
             .expect("model_cluster");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actors_handoff_runs() {
+    let server = NatsServer::start().await;
+    within("actors_handoff", actors_handoff::run(&server.url()))
+        .await
+        .expect("actors_handoff");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

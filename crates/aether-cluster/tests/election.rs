@@ -58,6 +58,51 @@ fn public_handles_are_send_and_sync() {
     check::<aether_cluster::ClusterError>();
 }
 
+/// A node that crashed (its entry left to expire) and restarts with the same
+/// id is refused (`NodeIdTaken`) until its old lease ends: the old process
+/// may only be paused, and its shards may not be served twice. Then the id
+/// is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_nodes_id_is_refused_until_its_lease_ends_then_free() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let cfg = fast_config(&unique_cluster("crashed"));
+    let a = start_node(&server.url(), &cfg, "a").await;
+    a.abort();
+    let crashed = Instant::now();
+    let again = || async {
+        ClusterNode::start(
+            server.connect().await,
+            aether_cluster::ClusterConfig {
+                node: NodeInfo::new(node_id("a")),
+                ..cfg.clone()
+            },
+        )
+        .await
+    };
+    let err = again().await.unwrap_err();
+    assert_eq!(err.kind(), ClusterErrorKind::NodeIdTaken, "{err}");
+    let restarted = loop {
+        match again().await {
+            Ok(node) => break node,
+            Err(e) if e.kind() == ClusterErrorKind::NodeIdTaken => {
+                assert!(
+                    crashed.elapsed() < cfg.membership.lease * 4,
+                    "still taken after {:?}",
+                    crashed.elapsed()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(
+        crashed.elapsed() >= cfg.membership.lease / 2,
+        "refused for about a lease, not freed at once"
+    );
+    restarted.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_id_held_by_a_live_node_is_refused() {
     init_tracing();

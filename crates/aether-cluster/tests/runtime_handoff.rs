@@ -8,14 +8,13 @@
 mod cluster_support;
 mod support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use aether_cluster::ClusterNode;
 use aether_cluster::runtime::{ActorSystem, RoutingConfig};
 use aether_cluster::shard_for_actor;
-use aether_core::{ActorId, Event, EventStore, ExpectedVersion, Replay};
+use aether_core::ActorId;
 use aether_testkit::FaultyStore;
 use aether_testkit::NatsServer;
 use aether_testkit::fixtures::{Counter, Value};
@@ -24,41 +23,6 @@ use support::*;
 
 fn node(s: &ActorSystem) -> &ClusterNode {
     s.cluster_node().unwrap()
-}
-
-/// A store that counts the loads of whole histories (reads from version 1:
-/// an activation without snapshots), apart from other reads (a retried
-/// command's outcome read back by version range).
-#[derive(Clone)]
-struct CountingLoads<S> {
-    inner: S,
-    loads: Arc<AtomicU64>,
-}
-
-impl<S: EventStore> EventStore for CountingLoads<S> {
-    async fn append_batch(
-        &self,
-        actor_id: &ActorId,
-        expected: ExpectedVersion,
-        events: Vec<Event>,
-    ) -> aether_core::Result<u64> {
-        self.inner.append_batch(actor_id, expected, events).await
-    }
-
-    async fn read_with_errors(
-        &self,
-        actor_id: &ActorId,
-        from_version: u64,
-    ) -> aether_core::Result<Replay> {
-        if from_version <= 1 {
-            self.loads.fetch_add(1, Ordering::SeqCst);
-        }
-        self.inner.read_with_errors(actor_id, from_version).await
-    }
-
-    async fn latest_version(&self, actor_id: &ActorId) -> aether_core::Result<u64> {
-        self.inner.latest_version(actor_id).await
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,13 +52,9 @@ async fn a_joining_node_takes_its_shards_active_actors_warm() {
     load.flows(100).await;
 
     // The joining node's store counts its reads of the log.
-    let loads = Arc::new(AtomicU64::new(0));
-    let events = CountingLoads {
-        inner: store(&url, "RTW").await,
-        loads: loads.clone(),
-    };
+    let events = FaultyStore::new(store(&url, "RTW").await);
     let t = Instant::now();
-    let d = member_with(&url, &config, "d", events).await;
+    let d = member_with(&url, &config, "d", events.clone()).await;
     all_served(&[&a, &b, &c, &d], 1024, Duration::from_secs(20)).await;
     let moved_in = t.elapsed();
     load.flows(200).await;
@@ -106,7 +66,7 @@ async fn a_joining_node_takes_its_shards_active_actors_warm() {
         .collect();
     assert!(!on_d.is_empty(), "the join moved some of the actors");
     assert_eq!(
-        loads.load(Ordering::SeqCst),
+        events.history_loads(),
         0,
         "d loaded no history: the {} actors it took came warm",
         on_d.len()
@@ -121,7 +81,7 @@ async fn a_joining_node_takes_its_shards_active_actors_warm() {
             .unwrap();
         assert!(v >= 1, "{id}: {v}");
     }
-    assert_eq!(loads.load(Ordering::SeqCst), 0);
+    assert_eq!(events.history_loads(), 0);
 
     let errors = load.errors.clone();
     let report = load.finish(&store(&url, "RTW").await, &actors).await;
@@ -197,17 +157,14 @@ async fn a_graceful_shutdown_hands_every_shard_on_warm() {
     let url = server.url();
     let cluster = unique_cluster("rts");
     let config = fast_config(&cluster);
-    let loads = Arc::new(AtomicU64::new(0));
-    let counted = async |id: &str| {
-        let events = CountingLoads {
-            inner: store(&url, "RTS").await,
-            loads: loads.clone(),
-        };
-        member_with(&url, &config, id, events).await
-    };
+    let (eb, ec) = (
+        FaultyStore::new(store(&url, "RTS").await),
+        FaultyStore::new(store(&url, "RTS").await),
+    );
+    let loads = || eb.history_loads() + ec.history_loads();
     let a = member(&url, &config, "a", "RTS").await;
-    let b = counted("b").await;
-    let c = counted("c").await;
+    let b = member_with(&url, &config, "b", eb.clone()).await;
+    let c = member_with(&url, &config, "c", ec.clone()).await;
     converged(
         &[node(&a), node(&b), node(&c)],
         &["a", "b", "c"],
@@ -219,7 +176,7 @@ async fn a_graceful_shutdown_hands_every_shard_on_warm() {
     for id in &actors {
         b.get::<Counter>(id.clone()).unwrap().ask(1).await.unwrap();
     }
-    let before = loads.load(Ordering::SeqCst);
+    let before = loads();
     let on_a = actors
         .iter()
         .filter(|id| a.served_shards().contains(&shard_for_actor(id, 1024)))
@@ -234,7 +191,7 @@ async fn a_graceful_shutdown_hands_every_shard_on_warm() {
     all_served(&[&b, &c], 1024, Duration::from_secs(10)).await;
     load.flows(100).await;
     assert_eq!(
-        loads.load(Ordering::SeqCst),
+        loads(),
         before,
         "b and c loaded no history: a's {on_a} actors came warm"
     );

@@ -63,6 +63,7 @@ struct Faults {
     max_reads_in_flight: AtomicU64,
     appends: AtomicU64,
     reads: AtomicU64,
+    history_loads: AtomicU64,
     lookups: AtomicU64,
 }
 
@@ -196,6 +197,13 @@ impl<S> FaultyStore<S> {
         self.faults.reads.load(Ordering::SeqCst)
     }
 
+    /// Reads of whole histories (from version 1): the loads of actors that
+    /// had no snapshot to start from, apart from other reads (a retried
+    /// command's outcome read back by version range, a catch-up).
+    pub fn history_loads(&self) -> u64 {
+        self.faults.history_loads.load(Ordering::SeqCst)
+    }
+
     /// `latest_version` calls.
     pub fn lookups(&self) -> u64 {
         self.faults.lookups.load(Ordering::SeqCst)
@@ -277,6 +285,9 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
     }
 
     async fn read_with_errors(&self, actor_id: &ActorId, from_version: u64) -> Result<Replay> {
+        if from_version <= 1 {
+            self.faults.history_loads.fetch_add(1, Ordering::SeqCst);
+        }
         self.read_with(
             &self.faults.reads,
             self.inner.read_with_errors(actor_id, from_version),
