@@ -43,5 +43,9 @@ pub mod actors_cluster;
 pub mod actors_handoff;
 
 #[allow(dead_code)]
+#[path = "model_cluster.rs"]
+pub mod model_cluster;
+
+#[allow(dead_code)]
 #[path = "projection_sqlite.rs"]
 pub mod projection_sqlite;

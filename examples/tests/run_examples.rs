@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use aether_examples::{
-    actors_cluster, actors_handoff, cluster, event_bus, jetstream_bank, process_manager,
-    projection_sqlite, quickstart, retry_patterns,
+    actors_cluster, actors_handoff, cluster, event_bus, jetstream_bank, model_cluster,
+    process_manager, projection_sqlite, quickstart, retry_patterns,
 };
 use aether_testkit::NatsServer;
 
@@ -78,6 +78,16 @@ async fn actors_cluster_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_cluster_runs_twice_on_one_server() {
+    let server = NatsServer::start().await;
+    for _ in 0..2 {
+        within("model_cluster", model_cluster::run(&server.url()))
+            .await
+            .expect("model_cluster");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actors_handoff_runs() {
     let server = NatsServer::start().await;
     within("actors_handoff", actors_handoff::run(&server.url()))
@@ -101,6 +111,7 @@ async fn without_a_server_the_error_says_how_to_start_one() {
         ),
         ("event_bus", within("", event_bus::run(&url)).await),
         ("cluster", within("", cluster::run(&url)).await),
+        ("model_cluster", within("", model_cluster::run(&url)).await),
     ] {
         let message = result.expect_err(name).to_string();
         assert!(

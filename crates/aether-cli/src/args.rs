@@ -89,6 +89,80 @@ pub(crate) enum Command {
     Actors(ActorsArgs),
     /// Asks the node serving an actor to passivate it (it activates again on its next message).
     Passivate(PassivateArgs),
+    /// Executable models: check and test a model file, publish it to the cluster, list, show and diff what is published.
+    Model(ModelArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ModelArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) what: ModelWhat,
+    /// The model registry's KV bucket.
+    #[arg(long, global = true, default_value = "aether-models")]
+    pub(crate) bucket: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ModelWhat {
+    /// Checks a model file (YAML, or JSON for `.json`): every problem with its path; no server needed.
+    Check(ModelFileArgs),
+    /// Runs a model file's examples: each failure, expected against got; no server needed.
+    Test(ModelFileArgs),
+    /// Publishes a model file as the version the cluster runs (the publish rules of docs/models.md).
+    Publish(PublishArgs),
+    /// The published models: each one's current version, hash and state fingerprint.
+    List,
+    /// A published model's canonical JSON (its current version, or the version given).
+    Show(ShowArgs),
+    /// What changed between two published versions of a model.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ModelFileArgs {
+    /// The model file.
+    pub(crate) file: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// The model file.
+    pub(crate) file: String,
+    /// Allow breaking changes: removing a command or an event type, tightening a command schema.
+    #[arg(long)]
+    pub(crate) breaking: bool,
+    /// Publish despite a failed replay check; replace what an interrupted publish left under the version's key.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// First fold the histories of up to N actors of the type (from the event store of --namespace and --stream-name) with the new version.
+    #[arg(long, value_name = "N")]
+    pub(crate) replay_check: Option<usize>,
+    /// Apply the rules against what is published, write nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Replicas of the registry's bucket if this publish creates it.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) replicas: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The model's name (its actor type).
+    pub(crate) name: String,
+    /// The version (default: the one the cluster runs).
+    #[arg(value_name = "VERSION")]
+    pub(crate) at: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// The model's name (its actor type).
+    pub(crate) name: String,
+    /// The older version.
+    pub(crate) from: u32,
+    /// The newer version.
+    pub(crate) to: u32,
 }
 
 #[derive(Debug, Args)]
@@ -211,4 +285,16 @@ pub(crate) struct ProjectionsArgs {
     /// The lease bucket.
     #[arg(long, default_value = "AETHER_projection_leases")]
     pub(crate) leases: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (unique names, valid defaults) over
+    /// every command, which otherwise only run when a command is used.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

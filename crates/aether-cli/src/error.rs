@@ -95,6 +95,19 @@ impl From<aether_bus::BusError> for CliError {
     }
 }
 
+impl From<aether_model::deploy::RegistryError> for CliError {
+    fn from(e: aether_model::deploy::RegistryError) -> Self {
+        use aether_model::deploy::RegistryErrorKind as K;
+        let code = match e.kind() {
+            K::NotFound => NOT_FOUND,
+            K::Unavailable => UNREACHABLE,
+            K::InvalidInput => USAGE,
+            _ => FAILED,
+        };
+        Self::new(code, one_line(&e))
+    }
+}
+
 /// A failure of a raw NATS request, with what was being done.
 pub(crate) fn nats(what: &str, e: impl std::fmt::Display) -> CliError {
     CliError::new(FAILED, format!("{what}: {e}"))

@@ -4,6 +4,7 @@
 //! aether streams                       # Aether's event and snapshot streams
 //! aether events order-42 --follow      # an actor's history, then live
 //! aether cluster members               # membership with lease state
+//! aether model publish account.yaml     # an executable model, to the cluster
 //! ```
 //!
 //! Connection settings as the `nats` CLI takes them (`--server` or
@@ -68,5 +69,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Handoff(a) => cmd::handoff::run(&cli.global, &out, a).await,
         Command::Actors(a) => cmd::runtime::actors(&cli.global, &out, a).await,
         Command::Passivate(a) => cmd::runtime::passivate(&cli.global, &out, a).await,
+        Command::Model(a) => cmd::model::run(&cli.global, &out, a).await,
     }
 }

@@ -1,6 +1,7 @@
 //! The state fingerprint: what a snapshot depends on.
 
 use crate::compiled::CompiledModel;
+use crate::format::Model;
 use serde_json::{Map, Value as Json};
 
 impl CompiledModel {
@@ -21,7 +22,25 @@ impl CompiledModel {
     /// assert_eq!(aether_model::check(&doc).unwrap().state_fingerprint(), before);
     /// ```
     pub fn state_fingerprint(&self) -> String {
-        let m = self.model();
+        self.model().state_fingerprint()
+    }
+}
+
+impl Model {
+    /// The state fingerprint of this document (what
+    /// [`CompiledModel::state_fingerprint`] gives once it is checked;
+    /// computed from the document alone, so that two stored versions can be
+    /// compared without compiling them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/account.yaml")).unwrap();
+    /// let doc = aether_model::Model::from_yaml(&yaml).unwrap();
+    /// assert_eq!(doc.state_fingerprint(), aether_model::check(&doc).unwrap().state_fingerprint());
+    /// ```
+    pub fn state_fingerprint(&self) -> String {
+        let m = self;
         let mut events = Map::new();
         for (name, e) in m.events.iter() {
             let evolve: Map<String, Json> = e

@@ -11,6 +11,11 @@
 //! `docs/models.md` for the format, the variables, the rules and the safety
 //! table; `ENGINES.md` for the choice of CEL engine.
 //!
+//! [`deploy`] holds the publish rules, the diff between versions and the
+//! replay check; with the feature **`nats`** (off by default) also the
+//! model registry over a JetStream KV bucket and the watcher every node
+//! runs to load what is published.
+//!
 //! # Examples
 //!
 //! ```
@@ -47,6 +52,7 @@ mod check;
 mod command;
 mod compiled;
 mod decide;
+pub mod deploy;
 mod error;
 mod eval_expression;
 mod evolve;
