@@ -46,6 +46,7 @@ mod component_error;
 mod dyn_store;
 mod error;
 mod event;
+pub mod hash;
 mod id;
 mod log;
 mod metadata;
