@@ -73,6 +73,7 @@ mod cache;
 mod config;
 mod error;
 mod headers;
+mod layout;
 mod snapshot;
 mod store;
 mod subject;

@@ -40,7 +40,7 @@ impl JetStreamEventStore {
         expected: ExpectedVersion,
         events: Vec<Event>,
     ) -> Result<u64> {
-        let subject = Subject::from(self.inner.subjects.events(actor));
+        let subject = Subject::from(self.subject_for(actor));
         self.append_to(actor, &subject, expected, events).await
     }
 
@@ -206,26 +206,26 @@ impl JetStreamEventStore {
                     ambiguous = Some(e);
                 }
                 Err(PublishFailure::Failed(e)) => return Err(e),
-                Err(PublishFailure::NoStream(e)) => return Err(Box::pin(self.no_stream(e)).await),
+                Err(PublishFailure::NoStream(e)) => {
+                    return Err(Box::pin(self.no_stream(actor, e)).await);
+                }
             }
         }
         Err(ambiguous.unwrap_or_else(|| Error::conflict(actor.clone(), first, known.version)))
     }
 
     /// After nothing answered a publish: [`Error::Missing`] if the server
-    /// says the stream does not exist, else `unanswered` (transient: a
-    /// replicated stream answers nothing while it elects a leader).
-    async fn no_stream(&self, unanswered: Error) -> Error {
+    /// says the actor's stream does not exist, else `unanswered` (transient:
+    /// a replicated stream answers nothing while it elects a leader).
+    async fn no_stream(&self, actor: &ActorId, unanswered: Error) -> Error {
         use async_nats::jetstream::context::GetStreamErrorKind;
-        match self.inner.js.get_stream(&self.inner.stream_name).await {
+        let name = &self.partition(actor).name;
+        match self.inner.js.get_stream(name).await {
             Err(err)
                 if matches!(err.kind(), GetStreamErrorKind::JetStream(js)
                     if js.error_code().0 == crate::error::STREAM_NOT_FOUND) =>
             {
-                Error::missing_with(
-                    format!("the event stream {} is missing", self.inner.stream_name),
-                    err,
-                )
+                Error::missing_with(format!("the event stream {name} is missing"), err)
             }
             _ => unanswered,
         }
@@ -303,7 +303,7 @@ impl JetStreamEventStore {
         let mut done = futures::stream::iter(groups)
             .map(|(actor, items)| async move {
                 // One subject per actor, shared by its appends.
-                let subject = Subject::from(self.inner.subjects.events(&actor));
+                let subject = Subject::from(self.subject_for(&actor));
                 let mut out = Vec::with_capacity(items.len());
                 for (i, expected, events) in items {
                     out.push((i, self.append_to(&actor, &subject, expected, events).await));

@@ -37,17 +37,6 @@ pub(crate) async fn connect_client(
     .await?)
 }
 
-/// The stream `name` as it exists; [`Error::Missing`] when there is none.
-pub(crate) async fn existing_stream(js: &Context, name: &str) -> Result<Stream> {
-    match js.get_stream(name).await {
-        Ok(stream) => Ok(stream),
-        Err(e) if matches!(e.kind(), async_nats::jetstream::context::GetStreamErrorKind::JetStream(j) if j.error_code().0 == crate::error::STREAM_NOT_FOUND) => {
-            Err(Error::missing_with(format!("there is no stream {name}"), e))
-        }
-        Err(e) => Err(Error::unavailable_with(format!("opening stream {name}"), e)),
-    }
-}
-
 /// Whether a server of this version (`"2.12.1"`, `"v2.15.1"`) supports
 /// atomic batch publish.
 pub(crate) fn supports_atomic_batches(version: &str) -> bool {
