@@ -121,9 +121,8 @@ pub(crate) fn role(stream: &str, metadata: &HashMap<String, String>) -> Result<S
             let next = match (number(key::NEXT_EPOCH)?, number(key::NEXT_PARTITIONS)?) {
                 (Some(e), Some(k)) => Some(LayoutMeta {
                     epoch: small(key::NEXT_EPOCH, e)?,
-                    partitions: valid_count(small(key::NEXT_PARTITIONS, k)?).ok_or_else(
-                        || bad(format!("{} = {k}", key::NEXT_PARTITIONS)),
-                    )?,
+                    partitions: valid_count(small(key::NEXT_PARTITIONS, k)?)
+                        .ok_or_else(|| bad(format!("{} = {k}", key::NEXT_PARTITIONS)))?,
                     active: true,
                 }),
                 (None, None) => None,
@@ -135,8 +134,8 @@ pub(crate) fn role(stream: &str, metadata: &HashMap<String, String>) -> Result<S
             let get = |k: &str| number(k)?.ok_or_else(|| bad(format!("{k} is missing")));
             let epoch = small(key::EPOCH, get(key::EPOCH)?)?;
             let count = small(key::PARTITIONS, get(key::PARTITIONS)?)?;
-            let partitions = valid_count(count)
-                .ok_or_else(|| bad(format!("{} = {count}", key::PARTITIONS)))?;
+            let partitions =
+                valid_count(count).ok_or_else(|| bad(format!("{} = {count}", key::PARTITIONS)))?;
             let partition = small(key::PARTITION, get(key::PARTITION)?)?;
             if partition >= partitions {
                 return Err(bad(format!(
@@ -341,9 +340,6 @@ mod tests {
             assert!(e.contains("STREAM_X"), "{e}");
         }
         let newer = meta(&[(key::LAYOUT, "3")]);
-        assert!(matches!(
-            role("S", &newer),
-            Err(Error::Unsupported { .. })
-        ));
+        assert!(matches!(role("S", &newer), Err(Error::Unsupported { .. })));
     }
 }

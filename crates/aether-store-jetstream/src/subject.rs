@@ -178,9 +178,16 @@ mod tests {
         assert_eq!(s.events(&a), "S.events.114.counter.counter-py1");
         assert_eq!(s.snapshots(&a), "S.snapshots.counter.counter-py1");
         assert_eq!(s.events_of_type("counter"), "S.events.*.counter.*");
-        assert_eq!(Subjects::new("S").events_of_type("counter"), "S.events.counter.>");
+        assert_eq!(
+            Subjects::new("S").events_of_type("counter"),
+            "S.events.counter.>"
+        );
         assert_eq!(partition_filter("S", 7), "S.events.7.*.*");
-        for bad in ["S.events.x.counter.counter-py1", "S.events..counter.counter-py1", "S.events.114.counter"] {
+        for bad in [
+            "S.events.x.counter.counter-py1",
+            "S.events..counter.counter-py1",
+            "S.events.114.counter",
+        ] {
             assert!(s.actor_of_event_subject(bad).is_err(), "{bad}");
             assert!(!s.is_event_subject_of(bad, &a), "{bad}");
         }

@@ -89,7 +89,10 @@ async fn a_namespace_of_four_partitions_is_four_streams_each_holding_its_slices(
     assert_eq!(per_partition.len(), 4, "64 actors cover 4 partitions");
 
     // The log names each event's partition.
-    let mut sub = s.subscribe(LogSelection::actor_types(["spread"]), None).await.unwrap();
+    let mut sub = s
+        .subscribe(LogSelection::actor_types(["spread"]), None)
+        .await
+        .unwrap();
     for _ in 0..128 {
         let e = sub.next().await.unwrap();
         let event = e.event.unwrap();
@@ -152,7 +155,10 @@ async fn the_layout_comes_from_the_streams_not_from_the_config() {
         "no Aether metadata on a v1 stream: {:?}",
         i.config.metadata
     );
-    assert_eq!(again.subject_for(&a), format!("{base}.events.found.{}", a.as_str()));
+    assert_eq!(
+        again.subject_for(&a),
+        format!("{base}.events.found.{}", a.as_str())
+    );
 }
 
 #[tokio::test]
@@ -160,10 +166,9 @@ async fn concurrent_opens_agree_and_racing_layouts_leave_one() {
     let server = NatsServer::start().await;
     let url = server.url();
     let cfg = config_k(1, 8);
-    let opens = futures::future::join_all(
-        (0..6).map(|_| JetStreamEventStore::connect(&url, cfg.clone())),
-    )
-    .await;
+    let opens =
+        futures::future::join_all((0..6).map(|_| JetStreamEventStore::connect(&url, cfg.clone())))
+            .await;
     for s in opens {
         assert_eq!(s.unwrap().partitions(), 8);
     }

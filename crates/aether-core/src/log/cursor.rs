@@ -57,7 +57,10 @@ impl LogCursor {
     pub fn from_positions(positions: impl IntoIterator<Item = LogPosition>) -> Result<Self> {
         let mut positions: Vec<LogPosition> = positions.into_iter().collect();
         positions.sort_unstable_by_key(|p| p.partition);
-        if let Some(w) = positions.windows(2).find(|w| w[0].partition == w[1].partition) {
+        if let Some(w) = positions
+            .windows(2)
+            .find(|w| w[0].partition == w[1].partition)
+        {
             return Err(Error::invalid_input(format!(
                 "a log cursor holds one position per partition; partition {} has {} and {}",
                 w[0].partition, w[0], w[1]
@@ -125,6 +128,22 @@ impl LogCursor {
     pub fn covers(&self, position: &LogPosition) -> bool {
         self.get(position.partition)
             .is_some_and(|p| p.epoch == position.epoch && *position <= p)
+    }
+
+    /// Whether this cursor is at or past `other` in every partition `other`
+    /// names (for example: a projection has caught up with the log's
+    /// [`crate::EventLog::head`] of an earlier moment).
+    ///
+    /// ```
+    /// use aether_core::LogCursor;
+    /// let head: LogCursor = "10.0,1:5.0".parse().unwrap();
+    /// let behind: LogCursor = "10.0,1:4.0".parse().unwrap();
+    /// let past: LogCursor = "11.0,1:5.0,2:1.0".parse().unwrap();
+    /// assert!(!behind.reached(&head) && past.reached(&head) && head.reached(&head));
+    /// assert!(past.reached(&LogCursor::new()));
+    /// ```
+    pub fn reached(&self, other: &LogCursor) -> bool {
+        other.positions.iter().all(|p| self.covers(p))
     }
 
     /// Only the positions of partitions `partitions` (for a reader of a
@@ -236,9 +255,16 @@ mod tests {
         assert!(!c.covers(&LogPosition::in_partition(0, 1, 0)));
         assert!(!c.covers(&LogPosition::in_partition(1, 5, 1).with_epoch(1)));
         c.advance(LogPosition::in_partition(0, 1, 0).with_epoch(1));
-        assert_eq!(c.positions(), [LogPosition::in_partition(0, 1, 0).with_epoch(1)]);
         assert_eq!(
-            "1.0,1:2.0,2:3.0".parse::<LogCursor>().unwrap().restricted_to(1..3).to_string(),
+            c.positions(),
+            [LogPosition::in_partition(0, 1, 0).with_epoch(1)]
+        );
+        assert_eq!(
+            "1.0,1:2.0,2:3.0"
+                .parse::<LogCursor>()
+                .unwrap()
+                .restricted_to(1..3)
+                .to_string(),
             "1:2.0,2:3.0"
         );
     }

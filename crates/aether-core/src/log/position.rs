@@ -137,19 +137,37 @@ mod tests {
 
     #[test]
     fn positions_parse_and_order() {
-        for bad in ["1", "a.b", "1.-1", "x:1.0", "1/1.0.0", "/1.0", "1:", "70000:1.0"] {
+        for bad in [
+            "1",
+            "a.b",
+            "1.-1",
+            "x:1.0",
+            "1/1.0.0",
+            "/1.0",
+            "1:",
+            "70000:1.0",
+        ] {
             assert!(bad.parse::<LogPosition>().is_err(), "{bad}");
         }
         let p: LogPosition = "7.0".parse().unwrap();
         assert_eq!(p, LogPosition::new(7, 0));
         assert!(LogPosition::new(7, 9) < LogPosition::new(8, 0));
         let json = serde_json::to_string(&p).unwrap();
-        assert_eq!(json, r#"{"sequence":7,"index":0}"#, "unpartitioned JSON as before");
+        assert_eq!(
+            json, r#"{"sequence":7,"index":0}"#,
+            "unpartitioned JSON as before"
+        );
         assert_eq!(serde_json::from_str::<LogPosition>(&json).unwrap(), p);
         let q = LogPosition::in_partition(5, 7, 2).with_epoch(2);
         let json = serde_json::to_string(&q).unwrap();
         assert_eq!(serde_json::from_str::<LogPosition>(&json).unwrap(), q);
-        for text in ["0.0", "5:7.2", "2/5:7.2", "2/0:7.2", "65535/65535:18446744073709551615.4294967295"] {
+        for text in [
+            "0.0",
+            "5:7.2",
+            "2/5:7.2",
+            "2/0:7.2",
+            "65535/65535:18446744073709551615.4294967295",
+        ] {
             let parsed: LogPosition = text.parse().unwrap();
             assert_eq!(parsed.to_string(), text);
         }

@@ -11,7 +11,7 @@ use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::stream::{Config, Info};
 use futures::{StreamExt, TryStreamExt};
 
-use super::setup::ensure_stream;
+use super::setup::{ensure_stream, ensure_unless_overlapping};
 use crate::config::JetStreamConfig;
 use crate::layout::{Layout, LayoutMeta, Partition, StreamRole, role};
 use crate::subject::Subjects;
@@ -67,6 +67,16 @@ async fn find(
             ))),
         };
     }
+    // A new unpartitioned namespace is created as before (the same requests,
+    // so the same permissions suffice); the server refuses it when a
+    // partitioned layout holds the subjects, and that layout is found below.
+    if create && config.partitions <= 1 {
+        let wanted = config.event_stream_config(atomic)?;
+        if let Some(stream) = ensure_unless_overlapping(js, wanted, timeout).await? {
+            let info = stream.cached_info().clone();
+            return v1(js, config, base, info, atomic, false).await;
+        }
+    }
     let first = config.partition_stream_name(0, 0)?;
     if let Some(info) = info(js, &first, timeout).await? {
         return match role(&first, &info.config.metadata)? {
@@ -84,9 +94,10 @@ async fn find(
         )));
     }
     if config.partitions <= 1 {
-        let stream = ensure_stream(js, config.event_stream_config(atomic)?, timeout).await?;
-        let info = stream.cached_info().clone();
-        return v1(js, config, base, info, atomic, false).await;
+        return Err(Error::storage(format!(
+            "stream {base} cannot be created: its subjects overlap another stream's, and \
+             that is not a partition of the namespace ({first} does not exist)"
+        )));
     }
     let layout = LayoutMeta {
         epoch: 0,
@@ -184,7 +195,9 @@ async fn partition_info(
         match role(&name, &info.config.metadata)? {
             StreamRole::V2 {
                 layout, partition, ..
-            } if (layout.epoch, layout.partitions, partition) == (meta.epoch, meta.partitions, k) => {
+            } if (layout.epoch, layout.partitions, partition)
+                == (meta.epoch, meta.partitions, k) =>
+            {
                 if !layout.active {
                     return Err(Error::unavailable(format!(
                         "the namespace {base} is being repartitioned: stream {name} is still \

@@ -111,10 +111,8 @@ impl EventLog for JetStreamEventStore {
         }
         let backlog = readings.iter().map(|r| r.pending).sum();
         let (subscription, feed) = LogSubscription::channel(backlog);
-        let pending: Arc<[AtomicU64]> = readings
-            .iter()
-            .map(|r| AtomicU64::new(r.pending))
-            .collect();
+        let pending: Arc<[AtomicU64]> =
+            readings.iter().map(|r| AtomicU64::new(r.pending)).collect();
         for (slot, (part, reading)) in selected.into_iter().zip(readings).enumerate() {
             let reader = PartitionReader {
                 partition: part.index,
@@ -147,16 +145,25 @@ impl EventLog for JetStreamEventStore {
                 .map(|part| self.partition_head(part, layout.epoch)),
         )
         .await;
-        LogCursor::from_positions(heads.into_iter().filter_map(Result::transpose).collect::<Result<Vec<_>>>()?)
+        LogCursor::from_positions(
+            heads
+                .into_iter()
+                .filter_map(Result::transpose)
+                .collect::<Result<Vec<_>>>()?,
+        )
     }
 }
 
 impl JetStreamEventStore {
     /// The last position of partition `part` (`None` when it is empty).
     async fn partition_head(&self, part: &Partition, epoch: u16) -> Result<Option<LogPosition>> {
-        let info = super::stream_info(&self.inner.js, &part.name, self.inner.config.request_timeout)
-            .await?
-            .ok_or_else(|| Error::missing(format!("the event stream {} is missing", part.name)))?;
+        let info = super::stream_info(
+            &self.inner.js,
+            &part.name,
+            self.inner.config.request_timeout,
+        )
+        .await?
+        .ok_or_else(|| Error::missing(format!("the event stream {} is missing", part.name)))?;
         let last = info.state.last_sequence;
         if info.state.messages == 0 || last == 0 {
             return Ok(None);

@@ -11,12 +11,12 @@ use tracing::Instrument;
 
 use super::JetStreamEventStore;
 use super::decode::{Decoder, Pipeline, decode_last};
-use crate::layout::Partition;
 use super::delivery::Delivery;
 use super::direct::DIRECT_LIMIT;
 use super::reading::{Reading, in_order};
 use crate::error::{STREAM_NOT_FOUND, get_error, messages_error};
 use crate::headers;
+use crate::layout::Partition;
 
 /// How many points one round of the start search probes at once.
 const PROBES: usize = 8;

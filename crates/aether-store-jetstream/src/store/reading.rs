@@ -19,8 +19,8 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 
 use super::JetStreamEventStore;
 use super::delivery::Delivery;
-use crate::layout::Partition;
 use crate::error::{consumer_error, stream_error};
+use crate::layout::Partition;
 
 /// Messages a long replay's or a log subscription's consumer asks the
 /// server for at once (it asks again at half): what a reader may hold

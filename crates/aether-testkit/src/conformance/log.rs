@@ -93,7 +93,11 @@ pub async fn log_orders_every_append<S: EventStore + EventLog>(store: &S) {
             if i % 3 == 1 {
                 let first = round * 3 + 1;
                 store
-                    .append_batch(a, ExpectedVersion::Exact(first - 1), evs(a, first, first + 2))
+                    .append_batch(
+                        a,
+                        ExpectedVersion::Exact(first - 1),
+                        evs(a, first, first + 2),
+                    )
                     .await
                     .expect("batch");
                 made.extend((first..first + 3).map(|v| (a.clone(), v)));
@@ -134,7 +138,10 @@ pub async fn log_orders_every_append<S: EventStore + EventLog>(store: &S) {
     }
     if partition_of.values().collect::<HashSet<_>>().len() == 1 {
         let order: Vec<(ActorId, u64)> = seen.iter().map(|(_, a, v)| (a.clone(), *v)).collect();
-        assert_eq!(order, made, "one partition: the log is the order of the appends");
+        assert_eq!(
+            order, made,
+            "one partition: the log is the order of the appends"
+        );
     }
     // The first batch (actor 1, versions 1..=3) is one entry.
     let batch: Vec<LogPosition> = seen
@@ -143,7 +150,9 @@ pub async fn log_orders_every_append<S: EventStore + EventLog>(store: &S) {
         .map(|s| s.0)
         .collect();
     assert!(
-        batch.iter().all(|p| p.sequence == batch[0].sequence && p.same_partition(&batch[0]))
+        batch
+            .iter()
+            .all(|p| p.sequence == batch[0].sequence && p.same_partition(&batch[0]))
             && batch.iter().map(|p| p.index).eq(0..3),
         "an atomic append is one entry, its events at indexes 0..n: {batch:?}"
     );
@@ -333,7 +342,10 @@ pub async fn log_selects_partitions<S: EventStore + EventLog>(store: &S) {
     let head = store.head().await.expect("head");
     let mut everything = subscribe(store, all.clone(), head.clone()).await;
     for n in 0..ACTORS {
-        store.append(ev(&actor_of(&ty, n), 1)).await.expect("append");
+        store
+            .append(ev(&actor_of(&ty, n), 1))
+            .await
+            .expect("append");
     }
     let mut partition_of = HashMap::new();
     for _ in 0..ACTORS {
@@ -345,7 +357,12 @@ pub async fn log_selects_partitions<S: EventStore + EventLog>(store: &S) {
     let mut got = HashSet::new();
     for range in [0..split, split..top] {
         let expected = partition_of.values().filter(|p| range.contains(p)).count();
-        let mut sub = subscribe(store, all.clone().in_partitions(range.clone()), head.clone()).await;
+        let mut sub = subscribe(
+            store,
+            all.clone().in_partitions(range.clone()),
+            head.clone(),
+        )
+        .await;
         for _ in 0..expected {
             let e = next(&mut sub, "a range of partitions").await;
             assert!(
@@ -357,7 +374,11 @@ pub async fn log_selects_partitions<S: EventStore + EventLog>(store: &S) {
         }
         quiet(&mut sub, "a range of partitions").await;
     }
-    assert_eq!(got.len(), ACTORS, "the ranges together read every event once");
+    assert_eq!(
+        got.len(),
+        ACTORS,
+        "the ranges together read every event once"
+    );
     let mut beyond = subscribe(store, all.in_partitions(1024..2048), head).await;
     quiet(&mut beyond, "a range past the partitions").await;
 }
