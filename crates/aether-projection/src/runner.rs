@@ -279,6 +279,10 @@ where
             {
                 Ok(sub) => sub,
                 Err(e) => {
+                    // Go on from here, not from the checkpoint store (which
+                    // lags behind): a failed resubscription after a log
+                    // failure must not repeat what was handled.
+                    resume = Some(cursor.clone());
                     if pause(self.config.reconnect_delay, &status, &mut stop, e).await {
                         break;
                     }

@@ -165,8 +165,8 @@ async fn runners_of_partition_ranges_together_see_every_event_once() {
     fill(&store, 40, 1, 10).await;
     let low = Recorder::new("halves-low", Filter::all().partitions(0..2));
     let high = Recorder::new("halves-high", Filter::all().partitions(2..4));
-    let mut a = ProjectionRunner::new(store.clone(), low.clone(), checkpoints.clone()).start();
-    let mut b = ProjectionRunner::new(store.clone(), high.clone(), checkpoints.clone()).start();
+    let a = ProjectionRunner::new(store.clone(), low.clone(), checkpoints.clone()).start();
+    let b = ProjectionRunner::new(store.clone(), high.clone(), checkpoints.clone()).start();
     // Live appends while they catch up.
     fill(&store, 40, 11, 20).await;
     let total = 40 * 20;

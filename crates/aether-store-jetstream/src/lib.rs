@@ -69,6 +69,7 @@
 //! run the servers with `jetstream { sync_interval: always }` for events that
 //! must survive power loss (see `docs/guarantees.md`).
 
+mod admin;
 mod cache;
 mod config;
 mod error;
@@ -78,6 +79,7 @@ mod snapshot;
 mod store;
 mod subject;
 
+pub use admin::{LeaderMove, PartitionInfo};
 pub use aether_nats::{ConnectConfig, StorageType, ToServerAddrs};
 pub use config::JetStreamConfig;
 pub use headers::{COUNT as HEADER_COUNT, EVENT_ID as HEADER_EVENT_ID, VERSION as HEADER_VERSION};

@@ -192,7 +192,9 @@ struct PartitionReader {
     partition: u16,
     epoch: u16,
     subjects: Subjects,
-    /// The subscription's position in this partition.
+    /// The last position handed on in this partition (at first the
+    /// subscription's start): a message at or before it is never handed on
+    /// twice, should a consumer deliver it again after a leader change.
     after: Option<LogPosition>,
     /// The entries still pending after the last one read, per partition
     /// read: their sum is an entry's `behind`.
@@ -204,7 +206,7 @@ struct PartitionReader {
 impl PartitionReader {
     /// Decodes messages into `feed` until the subscriber goes away or the
     /// consumer fails (then the subscriber gets the error).
-    async fn feed(self, mut messages: Messages, feed: LogFeed) {
+    async fn feed(mut self, mut messages: Messages, feed: LogFeed) {
         let mut entries = Vec::with_capacity(LOG_CHUNK);
         let mut delivered = 0u64;
         loop {
@@ -240,7 +242,7 @@ impl PartitionReader {
     /// subscription otherwise. `delivered` is the consumer sequence of the
     /// last message taken.
     fn push(
-        &self,
+        &mut self,
         next: Option<std::result::Result<async_nats::jetstream::Message, pull::MessagesError>>,
         delivered: &mut u64,
         entries: &mut Vec<LogEntry>,
@@ -278,6 +280,7 @@ impl PartitionReader {
             if self.after.is_some_and(|a| position <= a) {
                 continue;
             }
+            self.after = Some(position);
             let event = decode_entry(&self.subjects, subject, line)
                 .map_err(|e| MalformedEvent::new(sequence, payload.slice_ref(line), e));
             entries.push(LogEntry::new(position, event, behind));
