@@ -79,7 +79,8 @@ impl JetStreamEventStore {
     /// Asks the leader of partition `partition` to step down, naming the
     /// server to take over (`preferred`; any current replica when `None`).
     /// Needs nats-server ≥ 2.11 for `preferred`. Returns once the server
-    /// accepted; the election follows within a moment.
+    /// accepted; the election follows within a moment. Nothing to do (`Ok`)
+    /// when `preferred` leads it already.
     ///
     /// # Errors
     ///
@@ -98,6 +99,21 @@ impl JetStreamEventStore {
                     layout.count()
                 ))
             })?;
+        if let Some(server) = preferred {
+            let info = crate::store::stream_info(
+                &self.inner.js,
+                &part.name,
+                self.inner.config.request_timeout,
+            )
+            .await?;
+            if info
+                .and_then(|i| i.cluster)
+                .and_then(|c| c.leader)
+                .is_some_and(|l| l == server)
+            {
+                return Ok(());
+            }
+        }
         let body = match preferred {
             Some(server) => json!({"placement": {"preferred": server}}),
             None => json!({}),
