@@ -115,6 +115,17 @@ pub(crate) enum PartitionsWhat {
     /// Moves a partition's stream to the servers with these placement tags, online, and
     /// waits until the move is done.
     Move(MoveArgs),
+    /// Moves an unpartitioned namespace (one stream) to K partitions, online: copies it,
+    /// seals the old stream (writes wait a moment), copies the tail, switches. Resumes an
+    /// interrupted run.
+    Repartition(RepartitionArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RepartitionArgs {
+    /// The number of partitions (a power of two from 2 to 1024).
+    #[arg(long)]
+    pub(crate) to: u32,
 }
 
 #[derive(Debug, Args)]

@@ -186,7 +186,40 @@ async fn an_unpartitioned_namespace_is_one_partition_and_bad_input_is_refused() 
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["stream"], "AETHER_parts");
     assert_eq!(list[0]["messages"], 3);
+    // Repartitioned to 2: the namespace is two partitions, the events kept.
+    let moved = ok_json(
+        &url,
+        &[
+            "--namespace",
+            "parts",
+            "partitions",
+            "repartition",
+            "--to",
+            "2",
+        ],
+    );
+    assert_eq!(moved["copied"], 3, "{moved}");
+    let list = ok_json(
+        &url,
+        &["--namespace", "parts", "partitions", "--sample", "0"],
+    );
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(
+        list[0]["messages"].as_u64().unwrap() + list[1]["messages"].as_u64().unwrap(),
+        3
+    );
     for (args, code) in [
+        (
+            &[
+                "--namespace",
+                "parts",
+                "partitions",
+                "repartition",
+                "--to",
+                "3",
+            ][..],
+            2,
+        ),
         (
             &[
                 "--namespace",

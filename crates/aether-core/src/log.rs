@@ -155,6 +155,7 @@ pub struct LogSubscription {
     chunks: mpsc::Receiver<Result<Vec<LogEntry>>>,
     buffer: VecDeque<LogEntry>,
     backlog: u64,
+    start: Option<LogCursor>,
 }
 
 /// The sending side of a [`LogSubscription`], for store implementations.
@@ -173,9 +174,26 @@ impl LogSubscription {
                 chunks: rx,
                 buffer: VecDeque::new(),
                 backlog,
+                start: None,
             },
             LogFeed { chunks: tx },
         )
+    }
+
+    /// The same subscription, reading after `cursor`: for a store that
+    /// started it after another cursor than the one asked for (one of an
+    /// earlier layout of the log, translated to the current layout).
+    #[must_use]
+    pub fn starting_at(mut self, cursor: LogCursor) -> Self {
+        self.start = Some(cursor);
+        self
+    }
+
+    /// Where the subscription reads from when the store translated the
+    /// cursor it was given (see [`Self::starting_at`]): a reader keeping its
+    /// own cursor goes on from this one. `None`: from the cursor given.
+    pub fn start(&self) -> Option<&LogCursor> {
+        self.start.as_ref()
     }
 
     /// How many selected entries were stored after the start position when

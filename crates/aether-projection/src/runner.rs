@@ -281,15 +281,24 @@ where
                 Err(e) => {
                     // Go on from here, not from the checkpoint store (which
                     // lags behind): a failed resubscription after a log
-                    // failure must not repeat what was handled.
-                    resume = Some(cursor.clone());
+                    // failure must not repeat what was handled. A cursor
+                    // the log refuses (of a layout it cannot translate)
+                    // is read from the checkpoint store again instead.
+                    resume = (!matches!(e, Error::InvalidInput { .. })).then(|| cursor.clone());
                     if pause(self.config.reconnect_delay, &status, &mut stop, e).await {
                         break;
                     }
                     continue;
                 }
             };
+            if let Some(start) = sub.start() {
+                // The log translated the cursor (the namespace was
+                // repartitioned): go on in the new layout's positions.
+                tracing::info!(projection = %name, from = %cursor, to = %start, "cursor translated to the log's layout");
+                cursor = start.clone();
+            }
             status.send_modify(|s| {
+                s.cursor = cursor.clone();
                 s.read = 0;
                 s.backlog = sub.backlog();
                 s.behind = sub.backlog();

@@ -168,16 +168,10 @@ impl JetStreamConfig {
         Ok(format!("{}_SNAP", self.effective_stream_name()?))
     }
 
-    /// The name of the stream of partition `partition` in layout generation
-    /// `epoch` (layout v2): `<base>_P<partition>`, or `<base>_E<epoch>_P<partition>`
-    /// after a repartition.
-    pub fn partition_stream_name(&self, epoch: u16, partition: u16) -> Result<String> {
-        let base = self.effective_stream_name()?;
-        Ok(if epoch == 0 {
-            format!("{base}_P{partition}")
-        } else {
-            format!("{base}_E{epoch}_P{partition}")
-        })
+    /// The name of the stream of partition `partition` (layout v2):
+    /// `<stream_name>_<namespace>_P<partition>`.
+    pub fn partition_stream_name(&self, partition: u16) -> Result<String> {
+        Ok(format!("{}_P{partition}", self.effective_stream_name()?))
     }
 
     /// The placement of the stream of partition `k` (see
@@ -226,7 +220,7 @@ impl JetStreamConfig {
         let base = self.effective_stream_name()?;
         let slices = layout.slices_of(k);
         Ok(stream::Config {
-            name: self.partition_stream_name(layout.epoch, k)?,
+            name: self.partition_stream_name(k)?,
             subjects: slices
                 .clone()
                 .map(|s| crate::subject::partition_filter(&base, s))

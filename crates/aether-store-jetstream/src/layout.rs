@@ -39,7 +39,15 @@ pub(crate) mod key {
     pub(crate) const STATE: &str = "aether.state";
     pub(crate) const NEXT_EPOCH: &str = "aether.next.epoch";
     pub(crate) const NEXT_PARTITIONS: &str = "aether.next.partitions";
+    /// On the partitions a repartition filled: the stream they were copied
+    /// from (its messages carry their sequence there in
+    /// `Aether-Source-Sequence`).
+    pub(crate) const SOURCE: &str = "aether.source";
 }
+
+/// The header a repartition's copy carries: the message's sequence in the
+/// stream it was copied from.
+pub(crate) const SOURCE_SEQUENCE: &str = "Aether-Source-Sequence";
 
 /// `aether.state` of a partition taking writes.
 pub(crate) const ACTIVE: &str = "active";
@@ -189,6 +197,11 @@ pub(crate) struct Partition {
     /// The stream's name.
     pub(crate) name: String,
     pub(crate) stream: Stream<()>,
+    /// The stream's first sequence (above every sequence of the stream it
+    /// was copied from, after a repartition; 1 otherwise).
+    pub(crate) first_sequence: u64,
+    /// The stream a repartition copied it from, if any.
+    pub(crate) source: Option<String>,
     /// Whether an actor's last message is read by direct get: only on a
     /// single-replica stream, where the one holder is the leader, so reads
     /// still see every acknowledged write. Replicated streams ask the

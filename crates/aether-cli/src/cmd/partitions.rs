@@ -12,12 +12,50 @@ use crate::output::{self, Output};
 
 pub(crate) async fn run(g: &Global, out: &Output, a: PartitionsArgs) -> Result<(), CliError> {
     let client = crate::conn::client(g).await?;
+    if let Some(PartitionsWhat::Repartition(r)) = &a.what {
+        return repartition(g, client, out, r.to).await;
+    }
     let store = crate::conn::store(g, client).await?;
     match a.what.unwrap_or(PartitionsWhat::List) {
         PartitionsWhat::List => list(&store, out, a.sample).await,
         PartitionsWhat::Balance => balance(&store, out).await,
         PartitionsWhat::Move(m) => move_one(&store, out, m).await,
+        PartitionsWhat::Repartition(_) => Ok(()),
     }
+}
+
+async fn repartition(
+    g: &Global,
+    client: async_nats::Client,
+    out: &Output,
+    to: u32,
+) -> Result<(), CliError> {
+    let config = crate::conn::store_config(g);
+    let report = aether_store_jetstream::repartition(client, config, to).await?;
+    if out.json {
+        out.json(
+            &json!({
+                "source": report.source,
+                "streams": report.streams,
+                "epoch": report.epoch,
+                "copied": report.copied,
+                "copied_after_seal": report.copied_after_seal,
+                "write_pause_ms": report.write_pause.as_secs_f64() * 1e3,
+            }),
+            false,
+        );
+    } else {
+        println!(
+            "{} is now {} partitions ({}): {} messages copied, {} after the seal; writes waited {:.0} ms",
+            report.source,
+            report.streams.len(),
+            report.streams.join(", "),
+            report.copied,
+            report.copied_after_seal,
+            report.write_pause.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
 }
 
 async fn list(store: &JetStreamEventStore, out: &Output, sample: f64) -> Result<(), CliError> {

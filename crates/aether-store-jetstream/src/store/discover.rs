@@ -77,12 +77,12 @@ async fn find(
             return v1(js, config, base, info, atomic, false).await;
         }
     }
-    let first = config.partition_stream_name(0, 0)?;
+    let first = config.partition_stream_name(0)?;
     if let Some(info) = info(js, &first, timeout).await? {
         return match role(&first, &info.config.metadata)? {
-            StreamRole::V2 { layout, .. } if layout.epoch == 0 => {
-                v2(js, config, base, layout, atomic, create).await
-            }
+            // The layout of a repartitioned namespace whose sealed v1
+            // stream was deleted, or a namespace created partitioned.
+            StreamRole::V2 { layout, .. } => v2(js, config, base, layout, atomic, create).await,
             other => Err(Error::storage(format!(
                 "stream {first} is not partition 0 of a partitioned namespace ({other:?})"
             ))),
@@ -189,7 +189,7 @@ async fn partition_info(
     atomic: bool,
     update: bool,
 ) -> Result<Info> {
-    let name = config.partition_stream_name(meta.epoch, k)?;
+    let name = config.partition_stream_name(k)?;
     let existing = info(js, &name, config.request_timeout).await?;
     if let Some(info) = &existing {
         match role(&name, &info.config.metadata)? {
@@ -224,8 +224,19 @@ async fn partition_info(
             let mut wanted: Config = config.partition_stream_config(&meta, k, atomic)?;
             if let Some(info) = existing {
                 // Placement is the operator's once the stream exists (a move
-                // must not be undone by a node restarting with its config).
+                // must not be undone by a node restarting with its config);
+                // the first sequence (set by a repartition) cannot change.
                 wanted.placement = info.config.placement.clone();
+                wanted.first_sequence = info.config.first_sequence;
+                // Metadata others wrote (a repartition's source) stays.
+                for (k, v) in &info.config.metadata {
+                    if !k.starts_with("_nats.") {
+                        wanted
+                            .metadata
+                            .entry(k.clone())
+                            .or_insert_with(|| v.clone());
+                    }
+                }
             }
             Ok(ensure_stream(js, wanted, config.request_timeout)
                 .await?
@@ -246,6 +257,12 @@ async fn partition(js: &Context, index: u16, info: &Info) -> Result<Partition> {
     Ok(Partition {
         index,
         stream,
+        first_sequence: info.config.first_sequence.unwrap_or(1).max(1),
+        source: info
+            .config
+            .metadata
+            .get(crate::layout::key::SOURCE)
+            .cloned(),
         direct_tip: info.config.num_replicas <= 1 && info.config.allow_direct,
         name,
     })

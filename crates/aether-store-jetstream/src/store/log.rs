@@ -49,19 +49,9 @@ impl JetStreamEventStore {
     }
 }
 
-/// Checks that `cursor` fits `layout`: positions of its epoch and of
-/// partitions it has.
+/// Checks that `cursor` (of `layout`'s epoch) names only partitions the
+/// layout has.
 fn check_cursor(layout: &Layout, cursor: &LogCursor, stream: &str) -> Result<()> {
-    if let Some(epoch) = cursor.epoch()
-        && epoch != layout.epoch
-    {
-        return Err(Error::invalid_input(format!(
-            "log cursor {cursor} is of layout epoch {epoch}, and the log of {stream} is of \
-             epoch {}: the namespace was repartitioned since; translate the checkpoint or \
-             rebuild the projection (docs/operations.md, \"Repartitioning\")",
-            layout.epoch
-        )));
-    }
     if let Some(p) = cursor
         .positions()
         .iter()
@@ -82,8 +72,10 @@ impl EventLog for JetStreamEventStore {
         selection: LogSelection,
         after: impl Into<LogCursor> + Send,
     ) -> Result<LogSubscription> {
-        let after: LogCursor = after.into();
+        let asked: LogCursor = after.into();
         let layout = self.layout();
+        // A cursor of the layout a repartition replaced is translated.
+        let after = Box::pin(self.translate_in(&layout, &asked)).await?;
         check_cursor(&layout, &after, &self.inner.stream_name)?;
         let filters = Self::log_filters(&layout.subjects, &selection);
         let selected: Vec<Arc<Partition>> = layout
@@ -110,11 +102,17 @@ impl EventLog for JetStreamEventStore {
             }
         }
         let backlog = readings.iter().map(|r| r.pending).sum();
-        let (subscription, feed) = LogSubscription::channel(backlog);
+        let (mut subscription, feed) = LogSubscription::channel(backlog);
+        if after != asked {
+            subscription = subscription.starting_at(after.clone());
+        }
         let pending: Arc<[AtomicU64]> =
             readings.iter().map(|r| AtomicU64::new(r.pending)).collect();
         for (slot, (part, reading)) in selected.into_iter().zip(readings).enumerate() {
             let reader = PartitionReader {
+                // An unpartitioned namespace's stream may be sealed by a
+                // repartition: a quiet subscription checks now and then.
+                sealable: (layout.version == 1).then(|| (self.clone(), part.name.clone())),
                 partition: part.index,
                 epoch: layout.epoch,
                 subjects: layout.subjects.clone(),
@@ -187,8 +185,14 @@ impl JetStreamEventStore {
 /// The consumer's message stream.
 type Messages = pull::Stream;
 
+/// How long a subscription to an unpartitioned namespace waits without a
+/// message before it checks whether its stream was sealed.
+const SEAL_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Reads one partition of a subscription.
 struct PartitionReader {
+    /// The store and the stream to check for a seal while quiet (layout v1).
+    sealable: Option<(JetStreamEventStore, String)>,
     partition: u16,
     epoch: u16,
     subjects: Subjects,
@@ -213,6 +217,13 @@ impl PartitionReader {
             let first = tokio::select! {
                 m = messages.next() => m,
                 _ = feed.closed() => return,
+                _ = tokio::time::sleep(SEAL_CHECK), if self.sealable.is_some() => {
+                    if let Some(error) = self.sealed().await {
+                        feed.fail(error).await;
+                        return;
+                    }
+                    continue;
+                }
             };
             let mut failure = self.push(first, &mut delivered, &mut entries);
             // Take what has already arrived, without waiting, up to a chunk.
@@ -236,6 +247,26 @@ impl PartitionReader {
                 return;
             }
         }
+    }
+
+    /// When the stream was sealed (a repartition moved the namespace on):
+    /// the error that ends the subscription, after the store loaded the new
+    /// layout (a new subscription reads it, translating the cursor).
+    async fn sealed(&self) -> Option<Error> {
+        let (store, name) = self.sealable.as_ref()?;
+        let info = super::stream_info(&store.inner.js, name, store.inner.config.request_timeout)
+            .await
+            .ok()??;
+        if !info.config.sealed {
+            return None;
+        }
+        if let Err(e) = store.reload_layout().await {
+            tracing::debug!(error = %e, "loading the repartitioned layout failed");
+        }
+        Some(Error::unavailable(format!(
+            "the event stream {name} was sealed: the namespace was repartitioned; subscribe again \
+             (the cursor is translated to the new layout)"
+        )))
     }
 
     /// Decodes one delivered message into `entries`; the error that ends the

@@ -11,6 +11,7 @@ mod log;
 mod read;
 mod reading;
 mod setup;
+mod translate;
 
 pub use reading::PULL_BATCH;
 
@@ -28,7 +29,10 @@ use crate::cache::VersionCache;
 use crate::config::JetStreamConfig;
 use crate::layout::{Layout, Partition};
 
+pub(crate) use acks::Acks;
+pub(crate) use delivery::Delivery;
 pub(crate) use discover::info as stream_info;
+pub(crate) use reading::Reading;
 pub(crate) use setup::{connect_client, ensure_stream};
 
 /// The most events one atomic batch may hold (the server's limit).
@@ -337,6 +341,49 @@ impl JetStreamEventStore {
             .layout
             .read()
             .unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Finds the namespace's layout again (after a write met a sealed
+    /// stream: a repartition moved the namespace on) and puts it in force;
+    /// waits, up to the request timeout, while the new layout is still
+    /// being filled. The caches of tips and positions are dropped when the
+    /// layout changed: their sequences are of the old streams.
+    pub(crate) async fn reload_layout(&self) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + self.inner.config.request_timeout;
+        loop {
+            let found = discover::discover(
+                &self.inner.js,
+                &self.inner.config,
+                self.inner.atomic_batches,
+                false,
+            )
+            .await;
+            match found {
+                Ok(layout) => {
+                    let mut slot = self
+                        .inner
+                        .layout
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if (slot.epoch, slot.version) != (layout.epoch, layout.version) {
+                        tracing::info!(
+                            stream = %self.inner.stream_name,
+                            epoch = layout.epoch,
+                            partitions = layout.count(),
+                            "the namespace was repartitioned; using its new layout"
+                        );
+                        self.inner.cache.clear();
+                        self.inner.positions.clear();
+                        *slot = Arc::new(layout);
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.is_transient() && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The partition holding `actor`'s events.
