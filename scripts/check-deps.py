@@ -16,7 +16,7 @@ ALLOWED = {
     "MIT", "Apache-2.0", "Apache-2.0 WITH LLVM-exception", "BSD-1-Clause",
     "BSD-2-Clause", "BSD-3-Clause", "ISC", "Zlib", "Unicode-3.0",
     "Unicode-DFS-2016", "CC0-1.0", "Unlicense", "0BSD", "BSL-1.0",
-    "CDLA-Permissive-2.0",
+    "CDLA-Permissive-2.0", "MIT-0",
 }
 # TLS goes through rustls; OpenSSL would add a system dependency and a
 # second TLS stack.

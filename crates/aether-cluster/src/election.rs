@@ -334,7 +334,9 @@ impl Election {
 
     /// Plans against the current map and publishes if anything changed.
     async fn publish_map(&self, me: Leadership) -> Result<(), ()> {
-        let members = self.members.borrow().ids();
+        // Draining members keep their shards only until this map moves
+        // them (when every member drains, the map stays as it is).
+        let members = self.members.borrow().placeable();
         if members.is_empty() || !me.is_valid() {
             return Ok(());
         }

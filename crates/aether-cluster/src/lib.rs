@@ -129,8 +129,8 @@ pub use id::{ShardId, Term};
 pub use inspect::{ClaimEntry, ClusterInspector, MemberEntry};
 #[cfg(feature = "nats")]
 pub use membership::{
-    EventsError, LeaseStatus, LeaveReason, Member, MemberView, MembershipEvent, MembershipEvents,
-    NodeInfo,
+    DRAINING, EventsError, LeaseStatus, LeaveReason, Member, MemberView, MembershipEvent,
+    MembershipEvents, NodeInfo,
 };
 #[cfg(feature = "nats")]
 pub use node::{ClusterNode, ShardMapWatch};

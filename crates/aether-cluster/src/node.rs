@@ -52,6 +52,8 @@ pub struct ClusterNode {
     observed_leader: watch::Receiver<Option<LeaderInfo>>,
     maps: watch::Receiver<MapState>,
     shutdown: watch::Sender<bool>,
+    /// Set once the node starts to leave gracefully.
+    draining: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -219,6 +221,7 @@ impl ClusterNode {
             }
         };
         let (lease_tx, lease) = watch::channel(status);
+        let (draining, draining_rx) = watch::channel(false);
         tasks.push(tokio::spawn(keep_lease(
             client.clone(),
             members_store,
@@ -226,6 +229,7 @@ impl ClusterNode {
             info.clone(),
             lease_tx,
             shutdown_rx.clone(),
+            draining_rx,
         )));
         tasks.push(tokio::spawn(
             Election {
@@ -256,6 +260,7 @@ impl ClusterNode {
             observed_leader,
             maps,
             shutdown,
+            draining,
             tasks: Mutex::new(tasks),
         })
     }
@@ -372,6 +377,19 @@ impl ClusterNode {
         self.shard_map()
             .map(|m| m.assignment.primary_shards_of(&self.id))
             .unwrap_or_default()
+    }
+
+    /// Starts to leave gracefully: the member entry says the node is
+    /// draining, so the leader's next maps place no shard on it (it keeps
+    /// its lease, and its shards until the map moves them; an actor system
+    /// hands them on warm). [`ClusterNode::shutdown`] leaves.
+    pub fn drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    /// Whether [`ClusterNode::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        *self.draining.borrow()
     }
 
     /// Leaves gracefully: resigns leadership, deletes the member entry, stops

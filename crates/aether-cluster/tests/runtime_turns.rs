@@ -259,12 +259,15 @@ async fn a_system_needs_a_store_a_type_and_valid_settings() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), RuntimeErrorKind::InvalidConfig);
-    let err = ActorSystem::builder()
+    // No type yet: they can be defined while it runs.
+    let empty = ActorSystem::builder()
         .events(store())
         .start()
         .await
-        .unwrap_err();
+        .unwrap();
+    let err = empty.get::<Counter>(fresh::<Counter>()).unwrap_err();
     assert_eq!(err.kind(), RuntimeErrorKind::NotRegistered);
+    empty.shutdown().await.unwrap();
     let err = ActorSystem::builder()
         .events(store())
         .register::<Counter>(ActorConfig::default())

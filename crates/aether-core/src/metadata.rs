@@ -43,7 +43,8 @@ type Entry = (Key, Arc<str>);
 ///
 /// The well-known keys are `correlation_id`, `causation_id`, `user_id`,
 /// `trace_id` and `span_id`, and the writer stamps of the cluster runtime
-/// `aether.node` and `aether.claim` (the `KEY_*` constants). Any other key may be used
+/// `aether.node` and `aether.claim` and the model stamp `aether.model` (the
+/// `KEY_*` constants). Any other key may be used
 /// freely.
 ///
 /// It serializes as a JSON object of strings in key order. Cloning it is
@@ -87,10 +88,11 @@ impl Metadata {
         KEY_TRACEPARENT, "traceparent", traceparent, set_traceparent, with_traceparent, "W3C trace context (`traceparent`) of the call that caused it";
         KEY_WRITER_NODE, "aether.node", writer_node, set_writer_node, with_writer_node, "cluster node that wrote the event (stamped by the actor runtime)";
         KEY_WRITER_CLAIM, "aether.claim", writer_claim, set_writer_claim, with_writer_claim, "shard claim the event was written under, `<shard>/<claim revision>` (stamped by the actor runtime; the revisions never decrease along an actor's log)";
+        KEY_MODEL, "aether.model", model, set_model, with_model, "executable model (`<name>@<version>`) that decided the event (stamped by the actor runtime; the versions never decrease along an actor's log)";
     }
 
     /// Every well-known key.
-    const WELL_KNOWN: [&'static str; 8] = [
+    const WELL_KNOWN: [&'static str; 9] = [
         Self::KEY_CORRELATION_ID,
         Self::KEY_CAUSATION_ID,
         Self::KEY_USER_ID,
@@ -99,6 +101,7 @@ impl Metadata {
         Self::KEY_TRACEPARENT,
         Self::KEY_WRITER_NODE,
         Self::KEY_WRITER_CLAIM,
+        Self::KEY_MODEL,
     ];
 
     /// Empty metadata.

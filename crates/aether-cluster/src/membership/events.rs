@@ -26,6 +26,9 @@ pub enum MembershipEvent {
     Suspected(NodeId),
     /// A suspected member's heartbeats resumed.
     Recovered(NodeId),
+    /// A member started to leave gracefully: maps place no shard on it, and
+    /// it hands its shards on before it leaves.
+    Draining(NodeId),
     /// A member left the membership.
     Left {
         /// Who.
@@ -40,7 +43,7 @@ impl MembershipEvent {
     pub fn node(&self) -> &NodeId {
         match self {
             Self::Joined(m) => &m.info.id,
-            Self::Suspected(n) | Self::Recovered(n) => n,
+            Self::Suspected(n) | Self::Recovered(n) | Self::Draining(n) => n,
             Self::Left { node, .. } => node,
         }
     }

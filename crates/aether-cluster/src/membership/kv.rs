@@ -95,14 +95,15 @@ pub(crate) async fn keep_lease(
     client: async_nats::Client,
     store: kv::Store,
     config: ClusterConfig,
-    info: NodeInfo,
+    mut info: NodeInfo,
     status: watch::Sender<LeaseStatus>,
     mut shutdown: watch::Receiver<bool>,
+    mut draining: watch::Receiver<bool>,
 ) {
     let span = tracing::info_span!("aether.cluster.member_lease", node = %info.id);
     async move {
         let key = info.id.as_str().to_owned();
-        let value = match encode_info(&info) {
+        let mut value = match encode_info(&info) {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!(error = %e, "cannot encode member info");
@@ -118,6 +119,19 @@ pub(crate) async fn keep_lease(
             }
             tokio::select! {
                 _ = shutdown.changed() => break,
+                changed = draining.changed() => {
+                    if changed.is_ok() && *draining.borrow() && !info.is_draining() {
+                        // Renew now, announcing it.
+                        info.metadata.insert(crate::membership::DRAINING.to_owned(), "true".to_owned());
+                        match encode_info(&info) {
+                            Ok(v) => value = v,
+                            Err(e) => tracing::warn!(error = %e, "cannot encode member info"),
+                        }
+                        tracing::info!("draining: the next maps place no shard here");
+                    } else {
+                        continue;
+                    }
+                }
                 _ = tokio::time::sleep(next) => {}
             }
             let current = *status.borrow();

@@ -41,7 +41,15 @@ pub struct NodeInfo {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// The metadata key of a draining member (value `"true"`).
+pub const DRAINING: &str = "aether.draining";
+
 impl NodeInfo {
+    /// Whether the node announced it is draining ([`DRAINING`]).
+    pub fn is_draining(&self) -> bool {
+        self.metadata.get(DRAINING).is_some_and(|v| v == "true")
+    }
+
     /// Info with `id`, an empty address and no metadata.
     pub fn new(id: NodeId) -> Self {
         Self {
@@ -105,6 +113,22 @@ impl MemberView {
     /// Whether there is no member.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+
+    /// Whether `node` is a member that is draining: leaving gracefully, it
+    /// keeps its lease and its shards until the map moves them away.
+    pub fn is_draining(&self, node: &NodeId) -> bool {
+        self.members.get(node).is_some_and(|m| m.info.is_draining())
+    }
+
+    /// The members a shard map may place shards on: every member that is
+    /// not draining, sorted.
+    pub fn placeable(&self) -> Vec<NodeId> {
+        self.members
+            .iter()
+            .filter(|(_, m)| !m.info.is_draining())
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 }
 

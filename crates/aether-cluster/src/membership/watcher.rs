@@ -203,8 +203,22 @@ impl Watcher {
         };
         match entry.operation {
             kv::Operation::Put => {
-                if view.members.contains_key(&node) {
-                    return; // a renewal
+                if let Some(known) = view.members.get_mut(&node) {
+                    // A renewal; the info changes when the member starts
+                    // draining.
+                    match decode_info(&entry.value) {
+                        Ok(info) if info.id == node && info != known.info => {
+                            let draining = info.is_draining() && !known.info.is_draining();
+                            known.info = info;
+                            if draining {
+                                self.publish(view, MembershipEvent::Draining(node));
+                            } else {
+                                self.view.send_replace(Arc::new(view.clone()));
+                            }
+                        }
+                        _ => {}
+                    }
+                    return;
                 }
                 let info = match decode_info(&entry.value) {
                     Ok(info) if info.id == node => info,

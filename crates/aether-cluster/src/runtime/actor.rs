@@ -14,19 +14,20 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use aether_core::ActorId;
-use aether_core::aggregate::Aggregate;
+use aether_core::aggregate::Behavior;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::cell::{Cell, Recalled, Rest};
+use super::clock::Evictable;
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
-use super::host::{Actors, Host};
+use super::host::{Cell, Recalled, Rest};
+use super::host::{Eviction, Host};
 use super::message::{CommandMsg, CommandResult, Msg, Responder};
 use super::permits::Priority;
 use super::state::Activation;
 
 /// An actor while somebody runs it.
-pub(crate) struct Actor<A: Aggregate> {
+pub(crate) struct Actor<A: Behavior> {
     pub(crate) host: Arc<Host<A>>,
     pub(crate) cell: Arc<Cell<A>>,
     pub(crate) id: ActorId,
@@ -49,15 +50,27 @@ pub(crate) struct Actor<A: Aggregate> {
 
 /// Why an actor leaves its node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Leave {
+pub(crate) enum Leave {
     /// Passivation: only once nothing is queued.
     Passivate(&'static str),
     /// Shutdown: what is queued is answered `ShuttingDown`.
     Shutdown,
+    /// Its shard moves on warm: only once nothing is queued; the state goes
+    /// to the dock, for the new owner.
+    HandOff,
 }
 
-impl<A: Aggregate> Actor<A> {
-    fn take(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) -> Self {
+impl Leave {
+    fn of(how: Eviction) -> Self {
+        match how {
+            Eviction::Passivate => Self::Passivate("evicted"),
+            Eviction::HandOff => Self::HandOff,
+        }
+    }
+}
+
+impl<A: Behavior> Actor<A> {
+    pub(crate) fn take(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) -> Self {
         Self {
             id: cell.id.clone(),
             host,
@@ -96,8 +109,8 @@ impl<A: Aggregate> Actor<A> {
             }
             return Some(Ok(m));
         }
-        if st.evict {
-            return Some(Err(Leave::Passivate("evicted")));
+        if let Some(how) = st.evict {
+            return Some(Err(Leave::of(how)));
         }
         st.rest = Some(self.rest());
         self.done = true;
@@ -136,24 +149,51 @@ impl<A: Aggregate> Actor<A> {
             drop(st);
             return spawn(self.drain());
         }
-        if st.evict {
+        if let Some(how) = st.evict {
             drop(st);
-            return spawn(self.leave(Leave::Passivate("evicted")));
+            return spawn(self.leave(Leave::of(how)));
         }
         st.rest = Some(self.rest());
         self.done = true;
     }
 
     /// Loads the actor if it is not loaded. On failure, every message taken
-    /// or queued so far is answered (nothing was applied) and the actor
-    /// leaves the table (the next message starts a fresh activation).
-    async fn ensure_loaded(&mut self, priority: Priority) -> bool {
-        if self.activation.is_some() {
-            return true;
+    /// or queued so far is answered (nothing was applied), the actor leaves
+    /// the table (the next message starts a fresh activation), and the
+    /// reason comes back.
+    async fn ensure_loaded(&mut self, priority: Priority) -> Result<(), String> {
+        if self
+            .activation
+            .as_ref()
+            .is_some_and(|a| a.fenced && self.serves())
+        {
+            // Served here again: another node may have written meanwhile.
+            self.activation = None;
+        }
+        if let Some(a) = &mut self.activation {
+            if a.generation == self.host.generation() {
+                return Ok(());
+            }
+            // The type was redefined since the state was folded: adopt the
+            // new definition in place if the state carries over, else fold
+            // the log again under it.
+            let (def, generation) = self.host.current();
+            if A::keeps_state(&a.def, &def) {
+                a.def = def;
+                a.generation = generation;
+                return Ok(());
+            }
+            tracing::debug!("the type was redefined; reloading under the new definition");
+            self.activation = None;
         }
         let started = Instant::now();
         let permit = self.host.node.permits.acquire(priority).await;
-        let loaded = Box::pin(Activation::load(&self.host, &self.id)).await;
+        let loaded = Box::pin(Activation::load(
+            self.host.sources(),
+            &self.id,
+            self.host.current(),
+        ))
+        .await;
         drop(permit);
         self.host
             .metrics
@@ -167,11 +207,11 @@ impl<A: Aggregate> Actor<A> {
                     "activated"
                 );
                 self.activation = Some(a);
-                true
+                Ok(())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "loading the actor failed");
-                metrics::counter!("aether_runtime_load_failures_total", "type" => A::TYPE)
+                metrics::counter!("aether_runtime_load_failures_total", "type" => self.host.name.clone())
                     .increment(1);
                 let message = format!("loading actor {:?} failed: {e}", self.id.as_str());
                 let left = self.close(|m| {
@@ -188,23 +228,32 @@ impl<A: Aggregate> Actor<A> {
                 if left {
                     self.host.node.deactivated();
                 }
-                false
+                Err(message)
             }
         }
     }
 
+    /// Whether this node serves the actor now (always, on one node).
+    fn serves(&self) -> bool {
+        self.host
+            .node
+            .fence
+            .as_ref()
+            .is_none_or(|f| f.check(&self.id).is_some())
+    }
+
     /// Handles one message; `false` when the actor left (its load failed).
     pub(crate) async fn handle(&mut self, msg: Msg<A>) -> bool {
-        if !self.ensure_loaded(msg.priority()).await {
+        if let Err(message) = self.ensure_loaded(msg.priority()).await {
             // Not queued any more when loading failed: answer it too.
             self.inline = refuse(
                 msg,
                 |command| AskError::Unavailable {
                     command,
-                    cause: aether_core::Error::unavailable("the actor could not be loaded"),
+                    cause: aether_core::Error::unavailable(message.clone()),
                 },
                 RuntimeErrorKind::Unavailable,
-                "the actor could not be loaded",
+                &message,
             );
             return false;
         }
@@ -226,7 +275,7 @@ impl<A: Aggregate> Actor<A> {
                 } else if q.deadline > Instant::now()
                     && let Some(a) = &self.activation
                 {
-                    (q.answer)(Ok(&a.state));
+                    (q.answer)(Ok((&a.def, &a.state)));
                 }
             }
             Msg::Command(first) => {
@@ -293,7 +342,7 @@ impl<A: Aggregate> Actor<A> {
     /// `ShuttingDown`), then the snapshot if behind; on passivation, the
     /// snapshot first, then out only if nothing was queued meanwhile (else
     /// it runs those first and tries again when idle).
-    async fn leave(mut self, why: Leave) {
+    pub(crate) async fn leave(mut self, why: Leave) {
         match why {
             Leave::Shutdown => {
                 let left = self.close(|m| {
@@ -310,28 +359,52 @@ impl<A: Aggregate> Actor<A> {
                     self.host.node.deactivated();
                 }
             }
+            Leave::HandOff => {
+                if !self.close_if_idle() {
+                    return Box::pin(self.drain()).await;
+                }
+                self.done = true;
+                // A state that may not match the log (a commit failed) is
+                // not shipped: the new owner loads the actor from the log.
+                if let Some(a) = self.activation.take() {
+                    match super::dehydrated::dehydrate(&self.id, &a) {
+                        Ok(d) => self.host.dock_push(self.cell.unit, d),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the state does not encode; the actor moves cold")
+                        }
+                    }
+                }
+                if self.leave_table() {
+                    self.host.node.deactivated();
+                }
+                metrics::counter!("aether_runtime_passivations_total", "type" => self.host.name.clone(), "reason" => "handed-off")
+                    .increment(1);
+            }
             Leave::Passivate(reason) => {
                 self.snapshot_if_behind().await;
-                let left = {
-                    let mut st = self.cell.lock();
-                    let empty = st.queue.is_empty() && self.backlog.is_empty();
-                    if empty {
-                        st.closed = true;
-                    }
-                    empty
-                };
-                if !left {
+                if !self.close_if_idle() {
                     return Box::pin(self.drain()).await;
                 }
                 self.done = true;
                 if self.leave_table() {
                     self.host.node.deactivated();
                 }
-                metrics::counter!("aether_runtime_passivations_total", "type" => A::TYPE, "reason" => reason)
+                metrics::counter!("aether_runtime_passivations_total", "type" => self.host.name.clone(), "reason" => reason)
                     .increment(1);
                 tracing::debug!(actor = %self.id, reason, "passivated");
             }
         }
+    }
+
+    /// Closes the cell if nothing is queued (no message can be queued
+    /// after); whether it did.
+    fn close_if_idle(&self) -> bool {
+        let mut st = self.cell.lock();
+        let empty = st.queue.is_empty() && self.backlog.is_empty();
+        if empty {
+            st.closed = true;
+        }
+        empty
     }
 
     /// The snapshot on passivation: when `snapshot_after` events or more
@@ -344,13 +417,13 @@ impl<A: Aggregate> Actor<A> {
         if after == 0 || a.version < a.snapshot_version.saturating_add(after) {
             return;
         }
-        if let Err(e) = Box::pin(a.snapshot(&self.host, &self.id)).await {
+        if let Err(e) = Box::pin(a.snapshot(self.host.sources(), &self.id)).await {
             tracing::warn!(error = %e, "snapshot on passivation failed");
         }
     }
 }
 
-impl<A: Aggregate> Drop for Actor<A> {
+impl<A: Behavior> Drop for Actor<A> {
     /// A runner cut short (its future dropped mid-turn, or a panic): the
     /// state may not match the log, so the next runner reloads it; what is
     /// queued goes to a task.
@@ -380,14 +453,14 @@ impl<A: Aggregate> Drop for Actor<A> {
     }
 }
 
-fn spawn(f: impl Future<Output = ()> + Send + 'static) {
+pub(crate) fn spawn(f: impl Future<Output = ()> + Send + 'static) {
     tokio::spawn(f);
 }
 
 /// Runs an actor found at rest with its sender's message `msg`, in the
 /// sender's task; returns the result of the message if it was a command
 /// the sender waits for (`Responder::Inline`).
-pub(crate) async fn run_inline<A: Aggregate>(
+pub(crate) async fn run_inline<A: Behavior>(
     host: &Arc<Host<A>>,
     cell: Arc<Cell<A>>,
     rest: Rest<A>,
@@ -404,33 +477,34 @@ pub(crate) async fn run_inline<A: Aggregate>(
 
 /// Starts a task that runs the actor of `cell` from `rest` until its queue
 /// is empty.
-pub(crate) fn spawn_runner<A: Aggregate>(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) {
-    let span = tracing::debug_span!("aether.runtime.actor", r#type = A::TYPE, actor = %cell.id);
+pub(crate) fn spawn_runner<A: Behavior>(host: Arc<Host<A>>, cell: Arc<Cell<A>>, rest: Rest<A>) {
+    let span = tracing::debug_span!("aether.runtime.actor", r#type = %host.name, actor = %cell.id);
     let runner = Actor::take(host, cell, rest);
     spawn(runner.drain().instrument(span));
 }
 
-/// Tells the actor of `cell` to passivate as soon as it is idle (at once if
-/// it is at rest).
-pub(crate) fn evict<A: Aggregate>(host: &Arc<Host<A>>, cell: &Arc<Cell<A>>) {
-    let rest = {
+/// Tells the actor of `cell` to leave, `how`, as soon as it is idle (at
+/// once if it is at rest). A hand-off wins over a passivation.
+pub(crate) fn evict<A: Behavior>(host: &Arc<Host<A>>, cell: &Arc<Cell<A>>, how: Eviction) {
+    let (rest, how) = {
         let mut st = cell.lock();
         if st.closed {
             return;
         }
-        st.evict = true;
-        st.rest.take()
+        let how = st.evict.map_or(how, |was| was.max(how));
+        st.evict = Some(how);
+        (st.rest.take(), how)
     };
     if let Some(rest) = rest {
         let actor = Actor::take(host.clone(), cell.clone(), rest);
-        spawn(actor.leave(Leave::Passivate("evicted")));
+        spawn(actor.leave(Leave::of(how)));
     }
 }
 
 /// Answers a message that will not run: a command gets `ask_error(command)`
 /// (it was not applied), a query the runtime error `kind`. The error of a
 /// command whose sender runs the actor itself is returned, for it.
-pub(crate) fn refuse<A: Aggregate>(
+pub(crate) fn refuse<A: Behavior>(
     msg: Msg<A>,
     ask_error: impl FnOnce(Box<aether_core::aggregate::CommandEnvelope<A::Command>>) -> AskError<A>,
     kind: RuntimeErrorKind,
@@ -452,86 +526,45 @@ pub(crate) fn refuse<A: Aggregate>(
     }
 }
 
-impl<A: Aggregate> Actors for Host<A> {
-    fn evict_unit(&self, unit: u32) -> Vec<ActorId> {
-        let picked: Vec<Arc<Cell<A>>> = self
-            .slots
-            .iter()
-            .filter(|c| c.unit == unit)
-            .map(|c| c.value().clone())
-            .collect();
-        let ids = picked.iter().map(|c| c.id.clone()).collect();
-        if let Some(host) = picked.first().and_then(|c| c.host.upgrade()) {
-            for cell in &picked {
-                evict(&host, cell);
-            }
-        }
-        ids
+impl<A: Behavior> Evictable for Cell<A> {
+    fn take_reference(&self) -> bool {
+        Cell::take_reference(self)
     }
 
-    fn evict_these(&self, ids: &mut Vec<ActorId>) {
-        ids.retain(|id| match self.cell(id) {
-            Some(cell) => {
-                if let Some(host) = cell.host.upgrade() {
-                    evict(&host, &cell);
-                }
-                true
-            }
-            None => false,
-        });
-    }
-
-    fn active(&self) -> usize {
-        self.slots.len()
-    }
-
-    fn ids(&self) -> Vec<ActorId> {
-        self.slots.iter().map(|s| s.key().clone()).collect()
-    }
-
-    fn sweep(&self, now: u64) {
-        let idle = u64::try_from(self.config.passivation.idle.as_millis()).unwrap_or(u64::MAX);
-        let Some(before) = now.checked_sub(idle) else {
-            return;
-        };
-        let idle: Vec<Arc<Cell<A>>> = self
-            .slots
-            .iter()
-            .filter(|c| c.last_used() < before)
-            .map(|c| c.value().clone())
-            .collect();
-        let Some(host) = idle.first().and_then(|c| c.host.upgrade()) else {
-            return;
-        };
-        for cell in idle {
-            let rest = {
-                let mut st = cell.lock();
-                if st.closed || !st.queue.is_empty() || cell.last_used() >= before {
-                    continue;
-                }
-                st.rest.take()
-            };
-            // Someone runs it: it is not idle.
-            if let Some(rest) = rest {
-                let actor = Actor::take(host.clone(), cell, rest);
-                spawn(actor.leave(Leave::Passivate("idle")));
-            }
+    fn evict(self: Arc<Self>) {
+        if let Some(host) = self.host.upgrade() {
+            evict(&host, &self, Eviction::Passivate);
         }
     }
+}
 
-    fn stop_all(&self) {
-        let cells: Vec<Arc<Cell<A>>> = self.slots.iter().map(|c| c.value().clone()).collect();
-        let Some(host) = cells.first().and_then(|c| c.host.upgrade()) else {
-            return;
-        };
-        for cell in cells {
-            let rest = cell.lock().rest.take();
-            // Running: its runner sees the shutdown when it looks for its
-            // next message.
-            if let Some(rest) = rest {
-                let actor = Actor::take(host.clone(), cell, rest);
-                spawn(actor.leave(Leave::Shutdown));
-            }
+#[cfg(test)]
+mod size_probe {
+    #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+    struct Probe;
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Ev;
+    impl aether_core::aggregate::DomainEvent for Ev {
+        fn event_type(&self) -> &'static str {
+            "Ev"
         }
+    }
+    impl aether_core::aggregate::Aggregate for Probe {
+        const TYPE: &'static str = "probe";
+        type Command = u8;
+        type Event = Ev;
+        type Error = std::convert::Infallible;
+        fn handle(&self, _: &u8) -> Result<Vec<Ev>, Self::Error> {
+            Ok(vec![])
+        }
+        fn apply(&mut self, _: &Ev) {}
+    }
+
+    /// What an idle active actor costs the runtime: its cell (no task, no
+    /// timer); the table's entry and the state's own heap come on top.
+    #[test]
+    fn an_idle_cell_stays_small() {
+        let size = std::mem::size_of::<super::Cell<Probe>>();
+        assert!(size <= 384, "a cell is {size} bytes");
     }
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aether_core::aggregate::{Aggregate, CommandEnvelope, Queryable};
+use aether_core::aggregate::{Answers, Behavior, CommandEnvelope};
 use aether_core::{ActorId, CommandId, Metadata};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -25,12 +25,12 @@ pub type CallFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// A handle to one actor of type `A`: cheap to clone, `Send + Sync`. Getting
 /// one does no I/O; the first message activates the actor (loads it) on
 /// the node that serves it (this node, on a system of one node).
-pub struct ActorRef<A: Aggregate> {
+pub struct ActorRef<A: Behavior> {
     pub(crate) entry: Arc<Entry<A>>,
     pub(crate) id: ActorId,
 }
 
-impl<A: Aggregate> Clone for ActorRef<A> {
+impl<A: Behavior> Clone for ActorRef<A> {
     fn clone(&self) -> Self {
         Self {
             entry: self.entry.clone(),
@@ -39,16 +39,16 @@ impl<A: Aggregate> Clone for ActorRef<A> {
     }
 }
 
-impl<A: Aggregate> fmt::Debug for ActorRef<A> {
+impl<A: Behavior> fmt::Debug for ActorRef<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorRef")
-            .field("type", &A::TYPE)
+            .field("type", &self.id.actor_type())
             .field("id", &self.id)
             .finish()
     }
 }
 
-impl<A: Aggregate> ActorRef<A> {
+impl<A: Behavior> ActorRef<A> {
     /// The actor's id.
     pub fn id(&self) -> &ActorId {
         &self.id
@@ -136,7 +136,7 @@ impl<A: Aggregate> ActorRef<A> {
         if let Some(host) = self.entry.host()
             && let Some(cell) = host.cell(&self.id)
         {
-            super::actor::evict(host, &cell);
+            super::actor::evict(host, &cell, super::host::Eviction::Passivate);
         }
     }
 
@@ -152,7 +152,7 @@ impl<A: Aggregate> ActorRef<A> {
     }
 }
 
-impl<A: Queryable> ActorRef<A> {
+impl<A: Answers> ActorRef<A> {
     /// Asks `query` of the actor's committed state (in mailbox order with
     /// its commands: a query sent after a command sees its effect).
     pub fn query(&self, query: A::Query) -> Query<A> {
@@ -166,13 +166,13 @@ impl<A: Queryable> ActorRef<A> {
 
 /// An `ask` being built: await it (it is [`IntoFuture`]) for the outcome.
 #[must_use = "an ask does nothing until awaited"]
-pub struct Ask<A: Aggregate> {
+pub struct Ask<A: Behavior> {
     actor: ActorRef<A>,
     envelope: CommandEnvelope<A::Command>,
     deadline: Option<Duration>,
 }
 
-impl<A: Aggregate> fmt::Debug for Ask<A> {
+impl<A: Behavior> fmt::Debug for Ask<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ask")
             .field("actor", &self.actor)
@@ -182,7 +182,7 @@ impl<A: Aggregate> fmt::Debug for Ask<A> {
     }
 }
 
-impl<A: Aggregate> Ask<A> {
+impl<A: Behavior> Ask<A> {
     /// Sets the command id (default: a fresh UUID v7). Reuse an id to retry
     /// a command whose outcome is unknown: the actor returns the recorded
     /// outcome instead of deciding it again.
@@ -245,14 +245,14 @@ impl<A: Aggregate> Ask<A> {
     }
 }
 
-impl<A: Aggregate> IntoFuture for Ask<A> {
+impl<A: Behavior> IntoFuture for Ask<A> {
     type Output = Result<CommandOutcome<A::Event>, AskError<A>>;
     type IntoFuture = CallFuture<Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
         let span = tracing::debug_span!(
             "aether.runtime.ask",
-            r#type = A::TYPE,
+            r#type = self.actor.id.actor_type(),
             actor = %self.actor.id,
             command_id = %self.envelope.command_id
         );
@@ -271,17 +271,17 @@ impl<A: Aggregate> IntoFuture for Ask<A> {
 
 /// A `tell` being built: await it (it is [`IntoFuture`]) to queue it.
 #[must_use = "a tell does nothing until awaited"]
-pub struct Tell<A: Aggregate> {
+pub struct Tell<A: Behavior> {
     ask: Ask<A>,
 }
 
-impl<A: Aggregate> fmt::Debug for Tell<A> {
+impl<A: Behavior> fmt::Debug for Tell<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Tell").field(&self.ask).finish()
     }
 }
 
-impl<A: Aggregate> Tell<A> {
+impl<A: Behavior> Tell<A> {
     /// Sets the command id (see [`Ask::command_id`]).
     pub fn command_id(self, id: CommandId) -> Self {
         Self {
@@ -305,7 +305,7 @@ impl<A: Aggregate> Tell<A> {
     }
 }
 
-impl<A: Aggregate> IntoFuture for Tell<A> {
+impl<A: Behavior> IntoFuture for Tell<A> {
     /// The command id once queued; the refusals of [`Ask`] that hand the
     /// command back otherwise.
     type Output = Result<CommandId, AskError<A>>;
@@ -319,13 +319,13 @@ impl<A: Aggregate> IntoFuture for Tell<A> {
 
 /// A `query` being built: await it (it is [`IntoFuture`]) for the answer.
 #[must_use = "a query does nothing until awaited"]
-pub struct Query<A: Queryable> {
+pub struct Query<A: Answers> {
     actor: ActorRef<A>,
     query: A::Query,
     deadline: Option<Duration>,
 }
 
-impl<A: Queryable> fmt::Debug for Query<A> {
+impl<A: Answers> fmt::Debug for Query<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Query")
             .field("actor", &self.actor)
@@ -334,7 +334,7 @@ impl<A: Queryable> fmt::Debug for Query<A> {
     }
 }
 
-impl<A: Queryable> Query<A> {
+impl<A: Answers> Query<A> {
     /// Sets how long the call may take (see [`Ask::deadline`]).
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
@@ -342,7 +342,7 @@ impl<A: Queryable> Query<A> {
     }
 }
 
-impl<A: Queryable> IntoFuture for Query<A> {
+impl<A: Answers> IntoFuture for Query<A> {
     type Output = Result<A::Answer, RuntimeError>;
     type IntoFuture = CallFuture<Self::Output>;
 

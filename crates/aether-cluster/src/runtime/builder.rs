@@ -5,12 +5,11 @@
 //! builder registers only [`super::Routable`] types.
 
 use std::any::TypeId;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use aether_core::aggregate::Aggregate;
-use aether_core::{DynEventStore, DynSnapshotStore, EventStore, SnapshotStore};
+use aether_core::aggregate::{Aggregate, Behavior};
+use aether_core::{EventStore, SnapshotStore};
 
 use super::codec::{Json, Routable};
 use super::config::{ActorConfig, RuntimeConfig};
@@ -18,8 +17,10 @@ use super::error::{RuntimeError, RuntimeErrorKind};
 use super::host::{Actors, Host};
 use super::node::Node;
 use super::reach::{Entry, Reach, Route};
+use super::registry::{Registered, Registry};
 use super::serve::{Serve, Served};
-use super::system::{ActorSystem, Registered};
+use super::stores::Stores;
+use super::system::ActorSystem;
 
 /// The placement of a system that runs every actor on this node (see
 /// [`ActorSystem::builder`]).
@@ -39,14 +40,8 @@ pub(crate) mod sealed {
     impl Sealed for super::OneNode {}
 }
 
-/// The stores the actors' histories live in.
-#[derive(Default)]
-pub(crate) struct Stores {
-    pub(crate) events: Option<Arc<dyn DynEventStore>>,
-    pub(crate) snapshots: Option<Arc<dyn DynSnapshotStore>>,
-}
-
-/// What registering a type needs, known when the system starts.
+/// What registering a type needs, known when the system starts (and kept
+/// for types added while it runs).
 pub(crate) struct Start<'a> {
     pub(crate) stores: &'a Stores,
     pub(crate) node: &'a Arc<Node>,
@@ -65,7 +60,7 @@ pub(crate) type Register = Box<dyn FnOnce(&Start<'_>) -> Result<Registered, Runt
 pub struct ActorSystemBuilder<P = OneNode> {
     pub(crate) stores: Stores,
     pub(crate) config: RuntimeConfig,
-    pub(crate) registrations: Vec<(TypeId, &'static str, Register)>,
+    pub(crate) registrations: Vec<(Arc<str>, Register)>,
     pub(crate) placement: P,
 }
 
@@ -76,7 +71,7 @@ impl<P: fmt::Debug> fmt::Debug for ActorSystemBuilder<P> {
             .field("config", &self.config)
             .field(
                 "types",
-                &self.registrations.iter().map(|r| r.1).collect::<Vec<_>>(),
+                &self.registrations.iter().map(|r| &r.0).collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -98,20 +93,17 @@ impl<P> ActorSystemBuilder<P> {
         self
     }
 
-    pub(crate) fn add(mut self, type_id: TypeId, name: &'static str, register: Register) -> Self {
-        self.registrations.push((type_id, name, register));
+    pub(crate) fn add(mut self, name: &str, register: Register) -> Self {
+        self.registrations.push((name.into(), register));
         self
     }
 
-    /// Checks what every placement needs: a valid config and at least one
-    /// type.
+    /// Checks what every placement needs: a valid config. (A system may
+    /// start without types, and have them defined while it runs.)
     pub(crate) fn check(&self) -> Result<(), RuntimeError> {
         self.config.validate()?;
         if self.registrations.is_empty() {
-            return Err(RuntimeError::new(
-                RuntimeErrorKind::NotRegistered,
-                "no actor type registered: call ActorSystemBuilder::register",
-            ));
+            tracing::info!("starting without actor types: define them with ActorSystem::define");
         }
         Ok(())
     }
@@ -129,25 +121,19 @@ impl<P> ActorSystemBuilder<P> {
 
     /// Registers every type, in order.
     pub(crate) fn register_all(
-        registrations: Vec<(TypeId, &'static str, Register)>,
+        registrations: Vec<(Arc<str>, Register)>,
         stores: &Stores,
         node: &Arc<Node>,
         route: Option<&Arc<Route>>,
-    ) -> Result<HashMap<TypeId, Registered>, RuntimeError> {
-        let mut types = HashMap::new();
-        for (type_id, name, register) in registrations {
-            if types.contains_key(&type_id) {
-                return Err(RuntimeError::new(
-                    RuntimeErrorKind::NotRegistered,
-                    format!("aggregate type {name:?} is registered twice"),
-                ));
-            }
+    ) -> Result<Arc<Registry>, RuntimeError> {
+        let types = Arc::new(Registry::default());
+        for (_, register) in registrations {
             let start = Start {
                 stores,
                 node,
                 route,
             };
-            types.insert(type_id, register(&start)?);
+            types.insert(register(&start)?)?;
         }
         Ok(types)
     }
@@ -201,7 +187,17 @@ impl ActorSystemBuilder<OneNode> {
     /// [`ActorSystem::get`] for it must have `A::TYPE` as their actor type
     /// ([`ActorSystem::actor`] makes them).
     pub fn register<A: Aggregate>(self, config: ActorConfig) -> Self {
-        self.add(TypeId::of::<A>(), A::TYPE, here::<A>(config))
+        self.define::<A>((), config)
+    }
+
+    /// Runs the actor type that behaviour `B` defined by `def` makes (an
+    /// executable model: the definition is the compiled model) with
+    /// `config`. [`ActorSystemBuilder::register`] is `define::<A>((), ..)`
+    /// for an aggregate. Types can be defined while the system runs too
+    /// ([`ActorSystem::define`]).
+    pub fn define<B: Behavior>(self, def: B::Def, config: ActorConfig) -> Self {
+        let name = B::name(&def).to_owned();
+        self.add(&name, here::<B>(Arc::new(def), config))
     }
 
     /// Checks the configuration and starts the system. No I/O: actors load
@@ -211,28 +207,35 @@ impl ActorSystemBuilder<OneNode> {
     ///
     /// [`RuntimeErrorKind::InvalidConfig`] for a setting out of range (the
     /// message names it) or a missing event store;
-    /// [`RuntimeErrorKind::NotRegistered`] when no type, or a type twice,
-    /// was registered.
+    /// [`RuntimeErrorKind::NotRegistered`] when two types of one name were
+    /// registered.
     pub async fn start(self) -> Result<ActorSystem, RuntimeError> {
         self.check()?;
         self.require_events()?;
         let node = Arc::new(Node::new(self.config, None));
         let types = Self::register_all(self.registrations, &self.stores, &node, None)?;
-        Ok(ActorSystem::assemble(node, types, None))
+        Ok(ActorSystem::assemble(node, types, self.stores, None, None))
     }
 }
 
+/// An aggregate's definition (`()`: all of it is in the type), typed as its
+/// behaviour's, where a bound on the behaviour would hide that it is `()`.
+pub(crate) fn aggregate_def<A: Aggregate>() -> Arc<<A as Behavior>::Def> {
+    Arc::new(())
+}
+
 /// The registration of a type whose actors all run here.
-fn here<A: Aggregate>(config: ActorConfig) -> Register {
+pub(crate) fn here<A: Behavior>(def: Arc<A::Def>, config: ActorConfig) -> Register {
     Box::new(move |start| {
         config.validate()?;
-        let host = Arc::new(new_host::<A>(start, config.clone())?);
+        let host = Arc::new(new_host::<A>(start, def, config.clone())?);
         let entry = Arc::new(Entry {
             reach: Reach::Here(host.clone()),
             deadline: config.deadline,
         });
         Ok(Registered {
-            name: A::TYPE,
+            name: host.name.clone(),
+            behavior: TypeId::of::<A>(),
             entry,
             actors: Some(host),
             serve: None,
@@ -244,7 +247,7 @@ fn here<A: Aggregate>(config: ActorConfig) -> Register {
 /// The registration of a type whose calls are routed: its actors run here
 /// when this node serves them (and the system has stores), elsewhere
 /// otherwise.
-pub(crate) fn routed<A: Routable>(config: ActorConfig) -> Register {
+pub(crate) fn routed<A: Routable>(def: Arc<A::Def>, config: ActorConfig) -> Register {
     Box::new(move |start| {
         config.validate()?;
         let route = start.route.ok_or_else(|| {
@@ -253,20 +256,22 @@ pub(crate) fn routed<A: Routable>(config: ActorConfig) -> Register {
                 "a routed type needs a routed system",
             )
         })?;
+        let name: Arc<str> = A::name(&def).into();
         let host = match start.stores.events {
-            Some(_) => Some(Arc::new(new_host::<A>(start, config.clone())?)),
+            Some(_) => Some(Arc::new(new_host::<A>(start, def, config.clone())?)),
             None => None,
         };
         let entry = Arc::new(Entry {
             reach: Reach::Routed {
                 host: host.clone(),
                 route: route.clone(),
-                codec: Arc::new(Json),
+                codec: Arc::new(Json(name.clone())),
             },
             deadline: config.deadline,
         });
         Ok(Registered {
-            name: A::TYPE,
+            name,
+            behavior: TypeId::of::<A>(),
             entry,
             actors: host.clone().map(|h| h as Arc<dyn Actors>),
             idle: config.passivation.idle,
@@ -275,7 +280,11 @@ pub(crate) fn routed<A: Routable>(config: ActorConfig) -> Register {
     })
 }
 
-fn new_host<A: Aggregate>(start: &Start<'_>, config: ActorConfig) -> Result<Host<A>, RuntimeError> {
+fn new_host<A: Behavior>(
+    start: &Start<'_>,
+    def: Arc<A::Def>,
+    config: ActorConfig,
+) -> Result<Host<A>, RuntimeError> {
     let events = start.stores.events.clone().ok_or_else(|| {
         RuntimeError::new(
             RuntimeErrorKind::InvalidConfig,
@@ -283,6 +292,7 @@ fn new_host<A: Aggregate>(start: &Start<'_>, config: ActorConfig) -> Result<Host
         )
     })?;
     Ok(Host::new(
+        def,
         config,
         events,
         start.stores.snapshots.clone(),

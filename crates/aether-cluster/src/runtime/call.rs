@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aether_core::aggregate::{Aggregate, CommandEnvelope, Queryable};
+use aether_core::aggregate::{Answers, Behavior, CommandEnvelope};
 use aether_core::{ActorId, Error};
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -31,7 +31,7 @@ pub(crate) trait Routed: Sized + Send {
     type Output: Send;
 
     /// The actor type's name (for metrics).
-    fn type_name(&self) -> &'static str;
+    fn type_name(&self) -> &str;
 
     /// Runs the call on this node's activation; the call back when the node
     /// turned out not to serve the actor.
@@ -67,6 +67,9 @@ pub(crate) async fn run<C: Routed>(
     mut call: C,
 ) -> C::Output {
     let mut backoff = Backoff::new(route.config.max_backoff);
+    // Attempts wait longer each time one goes unanswered, up to
+    // `attempt_timeout`.
+    let mut attempt_timeout = route.first_attempt();
     // Whether an attempt may have reached the actor: then running out of
     // time means "unknown", not "not applied".
     let mut maybe = false;
@@ -78,7 +81,7 @@ pub(crate) async fn run<C: Routed>(
         }
         attempts += 1;
         if attempts > 1 {
-            metrics::counter!("aether_runtime_ask_retries_total", "type" => call.type_name())
+            metrics::counter!("aether_runtime_ask_retries_total", "type" => call.type_name().to_owned())
                 .increment(1);
         }
         if route.serves(actor) {
@@ -93,18 +96,24 @@ pub(crate) async fn run<C: Routed>(
         }
         // The serving node is told how long this attempt is waited for, so
         // that it skips the call if it only gets it after the caller moved on.
-        let timeout = (deadline - now).min(route.config.attempt_timeout);
+        let timeout = (deadline - now).min(attempt_timeout);
         let request = match call.request(timeout) {
             Ok(r) => r,
             Err(cause) => return call.unsendable(cause),
         };
-        let pause = match route.transport.send(actor, request, deadline).await {
+        let sent_at = Instant::now();
+        let sent = route.transport.send(actor, request, deadline).await;
+        if matches!(sent, Sent::Reply(_)) {
+            route.replied_after(sent_at.elapsed());
+        }
+        let pause = match sent {
             Sent::Late => break,
             // The transport paces the next try of a shard nobody serves.
             Sent::NoResponders => continue,
             // The node may be busy: do not pile another copy on at once.
             Sent::Lost => {
                 maybe = true;
+                attempt_timeout = (attempt_timeout * 2).min(route.config.attempt_timeout);
                 None
             }
             Sent::Reply(reply) => match reply.status.next() {
@@ -112,7 +121,7 @@ pub(crate) async fn run<C: Routed>(
                 Next::Rejected => return call.rejected(reply),
                 Next::Fail(failure) => return call.failed(failure, reply.problem_message()),
                 Next::Retry => {
-                    metrics::counter!("aether_runtime_not_owner_replies_total", "type" => call.type_name())
+                    metrics::counter!("aether_runtime_not_owner_replies_total", "type" => call.type_name().to_owned())
                         .increment(1);
                     None
                 }
@@ -134,7 +143,7 @@ pub(crate) async fn run<C: Routed>(
 }
 
 /// An ask or a tell, routed.
-pub(crate) struct CommandCall<'a, A: Aggregate> {
+pub(crate) struct CommandCall<'a, A: Behavior> {
     pub(crate) host: Option<&'a Arc<Host<A>>>,
     pub(crate) codec: &'a dyn Codec<A>,
     pub(crate) actor: &'a ActorId,
@@ -149,13 +158,13 @@ pub(crate) struct CommandCall<'a, A: Aggregate> {
 /// What a routed command ends with: the outcome of an ask, `None` for a
 /// tell.
 pub(crate) type CommandResult<A> =
-    Result<Option<CommandOutcome<<A as Aggregate>::Event>>, AskError<A>>;
+    Result<Option<CommandOutcome<<A as Behavior>::Event>>, AskError<A>>;
 
-impl<A: Aggregate> Routed for CommandCall<'_, A> {
+impl<A: Behavior> Routed for CommandCall<'_, A> {
     type Output = CommandResult<A>;
 
-    fn type_name(&self) -> &'static str {
-        A::TYPE
+    fn type_name(&self) -> &str {
+        self.actor.actor_type()
     }
 
     async fn here(mut self) -> Result<Self::Output, Self> {
@@ -259,7 +268,7 @@ impl<A: Aggregate> Routed for CommandCall<'_, A> {
 /// A query, routed. Its body is encoded before the first attempt: a query
 /// that went into this node's mailbox and came back `NotOwner` is decoded
 /// again from it (queries need not be `Clone`).
-pub(crate) struct QueryCall<'a, A: Queryable> {
+pub(crate) struct QueryCall<'a, A: Answers> {
     pub(crate) host: Option<&'a Arc<Host<A>>>,
     pub(crate) actor: &'a ActorId,
     pub(crate) query: Option<A::Query>,
@@ -267,7 +276,7 @@ pub(crate) struct QueryCall<'a, A: Queryable> {
     pub(crate) deadline: Instant,
 }
 
-impl<'a, A: Queryable> QueryCall<'a, A> {
+impl<'a, A: Answers> QueryCall<'a, A> {
     pub(crate) fn new(
         host: Option<&'a Arc<Host<A>>>,
         actor: &'a ActorId,
@@ -287,11 +296,11 @@ impl<'a, A: Queryable> QueryCall<'a, A> {
     }
 }
 
-impl<A: Queryable> Routed for QueryCall<'_, A> {
+impl<A: Answers> Routed for QueryCall<'_, A> {
     type Output = Result<A::Answer, RuntimeError>;
 
-    fn type_name(&self) -> &'static str {
-        A::TYPE
+    fn type_name(&self) -> &str {
+        self.actor.actor_type()
     }
 
     async fn here(mut self) -> Result<Self::Output, Self> {

@@ -3,7 +3,7 @@
 //! (its events as stored, encoded once), a rejection (the domain error and
 //! its text).
 
-use aether_core::aggregate::{Aggregate, DomainEvent, EventEnvelope, Queryable};
+use aether_core::aggregate::{Answers, Behavior, DomainEvent, EventEnvelope};
 use aether_core::{CommandId, Error, Event};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::de::DeserializeOwned;
@@ -11,43 +11,46 @@ use serde::{Deserialize, Serialize};
 
 use super::outcome::CommandOutcome;
 
-/// An aggregate type that can be called across nodes: its commands, domain
+/// An actor type that can be called across nodes: its commands, domain
 /// errors, queries and answers travel as JSON. Implemented for every
-/// [`Queryable`] aggregate whose `Command` and `Error` are `Serialize +
+/// behaviour that [`Answers`] questions (every [`Queryable`] aggregate, and
+/// an executable model) whose `Command` and `Error` are `Serialize +
 /// DeserializeOwned` (a type without questions can answer `type Query =
 /// (); type Answer = ();`).
+///
+/// [`Queryable`]: aether_core::aggregate::Queryable
 pub trait Routable:
-    Queryable + Aggregate<Command: Serialize + DeserializeOwned, Error: Serialize + DeserializeOwned>
+    Answers + Behavior<Command: Serialize + DeserializeOwned, Error: Serialize + DeserializeOwned>
 {
 }
 
 impl<A> Routable for A where
-    A: Queryable
-        + Aggregate<Command: Serialize + DeserializeOwned, Error: Serialize + DeserializeOwned>
+    A: Answers
+        + Behavior<Command: Serialize + DeserializeOwned, Error: Serialize + DeserializeOwned>
 {
 }
 
 /// The calling side's codec of one type: an object, so that `ActorRef<A>`
 /// needs no serde bounds of its own.
-pub(crate) trait Codec<A: Aggregate>: Send + Sync {
+pub(crate) trait Codec<A: Behavior>: Send + Sync {
     fn command(&self, command: &A::Command) -> Result<Bytes, Error>;
     fn rejection(&self, body: &[u8]) -> Result<A::Error, Error>;
 }
 
-/// The JSON codec of a [`Routable`] type.
-pub(crate) struct Json;
+/// The JSON codec of a [`Routable`] type (of this name).
+pub(crate) struct Json(pub(crate) std::sync::Arc<str>);
 
 impl<A: Routable> Codec<A> for Json {
     fn command(&self, command: &A::Command) -> Result<Bytes, Error> {
         serde_json::to_vec(command)
             .map(Bytes::from)
-            .map_err(|e| Error::serialization_with(format!("encoding a {} command", A::TYPE), e))
+            .map_err(|e| Error::serialization_with(format!("encoding a {} command", self.0), e))
     }
 
     fn rejection(&self, body: &[u8]) -> Result<A::Error, Error> {
         serde_json::from_slice::<Rejection<A::Error>>(body)
             .map(|r| r.error)
-            .map_err(|e| Error::serialization_with(format!("decoding a {} rejection", A::TYPE), e))
+            .map_err(|e| Error::serialization_with(format!("decoding a {} rejection", self.0), e))
     }
 }
 
@@ -59,13 +62,13 @@ struct Rejection<E> {
 }
 
 /// The body of a `rejected` reply to a command of `A`.
-pub(crate) fn rejection_body<A: Routable>(error: &A::Error) -> Result<Bytes, Error> {
+pub(crate) fn rejection_body<A: Routable>(name: &str, error: &A::Error) -> Result<Bytes, Error> {
     serde_json::to_vec(&Rejection {
         message: error.to_string(),
         error,
     })
     .map(Bytes::from)
-    .map_err(|e| Error::serialization_with(format!("encoding a {} rejection", A::TYPE), e))
+    .map_err(|e| Error::serialization_with(format!("encoding a {name} rejection"), e))
 }
 
 /// The body of an `ok` reply to an ask: `{"version": .., "deduplicated":

@@ -201,6 +201,12 @@ pub struct RoutingConfig {
     /// it is sent again with the same command id (within the call's
     /// deadline). Default 1 second.
     pub attempt_timeout: Duration,
+    /// The least the first attempt of a call waits: it waits eight times
+    /// the typical round trip, at least this, at most `attempt_timeout`;
+    /// each unanswered attempt doubles the wait. A call to a node that went
+    /// silent is thereby sent again (to the new owner, once it serves)
+    /// within about this after the node stopped answering. Default 200 ms.
+    pub first_attempt_timeout: Duration,
     /// The longest pause between attempts while nobody serves the actor's
     /// shard (pauses start at 1 ms and double, with jitter). Default 100 ms.
     pub max_backoff: Duration,
@@ -212,15 +218,27 @@ pub struct RoutingConfig {
     /// on it, so callers retry at once instead of waiting out an attempt,
     /// while the new owner subscribes. Default 2 seconds.
     pub handoff_grace: Duration,
+    /// Whether a planned move ships the shard's active actors to the new
+    /// owner, warm (their states, versions and recent command ids), instead
+    /// of passivating them for the new owner to load from the log. Default
+    /// `true`.
+    pub warm_handoff: bool,
+    /// The longest wait for the new owner to acknowledge one chunk of a
+    /// warm handoff; the actors not acknowledged move cold. Default 2
+    /// seconds.
+    pub handoff_timeout: Duration,
 }
 
 impl Default for RoutingConfig {
     fn default() -> Self {
         Self {
             attempt_timeout: Duration::from_secs(1),
+            first_attempt_timeout: Duration::from_millis(200),
             max_backoff: Duration::from_millis(100),
             drain_timeout: Duration::from_secs(5),
             handoff_grace: Duration::from_secs(2),
+            warm_handoff: true,
+            handoff_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -230,9 +248,11 @@ impl RoutingConfig {
     pub fn validate(&self) -> Result<(), RuntimeError> {
         for (name, d) in [
             ("attempt_timeout", self.attempt_timeout),
+            ("first_attempt_timeout", self.first_attempt_timeout),
             ("max_backoff", self.max_backoff),
             ("drain_timeout", self.drain_timeout),
             ("handoff_grace", self.handoff_grace),
+            ("handoff_timeout", self.handoff_timeout),
         ] {
             check_duration(name, d)?;
         }

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use aether_core::aggregate::{Aggregate, CommandEnvelope};
+use aether_core::aggregate::{Behavior, CommandEnvelope};
 use aether_core::{CommandId, ComponentError, Error, ErrorKind, SharedError};
 
 /// Why an `ask` (or `tell`) did not return a committed outcome.
@@ -16,7 +16,7 @@ use aether_core::{CommandId, ComponentError, Error, ErrorKind, SharedError};
 /// ([`AskError::into_command`]) so the caller can retry it later (with the
 /// same command id, which makes a retry safe in any case).
 #[non_exhaustive]
-pub enum AskError<A: Aggregate> {
+pub enum AskError<A: Behavior> {
     /// The aggregate refused the command (a domain rule). Nothing was
     /// written. **What to do:** report it; retrying cannot help.
     Rejected(A::Error),
@@ -65,7 +65,7 @@ pub enum AskError<A: Aggregate> {
     },
 }
 
-impl<A: Aggregate> AskError<A> {
+impl<A: Behavior> AskError<A> {
     /// The command, if it surely did not take effect (every variant but
     /// `Rejected` and `Timeout`).
     pub fn into_command(self) -> Option<CommandEnvelope<A::Command>> {
@@ -110,7 +110,7 @@ impl<A: Aggregate> AskError<A> {
     }
 }
 
-impl<A: Aggregate> fmt::Debug for AskError<A> {
+impl<A: Behavior> fmt::Debug for AskError<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Rejected(e) => f.debug_tuple("Rejected").field(e).finish(),
@@ -143,7 +143,7 @@ impl<A: Aggregate> fmt::Debug for AskError<A> {
     }
 }
 
-impl<A: Aggregate> fmt::Display for AskError<A> {
+impl<A: Behavior> fmt::Display for AskError<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Rejected(e) => write!(f, "command rejected: {e}"),
@@ -179,7 +179,7 @@ impl<A: Aggregate> fmt::Display for AskError<A> {
     }
 }
 
-impl<A: Aggregate> std::error::Error for AskError<A> {
+impl<A: Behavior> std::error::Error for AskError<A> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Unavailable { cause, .. } => Some(cause),

@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
-use aether_core::aggregate::{Aggregate, CommandEnvelope, Queryable};
+use aether_core::aggregate::{Answers, Behavior, CommandEnvelope};
 use aether_core::{ActorId, CommandId};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::actor::run_inline;
-use super::cell::{Dispatched, dispatch};
+use super::dispatch::{Dispatched, dispatch};
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
 use super::host::Host;
 use super::message::{CommandMsg, CommandResult, Msg, QueryMsg, Refusal, Responder};
@@ -37,13 +37,22 @@ pub(crate) enum Caller {
 /// Runs or queues `envelope` for `id`: run by the caller itself when the
 /// actor is at rest with nothing queued (an ask), else queued; `None` for a
 /// tell once queued.
-pub(crate) async fn ask<A: Aggregate>(
+pub(crate) async fn ask<A: Behavior>(
     host: &Arc<Host<A>>,
     id: &ActorId,
     envelope: CommandEnvelope<A::Command>,
     deadline: Instant,
     caller: Caller,
 ) -> Result<Option<CommandOutcome<A::Event>>, AskError<A>> {
+    if A::CHECKS_COMMANDS
+        && let Err(cause) = A::check_command(&host.current().0, &envelope.command)
+    {
+        // A bad request: not queued, handed back.
+        return Err(AskError::Unavailable {
+            command: Box::new(envelope),
+            cause,
+        });
+    }
     let command_id = envelope.command_id.clone();
     let asked = caller != Caller::Nobody;
     let msg = Msg::Command(Box::new(CommandMsg {
@@ -54,19 +63,19 @@ pub(crate) async fn ask<A: Aggregate>(
     }));
     match dispatch(host, id, msg, asked) {
         Ok(Dispatched::Queued(None)) => Ok(None),
-        Ok(Dispatched::Queued(Some(rx))) => outcome(rx, deadline, command_id).await.map(Some),
+        Ok(Dispatched::Queued(Some(rx))) => outcome(host, rx, deadline, command_id).await.map(Some),
         Ok(Dispatched::Run { cell, rest, msg }) => {
             match tokio::time::timeout_at(deadline, run_inline(host, cell, rest, msg)).await {
                 Ok(Some(result)) => result.map(Some),
                 // Dropped unrun past its deadline, or cut short: unknown.
-                Ok(None) | Err(_) => Err(timed_out::<A>(command_id)),
+                Ok(None) | Err(_) => Err(timed_out(host, command_id)),
             }
         }
         Err((Msg::Command(c), why)) => {
             let command = Box::new(c.envelope);
             Err(match why {
                 Refusal::Full => {
-                    metrics::counter!("aether_runtime_overloaded_total", "type" => A::TYPE)
+                    metrics::counter!("aether_runtime_overloaded_total", "type" => host.name.clone())
                         .increment(1);
                     AskError::Overloaded {
                         command,
@@ -80,13 +89,15 @@ pub(crate) async fn ask<A: Aggregate>(
     }
 }
 
-fn timed_out<A: Aggregate>(command_id: CommandId) -> AskError<A> {
-    metrics::counter!("aether_runtime_ask_timeouts_total", "type" => A::TYPE).increment(1);
+fn timed_out<A: Behavior>(host: &Host<A>, command_id: CommandId) -> AskError<A> {
+    metrics::counter!("aether_runtime_ask_timeouts_total", "type" => host.name.clone())
+        .increment(1);
     AskError::Timeout { command_id }
 }
 
 /// Waits for a queued ask's outcome until `deadline`.
-async fn outcome<A: Aggregate>(
+async fn outcome<A: Behavior>(
+    host: &Host<A>,
     rx: Pending<A>,
     deadline: Instant,
     command_id: CommandId,
@@ -95,13 +106,13 @@ async fn outcome<A: Aggregate>(
         Ok(Ok(result)) => result,
         // The runner went away without answering (a panic in the aggregate),
         // or the deadline passed: unknown.
-        Ok(Err(_)) | Err(_) => Err(timed_out::<A>(command_id)),
+        Ok(Err(_)) | Err(_) => Err(timed_out(host, command_id)),
     }
 }
 
 /// Asks `query` of this node's activation of `id` (run by the caller
 /// itself when the actor is at rest with nothing queued).
-pub(crate) async fn query<A: Queryable>(
+pub(crate) async fn query<A: Answers>(
     host: &Arc<Host<A>>,
     id: &ActorId,
     query: A::Query,
@@ -110,16 +121,22 @@ pub(crate) async fn query<A: Queryable>(
     let (tx, rx) = oneshot::channel();
     let msg = Msg::Query(Box::new(QueryMsg {
         deadline,
-        answer: Box::new(move |state: Result<&A, RuntimeError>| {
-            let answer = state.and_then(|s| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.query(&query))).map_err(
-                    |_| {
+        answer: Box::new(move |state: Result<(&A::Def, &A::State), RuntimeError>| {
+            let answer = state.and_then(|(def, s)| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| A::answer(def, s, &query)))
+                    .map_err(|_| {
                         RuntimeError::new(
                             RuntimeErrorKind::BadRequest,
                             "the aggregate panicked answering the query",
                         )
-                    },
-                )
+                    })?
+                    .map_err(|e| {
+                        RuntimeError::with_source(
+                            RuntimeErrorKind::BadRequest,
+                            "the query cannot be answered",
+                            e,
+                        )
+                    })
             });
             let _ = tx.send(answer);
         }),

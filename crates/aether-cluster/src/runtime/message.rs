@@ -1,7 +1,7 @@
 //! What travels through an actor's mailbox: commands (with where their
 //! result goes) and queries (with the function that answers them).
 
-use aether_core::aggregate::{Aggregate, CommandEnvelope};
+use aether_core::aggregate::{Behavior, CommandEnvelope};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -10,10 +10,10 @@ use super::outcome::CommandOutcome;
 use super::permits::Priority;
 
 /// What a command ends with: its outcome, or why it has none.
-pub(crate) type CommandResult<A> = Result<CommandOutcome<<A as Aggregate>::Event>, AskError<A>>;
+pub(crate) type CommandResult<A> = Result<CommandOutcome<<A as Behavior>::Event>, AskError<A>>;
 
 /// Where a command's result goes.
-pub(crate) enum Responder<A: Aggregate> {
+pub(crate) enum Responder<A: Behavior> {
     /// A caller waiting for it behind the actor's queue.
     Channel(oneshot::Sender<CommandResult<A>>),
     /// The caller running the actor itself (it takes the result when its
@@ -22,7 +22,7 @@ pub(crate) enum Responder<A: Aggregate> {
 }
 
 /// A command on its way to an actor.
-pub(crate) struct CommandMsg<A: Aggregate> {
+pub(crate) struct CommandMsg<A: Behavior> {
     pub(crate) envelope: CommandEnvelope<A::Command>,
     pub(crate) deadline: Instant,
     /// `None` for a `tell`.
@@ -34,22 +34,26 @@ pub(crate) struct CommandMsg<A: Aggregate> {
 
 /// A query: answers itself from the committed state (or the reason there is
 /// none).
-pub(crate) type Answer<A> = Box<dyn FnOnce(Result<&A, RuntimeError>) + Send + Sync>;
+pub(crate) type Answer<A> = Box<
+    dyn FnOnce(Result<(&<A as Behavior>::Def, &<A as Behavior>::State), RuntimeError>)
+        + Send
+        + Sync,
+>;
 
 /// A query on its way to an actor.
-pub(crate) struct QueryMsg<A: Aggregate> {
+pub(crate) struct QueryMsg<A: Behavior> {
     pub(crate) deadline: Instant,
     pub(crate) answer: Answer<A>,
 }
 
 /// What a mailbox holds. Boxed, so that a mailbox's buffer costs an idle
 /// actor little.
-pub(crate) enum Msg<A: Aggregate> {
+pub(crate) enum Msg<A: Behavior> {
     Command(Box<CommandMsg<A>>),
     Query(Box<QueryMsg<A>>),
 }
 
-impl<A: Aggregate> Msg<A> {
+impl<A: Behavior> Msg<A> {
     /// A command whose result was to go to its sender running the actor
     /// (`Responder::Inline`) goes by a channel instead: its receiver.
     pub(crate) fn reply_by_channel(&mut self) -> Option<oneshot::Receiver<CommandResult<A>>> {

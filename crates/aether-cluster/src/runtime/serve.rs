@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use aether_core::aggregate::{Aggregate, CommandEnvelope};
+use aether_core::aggregate::{Behavior, CommandEnvelope};
 use aether_core::{ActorId, BoxFuture, MAX_DURATION, error_chain};
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -26,7 +26,7 @@ pub(crate) trait Serve: Send + Sync {
 }
 
 /// The serving side of type `A`.
-pub(crate) struct Served<A: Aggregate> {
+pub(crate) struct Served<A: Behavior> {
     pub(crate) host: Arc<Host<A>>,
 }
 
@@ -62,7 +62,7 @@ async fn query<A: Routable>(
 ) -> Reply {
     let query: A::Query = match serde_json::from_slice(body) {
         Ok(q) => q,
-        Err(e) => return bad_request(&format!("the body is not a {} query: {e}", A::TYPE)),
+        Err(e) => return bad_request(&format!("the body is not a {} query: {e}", host.name)),
     };
     match local::query(host, actor, query, deadline).await {
         Ok(answer) => match serde_json::to_vec(&answer) {
@@ -81,7 +81,7 @@ async fn command<A: Routable>(
 ) -> Reply {
     let command: A::Command = match serde_json::from_slice(&request.body) {
         Ok(c) => c,
-        Err(e) => return bad_request(&format!("the body is not a {} command: {e}", A::TYPE)),
+        Err(e) => return bad_request(&format!("the body is not a {} command: {e}", host.name)),
     };
     let mut envelope = CommandEnvelope::new(command).with_metadata(request.metadata);
     if let Some(id) = request.command_id {
@@ -101,15 +101,15 @@ async fn command<A: Routable>(
             // Applied; the outcome cannot be shown: unknown to the caller.
             Err(e) => Reply::problem(Status::Timeout, &e.to_string()),
         },
-        Err(e) => error_reply(e),
+        Err(e) => error_reply(&host.name, e),
     }
 }
 
 /// The reply to a command that did not end `ok`.
-fn error_reply<A: Routable>(error: AskError<A>) -> Reply {
+fn error_reply<A: Routable>(name: &str, error: AskError<A>) -> Reply {
     let status = Status::of_ask(&error);
     match error {
-        AskError::Rejected(e) => match rejection_body::<A>(&e) {
+        AskError::Rejected(e) => match rejection_body::<A>(name, &e) {
             Ok(body) => Reply::new(status, body),
             Err(err) => Reply::problem(Status::Unavailable, &format!("rejected: {e} ({err})")),
         },

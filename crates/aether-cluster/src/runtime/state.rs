@@ -1,38 +1,69 @@
-//! [`Activation`]: an actor's state in memory (its aggregate, version and
-//! recent command ids), loaded by core's [`Loader`] (the snapshot, then the
-//! events after it) and snapshotted in core's [`SnapshotEnvelope`], the one
-//! format a `Repository` reads and writes too.
+//! [`Activation`]: an actor's state in memory (its state, the definition of
+//! its behaviour it was folded under, version and recent command ids),
+//! loaded by core's [`Loader`] (the snapshot, then the events after it) and
+//! snapshotted in core's snapshot envelope, the one format a `Repository`
+//! reads and writes too.
 
-use aether_core::aggregate::{Aggregate, EventEnvelope, Loader, SnapshotEnvelope};
-use aether_core::{ActorId, Error, EventStore, SnapshotStore};
+use std::sync::Arc;
+
+use aether_core::aggregate::{
+    Behavior, EventEnvelope, Loader, UpcasterChain, decode_stored, write_snapshot,
+};
+use aether_core::{ActorId, DynEventStore, DynSnapshotStore, Error, EventStore, SnapshotStore};
 
 use super::dedupe::RecentCommands;
-use super::host::Host;
+
+/// Where an actor's history and snapshots come from (its type's stores and
+/// settings).
+#[derive(Clone, Copy)]
+pub(crate) struct Sources<'a> {
+    /// The type's name (for metrics).
+    pub(crate) name: &'a Arc<str>,
+    pub(crate) store: &'a Arc<dyn DynEventStore>,
+    pub(crate) snapshots: Option<&'a Arc<dyn DynSnapshotStore>>,
+    pub(crate) upcasters: &'a UpcasterChain,
+    pub(crate) dedupe_window: usize,
+}
 
 /// An actor in memory.
-#[derive(Debug)]
-pub(crate) struct Activation<A> {
-    pub(crate) state: A,
+pub(crate) struct Activation<A: Behavior> {
+    pub(crate) state: A::State,
+    /// The definition its state was folded under, which decides its
+    /// commands (pinned for a turn: a new one is adopted between turns).
+    pub(crate) def: Arc<A::Def>,
+    /// The host's generation of `def`.
+    pub(crate) generation: u64,
     /// The version of the last event folded into `state` (0: none).
     pub(crate) version: u64,
     /// The version of the last snapshot taken or loaded (0: none).
     pub(crate) snapshot_version: u64,
     pub(crate) recent: RecentCommands,
+    /// A turn found the node no longer serving the actor: the state is the
+    /// log's as of then (it may be handed off), but stale should the node
+    /// serve the actor again.
+    pub(crate) fenced: bool,
 }
 
-impl<A: Aggregate> Activation<A> {
+impl<A: Behavior> Activation<A> {
     /// Loads actor `id`: its latest usable snapshot (same schema version,
     /// decodable), then the events after it; the dedupe window from the
     /// snapshot's recent commands and the causation ids of those events.
-    pub(crate) async fn load(host: &Host<A>, id: &ActorId) -> Result<Self, Error> {
-        let mut recent = RecentCommands::new(host.config.dedupe_window);
-        let loaded = Loader::new(&host.store)
-            .with_snapshots(host.snapshots.as_ref())
-            .with_upcasters(&host.upcasters)
-            .load_with_commands::<A>(id, |c| recent.record(c.id, c.first, c.last))
+    pub(crate) async fn load(
+        from: Sources<'_>,
+        id: &ActorId,
+        (def, generation): (Arc<A::Def>, u64),
+    ) -> Result<Self, Error> {
+        let mut recent = RecentCommands::new(from.dedupe_window);
+        let loaded = Loader::new(from.store)
+            .with_snapshots(from.snapshots)
+            .with_upcasters(from.upcasters)
+            .load_behavior::<A>(&def, id, |c| recent.record(c.id, c.first, c.last))
             .await?;
         Ok(Self {
             state: loaded.state,
+            def,
+            generation,
+            fenced: false,
             version: loaded.version,
             snapshot_version: loaded.snapshot_version,
             recent,
@@ -40,33 +71,42 @@ impl<A: Aggregate> Activation<A> {
     }
 
     /// Saves a snapshot of the state and the recent command ids now.
-    pub(crate) async fn snapshot(&mut self, host: &Host<A>, id: &ActorId) -> Result<(), Error> {
-        let Some(snapshots) = &host.snapshots else {
+    pub(crate) async fn snapshot(&mut self, from: Sources<'_>, id: &ActorId) -> Result<(), Error> {
+        let Some(snapshots) = from.snapshots else {
             return Ok(());
         };
         let recent = self.recent.to_vec();
-        let snapshot = SnapshotEnvelope::snapshot(id, self.version, &self.state, &recent)?;
+        let state = A::encode_state(&self.def, &self.state)?;
+        let snapshot = write_snapshot(
+            id,
+            self.version,
+            &state,
+            &recent,
+            A::state_version(&self.def),
+        )?;
         snapshots.save_snapshot(snapshot).await?;
         self.snapshot_version = self.version;
-        metrics::counter!("aether_runtime_snapshots_total", "type" => A::TYPE).increment(1);
+        metrics::counter!("aether_runtime_snapshots_total", "type" => from.name.clone())
+            .increment(1);
         Ok(())
     }
 }
 
 /// The stored events of versions `first..=last` (a recorded command's
 /// outcome), decoded.
-pub(crate) async fn read_range<A: Aggregate>(
-    host: &Host<A>,
+pub(crate) async fn read_range<A: Behavior>(
+    from: Sources<'_>,
+    def: &A::Def,
     id: &ActorId,
     first: u64,
     last: u64,
 ) -> Result<Vec<EventEnvelope<A::Event>>, Error> {
     let mut out = Vec::new();
-    for stored in host.store.read(id, first).await? {
+    for stored in from.store.read(id, first).await? {
         if stored.version > last {
             break;
         }
-        out.push(host.upcasters.decode::<A::Event>(stored)?);
+        out.push(decode_stored::<A>(def, from.upcasters.upcast(stored)?)?);
     }
     Ok(out)
 }

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use aether_core::Error;
-use aether_core::aggregate::{Aggregate, CommandEnvelope};
+use aether_core::aggregate::{Behavior, CommandEnvelope};
 
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
 
@@ -122,10 +122,15 @@ impl Status {
     }
 
     /// The serving side's half of the table, for a command's error.
-    pub(crate) fn of_ask<A: Aggregate>(error: &AskError<A>) -> Self {
+    pub(crate) fn of_ask<A: Behavior>(error: &AskError<A>) -> Self {
         match error {
             AskError::Rejected(_) => Self::Rejected,
             AskError::Overloaded { .. } => Self::Overloaded,
+            // The command itself is wrong (it failed its type's checks).
+            AskError::Unavailable {
+                cause: Error::InvalidInput { .. },
+                ..
+            } => Self::BadRequest,
             AskError::Unavailable { .. } => Self::Unavailable,
             AskError::ShuttingDown { .. } => Self::ShuttingDown,
             AskError::NotOwner { .. } => Self::NotOwner,
@@ -150,7 +155,7 @@ impl Status {
 
 impl Failure {
     /// The error a command's caller gets, with the command handed back.
-    pub(crate) fn ask_error<A: Aggregate>(
+    pub(crate) fn ask_error<A: Behavior>(
         self,
         command: Box<CommandEnvelope<A::Command>>,
         problem: String,
@@ -193,7 +198,7 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("no")]
     struct No;
-    impl Aggregate for Probe {
+    impl aether_core::aggregate::Aggregate for Probe {
         const TYPE: &'static str = "probe";
         type Command = u8;
         type Event = Poked;

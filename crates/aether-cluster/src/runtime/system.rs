@@ -2,54 +2,44 @@
 //! the node's limits; hands out [`ActorRef`]s and shuts down gracefully.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use aether_core::aggregate::Aggregate;
+use aether_core::aggregate::{Aggregate, Behavior};
 use aether_core::{ActorId, BoxFuture};
 
 use super::actor_ref::ActorRef;
 use super::error::{RuntimeError, RuntimeErrorKind};
 use super::host::{Actors, passivate_in};
 use super::node::Node;
-use super::reach::Entry;
-use super::serve::Serve;
+use super::reach::{Entry, Route};
+use super::registry::Registry;
+use super::stores::Stores;
 
-/// One registered type, as the running system holds it.
-pub(crate) struct Registered {
-    pub(crate) name: &'static str,
-    /// The `Arc<Entry<A>>` handles are made from.
-    pub(crate) entry: Arc<dyn Any + Send + Sync>,
-    /// The type's active actors on this node (`None`: it runs none here).
-    pub(crate) actors: Option<Arc<dyn Actors>>,
-    /// How long its actors stay active without a message.
-    pub(crate) idle: Duration,
-    /// The serving side of routed calls (`None` on one node, and where the
-    /// type runs no actor).
-    pub(crate) serve: Option<Arc<dyn Serve>>,
-}
-
-/// Every `period`: moves the node's coarse time on and passivates the actors
-/// idle for longer than their type's `passivation.idle` (the actors of a
-/// type have no timers of their own). Ends with the system.
-async fn sweep(node: Weak<Node>, hosted: Vec<(Weak<dyn Actors>, Duration)>, period: Duration) {
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// Every quarter of the shortest `passivation.idle` of the types (5 ms to
+/// 1 s): moves the node's coarse time on and passivates the actors idle for
+/// longer than their type's `passivation.idle` (the actors of a type have no
+/// timers of their own). Reads the registry each time, so types added later
+/// are swept too. Ends with the system.
+async fn sweep(node: Weak<Node>, types: Weak<Registry>) {
     loop {
-        tick.tick().await;
-        let Some(node) = node.upgrade() else {
+        let Some(period) = types
+            .upgrade()
+            .and_then(|t| t.actors().iter().map(|(_, _, idle)| *idle / 4).min())
+        else {
+            return;
+        };
+        tokio::time::sleep(period.clamp(Duration::from_millis(5), Duration::from_secs(1))).await;
+        let (Some(node), Some(types)) = (node.upgrade(), types.upgrade()) else {
             return;
         };
         if node.is_shutting_down() {
             return;
         }
         let now = node.advance();
-        for (actors, _) in &hosted {
-            if let Some(actors) = actors.upgrade() {
-                actors.sweep(now);
-            }
+        for (_, actors, _) in types.actors() {
+            actors.sweep(now);
         }
     }
 }
@@ -70,7 +60,10 @@ pub(crate) trait Attached: Send + Sync + fmt::Debug {
 
 pub(crate) struct Inner {
     pub(crate) node: Arc<Node>,
-    pub(crate) types: HashMap<TypeId, Registered>,
+    pub(crate) types: Arc<Registry>,
+    /// What registering a type while the system runs needs.
+    pub(crate) stores: Stores,
+    pub(crate) route: Option<Arc<Route>>,
     pub(crate) attached: Option<Box<dyn Attached>>,
 }
 
@@ -113,15 +106,7 @@ pub struct ActorSystem {
 impl fmt::Debug for ActorSystem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorSystem")
-            .field(
-                "types",
-                &self
-                    .inner
-                    .types
-                    .values()
-                    .map(|r| r.name)
-                    .collect::<Vec<_>>(),
-            )
+            .field("types", &self.inner.types.names())
             .field("active", &self.active_actors())
             .finish()
     }
@@ -130,71 +115,98 @@ impl fmt::Debug for ActorSystem {
 impl ActorSystem {
     pub(crate) fn assemble(
         node: Arc<Node>,
-        types: HashMap<TypeId, Registered>,
+        types: Arc<Registry>,
+        stores: Stores,
+        route: Option<Arc<Route>>,
         attached: Option<Box<dyn Attached>>,
     ) -> Self {
         tracing::info!(
-            types = ?types.values().map(|r| r.name).collect::<Vec<_>>(),
+            types = ?types.names(),
             attached = attached.is_some(),
             "actor system started"
         );
-        let hosted: Vec<(Weak<dyn Actors>, Duration)> = types
-            .values()
-            .filter_map(|r| r.actors.as_ref().map(|a| (Arc::downgrade(a), r.idle)))
-            .collect();
-        if let Some(period) = hosted.iter().map(|(_, idle)| *idle / 4).min() {
-            let period = period.clamp(Duration::from_millis(5), Duration::from_secs(1));
-            tokio::spawn(sweep(Arc::downgrade(&node), hosted, period));
-        }
+        tokio::spawn(sweep(Arc::downgrade(&node), Arc::downgrade(&types)));
         Self {
             inner: Arc::new(Inner {
                 node,
                 types,
+                stores,
+                route,
                 attached,
             }),
         }
     }
 
-    /// The handle to actor `id` of type `A` (no I/O).
+    /// The handle to actor `id` of type `A` (no I/O): the type named by
+    /// `id`'s actor type, which `A` must run.
     ///
     /// # Errors
     ///
-    /// [`RuntimeErrorKind::NotRegistered`] if `A` is not registered;
-    /// [`RuntimeErrorKind::InvalidInput`] if `id`'s actor type is not
-    /// `A::TYPE` (use an id like `account-42`, [`ActorId::with_type`], or
-    /// [`ActorSystem::actor`]).
-    pub fn get<A: Aggregate>(&self, id: ActorId) -> Result<ActorRef<A>, RuntimeError> {
-        let registered = self.inner.types.get(&TypeId::of::<A>()).ok_or_else(|| {
-            RuntimeError::new(
-                RuntimeErrorKind::NotRegistered,
-                format!(
-                    "aggregate type {:?} is not registered with this system",
-                    A::TYPE
-                ),
-            )
-        })?;
-        if id.actor_type() != A::TYPE {
-            return Err(RuntimeError::new(
-                RuntimeErrorKind::InvalidInput,
-                format!(
-                    "actor id {:?} has actor type {:?}, not {:?}: use an id like \"{}-...\", \
-                     ActorId::with_type({:?}, ..), or ActorSystem::actor",
-                    id.as_str(),
-                    id.actor_type(),
-                    A::TYPE,
-                    A::TYPE,
-                    A::TYPE
-                ),
-            ));
-        }
+    /// [`RuntimeErrorKind::NotRegistered`] if no type of that name is
+    /// registered, or it is not run by `A`; [`RuntimeErrorKind::InvalidInput`]
+    /// if `id` has no actor type (use an id like `account-42`,
+    /// [`ActorId::with_type`], or [`ActorSystem::actor`]).
+    pub fn get<A: Behavior>(&self, id: ActorId) -> Result<ActorRef<A>, RuntimeError> {
+        let name = id.actor_type();
+        let Some(registered) = self.inner.types.get(name) else {
+            return Err(self.unknown_type::<A>(&id));
+        };
         let entry = registered
             .entry
             .clone()
             .downcast::<Entry<A>>()
-            .map_err(|_| {
-                RuntimeError::new(RuntimeErrorKind::NotRegistered, "registration mismatch")
+            .ok()
+            .filter(|_| registered.behavior == TypeId::of::<A>())
+            .ok_or_else(|| {
+                RuntimeError::new(
+                    RuntimeErrorKind::NotRegistered,
+                    format!(
+                        "actor type {name:?} is run by another behaviour than {}",
+                        std::any::type_name::<A>()
+                    ),
+                )
             })?;
         Ok(ActorRef { entry, id })
+    }
+
+    /// Why `id`'s type is not one to hand out a handle of: `A` runs other
+    /// types (the id is of the wrong type), or none at all.
+    fn unknown_type<A: Behavior>(&self, id: &ActorId) -> RuntimeError {
+        let runs: Vec<Arc<str>> = self
+            .inner
+            .types
+            .names()
+            .into_iter()
+            .filter(|n| {
+                self.inner
+                    .types
+                    .get(n)
+                    .is_some_and(|r| r.behavior == TypeId::of::<A>())
+            })
+            .collect();
+        let Some(first) = runs.first() else {
+            return RuntimeError::new(
+                RuntimeErrorKind::NotRegistered,
+                format!(
+                    "{} runs no actor type of this system (actor id {:?})",
+                    std::any::type_name::<A>(),
+                    id.as_str()
+                ),
+            );
+        };
+        RuntimeError::new(
+            RuntimeErrorKind::InvalidInput,
+            format!(
+                "actor id {:?} has actor type {:?}, not {}: use an id like \"{first}-...\", \
+                 ActorId::with_type({first:?}, ..), or ActorSystem::actor",
+                id.as_str(),
+                id.actor_type(),
+                runs.iter()
+                    .map(|n| format!("{n:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            ),
+        )
     }
 
     /// The handle to the actor of type `A` with `key`: the actor
@@ -223,39 +235,57 @@ impl ActorSystem {
     /// # }
     /// ```
     pub fn actor<A: Aggregate>(&self, key: impl fmt::Display) -> Result<ActorRef<A>, RuntimeError> {
+        self.actor_of(A::TYPE, key)
+    }
+
+    /// The handle to the actor of type `name` with `key`: the actor
+    /// `<name>-<key>`, run by behaviour `A` (no I/O). What
+    /// [`ActorSystem::actor`] is for a type whose name is data (an
+    /// executable model's).
+    ///
+    /// # Errors
+    ///
+    /// As [`ActorSystem::actor`].
+    pub fn actor_of<A: Behavior>(
+        &self,
+        name: &str,
+        key: impl fmt::Display,
+    ) -> Result<ActorRef<A>, RuntimeError> {
         let key = key.to_string();
         if key.is_empty() {
             return Err(RuntimeError::new(
                 RuntimeErrorKind::InvalidInput,
-                format!("an empty key names no {} actor", A::TYPE),
+                format!("an empty key names no {name} actor"),
             ));
         }
-        let id = ActorId::with_type(A::TYPE, format!("{}-{key}", A::TYPE))
+        let id = ActorId::with_type(name, format!("{name}-{key}"))
             .map_err(|e| RuntimeError::new(RuntimeErrorKind::InvalidInput, e.message()))?;
         self.get(id)
     }
 
+    /// The names of the actor types the system runs.
+    pub fn types(&self) -> Vec<Arc<str>> {
+        self.inner.types.names()
+    }
+
     /// The ids of the actors active on this node now, over all types.
     pub fn active_actor_ids(&self) -> Vec<ActorId> {
-        self.actors().flat_map(|(_, a)| a.ids()).collect()
+        self.actors().iter().flat_map(|(_, a, _)| a.ids()).collect()
     }
 
     /// Asks actor `id` to passivate once its mailbox is empty, whatever its
     /// type; `false` when it is not active on this node.
     pub fn passivate(&self, id: &ActorId) -> bool {
-        passivate_in(self.actors(), id)
+        passivate_in(self.actors().iter().map(|(n, a, _)| (&**n, a)), id)
     }
 
     /// Actors active on this node now, over all types.
     pub fn active_actors(&self) -> usize {
-        self.actors().map(|(_, a)| a.active()).sum()
+        self.actors().iter().map(|(_, a, _)| a.active()).sum()
     }
 
-    fn actors(&self) -> impl Iterator<Item = (&'static str, &Arc<dyn Actors>)> {
-        self.inner
-            .types
-            .values()
-            .filter_map(|r| r.actors.as_ref().map(|a| (r.name, a)))
+    fn actors(&self) -> Vec<(Arc<str>, Arc<dyn Actors>, Duration)> {
+        self.inner.types.actors()
     }
 
     /// Activations on this node now: active actors, and those still
@@ -294,7 +324,7 @@ impl ActorSystem {
     async fn stop_actors(&self) -> Result<(), RuntimeError> {
         let node = &self.inner.node;
         node.begin_shutdown();
-        for (_, actors) in self.actors() {
+        for (_, actors, _) in self.actors() {
             actors.stop_all();
         }
         if node.all_gone(node.config.shutdown_timeout).await {

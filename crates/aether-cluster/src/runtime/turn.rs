@@ -5,15 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aether_core::aggregate::{Aggregate, CommandEnvelope, EventEnvelope};
-use aether_core::{CommandId, Error, Event, EventStore, ExpectedVersion};
+use aether_core::aggregate::{Behavior, CommandEnvelope, Context, EventEnvelope};
+use aether_core::{CommandId, Error, Event, EventStore, ExpectedVersion, Metadata};
 use bytes::Bytes;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::actor::Actor;
 use super::error::AskError;
-use super::fence::Stamp;
 use super::message::{CommandMsg, CommandResult, Msg, Responder};
 use super::outcome::CommandOutcome;
 use super::permits::Priority;
@@ -57,7 +56,7 @@ fn size_bound(e: &Event) -> usize {
 }
 
 /// What a turn decided for one command.
-enum Decision<A: Aggregate> {
+enum Decision<A: Behavior> {
     /// Wrote these events (applied to the state, to be committed).
     Events(Written<A::Event>),
     /// Decided on no events, at this version.
@@ -71,7 +70,7 @@ enum Decision<A: Aggregate> {
     Invalid(Error),
 }
 
-impl<A: Aggregate> Actor<A> {
+impl<A: Behavior> Actor<A> {
     /// Sends the result of a command: to its waiting caller, to the caller
     /// running the actor itself, or (a tell) nowhere but the counts.
     fn answer(&mut self, reply: Option<Responder<A>>, result: CommandResult<A>) {
@@ -114,7 +113,7 @@ impl<A: Aggregate> Actor<A> {
                 .host
                 .snapshot_policy
                 .should_snapshot(act.snapshot_version, base, act.version)
-            && let Err(e) = act.snapshot(&self.host, &self.id).await
+            && let Err(e) = act.snapshot(self.host.sources(), &self.id).await
         {
             // The commit stands; the next load replays more.
             tracing::warn!(error = %e, "snapshot failed");
@@ -141,7 +140,14 @@ impl<A: Aggregate> Actor<A> {
                 return;
             };
             let base = act.version;
-            let stamp = fence.as_deref().zip(lease).map(|(f, l)| f.stamp(l));
+            // What every event says beside its command's metadata: who
+            // wrote it under which claim, and which definition decided it.
+            let claim = fence.as_deref().zip(lease).map(|(f, l)| f.stamp(l));
+            let stamp = match (claim, A::stamp(&act.def)) {
+                (Some(claim), Some(def)) => Some(claim.metadata().clone().merged(def)),
+                (Some(claim), None) => Some(claim.metadata().clone()),
+                (None, def) => def.cloned(),
+            };
             let mut poisoned = false;
             let (decisions, events, carried) = decide(
                 act,
@@ -182,7 +188,7 @@ impl<A: Aggregate> Actor<A> {
                     // again (never a blind retry). In a cluster, first make
                     // sure the shard is still ours: a stale owner must not
                     // catch up and win.
-                    metrics::counter!("aether_runtime_conflicts_total", "type" => A::TYPE)
+                    metrics::counter!("aether_runtime_conflicts_total", "type" => self.host.name.clone())
                         .increment(1);
                     tracing::debug!(%conflict, attempt, "conflict; reloading and deciding again");
                     self.activation = None;
@@ -219,7 +225,7 @@ impl<A: Aggregate> Actor<A> {
             if let Some(act) = &self.activation {
                 for c in &batch {
                     if act.recent.was_evicted(&c.envelope.command_id) {
-                        metrics::counter!("aether_runtime_dedupe_evicted_then_seen_total", "type" => A::TYPE)
+                        metrics::counter!("aether_runtime_dedupe_evicted_then_seen_total", "type" => self.host.name.clone())
                             .increment(1);
                     }
                 }
@@ -231,7 +237,8 @@ impl<A: Aggregate> Actor<A> {
         let mut hits: Vec<(u64, u64, Vec<CommandMsg<A>>)> = Vec::new();
         for c in batch {
             if c.deadline <= now {
-                metrics::counter!("aether_runtime_expired_total", "type" => A::TYPE).increment(1);
+                metrics::counter!("aether_runtime_expired_total", "type" => self.host.name.clone())
+                    .increment(1);
                 continue;
             }
             let Some(act) = &self.activation else {
@@ -250,7 +257,7 @@ impl<A: Aggregate> Actor<A> {
                 continue;
             }
             if act.recent.was_evicted(id) {
-                metrics::counter!("aether_runtime_dedupe_evicted_then_seen_total", "type" => A::TYPE)
+                metrics::counter!("aether_runtime_dedupe_evicted_then_seen_total", "type" => self.host.name.clone())
                     .increment(1);
             }
             live.push(c);
@@ -264,7 +271,7 @@ impl<A: Aggregate> Actor<A> {
     /// Answers the copies of a retried command with what it wrote the first
     /// time: from the few outcomes read lately, else from the log.
     async fn recorded(&mut self, copies: Vec<CommandMsg<A>>, first: u64, last: u64) {
-        metrics::counter!("aether_runtime_dedupe_hits_total", "type" => A::TYPE)
+        metrics::counter!("aether_runtime_dedupe_hits_total", "type" => self.host.name.clone())
             .increment(copies.len() as u64);
         let command_id = copies[0].envelope.command_id.clone();
         let cached = self
@@ -276,7 +283,12 @@ impl<A: Aggregate> Actor<A> {
         let read = match cached {
             Some(events) => Ok(events),
             None => {
-                let read = read_range(&self.host, &self.id, first, last).await;
+                tracing::debug!(%command_id, first, last, "a retried command answered from the log");
+                let def = self
+                    .activation
+                    .as_ref()
+                    .map_or_else(|| self.host.current().0, |a| a.def.clone());
+                let read = read_range::<A>(self.host.sources(), &def, &self.id, first, last).await;
                 if let Ok(events) = &read {
                     if self.outcomes.len() == RECENT_OUTCOMES {
                         self.outcomes.pop_front();
@@ -311,7 +323,9 @@ impl<A: Aggregate> Actor<A> {
     /// answers `live` (nothing was applied) and returns `false`.
     async fn reload(&mut self, live: &mut Vec<CommandMsg<A>>) -> bool {
         let permit = self.host.node.permits.acquire(Priority::Caller).await;
-        let loaded = super::state::Activation::load(&self.host, &self.id).await;
+        let loaded =
+            super::state::Activation::load(self.host.sources(), &self.id, self.host.current())
+                .await;
         drop(permit);
         match loaded {
             Ok(a) => {
@@ -335,12 +349,15 @@ impl<A: Aggregate> Actor<A> {
     }
 
     /// Answers `live` with `NotOwner` (not applied: this node does not
-    /// serve the actor's shard now); the state is reloaded if the actor
-    /// runs here again.
+    /// serve the actor's shard now); the state (still the log's: nothing
+    /// was decided) is kept for a handoff, and reloaded should the node
+    /// serve the actor again.
     fn not_owner(&mut self, live: Vec<CommandMsg<A>>) {
-        metrics::counter!("aether_runtime_not_owner_total", "type" => A::TYPE)
+        metrics::counter!("aether_runtime_not_owner_total", "type" => self.host.name.clone())
             .increment(live.len() as u64);
-        self.activation = None;
+        if let Some(a) = self.activation.as_mut() {
+            a.fenced = true;
+        }
         for c in live {
             self.answer(
                 c.reply,
@@ -424,7 +441,8 @@ impl<A: Aggregate> Actor<A> {
     fn failed(&mut self, live: Vec<CommandMsg<A>>, decisions: Vec<Decision<A>>, e: &Error) {
         let unknown = matches!(e, Error::Unavailable { .. });
         tracing::debug!(error = %e, unknown, "commit failed");
-        metrics::counter!("aether_runtime_commit_failures_total", "type" => A::TYPE).increment(1);
+        metrics::counter!("aether_runtime_commit_failures_total", "type" => self.host.name.clone())
+            .increment(1);
         self.activation = None;
         for (c, d) in live.into_iter().zip(decisions) {
             let wrote = matches!(d, Decision::Events(_) | Decision::Same(_));
@@ -451,12 +469,12 @@ impl<A: Aggregate> Actor<A> {
 /// events to it; stops at the group-commit limits (the rest is returned to
 /// run in the next turn). Returns the decisions (one per command left in
 /// `live`), the events to append, and the commands carried over.
-fn decide<A: Aggregate>(
+fn decide<A: Behavior>(
     act: &mut super::state::Activation<A>,
     id: &aether_core::ActorId,
     limits: &super::config::GroupCommit,
     live: &mut Vec<CommandMsg<A>>,
-    stamp: Option<&Stamp>,
+    stamp: Option<&Metadata>,
     poisoned: &mut bool,
 ) -> (Vec<Decision<A>>, Vec<Event>, Vec<CommandMsg<A>>) {
     let mut decisions = Vec::with_capacity(live.len());
@@ -472,7 +490,10 @@ fn decide<A: Aggregate>(
             decisions.push(Decision::Same(leader));
             continue;
         }
-        let decided = match guarded("deciding", || act.state.handle(&c.envelope.command)) {
+        let context = Context::new(id, &c.envelope.command_id, &c.envelope.metadata);
+        let (decided, next) = match guarded("deciding", || {
+            A::decide_next(&act.def, &act.state, &c.envelope.command, &context)
+        }) {
             Err(bug) => {
                 decisions.push(Decision::Invalid(bug));
                 continue;
@@ -481,7 +502,7 @@ fn decide<A: Aggregate>(
                 decisions.push(Decision::Rejected(e));
                 continue;
             }
-            Ok(Ok(d)) if d.is_empty() => {
+            Ok(Ok((d, _))) if d.is_empty() => {
                 decisions.push(Decision::Nothing(act.version));
                 continue;
             }
@@ -497,7 +518,7 @@ fn decide<A: Aggregate>(
         };
         // One metadata, shared by the command's events.
         let metadata = match stamp {
-            Some(stamp) => c.envelope.event_metadata_with(stamp.metadata()),
+            Some(stamp) => c.envelope.event_metadata_with(stamp),
             None => c.envelope.event_metadata(),
         };
         let envelopes =
@@ -545,11 +566,19 @@ fn decide<A: Aggregate>(
             break;
         }
         bytes += size;
-        let applied = guarded("applying an event", || {
-            for e in &envelopes {
-                act.state.apply(&e.event);
+        let applied = match next {
+            // Folded as it decided.
+            Some(next) => {
+                act.state = next;
+                Ok(())
             }
-        });
+            None => guarded("applying an event", || {
+                envelopes
+                    .iter()
+                    .try_for_each(|e| A::evolve(&act.def, &mut act.state, &e.event))
+            })
+            .and_then(|folded| folded),
+        };
         if let Err(bug) = applied {
             // The state holds part of this command's events: the turn
             // commits the commands before it, and the state is reloaded.

@@ -30,18 +30,18 @@ pub(crate) struct TypeMetrics {
 }
 
 impl TypeMetrics {
-    pub(crate) fn new(actor_type: &'static str) -> Self {
+    pub(crate) fn new(actor_type: &std::sync::Arc<str>) -> Self {
         let each = |name: &'static str| {
-            ENDED.map(|outcome| metrics::counter!(name, "type" => actor_type, "outcome" => outcome))
+            ENDED.map(|outcome| metrics::counter!(name, "type" => actor_type.clone(), "outcome" => outcome))
         };
         Self {
             commands: each("aether_runtime_commands_total"),
             tells: each("aether_runtime_tells_total"),
-            turn_seconds: metrics::histogram!("aether_runtime_turn_seconds", "type" => actor_type),
-            batch_commands: metrics::histogram!("aether_runtime_batch_commands", "type" => actor_type),
-            commits: metrics::counter!("aether_runtime_commits_total", "type" => actor_type),
-            activations: metrics::counter!("aether_runtime_activations_total", "type" => actor_type),
-            activation_seconds: metrics::histogram!("aether_runtime_activation_seconds", "type" => actor_type),
+            turn_seconds: metrics::histogram!("aether_runtime_turn_seconds", "type" => actor_type.clone()),
+            batch_commands: metrics::histogram!("aether_runtime_batch_commands", "type" => actor_type.clone()),
+            commits: metrics::counter!("aether_runtime_commits_total", "type" => actor_type.clone()),
+            activations: metrics::counter!("aether_runtime_activations_total", "type" => actor_type.clone()),
+            activation_seconds: metrics::histogram!("aether_runtime_activation_seconds", "type" => actor_type.clone()),
         }
     }
 

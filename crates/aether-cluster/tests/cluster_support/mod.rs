@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aether_cluster::runtime::{ActorConfig, ActorSystem, AskError};
+use aether_cluster::runtime::{ActorConfig, ActorSystem, AskError, RoutingConfig};
 use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
 use aether_core::{ActorId, CommandId, EventStore, NodeId};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
@@ -64,7 +64,18 @@ pub async fn member_with(
     url: &str,
     config: &ClusterConfig,
     id: &str,
-    events: JetStreamEventStore,
+    events: impl EventStore + 'static,
+) -> ActorSystem {
+    member_routing(url, config, id, events, RoutingConfig::default()).await
+}
+
+/// [`member_with`], routing with `routing`.
+pub async fn member_routing(
+    url: &str,
+    config: &ClusterConfig,
+    id: &str,
+    events: impl EventStore + 'static,
+    routing: RoutingConfig,
 ) -> ActorSystem {
     let client = aether_nats::connect(url, &Default::default(), "test-node")
         .await
@@ -80,6 +91,7 @@ pub async fn member_with(
     .unwrap();
     ActorSystem::cluster(node)
         .events(events)
+        .routing(routing)
         .register::<Counter>(ActorConfig::default())
         .start()
         .await

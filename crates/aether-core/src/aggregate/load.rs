@@ -6,14 +6,16 @@
 use std::fmt;
 
 use crate::error::Error;
+use crate::event::Event;
 use crate::id::{ActorId, CommandId};
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::store::EventStore;
 
-use super::Aggregate;
+use super::behavior::Behavior;
 use super::snapshot_format::{RecentCommand, SnapshotEnvelope};
 use super::typed::EventEnvelope;
 use super::upcast::UpcasterChain;
+use super::{Aggregate, DomainEvent};
 
 /// An aggregate as loaded from the store. `Loaded::default()` is an
 /// aggregate without events (version 0), as [`Loader::load`] returns for a
@@ -179,9 +181,7 @@ where
     /// does not decode as an `A::Event` (an upcaster may be missing). An
     /// unusable snapshot is not an error: the load replays in full.
     pub async fn load<A: Aggregate>(&self, id: &ActorId) -> Result<Loaded<A>, Error> {
-        let mut loaded = self.start(id, &mut |_| {}).await?;
-        self.catch_up(id, &mut loaded, |_| {}).await?;
-        Ok(loaded)
+        self.load_behavior::<A>(&(), id, |_| {}).await
     }
 
     /// Loads like [`Loader::load`], and hands `commands` the commands found
@@ -241,11 +241,29 @@ where
     pub async fn load_with_commands<A: Aggregate>(
         &self,
         id: &ActorId,
-        mut commands: impl FnMut(RecentCommand),
+        commands: impl FnMut(RecentCommand),
     ) -> Result<Loaded<A>, Error> {
-        let mut loaded = self.start(id, &mut commands).await?;
+        self.load_behavior::<A>(&(), id, commands).await
+    }
+
+    /// Loads actor `id` of the [`Behavior`] `B` defined by `def`, as
+    /// [`Loader::load_with_commands`] does an aggregate: the latest snapshot
+    /// of `B`'s state version, then the events after it, each upcast,
+    /// decoded and folded with [`Behavior::evolve`]; the commands found on
+    /// the way go to `commands`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Loader::load`], and an event `B` cannot fold (never skipped).
+    pub async fn load_behavior<B: Behavior>(
+        &self,
+        def: &B::Def,
+        id: &ActorId,
+        mut commands: impl FnMut(RecentCommand),
+    ) -> Result<Loaded<B::State>, Error> {
+        let mut loaded = self.start::<B>(def, id, &mut commands).await?;
         let mut run: Option<RecentCommand> = None;
-        self.catch_up(id, &mut loaded, |event| {
+        self.catch_up_behavior::<B>(def, id, &mut loaded, |event| {
             let cause = event.metadata.causation_id();
             if let Some(r) = &mut run
                 && cause == Some(r.id.as_str())
@@ -281,7 +299,22 @@ where
         &self,
         id: &ActorId,
         loaded: &mut Loaded<A>,
-        mut folded: impl FnMut(EventEnvelope<A::Event>),
+        folded: impl FnMut(EventEnvelope<A::Event>),
+    ) -> Result<(), Error> {
+        self.catch_up_behavior::<A>(&(), id, loaded, folded).await
+    }
+
+    /// [`Loader::catch_up`] for the [`Behavior`] `B` defined by `def`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Loader::catch_up`], and an event `B` cannot fold.
+    pub async fn catch_up_behavior<B: Behavior>(
+        &self,
+        def: &B::Def,
+        id: &ActorId,
+        loaded: &mut Loaded<B::State>,
+        mut folded: impl FnMut(EventEnvelope<B::Event>),
     ) -> Result<(), Error> {
         // A history already at u64::MAX has nothing after it.
         let Some(from) = loaded.version.checked_add(1) else {
@@ -291,8 +324,16 @@ where
             if stored.version <= loaded.version {
                 continue;
             }
-            let event = self.upcasters.decode::<A::Event>(stored)?;
-            loaded.state.apply(&event.event);
+            let event = decode_stored::<B>(def, self.upcasters.upcast(stored)?)?;
+            B::evolve(def, &mut loaded.state, &event.event).map_err(|e| {
+                Error::invalid_input(format!(
+                    "{} cannot fold event {} ({}) of actor {:?}: {e}",
+                    B::name(def),
+                    event.version,
+                    event.event.event_type(),
+                    id.as_str()
+                ))
+            })?;
             loaded.version = event.version;
             loaded.replayed += 1;
             folded(event);
@@ -301,30 +342,39 @@ where
     }
 
     /// The latest usable snapshot as a start (its recent commands handed to
-    /// `commands`), or the empty aggregate.
-    async fn start<A: Aggregate>(
+    /// `commands`), or the initial state.
+    async fn start<B: Behavior>(
         &self,
+        def: &B::Def,
         id: &ActorId,
         commands: &mut impl FnMut(RecentCommand),
-    ) -> Result<Loaded<A>, Error> {
+    ) -> Result<Loaded<B::State>, Error> {
+        let empty = || Loaded {
+            state: B::initial(def),
+            version: 0,
+            snapshot_version: 0,
+            replayed: 0,
+        };
         let Some(snapshots) = self.snapshots else {
-            return Ok(Loaded::default());
+            return Ok(empty());
         };
         let Some(snap) = snapshots.latest_snapshot(id).await? else {
-            return Ok(Loaded::default());
+            return Ok(empty());
         };
-        if snap.schema_version != A::SNAPSHOT_SCHEMA_VERSION {
+        let expected = B::state_version(def);
+        if snap.schema_version != expected {
             tracing::info!(
                 found = snap.schema_version,
-                expected = A::SNAPSHOT_SCHEMA_VERSION,
+                expected,
                 "ignoring snapshot of another state schema; replaying in full"
             );
-            metrics::counter!("aether_aggregate_snapshots_ignored_total", "aggregate" => A::TYPE)
-                .increment(1);
-            return Ok(Loaded::default());
+            ignored(B::name(def));
+            return Ok(empty());
         }
-        match SnapshotEnvelope::<A>::decode(snap.state) {
-            Ok(SnapshotEnvelope { state, recent, .. }) => {
+        let decoded = SnapshotEnvelope::<serde_json::Value>::decode(snap.state)
+            .and_then(|e| Ok((B::decode_state(def, e.state)?, e.recent)));
+        match decoded {
+            Ok((state, recent)) => {
                 recent.into_iter().for_each(commands);
                 Ok(Loaded {
                     state,
@@ -335,10 +385,37 @@ where
             }
             Err(e) => {
                 tracing::warn!(error = %e, version = snap.version, "undecodable snapshot ignored; replaying in full");
-                metrics::counter!("aether_aggregate_snapshots_ignored_total", "aggregate" => A::TYPE)
-                    .increment(1);
-                Ok(Loaded::default())
+                ignored(B::name(def));
+                Ok(empty())
             }
         }
     }
+}
+
+/// Counts a snapshot that could not be used.
+fn ignored(name: &str) {
+    metrics::counter!("aether_aggregate_snapshots_ignored_total", "aggregate" => name.to_owned())
+        .increment(1);
+}
+
+/// A stored (and upcast) event, decoded once into `B`'s event
+/// ([`Behavior::decode_event`]); the envelope takes the stored event's actor
+/// id and metadata.
+///
+/// # Errors
+///
+/// As [`Behavior::decode_event`].
+pub fn decode_stored<B: Behavior>(
+    def: &B::Def,
+    event: Event,
+) -> Result<EventEnvelope<B::Event>, Error> {
+    let typed = B::decode_event(def, &event)?;
+    Ok(EventEnvelope {
+        id: event.id,
+        actor_id: event.actor_id,
+        version: event.version,
+        event: typed,
+        metadata: event.metadata,
+        timestamp: event.timestamp,
+    })
 }

@@ -82,6 +82,7 @@ use std::fmt::Debug;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod behavior;
 mod deferred;
 mod error;
 mod harness;
@@ -95,14 +96,15 @@ mod tagging;
 mod typed;
 mod upcast;
 
+pub use behavior::{Answers, Behavior, Context};
 pub use deferred::{DeferredCommands, DrainReport};
 pub use error::ExecuteError;
 pub use harness::{AggregateTest, AggregateTestResult};
-pub use load::{Loaded, Loader, NoSnapshots};
+pub use load::{Loaded, Loader, NoSnapshots, decode_stored};
 pub use query::Queryable;
 pub use repository::{Committed, CommittedEvents, ExecError, Repository};
 pub use retry::{Backoff, CircuitBreaker, CircuitBreakerConfig, CircuitState, Jitter, RetryPolicy};
-pub use snapshot_format::{RecentCommand, SNAPSHOT_FORMAT, SnapshotEnvelope};
+pub use snapshot_format::{RecentCommand, SNAPSHOT_FORMAT, SnapshotEnvelope, write_snapshot};
 pub use snapshot_policy::SnapshotPolicy;
 pub use typed::{CommandEnvelope, DomainEvent, EventEnvelope};
 pub use upcast::{Upcaster, UpcasterChain};

@@ -7,6 +7,7 @@
 //! written before the envelope existed (a `Repository` of an earlier release
 //! stored the bare state) stay readable.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -103,7 +104,7 @@ pub struct SnapshotEnvelope<A> {
 
 /// The envelope as written, borrowing what it holds.
 #[derive(Serialize)]
-struct Written<'a, A> {
+struct Written<'a, A: ?Sized> {
     format: &'static str,
     state: &'a A,
     recent: &'a [RecentCommand],
@@ -124,16 +125,35 @@ impl<A: Aggregate> SnapshotEnvelope<A> {
         state: &A,
         recent: &[RecentCommand],
     ) -> Result<Snapshot, Error> {
-        let value = serde_json::to_value(Written {
-            format: SNAPSHOT_FORMAT,
-            state,
-            recent,
-        })
-        .map_err(|e| Error::serialization_with("encoding aggregate state for a snapshot", e))?;
-        Ok(Snapshot::new(actor_id.clone(), version, value)
-            .with_schema_version(A::SNAPSHOT_SCHEMA_VERSION))
+        write_snapshot(actor_id, version, state, recent, A::SNAPSHOT_SCHEMA_VERSION)
     }
+}
 
+/// The snapshot of `actor_id` at `version`: any serializable `state` (an
+/// aggregate's, or a state a behaviour encoded to JSON) and `recent` in an
+/// envelope marked [`SNAPSHOT_FORMAT`], stamped with `schema_version` —
+/// what [`SnapshotEnvelope::snapshot`] writes for an aggregate.
+///
+/// # Errors
+///
+/// [`Error::Serialization`] when the state does not serialize to JSON.
+pub fn write_snapshot(
+    actor_id: &ActorId,
+    version: u64,
+    state: &impl Serialize,
+    recent: &[RecentCommand],
+    schema_version: u32,
+) -> Result<Snapshot, Error> {
+    let value = serde_json::to_value(Written {
+        format: SNAPSHOT_FORMAT,
+        state,
+        recent,
+    })
+    .map_err(|e| Error::serialization_with("encoding aggregate state for a snapshot", e))?;
+    Ok(Snapshot::new(actor_id.clone(), version, value).with_schema_version(schema_version))
+}
+
+impl<S: DeserializeOwned> SnapshotEnvelope<S> {
     /// Decodes a snapshot's stored `state`: an envelope when it is an object
     /// whose `format` is an envelope marker (checked before anything else,
     /// so an envelope is never taken for a bare state, however lenient the

@@ -30,7 +30,11 @@ pub trait DomainEvent:
     Serialize + DeserializeOwned + Clone + Debug + Send + Sync + 'static
 {
     /// The name the event is stored under (1 to 256 bytes, no NUL).
-    fn event_type(&self) -> &'static str;
+    ///
+    /// An implementation may return `&'static str` (the usual enum of
+    /// named events); an event whose type is data (an executable model's)
+    /// returns its own.
+    fn event_type(&self) -> &str;
 
     /// The stored payload of the event.
     ///

@@ -15,7 +15,8 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 use crate::id::NodeId;
-use crate::runtime::host::{Actors, passivate_in};
+use crate::runtime::host::passivate_in;
+use crate::runtime::registry::Registry;
 
 /// The admin subject of `node` in `cluster`.
 pub fn admin_subject(cluster: &str, node: &NodeId) -> String {
@@ -29,8 +30,8 @@ struct Request {
     actor: Option<String>,
 }
 
-/// The actors of each registered type, by type name.
-pub(crate) type Types = Vec<(&'static str, Arc<dyn Actors>)>;
+/// The system's types.
+pub(crate) type Types = Arc<Registry>;
 
 /// Serves the admin subject until the task is aborted.
 pub(crate) async fn start(
@@ -61,8 +62,9 @@ fn answer(node: &NodeId, types: &Types, payload: &[u8]) -> serde_json::Value {
     match (request.op.as_str(), request.actor) {
         ("actors", _) => {
             let mut ids: Vec<String> = types
+                .actors()
                 .iter()
-                .flat_map(|(_, actors)| actors.ids())
+                .flat_map(|(_, actors, _)| actors.ids())
                 .map(|id| id.as_str().to_string())
                 .collect();
             ids.sort();
@@ -70,7 +72,8 @@ fn answer(node: &NodeId, types: &Types, payload: &[u8]) -> serde_json::Value {
         }
         ("passivate", Some(actor)) => match ActorId::new(&actor) {
             Ok(id) => {
-                let passivated = passivate_in(types.iter().map(|(n, a)| (*n, a)), &id);
+                let actors = types.actors();
+                let passivated = passivate_in(actors.iter().map(|(n, a, _)| (&**n, a)), &id);
                 json!({"node": node.as_str(), "passivated": passivated})
             }
             Err(e) => {

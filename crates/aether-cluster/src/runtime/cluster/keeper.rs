@@ -31,9 +31,10 @@ use tokio::time::Instant;
 use super::claim_fence::ClaimFence;
 use super::claims::{Cas, Claim, Claims, Held, Phase, claimable, shard_of_key};
 use super::shard_server::{Handlers, Mode, ServeCtx, ShardServer};
+use super::transfer::{self, Arrivals, handoff_subject};
 use crate::id::{NodeId, ShardId};
 use crate::runtime::config::RoutingConfig;
-use crate::runtime::host::Actors;
+use crate::runtime::host::{Actors, Eviction};
 
 /// How often the keeper looks again without a notification.
 const TICK: Duration = Duration::from_millis(50);
@@ -43,9 +44,13 @@ pub(crate) struct Shared {
     pub(crate) fence: Arc<ClaimFence>,
     pub(crate) claims: Claims,
     pub(crate) ctx: Arc<ServeCtx>,
+    /// The system's types: the serving side of each, and its actors.
     pub(crate) handlers: Arc<Handlers>,
-    pub(crate) actors: Vec<Arc<dyn Actors>>,
     pub(crate) config: RoutingConfig,
+    /// States handed off to this node, until it claims their shards.
+    pub(crate) arrivals: Arc<Arrivals>,
+    /// Planned releases under way (drain, handoff, `Released`).
+    releasing: std::sync::atomic::AtomicUsize,
     /// The claims as the bucket's watch delivered them, by shard.
     cache: RwLock<HashMap<u32, Held>>,
     /// Bumped on every change of `cache`.
@@ -87,16 +92,17 @@ impl Keeper {
         claims: Claims,
         ctx: Arc<ServeCtx>,
         handlers: Arc<Handlers>,
-        actors: Vec<Arc<dyn Actors>>,
         config: RoutingConfig,
+        arrivals: Arc<Arrivals>,
     ) -> Self {
         let shared = Arc::new(Shared {
             fence,
             claims,
             ctx,
             handlers,
-            actors,
             config,
+            arrivals,
+            releasing: std::sync::atomic::AtomicUsize::new(0),
             cache: RwLock::new(HashMap::new()),
             changes: std::sync::atomic::AtomicU64::new(0),
         });
@@ -113,6 +119,20 @@ impl Keeper {
         }
     }
 
+    /// Whether no release is under way (its claim not yet `Released`).
+    pub(crate) fn releases_done(&self) -> bool {
+        self.shared
+            .releasing
+            .load(std::sync::atomic::Ordering::Acquire)
+            == 0
+    }
+
+    /// How long handing one shard on may take: its drain, then its
+    /// transfer.
+    pub(crate) fn handoff_allowance(&self) -> Duration {
+        self.shared.config.drain_timeout + self.shared.config.handoff_timeout * 2
+    }
+
     /// Stops claiming and releases every served shard (drained, claim
     /// `Released`); returns their subscriptions, still answering
     /// `not-owner`, for [`Keeper::retire_all`] once the node has left the
@@ -124,10 +144,27 @@ impl Keeper {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        match task {
+        // Releases under way wait for their new owners to serve: keep the
+        // claims cache fresh while the loop winds down.
+        let follow = self.follow();
+        let released = match task {
             Some(t) => t.await.unwrap_or_default(),
             None => Vec::new(),
-        }
+        };
+        follow.abort();
+        released
+    }
+
+    /// Applies the claims watch to the cache until aborted (once the
+    /// keeper's loop, which does that, is over).
+    fn follow(&self) -> JoinHandle<()> {
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let (mut watch, _) = open_watch(&shared).await;
+            while let Some(e) = next_entry(&mut watch).await {
+                shared.apply(e);
+            }
+        })
     }
 
     /// Ends the released shards' subscriptions once their new owners serve
@@ -138,13 +175,7 @@ impl Keeper {
         }
         // The keeper's loop is over: keep the claims cache fresh meanwhile,
         // so each subscription ends as soon as its shard's new owner serves.
-        let shared = self.shared.clone();
-        let follow = tokio::spawn(async move {
-            let (mut watch, _) = open_watch(&shared).await;
-            while let Some(e) = next_entry(&mut watch).await {
-                shared.apply(e);
-            }
-        });
+        let follow = self.follow();
         futures::stream::iter(servers)
             .for_each_concurrent(None, |(shard, server)| retire(&self.shared, shard, server))
             .await;
@@ -315,21 +346,27 @@ impl Shared {
         }
     }
 
-    /// Tells the shard's actors to passivate and waits until none is active
-    /// (at most `drain_timeout`).
-    async fn drain(&self, shard: ShardId) {
+    /// Tells the shard's actors to leave (`how`) and waits until none is
+    /// active (at most `drain_timeout`).
+    async fn drain(&self, shard: ShardId, how: Eviction) {
         let until = Instant::now() + self.config.drain_timeout;
         // One scan of the tables finds the shard's actors; then only they
         // are looked at, and one more scan makes sure none started since.
+        let tables: Vec<Arc<dyn Actors>> = self
+            .handlers
+            .actors()
+            .into_iter()
+            .map(|(_, a, _)| a)
+            .collect();
         let mut left: Vec<Vec<ActorId>> =
-            self.actors.iter().map(|a| a.evict_unit(shard.0)).collect();
+            tables.iter().map(|a| a.evict_unit(shard.0, how)).collect();
         loop {
-            for (actors, ids) in self.actors.iter().zip(left.iter_mut()) {
-                actors.evict_these(ids);
+            for (actors, ids) in tables.iter().zip(left.iter_mut()) {
+                actors.evict_these(ids, how);
             }
             let mut active: usize = left.iter().map(Vec::len).sum();
             if active == 0 {
-                left = self.actors.iter().map(|a| a.evict_unit(shard.0)).collect();
+                left = tables.iter().map(|a| a.evict_unit(shard.0, how)).collect();
                 active = left.iter().map(Vec::len).sum();
                 if active == 0 {
                     return;
@@ -359,7 +396,7 @@ impl Shared {
     ) {
         let started = Instant::now();
         if !write {
-            self.drain(shard).await;
+            self.drain(shard, Eviction::Passivate).await;
             metrics::counter!("aether_runtime_shard_releases_total", "how" => "lost").increment(1);
             return;
         }
@@ -368,10 +405,18 @@ impl Shared {
             owner: self.me().clone(),
             epoch,
             phase: Phase::Releasing,
-            to,
+            to: to.clone(),
         };
         let step = self.claims.update(shard, &releasing, revision).await;
-        self.drain(shard).await;
+        let warm = self.config.warm_handoff
+            && matches!(step, Ok(Cas::Won(_)))
+            && to.as_ref().is_some_and(|t| t != self.me());
+        if warm {
+            self.drain(shard, Eviction::HandOff).await;
+            self.hand_off(shard, epoch, to.as_ref()).await;
+        } else {
+            self.drain(shard, Eviction::Passivate).await;
+        }
         if let Ok(Cas::Won(rev)) = step {
             let released = Claim {
                 phase: Phase::Released,
@@ -391,6 +436,76 @@ impl Shared {
         metrics::histogram!("aether_runtime_handoff_seconds")
             .record(started.elapsed().as_secs_f64());
         tracing::debug!(shard = shard.0, took = ?started.elapsed(), "shard released");
+    }
+}
+
+impl Shared {
+    /// Sends the states of `shard`'s actors, docked as they left, to `to`
+    /// (the map's new owner); those that do not arrive move cold.
+    async fn hand_off(&self, shard: ShardId, epoch: u64, to: Option<&NodeId>) {
+        let states: Vec<_> = self
+            .handlers
+            .actors()
+            .iter()
+            .flat_map(|(_, a, _)| a.take_docked(shard.0))
+            .collect();
+        let Some(to) = to else {
+            return;
+        };
+        if states.is_empty() {
+            return;
+        }
+        let total = states.len();
+        let span = tracing::info_span!("aether.runtime.handoff", shard = shard.0, to = %to, actors = total);
+        let subject = handoff_subject(&self.fence.node.config().cluster_name, to);
+        let sent = tracing::Instrument::instrument(
+            transfer::send(
+                &self.ctx.client,
+                subject,
+                (shard, self.me(), epoch),
+                states,
+                self.config.handoff_timeout,
+            ),
+            span,
+        )
+        .await;
+        let warm = match sent {
+            Ok(n) => n,
+            Err((n, why)) => {
+                tracing::info!(shard = shard.0, %to, sent = n, total, %why, "handoff cut short; the rest moves cold");
+                n
+            }
+        };
+        metrics::counter!("aether_runtime_handoff_actors_total", "how" => "warm")
+            .increment(warm as u64);
+        metrics::counter!("aether_runtime_handoff_actors_total", "how" => "cold")
+            .increment((total - warm) as u64);
+    }
+
+    /// Installs the states handed off for `shard` (by the release `held`
+    /// records) as active actors, before the shard is served.
+    fn install_arrivals(&self, shard: ShardId, held: Option<&Claim>) {
+        let states = self.arrivals.take(shard, held);
+        if states.is_empty() {
+            return;
+        }
+        let (mut warm, total) = (0, states.len());
+        for s in states {
+            let Some(actors) = self
+                .handlers
+                .get(s.snapshot.actor_id.actor_type())
+                .and_then(|r| r.actors)
+            else {
+                continue;
+            };
+            match actors.install(s) {
+                Ok(true) => warm += 1,
+                Ok(false) => {}
+                Err(e) => tracing::debug!(error = %e, "a handed-off state was not installed"),
+            }
+        }
+        metrics::counter!("aether_runtime_handoff_installed_total").increment(warm as u64);
+        tracing::debug!(shard = shard.0, warm, total, "handed-off actors installed");
     }
 }
 
@@ -459,28 +574,29 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
         let held = shared.cached(shard);
         let member = |x: &NodeId| view.contains(x) || m.members.contains(x);
         if claimable(held.as_ref().map(|h| &h.0), me, m.epoch, member) {
-            to_claim.push((shard, held.map(|h| h.1), m.epoch));
+            to_claim.push((shard, held, m.epoch));
         }
     }
     if to_claim.is_empty() {
         return;
     }
-    let won: Vec<(ShardId, u64)> = futures::stream::iter(to_claim)
+    let won: Vec<(ShardId, u64, Option<Held>)> = futures::stream::iter(to_claim)
         .map(|(shard, held, epoch)| {
             let shared = shared.clone();
             async move {
                 shared
-                    .claim(shard, held, epoch)
+                    .claim(shard, held.as_ref().map(|h| h.1), epoch)
                     .await
-                    .map(|rev| (shard, rev))
+                    .map(|rev| (shard, rev, held))
             }
         })
         .buffer_unordered(32)
         .filter_map(std::future::ready)
         .collect()
         .await;
-    for (shard, revision) in won {
+    for (shard, revision, held) in won {
         let slot = &mut slots[shard.0 as usize];
+        shared.install_arrivals(shard, held.as_ref().map(|h| &h.0));
         shared.fence.serve(shard, revision);
         slot.revision = revision;
         metrics::counter!("aether_runtime_shard_claims_total").increment(1);
@@ -525,8 +641,14 @@ fn begin_release(
         s.set(if planned { Mode::NotOwner } else { Mode::Stop });
     }
     let shared = shared.clone();
+    shared
+        .releasing
+        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     slot.release = Some(tokio::spawn(async move {
         shared.drain_and_release(shard, revision, planned, to).await;
+        shared
+            .releasing
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
         if let Some(server) = server {
             if planned {
                 retire(&shared, shard, server).await;

@@ -31,6 +31,7 @@ mod nats_transport;
 mod placement;
 mod shard_server;
 mod subject;
+mod transfer;
 
 pub use admin::admin_subject;
 pub use config::RemoteConfig;

@@ -4,10 +4,11 @@
 //! cluster. Their builders register only [`Routable`] types, so a type that
 //! cannot travel is refused when the program compiles.
 
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aether_core::BoxFuture;
+use aether_core::aggregate::Aggregate;
 
 use super::admin;
 use super::claim_fence::ClaimFence;
@@ -16,17 +17,19 @@ use super::config::RemoteConfig;
 use super::gate::Gates;
 use super::keeper::{Keeper, Released};
 use super::nats_transport::NatsTransport;
-use super::shard_server::{Handlers, ServeCtx};
+use super::shard_server::ServeCtx;
 use super::subject::Subjects;
+use super::transfer::{self, Arrivals, handoff_subject};
 use crate::id::ShardId;
 use crate::node::ClusterNode;
-use crate::runtime::builder::{ActorSystemBuilder, RunsActors, Stores, routed, sealed};
+use crate::runtime::builder::{ActorSystemBuilder, RunsActors, aggregate_def, routed, sealed};
 use crate::runtime::codec::Routable;
 use crate::runtime::config::{ActorConfig, RoutingConfig};
 use crate::runtime::error::{RuntimeError, RuntimeErrorKind};
 use crate::runtime::fence::Fence;
 use crate::runtime::node::Node;
 use crate::runtime::reach::Route;
+use crate::runtime::stores::Stores;
 use crate::runtime::system::{ActorSystem, Attached};
 
 /// The placement of a cluster member (see [`ActorSystem::cluster`]).
@@ -141,8 +144,17 @@ impl ActorSystemBuilder<InCluster> {
     /// given; calls to its other actors go to their shards' nodes. Its
     /// commands, errors, queries and answers travel as JSON (see
     /// [`Routable`]).
-    pub fn register<A: Routable>(self, config: ActorConfig) -> Self {
-        self.add(TypeId::of::<A>(), A::TYPE, routed::<A>(config))
+    pub fn register<A: Routable + Aggregate>(self, config: ActorConfig) -> Self {
+        self.add(A::TYPE, routed::<A>(aggregate_def::<A>(), config))
+    }
+
+    /// Runs the actor type that behaviour `B` defined by `def` makes (an
+    /// executable model), as [`ActorSystemBuilder::register`] does an
+    /// aggregate's. Types can be defined while the system runs too
+    /// ([`ActorSystem::define`]).
+    pub fn define<B: Routable>(self, def: B::Def, config: ActorConfig) -> Self {
+        let name = B::name(&def).to_owned();
+        self.add(&name, routed::<B>(Arc::new(def), config))
     }
 
     /// How routed calls retry and shards are handed on (default
@@ -158,8 +170,8 @@ impl ActorSystemBuilder<InCluster> {
     /// # Errors
     ///
     /// [`RuntimeErrorKind::InvalidConfig`] for a setting out of range or a
-    /// missing event store; [`RuntimeErrorKind::NotRegistered`] when no type,
-    /// or a type twice, was registered; [`RuntimeErrorKind::Unavailable`]
+    /// missing event store; [`RuntimeErrorKind::NotRegistered`] when two
+    /// types of one name were registered; [`RuntimeErrorKind::Unavailable`]
     /// when the claims bucket or the admin subject cannot be opened.
     pub async fn start(self) -> Result<ActorSystem, RuntimeError> {
         self.check()?;
@@ -180,11 +192,11 @@ impl ActorSystemBuilder<InCluster> {
             max_backoff: routing.max_backoff,
             gates: Gates::default(),
         };
-        let route = Arc::new(Route {
-            transport: Arc::new(transport),
-            fence: Some(fence.clone() as Arc<dyn Fence>),
-            config: routing.clone(),
-        });
+        let route = Arc::new(Route::new(
+            Arc::new(transport),
+            Some(fence.clone() as Arc<dyn Fence>),
+            routing.clone(),
+        ));
         let local = Arc::new(Node::new(self.config, Some(fence.clone())));
         let types = ActorSystemBuilder::<InCluster>::register_all(
             self.registrations,
@@ -192,31 +204,30 @@ impl ActorSystemBuilder<InCluster> {
             &local,
             Some(&route),
         )?;
-        let handlers: Handlers = types
-            .values()
-            .filter_map(|r| r.serve.clone().map(|s| (r.name, s)))
-            .collect();
-        let actors: Vec<_> = types.values().filter_map(|r| r.actors.clone()).collect();
         let ctx = Arc::new(ServeCtx {
             client: node.client().clone(),
             fence: fence.clone(),
         });
-        let keeper = Keeper::start(
-            fence.clone(),
-            claims,
-            ctx,
-            Arc::new(handlers),
-            actors,
-            routing,
-        );
+        let arrivals = Arc::new(Arrivals::default());
+        let receiving = transfer::receive(
+            node.client().clone(),
+            handoff_subject(&node.config().cluster_name, node.id()),
+            arrivals.clone(),
+        )
+        .await
+        .map_err(|e| {
+            RuntimeError::with_source(
+                RuntimeErrorKind::Unavailable,
+                "subscribing to the node's handoff subject",
+                e,
+            )
+        })?;
+        let keeper = Keeper::start(fence.clone(), claims, ctx, types.clone(), routing, arrivals);
         let admin = admin::start(
             node.client().clone(),
             admin::admin_subject(&node.config().cluster_name, node.id()),
             node.id().clone(),
-            types
-                .values()
-                .filter_map(|r| r.actors.clone().map(|a| (r.name, a)))
-                .collect(),
+            types.clone(),
         )
         .await
         .map_err(|e| {
@@ -231,17 +242,32 @@ impl ActorSystemBuilder<InCluster> {
             fence,
             keeper,
             admin,
+            receiving,
             released: Mutex::new(Released::default()),
         };
-        Ok(ActorSystem::assemble(local, types, Some(Box::new(member))))
+        Ok(ActorSystem::assemble(
+            local,
+            types,
+            self.stores,
+            Some(route),
+            Some(Box::new(member)),
+        ))
     }
 }
 
 impl ActorSystemBuilder<Remote> {
     /// Makes aggregate type `A` callable from this system; `config` only
     /// sets the calls' default deadline (this system runs no actor).
-    pub fn register<A: Routable>(self, config: ActorConfig) -> Self {
-        self.add(TypeId::of::<A>(), A::TYPE, routed::<A>(config))
+    pub fn register<A: Routable + Aggregate>(self, config: ActorConfig) -> Self {
+        self.add(A::TYPE, routed::<A>(aggregate_def::<A>(), config))
+    }
+
+    /// Makes the actor type that behaviour `B` defined by `def` makes
+    /// callable from this system (the definition gives its name; this
+    /// system runs no actor).
+    pub fn define<B: Routable>(self, def: B::Def, config: ActorConfig) -> Self {
+        let name = B::name(&def).to_owned();
+        self.add(&name, routed::<B>(Arc::new(def), config))
     }
 
     /// How routed calls retry (default [`RoutingConfig::default`]).
@@ -255,8 +281,8 @@ impl ActorSystemBuilder<Remote> {
     /// # Errors
     ///
     /// [`RuntimeErrorKind::InvalidConfig`] for a setting out of range;
-    /// [`RuntimeErrorKind::NotRegistered`] when no type, or a type twice,
-    /// was registered.
+    /// [`RuntimeErrorKind::NotRegistered`] when two types of one name were
+    /// registered.
     pub async fn start(self) -> Result<ActorSystem, RuntimeError> {
         self.check()?;
         let Remote {
@@ -272,11 +298,7 @@ impl ActorSystemBuilder<Remote> {
             max_backoff: routing.max_backoff,
             gates: Gates::default(),
         };
-        let route = Arc::new(Route {
-            transport: Arc::new(transport),
-            fence: None,
-            config: routing,
-        });
+        let route = Arc::new(Route::new(Arc::new(transport), None, routing));
         let local = Arc::new(Node::new(self.config, None));
         let types = ActorSystemBuilder::<Remote>::register_all(
             self.registrations,
@@ -284,7 +306,13 @@ impl ActorSystemBuilder<Remote> {
             &local,
             Some(&route),
         )?;
-        Ok(ActorSystem::assemble(local, types, None))
+        Ok(ActorSystem::assemble(
+            local,
+            types,
+            Stores::default(),
+            Some(route),
+            None,
+        ))
     }
 }
 
@@ -296,6 +324,8 @@ struct Member {
     keeper: Keeper,
     /// Answers the node's admin subject (see `admin.rs`).
     admin: tokio::task::JoinHandle<()>,
+    /// Takes the states of actors handed off to this node.
+    receiving: tokio::task::JoinHandle<()>,
     /// The shards released at shutdown, still answering `not-owner` until
     /// their new owners serve them.
     released: Mutex<Released>,
@@ -310,11 +340,49 @@ impl std::fmt::Debug for Member {
     }
 }
 
+impl Member {
+    /// Drains the node and waits (bounded) until a map without it moved its
+    /// shards away and their handoffs finished. Nothing to wait for when no
+    /// other member could take them.
+    async fn hand_off_all(&self) {
+        let node = &self.node;
+        let others = node
+            .members()
+            .placeable()
+            .into_iter()
+            .any(|m| &m != node.id());
+        if !others || self.fence.served().is_empty() {
+            return;
+        }
+        let started = tokio::time::Instant::now();
+        node.drain();
+        let config = node.config();
+        let limit = config.membership.lease.saturating_mul(2) + self.keeper.handoff_allowance();
+        let until = started + limit;
+        while tokio::time::Instant::now() < until {
+            if self.fence.served().is_empty() && self.keeper.releases_done() {
+                tracing::info!(took = ?started.elapsed(), "every shard handed on");
+                metrics::histogram!("aether_runtime_drain_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tracing::warn!(
+            left = self.fence.served().len(),
+            "shards still served after the drain allowance; releasing them cold"
+        );
+    }
+}
+
 impl Attached for Member {
     fn release(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            // Hand the shards on first (drained, released), so their new
-            // owners can claim them as soon as this node has left.
+            // Drain first: the next map moves the shards away and the keeper
+            // hands each on warm to its new owner, while the node keeps its
+            // lease. Then release what is left (cold), so the new owners can
+            // claim it as soon as this node has left.
+            self.hand_off_all().await;
             let released = self.keeper.release_all().await;
             *self.released.lock().unwrap_or_else(PoisonError::into_inner) = released;
         })
@@ -323,6 +391,7 @@ impl Attached for Member {
     fn finish(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.admin.abort();
+            self.receiving.abort();
             if let Err(e) = self.node.shutdown().await {
                 tracing::warn!(error = %e, "leaving the cluster did not finish cleanly");
             }

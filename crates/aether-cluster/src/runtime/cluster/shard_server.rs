@@ -6,7 +6,6 @@
 //! subscribed means no request falls into the gap where a server still
 //! routes to an interest that is gone (measured: `benches/interest.rs`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use aether_core::ActorId;
@@ -18,7 +17,8 @@ use tracing::Instrument;
 use super::claim_fence::ClaimFence;
 use super::headers;
 use crate::id::ShardId;
-use crate::runtime::serve::{Serve, bad_request};
+use crate::runtime::registry::Registry;
+use crate::runtime::serve::bad_request;
 use crate::runtime::status::Status;
 use crate::runtime::transport::Reply;
 
@@ -31,8 +31,9 @@ pub(crate) enum Mode {
     Stop,
 }
 
-/// The serving side's types, by actor type name.
-pub(crate) type Handlers = HashMap<&'static str, Arc<dyn Serve>>;
+/// The serving side's types, by actor type name: the system's registry
+/// (read per request, so a type defined while the system runs is served).
+pub(crate) type Handlers = Registry;
 
 /// What every served shard's subscription shares.
 #[derive(Debug)]
@@ -173,7 +174,7 @@ async fn handle(
             if ctx.fence.check_shard(shard).is_none() {
                 return ctx.not_owner(&to, &actor).await;
             }
-            let Some(handler) = handlers.get(actor.actor_type()) else {
+            let Some(handler) = handlers.serve(actor.actor_type()) else {
                 let message = format!(
                     "actor type {:?} is not run by this cluster",
                     actor.actor_type()

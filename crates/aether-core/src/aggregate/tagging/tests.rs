@@ -151,7 +151,7 @@ impl DomainEvent for Word {
 struct Wrapped(Ev);
 
 impl DomainEvent for Wrapped {
-    fn event_type(&self) -> &'static str {
+    fn event_type(&self) -> &str {
         self.0.event_type()
     }
 }
