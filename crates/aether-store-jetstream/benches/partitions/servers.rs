@@ -73,7 +73,7 @@ impl Fleet {
             let prof_port = spec.profile.then(free_port);
             let mut conf = format!(
                 "server_name: {name}\nlisten: 127.0.0.1:{}\nserver_tags: [\"node:{name}\"]\n\
-                 jetstream {{ store_dir: \"{}\" {} }}\n",
+                 jetstream {{\n  store_dir: \"{}\"\n  {}\n}}\n",
                 ports[i],
                 store.display(),
                 if spec.sync_always {
