@@ -25,7 +25,7 @@ use std::time::Duration;
 use aether::jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether::prelude::*;
 use aether::projection::{Checkpointing, Filter, Projection, ProjectionRunner, State, sqlite};
-use aether::{LogPosition, Result as AetherResult};
+use aether::{LogCursor, LogPosition, Result as AetherResult};
 use nats::BoxError;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
@@ -65,8 +65,8 @@ impl Balances {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The committed position.
-    pub fn committed(&self) -> AetherResult<Option<LogPosition>> {
+    /// The committed position: one per partition of the log.
+    pub fn committed(&self) -> AetherResult<LogCursor> {
         sqlite::load_position(&self.db, &self.name)
     }
 }
@@ -141,7 +141,7 @@ impl Projection for Balances {
         tx.commit().map_err(db_error)
     }
 
-    async fn position(&mut self) -> AetherResult<Option<LogPosition>> {
+    async fn position(&mut self) -> AetherResult<LogCursor> {
         self.committed()
     }
 
@@ -268,7 +268,7 @@ pub async fn run(url: &str) -> Result<(), BoxError> {
     }
     let head = aether::EventLog::head(&store).await?;
     let s = running
-        .wait_for(|s| s.position >= head || s.is_failed())
+        .wait_for(|s| s.cursor.reached(&head) || s.is_failed())
         .await;
     if let State::Failed { position, error } = s.state {
         return Err(format!("projection failed at {position}: {error}").into());
@@ -282,7 +282,7 @@ pub async fn run(url: &str) -> Result<(), BoxError> {
     let mut running =
         ProjectionRunner::new(store.clone(), rebuilt, Checkpointing::InProjection).rebuild();
     running
-        .wait_for(|s| s.position >= head || s.is_failed())
+        .wait_for(|s| s.cursor.reached(&head) || s.is_failed())
         .await;
     let (rebuilt, _) = running.stop().await?;
     let fresh = rebuilt.balances()?;

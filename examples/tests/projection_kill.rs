@@ -9,7 +9,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use aether::projection::{Checkpointing, ProjectionRunner};
-use aether::{EventLog, LogPosition};
+use aether::{EventLog, LogCursor};
 use aether_examples::projection_sqlite::{Balances, store, work, write_accounts};
 use aether_testkit::{NatsServer, Wait};
 
@@ -38,17 +38,17 @@ fn spawn(url: &str, ns: &str, db: &Path) -> Child {
 }
 
 /// The position the read model has committed (read by another connection).
-fn committed(db: &Path) -> Option<LogPosition> {
-    Balances::open(db, "balances").ok()?.committed().ok()?
+fn committed(db: &Path) -> Option<LogCursor> {
+    Balances::open(db, "balances").ok()?.committed().ok()
 }
 
 /// Waits until the committed position satisfies `f` (checked every 20 ms, for up to 90 s).
-async fn wait_until(db: &Path, what: &str, f: impl Fn(Option<LogPosition>) -> bool) {
+async fn wait_until(db: &Path, what: &str, f: impl Fn(Option<LogCursor>) -> bool) {
     Wait::new(what, Duration::from_secs(90))
         .every(Duration::from_millis(20))
         .until(async || {
             let at = committed(db);
-            if f(at) { Ok(()) } else { Err(at) }
+            if f(at.clone()) { Ok(()) } else { Err(at) }
         })
         .await
 }
@@ -62,27 +62,29 @@ async fn killed_mid_catch_up_and_mid_live_every_event_is_applied_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("balances.db");
     let mut expected = write_accounts(&store, 60, 150, 0).await.unwrap();
-    let head = store.head().await.unwrap().unwrap();
-    assert_eq!(head.sequence, 60 * 151);
+    let head = store.head().await.unwrap();
+    assert_eq!(head.get(0).unwrap().sequence, 60 * 151);
 
     // Mid-catch-up, twice.
     let mut child = spawn(&url, ns, &db);
     wait_until(&db, "first progress", |p| {
-        p.is_some_and(|p| p.sequence >= 1_500)
+        p.and_then(|p| p.get(0))
+            .is_some_and(|p| p.sequence >= 1_500)
     })
     .await;
     child.kill().unwrap();
     child.wait().unwrap();
-    let at_kill = committed(&db).unwrap();
+    let at_kill = committed(&db).unwrap().get(0).unwrap();
     let mut child = spawn(&url, ns, &db);
     wait_until(&db, "resumed", |p| {
-        p.is_some_and(|p| p.sequence >= at_kill.sequence + 1_500)
+        p.and_then(|p| p.get(0))
+            .is_some_and(|p| p.sequence >= at_kill.sequence + 1_500)
     })
     .await;
     child.kill().unwrap();
     child.wait().unwrap();
     let mut child = spawn(&url, ns, &db);
-    wait_until(&db, "caught up", |p| p >= Some(head)).await;
+    wait_until(&db, "caught up", |p| p.is_some_and(|p| p.reached(&head))).await;
 
     // Mid-live: appends go on while the worker is killed and restarted.
     let writer = {
@@ -106,9 +108,12 @@ async fn killed_mid_catch_up_and_mid_live_every_event_is_applied_once() {
     for (owner, cents) in writer.await.unwrap() {
         *expected.entry(owner).or_insert(0) += cents;
     }
-    let head = store.head().await.unwrap().unwrap();
+    let head = store.head().await.unwrap();
     let mut child = spawn(&url, ns, &db);
-    wait_until(&db, "caught up after the live kill", |p| p >= Some(head)).await;
+    wait_until(&db, "caught up after the live kill", |p| {
+        p.is_some_and(|p| p.reached(&head))
+    })
+    .await;
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -119,7 +124,7 @@ async fn killed_mid_catch_up_and_mid_live_every_event_is_applied_once() {
     let mut running =
         ProjectionRunner::new(store.clone(), rebuilt, Checkpointing::InProjection).rebuild();
     running
-        .wait_for(|s| s.position >= Some(head) || s.is_failed())
+        .wait_for(|s| s.cursor.reached(&head) || s.is_failed())
         .await;
     let (rebuilt, _) = running.stop().await.unwrap();
     assert_eq!(rebuilt.balances().unwrap(), got, "equal to a fresh rebuild");

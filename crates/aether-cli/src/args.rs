@@ -69,6 +69,9 @@ pub(crate) struct Global {
 pub(crate) enum Command {
     /// Aether's event and snapshot streams: events, bytes, replicas, oldest and newest.
     Streams,
+    /// The namespace's log partitions: streams, leaders, servers, sizes and write rates;
+    /// balance their leaders, move one to other servers.
+    Partitions(PartitionsArgs),
     /// An actor's history, decoded (version, type, time, metadata, data).
     Events(EventsArgs),
     /// An actor at a glance: latest version, snapshot, subject, last writers.
@@ -163,6 +166,52 @@ pub(crate) struct DiffArgs {
     pub(crate) from: u32,
     /// The newer version.
     pub(crate) to: u32,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PartitionsArgs {
+    /// What to do (default: list them).
+    #[command(subcommand)]
+    pub(crate) what: Option<PartitionsWhat>,
+    /// Seconds between the two samples of each stream's last sequence that give its write
+    /// rate (0: no rate).
+    #[arg(long, global = true, default_value_t = 1.0)]
+    pub(crate) sample: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PartitionsWhat {
+    /// Each partition: stream, leader, servers, messages, bytes, appends/s, placement tags.
+    List,
+    /// Spreads the leaders evenly over the servers holding the partitions (preferred
+    /// stepdowns; the server picks leaders at random), and shows the moves.
+    Balance,
+    /// Moves a partition's stream to the servers with these placement tags, online, and
+    /// waits until the move is done.
+    Move(MoveArgs),
+    /// Moves an unpartitioned namespace (one stream) to K partitions, online: copies it,
+    /// seals the old stream (writes wait a moment), copies the tail, switches. Resumes an
+    /// interrupted run.
+    Repartition(RepartitionArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RepartitionArgs {
+    /// The number of partitions (a power of two from 2 to 1024).
+    #[arg(long)]
+    pub(crate) to: u32,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MoveArgs {
+    /// The partition.
+    pub(crate) partition: u16,
+    /// Placement tags (server_tags) of the servers to move it to, comma separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub(crate) tags: Vec<String>,
+    /// Seconds to wait for the move to finish (0: do not wait).
+    #[arg(long, default_value_t = 120.0)]
+    pub(crate) wait: f64,
 }
 
 #[derive(Debug, Args)]

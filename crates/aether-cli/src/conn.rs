@@ -52,11 +52,15 @@ pub(crate) async fn store(
     g: &Global,
     client: async_nats::Client,
 ) -> Result<JetStreamEventStore, CliError> {
-    let config = JetStreamConfig {
+    Ok(JetStreamEventStore::open_existing(client, store_config(g)).await?)
+}
+
+/// The store configuration the global options name.
+pub(crate) fn store_config(g: &Global) -> JetStreamConfig {
+    JetStreamConfig {
         stream_name: g.stream_name.clone(),
         namespace: g.namespace.clone(),
         request_timeout: Duration::try_from_secs_f64(g.timeout).unwrap_or(Duration::from_secs(5)),
         ..Default::default()
-    };
-    Ok(JetStreamEventStore::open_existing(client, config).await?)
+    }
 }

@@ -36,6 +36,10 @@ impl CliError {
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(NOT_FOUND, message)
     }
+
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
+        Self::new(FAILED, message)
+    }
 }
 
 /// The message on one line: the error and its causes, `: `-separated.

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! aether streams                       # Aether's event and snapshot streams
+//! aether partitions balance            # spread the log partitions' leaders
 //! aether events order-42 --follow      # an actor's history, then live
 //! aether cluster members               # membership with lease state
 //! aether model publish account.yaml     # an executable model, to the cluster
@@ -59,6 +60,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let out = output::Output::new(cli.global.json);
     match cli.command {
         Command::Streams => cmd::streams::run(&cli.global, &out).await,
+        Command::Partitions(a) => cmd::partitions::run(&cli.global, &out, a).await,
         Command::Events(a) => cmd::events::run(&cli.global, &out, a).await,
         Command::Actor(a) => cmd::actor::run(&cli.global, &out, a).await,
         Command::Tail(a) => cmd::tail::run(&cli.global, &out, a).await,

@@ -7,45 +7,14 @@
 //! (similar keys such as `node-1#0`, `node-1#1` otherwise land close together).
 //! Both are fixed, public algorithms; the test below pins known outputs, and
 //! changing them is a breaking change of the wire contract (every node of a
-//! cluster must place shards identically).
+//! cluster must place shards identically). The hash itself lives in
+//! [`aether_core::hash`], shared with the event store (an actor's log
+//! partition follows from the same hash as its shard); this module
+//! re-exports it and adds the ring's virtual-node hash.
 
-/// The FNV-1a 64-bit offset basis.
-pub const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-/// The FNV-1a 64-bit prime.
-pub const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-/// Plain 64-bit FNV-1a of `bytes`.
-#[inline]
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    fnv1a64_continue(FNV_OFFSET_BASIS, bytes)
-}
-
-/// Continues an FNV-1a 64-bit hash from state `h` over `bytes`.
-#[inline]
-pub fn fnv1a64_continue(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    h
-}
-
-/// The MurmurHash3 64-bit finalizer (`fmix64`).
-#[inline]
-pub fn fmix64(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
-    h
-}
-
-/// Aether's stable hash: `fmix64(fnv1a64(bytes))`.
-#[inline]
-pub fn stable_hash(bytes: &[u8]) -> u64 {
-    fmix64(fnv1a64(bytes))
-}
+pub use aether_core::hash::{
+    FNV_OFFSET_BASIS, FNV_PRIME, fmix64, fnv1a64, fnv1a64_continue, hash_to_range, stable_hash,
+};
 
 /// The ring position of virtual node `index` of a node:
 /// `fmix64(fnv1a64(node_id ‖ 0x00 ‖ index as u32 big-endian))`.
@@ -55,13 +24,6 @@ pub fn vnode_hash(node_id: &str, index: u32) -> u64 {
     let h = fnv1a64(node_id.as_bytes());
     let h = fnv1a64_continue(h, &[0]);
     fmix64(fnv1a64_continue(h, &index.to_be_bytes()))
-}
-
-/// Maps a 64-bit hash onto `0..n` without modulo bias (Lemire's multiply-shift).
-/// Returns 0 when `n` is 0.
-#[inline]
-pub fn hash_to_range(hash: u64, n: u32) -> u32 {
-    ((u128::from(hash) * u128::from(n)) >> 64) as u32
 }
 
 #[cfg(test)]

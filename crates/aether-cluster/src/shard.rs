@@ -8,7 +8,6 @@ use aether_core::ActorId;
 use crate::assignment::ShardAssignment;
 use crate::config::ShardConfig;
 use crate::error::Result;
-use crate::hash::{fmix64, fnv1a64, fnv1a64_continue, hash_to_range};
 use crate::id::{NodeId, ShardId};
 use crate::planner::{RebalancePlan, plan_rebalance};
 use crate::strategy::PlacementStrategy;
@@ -18,12 +17,12 @@ use crate::strategy::PlacementStrategy;
 /// `fmix64(fnv1a64(actor_type ‖ 0x00 ‖ id))` mapped onto `0..shard_count` by
 /// multiply-shift: stable across processes, platforms and releases (see
 /// [`crate::hash`]). Actor types and ids never contain NUL, so the input is
-/// injective. Returns shard 0 when `shard_count` is 0.
+/// injective. Returns shard 0 when `shard_count` is 0. It is
+/// [`aether_core::hash::shard_of`], the hash that also picks the actor's
+/// event-log partition: with `K` partitions dividing `shard_count`, shard
+/// `s` holds actors of partition `s · K / shard_count` only.
 pub fn shard_for_actor(actor: &ActorId, shard_count: u32) -> ShardId {
-    let h = fnv1a64(actor.actor_type().as_bytes());
-    let h = fnv1a64_continue(h, &[0]);
-    let h = fmix64(fnv1a64_continue(h, actor.as_str().as_bytes()));
-    ShardId(hash_to_range(h, shard_count))
+    ShardId(aether_core::hash::shard_of(actor, shard_count))
 }
 
 /// Maps actors to shards and shards to nodes, with a pluggable strategy.

@@ -46,6 +46,7 @@ mod component_error;
 mod dyn_store;
 mod error;
 mod event;
+pub mod hash;
 mod id;
 mod log;
 mod metadata;
@@ -62,7 +63,9 @@ pub use dyn_store::{BoxFuture, DynEventStore, DynSnapshotStore};
 pub use error::{Error, Result, VersionConflict};
 pub use event::Event;
 pub use id::{ActorId, CommandId, EventId, InvalidId, MAX_NAME_LEN, NodeId, validate_name};
-pub use log::{EventLog, LOG_CHUNK, LogEntry, LogFeed, LogPosition, LogSelection, LogSubscription};
+pub use log::{
+    EventLog, LOG_CHUNK, LogCursor, LogEntry, LogFeed, LogPosition, LogSelection, LogSubscription,
+};
 pub use metadata::Metadata;
 pub use notify::{EventStored, EventStoredHook, HookSlot};
 pub use payload::Payload;

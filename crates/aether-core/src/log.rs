@@ -1,21 +1,30 @@
-//! The global log: every event of a store in one order, for the read side
-//! (projections, process managers, audit).
+//! The global log: every event of a store, for the read side (projections,
+//! process managers, audit).
 //!
-//! Per actor a store keeps events in version order; the global log puts all
-//! actors' events into **one total order** consistent with each actor's, and
-//! gives each event a stable [`LogPosition`]. On JetStream that order is the
-//! event stream's sequence; on the in-memory store the order of appends.
+//! Per actor a store keeps events in version order. The global log is one or
+//! more **partitions**, each an ordered log holding whole actors (on
+//! JetStream: one stream each); each event has a stable [`LogPosition`]
+//! (partition, sequence, index). A subscription reads every selected
+//! partition and hands the entries over in **one order consistent with every
+//! actor's and every partition's order**, and a reader's place is a
+//! [`LogCursor`]: one position per partition, from which a later
+//! subscription resumes with no gap and no repeat. Across partitions the
+//! order is that of arrival, not of causality (see `docs/guarantees.md`).
 //!
-//! An [`EventLog`] subscription reads what is stored from a position on, then
+//! An [`EventLog`] subscription reads what is stored from a cursor on, then
 //! follows new appends live, in one stream: there is no switch between a
 //! "catch-up" and a "live" phase where an event could be missed or repeated.
 
-use std::collections::VecDeque;
-use std::fmt;
-use std::future::Future;
-use std::str::FromStr;
+mod cursor;
+mod position;
 
-use serde::{Deserialize, Serialize};
+pub use cursor::LogCursor;
+pub use position::LogPosition;
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::ops::Range;
+
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
@@ -23,60 +32,10 @@ use crate::event::Event;
 use crate::id::ActorId;
 use crate::store::MalformedEvent;
 
-/// Where an event sits in a store's global log.
-///
-/// Ordered by `sequence`, then `index`. `sequence` numbers the log's entries
-/// (on JetStream: the stream sequence of the stored message); `index` is the
-/// event's place inside its entry (an atomic append of several events is one
-/// entry), `0` for the first.
-///
-/// Written as `sequence.index`:
-///
-/// ```
-/// use aether_core::LogPosition;
-/// let p = LogPosition::new(42, 1);
-/// assert_eq!(p.to_string(), "42.1");
-/// assert_eq!("42.1".parse::<LogPosition>().unwrap(), p);
-/// assert!(LogPosition::new(42, 0) < p && p < LogPosition::new(43, 0));
-/// ```
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
-pub struct LogPosition {
-    /// The entry's sequence in the log, from 1.
-    pub sequence: u64,
-    /// The event's index inside the entry, from 0.
-    pub index: u32,
-}
-
-impl LogPosition {
-    /// The position of event `index` of entry `sequence`.
-    pub const fn new(sequence: u64, index: u32) -> Self {
-        Self { sequence, index }
-    }
-}
-
-impl fmt::Display for LogPosition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.sequence, self.index)
-    }
-}
-
-impl FromStr for LogPosition {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = || Error::invalid_input(format!("{s:?} is not a log position (sequence.index)"));
-        let (seq, idx) = s.split_once('.').ok_or_else(bad)?;
-        Ok(Self::new(
-            seq.parse().map_err(|_| bad())?,
-            idx.parse().map_err(|_| bad())?,
-        ))
-    }
-}
-
 /// Which actors' events a subscription reads: all, or those of some actor
-/// types (a filter the backend applies, on JetStream by subject).
+/// types (a filter the backend applies, on JetStream by subject), of every
+/// partition or of a range of partitions (so several readers can share a
+/// partitioned log, each reading its range).
 ///
 /// ```
 /// use aether_core::{ActorId, LogSelection};
@@ -84,10 +43,15 @@ impl FromStr for LogPosition {
 /// assert!(orders.admits(&ActorId::new("order-1").unwrap()));
 /// assert!(!orders.admits(&ActorId::new("cart-1").unwrap()));
 /// assert!(LogSelection::all().admits(&ActorId::new("cart-1").unwrap()));
+///
+/// // The first half of a log of 8 partitions.
+/// let half = LogSelection::all().in_partitions(0..4);
+/// assert!(half.admits_partition(3) && !half.admits_partition(4));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogSelection {
     types: Vec<String>,
+    partitions: Option<Range<u16>>,
 }
 
 impl LogSelection {
@@ -102,7 +66,31 @@ impl LogSelection {
         let mut types: Vec<String> = types.into_iter().map(Into::into).collect();
         types.sort();
         types.dedup();
-        Self { types }
+        Self {
+            types,
+            partitions: None,
+        }
+    }
+
+    /// Only the partitions in `range` (of the log's partitions; a range past
+    /// them selects nothing there). Every partition when not called.
+    #[must_use]
+    pub fn in_partitions(mut self, range: Range<u16>) -> Self {
+        self.partitions = Some(range);
+        self
+    }
+
+    /// The selected range of partitions; `None` when every partition is
+    /// selected.
+    pub fn partitions(&self) -> Option<Range<u16>> {
+        self.partitions.clone()
+    }
+
+    /// Whether partition `partition` is selected.
+    pub fn admits_partition(&self, partition: u16) -> bool {
+        self.partitions
+            .as_ref()
+            .is_none_or(|r| r.contains(&partition))
     }
 
     /// The selected actor types; empty when every actor is selected.
@@ -127,7 +115,9 @@ pub struct LogEntry {
     pub event: std::result::Result<Event, MalformedEvent>,
     /// How many log entries of the selection followed this one when it was
     /// read (0 = the subscriber is at the head): the subscriber's lag, and
-    /// with the entries done so far, the progress of a catch-up.
+    /// with the entries done so far, the progress of a catch-up. Of a
+    /// partitioned log, the sum over the partitions of the entries after the
+    /// last one read from each.
     pub behind: u64,
 }
 
@@ -165,6 +155,7 @@ pub struct LogSubscription {
     chunks: mpsc::Receiver<Result<Vec<LogEntry>>>,
     buffer: VecDeque<LogEntry>,
     backlog: u64,
+    start: Option<LogCursor>,
 }
 
 /// The sending side of a [`LogSubscription`], for store implementations.
@@ -183,9 +174,26 @@ impl LogSubscription {
                 chunks: rx,
                 buffer: VecDeque::new(),
                 backlog,
+                start: None,
             },
             LogFeed { chunks: tx },
         )
+    }
+
+    /// The same subscription, reading after `cursor`: for a store that
+    /// started it after another cursor than the one asked for (one of an
+    /// earlier layout of the log, translated to the current layout).
+    #[must_use]
+    pub fn starting_at(mut self, cursor: LogCursor) -> Self {
+        self.start = Some(cursor);
+        self
+    }
+
+    /// Where the subscription reads from when the store translated the
+    /// cursor it was given (see [`Self::starting_at`]): a reader keeping its
+    /// own cursor goes on from this one. `None`: from the cursor given.
+    pub fn start(&self) -> Option<&LogCursor> {
+        self.start.as_ref()
     }
 
     /// How many selected entries were stored after the start position when
@@ -246,39 +254,56 @@ impl LogFeed {
     }
 }
 
-/// A store's global log: every event of the store in **one total order**
-/// consistent with each actor's version order, each at a stable
-/// [`LogPosition`] (on JetStream the event stream's sequence; on the
-/// in-memory store the order of appends). A subscription reads what is
-/// stored from a position on, then follows new appends live, in one stream:
+/// A store's global log: every event of the store in one or more
+/// partitions, each an ordered log of whole actors, each event at a stable
+/// [`LogPosition`] (on JetStream a partition is a stream and the sequence its
+/// stream sequence; the in-memory store has one partition, in the order of
+/// appends). A subscription reads what is stored after a [`LogCursor`] (one
+/// position per partition), then follows new appends live, in one stream:
 /// there is no switch between a catch-up and a live phase where an event
 /// could be missed or repeated.
+///
+/// The entries of a subscription come in **one order consistent with every
+/// actor's version order and every partition's order**; how the partitions
+/// interleave is the order of arrival, and may differ from one subscription
+/// to the next. A subscription resumed from the cursor of the entries read
+/// so far reads every later entry exactly once.
 ///
 /// Implemented by the in-memory and the JetStream event stores; both pass
 /// the same conformance tests (`aether-testkit`'s `conformance::log`).
 pub trait EventLog: Send + Sync {
-    /// Every selected event stored **after** `after` (from the log's start
-    /// when `None`), in log order, then every one appended later, live.
+    /// Every selected event stored **after** `after` (a [`LogCursor`], or
+    /// one [`LogPosition`], or `None` for the log's start), in log order,
+    /// then every one appended later, live.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when `after` does not fit the log: a position
+    /// of another layout epoch (the namespace was repartitioned since: see
+    /// `docs/operations.md` for translating checkpoints) or of a partition
+    /// the log does not have; otherwise the backend's errors
+    /// ([`Error::Unavailable`] when it does not answer).
     fn subscribe(
         &self,
         selection: LogSelection,
-        after: Option<LogPosition>,
+        after: impl Into<LogCursor> + Send,
     ) -> impl Future<Output = Result<LogSubscription>> + Send;
 
-    /// The log's last position now (`None` when empty).
-    fn head(&self) -> impl Future<Output = Result<Option<LogPosition>>> + Send;
+    /// The log's last position in every partition now (empty when the log
+    /// is empty): a subscription after it reads only later appends.
+    fn head(&self) -> impl Future<Output = Result<LogCursor>> + Send;
 }
 
 impl<L: EventLog + ?Sized> EventLog for std::sync::Arc<L> {
     fn subscribe(
         &self,
         selection: LogSelection,
-        after: Option<LogPosition>,
+        after: impl Into<LogCursor> + Send,
     ) -> impl Future<Output = Result<LogSubscription>> + Send {
         (**self).subscribe(selection, after)
     }
 
-    fn head(&self) -> impl Future<Output = Result<Option<LogPosition>>> + Send {
+    fn head(&self) -> impl Future<Output = Result<LogCursor>> + Send {
         (**self).head()
     }
 }
@@ -286,18 +311,6 @@ impl<L: EventLog + ?Sized> EventLog for std::sync::Arc<L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn positions_parse_and_order() {
-        assert!("1".parse::<LogPosition>().is_err());
-        assert!("a.b".parse::<LogPosition>().is_err());
-        assert!("1.-1".parse::<LogPosition>().is_err());
-        let p: LogPosition = "7.0".parse().unwrap();
-        assert_eq!(p, LogPosition::new(7, 0));
-        assert!(LogPosition::new(7, 9) < LogPosition::new(8, 0));
-        let json = serde_json::to_string(&p).unwrap();
-        assert_eq!(serde_json::from_str::<LogPosition>(&json).unwrap(), p);
-    }
 
     #[test]
     fn selections_dedupe_and_admit() {

@@ -6,19 +6,21 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use aether_core::{BoxFuture, LogPosition, Result};
+use aether_core::{BoxFuture, LogCursor, Result};
 
-/// Keeps the position of each projection by name.
+/// Keeps the position of each projection by name: a [`LogCursor`], one
+/// position per partition of the log.
 ///
 /// The runner saves after handling events, so after a crash the events
 /// since the last save are handled again: **at-least-once** delivery.
 /// Implementations: [`MemoryCheckpoints`] (for tests and single-process
 /// use) and [`crate::KvCheckpoints`] (NATS KV).
 pub trait CheckpointStore: Send + Sync + fmt::Debug {
-    /// The saved position of projection `name` (`None`: never saved).
-    fn load<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<LogPosition>>>;
-    /// Saves `position` as projection `name`'s.
-    fn save<'a>(&'a self, name: &'a str, position: LogPosition) -> BoxFuture<'a, Result<()>>;
+    /// The saved cursor of projection `name` (empty: never saved, start at
+    /// the beginning of the log).
+    fn load<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<LogCursor>>;
+    /// Saves `cursor` as projection `name`'s.
+    fn save<'a>(&'a self, name: &'a str, cursor: &'a LogCursor) -> BoxFuture<'a, Result<()>>;
     /// Forgets projection `name`'s position (a rebuild starts over).
     fn delete<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>>;
 }
@@ -26,12 +28,14 @@ pub trait CheckpointStore: Send + Sync + fmt::Debug {
 /// Checkpoints in this process's memory, shared by clones.
 ///
 /// ```
-/// use aether_core::LogPosition;
+/// use aether_core::{LogCursor, LogPosition};
 /// use aether_projection::{CheckpointStore, MemoryCheckpoints};
 /// # futures_lite(async {
 /// let c = MemoryCheckpoints::new();
-/// c.save("p", LogPosition::new(3, 0)).await.unwrap();
-/// assert_eq!(c.load("p").await.unwrap(), Some(LogPosition::new(3, 0)));
+/// assert!(c.load("p").await.unwrap().is_empty());
+/// let at = LogCursor::from(LogPosition::new(3, 0));
+/// c.save("p", &at).await.unwrap();
+/// assert_eq!(c.load("p").await.unwrap(), at);
 /// # });
 /// # fn futures_lite(f: impl std::future::Future<Output = ()>) {
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
@@ -39,7 +43,7 @@ pub trait CheckpointStore: Send + Sync + fmt::Debug {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MemoryCheckpoints {
-    positions: Arc<Mutex<HashMap<String, LogPosition>>>,
+    positions: Arc<Mutex<HashMap<String, LogCursor>>>,
 }
 
 impl MemoryCheckpoints {
@@ -48,19 +52,19 @@ impl MemoryCheckpoints {
         Self::default()
     }
 
-    fn positions(&self) -> std::sync::MutexGuard<'_, HashMap<String, LogPosition>> {
+    fn positions(&self) -> std::sync::MutexGuard<'_, HashMap<String, LogCursor>> {
         self.positions.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl CheckpointStore for MemoryCheckpoints {
-    fn load<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<LogPosition>>> {
-        let found = self.positions().get(name).copied();
+    fn load<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<LogCursor>> {
+        let found = self.positions().get(name).cloned().unwrap_or_default();
         Box::pin(async move { Ok(found) })
     }
 
-    fn save<'a>(&'a self, name: &'a str, position: LogPosition) -> BoxFuture<'a, Result<()>> {
-        self.positions().insert(name.to_string(), position);
+    fn save<'a>(&'a self, name: &'a str, cursor: &'a LogCursor) -> BoxFuture<'a, Result<()>> {
+        self.positions().insert(name.to_string(), cursor.clone());
         Box::pin(async { Ok(()) })
     }
 

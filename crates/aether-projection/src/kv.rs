@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use aether_core::{BoxFuture, Error, LogPosition, Result, validate_name};
+use aether_core::{BoxFuture, Error, LogCursor, Result, validate_name};
 use async_nats::jetstream::{self, kv};
 
 use crate::checkpoint::CheckpointStore;
@@ -30,8 +30,10 @@ impl Default for KvCheckpointConfig {
 }
 
 /// Checkpoints in NATS KV: the value of key `<projection name>` is the
-/// position (`sequence.index`). Saved by the runner after handling, so
-/// delivery is at least once.
+/// cursor as text ([`LogCursor`]'s `Display`: `sequence.index` for a log of
+/// one partition, as before partitions existed; one position per partition,
+/// comma separated, for a partitioned one). Saved by the runner after
+/// handling, so delivery is at least once.
 #[derive(Debug, Clone)]
 pub struct KvCheckpoints {
     store: kv::Store,
@@ -60,7 +62,7 @@ impl KvCheckpoints {
 }
 
 impl CheckpointStore for KvCheckpoints {
-    fn load<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<LogPosition>>> {
+    fn load<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<LogCursor>> {
         Box::pin(async move {
             validate_name("projection name", name)?;
             let value =
@@ -68,22 +70,24 @@ impl CheckpointStore for KvCheckpoints {
                     Error::unavailable_with(format!("loading checkpoint {name}"), e)
                 })?;
             match value {
-                None => Ok(None),
+                None => Ok(LogCursor::new()),
                 Some(bytes) => {
                     let text = std::str::from_utf8(&bytes).map_err(|_| {
                         Error::serialization(format!("checkpoint {name} is not text"))
                     })?;
-                    Ok(Some(text.parse()?))
+                    text.parse().map_err(|e| {
+                        Error::serialization(format!("checkpoint {name} ({text:?}): {e}"))
+                    })
                 }
             }
         })
     }
 
-    fn save<'a>(&'a self, name: &'a str, position: LogPosition) -> BoxFuture<'a, Result<()>> {
+    fn save<'a>(&'a self, name: &'a str, cursor: &'a LogCursor) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             validate_name("projection name", name)?;
             self.store
-                .put(name, position.to_string().into())
+                .put(name, cursor.to_string().into())
                 .await
                 .map_err(|e| Error::unavailable_with(format!("saving checkpoint {name}"), e))?;
             Ok(())

@@ -4,7 +4,10 @@
 use std::future::Future;
 
 use aether_bus::Pattern;
-use aether_core::{ActorId, Error, Event, LogPosition, LogSelection, MalformedEvent, Result};
+use aether_core::{
+    ActorId, Error, Event, LogCursor, LogPosition, LogSelection, MalformedEvent, Result,
+};
+use std::ops::Range;
 
 /// A read model kept up to date from a store's global log.
 ///
@@ -56,11 +59,12 @@ pub trait Projection: Send + 'static {
         position: LogPosition,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Where this projection stands, read from its own storage: the position
-    /// of the last event whose effect it committed (`None`: nothing yet).
+    /// Where this projection stands, read from its own storage: in each
+    /// partition of the log, the position of the last event whose effect it
+    /// committed (empty: nothing yet; see [`crate::sqlite::load_position`]).
     /// Called at every start when it runs with
     /// [`crate::Checkpointing::InProjection`]. Default: unsupported.
-    fn position(&mut self) -> impl Future<Output = Result<Option<LogPosition>>> + Send {
+    fn position(&mut self) -> impl Future<Output = Result<LogCursor>> + Send {
         async {
             Err(Error::unsupported(
                 "this projection does not keep its position; run it with a checkpoint store",
@@ -92,7 +96,9 @@ pub trait Projection: Send + 'static {
 }
 
 /// Which events a projection is shown: by actor type (applied by the store,
-/// on JetStream as subject filters), by actor-id pattern (the bus's
+/// on JetStream as subject filters), by range of log partitions (applied by
+/// the store: one runner per range lets several processes share the read
+/// side of a partitioned log), by actor-id pattern (the bus's
 /// [`Pattern::actor`] syntax: `order-*`, `order->`) and by event type.
 /// Conditions combine with *and*; each list combines with *or*.
 ///
@@ -124,6 +130,24 @@ impl Filter {
             selection: LogSelection::actor_types(types),
             ..Self::default()
         }
+    }
+
+    /// Only the events of the log partitions in `range` (a runner per range,
+    /// each under its own projection name, shares a partitioned log's read
+    /// side; see `docs/operations.md`).
+    ///
+    /// ```
+    /// use aether_projection::Filter;
+    /// // Two instances over a log of 8 partitions.
+    /// let first = Filter::actor_types(["order"]).partitions(0..4);
+    /// let second = Filter::actor_types(["order"]).partitions(4..8);
+    /// assert_eq!(first.selection().partitions(), Some(0..4));
+    /// # let _ = second;
+    /// ```
+    #[must_use]
+    pub fn partitions(mut self, range: Range<u16>) -> Self {
+        self.selection = self.selection.in_partitions(range);
+        self
     }
 
     /// Also requires the actor id to match `pattern` (or one of the patterns

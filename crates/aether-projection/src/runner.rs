@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use aether_core::aggregate::RetryPolicy;
-use aether_core::{Error, EventLog, LogEntry, LogPosition, LogSubscription, Result, validate_name};
+use aether_core::{
+    Error, EventLog, LogCursor, LogEntry, LogPosition, LogSubscription, Result, validate_name,
+};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -222,11 +224,13 @@ where
             .map(|c| crate::control::publish_status(c, name.clone(), status.subscribe()));
         let _publisher = AbortOnDrop(publisher);
         let mut lease: Option<Lease> = None;
-        let mut position: Option<LogPosition> = None;
+        // Where the projection stands: the last position handled in each
+        // partition of the log.
+        let mut cursor = LogCursor::new();
         // After the log failed, where this instance got to: it goes on from
         // there (the checkpoint store may lag behind by up to
         // `checkpoint_every` entries), unless it lost the lease meanwhile.
-        let mut resume: Option<Option<LogPosition>> = None;
+        let mut resume: Option<LogCursor> = None;
         loop {
             if *stop.borrow() {
                 break;
@@ -265,19 +269,36 @@ where
                     continue;
                 }
             };
-            position = start;
-            status.send_modify(|s| s.position = start);
+            cursor = start;
+            status.send_modify(|s| s.cursor = cursor.clone());
             // 3. Subscribe and consume.
-            let mut sub = match self.log.subscribe(filter.selection().clone(), start).await {
+            let mut sub = match self
+                .log
+                .subscribe(filter.selection().clone(), cursor.clone())
+                .await
+            {
                 Ok(sub) => sub,
                 Err(e) => {
+                    // Go on from here, not from the checkpoint store (which
+                    // lags behind): a failed resubscription after a log
+                    // failure must not repeat what was handled. A cursor
+                    // the log refuses (of a layout it cannot translate)
+                    // is read from the checkpoint store again instead.
+                    resume = (!matches!(e, Error::InvalidInput { .. })).then(|| cursor.clone());
                     if pause(self.config.reconnect_delay, &status, &mut stop, e).await {
                         break;
                     }
                     continue;
                 }
             };
+            if let Some(start) = sub.start() {
+                // The log translated the cursor (the namespace was
+                // repartitioned): go on in the new layout's positions.
+                tracing::info!(projection = %name, from = %cursor, to = %start, "cursor translated to the log's layout");
+                cursor = start.clone();
+            }
             status.send_modify(|s| {
+                s.cursor = cursor.clone();
                 s.read = 0;
                 s.backlog = sub.backlog();
                 s.behind = sub.backlog();
@@ -296,7 +317,7 @@ where
                     lease.as_ref(),
                     &status,
                     &mut stop,
-                    &mut position,
+                    &mut cursor,
                 )
                 .await;
             drop(sub);
@@ -311,7 +332,7 @@ where
                     lease = None;
                 }
                 Outcome::LogFailed(e) => {
-                    resume = Some(position);
+                    resume = Some(cursor.clone());
                     if pause(self.config.reconnect_delay, &status, &mut stop, e).await {
                         break;
                     }
@@ -320,7 +341,7 @@ where
                     metrics::counter!("aether_projection_failures_total", "projection" => name.clone())
                         .increment(1);
                     tracing::error!(projection = %name, position = %at, %error, "projection stopped at a failing event");
-                    save(&self.checkpointing, &name, position).await;
+                    save(&self.checkpointing, &name, &cursor).await;
                     set_state(
                         &status,
                         State::Failed {
@@ -336,7 +357,7 @@ where
                 }
             }
         }
-        save(&self.checkpointing, &name, position).await;
+        save(&self.checkpointing, &name, &cursor).await;
         if let Some(l) = lease.take() {
             l.release().await;
         }
@@ -344,15 +365,15 @@ where
         self.projection
     }
 
-    /// The start position: reset first for a rebuild, then the checkpoint.
-    async fn start_position(&mut self, name: &str) -> Result<Option<LogPosition>> {
+    /// The start cursor: reset first for a rebuild, then the checkpoint.
+    async fn start_position(&mut self, name: &str) -> Result<LogCursor> {
         if self.reset_first {
             self.projection.reset().await?;
             if let Checkpointing::Store(store) = &self.checkpointing {
                 store.delete(name).await?;
             }
             self.reset_first = false;
-            return Ok(None);
+            return Ok(LogCursor::new());
         }
         match &self.checkpointing {
             Checkpointing::Store(store) => store.load(name).await,
@@ -369,7 +390,7 @@ where
         lease: Option<&Lease>,
         status: &watch::Sender<Status>,
         stop: &mut watch::Receiver<bool>,
-        position: &mut Option<LogPosition>,
+        cursor: &mut LogCursor,
     ) -> Outcome {
         let handled =
             metrics::counter!("aether_projection_events_total", "projection" => name.to_string());
@@ -412,7 +433,7 @@ where
                 }
                 e = sub.next() => e,
                 _ = tokio::time::sleep_until(flush_at), if store_checkpoints && unsaved > 0 => {
-                    if save(&self.checkpointing, name, *position).await {
+                    if save(&self.checkpointing, name, cursor).await {
                         unsaved = 0;
                     }
                     last_save = Instant::now();
@@ -439,7 +460,7 @@ where
                 Applied::LeaseLost => return Outcome::LeaseLost,
                 Applied::Failed(error) => return Outcome::Failed { at, error },
             }
-            *position = Some(at);
+            cursor.advance(at);
             unsaved += 1;
             lag.set(entry.behind as f64);
             if store_checkpoints
@@ -447,7 +468,7 @@ where
                     || (entry.behind == 0
                         && last_save.elapsed() >= self.config.checkpoint_interval))
             {
-                if save(&self.checkpointing, name, *position).await {
+                if save(&self.checkpointing, name, cursor).await {
                     unsaved = 0;
                 }
                 last_save = Instant::now();
@@ -455,6 +476,7 @@ where
             let now_live = entry.behind == 0;
             status.send_if_modified(|s| {
                 s.position = Some(at);
+                s.cursor.advance(at);
                 s.read += 1;
                 s.behind = entry.behind;
                 if let Applied::Done(true) = applied {
@@ -546,13 +568,17 @@ async fn pause(
     }
 }
 
-/// Saves `position` in the checkpoint store, if there is one; `false` when
-/// that failed (logged; the next save tries again).
-async fn save(checkpointing: &Checkpointing, name: &str, position: Option<LogPosition>) -> bool {
-    let (Checkpointing::Store(store), Some(p)) = (checkpointing, position) else {
+/// Saves `cursor` in the checkpoint store, if there is one and the cursor
+/// is past the start; `false` when that failed (logged; the next save tries
+/// again).
+async fn save(checkpointing: &Checkpointing, name: &str, cursor: &LogCursor) -> bool {
+    let Checkpointing::Store(store) = checkpointing else {
         return true;
     };
-    match store.save(name, p).await {
+    if cursor.is_empty() {
+        return true;
+    }
+    match store.save(name, cursor).await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(projection = name, error = %e, "saving the checkpoint failed");

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use aether_core::LogPosition;
+use aether_core::{LogCursor, LogPosition};
 
 /// What a runner is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,9 @@ pub struct Status {
     /// The last position handled (or passed by the filter); `None` before
     /// the first.
     pub position: Option<LogPosition>,
+    /// Where the projection stands in every partition of the log: what a
+    /// restart resumes after.
+    pub cursor: LogCursor,
     /// Events given to the handler since the runner started.
     pub handled: u64,
     /// Log entries read since the last subscription opened.
@@ -74,6 +77,7 @@ impl Status {
         Self {
             state: State::Starting,
             position: None,
+            cursor: LogCursor::new(),
             handled: 0,
             read: 0,
             backlog: 0,

@@ -98,6 +98,14 @@ impl VersionCache {
         }
     }
 
+    /// Forgets every actor (the sequences it holds are of streams that no
+    /// longer take writes).
+    pub(crate) fn clear(&self) {
+        for shard in &self.shards {
+            shard.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+    }
+
     /// How many actors are cached.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

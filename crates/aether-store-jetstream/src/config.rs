@@ -58,6 +58,24 @@ pub struct JetStreamConfig {
     /// off, or on an older server, appending more than one event at once fails
     /// with [`aether_core::Error::Unsupported`]. Default `true`.
     pub atomic_batches: bool,
+    /// How many partitions a namespace this store **creates** has: 1
+    /// (default) is one stream, the layout every earlier version wrote
+    /// (layout v1); a power of two from 2 to 1,024 is that many streams
+    /// (layout v2), each taking the writes of a fixed range of the 1,024
+    /// slices, so writes spread over as many stream leaders. An actor's
+    /// slice and partition follow from the runtime's shard hash
+    /// ([`aether_core::hash`]), so with `partitions` dividing the runtime's
+    /// shard count every shard writes to exactly one stream.
+    ///
+    /// A namespace that exists keeps the layout it has (the store reads it
+    /// from the streams' metadata): this setting does not repartition it
+    /// (see [`crate::repartition`] and `docs/operations.md`).
+    pub partitions: u32,
+    /// Server tags placing the event streams a store creates (nats-server
+    /// `server_tags`): the stream of partition `k` is placed on servers with
+    /// tag `placement_tags[k % len]`. Empty (default): the server places
+    /// them. Each tag needs at least `replicas` servers.
+    pub placement_tags: Vec<String>,
 }
 
 impl Default for JetStreamConfig {
@@ -75,6 +93,8 @@ impl Default for JetStreamConfig {
             version_cache_capacity: 100_000,
             pipeline_depth: 256,
             atomic_batches: true,
+            partitions: 1,
+            placement_tags: Vec::new(),
         }
     }
 }
@@ -112,6 +132,18 @@ impl JetStreamConfig {
         if self.pipeline_depth == 0 {
             return Err(Error::invalid_input("pipeline_depth must be > 0"));
         }
+        if !self.partitions.is_power_of_two() || self.partitions > aether_core::hash::SLICES {
+            return Err(Error::invalid_input(format!(
+                "partitions must be a power of two from 1 to {}, not {}",
+                aether_core::hash::SLICES,
+                self.partitions
+            )));
+        }
+        if let Some(bad) = self.placement_tags.iter().find(|t| t.is_empty()) {
+            return Err(Error::invalid_input(format!(
+                "placement tag {bad:?} is empty"
+            )));
+        }
         Ok(())
     }
 
@@ -136,12 +168,32 @@ impl JetStreamConfig {
         Ok(format!("{}_SNAP", self.effective_stream_name()?))
     }
 
-    /// The JetStream configuration of the event stream.
+    /// The name of the stream of partition `partition` (layout v2):
+    /// `<stream_name>_<namespace>_P<partition>`.
+    pub fn partition_stream_name(&self, partition: u16) -> Result<String> {
+        Ok(format!("{}_P{partition}", self.effective_stream_name()?))
+    }
+
+    /// The placement of the stream of partition `k` (see
+    /// [`Self::placement_tags`]).
+    pub(crate) fn placement(&self, k: u16) -> Option<stream::Placement> {
+        if self.placement_tags.is_empty() {
+            return None;
+        }
+        let tag = &self.placement_tags[usize::from(k) % self.placement_tags.len()];
+        Some(stream::Placement {
+            cluster: None,
+            tags: vec![tag.clone()],
+        })
+    }
+
+    /// The JetStream configuration of the event stream (layout v1).
     pub(crate) fn event_stream_config(&self, atomic: bool) -> Result<stream::Config> {
         let name = self.effective_stream_name()?;
         Ok(stream::Config {
             subjects: vec![format!("{name}.events.>")],
             name,
+            placement: self.placement(0),
             description: Some("Aether events: one subject per actor".into()),
             max_age: self.retention,
             num_replicas: self.replicas,
@@ -153,6 +205,33 @@ impl JetStreamConfig {
             deny_delete: true,
             allow_atomic_publish: atomic,
             ..Default::default()
+        })
+    }
+
+    /// The JetStream configuration of the stream of partition `k` of `layout`
+    /// (layout v2): the v1 settings, the subjects of its slices, placement
+    /// and the layout in its metadata.
+    pub(crate) fn partition_stream_config(
+        &self,
+        layout: &crate::layout::LayoutMeta,
+        k: u16,
+        atomic: bool,
+    ) -> Result<stream::Config> {
+        let base = self.effective_stream_name()?;
+        let slices = layout.slices_of(k);
+        Ok(stream::Config {
+            name: self.partition_stream_name(k)?,
+            subjects: slices
+                .clone()
+                .map(|s| crate::subject::partition_filter(&base, s))
+                .collect(),
+            description: Some(format!(
+                "Aether events, partition {k} of {}: one subject per actor",
+                layout.partitions
+            )),
+            metadata: layout.metadata(k),
+            placement: self.placement(k),
+            ..self.event_stream_config(atomic)?
         })
     }
 

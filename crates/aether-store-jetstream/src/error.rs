@@ -21,6 +21,10 @@ pub(crate) const WRONG_LAST_SEQUENCE_IN_FLIGHT: u64 = 10164;
 /// JetStream "stream not found".
 pub(crate) const STREAM_NOT_FOUND: u64 = 10059;
 
+/// JetStream's "invalid operation on sealed stream": the stream takes no
+/// more writes (a repartition sealed it).
+pub(crate) const STREAM_SEALED: u64 = 10109;
+
 /// Whether a JetStream error code means "someone else wrote first".
 pub(crate) fn is_conflict_code(code: u64) -> bool {
     code == WRONG_LAST_SEQUENCE || code == WRONG_LAST_SEQUENCE_IN_FLIGHT
@@ -39,6 +43,8 @@ pub(crate) enum PublishFailure {
     /// replicated stream) it is electing a leader. Not stored; the caller
     /// asks the server which (see `JetStreamEventStore::no_stream`).
     NoStream(Error),
+    /// The stream is sealed: the namespace was repartitioned; not stored.
+    Sealed,
 }
 
 /// Classifies a failed JetStream publish.

@@ -69,17 +69,22 @@
 //! run the servers with `jetstream { sync_interval: always }` for events that
 //! must survive power loss (see `docs/guarantees.md`).
 
+mod admin;
 mod cache;
 mod config;
 mod error;
 mod headers;
+mod layout;
+mod repartition;
 mod snapshot;
 mod store;
 mod subject;
 
+pub use admin::{LeaderMove, PartitionInfo};
 pub use aether_nats::{ConnectConfig, StorageType, ToServerAddrs};
 pub use config::JetStreamConfig;
 pub use headers::{COUNT as HEADER_COUNT, EVENT_ID as HEADER_EVENT_ID, VERSION as HEADER_VERSION};
+pub use repartition::{RepartitionReport, repartition};
 pub use snapshot::JetStreamSnapshotStore;
 pub use store::{JetStreamEventStore, MAX_BATCH_EVENTS, PULL_BATCH};
 pub use subject::{Subjects, decode_token, encode_token};

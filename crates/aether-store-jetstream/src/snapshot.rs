@@ -278,6 +278,11 @@ impl JetStreamSnapshotStore {
                 match sent.map_err(|e| classify_publish(e, "saving a snapshot")) {
                     Ok(_) => return Ok(()),
                     Err(PublishFailure::Conflict) => continue,
+                    Err(PublishFailure::Sealed) => {
+                        return Err(Error::storage(
+                            "saving a snapshot: the snapshot stream is sealed",
+                        ));
+                    }
                     Err(
                         PublishFailure::Ambiguous(e)
                         | PublishFailure::Failed(e)

@@ -33,6 +33,21 @@ pub fn config(replicas: usize) -> JetStreamConfig {
     }
 }
 
+/// A config on fresh streams with `replicas` and `partitions`.
+pub fn config_k(replicas: usize, partitions: u32) -> JetStreamConfig {
+    JetStreamConfig {
+        partitions,
+        ..config(replicas)
+    }
+}
+
+/// A fresh store (own streams) with `partitions` on `url`.
+pub async fn store_k(url: &str, replicas: usize, partitions: u32) -> JetStreamEventStore {
+    JetStreamEventStore::connect(url, config_k(replicas, partitions))
+        .await
+        .expect("open store")
+}
+
 /// A fresh store (own stream) on `url`.
 pub async fn store(url: &str, replicas: usize) -> JetStreamEventStore {
     JetStreamEventStore::connect(url, config(replicas))

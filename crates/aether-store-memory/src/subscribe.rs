@@ -4,27 +4,34 @@
 use std::sync::Arc;
 
 use aether_core::{
-    Error, EventLog, LOG_CHUNK, LogEntry, LogFeed, LogPosition, LogSelection, LogSubscription,
-    Result,
+    Error, EventLog, LOG_CHUNK, LogCursor, LogEntry, LogFeed, LogPosition, LogSelection,
+    LogSubscription, Result,
 };
 
 use crate::event_store::{InMemoryEventStore, Inner};
 use crate::key::view;
 
 impl EventLog for InMemoryEventStore {
-    /// Entry `n` of the log is the `n`th successful append (an atomic batch
-    /// is one entry, its events at indexes 0, 1, ...). Needs a Tokio runtime
-    /// (the subscription is fed by a task).
+    /// The log is one partition (0, layout epoch 0): entry `n` is the `n`th
+    /// successful append (an atomic batch is one entry, its events at indexes
+    /// 0, 1, ...). Needs a Tokio runtime (the subscription is fed by a task).
     async fn subscribe(
         &self,
         selection: LogSelection,
-        after: Option<LogPosition>,
+        after: impl Into<LogCursor> + Send,
     ) -> Result<LogSubscription> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(Error::unsupported(
                 "subscribing to the in-memory store's log needs a Tokio runtime",
             ));
         };
+        let after = single_partition(&after.into())?;
+        if !selection.admits_partition(0) {
+            // Nothing selected: a subscription that stays quiet until dropped.
+            let (subscription, feed) = LogSubscription::channel(0);
+            runtime.spawn(async move { feed.closed().await });
+            return Ok(subscription);
+        }
         let inner = self.inner().clone();
         // Start at the entry holding `after` (its later events may remain).
         let start = after.map_or(0, |p| p.sequence.saturating_sub(1));
@@ -34,16 +41,31 @@ impl EventLog for InMemoryEventStore {
         Ok(subscription)
     }
 
-    async fn head(&self) -> Result<Option<LogPosition>> {
+    async fn head(&self) -> Result<LogCursor> {
         let global = &self.inner().global;
         let len = global.len();
         if len == 0 {
-            return Ok(None);
+            return Ok(LogCursor::new());
         }
         let (last, _) = global.slice(len - 1, 1);
         let count = last.first().map_or(1, |r| r.count);
-        Ok(Some(LogPosition::new(len, count.saturating_sub(1))))
+        Ok(LogPosition::new(len, count.saturating_sub(1)).into())
     }
+}
+
+/// The position in partition 0 of `cursor`, the only partition this log has.
+fn single_partition(cursor: &LogCursor) -> Result<Option<LogPosition>> {
+    if let Some(p) = cursor
+        .positions()
+        .iter()
+        .find(|p| p.partition != 0 || p.epoch != 0)
+    {
+        return Err(Error::invalid_input(format!(
+            "log cursor {cursor} does not fit the in-memory store's log: it has one partition \
+             (0) of layout epoch 0, and the cursor names {p}"
+        )));
+    }
+    Ok(cursor.get(0))
 }
 
 /// Reads the global log from index `next` into `feed` until the subscriber

@@ -54,9 +54,31 @@ impl NatsCluster {
     /// # Panics
     /// As [`start`](Self::start).
     pub async fn start_with(options: NatsServerBuilder) -> NatsCluster {
+        Self::start_inner(options, false).await
+    }
+
+    /// Like [`start`](Self::start), with node `n<i>` tagged `node:n<i>`
+    /// (nats-server `server_tags`), so a stream can be placed on, and moved
+    /// to, a chosen node by its placement tags.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let cluster = aether_testkit::NatsCluster::start_tagged().await;
+    /// // An R1 stream with `placement: { tags: ["node:n2"] }` lives on n2.
+    /// # drop(cluster);
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    /// As [`start`](Self::start).
+    pub async fn start_tagged() -> NatsCluster {
+        Self::start_inner(NatsServerBuilder::default(), true).await
+    }
+
+    async fn start_inner(options: NatsServerBuilder, tagged: bool) -> NatsCluster {
         let mut errors = Vec::new();
         for _ in 0..START_ATTEMPTS {
-            match Self::try_start(options.clone()).await {
+            match Self::try_start(options.clone(), tagged).await {
                 Ok(cluster) => return cluster,
                 // Picked cluster ports may have been taken meanwhile: try fresh ones.
                 Err(e) if e.contains("address already in use") => errors.push(e),
@@ -69,7 +91,7 @@ impl NatsCluster {
         );
     }
 
-    async fn try_start(options: NatsServerBuilder) -> Result<NatsCluster, String> {
+    async fn try_start(options: NatsServerBuilder, tagged: bool) -> Result<NatsCluster, String> {
         let name = format!("aether-test-{}", unique_suffix());
         let ports = free_ports(NODES)?;
         let mut launches = Vec::with_capacity(NODES);
@@ -85,7 +107,15 @@ impl NatsCluster {
                     .map(|(_, p)| *p)
                     .collect(),
             };
-            let (spec, dir) = options.clone().jetstream(true).prepare(Some(route))?;
+            let mut node = options.clone();
+            if tagged {
+                let tags = format!("server_tags: [\"node:n{}\"]", i + 1);
+                node.config = Some(match node.config.take() {
+                    Some(text) => format!("{text}\n{tags}\n"),
+                    None => tags,
+                });
+            }
+            let (spec, dir) = node.jetstream(true).prepare(Some(route))?;
             // Nodes start concurrently: none can elect a meta leader alone.
             launches.push(NatsServer::launch(spec, dir, false));
         }

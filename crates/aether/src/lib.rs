@@ -125,8 +125,8 @@ pub use aether_core::aggregate;
 pub use aether_core::{
     ActorId, BoxError, CommandId, ComponentError, DynEventStore, DynSnapshotStore, Error,
     ErrorKind, Event, EventId, EventLog, EventStore, EventStored, EventStoredHook, ExpectedVersion,
-    InvalidId, LogEntry, LogPosition, LogSelection, LogSubscription, MAX_DURATION, Metadata,
-    NodeId, Payload, Replay, Result, SharedError, Snapshot, SnapshotStore, Timestamp,
+    InvalidId, LogCursor, LogEntry, LogPosition, LogSelection, LogSubscription, MAX_DURATION,
+    Metadata, NodeId, Payload, Replay, Result, SharedError, Snapshot, SnapshotStore, Timestamp,
     VersionConflict, error_chain, validate_name,
 };
 
@@ -215,8 +215,8 @@ pub mod prelude {
         Queryable, Repository, RetryPolicy, SnapshotPolicy,
     };
     pub use aether_core::{
-        ActorId, CommandId, Error, Event, EventLog, EventStore, ExpectedVersion, LogPosition,
-        Metadata, NodeId, Payload, Snapshot, SnapshotStore, json,
+        ActorId, CommandId, Error, Event, EventLog, EventStore, ExpectedVersion, LogCursor,
+        LogPosition, Metadata, NodeId, Payload, Snapshot, SnapshotStore, json,
     };
     #[cfg(feature = "projection")]
     pub use aether_projection::{Checkpointing, Filter, Projection, ProjectionRunner};

@@ -38,7 +38,11 @@ pub(crate) async fn run(g: &Global, out: &Output, a: EventsArgs) -> Result<(), C
     let store = crate::conn::store(g, client).await?;
     // The head before the read: events after it are new, so following from
     // it misses none and repeats none (versions already shown are skipped).
-    let head = if a.follow { store.head().await? } else { None };
+    let head = if a.follow {
+        store.head().await?
+    } else {
+        Default::default()
+    };
     let replay = store.read_with_errors(&actor, a.from.max(1)).await?;
     if replay.events.is_empty() && replay.malformed.is_empty() && !a.follow {
         latest_or_not_found(&store, &actor).await?;
@@ -71,9 +75,11 @@ pub(crate) async fn run(g: &Global, out: &Output, a: EventsArgs) -> Result<(), C
     let Some(interrupt) = interrupt.as_mut() else {
         return Ok(());
     };
-    let mut sub = store
-        .subscribe(LogSelection::actor_types([actor.actor_type()]), head)
-        .await?;
+    // Only the actor's partition holds its events.
+    let partition = store.partition_of(&actor);
+    let selection =
+        LogSelection::actor_types([actor.actor_type()]).in_partitions(partition..partition + 1);
+    let mut sub = store.subscribe(selection, head).await?;
     loop {
         let entry = tokio::select! {
             e = sub.next() => e?,

@@ -5,6 +5,7 @@ pub(crate) mod cluster;
 pub(crate) mod events;
 pub(crate) mod handoff;
 pub(crate) mod model;
+pub(crate) mod partitions;
 pub(crate) mod projections;
 pub(crate) mod runtime;
 pub(crate) mod streams;

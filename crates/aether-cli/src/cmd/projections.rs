@@ -23,9 +23,7 @@ pub(crate) async fn run(g: &Global, out: &Output, a: ProjectionsArgs) -> Result<
         })?;
     let leases = js.get_key_value(a.leases.as_str()).await.ok();
     let head = match crate::conn::store(g, client).await {
-        Ok(store) => aether_core::EventLog::head(&store)
-            .await?
-            .map(|p| p.sequence),
+        Ok(store) => Some(aether_core::EventLog::head(&store).await?),
         Err(_) => None,
     };
     let mut names = Vec::new();
@@ -43,7 +41,7 @@ pub(crate) async fn run(g: &Global, out: &Output, a: ProjectionsArgs) -> Result<
             .await
             .map_err(|e| nats("reading a checkpoint", e))?
             .and_then(|v| String::from_utf8(v.to_vec()).ok())
-            .and_then(|t| t.parse::<aether_core::LogPosition>().ok());
+            .and_then(|t| t.parse::<aether_core::LogCursor>().ok());
         let active = match &leases {
             Some(l) => l
                 .entry(name.as_str())
@@ -54,19 +52,19 @@ pub(crate) async fn run(g: &Global, out: &Output, a: ProjectionsArgs) -> Result<
                 .map(|e| String::from_utf8_lossy(&e.value).into_owned()),
             None => None,
         };
-        let lag = match (head, position) {
-            (Some(h), Some(p)) => Some(h.saturating_sub(p.sequence)),
+        let lag = match (&head, &position) {
+            (Some(h), Some(p)) => Some(lag(h, p)),
             _ => None,
         };
         list.push(json!({
             "projection": name,
-            "position": position.map(|p| p.to_string()),
+            "position": position.as_ref().map(|p| p.to_string()),
             "lag": lag,
             "active": active,
         }));
         rows.push(vec![
             name.clone(),
-            position.map_or("-".into(), |p| p.to_string()),
+            position.as_ref().map_or("-".into(), |p| p.to_string()),
             lag.map_or("-".into(), |l| l.to_string()),
             active.unwrap_or_else(|| "-".into()),
         ]);
@@ -181,4 +179,20 @@ pub(crate) async fn rebuild(g: &Global, out: &Output, a: RebuildArgs) -> Result<
             return Ok(());
         }
     }
+}
+
+/// Entries of the log after `cursor`: in each partition, the head's
+/// sequence minus the cursor's (every entry of a partition counts, also
+/// those of actors the projection does not select).
+fn lag(head: &aether_core::LogCursor, cursor: &aether_core::LogCursor) -> u64 {
+    head.positions()
+        .iter()
+        .map(|h| {
+            let done = cursor
+                .get(h.partition)
+                .filter(|c| c.epoch == h.epoch)
+                .map_or(0, |c| c.sequence);
+            h.sequence.saturating_sub(done)
+        })
+        .sum()
 }

@@ -20,14 +20,38 @@ pub async fn store(url: &str, stream: &str) -> JetStreamEventStore {
     store_with(url, stream, 1).await
 }
 
-/// The JetStream store of `stream` with `replicas` (3 on a 3-server NATS).
+/// The environment variable that runs these tests on a partitioned event
+/// log: `AETHER_TEST_PARTITIONS=4 cargo nextest run -p aether-cluster --test
+/// runtime_faults -j 1` creates every test's namespace with 4 partition
+/// streams (default 1: one stream). Node processes inherit it.
+pub const PARTITIONS_ENV: &str = "AETHER_TEST_PARTITIONS";
+
+/// The partitions a test namespace is created with ([`PARTITIONS_ENV`]).
+pub fn test_partitions() -> u32 {
+    match std::env::var(PARTITIONS_ENV) {
+        Ok(k) => k
+            .parse()
+            .unwrap_or_else(|_| panic!("{PARTITIONS_ENV}={k:?} is not a number")),
+        Err(_) => 1,
+    }
+}
+
+/// The JetStream store of `stream` with `replicas` (3 on a 3-server NATS),
+/// created with [`test_partitions`] partitions.
 pub async fn store_with(url: &str, stream: &str, replicas: usize) -> JetStreamEventStore {
     let config = JetStreamConfig {
         stream_name: stream.to_owned(),
         replicas,
+        partitions: test_partitions(),
         ..JetStreamConfig::default()
     };
-    JetStreamEventStore::connect(url, config).await.unwrap()
+    let store = JetStreamEventStore::connect(url, config).await.unwrap();
+    assert_eq!(
+        u32::from(store.partitions()),
+        test_partitions(),
+        "{PARTITIONS_ENV} asks for this many partitions"
+    );
+    store
 }
 
 /// A member system running `Counter` on node `id`.

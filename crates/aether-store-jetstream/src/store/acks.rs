@@ -25,7 +25,7 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::error::{PublishFailure, STREAM_NOT_FOUND, is_conflict_code};
+use crate::error::{PublishFailure, STREAM_NOT_FOUND, STREAM_SEALED, is_conflict_code};
 
 type Waiters = HashMap<u64, oneshot::Sender<Message>, foldhash::fast::RandomState>;
 
@@ -112,13 +112,29 @@ impl Acks {
         timeout: Duration,
         what: &str,
     ) -> std::result::Result<u64, PublishFailure> {
+        self.send(subject, headers, payload, what)
+            .await?
+            .answer(timeout, what)
+            .await
+    }
+
+    /// Hands the message to the connection now (messages sent one after
+    /// another reach the server in that order) and returns the wait for
+    /// its acknowledgement.
+    pub(crate) async fn send(
+        &self,
+        subject: Subject,
+        headers: HeaderMap,
+        payload: Bytes,
+        what: &str,
+    ) -> std::result::Result<Pending<'_>, PublishFailure> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let mut reply = String::with_capacity(self.prefix.len() + 20);
         reply.push_str(&self.prefix);
         crate::headers::push_decimal(&mut reply, id);
         let (tx, rx) = oneshot::channel();
         self.shared.waiters().insert(id, tx);
-        let mut waiting = Waiting {
+        let waiting = Waiting {
             shared: &self.shared,
             id,
             answered: false,
@@ -138,9 +154,26 @@ impl Acks {
                     e,
                 ))
             })?;
-        match tokio::time::timeout(timeout, rx).await {
+        Ok(Pending { rx, waiting })
+    }
+}
+
+/// A sent message's acknowledgement to come (see [`Acks::send`]).
+pub(crate) struct Pending<'a> {
+    rx: oneshot::Receiver<Message>,
+    waiting: Waiting<'a>,
+}
+
+impl Pending<'_> {
+    /// The server's answer, within `timeout`.
+    pub(crate) async fn answer(
+        mut self,
+        timeout: Duration,
+        what: &str,
+    ) -> std::result::Result<u64, PublishFailure> {
+        match tokio::time::timeout(timeout, &mut self.rx).await {
             Ok(Ok(message)) => {
-                waiting.answered = true;
+                self.waiting.answered = true;
                 read_ack(&message, what)
             }
             // Either way the message may have been stored.
@@ -210,6 +243,7 @@ pub(crate) fn read_ack(message: &Message, what: &str) -> std::result::Result<u64
     })?;
     match (body.seq, body.error) {
         (_, Some(e)) if is_conflict_code(e.err_code) => Err(PublishFailure::Conflict),
+        (_, Some(e)) if e.err_code == STREAM_SEALED => Err(PublishFailure::Sealed),
         (_, Some(e)) if e.err_code == STREAM_NOT_FOUND => Err(PublishFailure::NoStream(
             Error::unavailable(format!("{what}: {}", e.description)),
         )),
@@ -273,6 +307,14 @@ mod tests {
             }
             r => panic!("{r:?}"),
         }
+        let sealed = message(
+            r#"{"error":{"code":400,"err_code":10109,"description":"invalid operation on sealed stream"},"stream":"S","seq":0}"#,
+            None,
+        );
+        assert!(matches!(
+            read_ack(&sealed, "append"),
+            Err(PublishFailure::Sealed)
+        ));
         let missing = message(
             r#"{"error":{"code":404,"err_code":10059,"description":"stream not found"}}"#,
             None,

@@ -40,7 +40,7 @@ impl JetStreamEventStore {
         expected: ExpectedVersion,
         events: Vec<Event>,
     ) -> Result<u64> {
-        let subject = Subject::from(self.inner.subjects.events(actor));
+        let subject = Subject::from(self.subject_for(actor));
         self.append_to(actor, &subject, expected, events).await
     }
 
@@ -71,6 +71,8 @@ impl JetStreamEventStore {
         expected: ExpectedVersion,
         events: Vec<Event>,
     ) -> Result<u64> {
+        // Another subject once a repartition moved the namespace on.
+        let mut subject = subject.clone();
         let (first, last) = validate_batch(actor, &events)?;
         if events.len() > MAX_BATCH_EVENTS {
             return Err(Error::invalid_input(format!(
@@ -113,14 +115,14 @@ impl JetStreamEventStore {
                 event_id: None,
                 fresh: false,
             },
-            _ => Box::pin(self.fresh(actor, subject)).await?,
+            _ => Box::pin(self.fresh(actor, &subject)).await?,
         };
         let mut ambiguous: Option<Error> = None;
         let mut ambiguous_count = 0;
         for attempt in 0..MAX_ATTEMPTS {
             if !expected.admits(known.version, first) {
                 if !known.fresh {
-                    known = Box::pin(self.fresh(actor, subject)).await?;
+                    known = Box::pin(self.fresh(actor, &subject)).await?;
                     if expected.admits(known.version, first) {
                         continue;
                     }
@@ -137,7 +139,7 @@ impl JetStreamEventStore {
                 // last event at its version before calling it a conflict.
                 if known.version >= last {
                     let found =
-                        Box::pin(self.event_id_at_version(actor, subject, last, known.sequence))
+                        Box::pin(self.event_id_at_version(actor, &subject, last, known.sequence))
                             .await;
                     match found {
                         Ok(id) if is_ours(&id) => {
@@ -169,7 +171,7 @@ impl JetStreamEventStore {
                 self.publish_message(subject.clone(), h, record.clone())
                     .await
             } else {
-                Box::pin(self.publish_batch(subject, &events, &payloads, known.sequence, attempt))
+                Box::pin(self.publish_batch(&subject, &events, &payloads, known.sequence, attempt))
                     .await
             };
             match outcome {
@@ -180,13 +182,13 @@ impl JetStreamEventStore {
                 Err(PublishFailure::Conflict) => {
                     tracing::debug!(attempt, "expected sequence rejected; refreshing");
                     let tried = known.sequence;
-                    known = Box::pin(self.fresh(actor, subject)).await?;
+                    known = Box::pin(self.fresh(actor, &subject)).await?;
                     if known.sequence == tried {
                         // 10164 on a replicated stream: another write to this
                         // actor is still in flight. Give it a moment to land.
                         let pause = 1u64 << attempt.min(5);
                         tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                        known = Box::pin(self.fresh(actor, subject)).await?;
+                        known = Box::pin(self.fresh(actor, &subject)).await?;
                     }
                 }
                 Err(PublishFailure::Ambiguous(e)) => {
@@ -195,7 +197,7 @@ impl JetStreamEventStore {
                     if ambiguous_count > MAX_AMBIGUOUS {
                         return Err(e);
                     }
-                    known = match Box::pin(self.fresh(actor, subject)).await {
+                    known = match Box::pin(self.fresh(actor, &subject)).await {
                         Ok(k) => k,
                         Err(_) => return Err(e),
                     };
@@ -206,26 +208,35 @@ impl JetStreamEventStore {
                     ambiguous = Some(e);
                 }
                 Err(PublishFailure::Failed(e)) => return Err(e),
-                Err(PublishFailure::NoStream(e)) => return Err(Box::pin(self.no_stream(e)).await),
+                Err(PublishFailure::Sealed) => {
+                    // The namespace was repartitioned: the actor lives in
+                    // another stream now, under another subject. Nothing
+                    // was stored; start over there.
+                    tracing::debug!(attempt, "the stream is sealed; loading the new layout");
+                    Box::pin(self.reload_layout()).await?;
+                    subject = Subject::from(self.subject_for(actor));
+                    known = Box::pin(self.fresh(actor, &subject)).await?;
+                }
+                Err(PublishFailure::NoStream(e)) => {
+                    return Err(Box::pin(self.no_stream(actor, e)).await);
+                }
             }
         }
         Err(ambiguous.unwrap_or_else(|| Error::conflict(actor.clone(), first, known.version)))
     }
 
     /// After nothing answered a publish: [`Error::Missing`] if the server
-    /// says the stream does not exist, else `unanswered` (transient: a
-    /// replicated stream answers nothing while it elects a leader).
-    async fn no_stream(&self, unanswered: Error) -> Error {
+    /// says the actor's stream does not exist, else `unanswered` (transient:
+    /// a replicated stream answers nothing while it elects a leader).
+    async fn no_stream(&self, actor: &ActorId, unanswered: Error) -> Error {
         use async_nats::jetstream::context::GetStreamErrorKind;
-        match self.inner.js.get_stream(&self.inner.stream_name).await {
+        let name = &self.partition(actor).name;
+        match self.inner.js.get_stream(name).await {
             Err(err)
                 if matches!(err.kind(), GetStreamErrorKind::JetStream(js)
                     if js.error_code().0 == crate::error::STREAM_NOT_FOUND) =>
             {
-                Error::missing_with(
-                    format!("the event stream {} is missing", self.inner.stream_name),
-                    err,
-                )
+                Error::missing_with(format!("the event stream {name} is missing"), err)
             }
             _ => unanswered,
         }
@@ -303,7 +314,7 @@ impl JetStreamEventStore {
         let mut done = futures::stream::iter(groups)
             .map(|(actor, items)| async move {
                 // One subject per actor, shared by its appends.
-                let subject = Subject::from(self.inner.subjects.events(&actor));
+                let subject = Subject::from(self.subject_for(&actor));
                 let mut out = Vec::with_capacity(items.len());
                 for (i, expected, events) in items {
                     out.push((i, self.append_to(&actor, &subject, expected, events).await));

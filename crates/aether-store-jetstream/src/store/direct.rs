@@ -64,7 +64,7 @@ impl JetStreamEventStore {
             .subscribe(inbox.clone())
             .await
             .map_err(|e| DirectMiss::Failed(e.to_string()))?;
-        let api = format!("$JS.API.DIRECT.GET.{}", self.inner.stream_name);
+        let api = format!("$JS.API.DIRECT.GET.{}", self.partition(actor).name);
         let timeout = self.inner.config.request_timeout;
         let mut pipeline = Pipeline::new(Decoder::new(actor.clone(), from));
         let mut next = start.max(1);

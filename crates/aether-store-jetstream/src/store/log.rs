@@ -1,20 +1,28 @@
-//! [`EventLog`] for [`JetStreamEventStore`]: the event stream itself is the
-//! global log. Entry `n` is the message at stream sequence `n`; its events
-//! (one, or the lines of an atomic append) are at indexes 0, 1, ...
+//! [`EventLog`] for [`JetStreamEventStore`]: the event streams themselves are
+//! the global log. Partition `k` is the stream of partition `k` (the one
+//! stream of an unpartitioned namespace is partition 0); its entry `n` is the
+//! message at stream sequence `n`, whose events (one, or the lines of an
+//! atomic append) are at indexes 0, 1, ...
 //!
-//! A subscription is one consumer filtered to the selected actor types and
-//! started at the entry holding the `after` position: it delivers what is
-//! stored, then what is appended, in stream order, with no switch between
-//! the two. A task decodes the messages ahead of the subscriber.
+//! A subscription is one consumer per selected partition, filtered to the
+//! selected actor types and started at the entry holding the cursor's
+//! position in that partition: each delivers what is stored, then what is
+//! appended, in stream order, with no switch between the two. A task per
+//! partition decodes its messages ahead of the subscriber into the one
+//! channel the subscriber reads, so the subscriber sees each partition's
+//! entries in order, interleaved as they arrive (the **arrival merge**).
 //!
-//! The consumer is the one of [`super::reading`]; a delivery missing from
-//! its sequence or a failed consumer ends the subscription with a transient
-//! error after the entries before it, and the subscriber subscribes again
-//! from its last position (the projection runner does), so nothing is
-//! skipped or repeated.
+//! The consumers are those of [`super::reading`]; a delivery missing from a
+//! consumer's sequence or a failed consumer ends the subscription with a
+//! transient error after the entries before it, and the subscriber
+//! subscribes again from its cursor (the projection runner does), so nothing
+//! is skipped or repeated.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aether_core::{
-    Error, Event, EventLog, LOG_CHUNK, LogEntry, LogFeed, LogPosition, LogSelection,
+    Error, Event, EventLog, LOG_CHUNK, LogCursor, LogEntry, LogFeed, LogPosition, LogSelection,
     LogSubscription, MalformedEvent, Result,
 };
 use async_nats::jetstream::consumer::pull;
@@ -26,146 +34,290 @@ use super::delivery::Delivery;
 use super::reading::in_order;
 use crate::error::messages_error;
 use crate::headers;
-use crate::subject::{Subjects, encode_token};
+use crate::layout::{Layout, Partition};
+use crate::subject::Subjects;
 
 impl JetStreamEventStore {
-    /// The subject filters of `selection` on this store's event stream.
-    fn log_filters(&self, selection: &LogSelection) -> Vec<String> {
-        let stream = &self.inner.stream_name;
-        if selection.types().is_empty() {
-            return vec![format!("{stream}.events.>")];
-        }
+    /// The subject filters of `selection` on a partition's stream (none:
+    /// every message).
+    fn log_filters(subjects: &Subjects, selection: &LogSelection) -> Vec<String> {
         selection
             .types()
             .iter()
-            .map(|t| format!("{stream}.events.{}.>", encode_token(t)))
+            .map(|t| subjects.events_of_type(t))
             .collect()
     }
+}
+
+/// Checks that `cursor` (of `layout`'s epoch) names only partitions the
+/// layout has.
+fn check_cursor(layout: &Layout, cursor: &LogCursor, stream: &str) -> Result<()> {
+    if let Some(p) = cursor
+        .positions()
+        .iter()
+        .find(|p| p.partition >= layout.count())
+    {
+        return Err(Error::invalid_input(format!(
+            "log cursor {cursor} names position {p}, and the log of {stream} has {} \
+             partition(s)",
+            layout.count()
+        )));
+    }
+    Ok(())
 }
 
 impl EventLog for JetStreamEventStore {
     async fn subscribe(
         &self,
         selection: LogSelection,
-        after: Option<LogPosition>,
+        after: impl Into<LogCursor> + Send,
     ) -> Result<LogSubscription> {
-        let start = after.map_or(1, |p| p.sequence.max(1));
-        // On the heap: consumer creation is a large future.
-        let reading =
-            Box::pin(self.open_reading(self.log_filters(&selection), start, "log subscription"))
-                .await?;
-        let (messages, name, backlog) = (reading.messages, reading.name, reading.pending);
-        let (subscription, feed) = LogSubscription::channel(backlog);
-        let subjects = self.inner.subjects.clone();
-        let store = self.clone();
-        tokio::spawn(async move {
-            feed_log(messages, subjects, after, feed).await;
-            store.close_reading(name);
-        });
+        let asked: LogCursor = after.into();
+        let layout = self.layout();
+        // A cursor of the layout a repartition replaced is translated.
+        let after = Box::pin(self.translate_in(&layout, &asked)).await?;
+        check_cursor(&layout, &after, &self.inner.stream_name)?;
+        let filters = Self::log_filters(&layout.subjects, &selection);
+        let selected: Vec<Arc<Partition>> = layout
+            .partitions
+            .iter()
+            .filter(|p| selection.admits_partition(p.index))
+            .cloned()
+            .collect();
+        // Every consumer first (on the heap: creating one is a large
+        // future), so the backlog is known before the first entry.
+        let mut readings = Vec::with_capacity(selected.len());
+        for part in &selected {
+            let start = after.get(part.index).map_or(1, |p| p.sequence.max(1));
+            match Box::pin(self.open_reading(part, filters.clone(), start, "log subscription"))
+                .await
+            {
+                Ok(reading) => readings.push(reading),
+                Err(e) => {
+                    for (part, reading) in selected.iter().zip(readings) {
+                        self.close_reading(part, reading.name);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let backlog = readings.iter().map(|r| r.pending).sum();
+        let (mut subscription, feed) = LogSubscription::channel(backlog);
+        if after != asked {
+            subscription = subscription.starting_at(after.clone());
+        }
+        let pending: Arc<[AtomicU64]> =
+            readings.iter().map(|r| AtomicU64::new(r.pending)).collect();
+        for (slot, (part, reading)) in selected.into_iter().zip(readings).enumerate() {
+            let reader = PartitionReader {
+                // An unpartitioned namespace's stream may be sealed by a
+                // repartition: a quiet subscription checks now and then.
+                sealable: (layout.version == 1).then(|| (self.clone(), part.name.clone())),
+                partition: part.index,
+                epoch: layout.epoch,
+                subjects: layout.subjects.clone(),
+                after: after.get(part.index),
+                pending: Arc::clone(&pending),
+                slot,
+            };
+            let (store, feed) = (self.clone(), feed.clone());
+            tokio::spawn(async move {
+                reader.feed(reading.messages, feed).await;
+                store.close_reading(&part, reading.name);
+            });
+        }
+        if pending.is_empty() {
+            // No partition selected: a subscription that stays quiet until
+            // dropped.
+            tokio::spawn(async move { feed.closed().await });
+        }
         Ok(subscription)
     }
 
-    async fn head(&self) -> Result<Option<LogPosition>> {
-        let mut stream = self.inner.stream.clone();
-        let info = stream
-            .info()
-            .await
-            .map_err(|e| Error::unavailable_with("reading the event stream's state", e))?;
+    async fn head(&self) -> Result<LogCursor> {
+        let layout = self.layout();
+        let heads = futures::future::join_all(
+            layout
+                .partitions
+                .iter()
+                .map(|part| self.partition_head(part, layout.epoch)),
+        )
+        .await;
+        LogCursor::from_positions(
+            heads
+                .into_iter()
+                .filter_map(Result::transpose)
+                .collect::<Result<Vec<_>>>()?,
+        )
+    }
+}
+
+impl JetStreamEventStore {
+    /// The last position of partition `part` (`None` when it is empty).
+    async fn partition_head(&self, part: &Partition, epoch: u16) -> Result<Option<LogPosition>> {
+        let info = super::stream_info(
+            &self.inner.js,
+            &part.name,
+            self.inner.config.request_timeout,
+        )
+        .await?
+        .ok_or_else(|| Error::missing(format!("the event stream {} is missing", part.name)))?;
         let last = info.state.last_sequence;
         if info.state.messages == 0 || last == 0 {
             return Ok(None);
         }
         // The last entry's last event: its index is the count header - 1.
-        let count = match self.inner.stream.get_raw_message(last).await {
+        let count = match part.stream.get_raw_message(last).await {
             Ok(msg) => headers::count(&msg.headers).unwrap_or(1),
             Err(_) => 1,
         };
-        Ok(Some(LogPosition::new(
-            last,
-            u32::try_from(count.saturating_sub(1)).unwrap_or(u32::MAX),
-        )))
+        Ok(Some(
+            LogPosition::in_partition(
+                part.index,
+                last,
+                u32::try_from(count.saturating_sub(1)).unwrap_or(u32::MAX),
+            )
+            .with_epoch(epoch),
+        ))
     }
 }
 
 /// The consumer's message stream.
 type Messages = pull::Stream;
 
-/// Decodes messages into `feed` until the subscriber goes away or the
-/// consumer fails (then the subscriber gets the error).
-async fn feed_log(
-    mut messages: Messages,
+/// How long a subscription to an unpartitioned namespace waits without a
+/// message before it checks whether its stream was sealed.
+const SEAL_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads one partition of a subscription.
+struct PartitionReader {
+    /// The store and the stream to check for a seal while quiet (layout v1).
+    sealable: Option<(JetStreamEventStore, String)>,
+    partition: u16,
+    epoch: u16,
     subjects: Subjects,
+    /// The last position handed on in this partition (at first the
+    /// subscription's start): a message at or before it is never handed on
+    /// twice, should a consumer deliver it again after a leader change.
     after: Option<LogPosition>,
-    feed: LogFeed,
-) {
-    let mut entries = Vec::with_capacity(LOG_CHUNK);
-    let mut delivered = 0u64;
-    loop {
-        let first = tokio::select! {
-            m = messages.next() => m,
-            _ = feed.closed() => return,
-        };
-        let mut failure = push(first, &subjects, after, &mut delivered, &mut entries);
-        // Take what has already arrived, without waiting, up to a chunk.
-        while failure.is_none() && entries.len() < LOG_CHUNK {
-            match messages.next().now_or_never() {
-                Some(m) => failure = push(m, &subjects, after, &mut delivered, &mut entries),
-                None => break,
-            }
-        }
-        if !feed
-            .send(std::mem::replace(
-                &mut entries,
-                Vec::with_capacity(LOG_CHUNK),
-            ))
-            .await
-        {
-            return;
-        }
-        if let Some(error) = failure {
-            feed.fail(error).await;
-            return;
-        }
-    }
+    /// The entries still pending after the last one read, per partition
+    /// read: their sum is an entry's `behind`.
+    pending: Arc<[AtomicU64]>,
+    /// This partition's place in `pending`.
+    slot: usize,
 }
 
-/// Decodes one delivered message into `entries`; the error that ends the
-/// subscription otherwise. `delivered` is the consumer sequence of the last
-/// message taken.
-fn push(
-    next: Option<std::result::Result<async_nats::jetstream::Message, pull::MessagesError>>,
-    subjects: &Subjects,
-    after: Option<LogPosition>,
-    delivered: &mut u64,
-    entries: &mut Vec<LogEntry>,
-) -> Option<Error> {
-    let msg = match next {
-        None => return Some(Error::unavailable("the log subscription's consumer ended")),
-        Some(Err(e)) => return Some(messages_error("log subscription: reading messages", e)),
-        Some(Ok(m)) => m,
-    };
-    let Some(delivery) = Delivery::of(&msg) else {
-        return Some(Error::storage(format!(
-            "log subscription: a message without a delivery subject: {:?}",
-            msg.message.reply
-        )));
-    };
-    if let Err(e) = in_order(delivered, &delivery, "log subscription") {
-        return Some(e);
-    }
-    let sequence = delivery.stream_sequence;
-    let subject = msg.message.subject.as_str();
-    let payload = &msg.message.payload;
-    for (index, line) in lines(payload).enumerate() {
-        let position = LogPosition::new(sequence, u32::try_from(index).unwrap_or(u32::MAX));
-        if after.is_some_and(|a| position <= a) {
-            continue;
+impl PartitionReader {
+    /// Decodes messages into `feed` until the subscriber goes away or the
+    /// consumer fails (then the subscriber gets the error).
+    async fn feed(mut self, mut messages: Messages, feed: LogFeed) {
+        let mut entries = Vec::with_capacity(LOG_CHUNK);
+        let mut delivered = 0u64;
+        loop {
+            let first = tokio::select! {
+                m = messages.next() => m,
+                _ = feed.closed() => return,
+                _ = tokio::time::sleep(SEAL_CHECK), if self.sealable.is_some() => {
+                    if let Some(error) = self.sealed().await {
+                        feed.fail(error).await;
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let mut failure = self.push(first, &mut delivered, &mut entries);
+            // Take what has already arrived, without waiting, up to a chunk.
+            while failure.is_none() && entries.len() < LOG_CHUNK {
+                match messages.next().now_or_never() {
+                    Some(m) => failure = self.push(m, &mut delivered, &mut entries),
+                    None => break,
+                }
+            }
+            if !feed
+                .send(std::mem::replace(
+                    &mut entries,
+                    Vec::with_capacity(LOG_CHUNK),
+                ))
+                .await
+            {
+                return;
+            }
+            if let Some(error) = failure {
+                feed.fail(error).await;
+                return;
+            }
         }
-        let event = decode_entry(subjects, subject, line)
-            .map_err(|e| MalformedEvent::new(sequence, payload.slice_ref(line), e));
-        entries.push(LogEntry::new(position, event, delivery.pending));
     }
-    None
+
+    /// When the stream was sealed (a repartition moved the namespace on):
+    /// the error that ends the subscription, after the store loaded the new
+    /// layout (a new subscription reads it, translating the cursor).
+    async fn sealed(&self) -> Option<Error> {
+        let (store, name) = self.sealable.as_ref()?;
+        let info = super::stream_info(&store.inner.js, name, store.inner.config.request_timeout)
+            .await
+            .ok()??;
+        if !info.config.sealed {
+            return None;
+        }
+        if let Err(e) = store.reload_layout().await {
+            tracing::debug!(error = %e, "loading the repartitioned layout failed");
+        }
+        Some(Error::unavailable(format!(
+            "the event stream {name} was sealed: the namespace was repartitioned; subscribe again \
+             (the cursor is translated to the new layout)"
+        )))
+    }
+
+    /// Decodes one delivered message into `entries`; the error that ends the
+    /// subscription otherwise. `delivered` is the consumer sequence of the
+    /// last message taken.
+    fn push(
+        &mut self,
+        next: Option<std::result::Result<async_nats::jetstream::Message, pull::MessagesError>>,
+        delivered: &mut u64,
+        entries: &mut Vec<LogEntry>,
+    ) -> Option<Error> {
+        let msg = match next {
+            None => return Some(Error::unavailable("the log subscription's consumer ended")),
+            Some(Err(e)) => return Some(messages_error("log subscription: reading messages", e)),
+            Some(Ok(m)) => m,
+        };
+        let Some(delivery) = Delivery::of(&msg) else {
+            return Some(Error::storage(format!(
+                "log subscription: a message without a delivery subject: {:?}",
+                msg.message.reply
+            )));
+        };
+        if let Err(e) = in_order(delivered, &delivery, "log subscription") {
+            return Some(e);
+        }
+        let behind = if self.pending.len() == 1 {
+            delivery.pending
+        } else {
+            self.pending[self.slot].store(delivery.pending, Ordering::Relaxed);
+            self.pending.iter().map(|p| p.load(Ordering::Relaxed)).sum()
+        };
+        let sequence = delivery.stream_sequence;
+        let subject = msg.message.subject.as_str();
+        let payload = &msg.message.payload;
+        for (index, line) in lines(payload).enumerate() {
+            let position = LogPosition::in_partition(
+                self.partition,
+                sequence,
+                u32::try_from(index).unwrap_or(u32::MAX),
+            )
+            .with_epoch(self.epoch);
+            if self.after.is_some_and(|a| position <= a) {
+                continue;
+            }
+            self.after = Some(position);
+            let event = decode_entry(&self.subjects, subject, line)
+                .map_err(|e| MalformedEvent::new(sequence, payload.slice_ref(line), e));
+            entries.push(LogEntry::new(position, event, behind));
+        }
+        None
+    }
 }
 
 /// One line of a message as an event of the actor its subject names (the

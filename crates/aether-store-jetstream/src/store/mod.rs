@@ -6,15 +6,17 @@ mod batch;
 mod decode;
 mod delivery;
 mod direct;
+mod discover;
 mod log;
 mod read;
 mod reading;
 mod setup;
+mod translate;
 
 pub use reading::PULL_BATCH;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use aether_core::{
     ActorId, Event, EventStore, EventStoredHook, ExpectedVersion, HookSlot, Replay, Result,
@@ -22,12 +24,15 @@ use aether_core::{
 use aether_nats::{Refusable, Refusals, ToServerAddrs};
 use async_nats::Client;
 use async_nats::jetstream::Context;
-use async_nats::jetstream::stream::Stream;
 
 use crate::cache::VersionCache;
 use crate::config::JetStreamConfig;
-use crate::subject::Subjects;
+use crate::layout::{Layout, Partition};
 
+pub(crate) use acks::Acks;
+pub(crate) use delivery::Delivery;
+pub(crate) use discover::info as stream_info;
+pub(crate) use reading::Reading;
 pub(crate) use setup::{connect_client, ensure_stream};
 
 /// The most events one atomic batch may hold (the server's limit).
@@ -49,10 +54,12 @@ pub struct JetStreamEventStore {
 pub(crate) struct Inner {
     pub(crate) client: Client,
     pub(crate) js: Context,
-    pub(crate) stream: Stream,
+    /// The namespace's layout: its streams and which actor goes where.
+    pub(crate) layout: RwLock<Arc<Layout>>,
     pub(crate) config: JetStreamConfig,
+    /// The effective stream name: the v1 stream's name, the partitions'
+    /// prefix and the first token of every subject.
     pub(crate) stream_name: String,
-    pub(crate) subjects: Subjects,
     pub(crate) cache: VersionCache,
     /// Where the events after a snapshot start: the stream sequence of the
     /// message holding a snapshot's last version, learned from snapshots
@@ -63,11 +70,6 @@ pub(crate) struct Inner {
     pub(crate) event_limit: usize,
     /// Whether the server supports atomic batch publish (≥ 2.12).
     pub(crate) atomic_batches: bool,
-    /// Whether an actor's last message is read by direct get (any server
-    /// holding the stream may answer): only on a single-replica stream,
-    /// where the one holder is the leader, so reads still see every
-    /// acknowledged write. Replicated streams ask the leader.
-    pub(crate) direct_tip: bool,
     pub(crate) server_version: String,
     /// Routes publish acknowledgements to the appends awaiting them.
     pub(crate) acks: acks::Acks,
@@ -80,12 +82,14 @@ pub(crate) struct Inner {
 
 impl fmt::Debug for JetStreamEventStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let layout = self.layout();
         f.debug_struct("JetStreamEventStore")
             .field("stream", &self.inner.stream_name)
             .field("namespace", &self.inner.config.namespace)
+            .field("layout", &layout.version)
+            .field("partitions", &layout.count())
             .field("server_version", &self.inner.server_version)
             .field("atomic_batches", &self.inner.atomic_batches)
-            .field("direct_tip", &self.inner.direct_tip)
             .field("hook", &self.inner.hook.is_set())
             .finish()
     }
@@ -135,8 +139,12 @@ impl JetStreamEventStore {
         Self::open(client, config).await
     }
 
-    /// Opens the store on an existing connection: creates the event stream,
-    /// or updates it to `config` (idempotent; concurrent opens all succeed).
+    /// Opens the store on an existing connection: finds the namespace's
+    /// layout from its streams, and creates them when the namespace does not
+    /// exist yet (one stream, or `config.partitions` partition streams), or
+    /// updates them to `config` (idempotent; concurrent opens all succeed).
+    /// An existing namespace keeps its layout whatever `config.partitions`
+    /// says ([`Self::partitions`] tells which it has).
     ///
     /// The store subscribes once to an inbox of `client` for the
     /// acknowledgements of its appends. Keep the client's subscription
@@ -182,14 +190,15 @@ impl JetStreamEventStore {
         Self::open_with(client, config, true).await
     }
 
-    /// Attaches to the event stream of `config` as it exists, without
-    /// creating or changing it (for tools that must not alter a deployment,
-    /// such as the `aether` CLI).
+    /// Attaches to the event streams of `config`'s namespace as they exist,
+    /// without creating or changing them (for tools that must not alter a
+    /// deployment, such as the `aether` CLI).
     ///
     /// # Errors
     ///
-    /// [`Error::Missing`](aether_core::Error::Missing) when the stream does
-    /// not exist; otherwise as [`JetStreamEventStore::open`].
+    /// [`Error::Missing`](aether_core::Error::Missing) when the namespace
+    /// (or one of its partitions) does not exist; otherwise as
+    /// [`JetStreamEventStore::open`].
     pub async fn open_existing(client: Client, config: JetStreamConfig) -> Result<Self> {
         Self::open_with(client, config, false).await
     }
@@ -202,17 +211,11 @@ impl JetStreamEventStore {
             .timeout(config.request_timeout)
             .ack_timeout(config.request_timeout)
             .build(client.clone());
-        let stream_config = config.event_stream_config(atomic_batches)?;
-        let stream_name = stream_config.name.clone();
+        let stream_name = config.effective_stream_name()?;
         let refusals = Refusals::of(&client);
         let parts = std::slice::from_ref(&stream_name);
-        let stream = if create {
-            let ensure = ensure_stream(&js, stream_config, config.request_timeout);
-            Refusable::new(refusals.as_ref(), parts, ensure).await??
-        } else {
-            let existing = setup::existing_stream(&js, &stream_name);
-            Refusable::new(refusals.as_ref(), parts, existing).await??
-        };
+        let found = discover::discover(&js, &config, atomic_batches, create);
+        let layout = Refusable::new(refusals.as_ref(), parts, found).await??;
         let max_payload = if info.max_payload == 0 {
             1024 * 1024
         } else {
@@ -222,23 +225,24 @@ impl JetStreamEventStore {
             .max_event_size
             .min(max_payload.saturating_sub(HEADER_RESERVE));
         let acks = acks::Acks::new(client.clone()).await?;
-        let direct_tip = {
-            let stream_config = &stream.cached_info().config;
-            stream_config.num_replicas <= 1 && stream_config.allow_direct
-        };
-        tracing::debug!(stream = %stream_name, server = %info.version, atomic_batches, direct_tip, "opened JetStream event store");
+        tracing::debug!(
+            stream = %stream_name,
+            server = %info.version,
+            atomic_batches,
+            layout = layout.version,
+            partitions = layout.count(),
+            "opened JetStream event store"
+        );
         Ok(Self {
             inner: Arc::new(Inner {
-                subjects: Subjects::new(stream_name.clone()),
                 cache: VersionCache::new(config.version_cache_capacity),
                 positions: VersionCache::new(config.version_cache_capacity),
                 client,
                 js,
-                stream,
+                layout: RwLock::new(Arc::new(layout)),
                 stream_name,
                 event_limit,
                 atomic_batches,
-                direct_tip,
                 server_version: info.version,
                 acks,
                 config,
@@ -264,9 +268,37 @@ impl JetStreamEventStore {
         &self.inner.config.namespace
     }
 
-    /// The effective event stream name (`<stream_name>_<namespace>`).
+    /// The effective event stream name (`<stream_name>_<namespace>`): the
+    /// event stream of an unpartitioned namespace, the prefix of a
+    /// partitioned one's streams, the first token of every subject.
     pub fn stream_name(&self) -> &str {
         &self.inner.stream_name
+    }
+
+    /// How many partitions the namespace has (1: one stream, layout v1).
+    pub fn partitions(&self) -> u16 {
+        self.layout().count()
+    }
+
+    /// The name of each partition's stream, by partition.
+    pub fn partition_streams(&self) -> Vec<String> {
+        self.layout()
+            .partitions
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// The partition holding `actor`'s events.
+    pub fn partition_of(&self, actor: &ActorId) -> u16 {
+        self.layout().index_of(actor)
+    }
+
+    /// The layout generation (0 unless the namespace was repartitioned):
+    /// the epoch of every [`aether_core::LogPosition`] this store's log
+    /// gives.
+    pub fn epoch(&self) -> u16 {
+        self.layout().epoch
     }
 
     /// The configuration the store was opened with.
@@ -290,10 +322,73 @@ impl JetStreamEventStore {
         self.inner.atomic_batches
     }
 
-    /// The event subject of `actor` (`<stream>.events.<type>.<id>`, encoded
+    /// The event subject of `actor` (`<stream>.events.<type>.<id>`, or
+    /// `<stream>.events.<slice>.<type>.<id>` when partitioned; encoded
     /// injectively).
     pub fn subject_for(&self, actor: &ActorId) -> String {
-        self.inner.subjects.events(actor)
+        self.read_layout(|l| l.subjects.events(actor))
+    }
+
+    /// The layout in force.
+    pub(crate) fn layout(&self) -> Arc<Layout> {
+        self.read_layout(Arc::clone)
+    }
+
+    /// Runs `f` on the layout in force, under its lock (no clone).
+    pub(crate) fn read_layout<T>(&self, f: impl FnOnce(&Arc<Layout>) -> T) -> T {
+        f(&self
+            .inner
+            .layout
+            .read()
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Finds the namespace's layout again (after a write met a sealed
+    /// stream: a repartition moved the namespace on) and puts it in force;
+    /// waits, up to the request timeout, while the new layout is still
+    /// being filled. The caches of tips and positions are dropped when the
+    /// layout changed: their sequences are of the old streams.
+    pub(crate) async fn reload_layout(&self) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + self.inner.config.request_timeout;
+        loop {
+            let found = discover::discover(
+                &self.inner.js,
+                &self.inner.config,
+                self.inner.atomic_batches,
+                false,
+            )
+            .await;
+            match found {
+                Ok(layout) => {
+                    let mut slot = self
+                        .inner
+                        .layout
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if (slot.epoch, slot.version) != (layout.epoch, layout.version) {
+                        tracing::info!(
+                            stream = %self.inner.stream_name,
+                            epoch = layout.epoch,
+                            partitions = layout.count(),
+                            "the namespace was repartitioned; using its new layout"
+                        );
+                        self.inner.cache.clear();
+                        self.inner.positions.clear();
+                        *slot = Arc::new(layout);
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.is_transient() && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The partition holding `actor`'s events.
+    pub(crate) fn partition(&self, actor: &ActorId) -> Arc<Partition> {
+        self.read_layout(|l| Arc::clone(l.partition_of(actor)))
     }
 
     /// The latest version this store has cached for `actor` (a hint, possibly
@@ -319,16 +414,13 @@ impl JetStreamEventStore {
     }
 
     /// Runs a store operation; a permissions violation the server reports
-    /// to this store's connection for the stream meanwhile ends it at once
-    /// (the refused request took no effect) instead of the request's
-    /// timeout. `?` on the output turns the refusal into
+    /// to this store's connection for the namespace meanwhile (its subjects,
+    /// or the API of one of its streams) ends it at once (the refused
+    /// request took no effect) instead of the request's timeout, as
     /// [`aether_core::Error::PermissionDenied`].
-    pub(crate) fn refusable<F: std::future::Future>(
-        &self,
-        operation: F,
-    ) -> Refusable<'_, String, F> {
-        let parts = std::slice::from_ref(&self.inner.stream_name);
-        Refusable::new(self.inner.refusals.as_ref(), parts, operation)
+    pub(crate) async fn refused<F: std::future::Future>(&self, operation: F) -> Result<F::Output> {
+        let layout = self.layout();
+        Ok(Refusable::new(self.inner.refusals.as_ref(), &layout.parts, operation).await?)
     }
 }
 
@@ -339,15 +431,15 @@ impl EventStore for JetStreamEventStore {
         expected: ExpectedVersion,
         events: Vec<Event>,
     ) -> Result<u64> {
-        self.refusable(self.append_checked(actor_id, expected, events))
+        self.refused(self.append_checked(actor_id, expected, events))
             .await?
     }
 
     async fn read_with_errors(&self, actor_id: &ActorId, from_version: u64) -> Result<Replay> {
-        self.refusable(self.replay(actor_id, from_version)).await?
+        self.refused(self.replay(actor_id, from_version)).await?
     }
 
     async fn latest_version(&self, actor_id: &ActorId) -> Result<u64> {
-        self.refusable(self.latest(actor_id)).await?
+        self.refused(self.latest(actor_id)).await?
     }
 }

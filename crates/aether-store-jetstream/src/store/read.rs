@@ -16,6 +16,7 @@ use super::direct::DIRECT_LIMIT;
 use super::reading::{Reading, in_order};
 use crate::error::{STREAM_NOT_FOUND, get_error, messages_error};
 use crate::headers;
+use crate::layout::Partition;
 
 /// How many points one round of the start search probes at once.
 const PROBES: usize = 8;
@@ -41,14 +42,16 @@ pub(crate) struct ServerTip {
 }
 
 impl JetStreamEventStore {
-    pub(crate) fn map_get_error(&self, err: LastRawMessageError, what: &str) -> Error {
+    pub(crate) fn map_get_error(
+        &self,
+        stream: &str,
+        err: LastRawMessageError,
+        what: &str,
+    ) -> Error {
         if matches!(err.kind(), LastRawMessageErrorKind::JetStream(js) if js.error_code().0 == STREAM_NOT_FOUND)
         {
             return Error::missing_with(
-                format!(
-                    "{what}: the event stream {} is missing",
-                    self.inner.stream_name
-                ),
+                format!("{what}: the event stream {stream} is missing"),
                 err,
             );
         }
@@ -56,16 +59,16 @@ impl JetStreamEventStore {
     }
 
     /// The actor's last message: by direct get on a single-replica stream
-    /// (see [`super::Inner::direct_tip`]), else from the stream leader.
-    /// `None` when the actor has no events.
-    async fn last_message(&self, subject: &str) -> Result<Option<StreamMessage>> {
-        if self.inner.direct_tip {
-            match self.inner.stream.direct_get_last_for_subject(subject).await {
+    /// (see [`crate::layout::Partition::direct_tip`]), else from the stream
+    /// leader. `None` when the actor has no events.
+    async fn last_message(&self, part: &Partition, subject: &str) -> Result<Option<StreamMessage>> {
+        if part.direct_tip {
+            match part.stream.direct_get_last_for_subject(subject).await {
                 // Only an answer from this stream counts: a mirror serving
                 // direct gets (`mirror_direct`) may lag.
                 Ok(msg)
                     if msg.headers.get(NATS_STREAM).map(|v| v.as_str())
-                        == Some(self.inner.stream_name.as_str()) =>
+                        == Some(part.name.as_str()) =>
                 {
                     return Ok(Some(msg));
                 }
@@ -78,22 +81,18 @@ impl JetStreamEventStore {
             }
         }
         // The JetStream context bounds the request by `request_timeout`.
-        match self
-            .inner
-            .stream
-            .get_last_raw_message_by_subject(subject)
-            .await
-        {
+        match part.stream.get_last_raw_message_by_subject(subject).await {
             Ok(msg) => Ok(Some(msg)),
             Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
-            Err(e) => Err(self.map_get_error(e, "reading the latest version")),
+            Err(e) => Err(self.map_get_error(&part.name, e, "reading the latest version")),
         }
     }
 
     /// The actor's last message as the stream sees it (read-your-writes, see
     /// [`Self::last_message`]); refreshes the cache.
     pub(crate) async fn fetch_tip(&self, actor: &ActorId, subject: &str) -> Result<ServerTip> {
-        let Some(msg) = self.last_message(subject).await? else {
+        let part = self.partition(actor);
+        let Some(msg) = self.last_message(&part, subject).await? else {
             self.inner.cache.record(actor, 0, 0);
             return Ok(ServerTip {
                 version: 0,
@@ -137,7 +136,7 @@ impl JetStreamEventStore {
     /// [`aether_core::EventStore::latest_version`]: one round trip
     /// (read-your-writes), no consumer.
     pub(crate) async fn latest(&self, actor: &ActorId) -> Result<u64> {
-        let subject = self.inner.subjects.events(actor);
+        let subject = self.subject_for(actor);
         let span = tracing::debug_span!("aether.jetstream.latest_version", actor = %actor);
         Ok(self
             .fetch_tip(actor, &subject)
@@ -151,7 +150,7 @@ impl JetStreamEventStore {
         let span = tracing::debug_span!("aether.jetstream.read", actor = %actor, from_version);
         async move {
             let from = from_version.max(1);
-            let subject = self.inner.subjects.events(actor);
+            let subject = self.subject_for(actor);
             let tip = self.fetch_tip(actor, &subject).await?;
             if tip.sequence == 0 {
                 return Ok(Replay::default());
@@ -250,8 +249,8 @@ impl JetStreamEventStore {
         subject: &str,
         seq: u64,
     ) -> Result<(Option<u64>, Option<String>, u64)> {
-        let get = self
-            .inner
+        let part = self.partition(actor);
+        let get = part
             .stream
             .raw_message_builder()
             .sequence(seq)
@@ -260,7 +259,7 @@ impl JetStreamEventStore {
         let msg = tokio::time::timeout(self.inner.config.request_timeout, get)
             .await
             .map_err(|_| Error::unavailable("replay: probe timed out"))?
-            .map_err(|e| self.map_get_error(e, "replay: locating the start"))?;
+            .map_err(|e| self.map_get_error(&part.name, e, "replay: locating the start"))?;
         let (version, event_id) = match headers::version(&msg.headers) {
             Some(v) => (Some(v), headers::event_id(&msg.headers)),
             None => match decode_last(&msg.payload, actor) {
@@ -417,9 +416,10 @@ impl JetStreamEventStore {
         pipeline: &mut Pipeline,
     ) -> std::result::Result<(), Interrupted> {
         let timeout = self.inner.config.request_timeout;
+        let part = self.partition(actor);
         let Reading {
             mut messages, name, ..
-        } = Box::pin(self.open_reading(vec![subject.to_string()], start, "replay"))
+        } = Box::pin(self.open_reading(&part, vec![subject.to_string()], start, "replay"))
             .await
             .map_err(|error| Interrupted { error, last: None })?;
         let (mut delivered, mut last) = (0, None);
@@ -455,7 +455,7 @@ impl JetStreamEventStore {
             }
         };
         drop(messages);
-        self.close_reading(name);
+        self.close_reading(&part, name);
         result.map_err(|error| Interrupted { error, last })
     }
 }

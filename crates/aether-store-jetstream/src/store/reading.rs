@@ -20,6 +20,7 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use super::JetStreamEventStore;
 use super::delivery::Delivery;
 use crate::error::{consumer_error, stream_error};
+use crate::layout::Partition;
 
 /// Messages a long replay's or a log subscription's consumer asks the
 /// server for at once (it asks again at half): what a reader may hold
@@ -40,10 +41,11 @@ pub(crate) struct Reading {
 }
 
 impl JetStreamEventStore {
-    /// Opens a read of `filters` from stream sequence `start`; `what` names
-    /// it in errors.
+    /// Opens a read of `filters` (every message when empty) of partition
+    /// `part` from stream sequence `start`; `what` names it in errors.
     pub(crate) async fn open_reading(
         &self,
+        part: &Partition,
         filters: Vec<String>,
         start: u64,
         what: &str,
@@ -51,7 +53,7 @@ impl JetStreamEventStore {
         let timeout = self.inner.config.request_timeout;
         let creating = tokio::time::timeout(
             timeout,
-            self.inner.stream.create_consumer(pull::Config {
+            part.stream.create_consumer(pull::Config {
                 filter_subjects: filters,
                 deliver_policy: DeliverPolicy::ByStartSequence {
                     start_sequence: start.max(1),
@@ -65,7 +67,7 @@ impl JetStreamEventStore {
             }),
         );
         let consumer = self
-            .refusable(async {
+            .refused(async {
                 creating
                     .await
                     .map_err(|_| {
@@ -90,10 +92,10 @@ impl JetStreamEventStore {
         })
     }
 
-    /// Deletes a read's consumer in the background (it is ephemeral; this
-    /// spares the server its inactivity threshold).
-    pub(crate) fn close_reading(&self, name: String) {
-        let stream = self.inner.stream.clone();
+    /// Deletes a read's consumer on partition `part` in the background (it
+    /// is ephemeral; this spares the server its inactivity threshold).
+    pub(crate) fn close_reading(&self, part: &Partition, name: String) {
+        let stream = part.stream.clone();
         tokio::spawn(async move {
             let _ = stream.delete_consumer(&name).await;
         });

@@ -20,6 +20,8 @@ fn create_code(e: &async_nats::jetstream::context::CreateStreamError) -> Option<
 
 /// "Stream name already in use with a different configuration".
 const STREAM_NAME_EXIST: u64 = 10058;
+/// "Subjects overlap with an existing stream".
+const SUBJECT_OVERLAP: u64 = 10065;
 
 /// Dials `addrs` with the store's connect settings; the client is named
 /// `aether-store` unless `config.connect.name` says otherwise.
@@ -35,17 +37,6 @@ pub(crate) async fn connect_client(
         options,
     )
     .await?)
-}
-
-/// The stream `name` as it exists; [`Error::Missing`] when there is none.
-pub(crate) async fn existing_stream(js: &Context, name: &str) -> Result<Stream> {
-    match js.get_stream(name).await {
-        Ok(stream) => Ok(stream),
-        Err(e) if matches!(e.kind(), async_nats::jetstream::context::GetStreamErrorKind::JetStream(j) if j.error_code().0 == crate::error::STREAM_NOT_FOUND) => {
-            Err(Error::missing_with(format!("there is no stream {name}"), e))
-        }
-        Err(e) => Err(Error::unavailable_with(format!("opening stream {name}"), e)),
-    }
 }
 
 /// Whether a server of this version (`"2.12.1"`, `"v2.15.1"`) supports
@@ -67,17 +58,36 @@ pub(crate) async fn ensure_stream(
     timeout: Duration,
 ) -> Result<Stream> {
     let name = config.name.clone();
+    ensure_unless_overlapping(js, config, timeout)
+        .await?
+        .ok_or_else(|| {
+            Error::storage(format!(
+                "stream {name} cannot be created: its subjects overlap another stream's"
+            ))
+        })
+}
+
+/// [`ensure_stream`], but `None` when the stream does not exist and cannot
+/// be created because its subjects overlap another stream's (another
+/// layout of the namespace exists).
+pub(crate) async fn ensure_unless_overlapping(
+    js: &Context,
+    config: Config,
+    timeout: Duration,
+) -> Result<Option<Stream>> {
+    let name = config.name.clone();
     // cannot overflow: the config caps timeouts at a day.
     let deadline = tokio::time::Instant::now() + timeout.max(Duration::from_secs(10));
     let mut attempt = 0u32;
     loop {
         attempt += 1;
         let last_error = match js.create_stream(config.clone()).await {
-            Ok(stream) => return Ok(stream),
+            Ok(stream) => return Ok(Some(stream)),
+            Err(e) if create_code(&e) == Some(SUBJECT_OVERLAP) => return Ok(None),
             Err(e) if create_code(&e) == Some(STREAM_NAME_EXIST) => {
                 match js.update_stream(config.clone()).await {
                     Ok(_) => match js.get_stream(&name).await {
-                        Ok(stream) => return Ok(stream),
+                        Ok(stream) => return Ok(Some(stream)),
                         Err(e) => Error::storage_with(format!("opening stream {name}"), e),
                     },
                     Err(e) => {

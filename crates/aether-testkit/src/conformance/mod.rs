@@ -90,7 +90,8 @@ pub use conflicts::{
 };
 pub use log::{
     log_catches_up_then_follows_live, log_head_follows_appends, log_orders_every_append,
-    log_resumes_after_a_position, log_selects_actor_types,
+    log_refuses_a_foreign_cursor, log_resumes_after_a_position, log_resumes_from_a_cursor,
+    log_selects_actor_types, log_selects_partitions,
 };
 pub use ordering::{
     appends_are_read_in_order, latest_version_tracks_appends, nonexistent_actor_is_empty,
@@ -237,8 +238,11 @@ where
     log_orders_every_append(store).await;
     log_catches_up_then_follows_live(store).await;
     log_resumes_after_a_position(store).await;
+    log_resumes_from_a_cursor(store).await;
     log_selects_actor_types(store).await;
+    log_selects_partitions(store).await;
     log_head_follows_appends(store).await;
+    log_refuses_a_foreign_cursor(store).await;
 }
 __snapshot_store_cases!(snapshot_store_suite_fn! {});
 
