@@ -117,6 +117,12 @@ fn error_reply<A: Routable>(name: &str, error: AskError<A>) -> Reply {
             retry_after: Some(retry_after),
             ..Reply::new(status, Bytes::new())
         },
+        // A bad request's message alone: the caller's side makes it an
+        // invalid-input error again (not "invalid input: invalid input: …").
+        AskError::Unavailable {
+            cause: aether_core::Error::InvalidInput { message, .. },
+            ..
+        } => Reply::problem(status, &message),
         AskError::Unavailable { cause, .. } => Reply::problem(status, &error_chain(&cause)),
         AskError::ShuttingDown { .. } | AskError::NotOwner { .. } | AskError::Timeout { .. } => {
             Reply::new(status, Bytes::new())
