@@ -85,13 +85,25 @@ impl ClaimLog {
         let task = tokio::spawn({
             let (seen, writes) = (seen.clone(), writes.clone());
             async move {
-                // Watched again after any failure (a NATS server killed
-                // under it): the latest value of every key comes first.
+                // From the revision after the last one seen; watched again
+                // after a failure, and after a second of silence (a watch
+                // can stall without an error when a NATS server is killed
+                // under it).
+                let mut last = 0;
+                let limit = Duration::from_secs(2);
                 loop {
-                    if let Ok(kv) = js.get_key_value(&bucket).await
-                        && let Ok(mut entries) = kv.watch_with_history(">").await
+                    if let Ok(Ok(kv)) = tokio::time::timeout(limit, js.get_key_value(&bucket)).await
+                        && let Ok(Ok(mut entries)) =
+                            tokio::time::timeout(limit, kv.watch_all_from_revision(last + 1)).await
                     {
-                        while let Some(Ok(e)) = entries.next().await {
+                        let silence = Duration::from_secs(1);
+                        while let Ok(Some(Ok(e))) =
+                            tokio::time::timeout(silence, entries.next()).await
+                        {
+                            if e.revision <= last {
+                                continue;
+                            }
+                            last = e.revision;
                             if e.operation != async_nats::jetstream::kv::Operation::Put {
                                 continue;
                             }
@@ -116,7 +128,7 @@ impl ClaimLog {
                             );
                         }
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
         });
@@ -137,14 +149,22 @@ impl ClaimLog {
         since: Instant,
         pred: impl Fn(&ClaimWrite) -> bool,
     ) -> ClaimWrite {
-        Wait::new(format!("a claim write: {what}"), Duration::from_secs(30))
+        let found = Wait::new(format!("a claim write: {what}"), Duration::from_secs(30))
             .every(Duration::from_millis(5))
-            .until(async || {
+            .try_until(async || {
                 self.writes()
                     .into_iter()
                     .find(|w| w.seen >= since && pred(w))
             })
-            .await
+            .await;
+        match found {
+            Ok(w) => w,
+            Err(e) => {
+                let writes = self.writes();
+                let recent: Vec<_> = writes.iter().rev().take(5).collect();
+                panic!("{e}; {} writes seen, the last: {recent:?}", writes.len())
+            }
+        }
     }
 }
 
@@ -290,7 +310,7 @@ impl Rig {
             let url = urls.get(i).cloned().unwrap_or_else(|| url.to_owned());
             rig.spawn(id, &url);
         }
-        settled(&rig.js, &cluster, ids, Duration::from_secs(30)).await;
+        rig.settled(ids).await;
         rig
     }
 
@@ -309,8 +329,35 @@ impl Rig {
         self.nodes.iter_mut().rev().find(|n| n.id == id).unwrap()
     }
 
+    /// Waits until the map names exactly `members` and every claim is
+    /// `serving` by the map's primary; else fails with what the claims say.
     async fn settled(&self, members: &[&str]) -> aether_cluster::ShardMap {
-        settled(&self.js, &self.cluster, members, Duration::from_secs(30)).await
+        // (Three processes creating R3 buckets on a loaded machine can take
+        // a while.)
+        let limit = Duration::from_secs(60);
+        match try_settled(&self.js, &self.cluster, members, limit).await {
+            Ok(map) => map,
+            Err(e) => {
+                let v = view(&self.js, &self.cluster, 1024).await;
+                let mut claims: BTreeMap<String, usize> = BTreeMap::new();
+                for c in &v.claims {
+                    let key = c
+                        .as_ref()
+                        .map_or("none".to_owned(), |(o, p)| format!("{o} {p}"));
+                    *claims.entry(key).or_default() += 1;
+                }
+                let logs: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .map(|n| n.log.display().to_string())
+                    .collect();
+                panic!(
+                    "{e}\nmap {:?} members {:?}; claims {claims:?}; node logs {logs:?}",
+                    v.map.as_ref().map(|m| m.epoch),
+                    v.map.as_ref().map(|m| m.members.clone())
+                );
+            }
+        }
     }
 
     async fn tap(&self) -> Tap {
@@ -692,6 +739,7 @@ async fn f8_nats_leaders_killed_during_handoffs_lose_nothing() {
     let nats = NatsCluster::start().await;
     let all = nats.client_url().joined();
     let mut rig = Rig::start("h8", &all, &["p1", "p2", "p3"], &[], 3).await;
+    let tap = rig.tap().await;
     let actors = counters(ACTORS, "h8");
     let load = Load::start(&[&rig.caller], &actors, CALLERS, DEADLINE);
     load.flows(100).await;
@@ -723,11 +771,22 @@ async fn f8_nats_leaders_killed_during_handoffs_lose_nothing() {
             rig.node("p4").tell(&client, &cluster, "leave").await;
             (Some("p4"), None)
         };
-        rig.claims
-            .first("a handoff under way", since, |w| {
-                w.phase == "releasing"
-                    && mover.is_none_or(|m| w.owner == m)
-                    && to.is_none_or(|t| w.to.as_deref() == Some(t))
+        // A claim on its way to or from p4, or a chunk: whichever shows first.
+        Wait::new("a handoff under way", Duration::from_secs(30))
+            .every(Duration::from_millis(5))
+            .until(async || {
+                let by_claim = rig.claims.writes().iter().any(|w| {
+                    w.seen >= since
+                        && w.phase != "serving"
+                        && mover.is_none_or(|m| w.owner == m)
+                        && to.is_none_or(|t| w.to.as_deref() == Some(t))
+                });
+                let by_chunk = tap.chunks().iter().any(|c| {
+                    c.seen >= since
+                        && mover.is_none_or(|m| c.from == m)
+                        && to.is_none_or(|t| c.to == t)
+                });
+                by_claim || by_chunk
             })
             .await;
         eprintln!("killing {leader}, the leader of {stream}, during handoffs");

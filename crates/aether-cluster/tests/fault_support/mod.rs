@@ -402,11 +402,24 @@ pub async fn settled(
     members: &[&str],
     limit: Duration,
 ) -> ShardMap {
+    match try_settled(js, cluster, members, limit).await {
+        Ok(map) => map,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// [`settled`], with the timeout as an error.
+pub async fn try_settled(
+    js: &async_nats::jetstream::Context,
+    cluster: &str,
+    members: &[&str],
+    limit: Duration,
+) -> Result<ShardMap, aether_testkit::wait::TimedOut> {
     let mut want: Vec<String> = members.iter().map(|m| m.to_string()).collect();
     want.sort();
     Wait::new(format!("cluster {cluster} to settle on {want:?}"), limit)
         .every(Duration::from_millis(100))
-        .until(async || {
+        .try_until(async || {
             let v = view(js, cluster, 1024).await;
             let Some(map) = &v.map else {
                 return Err("no shard map".to_owned());
