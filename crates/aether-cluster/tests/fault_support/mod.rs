@@ -2,13 +2,22 @@
 //!
 //! A node process is this test binary re-executed as `--exact node_process`
 //! with [`CHILD_ENV`] holding its spec (JSON); it runs one member system
-//! (the test kit's `Counter`, the JetStream store) until it is killed, or
-//! until it is told to leave on its control subject (then it shuts down
-//! gracefully and exits 0). Its log goes to a file named in panics.
+//! (the test kit's `Counter`, the JetStream store behind a [`Probe`]) until
+//! it is killed, or until it is told to leave on its control subject (then
+//! it shuts down gracefully and exits 0). Its log goes to a file named in
+//! panics. Other requests on the control subject ([`Node::ask`]):
+//! `hold-ack <actor>` (the actor's next append lands but its answer is
+//! held), `held` (answered with the held append's version once it landed),
+//! `release` (the held append answers `Unavailable`: its outcome is unknown
+//! to the runtime), `loads` (the actors whose whole history this node read,
+//! JSON) and `served` (the shards it serves, JSON).
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use aether_core::{ActorId, Event, EventStore, ExpectedVersion, Replay};
 
 use aether_cluster::{ClusterConfig, ShardId, ShardMap};
 use aether_testkit::Wait;
@@ -54,27 +63,169 @@ pub async fn run_child(spec: &str) {
     let s = |k: &str| v[k].as_str().unwrap().to_owned();
     let (url, cluster, id, stream) = (s("url"), s("cluster"), s("id"), s("stream"));
     let replicas = v["replicas"].as_u64().unwrap() as usize;
-    let events = crate::cluster_support::store_with(&url, &stream, replicas).await;
+    let events = Probe::new(crate::cluster_support::store_with(&url, &stream, replicas).await);
     let system =
-        crate::cluster_support::member_with(&url, &config(&cluster, replicas), &id, events).await;
+        crate::cluster_support::member_with(&url, &config(&cluster, replicas), &id, events.clone())
+            .await;
     let ctl = dial(&url).await;
-    let mut leave = ctl.subscribe(control(&cluster, &id)).await.unwrap();
+    let mut requests = ctl.subscribe(control(&cluster, &id)).await.unwrap();
     ctl.flush().await.unwrap();
     tracing::info!(%id, "node process serving");
-    tokio::select! {
-        m = leave.next() => {
-            tracing::info!(%id, "told to leave");
-            system.shutdown().await.unwrap();
-            if let Some(reply) = m.and_then(|m| m.reply) {
-                let _ = ctl.publish(reply, "left".into()).await;
-                let _ = ctl.flush().await;
+    // Never outlive the test for long.
+    let limit = tokio::time::sleep(Duration::from_secs(180));
+    tokio::pin!(limit);
+    loop {
+        let m = tokio::select! {
+            m = requests.next() => m.expect("the control subscription ends with the process"),
+            _ = &mut limit => panic!("node process {id} was not stopped within 180 s"),
+        };
+        let (to, reply) = (ctl.clone(), m.reply.clone());
+        let answer = move |body: String| {
+            let ctl = to.clone();
+            let reply = reply.clone();
+            async move {
+                if let Some(reply) = reply {
+                    let _ = ctl.publish(reply, body.into()).await;
+                    let _ = ctl.flush().await;
+                }
             }
-            std::process::exit(0);
+        };
+        match &m.payload[..] {
+            [
+                b'h',
+                b'o',
+                b'l',
+                b'd',
+                b'-',
+                b'a',
+                b'c',
+                b'k',
+                b' ',
+                actor @ ..,
+            ] => {
+                events.arm(String::from_utf8_lossy(actor).into_owned());
+                answer("armed".into()).await;
+            }
+            b"held" => {
+                let mut held = events.held.subscribe();
+                tokio::spawn(async move {
+                    let version = match held.wait_for(Option::is_some).await {
+                        Ok(v) => v.unwrap_or_default(),
+                        Err(_) => return,
+                    };
+                    answer(version.to_string()).await;
+                });
+            }
+            b"release" => {
+                events.release();
+                answer("released".into()).await;
+            }
+            b"loads" => answer(serde_json::to_string(&events.loads()).unwrap()).await,
+            b"served" => {
+                let shards: Vec<u32> = system.served_shards().iter().map(|s| s.0).collect();
+                answer(serde_json::to_string(&shards).unwrap()).await;
+            }
+            _ => {
+                // "leave" (and anything else): in the background, so that
+                // the requests above are still answered meanwhile.
+                tracing::info!(%id, "told to leave");
+                let system = system.clone();
+                tokio::spawn(async move {
+                    system.shutdown().await.unwrap();
+                    answer("left".into()).await;
+                    std::process::exit(0);
+                });
+            }
         }
-        // Never outlive the test for long.
-        _ = tokio::time::sleep(Duration::from_secs(180)) => {
-            panic!("node process {id} was not stopped within 180 s");
+    }
+}
+
+/// A node's event store as the fault tests see it: the wrapped store, which
+/// records the actors whose whole history was read (loaded cold, or
+/// reloaded) and can lose the answer of one append.
+#[derive(Clone)]
+pub struct Probe<S> {
+    inner: S,
+    /// The actor whose next append is held.
+    armed: Arc<Mutex<Option<String>>>,
+    /// The version the held append landed at.
+    held: Arc<tokio::sync::watch::Sender<Option<u64>>>,
+    release: Arc<tokio::sync::Notify>,
+    loads: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl<S> Probe<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            armed: Arc::default(),
+            held: Arc::new(tokio::sync::watch::channel(None).0),
+            release: Arc::default(),
+            loads: Arc::default(),
         }
+    }
+
+    /// The next append of `actor` lands, but its answer waits for
+    /// [`release`](Self::release) and is then `Unavailable` (as when its
+    /// acknowledgement and the check of the stream's tip both got lost).
+    fn arm(&self, actor: String) {
+        *self.armed.lock().unwrap_or_else(PoisonError::into_inner) = Some(actor);
+    }
+
+    fn release(&self) {
+        self.release.notify_one();
+    }
+
+    fn loads(&self) -> Vec<String> {
+        let loads = self.loads.lock().unwrap_or_else(PoisonError::into_inner);
+        loads.iter().cloned().collect()
+    }
+}
+
+impl<S: EventStore> EventStore for Probe<S> {
+    async fn append_batch(
+        &self,
+        actor_id: &ActorId,
+        expected: ExpectedVersion,
+        events: Vec<Event>,
+    ) -> aether_core::Result<u64> {
+        let hold = {
+            let mut armed = self.armed.lock().unwrap_or_else(PoisonError::into_inner);
+            let hold = armed.as_deref() == Some(actor_id.as_str());
+            if hold {
+                *armed = None;
+            }
+            hold
+        };
+        if !hold {
+            return self.inner.append_batch(actor_id, expected, events).await;
+        }
+        let stored = self.inner.append_batch(actor_id, expected, events).await;
+        tracing::info!(actor = %actor_id, ?stored, "append landed; its answer is held");
+        self.held.send_replace(Some(stored.unwrap_or_default()));
+        self.release.notified().await;
+        tracing::info!(actor = %actor_id, "the held append answers unavailable");
+        Err(aether_core::Error::unavailable(
+            "the acknowledgement of this append was lost (fault test)",
+        ))
+    }
+
+    async fn read_with_errors(
+        &self,
+        actor_id: &ActorId,
+        from_version: u64,
+    ) -> aether_core::Result<Replay> {
+        if from_version <= 1 {
+            self.loads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(actor_id.to_string());
+        }
+        self.inner.read_with_errors(actor_id, from_version).await
+    }
+
+    async fn latest_version(&self, actor_id: &ActorId) -> aether_core::Result<u64> {
+        self.inner.latest_version(actor_id).await
     }
 }
 
@@ -142,22 +293,54 @@ impl Node {
 
     /// Tells it to leave gracefully; waits until it has.
     pub async fn leave(&mut self, client: &async_nats::Client, cluster: &str) {
-        let reply = tokio::time::timeout(
-            Duration::from_secs(30),
-            client.request(control(cluster, &self.id), "leave".into()),
-        )
-        .await;
+        let reply = self
+            .ask(client, cluster, "leave", Duration::from_secs(30))
+            .await;
         assert!(
-            matches!(reply, Ok(Ok(_))),
+            reply.is_ok(),
             "node {} did not leave: {reply:?}; log {}",
             self.id,
             self.log.display()
         );
+        self.exited().await;
+    }
+
+    /// Waits until it exited after leaving (status 0).
+    pub async fn exited(&mut self) {
         let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
             .await
             .expect("exits after leaving")
             .unwrap();
         assert!(status.success(), "node {} exited with {status}", self.id);
+    }
+
+    /// Sends `op` on its control subject (see the module docs); the answer.
+    pub async fn ask(
+        &self,
+        client: &async_nats::Client,
+        cluster: &str,
+        op: &str,
+        limit: Duration,
+    ) -> Result<String, String> {
+        match tokio::time::timeout(
+            limit,
+            client.request(control(cluster, &self.id), op.to_owned().into()),
+        )
+        .await
+        {
+            Ok(Ok(m)) => Ok(String::from_utf8_lossy(&m.payload).into_owned()),
+            Ok(Err(e)) => Err(format!("{op} to {}: {e}", self.id)),
+            Err(_) => Err(format!("{op} to {}: no answer within {limit:?}", self.id)),
+        }
+    }
+
+    /// Sends `op` without waiting for an answer.
+    pub async fn tell(&self, client: &async_nats::Client, cluster: &str, op: &str) {
+        client
+            .publish(control(cluster, &self.id), op.to_owned().into())
+            .await
+            .unwrap();
+        client.flush().await.unwrap();
     }
 }
 
@@ -219,11 +402,24 @@ pub async fn settled(
     members: &[&str],
     limit: Duration,
 ) -> ShardMap {
+    match try_settled(js, cluster, members, limit).await {
+        Ok(map) => map,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// [`settled`], with the timeout as an error.
+pub async fn try_settled(
+    js: &async_nats::jetstream::Context,
+    cluster: &str,
+    members: &[&str],
+    limit: Duration,
+) -> Result<ShardMap, aether_testkit::wait::TimedOut> {
     let mut want: Vec<String> = members.iter().map(|m| m.to_string()).collect();
     want.sort();
     Wait::new(format!("cluster {cluster} to settle on {want:?}"), limit)
         .every(Duration::from_millis(100))
-        .until(async || {
+        .try_until(async || {
             let v = view(js, cluster, 1024).await;
             let Some(map) = &v.map else {
                 return Err("no shard map".to_owned());

@@ -417,6 +417,7 @@ impl Shared {
         } else {
             self.drain(shard, Eviction::Passivate).await;
         }
+        let mut written = false;
         if let Ok(Cas::Won(rev)) = step {
             let released = Claim {
                 phase: Phase::Released,
@@ -424,13 +425,23 @@ impl Shared {
             };
             for _ in 0..3 {
                 match self.claims.update(shard, &released, rev).await {
-                    Ok(_) => break,
+                    Ok(_) => {
+                        written = true;
+                        break;
+                    }
                     Err(e) => {
                         tracing::debug!(shard = shard.0, error = %e, "releasing failed; again");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 }
             }
+        }
+        if !written {
+            // The keeper's next passes finish it from the claim.
+            tracing::info!(
+                shard = shard.0,
+                "the shard's claim was not released; finishing later"
+            );
         }
         metrics::counter!("aether_runtime_shard_releases_total", "how" => "planned").increment(1);
         metrics::histogram!("aether_runtime_handoff_seconds")
@@ -568,6 +579,20 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
             }
             continue;
         }
+        // Ours in the bucket, yet not served here and not ours by the map:
+        // a release whose claim write failed (the bucket did not answer),
+        // which would keep the shard from its new owner for as long as this
+        // node lives. Finish it from the claim.
+        if !mine
+            && lease_ok
+            && map.is_some()
+            && let Some((c, rev)) = shared.cached(shard)
+            && &c.owner == me
+            && c.phase != Phase::Released
+        {
+            finish_release(shared, shard, slot, rev, target.cloned());
+            continue;
+        }
         let Some(m) = map.as_ref().filter(|_| mine && ready) else {
             continue;
         };
@@ -623,6 +648,45 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
     }
     // One flush registers every subscription started above with the server.
     let _ = shared.ctx.client.flush().await;
+}
+
+/// Writes `Released{to}` over this node's claim of `shard` (at `revision`),
+/// which it no longer serves, in the background; a failed write is tried
+/// again by a later pass.
+fn finish_release(
+    shared: &Arc<Shared>,
+    shard: ShardId,
+    slot: &mut Slot,
+    revision: u64,
+    to: Option<NodeId>,
+) {
+    let shared = shared.clone();
+    slot.release = Some(tokio::spawn(async move {
+        shared.fence.stop(shard);
+        shared.drain(shard, Eviction::Passivate).await;
+        let released = Claim {
+            owner: shared.me().clone(),
+            epoch: shared.fence.epoch(),
+            phase: Phase::Released,
+            to,
+        };
+        match shared.claims.update(shard, &released, revision).await {
+            Ok(Cas::Won(_)) => {
+                metrics::counter!("aether_runtime_shard_releases_total", "how" => "finished")
+                    .increment(1);
+                tracing::info!(
+                    shard = shard.0,
+                    "an unfinished release of the shard finished"
+                );
+            }
+            // Written meanwhile (by the release itself, or another node).
+            Ok(Cas::Lost) => {}
+            Err(e) => {
+                tracing::debug!(shard = shard.0, error = %e, "finishing a release failed; again later");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }));
 }
 
 /// Stops admitting for `shard` and releases it in the background (`planned`:
