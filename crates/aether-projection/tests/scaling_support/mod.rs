@@ -204,7 +204,7 @@ pub async fn caught_up(
 ) {
     let head = store.head().await.unwrap();
     tokio::time::timeout(
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         running.wait_for(|s| s.cursor.reached(&head) || s.is_failed()),
     )
     .await
