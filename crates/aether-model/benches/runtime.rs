@@ -182,10 +182,11 @@ async fn sides(events: impl EventStore + Clone + 'static) -> (Side, Side) {
     (Side::Typed(typed), Side::Model(model))
 }
 
-/// Sequential raw OCC appends on one subject: latencies.
-async fn raw_sequential(js: &async_nats::jetstream::Context, n: usize) -> Vec<f64> {
+/// Sequential raw OCC appends on a fresh subject (one per `round`):
+/// latencies.
+async fn raw_sequential(js: &async_nats::jetstream::Context, n: usize, round: usize) -> Vec<f64> {
     let payload = Bytes::from_static(br#"{"amount":1}"#);
-    let subject = format!("rawmodel.{}", std::process::id());
+    let subject = format!("rawmodel.{}.{round}", std::process::id());
     let mut seq = 0;
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
@@ -260,8 +261,8 @@ async fn main() {
     let seq_n = (n / 10).max(100);
     let (mut p_typed, mut p_model, mut p_raw) = (Vec::new(), Vec::new(), Vec::new());
     let (mut q_typed, mut q_model) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        p_raw.push(pct(raw_sequential(&js, seq_n).await, 0.5));
+    for round in 0..rounds {
+        p_raw.push(pct(raw_sequential(&js, seq_n, round).await, 0.5));
         p_typed.push(pct(typed.sequential("j0", seq_n).await, 0.5));
         p_model.push(pct(model.sequential("j1", seq_n).await, 0.5));
         q_typed.push(typed.deposits("j0", callers, n / 2).await);
