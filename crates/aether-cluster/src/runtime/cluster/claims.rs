@@ -358,6 +358,60 @@ mod tests {
     }
 
     #[test]
+    fn taken_over_from_and_still_ours_read_the_claim_as_the_keeper_and_fence_do() {
+        let (a, b) = (n("a"), n("b"));
+        let mine = Claim::serving(a.clone(), 2);
+        assert!(
+            !taken_over(Some(&(mine.clone(), 5)), 5, &a),
+            "our own write"
+        );
+        assert!(taken_over(Some(&(Claim::serving(b.clone(), 3), 6)), 5, &a));
+        let releasing = Claim {
+            phase: Phase::Releasing,
+            to: Some(b.clone()),
+            ..mine.clone()
+        };
+        assert!(
+            taken_over(Some(&(releasing.clone(), 6)), 5, &a),
+            "not serving"
+        );
+        assert!(!taken_over(None, 5, &a));
+        assert!(still_ours(Some(&(mine.clone(), 5)), 5, &a));
+        assert!(!still_ours(Some(&(mine.clone(), 6)), 5, &a), "rewritten");
+        assert!(!still_ours(Some(&(releasing.clone(), 5)), 5, &a));
+        assert!(!still_ours(None, 5, &a));
+        assert_eq!(taken_from(Some(&mine), &b), Some(&a));
+        assert_eq!(taken_from(Some(&releasing), &b), Some(&a));
+        assert_eq!(taken_from(Some(&mine), &a), None, "our own");
+        let released = Claim {
+            phase: Phase::Released,
+            ..releasing
+        };
+        assert_eq!(taken_from(Some(&released), &b), None, "released");
+        assert_eq!(taken_from(None, &b), None);
+    }
+
+    /// A takeover's confirmation reads the member entry at the stream's
+    /// leader: present while the node is a member, gone once it left.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn member_gone_reads_the_entry_at_the_leader() {
+        let server = aether_testkit::NatsServer::start().await;
+        let config = crate::ClusterConfig {
+            cluster_name: "gone".into(),
+            node: crate::NodeInfo::new(n("a")),
+            ..crate::ClusterConfig::default()
+        };
+        let node = crate::node::ClusterNode::connect(server.url().as_str(), config)
+            .await
+            .unwrap();
+        let claims = Claims::open(&node).await.unwrap();
+        assert!(!claims.member_gone(&n("a")).await.unwrap(), "a member");
+        assert!(claims.member_gone(&n("b")).await.unwrap(), "never was");
+        node.shutdown().await.unwrap();
+        assert!(claims.member_gone(&n("a")).await.unwrap(), "left");
+    }
+
+    #[test]
     fn claims_round_trip_and_garbage_is_none() {
         let c = Claim {
             owner: n("a"),

@@ -11,8 +11,8 @@
 //! entry lives), pauses, lost or late transfer chunks and acks, and callers
 //! with deadlines. Each keeper, fence and release step is one action that
 //! mirrors `keeper.rs`, `claim_fence.rs` and `transfer.rs`, and calls the
-//! real pure rules: [`claimable`], [`taken_over`], [`still_ours`],
-//! [`arrival_matches`] on real [`Claim`]s.
+//! real pure rules: [`claimable`], [`taken_over`], [`taken_from`],
+//! [`still_ours`], [`arrival_matches`] on real [`Claim`]s.
 //!
 //! Invariants, in every reachable state:
 //! - **one server**: at most one node serves the shard (its fence admits
@@ -29,10 +29,14 @@
 //!
 //! The shortest counterexample comes out first (breadth first), with its
 //! trace. Mutants (a claim from a live holder, a fence that skips the
-//! lease, arrivals taken from any release) show the checker has teeth.
+//! lease, arrivals taken from any release, and the code before the two
+//! fixes this model led to: the lease incarnation the fence compares, the
+//! holder confirmed gone before a takeover) show the checker has teeth.
 //!
-//! Run the larger configurations with
-//! `cargo test -p aether-cluster --lib handoff_model -- --ignored --nocapture`.
+//! Run the larger configuration with
+//! `cargo test -p aether-cluster --lib handoff_model_larger -- --ignored --nocapture`,
+//! any bounds with `HM=… cargo test -p aether-cluster --lib handoff_model_bounds -- --ignored --nocapture`
+//! (see `docs/architecture.md`, "The handoff model (P1)").
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
