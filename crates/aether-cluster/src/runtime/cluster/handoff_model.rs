@@ -542,6 +542,8 @@ impl Model {
                     lease_until: s.now + cfg.lease - cfg.margin,
                     inc: s.next_inc,
                     view: self.live_set(s),
+                    // The map watch starts with the latest map (history 1).
+                    map: s.published,
                     ..Node::default()
                 };
                 s.next_inc += 1;
@@ -1193,9 +1195,21 @@ mod tests {
         }
     }
 
-    /// Member views and claim caches that lag the KV, with a crash and a
-    /// restart (no caller: they add nothing to the views' races).
+    /// Member views and claim caches that lag the KV, with a pause and one
+    /// move (no caller: it adds nothing to the views' races).
     fn lagging() -> Config {
+        Config {
+            t_max: 4,
+            epochs: 2,
+            pauses: 1,
+            commands: 0,
+            lag: true,
+            ..base()
+        }
+    }
+
+    /// Lagging views with a crash and a restart.
+    fn lagging_restarts() -> Config {
         Config {
             t_max: 4,
             crashes: 1,
@@ -1246,6 +1260,7 @@ mod tests {
     #[test]
     fn handoff_model_lagging_views_are_safe() {
         assert_safe(lagging());
+        assert_safe(lagging_restarts());
     }
 
     /// The checker has teeth: each deliberate bug, and the code as it was
