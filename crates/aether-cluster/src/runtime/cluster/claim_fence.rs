@@ -3,8 +3,9 @@
 //! shard's claim (in phase `Serving`, at the revision it wrote), and its
 //! member lease is valid on its own clock and of the registration it claimed
 //! under (a node whose entry expired and that registered again serves
-//! nothing it claimed before: others may have taken it meanwhile). The keeper (`keeper.rs`) sets and
-//! clears the claims; the turns read them through the fence.
+//! nothing it claimed before: others may have taken it meanwhile). The
+//! keeper (`keeper.rs`) sets and clears the claims; the turns read them
+//! through the fence.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
