@@ -44,6 +44,7 @@ pub(crate) async fn register(
         Ok(Ok(revision)) => Ok(LeaseStatus {
             valid_until: Some(valid_until(sent, config)),
             revision,
+            incarnation: revision,
         }),
         Ok(Err(e)) if is_already_exists(&e) => Err(ClusterError::with_source(
             ClusterErrorKind::NodeIdTaken,
@@ -140,12 +141,12 @@ pub(crate) async fn keep_lease(
             if registered {
                 match tokio::time::timeout(limit, store.update(&key, value.clone(), current.revision)).await {
                     Ok(Ok(revision)) => {
-                        status.send_replace(LeaseStatus { valid_until: Some(valid_until(sent, &config)), revision });
+                        status.send_replace(LeaseStatus { valid_until: Some(valid_until(sent, &config)), revision, incarnation: current.incarnation });
                         next = renew;
                     }
                     Ok(Err(e)) if is_cas_failure(&e) => {
                         tracing::warn!(error = %e, "member entry expired or was replaced; stopping ownership claims and re-registering");
-                        status.send_replace(LeaseStatus { valid_until: None, revision: 0 });
+                        status.send_replace(LeaseStatus::default());
                         registered = false;
                         next = Duration::ZERO;
                     }
@@ -162,7 +163,7 @@ pub(crate) async fn keep_lease(
                 match tokio::time::timeout(limit, store.create(&key, value.clone())).await {
                     Ok(Ok(revision)) => {
                         tracing::info!(revision, "re-registered as a member");
-                        status.send_replace(LeaseStatus { valid_until: Some(valid_until(sent, &config)), revision });
+                        status.send_replace(LeaseStatus { valid_until: Some(valid_until(sent, &config)), revision, incarnation: revision });
                         registered = true;
                         next = renew;
                     }

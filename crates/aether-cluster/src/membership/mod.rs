@@ -142,6 +142,12 @@ pub struct LeaseStatus {
     pub valid_until: Option<Instant>,
     /// KV revision of the entry.
     pub revision: u64,
+    /// KV revision of the entry's creation: the registration this lease
+    /// belongs to (0 before it). A node whose entry expired (a pause, a
+    /// partition) and that registered again has a new one, so what it held
+    /// under the old one (a shard claim others may have taken meanwhile) is
+    /// known stale even before anything else notices.
+    pub incarnation: u64,
 }
 
 impl LeaseStatus {

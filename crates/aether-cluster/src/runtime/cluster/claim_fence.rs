@@ -1,15 +1,18 @@
 //! [`ClaimFence`]: the cluster's [`Fence`]. A node serves a shard only while
 //! all three hold: the map in force names it the shard's owner, it holds the
 //! shard's claim (in phase `Serving`, at the revision it wrote), and its
-//! member lease is valid on its own clock. The keeper (`keeper.rs`) sets and
-//! clears the claims; the turns read them through the fence.
+//! member lease is valid on its own clock and of the registration it claimed
+//! under (a node whose entry expired and that registered again serves
+//! nothing it claimed before: others may have taken it meanwhile). The
+//! keeper (`keeper.rs`) sets and clears the claims; the turns read them
+//! through the fence.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aether_core::{ActorId, BoxFuture};
 
-use super::claims::{Claims, Phase};
+use super::claims::{Claims, still_ours};
 use super::subject::Subjects;
 use crate::id::ShardId;
 use crate::node::ClusterNode;
@@ -24,6 +27,8 @@ pub(crate) struct ClaimFence {
     pub(crate) subjects: Subjects,
     /// Per shard: the claim revision while serving, 0 otherwise.
     serving: Box<[AtomicU64]>,
+    /// Per shard: the lease incarnation the claim was taken under.
+    incarnations: Box<[AtomicU64]>,
     /// Per shard: the writer stamp of the claim last served, made once per
     /// claim rather than once per turn.
     stamps: Box<[Mutex<Option<ClaimStamp>>]>,
@@ -35,6 +40,9 @@ impl ClaimFence {
         let serving = (0..subjects.shard_count())
             .map(|_| AtomicU64::new(0))
             .collect();
+        let incarnations = (0..subjects.shard_count())
+            .map(|_| AtomicU64::new(0))
+            .collect();
         let stamps = (0..subjects.shard_count())
             .map(|_| Mutex::new(None))
             .collect();
@@ -42,6 +50,7 @@ impl ClaimFence {
             node,
             subjects,
             serving,
+            incarnations,
             stamps,
             claims,
         }
@@ -55,17 +64,29 @@ impl ClaimFence {
     /// The lease of `shard`, if this node serves it now.
     pub(crate) fn check_shard(&self, shard: ShardId) -> Option<Lease> {
         let token = self.serving.get(shard.0 as usize)?.load(Ordering::Acquire);
-        (token != 0 && self.node.owns(shard)).then_some(Lease {
+        let same = self.incarnation(shard) == self.node.lease().incarnation;
+        (token != 0 && same && self.node.owns(shard)).then_some(Lease {
             shard: shard.0,
             token,
         })
     }
 
-    /// Starts serving `shard` under claim `revision`.
-    pub(crate) fn serve(&self, shard: ShardId, revision: u64) {
+    /// Starts serving `shard` under claim `revision`, taken while the lease
+    /// was of `incarnation`.
+    pub(crate) fn serve(&self, shard: ShardId, revision: u64, incarnation: u64) {
+        if let Some(i) = self.incarnations.get(shard.0 as usize) {
+            i.store(incarnation, Ordering::Release);
+        }
         if let Some(s) = self.serving.get(shard.0 as usize) {
             s.store(revision, Ordering::Release);
         }
+    }
+
+    /// The lease incarnation `shard` was claimed under.
+    pub(crate) fn incarnation(&self, shard: ShardId) -> u64 {
+        self.incarnations
+            .get(shard.0 as usize)
+            .map_or(0, |i| i.load(Ordering::Acquire))
     }
 
     /// Stops serving `shard`: turns from now on answer `NotOwner`.
@@ -94,12 +115,7 @@ impl ClaimFence {
             return false;
         }
         let ours = match self.claims.read(shard).await {
-            Ok(Some((claim, revision))) => {
-                revision == lease.token
-                    && claim.phase == Phase::Serving
-                    && &claim.owner == self.node.id()
-            }
-            Ok(None) => false,
+            Ok(held) => still_ours(held.as_ref(), lease.token, self.node.id()),
             // Unknown: refuse this turn, but do not give the shard up.
             Err(_) => return false,
         };
@@ -190,7 +206,7 @@ mod tests {
         else {
             panic!("claim")
         };
-        fence.serve(shard, rev);
+        fence.serve(shard, rev, node.lease().incarnation);
         let lease = fence.check_shard(shard).expect("serving");
         assert!(fence.confirm(lease).await);
         let intruder = Claim::serving(aether_core::NodeId::new("b").unwrap(), 2);

@@ -17,7 +17,7 @@ use crate::node::ClusterNode;
 use crate::runtime::error::{RuntimeError, RuntimeErrorKind};
 
 /// Where a claimed shard is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Phase {
     /// `owner` serves the shard.
@@ -82,10 +82,12 @@ pub(crate) enum Cas {
     Lost,
 }
 
-/// The claims bucket of one cluster.
+/// The claims bucket of one cluster (and its members bucket, read to make
+/// sure a claim's holder is gone before its claim is taken over).
 #[derive(Debug, Clone)]
 pub(crate) struct Claims {
     store: kv::Store,
+    members: kv::Store,
     timeout: Duration,
 }
 
@@ -99,8 +101,12 @@ pub(crate) fn shard_of_key(key: &str) -> Option<ShardId> {
 }
 
 impl Claims {
-    pub(crate) fn new(store: kv::Store, timeout: Duration) -> Self {
-        Self { store, timeout }
+    pub(crate) fn new(store: kv::Store, members: kv::Store, timeout: Duration) -> Self {
+        Self {
+            store,
+            members,
+            timeout,
+        }
     }
 
     /// Opens (or creates) the claims bucket of `node`'s cluster.
@@ -116,7 +122,21 @@ impl Claims {
                     e,
                 )
             })?;
-        Ok(Self::new(store, config.kv.request_timeout))
+        let members = crate::nats::open_bucket(
+            &js,
+            config,
+            config.members_bucket(),
+            Some(config.membership.lease),
+        )
+        .await
+        .map_err(|e| {
+            RuntimeError::with_source(
+                RuntimeErrorKind::Unavailable,
+                "opening the members bucket",
+                e,
+            )
+        })?;
+        Ok(Self::new(store, members, config.kv.request_timeout))
     }
 
     pub(crate) fn store(&self) -> &kv::Store {
@@ -158,6 +178,44 @@ impl Claims {
                 }
                 Ok(Claim::decode(&m.payload).map(|c| (c, m.sequence)))
             }
+        }
+    }
+
+    /// Whether `node`'s member entry is gone, as the members stream's leader
+    /// has it: not a watch that may lag (a holder that registered again
+    /// and claimed its shard anew may still be missing from this node's
+    /// view while its new claim is already in this node's cache).
+    pub(crate) async fn member_gone(&self, node: &NodeId) -> Result<bool> {
+        let subject = format!("{}{}", self.members.prefix, node.as_str());
+        let got = tokio::time::timeout(
+            self.timeout,
+            self.members
+                .stream
+                .get_last_raw_message_by_subject(&subject),
+        )
+        .await;
+        match got {
+            Err(_) => Err(ClusterError::new(
+                ClusterErrorKind::Unavailable,
+                format!("reading the member entry of {node}: no answer"),
+            )),
+            Ok(Err(e))
+                if e.kind()
+                    == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+            {
+                Ok(true)
+            }
+            Ok(Err(e)) => Err(ClusterError::with_source(
+                ClusterErrorKind::Kv,
+                format!("reading the member entry of {node}"),
+                e,
+            )),
+            // A delete, a purge, or an expiry marker.
+            Ok(Ok(m)) => Ok(m
+                .headers
+                .get("KV-Operation")
+                .is_some_and(|v| v.as_str() != "PUT")
+                || m.headers.get("Nats-Marker-Reason").is_some()),
         }
     }
 
@@ -233,6 +291,31 @@ pub(crate) fn claimable(
     }
 }
 
+/// Whether the claim as cached (`cached`, with its revision) shows that the
+/// claim `me` took at `revision` was taken over: written since by someone
+/// else, or by `me` in another phase (an operator, or a node that believes
+/// `me` is gone).
+pub(crate) fn taken_over(cached: Option<&Held>, revision: u64, me: &NodeId) -> bool {
+    cached.is_some_and(|(c, rev)| *rev > revision && (&c.owner != me || c.phase != Phase::Serving))
+}
+
+/// Whether `held` (the claim as the bucket's leader has it) is still the
+/// claim `me` serves under `token`: same revision, `me`'s, `Serving`.
+pub(crate) fn still_ours(held: Option<&Held>, token: u64, me: &NodeId) -> bool {
+    held.is_some_and(|(c, revision)| {
+        *revision == token && c.phase == Phase::Serving && &c.owner == me
+    })
+}
+
+/// The node a claim of `current` would be taken over from, if any: a
+/// holder other than `me` that has not released (`claimable` let it go
+/// because it looks gone, which must then be confirmed).
+pub(crate) fn taken_from<'a>(current: Option<&'a Claim>, me: &NodeId) -> Option<&'a NodeId> {
+    current
+        .filter(|c| matches!(c.phase, Phase::Serving | Phase::Releasing) && &c.owner != me)
+        .map(|c| &c.owner)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +355,60 @@ mod tests {
             4,
             live
         ));
+    }
+
+    #[test]
+    fn taken_over_from_and_still_ours_read_the_claim_as_the_keeper_and_fence_do() {
+        let (a, b) = (n("a"), n("b"));
+        let mine = Claim::serving(a.clone(), 2);
+        assert!(
+            !taken_over(Some(&(mine.clone(), 5)), 5, &a),
+            "our own write"
+        );
+        assert!(taken_over(Some(&(Claim::serving(b.clone(), 3), 6)), 5, &a));
+        let releasing = Claim {
+            phase: Phase::Releasing,
+            to: Some(b.clone()),
+            ..mine.clone()
+        };
+        assert!(
+            taken_over(Some(&(releasing.clone(), 6)), 5, &a),
+            "not serving"
+        );
+        assert!(!taken_over(None, 5, &a));
+        assert!(still_ours(Some(&(mine.clone(), 5)), 5, &a));
+        assert!(!still_ours(Some(&(mine.clone(), 6)), 5, &a), "rewritten");
+        assert!(!still_ours(Some(&(releasing.clone(), 5)), 5, &a));
+        assert!(!still_ours(None, 5, &a));
+        assert_eq!(taken_from(Some(&mine), &b), Some(&a));
+        assert_eq!(taken_from(Some(&releasing), &b), Some(&a));
+        assert_eq!(taken_from(Some(&mine), &a), None, "our own");
+        let released = Claim {
+            phase: Phase::Released,
+            ..releasing
+        };
+        assert_eq!(taken_from(Some(&released), &b), None, "released");
+        assert_eq!(taken_from(None, &b), None);
+    }
+
+    /// A takeover's confirmation reads the member entry at the stream's
+    /// leader: present while the node is a member, gone once it left.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn member_gone_reads_the_entry_at_the_leader() {
+        let server = aether_testkit::NatsServer::start().await;
+        let config = crate::ClusterConfig {
+            cluster_name: "gone".into(),
+            node: crate::NodeInfo::new(n("a")),
+            ..crate::ClusterConfig::default()
+        };
+        let node = crate::node::ClusterNode::connect(server.url().as_str(), config)
+            .await
+            .unwrap();
+        let claims = Claims::open(&node).await.unwrap();
+        assert!(!claims.member_gone(&n("a")).await.unwrap(), "a member");
+        assert!(claims.member_gone(&n("b")).await.unwrap(), "never was");
+        node.shutdown().await.unwrap();
+        assert!(claims.member_gone(&n("a")).await.unwrap(), "left");
     }
 
     #[test]

@@ -29,7 +29,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::claim_fence::ClaimFence;
-use super::claims::{Cas, Claim, Claims, Held, Phase, claimable, shard_of_key};
+use super::claims::{
+    Cas, Claim, Claims, Held, Phase, claimable, shard_of_key, taken_from, taken_over,
+};
 use super::shard_server::{Handlers, Mode, ServeCtx, ShardServer};
 use super::transfer::{self, Arrivals, handoff_subject};
 use crate::id::{NodeId, ShardId};
@@ -330,7 +332,23 @@ impl Shared {
     }
 
     /// Claims `shard` from what the cache holds; the revision on success.
-    async fn claim(&self, shard: ShardId, held: Option<u64>, epoch: u64) -> Option<u64> {
+    /// A claim taken over from a holder that looks gone is taken only once
+    /// the members stream's leader confirms its entry is gone.
+    async fn claim(&self, shard: ShardId, held: Option<&Held>, epoch: u64) -> Option<u64> {
+        if let Some(holder) = taken_from(held.map(|h| &h.0), self.me()) {
+            match self.claims.member_gone(holder).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!(shard = shard.0, %holder, "the holder is a member again; not taking its shard");
+                    return None;
+                }
+                Err(e) => {
+                    tracing::debug!(shard = shard.0, error = %e, "confirming the holder is gone failed");
+                    return None;
+                }
+            }
+        }
+        let held = held.map(|h| h.1);
         let claim = Claim::serving(self.me().clone(), epoch);
         let cas = match held {
             None => self.claims.create(shard, &claim).await,
@@ -546,7 +564,8 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
     let changes = shared.changes.load(std::sync::atomic::Ordering::Relaxed);
     let claims_changed = std::mem::replace(seen, changes) != changes;
     let me = node.id();
-    let lease_ok = node.lease().is_valid();
+    let lease = node.lease();
+    let lease_ok = lease.is_valid();
     let map = node.shard_map();
     let view = node.members();
     let ready = lease_ok && view.contains(me);
@@ -564,14 +583,22 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
         if slot.revision != 0 {
             // Someone else wrote the claim since we took it (an operator, or
             // a node that believes we are gone): not ours any more.
-            let taken = claims_changed
-                && shared.cached(shard).is_some_and(|(c, rev)| {
-                    rev > slot.revision && (&c.owner != me || c.phase != Phase::Serving)
-                });
+            let taken =
+                claims_changed && taken_over(shared.cached(shard).as_ref(), slot.revision, me);
+            // Registered again since the claim (the entry expired: a pause,
+            // a partition): others may have taken it. The fence serves it no
+            // more; claim it again if it is still ours.
+            let stale = shared.fence.incarnation(shard) != lease.incarnation;
             if taken {
                 tracing::warn!(
                     shard = shard.0,
                     "our claim was taken over; stopping at once"
+                );
+                begin_release(shared, shard, slot, false, None);
+            } else if stale && lease_ok {
+                tracing::info!(
+                    shard = shard.0,
+                    "registered again since claiming; stopping, to claim again"
                 );
                 begin_release(shared, shard, slot, false, None);
             } else if !mine {
@@ -610,7 +637,7 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
             let shared = shared.clone();
             async move {
                 shared
-                    .claim(shard, held.as_ref().map(|h| h.1), epoch)
+                    .claim(shard, held.as_ref(), epoch)
                     .await
                     .map(|rev| (shard, rev, held))
             }
@@ -622,7 +649,7 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
     for (shard, revision, held) in won {
         let slot = &mut slots[shard.0 as usize];
         shared.install_arrivals(shard, held.as_ref().map(|h| &h.0));
-        shared.fence.serve(shard, revision);
+        shared.fence.serve(shard, revision, lease.incarnation);
         slot.revision = revision;
         metrics::counter!("aether_runtime_shard_claims_total").increment(1);
         tracing::debug!(shard = shard.0, revision, "shard claimed");

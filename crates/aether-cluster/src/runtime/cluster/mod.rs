@@ -25,6 +25,8 @@ mod claim_fence;
 pub(crate) mod claims;
 mod config;
 mod gate;
+#[cfg(test)]
+mod handoff_model;
 mod headers;
 mod keeper;
 mod nats_transport;

@@ -137,17 +137,24 @@ impl Arrivals {
         let Some(a) = all.remove(&shard.0) else {
             return Vec::new();
         };
-        let matches = held.is_some_and(|c| {
-            c.owner == a.from
-                && c.epoch == a.epoch
-                && matches!(c.phase, Phase::Releasing | Phase::Released)
-        });
-        if !matches || a.at.elapsed() >= KEEP {
+        if !arrival_matches(&a.from, a.epoch, held) || a.at.elapsed() >= KEEP {
             tracing::debug!(shard = shard.0, "states of another release dropped");
             return Vec::new();
         }
         a.states
     }
+}
+
+/// Whether states that arrived from `from`'s release under `epoch` may be
+/// installed by a node that claims from `held`: only when it claims from
+/// that very release (its owner and epoch, phase `Releasing` or
+/// `Released`).
+pub(crate) fn arrival_matches(from: &NodeId, epoch: u64, held: Option<&Claim>) -> bool {
+    held.is_some_and(|c| {
+        &c.owner == from
+            && c.epoch == epoch
+            && matches!(c.phase, Phase::Releasing | Phase::Released)
+    })
 }
 
 /// Receives transfers on `subject` into `arrivals` until aborted.
