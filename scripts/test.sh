@@ -53,11 +53,13 @@ cargo run --quiet --locked --example quickstart
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo test --workspace --doc --locked
-    # The runtime's fault tests run Aether nodes as OS processes with 2 s leases: they
-    # run last, one at a time, with the machine to themselves.
+    # The fault tests that run Aether nodes as OS processes with 2 s leases (the runtime's,
+    # the handoff's, the model actors') and kill NATS leaders under a projection run
+    # last, one at a time, with the machine to themselves.
     status=0
-    cargo nextest run --workspace --locked --no-fail-fast -E 'not binary(runtime_faults)' || status=$?
-    cargo nextest run --locked --no-fail-fast -p aether-cluster --test runtime_faults -j 1 || status=$?
+    serial='binary(runtime_faults) | binary(handoff_faults) | binary(model_faults) | binary(partition_faults)'
+    cargo nextest run --workspace --locked --no-fail-fast -E "not ($serial)" || status=$?
+    cargo nextest run --workspace --locked --no-fail-fast -E "$serial" -j 1 || status=$?
     exit $status
 else
     # Test binaries run one after another; the fault tests take turns within theirs.
