@@ -105,8 +105,17 @@ impl Load {
                                     ok.fetch_add(1, Ordering::Relaxed);
                                     break;
                                 }
+                                // After an attempt whose outcome is unknown, a
+                                // conflict may be that attempt's own event: still
+                                // unknown. Only a first attempt's conflict is surely
+                                // not applied.
                                 Err(Error::VersionConflict(_)) => {
-                                    history.answer(ticket, Outcome::NotApplied, Some(&name));
+                                    let outcome = if attempt == 0 {
+                                        Outcome::NotApplied
+                                    } else {
+                                        Outcome::Unknown
+                                    };
+                                    history.answer(ticket, outcome, Some(&name));
                                     break;
                                 }
                                 Err(_) => {
