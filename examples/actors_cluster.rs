@@ -14,69 +14,17 @@
 //! shards, and the same actors answer from their new nodes with their whole
 //! history.
 
+#[path = "shared/cluster.rs"]
+mod cluster;
 #[path = "shared/counter.rs"]
 mod counter;
 #[path = "shared/nats.rs"]
 mod nats;
 
-use std::time::{Duration, Instant};
-
-use aether::cluster::{ClusterConfig, ClusterNode, NodeInfo};
-use aether::jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether::prelude::*;
+use cluster::{all_served, node};
 use counter::{Add, Counter, Value};
 use nats::BoxError;
-
-/// Short leases so the example is quick (production defaults are longer).
-fn config(name: &str, id: &str) -> Result<ClusterConfig, BoxError> {
-    let mut c = ClusterConfig {
-        cluster_name: name.to_owned(),
-        node: NodeInfo::new(NodeId::new(id)?),
-        ..ClusterConfig::default()
-    }
-    .with_lease(Duration::from_secs(2));
-    c.rebalance_debounce = Duration::from_millis(100);
-    Ok(c)
-}
-
-/// One node: its cluster membership and its actor system over the shared
-/// event stream.
-async fn node(url: &str, cluster: &str, id: &str) -> Result<ActorSystem, BoxError> {
-    let events = JetStreamEventStore::connect(
-        url,
-        JetStreamConfig {
-            stream_name: format!("EX_{}", cluster.to_uppercase()),
-            ..JetStreamConfig::default()
-        },
-    )
-    .await
-    .map_err(nats::explain(url))?;
-    let node = ClusterNode::connect(url, config(cluster, id)?).await?;
-    Ok(ActorSystem::cluster(node)
-        .events(events)
-        .register::<Counter>(ActorConfig::default())
-        .start()
-        .await?)
-}
-
-/// Waits (20 s at most) until every shard is served by exactly one node.
-async fn all_served(systems: &[ActorSystem]) -> Result<(), BoxError> {
-    let started = Instant::now();
-    loop {
-        let served: usize = systems.iter().map(|s| s.served_shards().len()).sum();
-        let shards = systems[0]
-            .cluster_node()
-            .and_then(|n| n.shard_map())
-            .map(|m| m.shard_count() as usize);
-        if Some(served) == shards {
-            return Ok(());
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            return Err("the nodes did not serve every shard within 20 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// The node `system` runs on.
 fn name(system: &ActorSystem) -> String {
