@@ -6,7 +6,7 @@
 //! actors_cluster` (`NATS_URL` names another server; the default is
 //! `nats://127.0.0.1:4222`).
 //!
-//! Each node is a [`ClusterNode`] (membership, leader, shard map) with an
+//! Each node is a [`ClusterNode`](aether::cluster::ClusterNode) (membership, leader, shard map) with an
 //! [`ActorSystem`] on top. A node serves a shard only while the map names it
 //! and it holds the shard's claim; calls to other shards travel as NATS
 //! requests to the subject of the actor's shard (see `docs/wire.md`). Then
