@@ -37,7 +37,7 @@ use aether_cluster::{ClusterInspector, shard_for_actor};
 use aether_core::{ActorId, EventStore};
 use aether_testkit::fixtures::{Counter, Value};
 use aether_testkit::history::{History, Outcome, Report};
-use aether_testkit::{NatsCluster, NatsServer, TcpProxy, Wait};
+use aether_testkit::{NatsCluster, NatsServer, TcpProxy, Wait, replicas_current};
 use cluster_support::*;
 use fault_support::*;
 use futures::StreamExt;
@@ -823,36 +823,6 @@ async fn stream_leader(js: &async_nats::jetstream::Context, stream: &str) -> Str
                 .ok_or_else(|| "no leader".to_owned())
         })
         .await
-}
-
-/// Waits until `stream` (R3) has a leader and both other replicas current.
-async fn replicas_current(js: &async_nats::jetstream::Context, stream: &str) {
-    Wait::new(
-        format!("every replica of {stream} current"),
-        Duration::from_secs(30),
-    )
-    .every(Duration::from_millis(250))
-    .until(async || {
-        let info = match js.get_stream(stream).await {
-            Ok(mut handle) => handle.info().await.cloned().map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        }?;
-        let cluster = info.cluster.ok_or_else(|| "no cluster info".to_owned())?;
-        let current = cluster
-            .replicas
-            .iter()
-            .filter(|r| r.current && !r.offline)
-            .count();
-        if cluster.leader.is_some() && current == 2 {
-            Ok(())
-        } else {
-            Err(format!(
-                "leader {:?}, {current} of 2 replicas current",
-                cluster.leader
-            ))
-        }
-    })
-    .await
 }
 
 /// F9: the ack of the last append before a handoff is lost. An actor on p1

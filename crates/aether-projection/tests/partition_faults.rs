@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use aether_projection::{CheckpointStore, KvCheckpointConfig, KvCheckpoints, ProjectionRunner};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
-use aether_testkit::{NatsCluster, Wait};
+use aether_testkit::{NatsCluster, Wait, replicas_current};
 use scaling_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

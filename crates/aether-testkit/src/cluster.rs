@@ -346,3 +346,39 @@ fn unique_suffix() -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// Waits (30 s at most) until `stream`, replicated three ways, has a leader
+/// and both other replicas current: after a server of a [`NatsCluster`] was
+/// restarted, before the next fault.
+///
+/// # Panics
+///
+/// When that does not happen within 30 s (a test helper).
+pub async fn replicas_current(js: &jetstream::Context, stream: &str) {
+    crate::Wait::new(
+        format!("every replica of {stream} current"),
+        Duration::from_secs(30),
+    )
+    .every(Duration::from_millis(250))
+    .until(async || {
+        let info = match js.get_stream(stream).await {
+            Ok(mut handle) => handle.info().await.cloned().map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }?;
+        let cluster = info.cluster.ok_or_else(|| "no cluster info".to_owned())?;
+        let current = cluster
+            .replicas
+            .iter()
+            .filter(|r| r.current && !r.offline)
+            .count();
+        if cluster.leader.is_some() && current == 2 {
+            Ok(())
+        } else {
+            Err(format!(
+                "leader {:?}, {current} of 2 replicas current",
+                cluster.leader
+            ))
+        }
+    })
+    .await
+}

@@ -84,7 +84,7 @@ mod urls;
 pub mod wait;
 
 pub use builder::NatsServerBuilder;
-pub use cluster::NatsCluster;
+pub use cluster::{NatsCluster, replicas_current};
 pub use faults::{FaultyStore, Interloper, StallGuard};
 pub use pki::Pki;
 pub use proxy::TcpProxy;

@@ -233,32 +233,3 @@ pub fn runner_config() -> RunnerConfig {
         ..Default::default()
     }
 }
-
-pub async fn replicas_current(js: &async_nats::jetstream::Context, stream: &str) {
-    Wait::new(
-        format!("every replica of {stream} current"),
-        Duration::from_secs(30),
-    )
-    .every(Duration::from_millis(250))
-    .until(async || {
-        let info = match js.get_stream(stream).await {
-            Ok(mut handle) => handle.info().await.cloned().map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        }?;
-        let cluster = info.cluster.ok_or_else(|| "no cluster info".to_owned())?;
-        let current = cluster
-            .replicas
-            .iter()
-            .filter(|r| r.current && !r.offline)
-            .count();
-        if cluster.leader.is_some() && current == 2 {
-            Ok(())
-        } else {
-            Err(format!(
-                "leader {:?}, {current} of 2 replicas current",
-                cluster.leader
-            ))
-        }
-    })
-    .await
-}
