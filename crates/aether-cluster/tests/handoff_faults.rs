@@ -481,20 +481,6 @@ impl Rig {
     }
 }
 
-async fn remote(url: &str, cluster: &str) -> ActorSystem {
-    ActorSystem::remote(
-        dial(url).await,
-        RemoteConfig {
-            cluster_name: cluster.to_owned(),
-            ..RemoteConfig::default()
-        },
-    )
-    .register::<Counter>(ActorConfig::default())
-    .start()
-    .await
-    .unwrap()
-}
-
 /// The shards `id` claimed `serving` after `since`, and those it released
 /// (phase `released`) after `since`.
 fn phases_of(writes: &[ClaimWrite], id: &str, since: Instant) -> BTreeMap<u32, String> {

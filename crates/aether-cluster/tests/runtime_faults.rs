@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use aether_cluster::runtime::{ActorConfig, ActorSystem, RemoteConfig};
+use aether_cluster::runtime::ActorSystem;
 use aether_cluster::shard_for_actor;
 use aether_core::{ActorId, CommandId, EventStore};
 use aether_testkit::fixtures::Counter;
@@ -135,20 +135,6 @@ impl Rig {
         assert!(report.is_clean(), "{report}\nnode logs: {logs:?}");
         (report, errors.load(Ordering::Relaxed))
     }
-}
-
-async fn remote(url: &str, cluster: &str) -> ActorSystem {
-    ActorSystem::remote(
-        dial(url).await,
-        RemoteConfig {
-            cluster_name: cluster.to_owned(),
-            ..RemoteConfig::default()
-        },
-    )
-    .register::<Counter>(ActorConfig::default())
-    .start()
-    .await
-    .unwrap()
 }
 
 fn lease() -> Duration {

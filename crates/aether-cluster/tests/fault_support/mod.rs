@@ -499,6 +499,23 @@ fn record(seen: &History, e: &async_nats::jetstream::kv::Entry) {
     }
 }
 
+/// A caller of cluster `cluster` that serves nothing: a remote system
+/// calling `Counter` actors.
+pub async fn remote(url: &str, cluster: &str) -> aether_cluster::runtime::ActorSystem {
+    use aether_cluster::runtime::{ActorConfig, ActorSystem, RemoteConfig};
+    ActorSystem::remote(
+        dial(url).await,
+        RemoteConfig {
+            cluster_name: cluster.to_owned(),
+            ..RemoteConfig::default()
+        },
+    )
+    .register::<aether_testkit::fixtures::Counter>(ActorConfig::default())
+    .start()
+    .await
+    .unwrap()
+}
+
 /// A client of `url` (one address, or several joined with commas).
 pub async fn dial(url: &str) -> async_nats::Client {
     aether_nats::connect(url, &Default::default(), "fault-test")
