@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use aether_cluster::runtime::{ActorConfig, ActorSystem, AskError, RoutingConfig};
 use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
+use aether_core::aggregate::Behavior;
 use aether_core::{ActorId, CommandId, EventStore, NodeId};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_testkit::fixtures::Counter;
@@ -129,9 +130,9 @@ pub fn counters(n: usize, prefix: &str) -> Vec<ActorId> {
         .collect()
 }
 
-/// Callers that keep sending `+1` to random actors through `systems`,
-/// each command retried with its id until it gets a final answer, every
-/// send and answer recorded.
+/// Callers that keep sending `+1` (or another command) to random actors
+/// through `systems`, each command retried with its id until it gets a final
+/// answer, every send and answer recorded.
 pub struct Load {
     pub history: Arc<History>,
     stop: Arc<AtomicBool>,
@@ -149,6 +150,18 @@ impl Load {
         actors: &[ActorId],
         callers_per_system: usize,
         deadline: Duration,
+    ) -> Self {
+        Self::start_with::<Counter>(systems, actors, callers_per_system, deadline, || 1)
+    }
+
+    /// [`start`](Self::start), calling actors of type `A` with `command`
+    /// (a model actor, say) instead of `Counter` with `+1`.
+    pub fn start_with<A: Behavior>(
+        systems: &[&ActorSystem],
+        actors: &[ActorId],
+        callers_per_system: usize,
+        deadline: Duration,
+        command: fn() -> A::Command,
     ) -> Self {
         let history = Arc::new(History::new());
         let stop = Arc::new(AtomicBool::new(false));
@@ -174,11 +187,11 @@ impl Load {
                         let actor = &actors[((si * 7919 + k * 104729) as u64 + n * 31) as usize % actors.len()];
                         let cmd = format!("s{si}-k{k}-n{n}");
                         let command_id = CommandId::new(cmd.as_str()).unwrap();
-                        let r = system.get::<Counter>(actor.clone()).unwrap();
+                        let r = system.get::<A>(actor.clone()).unwrap();
                         sent.fetch_add(1, Ordering::Relaxed);
                         loop {
                             let t = history.issue(&cmd, actor);
-                            let res = r.ask(1).command_id(command_id.clone()).deadline(deadline).await;
+                            let res = r.ask(command()).command_id(command_id.clone()).deadline(deadline).await;
                             let (outcome, node) = match &res {
                                 Ok(o) => (
                                     Outcome::Ok { version: o.version },

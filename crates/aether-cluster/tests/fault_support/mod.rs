@@ -11,6 +11,11 @@
 //! `release` (the held append answers `Unavailable`: its outcome is unknown
 //! to the runtime), `loads` (the actors whose whole history this node read,
 //! JSON) and `served` (the shards it serves, JSON).
+//!
+//! A [`Rig`] runs node processes and a caller of a [`Workload`] (the
+//! counters here; the model actors in `aether-model/tests/model_faults.rs`,
+//! whose node processes run the model instead); `scenarios` holds the fault
+//! tests both run.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::collections::BTreeSet;
@@ -25,6 +30,16 @@ use aether_testkit::history::{ClaimSeen, History};
 use futures::StreamExt;
 use serde_json::json;
 use tokio::process::{Child, Command};
+
+mod rig;
+pub mod scenarios;
+mod workload;
+
+// Not every test file that includes this module uses them.
+#[allow(unused_imports)]
+pub use rig::{DEADLINE, Rig, lease};
+#[allow(unused_imports)]
+pub use workload::{Counters, Workload};
 
 pub const CHILD_ENV: &str = "AETHER_RT_NODE";
 
