@@ -120,8 +120,22 @@ impl Metadata {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
+        self.get_shared(key).map(|v| &**v)
+    }
+
+    /// The value of `key`, shared (a command id taken from it allocates
+    /// nothing).
+    pub(crate) fn get_shared(&self, key: &str) -> Option<&Arc<str>> {
         let entries = self.entries();
-        self.find(key).ok().map(|i| &*entries[i].1)
+        // An event carries a handful of keys: a scan that compares lengths
+        // first beats a binary search of string comparisons.
+        if entries.len() <= 8 {
+            return entries
+                .iter()
+                .find(|(k, _)| k.as_str() == key)
+                .map(|(_, v)| v);
+        }
+        self.find(key).ok().map(|i| &entries[i].1)
     }
 
     /// Sets `key` to `value`, returning the previous value.

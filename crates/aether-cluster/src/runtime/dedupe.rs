@@ -173,6 +173,17 @@ impl RecentCommands {
         }
     }
 
+    /// A buffer of the last commands of a history being loaded, which
+    /// becomes the window ([`Tail::into_recent`]).
+    pub(crate) fn tail(capacity: usize) -> Tail {
+        Tail {
+            capacity,
+            // The window and as many evicted ids before it.
+            keep: capacity.saturating_mul(2),
+            runs: VecDeque::new(),
+        }
+    }
+
     /// What goes into the snapshot envelope.
     pub(crate) fn to_vec(&self) -> Vec<RecentCommand> {
         self.order.iter().map(|(_, r)| r.clone()).collect()
@@ -181,6 +192,36 @@ impl RecentCommands {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.order.len()
+    }
+}
+
+/// The last commands of a history as it is read (oldest first), bounded:
+/// what a window of `capacity` would hold after recording all of them, and
+/// the ids it would have pushed out and still remember.
+pub(crate) struct Tail {
+    capacity: usize,
+    keep: usize,
+    runs: VecDeque<RecentCommand>,
+}
+
+impl Tail {
+    pub(crate) fn push(&mut self, c: RecentCommand) {
+        if self.keep == 0 {
+            return;
+        }
+        if self.runs.len() == self.keep {
+            self.runs.pop_front();
+        }
+        self.runs.push_back(c);
+    }
+
+    /// The window, as if every command read had been recorded in order.
+    pub(crate) fn into_recent(self) -> RecentCommands {
+        let mut recent = RecentCommands::new(self.capacity);
+        for c in self.runs {
+            recent.record(c.id, c.first, c.last);
+        }
+        recent
     }
 }
 
@@ -211,6 +252,32 @@ mod tests {
         let mut off = RecentCommands::new(0);
         off.record(id("x"), 1, 1);
         assert_eq!(off.get(&id("x")), None);
+    }
+
+    /// A load keeps only the tail of a long history, and ends with the
+    /// window (and the evicted ids) that recording all of it would give.
+    #[test]
+    fn the_tail_of_a_history_makes_the_window_recording_it_all_would() {
+        for (capacity, n) in [(0, 5), (1, 5), (4, 3), (4, 8), (16, 1000)] {
+            let mut all = RecentCommands::new(capacity);
+            let mut tail = RecentCommands::tail(capacity);
+            for i in 0..n {
+                all.record(id(&format!("c{i}")), i, i + 1);
+                tail.push(RecentCommand::new(id(&format!("c{i}")), i, i + 1));
+            }
+            let tail = tail.into_recent();
+            let ids = |r: &RecentCommands| {
+                r.to_vec()
+                    .into_iter()
+                    .map(|c| (c.id, c.first, c.last))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(ids(&tail), ids(&all), "capacity {capacity}, {n} commands");
+            for i in 0..n {
+                let c = id(&format!("c{i}"));
+                assert_eq!(tail.was_evicted(&c), all.was_evicted(&c), "c{i}");
+            }
+        }
     }
 
     #[test]

@@ -53,12 +53,15 @@ impl<A: Behavior> Activation<A> {
         id: &ActorId,
         (def, generation): (Arc<A::Def>, u64),
     ) -> Result<Self, Error> {
-        let mut recent = RecentCommands::new(from.dedupe_window);
+        // Only the last commands of a long history end up in the window (and
+        // its evicted ids): the rest is not recorded only to be pushed out.
+        let mut tail = RecentCommands::tail(from.dedupe_window);
         let loaded = Loader::new(from.store)
             .with_snapshots(from.snapshots)
             .with_upcasters(from.upcasters)
-            .load_behavior::<A>(&def, id, |c| recent.record(c.id, c.first, c.last))
+            .load_behavior::<A>(&def, id, |c| tail.push(c))
             .await?;
+        let recent = tail.into_recent();
         Ok(Self {
             state: loaded.state,
             def,

@@ -4,10 +4,12 @@
 //! alike.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::Error;
 use crate::event::Event;
 use crate::id::{ActorId, CommandId};
+use crate::metadata::Metadata;
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::store::EventStore;
 
@@ -264,9 +266,12 @@ where
         let mut loaded = self.start::<B>(def, id, &mut commands).await?;
         let mut run: Option<RecentCommand> = None;
         self.catch_up_behavior::<B>(def, id, &mut loaded, |event| {
-            let cause = event.metadata.causation_id();
+            let cause = event.metadata.get_shared(Metadata::KEY_CAUSATION_ID);
+            // The events of one command share its id (compared by address
+            // first: a read shares it, a decode does not).
             if let Some(r) = &mut run
-                && cause == Some(r.id.as_str())
+                && let Some(cause) = cause
+                && (Arc::ptr_eq(cause, r.id.shared()) || **cause == *r.id.as_str())
             {
                 r.last = event.version;
                 return;
@@ -275,7 +280,7 @@ where
                 commands(done);
             }
             run = cause
-                .and_then(|c| CommandId::new(c).ok())
+                .and_then(|c| CommandId::from_shared(c).ok())
                 .map(|c| RecentCommand::new(c, event.version, event.version));
         })
         .await?;

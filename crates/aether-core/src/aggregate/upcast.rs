@@ -104,6 +104,9 @@ impl UpcasterChain {
 
     /// Runs `event` through every upcaster in order.
     pub fn upcast(&self, event: Event) -> Result<Event, Error> {
+        if self.steps.is_empty() {
+            return Ok(event);
+        }
         let mut e = event;
         for step in &self.steps {
             e = step.upcast(e)?;

@@ -32,6 +32,17 @@ impl CommandId {
     /// Validates `id` and builds a command id.
     pub fn new(id: impl AsRef<str>) -> Result<Self, InvalidId> {
         let id = id.as_ref();
+        Self::check(id)?;
+        Ok(Self(Arc::from(id)))
+    }
+
+    /// [`CommandId::new`] of a shared string, which the id shares.
+    pub(crate) fn from_shared(id: &Arc<str>) -> Result<Self, InvalidId> {
+        Self::check(id)?;
+        Ok(Self(id.clone()))
+    }
+
+    fn check(id: &str) -> Result<(), InvalidId> {
         if id.is_empty() || id.len() > Self::MAX_LEN {
             return Err(InvalidId::new(format!(
                 "command id must be 1 to {} bytes long, got {}",
@@ -44,7 +55,7 @@ impl CommandId {
                 "command id {id:?} contains a control character"
             )));
         }
-        Ok(Self(Arc::from(id)))
+        Ok(())
     }
 
     /// The id as a shared string (metadata values taken from it share it).
