@@ -64,8 +64,15 @@ fn after_key<'t>(text: &'t str, key: &str) -> Option<&'t str> {
 /// variant `{"<type>":<data>}`; else, when `data` is `null`, as the unit
 /// variant `"<type>"`; else as the whole of `data`.
 pub(crate) fn from_data<T: DeserializeOwned>(event_type: &str, data: &Payload) -> Result<T, Error> {
-    let key = escaped(event_type);
     let raw = data.as_str();
+    // The variant, read without writing its text (the usual case).
+    if let Ok(e) = T::deserialize(tagged::Tagged {
+        tag: event_type,
+        data: raw,
+    }) {
+        return Ok(e);
+    }
+    let key = escaped(event_type);
     let mut text = String::with_capacity(key.len() + raw.len() + 5);
     text.push_str("{\"");
     text.push_str(&key);
@@ -106,6 +113,7 @@ fn escaped(s: &str) -> Cow<'_, str> {
 }
 
 mod strip;
+mod tagged;
 
 #[cfg(test)]
 mod tests;

@@ -50,7 +50,13 @@ impl CommandId {
                 id.len()
             )));
         }
-        if id.chars().any(char::is_control) {
+        // Control characters: C0 and DEL in ASCII, C1 beyond.
+        let control = if id.is_ascii() {
+            id.bytes().any(|b| b < 0x20 || b == 0x7f)
+        } else {
+            id.chars().any(char::is_control)
+        };
+        if control {
             return Err(InvalidId::new(format!(
                 "command id {id:?} contains a control character"
             )));
@@ -124,6 +130,12 @@ mod tests {
         assert!(CommandId::new("x".repeat(CommandId::MAX_LEN + 1)).is_err());
         assert!(CommandId::new("order 42 / try 1 ü").is_ok());
         assert!(CommandId::new("a\0").is_err());
+        // The ASCII fast path and the rest agree with `char::is_control`.
+        for c in ['\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}'] {
+            assert!(CommandId::new(format!("ü{c}")).is_err(), "{c:?}");
+            assert!(CommandId::new(format!("a{c}")).is_err(), "{c:?}");
+        }
+        assert!(CommandId::new("a ~\u{a0}").is_ok());
         let r = CommandId::random();
         assert_eq!(r.as_str().len(), 36);
         assert_eq!(r.as_str().parse::<CommandId>().unwrap(), r);
