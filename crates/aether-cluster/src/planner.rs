@@ -130,9 +130,8 @@ pub fn plan_rebalance(
 /// # Examples
 ///
 /// ```
-/// use aether_cluster::{
-///     ConsistentHashStrategy, NodeId, ShardAssignment, limit_moves, plan_rebalance,
-/// };
+/// use aether_cluster::{ConsistentHashStrategy, ShardAssignment, limit_moves, plan_rebalance};
+/// use aether_core::NodeId;
 ///
 /// let s = ConsistentHashStrategy::default();
 /// let [a, b, c] = ["a", "b", "c"].map(|n| NodeId::new(n).unwrap());
