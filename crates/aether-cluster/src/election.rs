@@ -28,7 +28,7 @@ use crate::config::ClusterConfig;
 use crate::id::{NodeId, Term};
 use crate::membership::MemberView;
 use crate::nats::{is_already_exists, is_cas_failure, unless_shutdown};
-use crate::planner::plan_rebalance;
+use crate::planner::{limit_moves, plan_rebalance};
 use crate::shard_map::{MapState, SHARD_MAP_KEY, ShardMap};
 use crate::strategy::PlacementStrategy;
 
@@ -114,6 +114,27 @@ pub(crate) struct Election {
 enum Outcome {
     SteppedDown,
     Shutdown,
+}
+
+/// A rebalance the leader publishes in rounds (`rebalance_max_moves`
+/// shards a map): the strategy's target, planned once, so every round moves
+/// shards straight to it and the later rounds do not re-plan from a map
+/// half-way there.
+struct Rounds {
+    /// The members the target was planned for.
+    members: Vec<NodeId>,
+    /// The strategy's placement for them (before pins).
+    target: ShardAssignment,
+    /// The epoch of the last round's map.
+    epoch: u64,
+}
+
+/// What a planning pass did.
+enum Planned {
+    /// Published the whole move, or nothing to publish.
+    Done,
+    /// Published a round; moves are held back for the next.
+    More,
 }
 
 impl Election {
@@ -214,6 +235,7 @@ impl Election {
             let mut plan_at = Some(Instant::now() + this.config.rebalance_debounce);
             let far = Instant::now() + Duration::from_secs(3600);
             let (mut members_open, mut maps_open) = (true, true);
+            let mut rounds: Option<Rounds> = None;
             loop {
                 let wake = next_renew.min(me.valid_until).min(plan_at.unwrap_or(far));
                 tokio::select! {
@@ -294,11 +316,13 @@ impl Election {
                             // a shutdown must not wait for them.
                             let mut stop = this.shutdown.clone();
                             let planned = tokio::select! {
-                                r = this.publish_map(me) => Some(r),
+                                r = this.publish_map(me, &mut rounds) => Some(r),
                                 _ = stop.changed() => None,
                             };
                             plan_at = match planned {
-                                Some(Ok(())) => None,
+                                Some(Ok(Planned::Done)) => None,
+                                // The next round of a rebalance held back.
+                                Some(Ok(Planned::More)) => Some(Instant::now() + this.config.rebalance_interval),
                                 Some(Err(())) => Some(Instant::now() + cfg.renew_interval / 2),
                                 None => {
                                     this.resign(revision).await;
@@ -332,13 +356,20 @@ impl Election {
         }
     }
 
-    /// Plans against the current map and publishes if anything changed.
-    async fn publish_map(&self, me: Leadership) -> Result<(), ()> {
+    /// Plans against the current map and publishes if anything changed:
+    /// the strategy's placement, or the next round toward it (`rounds`)
+    /// when it moves more than `rebalance_max_moves` shards between staying
+    /// members.
+    async fn publish_map(
+        &self,
+        me: Leadership,
+        rounds: &mut Option<Rounds>,
+    ) -> Result<Planned, ()> {
         // Draining members keep their shards only until this map moves
         // them (when every member drains, the map stays as it is).
         let members = self.members.borrow().placeable();
         if members.is_empty() || !me.is_valid() {
-            return Ok(());
+            return Ok(Planned::Done);
         }
         let state = self.maps.borrow().clone();
         let shards = &self.config.shards;
@@ -350,40 +381,74 @@ impl Election {
                 &unassigned
             }
         };
-        let mut plan = plan_rebalance(
-            self.strategy.as_ref(),
-            current,
-            &members,
-            shards.shard_count,
-            shards.replication_factor,
-        );
+        // A rebalance under way keeps its target while the members stay
+        // and the map in force is its last round's.
+        let accepted_epoch = state.accepted.as_ref().map_or(0, |m| m.epoch);
+        let ongoing = rounds
+            .take()
+            .filter(|r| r.members == members && r.target.shard_count() == shards.shard_count);
+        if let Some(r) = &ongoing
+            && accepted_epoch < r.epoch
+        {
+            // Our last round's map has not reached us yet: plan once it has.
+            *rounds = ongoing;
+            return Err(());
+        }
+        let target = match ongoing.filter(|r| r.epoch == accepted_epoch) {
+            Some(r) => r.target,
+            None => {
+                plan_rebalance(
+                    self.strategy.as_ref(),
+                    current,
+                    &members,
+                    shards.shard_count,
+                    shards.replication_factor,
+                )
+                .assignment
+            }
+        };
+        // Kept for a retry (a failed read or publication) and the next round.
+        *rounds = Some(Rounds {
+            members: members.clone(),
+            target: target.clone(),
+            epoch: accepted_epoch,
+        });
         // An operator's pins (`aether handoff`) override the strategy; if
         // they cannot be read, the previous map's placement of the pinned
         // shards is not known either, so wait for the next round.
-        match crate::pins::read(&self.map_store, self.config.kv.request_timeout).await {
-            Ok((pins, _)) => crate::pins::apply(
-                &mut plan.assignment,
-                &pins,
-                &members,
-                shards.replication_factor,
-            ),
+        let mut pinned = target;
+        let pins = match crate::pins::read(&self.map_store, self.config.kv.request_timeout).await {
+            Ok((pins, _)) => {
+                crate::pins::apply(&mut pinned, &pins, &members, shards.replication_factor);
+                pins
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "shard pins not readable; planning again later");
                 return Err(());
             }
-        }
+        };
+        // At most `rebalance_max_moves` shards move between staying members
+        // in this map; pinned shards go at once.
+        let plan = limit_moves(
+            current,
+            &pinned,
+            &members,
+            self.config.rebalance_max_moves,
+            |s| pins.contains_key(&s.0),
+        );
         if let Some(cur) = &state.accepted
             && cur.members == members
             && cur.assignment == plan.assignment
         {
-            return Ok(());
+            *rounds = None;
+            return Ok(Planned::Done);
         }
         let Some(epoch) = state.next_epoch() else {
             tracing::error!(
                 "a shard map with the largest epoch (u64::MAX) exists; no newer map can be published \
                  until the shards bucket is reset"
             );
-            return Ok(());
+            return Ok(Planned::Done);
         };
         let map = ShardMap {
             epoch,
@@ -399,9 +464,11 @@ impl Election {
             epoch = map.epoch,
             term = me.term.get(),
             members = map.members.len(),
-            moves = plan.moves.len()
+            moves = plan.moves.len(),
+            held_back = plan.deferred
         );
-        async {
+        let deferred = plan.deferred;
+        let published = async {
             let bytes = map.encode().map_err(|e| tracing::error!(error = %e, "cannot encode shard map"))?;
             let limit = me.valid_until.saturating_duration_since(Instant::now()).min(self.config.kv.request_timeout);
             if limit.is_zero() {
@@ -432,7 +499,21 @@ impl Election {
             }
         }
         .instrument(span)
-        .await
+        .await;
+        published?;
+        if deferred == 0 {
+            *rounds = None;
+            return Ok(Planned::Done);
+        }
+        tracing::info!(
+            held_back = deferred,
+            epoch,
+            "a rebalance round published; the next follows"
+        );
+        if let Some(r) = rounds {
+            r.epoch = epoch;
+        }
+        Ok(Planned::More)
     }
 }
 

@@ -14,7 +14,9 @@
 //!   [`ConsistentHashStrategy`] (ring-share quotas) or [`BoundedLoadStrategy`]
 //!   (no node above `⌈(1+ε)·average⌉`).
 //! - [`plan_rebalance`]: from the assignment in force and the new membership to
-//!   the new assignment and the [`ShardMove`]s (shard, from, to).
+//!   the new assignment and the [`ShardMove`]s (shard, from, to);
+//!   [`limit_moves`]: one round of it, at most so many shards moved between
+//!   members that stay.
 //!
 //! **Coordination over NATS** ([`ClusterNode`]).
 //! - **membership**: each node announces its [`NodeInfo`] in the JetStream KV
@@ -136,7 +138,7 @@ pub use membership::{
 pub use node::{ClusterNode, ShardMapWatch};
 #[cfg(feature = "nats")]
 pub use pins::{PINS_KEY, Pins};
-pub use planner::{RebalancePlan, ShardMove, ShardRole, plan_rebalance};
+pub use planner::{RebalancePlan, ShardMove, ShardRole, limit_moves, plan_rebalance};
 pub use ring::{ConsistentHashRing, DEFAULT_VIRTUAL_NODES, RingSnapshot, Walk};
 pub use shard::{ShardManager, shard_for_actor};
 #[cfg(feature = "nats")]

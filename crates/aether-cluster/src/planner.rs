@@ -44,6 +44,9 @@ pub struct RebalancePlan {
     pub assignment: ShardAssignment,
     /// The moves, in shard order (primary move first within a shard).
     pub moves: Vec<ShardMove>,
+    /// Shards whose primary the strategy moves but [`limit_moves`] held
+    /// back for a later round (0 for [`plan_rebalance`]).
+    pub deferred: usize,
 }
 
 impl RebalancePlan {
@@ -99,7 +102,98 @@ pub fn plan_rebalance(
         };
         diff_shard(shard, old, new, &mut moves);
     }
-    RebalancePlan { assignment, moves }
+    RebalancePlan {
+        assignment,
+        moves,
+        deferred: 0,
+    }
+}
+
+/// One round of the way from `current` to `target`: every shard whose copies
+/// must move goes to its `target` placement, and at most `max_moves` of the
+/// shards whose primary would merely move from one member to another; the
+/// other such shards keep their `current` placement, counted in
+/// [`RebalancePlan::deferred`], for a later round.
+///
+/// A shard must move (it is never held back) when it is unassigned, when
+/// any of its copies is on a node that is not in `members` (it left, it
+/// died, or it is draining), when only its secondary copies change (nothing
+/// is handed off), when `exempt` says so (an operator's pin), or when the
+/// layouts differ (another shard count: everything is placed afresh).
+///
+/// Each shard moves straight from its `current` placement to its `target`
+/// one, so rounds toward a fixed `target` move every shard at most once and
+/// only the shards the strategy moves; with `max_moves ≥ 1`, `k` shards
+/// whose primary moves between members arrive in `⌈k / max_moves⌉` rounds
+/// (one at least). `max_moves = 0` holds back every such move.
+///
+/// # Examples
+///
+/// ```
+/// use aether_cluster::{ConsistentHashStrategy, ShardAssignment, limit_moves, plan_rebalance};
+/// use aether_core::NodeId;
+///
+/// let s = ConsistentHashStrategy::default();
+/// let [a, b, c] = ["a", "b", "c"].map(|n| NodeId::new(n).unwrap());
+/// let two = [a.clone(), b.clone()];
+/// let first = plan_rebalance(&s, &ShardAssignment::unassigned(64), &two, 64, 1);
+/// // A join: the strategy moves about a third of the shards to `c`.
+/// let three = [a, b, c];
+/// let target = plan_rebalance(&s, &first.assignment, &three, 64, 1).assignment;
+/// let mut current = first.assignment;
+/// let mut rounds = 0;
+/// loop {
+///     let round = limit_moves(&current, &target, &three, 4, |_| false);
+///     assert!(round.primary_moves() <= 4);
+///     current = round.assignment;
+///     rounds += 1;
+///     if round.deferred == 0 {
+///         break;
+///     }
+/// }
+/// assert_eq!(current, target);
+/// assert!(rounds <= 64 / 4 + 1);
+/// ```
+pub fn limit_moves(
+    current: &ShardAssignment,
+    target: &ShardAssignment,
+    members: &[NodeId],
+    max_moves: usize,
+    exempt: impl Fn(ShardId) -> bool,
+) -> RebalancePlan {
+    let same_layout = current.shard_count() == target.shard_count();
+    let mut budget = max_moves;
+    let mut deferred = 0;
+    let mut moves = Vec::new();
+    let mut round: Vec<Vec<NodeId>> = Vec::with_capacity(target.shard_count() as usize);
+    for (shard, new) in target.iter() {
+        let old: &[NodeId] = if same_layout {
+            current.replicas(shard)
+        } else {
+            &[]
+        };
+        let must = old.is_empty()
+            || old.first() == new.first()
+            || old.iter().any(|n| !members.contains(n))
+            || exempt(shard);
+        let take = if old == new || must {
+            true
+        } else if budget > 0 {
+            budget -= 1;
+            true
+        } else {
+            deferred += 1;
+            false
+        };
+        let chosen = if take { new } else { old };
+        diff_shard(shard, old, chosen, &mut moves);
+        round.push(chosen.to_vec());
+    }
+    RebalancePlan {
+        assignment: ShardAssignment::from_replicas_unchecked(round),
+        moves,
+        deferred,
+    }
 }
 
 fn diff_shard(shard: ShardId, old: &[NodeId], new: &[NodeId], moves: &mut Vec<ShardMove>) {

@@ -1,5 +1,6 @@
 //! Three nodes on one nats-server: one leader, one shard map; leader failover
-//! with a recorded leadership history.
+//! with a recorded leadership history; a join published in rounds of at most
+//! `rebalance_max_moves` shards.
 
 mod support;
 
@@ -323,5 +324,106 @@ async fn a_node_with_a_longer_lease_than_the_buckets_refuses_to_start() {
     .await
     .unwrap();
     c.shutdown().await.unwrap();
+    a.shutdown().await.unwrap();
+}
+
+/// The leader publishes a join in rounds: each map moves at most
+/// `rebalance_max_moves` shards (all to the newcomer, each once), the rounds
+/// end at the strategy's placement within `⌈moves / limit⌉` maps; a leave is
+/// one map however many shards it moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_moves_in_rounds_and_a_leave_at_once() {
+    init_tracing();
+    let server = NatsServer::start().await;
+    let mut cfg = fast_config(&unique_cluster("rounds"));
+    cfg.shards.shard_count = 64;
+    cfg.rebalance_max_moves = 4;
+    cfg.rebalance_interval = Duration::from_millis(200);
+    let limit = cfg.rebalance_max_moves;
+    let a = start_node(&server.url(), &cfg, "a").await;
+    let before = converged(&[&a], &["a"], Duration::from_secs(10)).await;
+    let base = a.shard_map().unwrap();
+    assert_eq!(base.epoch, before);
+    assert_eq!(
+        base.assignment.primary_shards_of(&node_id("a")).len(),
+        64,
+        "a first placement is not held back"
+    );
+
+    // Every map a sees from now on.
+    let seen = Arc::new(Mutex::new(vec![base.clone()]));
+    let mut watch = a.watch_shard_map();
+    let recorder = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            while let Ok(m) = watch.changed().await {
+                if let Some(m) = m {
+                    seen.lock().unwrap().push(m);
+                }
+            }
+        })
+    };
+    let b = start_node(&server.url(), &cfg, "b").await;
+    let members = [node_id("a"), node_id("b")];
+    let target = aether_cluster::plan_rebalance(
+        &aether_cluster::ConsistentHashStrategy::new(cfg.shards.virtual_nodes).unwrap(),
+        &base.assignment,
+        &members,
+        64,
+        1,
+    );
+    let required = target.primary_moves();
+    assert!(required > limit, "the join moves {required} shards");
+    let last = eventually(
+        "the join's last round",
+        Duration::from_secs(30),
+        async || a.shard_map().filter(|m| m.assignment == target.assignment),
+    )
+    .await;
+    assert!(
+        last.epoch - before <= required.div_ceil(limit) as u64,
+        "{required} moves in {} maps",
+        last.epoch - before
+    );
+    {
+        let maps = seen.lock().unwrap();
+        let mut moved = std::collections::BTreeSet::new();
+        for pair in maps.windows(2) {
+            let (old, new) = (&pair[0], &pair[1]);
+            let moves: Vec<_> = (0..64)
+                .map(aether_cluster::ShardId)
+                .filter(|s| old.primary(*s) != new.primary(*s))
+                .collect();
+            // A map the watch skipped moved its shards too.
+            let maps_between = (new.epoch - old.epoch) as usize;
+            assert!(
+                moves.len() <= limit * maps_between,
+                "{} moves in {maps_between} maps",
+                moves.len()
+            );
+            for s in moves {
+                assert_eq!(
+                    new.primary(s),
+                    Some(&node_id("b")),
+                    "every move goes to the newcomer"
+                );
+                assert!(moved.insert(s), "shard {} moved twice", s.0);
+            }
+        }
+        assert_eq!(moved.len(), required, "only the shards the strategy moves");
+    }
+
+    // A leave is never held back: the first map that takes b's shards takes
+    // them all.
+    let on_b = last.assignment.primary_shards_of(&node_id("b")).len();
+    assert!(on_b > limit);
+    b.shutdown().await.unwrap();
+    let after = a
+        .watch_shard_map()
+        .wait_for(|m| m.assignment.primary_shards_of(&node_id("b")).len() < on_b)
+        .await
+        .unwrap();
+    assert!(after.assignment.primary_shards_of(&node_id("b")).is_empty());
+    recorder.abort();
     a.shutdown().await.unwrap();
 }

@@ -76,7 +76,9 @@ async fn killed_member_is_suspected_then_removed_and_its_shards_reassigned() {
 async fn graceful_leave_is_seen_at_once_and_joins_rebalance() {
     init_tracing();
     let server = NatsServer::start().await;
-    let cfg = fast_config(&unique_cluster("leave"));
+    let mut cfg = fast_config(&unique_cluster("leave"));
+    // The join in one map (rounds: `election::a_join_moves_in_rounds_and_a_leave_at_once`).
+    cfg.rebalance_max_moves = 1024;
     let a = start_node(&server.url(), &cfg, "a").await;
     let b = start_node(&server.url(), &cfg, "b").await;
     let e1 = converged(&[&a, &b], &["a", "b"], Duration::from_secs(10)).await;

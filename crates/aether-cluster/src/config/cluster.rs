@@ -182,6 +182,32 @@ pub struct ClusterConfig {
     /// How long the leader waits for membership to settle before planning
     /// (default 250 ms): several joins at once give one new map.
     pub rebalance_debounce: Duration,
+    /// The most shards one shard map moves from one member to another that
+    /// both stay (a join, a rebalance): the leader publishes the rest in
+    /// later maps, one every [`rebalance_interval`](Self::rebalance_interval),
+    /// each shard moving once, straight to where the strategy puts it (see
+    /// [`crate::limit_moves`]). Shards on a node that left, died or drains
+    /// are never held back, nor are first placements and pinned shards. At
+    /// least 1; default 128 (an eighth of the default 1,024 shards: a join
+    /// to a cluster of three moves in two or three maps).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use aether_cluster::ClusterConfig;
+    /// let c = ClusterConfig {
+    ///     rebalance_max_moves: 32,
+    ///     rebalance_interval: Duration::from_secs(2),
+    ///     ..ClusterConfig::default()
+    /// };
+    /// c.validate().unwrap();
+    /// assert!(ClusterConfig { rebalance_max_moves: 0, ..c }.validate().is_err());
+    /// ```
+    pub rebalance_max_moves: usize,
+    /// How long after publishing a map that held moves back the leader plans
+    /// the next one (default 1 s; above zero). Together with
+    /// [`rebalance_max_moves`](Self::rebalance_max_moves) this is the rate of
+    /// a large rebalance.
+    pub rebalance_interval: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -195,6 +221,8 @@ impl Default for ClusterConfig {
             election: ElectionConfig::default(),
             kv: KvConfig::default(),
             rebalance_debounce: Duration::from_millis(250),
+            rebalance_max_moves: 128,
+            rebalance_interval: Duration::from_secs(1),
         }
     }
 }
@@ -239,6 +267,17 @@ impl ClusterConfig {
         }
         check_max("kv.request_timeout", self.kv.request_timeout)?;
         check_max("rebalance_debounce", self.rebalance_debounce)?;
+        if self.rebalance_max_moves == 0 {
+            return Err(crate::error::config_error(
+                "rebalance_max_moves must be at least 1 (a rebalance would never finish), got 0",
+            ));
+        }
+        if self.rebalance_interval.is_zero() {
+            return Err(crate::error::config_error(
+                "rebalance_interval must be above zero",
+            ));
+        }
+        check_max("rebalance_interval", self.rebalance_interval)?;
         self.connect
             .validate()
             .map_err(|e| e.map_kind(ClusterErrorKind::from))?;
@@ -315,6 +354,9 @@ mod tests {
             |c| c.membership.suspect_after_missed = u32::MAX,
             |c| c.kv.request_timeout = Duration::MAX,
             |c| c.rebalance_debounce = Duration::MAX,
+            |c| c.rebalance_interval = Duration::MAX,
+            |c| c.rebalance_interval = Duration::ZERO,
+            |c| c.rebalance_max_moves = 0,
         ];
         for (i, set) in cases.into_iter().enumerate() {
             let mut c = ClusterConfig::default();

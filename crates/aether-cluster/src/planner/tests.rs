@@ -268,3 +268,159 @@ proptest! {
         }
     }
 }
+
+/// Rounds of [`limit_moves`] from `current` toward `target` until nothing is
+/// held back; each round's plan.
+fn rounds(
+    current: &ShardAssignment,
+    target: &ShardAssignment,
+    m: &[NodeId],
+    max: usize,
+    exempt: impl Fn(ShardId) -> bool + Copy,
+) -> Vec<RebalancePlan> {
+    let mut current = current.clone();
+    let mut out = Vec::new();
+    loop {
+        let round = limit_moves(&current, target, m, max, exempt);
+        current = round.assignment.clone();
+        let done = round.deferred == 0;
+        out.push(round);
+        assert!(out.len() <= 2048, "the rounds do not converge");
+        if done {
+            return out;
+        }
+    }
+}
+
+/// A join, limited: each round moves at most `max` shards, all to the
+/// newcomer; the rounds reach the strategy's target in `⌈moves / max⌉`
+/// rounds, each shard moving once, and only the shards the strategy moves.
+fn check_limited_join(s: &dyn PlacementStrategy, n: usize, max: usize) {
+    let m = members("lj", n);
+    let a = initial(s, &m, 1);
+    let newcomer = NodeId::new("lj-new").unwrap();
+    let mut next = m.clone();
+    next.push(newcomer.clone());
+    let full = plan_rebalance(s, &a, &next, 1024, 1);
+    let required = full.primary_moves();
+    assert!(required > 0);
+    let plans = rounds(&a, &full.assignment, &next, max, |_| false);
+    assert_eq!(
+        plans.len(),
+        required.div_ceil(max),
+        "{} rounds",
+        plans.len()
+    );
+    let mut moved: Vec<ShardId> = Vec::new();
+    for p in &plans {
+        assert!(p.primary_moves() <= max, "{} moves", p.primary_moves());
+        for mv in &p.moves {
+            assert_eq!(mv.to.as_ref(), Some(&newcomer), "{mv:?}");
+            assert_eq!(
+                mv.from.as_ref(),
+                a.primary(mv.shard),
+                "straight from where it was"
+            );
+            moved.push(mv.shard);
+        }
+    }
+    assert_eq!(plans.last().unwrap().assignment, full.assignment);
+    let mut once = moved.clone();
+    once.sort();
+    once.dedup();
+    assert_eq!(once.len(), moved.len(), "every shard moved at most once");
+    let strategy_moves: Vec<ShardId> = full.moves.iter().map(|mv| mv.shard).collect();
+    assert_eq!(once, strategy_moves, "only the shards the strategy moves");
+}
+
+#[test]
+fn limited_rounds_move_at_most_the_limit_and_converge() {
+    for (_, s) in strategies() {
+        for (n, max) in [(1, 1), (2, 7), (3, 32), (5, 100), (9, 1000)] {
+            check_limited_join(s.as_ref(), n, max);
+        }
+    }
+}
+
+#[test]
+fn a_leave_is_never_held_back() {
+    for (_, s) in strategies() {
+        for rf in [1, 2] {
+            let m = members("lv", 5);
+            let a = initial(s.as_ref(), &m, rf);
+            let rest = &m[1..];
+            let full = plan_rebalance(s.as_ref(), &a, rest, 1024, rf);
+            // Even a limit of 0 moves every shard off the leaver at once.
+            let round = limit_moves(&a, &full.assignment, rest, 0, |_| false);
+            assert_eq!(round.deferred, 0);
+            assert_eq!(round.assignment, full.assignment);
+            assert_eq!(round.moves, full.moves);
+        }
+    }
+}
+
+#[test]
+fn a_first_placement_and_a_new_layout_are_never_held_back() {
+    let s = ConsistentHashStrategy::default();
+    let m = members("fp", 3);
+    let first = plan_rebalance(&s, &ShardAssignment::unassigned(1024), &m, 1024, 1);
+    let round = limit_moves(
+        &ShardAssignment::unassigned(1024),
+        &first.assignment,
+        &m,
+        1,
+        |_| false,
+    );
+    assert_eq!(
+        (round.deferred, round.assignment),
+        (0, first.assignment.clone())
+    );
+    let resharded = plan_rebalance(&s, &first.assignment, &m, 64, 1);
+    let round = limit_moves(&first.assignment, &resharded.assignment, &m, 1, |_| false);
+    assert_eq!(
+        (round.deferred, round.assignment),
+        (0, resharded.assignment)
+    );
+}
+
+#[test]
+fn exempt_shards_and_replica_only_changes_are_not_counted() {
+    let s = ConsistentHashStrategy::default();
+    let m = members("ex", 3);
+    let a = initial(&s, &m, 2);
+    let mut next = m.clone();
+    next.push(NodeId::new("ex-new").unwrap());
+    let full = plan_rebalance(&s, &a, &next, 1024, 2);
+    let primaries: Vec<ShardId> = full
+        .moves
+        .iter()
+        .filter(|mv| mv.role == ShardRole::Primary)
+        .map(|mv| mv.shard)
+        .collect();
+    let pinned = primaries[primaries.len() / 2];
+    let round = limit_moves(&a, &full.assignment, &next, 1, |s| s == pinned);
+    // The pinned shard and the first other one move; the rest waits.
+    assert_eq!(round.primary_moves(), 2);
+    assert_eq!(round.deferred, primaries.len() - 2);
+    assert_eq!(
+        round.assignment.replicas(pinned),
+        full.assignment.replicas(pinned)
+    );
+    // Every shard whose primary stays has its target copies already.
+    for (shard, r) in full.assignment.iter() {
+        if a.primary(shard) == r.first() {
+            assert_eq!(round.assignment.replicas(shard), r);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(16))]
+
+    #[test]
+    fn limited_joins_converge_within_the_bound(n in 1usize..=30, max in 1usize..=300) {
+        for (_, s) in strategies() {
+            check_limited_join(s.as_ref(), n, max);
+        }
+    }
+}

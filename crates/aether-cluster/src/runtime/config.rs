@@ -227,6 +227,22 @@ pub struct RoutingConfig {
     /// warm handoff; the actors not acknowledged move cold. Default 2
     /// seconds.
     pub handoff_timeout: Duration,
+    /// The most shards this node hands on at once (drains and transfers);
+    /// at least 1. A shard the map moved away waits its turn with its claim
+    /// unchanged: it answers `not-owner` (the map names another owner), its
+    /// callers retry until its new owner serves it, and nobody else can
+    /// claim it meanwhile. Default 8 (`RUNTIME.md` §4.8).
+    ///
+    /// ```
+    /// use aether_cluster::runtime::RoutingConfig;
+    /// let routing = RoutingConfig {
+    ///     max_concurrent_handoffs: 2,
+    ///     ..RoutingConfig::default()
+    /// };
+    /// routing.validate().unwrap();
+    /// assert!(RoutingConfig { max_concurrent_handoffs: 0, ..routing }.validate().is_err());
+    /// ```
+    pub max_concurrent_handoffs: usize,
 }
 
 impl Default for RoutingConfig {
@@ -239,6 +255,7 @@ impl Default for RoutingConfig {
             handoff_grace: Duration::from_secs(2),
             warm_handoff: true,
             handoff_timeout: Duration::from_secs(2),
+            max_concurrent_handoffs: 8,
         }
     }
 }
@@ -255,6 +272,12 @@ impl RoutingConfig {
             ("handoff_timeout", self.handoff_timeout),
         ] {
             check_duration(name, d)?;
+        }
+        if self.max_concurrent_handoffs == 0 {
+            return Err(invalid(
+                "max_concurrent_handoffs must be at least 1 (no shard could be handed on), got 0"
+                    .into(),
+            ));
         }
         Ok(())
     }
@@ -295,6 +318,15 @@ mod tests {
                 RuntimeErrorKind::InvalidConfig
             );
         }
+        RoutingConfig::default().validate().unwrap();
+        let err = RoutingConfig {
+            max_concurrent_handoffs: 0,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.kind(), RuntimeErrorKind::InvalidConfig);
+        assert!(err.to_string().contains("max_concurrent_handoffs"), "{err}");
         assert!(
             RuntimeConfig {
                 max_active: 0,

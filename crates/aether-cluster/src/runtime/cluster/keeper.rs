@@ -13,6 +13,13 @@
 //!   `Releasing{to}`, let the shard's actors finish their turns and
 //!   passivate (snapshot per policy), claim `Released{to}`, keep answering
 //!   `not-owner` until the new owner serves, then unsubscribe.
+//! - **At most `max_concurrent_handoffs` planned releases at once**: a
+//!   shard the map moved away waits for a permit with its claim unchanged
+//!   (`Serving`, ours): the fence admits no turn for it (the map names
+//!   another owner), its subscription answers `not-owner`, and the new owner
+//!   cannot claim it from a live holder, so nobody serves it twice and its
+//!   callers retry until the new owner serves. If the map gives it back
+//!   meanwhile, it is served again at once.
 //! - **Release, lease lost**: stop admitting and unsubscribe at once; the
 //!   claim stays as it is and is taken over once this node's member entry
 //!   expires.
@@ -24,7 +31,7 @@ use std::time::Duration;
 use aether_core::ActorId;
 use async_nats::jetstream::kv;
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -53,6 +60,12 @@ pub(crate) struct Shared {
     pub(crate) arrivals: Arc<Arrivals>,
     /// Planned releases under way (drain, handoff, `Released`).
     releasing: std::sync::atomic::AtomicUsize,
+    /// One permit per planned release under way (`max_concurrent_handoffs`).
+    handoffs: Arc<Semaphore>,
+    /// Told when a planned release gives its permit back.
+    handoff_done: Notify,
+    /// Shards the map moved away that wait for a permit (last reconcile).
+    queued: std::sync::atomic::AtomicUsize,
     /// The claims as the bucket's watch delivered them, by shard.
     cache: RwLock<HashMap<u32, Held>>,
     /// Bumped on every change of `cache`.
@@ -102,9 +115,12 @@ impl Keeper {
             claims,
             ctx,
             handlers,
+            handoffs: Arc::new(Semaphore::new(config.max_concurrent_handoffs.max(1))),
             config,
             arrivals,
             releasing: std::sync::atomic::AtomicUsize::new(0),
+            handoff_done: Notify::new(),
+            queued: std::sync::atomic::AtomicUsize::new(0),
             cache: RwLock::new(HashMap::new()),
             changes: std::sync::atomic::AtomicU64::new(0),
         });
@@ -224,12 +240,16 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Released {
                 maps_alive = changed.is_ok();
             }
             _ = tick.tick() => {}
+            // A permit came free: a shard waiting for one can go.
+            _ = shared.handoff_done.notified() => {}
         }
         if synced {
             reconcile(&shared, &mut slots, &mut seen).await;
         }
     }
-    // Stopping: let releases under way finish, release the rest.
+    // Stopping: let releases under way finish, release the rest (those
+    // that waited for a handoff permit too: they move cold, at once).
+    shared.set_queued(0);
     let mut servers = Vec::new();
     let mut releases = Vec::new();
     for (i, slot) in slots.iter_mut().enumerate() {
@@ -297,6 +317,20 @@ async fn next_entry(watch: &mut Option<kv::Watch>) -> Option<kv::Entry> {
 }
 
 impl Shared {
+    /// Records how many shards wait for a handoff permit (the gauge
+    /// `aether_runtime_handoffs_queued`, summed over the process's nodes).
+    fn set_queued(&self, now: usize) {
+        let before = self.queued.swap(now, std::sync::atomic::Ordering::Relaxed);
+        if now != before {
+            let gauge = metrics::gauge!("aether_runtime_handoffs_queued");
+            if now > before {
+                gauge.increment((now - before) as f64);
+            } else {
+                gauge.decrement((before - now) as f64);
+            }
+        }
+    }
+
     fn apply(&self, e: kv::Entry) {
         let Some(shard) = shard_of_key(&e.key) else {
             return;
@@ -570,6 +604,7 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
     let view = node.members();
     let ready = lease_ok && view.contains(me);
     let mut to_claim = Vec::new();
+    let mut queued = 0;
     for (i, slot) in slots.iter_mut().enumerate() {
         let shard = ShardId(i as u32);
         if let Some(r) = &slot.release {
@@ -601,8 +636,18 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
                     "registered again since claiming; stopping, to claim again"
                 );
                 begin_release(shared, shard, slot, false, None);
+            } else if !mine && !lease_ok {
+                begin_release(shared, shard, slot, false, None);
             } else if !mine {
-                begin_release(shared, shard, slot, lease_ok, target.cloned());
+                // A planned release: it waits for a permit, still holding
+                // the claim (the fence admits no turn: the map names
+                // another owner).
+                match shared.handoffs.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        start_release(shared, shard, slot, target.cloned(), permit);
+                    }
+                    Err(_) => queued += 1,
+                }
             }
             continue;
         }
@@ -629,6 +674,7 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
             to_claim.push((shard, held, m.epoch));
         }
     }
+    shared.set_queued(queued);
     if to_claim.is_empty() {
         return;
     }
@@ -716,6 +762,19 @@ fn finish_release(
     }));
 }
 
+/// [`begin_release`], planned, under a handoff `permit` (given back once the
+/// claim is `Released`, before the subscription retires).
+fn start_release(
+    shared: &Arc<Shared>,
+    shard: ShardId,
+    slot: &mut Slot,
+    to: Option<NodeId>,
+    permit: OwnedSemaphorePermit,
+) {
+    metrics::gauge!("aether_runtime_handoffs_in_flight").increment(1.0);
+    begin_release_with(shared, shard, slot, true, to, Some(permit));
+}
+
 /// Stops admitting for `shard` and releases it in the background (`planned`:
 /// hands it on with the claim phases; otherwise just stops serving).
 fn begin_release(
@@ -724,6 +783,17 @@ fn begin_release(
     slot: &mut Slot,
     planned: bool,
     to: Option<NodeId>,
+) {
+    begin_release_with(shared, shard, slot, planned, to, None);
+}
+
+fn begin_release_with(
+    shared: &Arc<Shared>,
+    shard: ShardId,
+    slot: &mut Slot,
+    planned: bool,
+    to: Option<NodeId>,
+    permit: Option<OwnedSemaphorePermit>,
 ) {
     shared.fence.stop(shard);
     let revision = std::mem::take(&mut slot.revision);
@@ -740,6 +810,11 @@ fn begin_release(
         shared
             .releasing
             .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        if let Some(permit) = permit {
+            drop(permit);
+            metrics::gauge!("aether_runtime_handoffs_in_flight").decrement(1.0);
+            shared.handoff_done.notify_one();
+        }
         if let Some(server) = server {
             if planned {
                 retire(&shared, shard, server).await;
