@@ -239,7 +239,8 @@ impl<A: Behavior> Ask<A> {
                     kind,
                     body: None,
                 };
-                call::run(route, &id, deadline, command).await
+                // Boxed: a local ask's future does not carry a routed one.
+                Box::pin(call::run(route, &id, deadline, command)).await
             }
         }
     }

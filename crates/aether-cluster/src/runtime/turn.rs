@@ -113,13 +113,15 @@ impl<A: Behavior> Actor<A> {
                 .host
                 .snapshot_policy
                 .should_snapshot(act.snapshot_version, base, act.version)
-            && let Err(e) = act.snapshot(self.host.sources(), &self.id).await
+            && let Err(e) = Box::pin(act.snapshot(self.host.sources(), &self.id)).await
         {
             // The commit stands; the next load replays more.
             tracing::warn!(error = %e, "snapshot failed");
         }
     }
 
+    // The rare paths (a retried id, a conflict, a snapshot) are boxed: the
+    // future of every ask holds this one, and stays small.
     async fn turn_inner(&mut self, batch: Vec<CommandMsg<A>>) {
         let mut live = self.screen(batch).await;
         let retries = self.host.config.conflict_retries;
@@ -193,12 +195,12 @@ impl<A: Behavior> Actor<A> {
                     tracing::debug!(%conflict, attempt, "conflict; reloading and deciding again");
                     self.activation = None;
                     if let (Some(f), Some(l)) = (&fence, lease)
-                        && !f.confirm(l).await
+                        && !Box::pin(f.confirm(l)).await
                     {
                         tracing::info!("the shard's claim is no longer ours; not deciding again");
                         return self.not_owner(live);
                     }
-                    if !self.reload(&mut live).await {
+                    if !Box::pin(self.reload(&mut live)).await {
                         return;
                     }
                     live = self.screen(live).await;
@@ -263,7 +265,7 @@ impl<A: Behavior> Actor<A> {
             live.push(c);
         }
         for (first, last, copies) in hits {
-            self.recorded(copies, first, last).await;
+            Box::pin(self.recorded(copies, first, last)).await;
         }
         live
     }
