@@ -22,6 +22,11 @@ impl Timestamp {
         Self(OffsetDateTime::now_utc())
     }
 
+    /// Milliseconds since the Unix epoch (0 before it).
+    pub(crate) fn unix_millis(self) -> u64 {
+        u64::try_from(self.0.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+    }
+
     /// From any offset date-time; converted to UTC. The wire format holds
     /// UTC years 0000 to 9999 only: [`crate::Event::validate`] rejects an
     /// event whose timestamp lies outside them.

@@ -102,7 +102,7 @@ impl<A: Behavior> Actor<A> {
         let started = Instant::now();
         let span = tracing::debug_span!("aether.runtime.turn", commands = batch.len());
         let base = self.activation.as_ref().map_or(0, |a| a.version);
-        self.turn_inner(batch).instrument(span).await;
+        self.turn_inner(batch, started).instrument(span).await;
         self.host
             .metrics
             .turn_seconds
@@ -122,8 +122,8 @@ impl<A: Behavior> Actor<A> {
 
     // The rare paths (a retried id, a conflict, a snapshot) are boxed: the
     // future of every ask holds this one, and stays small.
-    async fn turn_inner(&mut self, batch: Vec<CommandMsg<A>>) {
-        let mut live = self.screen(batch).await;
+    async fn turn_inner(&mut self, batch: Vec<CommandMsg<A>>, now: Instant) {
+        let mut live = self.screen(batch, now).await;
         let retries = self.host.config.conflict_retries;
         let fence = self.host.node.fence.clone();
         let mut attempt = 0;
@@ -203,7 +203,7 @@ impl<A: Behavior> Actor<A> {
                     if !Box::pin(self.reload(&mut live)).await {
                         return;
                     }
-                    live = self.screen(live).await;
+                    live = self.screen(live, Instant::now()).await;
                 }
                 Err(e) => return self.failed(live, decisions, &e),
             }
@@ -212,9 +212,8 @@ impl<A: Behavior> Actor<A> {
 
     /// Drops the commands whose caller gave up; answers retried ids from
     /// the log (one read per id, however many copies came); returns the
-    /// rest in order.
-    async fn screen(&mut self, batch: Vec<CommandMsg<A>>) -> Vec<CommandMsg<A>> {
-        let now = Instant::now();
+    /// rest in order. `now`: the turn's start.
+    async fn screen(&mut self, batch: Vec<CommandMsg<A>>, now: Instant) -> Vec<CommandMsg<A>> {
         // The usual turn: every command is live and new; kept as it came.
         let plain = batch.iter().all(|c| {
             c.deadline > now
@@ -480,7 +479,7 @@ fn decide<A: Behavior>(
     poisoned: &mut bool,
 ) -> (Vec<Decision<A>>, Vec<Event>, Vec<CommandMsg<A>>) {
     let mut decisions = Vec::with_capacity(live.len());
-    let mut events: Vec<Event> = Vec::new();
+    let mut events: Vec<Event> = Vec::with_capacity(live.len());
     let mut bytes = 0usize;
     // Who wrote for each command id so far (only looked at with more than
     // one command in the turn).

@@ -273,7 +273,7 @@ impl<C> CommandEnvelope<C> {
             .into_iter()
             .zip(1u64..)
             .map(|(event, n)| EventEnvelope {
-                id: EventId::new(),
+                id: EventId::at(timestamp),
                 actor_id: actor_id.clone(),
                 version: current_version.saturating_add(n),
                 event,

@@ -23,6 +23,12 @@ impl EventId {
         Self(super::uuid7::now_v7())
     }
 
+    /// A new event id of the millisecond of `at` (an event's id and its
+    /// timestamp from one clock reading).
+    pub(crate) fn at(at: crate::Timestamp) -> Self {
+        Self(super::uuid7::at_millis(at.unix_millis()))
+    }
+
     /// Wraps an existing UUID.
     pub const fn from_uuid(uuid: Uuid) -> Self {
         Self(uuid)

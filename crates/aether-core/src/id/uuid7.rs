@@ -15,6 +15,12 @@ pub(crate) fn now_v7() -> Uuid {
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    at_millis(millis)
+}
+
+/// A new UUID v7 of the given millisecond since the Unix epoch (an event's
+/// own timestamp: one clock reading for both).
+pub(crate) fn at_millis(millis: u64) -> Uuid {
     let mut random = [0u8; 10];
     rand::rng().fill_bytes(&mut random);
     Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
@@ -33,5 +39,15 @@ mod tests {
         assert!(b > a, "a later millisecond sorts later");
         let many: std::collections::HashSet<Uuid> = (0..10_000).map(|_| now_v7()).collect();
         assert_eq!(many.len(), 10_000);
+    }
+
+    /// An event's id carries the millisecond of its timestamp.
+    #[test]
+    fn an_id_of_a_timestamp_carries_its_millisecond() {
+        let t = crate::Timestamp::from_unix_nanos(1_765_000_000_123_456_789).unwrap();
+        let id = crate::EventId::at(t);
+        let (secs, nanos) = id.as_uuid().get_timestamp().unwrap().to_unix();
+        assert_eq!((secs, nanos / 1_000_000), (1_765_000_000, 123));
+        assert_ne!(crate::EventId::at(t), crate::EventId::at(t));
     }
 }

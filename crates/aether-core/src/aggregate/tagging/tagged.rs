@@ -8,9 +8,7 @@
 //! from the text.
 
 use serde::de::value::BorrowedStrDeserializer;
-use serde::de::{
-    DeserializeSeed, Deserializer, EnumAccess, MapAccess, VariantAccess, Visitor,
-};
+use serde::de::{DeserializeSeed, Deserializer, EnumAccess, MapAccess, VariantAccess, Visitor};
 use serde_json::Error;
 
 /// `{"<tag>":<data>}`, `data` being one JSON value's text.
@@ -66,7 +64,10 @@ struct Entry<'a> {
 impl<'a> MapAccess<'a> for Entry<'a> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'a>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         self.tag
             .take()
             .map(|tag| seed.deserialize(BorrowedStrDeserializer::<Error>::new(tag)))
