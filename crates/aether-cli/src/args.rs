@@ -184,7 +184,8 @@ pub(crate) enum PartitionsWhat {
     /// Each partition: stream, leader, servers, messages, bytes, appends/s, placement tags.
     List,
     /// Spreads the leaders evenly over the servers holding the partitions (preferred
-    /// stepdowns; the server picks leaders at random), and shows the moves.
+    /// stepdowns, in rounds until every server leads ⌊K/N⌋ or ⌈K/N⌉; the server picks
+    /// leaders at random), and shows the moves; fails when they stay uneven.
     Balance,
     /// Moves a partition's stream to the servers with these placement tags, online, and
     /// waits until the move is done.

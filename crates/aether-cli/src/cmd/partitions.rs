@@ -171,16 +171,15 @@ async fn balance(store: &JetStreamEventStore, out: &Output) -> Result<(), CliErr
                 m.stream.clone(),
                 m.from.clone(),
                 m.to.clone(),
-                if m.done { "done" } else { "pending" }.into(),
+                if m.done { "done" } else { "elsewhere" }.into(),
             ]
         })
         .collect();
     out.table(&["PARTITION", "STREAM", "FROM", "TO", "STATE"], &rows);
-    if moves.iter().any(|m| !m.done) {
-        return Err(CliError::failed(
-            "some leaders have not moved yet: run `aether partitions` to see them",
-        ));
-    }
+    // `balance_leaders` returns only once the leaders are even: a move
+    // whose election picked another server was moved again in a later
+    // round.
+    println!("leaders are balanced");
     Ok(())
 }
 

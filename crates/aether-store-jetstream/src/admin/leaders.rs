@@ -1,9 +1,12 @@
 //! Spreading partition leaders over the servers: the server picks a random
 //! first leader for a new replicated stream, so K leaders on N servers are
 //! rarely even; a stepdown naming a preferred server (nats-server ≥ 2.11)
-//! moves one.
+//! moves one. The server hands over only to a follower it heard from
+//! lately (else to any other), and reports a follower it has not heard from
+//! as not current: so the balance waits for the partitions to settle before
+//! each plan, and plans again after each round of stepdowns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aether_core::{Error, Result};
@@ -11,6 +14,12 @@ use serde_json::{Value, json};
 
 use super::PartitionInfo;
 use crate::JetStreamEventStore;
+
+/// How many rounds of stepdowns [`JetStreamEventStore::balance_leaders`]
+/// makes at most: one round moves every leader it must when each stepdown
+/// hands over to the server it names, so the others are for elections that
+/// picked another server.
+const BALANCE_ROUNDS: usize = 4;
 
 /// A leader change [`JetStreamEventStore::balance_leaders`] made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +33,9 @@ pub struct LeaderMove {
     pub from: String,
     /// The leader asked for.
     pub to: String,
-    /// Whether `to` leads it now (checked after the moves; an election may
-    /// also have picked another server).
+    /// Whether `to` took over (checked once the partitions settled after
+    /// its round); `false` when an election picked another server, which a
+    /// later round then moved again.
     pub done: bool,
 }
 
@@ -139,55 +149,163 @@ impl JetStreamEventStore {
     }
 
     /// Spreads the partitions' leaders evenly over the servers holding
-    /// them (each server leading `⌊K/N⌋` or `⌈K/N⌉` where the replicas
-    /// allow), by stepdowns naming the new leader; waits until they lead
-    /// (up to twice the request timeout) and returns the moves made. Run it
-    /// after creating a replicated namespace and after a server returns:
-    /// the server picks leaders at random.
+    /// them: each server leads `⌊K/N⌋` or `⌈K/N⌉` partitions (max − min ≤ 1)
+    /// where the replicas allow. Run it after creating a replicated
+    /// namespace and after a server returns: the server picks leaders at
+    /// random, and a returning server leads nothing.
+    ///
+    /// It works in rounds, at most four. Each round first waits until the
+    /// partitions settle: every partition has a leader, the
+    /// partitions stepped down in the round before have a new one, and every
+    /// replica is caught up (a follower the leader has not heard from yet,
+    /// as right after a stream is created or a leader changes, can neither be
+    /// chosen nor take over). Then it plans the moves from what the servers
+    /// report and makes them with stepdowns naming the new leader. It returns
+    /// once a round finds nothing to move. A server that stays behind for
+    /// the whole wait (offline, or catching up a long stream) is left out
+    /// from then on: the others are balanced among themselves.
+    ///
+    /// Returns every stepdown made, in order; [`LeaderMove::done`] says
+    /// whether the named server took over (when an election picked another,
+    /// a later round moved it again).
     ///
     /// # Errors
     ///
-    /// As [`Self::partition_infos`] and [`Self::step_down`].
+    /// [`Error::Unavailable`] when a partition has no leader for the whole
+    /// wait (twice the request timeout, at least 10 s), or the leaders are
+    /// still uneven after four rounds (the message lists the leaders per
+    /// server; run it again); otherwise as [`Self::partition_infos`] and
+    /// [`Self::step_down`].
     ///
     /// # Examples
     ///
     /// ```no_run
     /// # async fn demo(store: aether_store_jetstream::JetStreamEventStore) -> aether_core::Result<()> {
     /// for m in store.balance_leaders().await? {
-    ///     println!("{}: {} -> {} ({})", m.stream, m.from, m.to, if m.done { "done" } else { "pending" });
+    ///     println!("{}: {} -> {} ({})", m.stream, m.from, m.to, if m.done { "done" } else { "elsewhere" });
     /// }
     /// # Ok(())
     /// # }
     /// ```
     pub async fn balance_leaders(&self) -> Result<Vec<LeaderMove>> {
-        let before = self.partition_infos().await?;
-        let planned = plan(&before);
-        for (k, _, to) in &planned {
-            self.step_down(*k, Some(to)).await?;
-        }
-        let deadline = tokio::time::Instant::now() + self.inner.config.request_timeout * 2;
+        // An election after a failed handover waits out a randomized
+        // timeout (4–9 s on nats-server), so the wait is at least 10 s.
+        let wait = (self.inner.config.request_timeout * 2).max(Duration::from_secs(10));
+        let mut moves: Vec<LeaderMove> = Vec::new();
+        // Where the last round's moves start in `moves`.
+        let mut last = 0;
+        let mut behind: BTreeSet<String> = BTreeSet::new();
+        let mut rounds = 0;
         loop {
-            let now = self.partition_infos().await?;
-            let led = |k: u16, to: &str| {
-                now.get(usize::from(k))
-                    .is_some_and(|p| p.leader.as_deref() == Some(to))
-            };
-            let all = planned.iter().all(|(k, _, to)| led(*k, to));
-            if all || tokio::time::Instant::now() >= deadline {
-                return Ok(planned
-                    .into_iter()
-                    .map(|(k, from, to)| LeaderMove {
-                        partition: k,
-                        stream: before[usize::from(k)].stream.clone(),
-                        done: led(k, &to),
-                        from,
-                        to,
-                    })
-                    .collect());
+            let infos = self.settle(&moves[last..], &mut behind, wait).await?;
+            for m in &mut moves[last..] {
+                m.done = infos
+                    .get(usize::from(m.partition))
+                    .is_some_and(|p| p.leader.as_deref() == Some(m.to.as_str()));
+            }
+            let planned = plan(&infos);
+            if planned.is_empty() {
+                return Ok(moves);
+            }
+            if rounds == BALANCE_ROUNDS {
+                return Err(Error::unavailable(format!(
+                    "partition leaders still uneven after {BALANCE_ROUNDS} rounds ({} stepdowns): {}; run it again",
+                    moves.len(),
+                    describe(&infos)
+                )));
+            }
+            for (k, _, to) in &planned {
+                self.step_down(*k, Some(to)).await?;
+            }
+            rounds += 1;
+            last = moves.len();
+            moves.extend(planned.into_iter().map(|(k, from, to)| {
+                LeaderMove {
+                    partition: k,
+                    stream: infos
+                        .get(usize::from(k))
+                        .map(|p| p.stream.clone())
+                        .unwrap_or_default(),
+                    from,
+                    to,
+                    done: false,
+                }
+            }));
+        }
+    }
+
+    /// The partitions once settled: every one led, each partition of
+    /// `stepped` led by another server than before, and every replica
+    /// current except those in `behind`. Waits `wait` at most; then the
+    /// replicas still behind join `behind` (left out of balancing).
+    async fn settle(
+        &self,
+        stepped: &[LeaderMove],
+        behind: &mut BTreeSet<String>,
+        wait: Duration,
+    ) -> Result<Vec<PartitionInfo>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let infos = self.partition_infos().await?;
+            let leaderless: Vec<&str> = infos
+                .iter()
+                .filter(|p| p.leader.is_none())
+                .map(|p| p.stream.as_str())
+                .collect();
+            let unmoved = stepped.iter().any(|m| {
+                infos
+                    .get(usize::from(m.partition))
+                    .and_then(|p| p.leader.as_ref())
+                    == Some(&m.from)
+            });
+            let lagging: BTreeSet<&String> = infos
+                .iter()
+                .flat_map(|p| &p.lagging)
+                .filter(|s| !behind.contains(*s))
+                .collect();
+            if leaderless.is_empty() && !unmoved && lagging.is_empty() {
+                return Ok(infos);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                if !leaderless.is_empty() {
+                    return Err(Error::unavailable(format!(
+                        "no leader after {wait:?} for {}: cannot balance the partition leaders",
+                        leaderless.join(", ")
+                    )));
+                }
+                // A stepdown whose election the old leader won again is
+                // planned afresh; a replica still behind is left out.
+                if !lagging.is_empty() {
+                    tracing::warn!(
+                        servers = ?lagging,
+                        "not caught up after {wait:?}: balancing partition leaders without them"
+                    );
+                    behind.extend(lagging.into_iter().cloned());
+                }
+                return Ok(infos);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Leaders per server, for an error message: `n1 leads 2, n2 leads 0, …`
+/// (every server holding a partition listed).
+fn describe(infos: &[PartitionInfo]) -> String {
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in infos {
+        for s in &p.servers {
+            count.entry(s.as_str()).or_insert(0);
+        }
+        if let Some(l) = &p.leader {
+            *count.entry(l.as_str()).or_insert(0) += 1;
+        }
+    }
+    count
+        .iter()
+        .map(|(s, n)| format!("{s} leads {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
