@@ -7,14 +7,24 @@
 //! - T4: JetStream R1 file: sequential asks on one actor, p50 (target ≥ 0.95×
 //!   typed's speed), beside a raw async-nats OCC append (publish with the
 //!   expected last subject sequence, wait for the ack); and 256 callers on
-//!   one actor, commands/s (target ≥ 0.8× typed).
+//!   one actor, commands/s (target ≥ 0.8× typed);
+//! - T5 (with `--features nats`): publish → served on all 3 nodes of a
+//!   running cluster, p50/p99 (target p99 ≤ 1 s), beside a raw KV put on
+//!   the registry's bucket until a watch on each node sees it
+//!   (support/publish_served.rs).
 //!
-//! `cargo bench -p aether-model --bench runtime` (env `MODEL_BENCH_ROUNDS`,
-//! default 3; `MODEL_BENCH_COMMANDS`, default 20,000 per throughput round).
-//! Each command is a deposit of 1 (one event).
+//! `cargo bench -p aether-model --features nats --bench runtime` (env
+//! `MODEL_BENCH`, the parts, default `t3,t4,t5`; `MODEL_BENCH_ROUNDS`,
+//! default 3; `MODEL_BENCH_COMMANDS`, default 20,000 per throughput round;
+//! `MODEL_BENCH_PUBLISHES`, default 20 T5 rounds). Without `nats`, T5 is
+//! skipped. Each command is a deposit of 1 (one event).
 
 #[path = "../tests/support/typed_account.rs"]
 mod typed_account;
+
+#[cfg(feature = "nats")]
+#[path = "support/publish_served.rs"]
+mod publish_served;
 
 use std::time::Instant;
 
@@ -210,12 +220,33 @@ async fn raw_sequential(js: &async_nats::jetstream::Context, n: usize, round: us
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let parts = std::env::var("MODEL_BENCH").unwrap_or_else(|_| "t3,t4,t5".into());
+    let part = |p: &str| parts.split(',').any(|x| x.trim() == p);
     let rounds = env("MODEL_BENCH_ROUNDS", 3);
     let n = env("MODEL_BENCH_COMMANDS", 20_000);
-    let callers = 256;
-    println!("model Account against typed Account in the runtime, {rounds} interleaved rounds");
+    if part("t3") || part("t4") {
+        println!("model Account against typed Account in the runtime, {rounds} interleaved rounds");
+    }
+    if part("t3") {
+        t3(rounds, n).await;
+    }
+    if part("t4") {
+        t4(rounds, n).await;
+    }
+    if part("t5") {
+        let publishes = env("MODEL_BENCH_PUBLISHES", 20);
+        #[cfg(feature = "nats")]
+        publish_served::run(publishes).await;
+        #[cfg(not(feature = "nats"))]
+        println!("T5 publish → served ({publishes} publishes): skipped, needs --features nats");
+    }
+}
 
-    // T3: memory store.
+const CALLERS: usize = 256;
+
+/// T3: memory store.
+async fn t3(rounds: usize, n: usize) {
+    let callers = CALLERS;
     let (typed, model) = sides(InMemoryEventStore::new()).await;
     let (mut t3_typed, mut t3_model) = (Vec::new(), Vec::new());
     for (i, side) in [&typed, &model].into_iter().enumerate() {
@@ -232,8 +263,11 @@ async fn main() {
         tm / 1e3,
         tm / tt
     );
+}
 
-    // T4: JetStream R1 file.
+/// T4: JetStream R1 file.
+async fn t4(rounds: usize, n: usize) {
+    let callers = CALLERS;
     let server = NatsServer::start().await;
     let url = server.url();
     let store = JetStreamEventStore::connect(
