@@ -78,6 +78,16 @@ impl From<Uuid> for EventId {
 mod tests {
     use super::*;
 
+    /// An event's id carries the millisecond of its timestamp.
+    #[test]
+    fn an_id_of_a_timestamp_carries_its_millisecond() {
+        let t = crate::Timestamp::from_unix_nanos(1_765_000_000_123_456_789).unwrap();
+        let id = EventId::at(t);
+        let (secs, nanos) = id.as_uuid().get_timestamp().unwrap().to_unix();
+        assert_eq!((secs, nanos / 1_000_000), (1_765_000_000, 123));
+        assert_ne!(EventId::at(t), EventId::at(t));
+    }
+
     #[test]
     fn event_id_parse() {
         let id = EventId::new();

@@ -40,14 +40,4 @@ mod tests {
         let many: std::collections::HashSet<Uuid> = (0..10_000).map(|_| now_v7()).collect();
         assert_eq!(many.len(), 10_000);
     }
-
-    /// An event's id carries the millisecond of its timestamp.
-    #[test]
-    fn an_id_of_a_timestamp_carries_its_millisecond() {
-        let t = crate::Timestamp::from_unix_nanos(1_765_000_000_123_456_789).unwrap();
-        let id = crate::EventId::at(t);
-        let (secs, nanos) = id.as_uuid().get_timestamp().unwrap().to_unix();
-        assert_eq!((secs, nanos / 1_000_000), (1_765_000_000, 123));
-        assert_ne!(crate::EventId::at(t), crate::EventId::at(t));
-    }
 }
