@@ -122,3 +122,28 @@ async fn a_restarted_server_gets_its_share_back() {
     store.balance_leaders().await.unwrap();
     assert_balanced(&store, "after n3 returned").await;
 }
+
+/// A replicated namespace is usable the moment `connect` created it: every
+/// partition has a leader, and a write to any of them goes through (reads
+/// answered before a new stream's group elected its leader said the stream
+/// was missing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_replicated_namespace_has_a_leader_and_takes_writes_in_every_partition() {
+    use aether_core::{ActorId, Event, EventStore, json};
+    let cluster = NatsCluster::start().await;
+    for round in 0..3 {
+        for k in [4u32, 8] {
+            let store = namespace(&cluster, k).await;
+            for p in store.partition_infos().await.unwrap() {
+                assert!(p.leader.is_some(), "round {round}, K = {k}: {p:?}");
+            }
+            for i in 0..(4 * k) {
+                let a = ActorId::new(format!("acct-{i}")).unwrap();
+                store
+                    .append(Event::new(a, 1, "Opened", json!({})))
+                    .await
+                    .unwrap_or_else(|e| panic!("round {round}, K = {k}, actor {i}: {e}"));
+            }
+        }
+    }
+}

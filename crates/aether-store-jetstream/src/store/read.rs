@@ -26,6 +26,37 @@ const PROBES: usize = 8;
 /// round trips; skipping 256 events through a consumer about one).
 const SKIP_SCAN_LIMIT: u64 = 256;
 
+/// How long a read of a partition's stream that says the stream is missing
+/// is tried again before that is believed (see [`retrying_missing`]).
+const MISSING_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs a message get of a stream the store found (it is in the layout),
+/// again for up to [`MISSING_GRACE`] while the answer is "stream not
+/// found": a replicated stream just created answers so for a moment (seen
+/// on nats-server 2.12 with three servers, after its group had a leader),
+/// and a stream deleted for good still ends as `Missing`, a little later.
+async fn retrying_missing<T, F, Fut>(mut get: F) -> std::result::Result<T, LastRawMessageError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, LastRawMessageError>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut wait = std::time::Duration::from_millis(25);
+    loop {
+        match get().await {
+            Err(e)
+                if matches!(e.kind(), LastRawMessageErrorKind::JetStream(js) if js.error_code().0 == STREAM_NOT_FOUND)
+                    && started.elapsed() < MISSING_GRACE =>
+            {
+                tracing::debug!("the stream answered that it is missing; asking again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// An actor's tip as the stream leader sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerTip {
@@ -81,7 +112,8 @@ impl JetStreamEventStore {
             }
         }
         // The JetStream context bounds the request by `request_timeout`.
-        match part.stream.get_last_raw_message_by_subject(subject).await {
+        let get = || part.stream.get_last_raw_message_by_subject(subject);
+        match retrying_missing(get).await {
             Ok(msg) => Ok(Some(msg)),
             Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(e) => Err(self.map_get_error(&part.name, e, "reading the latest version")),

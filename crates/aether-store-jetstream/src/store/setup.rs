@@ -82,12 +82,18 @@ pub(crate) async fn ensure_unless_overlapping(
     loop {
         attempt += 1;
         let last_error = match js.create_stream(config.clone()).await {
-            Ok(stream) => return Ok(Some(stream)),
+            Ok(mut stream) => {
+                led(&mut stream, config.num_replicas, deadline).await?;
+                return Ok(Some(stream));
+            }
             Err(e) if create_code(&e) == Some(SUBJECT_OVERLAP) => return Ok(None),
             Err(e) if create_code(&e) == Some(STREAM_NAME_EXIST) => {
                 match js.update_stream(config.clone()).await {
                     Ok(_) => match js.get_stream(&name).await {
-                        Ok(stream) => return Ok(Some(stream)),
+                        Ok(mut stream) => {
+                            led(&mut stream, config.num_replicas, deadline).await?;
+                            return Ok(Some(stream));
+                        }
                         Err(e) => Error::storage_with(format!("opening stream {name}"), e),
                     },
                     Err(e) => {
@@ -126,6 +132,42 @@ pub(crate) async fn ensure_unless_overlapping(
         }
         tracing::debug!(attempt, stream = %name, "stream not ready yet, retrying");
         tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10)))).await;
+    }
+}
+
+/// Waits until a replicated stream answers reads: right after its creation
+/// its Raft group may still be electing a leader, and a message get
+/// answered meanwhile says the stream is missing (seen on nats-server 2.12
+/// with three servers). Probed with the very request the store's reads make
+/// (a get by sequence, answered by the stream's leader): any answer but
+/// "stream not found" will do. An error (the stream exists all the same)
+/// when it does not answer by `deadline`.
+async fn led(stream: &mut Stream, replicas: usize, deadline: tokio::time::Instant) -> Result<()> {
+    use async_nats::jetstream::stream::LastRawMessageErrorKind;
+    if replicas <= 1 {
+        return Ok(());
+    }
+    loop {
+        let answered = match stream.get_raw_message(1).await {
+            Ok(_) => true,
+            Err(e) => match e.kind() {
+                LastRawMessageErrorKind::JetStream(js) => {
+                    js.error_code().0 != crate::error::STREAM_NOT_FOUND
+                }
+                LastRawMessageErrorKind::NoMessageFound => true,
+                _ => false,
+            },
+        };
+        if answered {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::unavailable(format!(
+                "stream {} was created but does not answer reads yet; try again",
+                stream.cached_info().config.name
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
