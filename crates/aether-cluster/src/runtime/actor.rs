@@ -460,19 +460,24 @@ pub(crate) fn spawn(f: impl Future<Output = ()> + Send + 'static) {
 /// Runs an actor found at rest with its sender's message `msg`, in the
 /// sender's task; returns the result of the message if it was a command
 /// the sender waits for (`Responder::Inline`).
-pub(crate) async fn run_inline<A: Behavior>(
+///
+/// (The actor is made before the future, which then holds it alone, not
+/// also the parts it was made of: every ask's boxed future holds this one.)
+pub(crate) fn run_inline<A: Behavior>(
     host: &Arc<Host<A>>,
     cell: Arc<Cell<A>>,
     rest: Rest<A>,
     msg: Msg<A>,
-) -> Option<CommandResult<A>> {
+) -> impl Future<Output = Option<CommandResult<A>>> + Send + use<A> {
     let mut actor = Actor::take(host.clone(), cell, rest);
-    if !actor.handle(msg).await {
-        return actor.inline.take();
+    async move {
+        if !actor.handle(msg).await {
+            return actor.inline.take();
+        }
+        let result = actor.inline.take();
+        actor.release();
+        result
     }
-    let result = actor.inline.take();
-    actor.release();
-    result
 }
 
 /// Starts a task that runs the actor of `cell` from `rest` until its queue

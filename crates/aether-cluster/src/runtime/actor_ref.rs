@@ -258,12 +258,13 @@ impl<A: Behavior> IntoFuture for Ask<A> {
             command_id = %self.envelope.command_id
         );
         let command_id = self.envelope.command_id.clone();
+        // The call's future is made first: the block holds it, not the
+        // `Ask` too (every ask's future is boxed, and smaller is cheaper).
+        let run = self.run(Kind::Command);
         Box::pin(
             async move {
                 // An ask always has an outcome; `None` cannot come back.
-                self.run(Kind::Command)
-                    .await?
-                    .ok_or(AskError::Timeout { command_id })
+                run.await?.ok_or(AskError::Timeout { command_id })
             }
             .instrument(span),
         )

@@ -11,13 +11,28 @@ use aether_core::aggregate::RecentCommand;
 /// compares machine words, not strings that share a long time-ordered
 /// prefix.
 fn hash(id: &CommandId) -> u64 {
-    foldhash::fast::FixedState::with_seed(0x5eed).hash_one(id.as_str())
+    let h = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(id.as_str());
+    #[cfg(test)]
+    if tests::COLLIDING.with(std::cell::Cell::get) {
+        // Four hashes in all: collisions everywhere, for the tests.
+        return h & 3;
+    }
+    h
 }
 
 /// Windows up to this size are scanned; larger ones get an index.
 const SCAN: usize = 16;
 
-type Index = std::collections::HashMap<CommandId, usize, foldhash::fast::RandomState>;
+/// An id's hash → the sequence number of the latest entry with that hash,
+/// and how many entries have it (more than one only on a collision of
+/// 64-bit hashes, where a lookup scans).
+type Index = std::collections::HashMap<u64, Slot, std::hash::BuildHasherDefault<Identity>>;
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    seq: usize,
+    count: u32,
+}
 
 /// A multiset of hashes (hash → how many times it is in the deque), hashed
 /// by themselves.
@@ -81,10 +96,17 @@ impl RecentCommands {
     }
 
     fn find(&self, id: &CommandId) -> Option<usize> {
+        self.find_hashed(id, hash(id))
+    }
+
+    fn find_hashed(&self, id: &CommandId, h: u64) -> Option<usize> {
         if let Some(index) = &self.index {
-            return index.get(id).map(|seq| seq - self.popped);
+            let slot = index.get(&h)?;
+            if slot.count == 1 {
+                let i = slot.seq - self.popped;
+                return (self.order[i].1.id == *id).then_some(i);
+            }
         }
-        let h = hash(id);
         self.order
             .iter()
             .rposition(|(eh, r)| *eh == h && r.id == *id)
@@ -116,7 +138,8 @@ impl RecentCommands {
         if self.capacity == 0 {
             return;
         }
-        if let Some(i) = self.find(&id) {
+        let h = hash(&id);
+        if let Some(i) = self.find_hashed(&id, h) {
             let r = &mut self.order[i].1;
             r.first = r.first.min(first);
             r.last = r.last.max(last);
@@ -124,26 +147,31 @@ impl RecentCommands {
         }
         let seq = self.popped + self.order.len();
         if let Some(index) = &mut self.index {
-            index.insert(id.clone(), seq);
+            index_add(index, h, seq);
         }
         self.order
-            .push_back((hash(&id), RecentCommand::new(id, first, last)));
+            .push_back((h, RecentCommand::new(id, first, last)));
         if self.index.is_none() && self.order.len() > SCAN {
-            let index: Index = self
-                .order
-                .iter()
-                .enumerate()
-                .map(|(i, (_, r))| (r.id.clone(), self.popped + i))
-                .collect();
+            let mut index = Index::default();
+            for (i, (h, _)) in self.order.iter().enumerate() {
+                index_add(&mut index, *h, self.popped + i);
+            }
             self.index = Some(Box::new(index));
         }
         while self.order.len() > self.capacity {
-            let Some((h, old)) = self.order.pop_front() else {
+            let Some((h, _)) = self.order.pop_front() else {
                 break;
             };
             self.popped += 1;
-            if let Some(index) = &mut self.index {
-                index.remove(&old.id);
+            if let Some(index) = &mut self.index
+                && let Some(slot) = index.get_mut(&h)
+            {
+                // The oldest entry goes: the latest with its hash (if any
+                // is left) is another, newer one.
+                slot.count -= 1;
+                if slot.count == 0 {
+                    index.remove(&h);
+                }
             }
             metrics::counter!("aether_runtime_dedupe_evicted_total").increment(1);
             self.forget(h);
@@ -225,6 +253,13 @@ impl Tail {
     }
 }
 
+/// Counts an entry of hash `h` and sequence number `seq` (the latest).
+fn index_add(index: &mut Index, h: u64, seq: usize) {
+    let slot = index.entry(h).or_insert(Slot { seq, count: 0 });
+    slot.seq = seq;
+    slot.count += 1;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +335,48 @@ mod tests {
         r.record(id("c200"), 1, 300);
         assert_eq!(r.get(&id("c200")), Some((1, 300)), "extended in place");
         assert_eq!(r.to_vec().len(), 100);
+    }
+
+    thread_local! {
+        /// Makes `hash` collide (see there).
+        pub(super) static COLLIDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    proptest::proptest! {
+        /// With hashes that collide all the time, the window (scanned or
+        /// indexed) still agrees with a plain list of the last `capacity`
+        /// ids.
+        #[test]
+        fn colliding_hashes_find_what_a_plain_list_finds(
+            capacity in 0usize..40,
+            ops in proptest::collection::vec(0u8..60, 0..200),
+        ) {
+            COLLIDING.with(|c| c.set(true));
+            let mut r = RecentCommands::new(capacity);
+            let mut plain: VecDeque<(String, u64, u64)> = VecDeque::new();
+            for (v, op) in ops.iter().enumerate() {
+                let v = v as u64;
+                let name = format!("c{op}");
+                r.record(id(&name), v, v);
+                if capacity > 0 {
+                    match plain.iter_mut().find(|(n, _, _)| *n == name) {
+                        Some(e) => e.2 = e.2.max(v),
+                        None => {
+                            plain.push_back((name, v, v));
+                            if plain.len() > capacity {
+                                plain.pop_front();
+                            }
+                        }
+                    }
+                }
+                for k in 0u8..60 {
+                    let name = format!("c{k}");
+                    let want = plain.iter().find(|(n, _, _)| *n == name).map(|(_, f, l)| (*f, *l));
+                    proptest::prop_assert_eq!(r.get(&id(&name)), want, "{} after {} ops", name, v + 1);
+                }
+            }
+            COLLIDING.with(|c| c.set(false));
+        }
     }
 
     #[test]
