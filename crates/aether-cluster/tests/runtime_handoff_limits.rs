@@ -11,123 +11,14 @@
 mod cluster_support;
 mod support;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aether_cluster::runtime::{ActorConfig, ActorSystem, RemoteConfig, RoutingConfig};
 use aether_testkit::fixtures::Counter;
+use aether_testkit::metrics::TestRecorder;
 use aether_testkit::{FaultyStore, NatsServer};
 use cluster_support::*;
-use metrics::{
-    Counter as MCounter, CounterFn, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder,
-    SharedString, Unit,
-};
 use support::*;
-
-/// A gauge that remembers the highest value it had.
-#[derive(Default)]
-struct Peak {
-    /// (now, highest).
-    value: Mutex<(f64, f64)>,
-}
-
-impl Peak {
-    fn change(&self, f: impl FnOnce(f64) -> f64) {
-        let mut v = self.value.lock().unwrap();
-        v.0 = f(v.0);
-        v.1 = v.1.max(v.0);
-    }
-}
-
-impl GaugeFn for Peak {
-    fn increment(&self, value: f64) {
-        self.change(|v| v + value);
-    }
-    fn decrement(&self, value: f64) {
-        self.change(|v| v - value);
-    }
-    fn set(&self, value: f64) {
-        self.change(|_| value);
-    }
-}
-
-#[derive(Default)]
-struct Count(AtomicU64);
-
-impl CounterFn for Count {
-    fn increment(&self, value: u64) {
-        self.0.fetch_add(value, Ordering::Relaxed);
-    }
-    fn absolute(&self, value: u64) {
-        self.0.store(value, Ordering::Relaxed);
-    }
-}
-
-/// The process's metrics: gauges with their peaks, counters.
-#[derive(Default)]
-struct TestRecorder {
-    gauges: Mutex<BTreeMap<String, Arc<Peak>>>,
-    counters: Mutex<BTreeMap<String, Arc<Count>>>,
-}
-
-fn render(key: &Key) -> String {
-    let mut labels: Vec<String> = key
-        .labels()
-        .map(|l| format!("{}={}", l.key(), l.value()))
-        .collect();
-    labels.sort();
-    format!("{}{{{}}}", key.name(), labels.join(","))
-}
-
-impl TestRecorder {
-    /// A gauge's (value now, highest value).
-    fn gauge(&self, key: &str) -> (f64, f64) {
-        self.gauges
-            .lock()
-            .unwrap()
-            .get(key)
-            .map_or((0.0, 0.0), |g| *g.value.lock().unwrap())
-    }
-
-    fn counter(&self, key: &str) -> u64 {
-        self.counters
-            .lock()
-            .unwrap()
-            .get(key)
-            .map_or(0, |c| c.0.load(Ordering::Relaxed))
-    }
-}
-
-impl Recorder for TestRecorder {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> MCounter {
-        let cell = self
-            .counters
-            .lock()
-            .unwrap()
-            .entry(render(key))
-            .or_default()
-            .clone();
-        MCounter::from_arc(cell)
-    }
-    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        let cell = self
-            .gauges
-            .lock()
-            .unwrap()
-            .entry(render(key))
-            .or_default()
-            .clone();
-        Gauge::from_arc(cell)
-    }
-    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::noop()
-    }
-}
 
 /// The recorder of this test binary (the only test in it sets it).
 fn recorder() -> &'static TestRecorder {

@@ -357,7 +357,21 @@ where
                 }
             }
         }
-        save(&self.checkpointing, &name, &cursor).await;
+        // The last save is what a restart resumes after: tried again for a
+        // while (the checkpoint bucket may be electing a leader) before it
+        // is given up, loudly (a restart then resumes from the last save,
+        // handling the entries after it again).
+        let mut saved = save(&self.checkpointing, &name, &cursor).await;
+        for _ in 1..FINAL_SAVE_ATTEMPTS {
+            if saved {
+                break;
+            }
+            tokio::time::sleep(self.config.reconnect_delay.min(FINAL_SAVE_PAUSE)).await;
+            saved = save(&self.checkpointing, &name, &cursor).await;
+        }
+        if !saved {
+            tracing::error!(projection = %name, position = %cursor, "the checkpoint was not saved on stop; a restart resumes from the last one saved");
+        }
         if let Some(l) = lease.take() {
             l.release().await;
         }
@@ -567,6 +581,11 @@ async fn pause(
         _ = stopped(stop) => true,
     }
 }
+
+/// How many times a stopping runner tries to save its checkpoint, and the
+/// longest pause between tries.
+const FINAL_SAVE_ATTEMPTS: u32 = 10;
+const FINAL_SAVE_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Saves `cursor` in the checkpoint store, if there is one and the cursor
 /// is past the start; `false` when that failed (logged; the next save tries

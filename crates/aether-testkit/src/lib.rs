@@ -74,6 +74,7 @@ pub mod conformance;
 mod faults;
 pub mod fixtures;
 pub mod history;
+pub mod metrics;
 mod pki;
 mod process;
 pub mod proxy;
