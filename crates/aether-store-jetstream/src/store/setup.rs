@@ -82,16 +82,16 @@ pub(crate) async fn ensure_unless_overlapping(
     loop {
         attempt += 1;
         let last_error = match js.create_stream(config.clone()).await {
-            Ok(mut stream) => {
-                led(&mut stream, config.num_replicas, deadline).await?;
+            Ok(stream) => {
+                led(&stream, config.num_replicas, deadline).await?;
                 return Ok(Some(stream));
             }
             Err(e) if create_code(&e) == Some(SUBJECT_OVERLAP) => return Ok(None),
             Err(e) if create_code(&e) == Some(STREAM_NAME_EXIST) => {
                 match js.update_stream(config.clone()).await {
                     Ok(_) => match js.get_stream(&name).await {
-                        Ok(mut stream) => {
-                            led(&mut stream, config.num_replicas, deadline).await?;
+                        Ok(stream) => {
+                            led(&stream, config.num_replicas, deadline).await?;
                             return Ok(Some(stream));
                         }
                         Err(e) => Error::storage_with(format!("opening stream {name}"), e),
@@ -142,7 +142,7 @@ pub(crate) async fn ensure_unless_overlapping(
 /// (a get by sequence, answered by the stream's leader): any answer but
 /// "stream not found" will do. An error (the stream exists all the same)
 /// when it does not answer by `deadline`.
-async fn led(stream: &mut Stream, replicas: usize, deadline: tokio::time::Instant) -> Result<()> {
+async fn led(stream: &Stream, replicas: usize, deadline: tokio::time::Instant) -> Result<()> {
     use async_nats::jetstream::stream::LastRawMessageErrorKind;
     if replicas <= 1 {
         return Ok(());
