@@ -45,11 +45,22 @@ pub(crate) async fn node(url: &str, cluster: &str, id: &str) -> Result<ActorSyst
         .await?)
 }
 
-/// Waits (20 s at most) until every node's map names them all and every
-/// shard is served by exactly one of them.
+/// Waits (20 s at most) until every node's map names them all, every
+/// shard is served by exactly one of them, and the leader has published no
+/// new map for a while (a join that moves many shards arrives in rounds of
+/// `rebalance_max_moves`, one every `rebalance_interval`).
 pub(crate) async fn all_served(systems: &[ActorSystem]) -> Result<(), BoxError> {
     let started = Instant::now();
+    let settle = ClusterConfig::default().rebalance_interval + Duration::from_millis(500);
+    let mut epoch = (0, Instant::now());
     loop {
+        let now_epoch = systems[0]
+            .cluster_node()
+            .and_then(|n| n.shard_map())
+            .map_or(0, |m| m.epoch);
+        if now_epoch != epoch.0 {
+            epoch = (now_epoch, Instant::now());
+        }
         let served: usize = systems.iter().map(|s| s.served_shards().len()).sum();
         let planned = systems.iter().all(|s| {
             s.cluster_node()
@@ -60,7 +71,7 @@ pub(crate) async fn all_served(systems: &[ActorSystem]) -> Result<(), BoxError> 
             .cluster_node()
             .and_then(|n| n.shard_map())
             .map(|m| m.shard_count() as usize);
-        if planned && Some(served) == shards {
+        if planned && Some(served) == shards && epoch.1.elapsed() >= settle {
             return Ok(());
         }
         if started.elapsed() > Duration::from_secs(20) {
