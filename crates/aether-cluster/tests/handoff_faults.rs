@@ -746,7 +746,7 @@ async fn f8_nats_leaders_killed_during_handoffs_lose_nothing() {
     let streams = [claims.clone(), events.clone()];
     let (client, cluster) = (rig.client.clone(), rig.cluster.clone());
     for (round, stream) in streams.iter().enumerate() {
-        let leader = stream_leader(&rig.js, stream).await;
+        let leader = aether_testkit::stream_leader(&rig.js, stream).await;
         let i: usize = leader.trim_start_matches('n').parse::<usize>().unwrap() - 1;
         let since = Instant::now();
         // Round 0: p4 joins; round 1: p4 leaves.
@@ -793,22 +793,6 @@ async fn f8_nats_leaders_killed_during_handoffs_lose_nothing() {
     }
     let (report, errors) = rig.check(load, &actors).await;
     eprintln!("F8: {report}; {errors} errors retried");
-}
-
-/// The leader of `stream` (a server name, `n1`..`n3`).
-async fn stream_leader(js: &async_nats::jetstream::Context, stream: &str) -> String {
-    Wait::new(format!("the leader of {stream}"), Duration::from_secs(20))
-        .every(Duration::from_millis(250))
-        .until(async || {
-            let info = match js.get_stream(stream).await {
-                Ok(mut handle) => handle.info().await.cloned().map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            }?;
-            info.cluster
-                .and_then(|c| c.leader)
-                .ok_or_else(|| "no leader".to_owned())
-        })
-        .await
 }
 
 /// F9: the ack of the last append before a handoff is lost. An actor on p1

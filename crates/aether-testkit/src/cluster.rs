@@ -347,6 +347,37 @@ fn unique_suffix() -> String {
     )
 }
 
+/// The info of `stream`, asked again on each call (a `Wait` step).
+async fn stream_info(
+    js: &jetstream::Context,
+    stream: &str,
+) -> Result<jetstream::stream::Info, String> {
+    match js.get_stream(stream).await {
+        Ok(mut handle) => handle.info().await.cloned().map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The server leading `stream` (`n1`..`n3` in a [`NatsCluster`]), waited
+/// for 20 s at most: after a kill the caller's connection may still be
+/// reconnecting, or the meta layer electing.
+///
+/// # Panics
+///
+/// When no leader is known within 20 s (a test helper).
+pub async fn stream_leader(js: &jetstream::Context, stream: &str) -> String {
+    crate::Wait::new(format!("the leader of {stream}"), Duration::from_secs(20))
+        .every(Duration::from_millis(250))
+        .until(async || {
+            stream_info(js, stream)
+                .await?
+                .cluster
+                .and_then(|c| c.leader)
+                .ok_or_else(|| "no leader".to_owned())
+        })
+        .await
+}
+
 /// Waits (30 s at most) until `stream`, replicated three ways, has a leader
 /// and both other replicas current: after a server of a [`NatsCluster`] was
 /// restarted, before the next fault.
@@ -361,10 +392,7 @@ pub async fn replicas_current(js: &jetstream::Context, stream: &str) {
     )
     .every(Duration::from_millis(250))
     .until(async || {
-        let info = match js.get_stream(stream).await {
-            Ok(mut handle) => handle.info().await.cloned().map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        }?;
+        let info = stream_info(js, stream).await?;
         let cluster = info.cluster.ok_or_else(|| "no cluster info".to_owned())?;
         let current = cluster
             .replicas

@@ -85,7 +85,7 @@ mod urls;
 pub mod wait;
 
 pub use builder::NatsServerBuilder;
-pub use cluster::{NatsCluster, replicas_current};
+pub use cluster::{NatsCluster, replicas_current, stream_leader};
 pub use faults::{FaultyStore, Interloper, StallGuard};
 pub use pki::Pki;
 pub use proxy::TcpProxy;

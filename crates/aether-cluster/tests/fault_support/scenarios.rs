@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use aether_core::{CommandId, EventStore};
 use aether_testkit::history::{History, Outcome, check_with_claims};
-use aether_testkit::{NatsCluster, NatsServer, TcpProxy, Wait, replicas_current};
+use aether_testkit::{NatsCluster, NatsServer, TcpProxy, replicas_current, stream_leader};
 use futures::StreamExt;
 
 use super::rig::{DEADLINE, Rig, lease};
@@ -96,20 +96,7 @@ pub async fn killing_the_nats_servers_that_lead_the_stream_and_the_claims<W: Wor
         .clone();
     let streams = [events, format!("KV_{}_claims", rig.cluster)];
     for stream in &streams {
-        // After the previous kill the test's own connection may still be
-        // reconnecting, or the JetStream meta layer electing: ask again.
-        let leader = Wait::new(format!("the leader of {stream}"), Duration::from_secs(20))
-            .every(Duration::from_millis(250))
-            .until(async || {
-                let info = match rig.js.get_stream(stream).await {
-                    Ok(mut handle) => handle.info().await.cloned().map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                }?;
-                info.cluster
-                    .and_then(|c| c.leader)
-                    .ok_or_else(|| "no leader".to_owned())
-            })
-            .await;
+        let leader = stream_leader(&rig.js, stream).await;
         let i: usize = leader.trim_start_matches('n').parse::<usize>().unwrap() - 1;
         eprintln!("killing {leader}, the leader of {stream}");
         nats.kill(i);

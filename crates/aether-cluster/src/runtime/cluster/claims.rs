@@ -146,16 +146,43 @@ impl Claims {
     /// The claim of `shard` as the stream's leader has it (not a possibly
     /// lagging replica: used to confirm a claim before acting on it).
     pub(crate) async fn read(&self, shard: ShardId) -> Result<Option<Held>> {
-        let subject = format!("{}{}", self.store.prefix, key(shard));
+        let what = format!("the claim of shard {}", shard.0);
+        Ok(self
+            .leader_entry(&self.store, &key(shard), &what)
+            .await?
+            .and_then(|m| Claim::decode(&m.payload).map(|c| (c, m.sequence))))
+    }
+
+    /// Whether `node`'s member entry is gone, as the members stream's leader
+    /// has it: not a watch that may lag (a holder that registered again
+    /// and claimed its shard anew may still be missing from this node's
+    /// view while its new claim is already in this node's cache).
+    pub(crate) async fn member_gone(&self, node: &NodeId) -> Result<bool> {
+        let what = format!("the member entry of {node}");
+        Ok(self
+            .leader_entry(&self.members, node.as_str(), &what)
+            .await?
+            .is_none())
+    }
+
+    /// The entry of `key` in `bucket` as its stream's leader has it; `None`
+    /// when there is none, or it is a delete, a purge or an expiry marker.
+    async fn leader_entry(
+        &self,
+        bucket: &kv::Store,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<async_nats::jetstream::message::StreamMessage>> {
+        let subject = format!("{}{key}", bucket.prefix);
         let got = tokio::time::timeout(
             self.timeout,
-            self.store.stream.get_last_raw_message_by_subject(&subject),
+            bucket.stream.get_last_raw_message_by_subject(&subject),
         )
         .await;
         match got {
             Err(_) => Err(ClusterError::new(
                 ClusterErrorKind::Unavailable,
-                format!("reading the claim of shard {}: no answer", shard.0),
+                format!("reading {what}: no answer"),
             )),
             Ok(Err(e))
                 if e.kind()
@@ -165,57 +192,17 @@ impl Claims {
             }
             Ok(Err(e)) => Err(ClusterError::with_source(
                 ClusterErrorKind::Kv,
-                format!("reading the claim of shard {}", shard.0),
+                format!("reading {what}"),
                 e,
             )),
             Ok(Ok(m)) => {
-                let deleted = m
+                let gone = m
                     .headers
                     .get("KV-Operation")
-                    .is_some_and(|v| v.as_str() != "PUT");
-                if deleted {
-                    return Ok(None);
-                }
-                Ok(Claim::decode(&m.payload).map(|c| (c, m.sequence)))
+                    .is_some_and(|v| v.as_str() != "PUT")
+                    || m.headers.get("Nats-Marker-Reason").is_some();
+                Ok((!gone).then_some(m))
             }
-        }
-    }
-
-    /// Whether `node`'s member entry is gone, as the members stream's leader
-    /// has it: not a watch that may lag (a holder that registered again
-    /// and claimed its shard anew may still be missing from this node's
-    /// view while its new claim is already in this node's cache).
-    pub(crate) async fn member_gone(&self, node: &NodeId) -> Result<bool> {
-        let subject = format!("{}{}", self.members.prefix, node.as_str());
-        let got = tokio::time::timeout(
-            self.timeout,
-            self.members
-                .stream
-                .get_last_raw_message_by_subject(&subject),
-        )
-        .await;
-        match got {
-            Err(_) => Err(ClusterError::new(
-                ClusterErrorKind::Unavailable,
-                format!("reading the member entry of {node}: no answer"),
-            )),
-            Ok(Err(e))
-                if e.kind()
-                    == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
-            {
-                Ok(true)
-            }
-            Ok(Err(e)) => Err(ClusterError::with_source(
-                ClusterErrorKind::Kv,
-                format!("reading the member entry of {node}"),
-                e,
-            )),
-            // A delete, a purge, or an expiry marker.
-            Ok(Ok(m)) => Ok(m
-                .headers
-                .get("KV-Operation")
-                .is_some_and(|v| v.as_str() != "PUT")
-                || m.headers.get("Nats-Marker-Reason").is_some()),
         }
     }
 
