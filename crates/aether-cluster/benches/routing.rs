@@ -37,8 +37,8 @@ use aether_core::aggregate::{Aggregate, DomainEvent, Queryable, SnapshotPolicy};
 use aether_core::{ActorId, Event, EventStore, NodeId, json};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_store_memory::InMemoryEventStore;
-use aether_testkit::NatsServer;
 use aether_testkit::fixtures::Counter;
+use aether_testkit::{NatsServer, bench};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -130,31 +130,34 @@ async fn member(
         .unwrap()
 }
 
-/// Waits until every node's map names all of `systems` and every shard is
-/// served by exactly one of them.
+/// Waits until every node's map names all of `systems`, every shard is
+/// served by exactly one of them, and the leader has published no new map
+/// for a rebalance interval (a join arrives in rounds of
+/// `rebalance_max_moves`: a figure taken mid-rounds would time handoffs).
 async fn all_served(systems: &[&ActorSystem]) {
     let start = Instant::now();
+    let settle = ClusterConfig::default().rebalance_interval + Duration::from_millis(500);
+    let mut epoch = (0, Instant::now());
     loop {
-        let planned = systems.iter().all(|s| {
-            s.cluster_node()
-                .and_then(|n| n.shard_map())
-                .is_some_and(|m| m.members.len() == systems.len())
-        });
-        if !planned {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            continue;
+        let map = |s: &ActorSystem| s.cluster_node().and_then(|n| n.shard_map());
+        let now_epoch = map(systems[0]).map_or(0, |m| m.epoch);
+        if now_epoch != epoch.0 {
+            epoch = (now_epoch, Instant::now());
         }
+        let planned = systems
+            .iter()
+            .all(|s| map(s).is_some_and(|m| m.members.len() == systems.len()));
         let mut count = vec![0u32; 1024];
         for s in systems {
             for shard in s.served_shards() {
                 count[shard.0 as usize] += 1;
             }
         }
-        if count.iter().all(|&c| c == 1) {
+        if planned && count.iter().all(|&c| c == 1) && epoch.1.elapsed() >= settle {
             return;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(30),
+            start.elapsed() < Duration::from_secs(60),
             "shards not served"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -290,10 +293,24 @@ async fn jetstream(url: &str) {
     b.shutdown().await.unwrap();
 }
 
-async fn throughput(url: &str) {
+async fn throughput(url: &str, server_pid: u32) {
     const ACTORS: usize = 10_000;
     const CALLERS: usize = 128; // per node
-    const ROUNDS: usize = 3; // asks per actor, after the first touch
+    // Asks per actor after the first touch (`ROUTING_ROUNDS`, default 3;
+    // more for a profile).
+    let rounds: usize = std::env::var("ROUTING_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    // CPU µs per command of this process and of nats-server since `from`.
+    let cpu = move || (bench::cpu_ns(), bench::process_cpu_ns(server_pid));
+    let per_cmd = move |from: (u64, u64), n: usize| {
+        let (c, s) = cpu();
+        (
+            (c - from.0) as f64 / 1e3 / n as f64,
+            (s - from.1) as f64 / 1e3 / n as f64,
+        )
+    };
     println!(
         "\n## cluster throughput, 3 nodes, {ACTORS} actors, JetStream R1 file, {} callers",
         3 * CALLERS
@@ -337,12 +354,15 @@ async fn throughput(url: &str) {
             }
         }
     };
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu());
     run(1).await;
     let first = ACTORS as f64 / t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    run(ROUNDS).await;
-    let ours = (ACTORS * ROUNDS) as f64 / t.elapsed().as_secs_f64();
+    let first_cpu = per_cmd(c, ACTORS);
+    eprintln!("warm asks: {rounds} rounds");
+    let (t, c) = (Instant::now(), cpu());
+    run(rounds).await;
+    let ours = (ACTORS * rounds) as f64 / t.elapsed().as_secs_f64();
+    let ours_cpu = per_cmd(c, ACTORS * rounds);
 
     // Raw: the same number in flight, each writer owning its subjects,
     // one OCC append after another per subject, on three connections.
@@ -360,7 +380,8 @@ async fn throughput(url: &str) {
     .unwrap();
     let sample = Event::new(ids[0].clone(), 1, "Added", json!({"Added": {"by": 1}}));
     let payload = Bytes::from(sample.to_json_bytes().unwrap());
-    let t = Instant::now();
+    eprintln!("raw appends");
+    let (t, c) = (Instant::now(), cpu());
     let tasks: Vec<_> = (0..3 * CALLERS)
         .map(|caller| {
             let js = async_nats::jetstream::new(clients[caller % 3].clone());
@@ -368,7 +389,7 @@ async fn throughput(url: &str) {
             tokio::spawn(async move {
                 let mine: Vec<usize> = (caller..ACTORS).step_by(3 * CALLERS).collect();
                 let mut seqs = vec![0u64; mine.len()];
-                for _ in 0..=ROUNDS {
+                for _ in 0..=rounds {
                     for (j, i) in mine.iter().enumerate() {
                         seqs[j] =
                             raw_occ_append(&js, &format!("rbtraw.{i}"), &payload, seqs[j]).await;
@@ -380,12 +401,20 @@ async fn throughput(url: &str) {
     for task in tasks {
         task.await.unwrap();
     }
-    let raw = (ACTORS * (ROUNDS + 1)) as f64 / t.elapsed().as_secs_f64();
-    println!("| | commands/s |");
-    println!("|---|---|");
-    println!("| first touch (activation + ask) | {first:.0} |");
-    println!("| warm asks, two in three cross-node | {ours:.0} |");
-    println!("| raw pipelined OCC appends over {ACTORS} subjects | {raw:.0} |");
+    let raw = (ACTORS * (rounds + 1)) as f64 / t.elapsed().as_secs_f64();
+    let raw_cpu = per_cmd(c, ACTORS * (rounds + 1));
+    println!("| | commands/s | CPU µs per command: this process, nats-server |");
+    println!("|---|---|---|");
+    let row = |what: &str, rate: f64, (c, s): (f64, f64)| {
+        println!("| {what} | {rate:.0} | {c:.1}, {s:.1} |");
+    };
+    row("first touch (activation + ask)", first, first_cpu);
+    row("warm asks, two in three cross-node", ours, ours_cpu);
+    row(
+        &format!("raw pipelined OCC appends over {ACTORS} subjects"),
+        raw,
+        raw_cpu,
+    );
     println!("ratio: warm {:.2}x raw (target ≥ 0.7x)", ours / raw);
     for s in &systems {
         s.shutdown().await.unwrap();
@@ -540,7 +569,7 @@ async fn main() {
         match part.trim() {
             "memory" => memory(&url).await,
             "jetstream" => jetstream(&url).await,
-            "throughput" => throughput(&url).await,
+            "throughput" => throughput(&url, server.pid().unwrap_or(0)).await,
             "stamps" => stamps(),
             "anatomy" => anatomy(&url).await,
             other => eprintln!("unknown part {other:?}"),

@@ -119,16 +119,22 @@ impl<A: Behavior> Actor<A> {
 
     /// Takes messages until there are none, then puts the state back (or
     /// leaves, when told to).
-    async fn drain(mut self) {
-        loop {
-            match self.next() {
-                None => return,
-                Some(Ok(m)) => {
-                    if !self.handle(m).await {
-                        return;
+    ///
+    /// (Not an `async fn`: its `mut self` would be kept twice in the task.
+    /// The turn and the leaving are boxed, so that the task stays under
+    /// 1 KiB: see `run_inline`.)
+    fn drain(mut self) -> impl Future<Output = ()> + Send + 'static {
+        async move {
+            loop {
+                match self.next() {
+                    None => return,
+                    Some(Ok(m)) => {
+                        if !Box::pin(self.handle(m)).await {
+                            return;
+                        }
                     }
+                    Some(Err(why)) => return Box::pin(self.leave(why)).await,
                 }
-                Some(Err(why)) => return self.leave(why).await,
             }
         }
     }
@@ -462,7 +468,9 @@ pub(crate) fn spawn(f: impl Future<Output = ()> + Send + 'static) {
 /// the sender waits for (`Responder::Inline`).
 ///
 /// (The actor is made before the future, which then holds it alone, not
-/// also the parts it was made of: every ask's boxed future holds this one.)
+/// also the parts it was made of; the turn's future is boxed of its own.
+/// Every ask's boxed future holds this one, and each block under 1 KiB
+/// stays on the allocator's fast path: see `local::ask`.)
 pub(crate) fn run_inline<A: Behavior>(
     host: &Arc<Host<A>>,
     cell: Arc<Cell<A>>,
@@ -471,7 +479,7 @@ pub(crate) fn run_inline<A: Behavior>(
 ) -> impl Future<Output = Option<CommandResult<A>>> + Send + use<A> {
     let mut actor = Actor::take(host.clone(), cell, rest);
     async move {
-        if !actor.handle(msg).await {
+        if !Box::pin(actor.handle(msg)).await {
             return actor.inline.take();
         }
         let result = actor.inline.take();

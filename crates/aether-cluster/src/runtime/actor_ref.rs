@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use aether_core::aggregate::{Answers, Behavior, CommandEnvelope};
 use aether_core::{ActorId, CommandId, Metadata};
+use futures::FutureExt;
+use futures::future::lazy;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -215,34 +217,48 @@ impl<A: Behavior> Ask<A> {
         &self.envelope.command_id
     }
 
-    /// Runs the command where the actor runs (`kind`: an ask, or a tell,
-    /// done once queued).
-    async fn run(self, kind: Kind) -> call::CommandResult<A> {
+    /// The call's future, boxed (`kind`: an ask, or a tell, done once
+    /// queued; `finish` makes the caller's output of the call's result).
+    ///
+    /// One box per reach, each with only its own path's future, and no
+    /// block that holds a future while awaiting it (the compiler keeps both
+    /// copies): a box under 1 KiB stays on the allocator's fast path (see
+    /// `local::ask`). The command is dispatched when first polled.
+    fn boxed<T>(
+        self,
+        kind: Kind,
+        span: tracing::Span,
+        finish: impl FnOnce(call::CommandResult<A>) -> T + Send + 'static,
+    ) -> CallFuture<T> {
         let deadline = self.actor.deadline(self.deadline);
         let ActorRef { entry, id } = self.actor;
-        match &entry.reach {
+        let envelope = self.envelope;
+        let (host, route, codec) = match &entry.reach {
             Reach::Here(host) => {
+                let host = host.clone();
                 let caller = if kind == Kind::Tell {
                     Caller::Nobody
                 } else {
                     Caller::Here
                 };
-                local::ask(host, &id, self.envelope, deadline, caller).await
+                let run = lazy(move |_| local::ask(&host, &id, envelope, deadline, caller));
+                return Box::pin(run.flatten().map(finish).instrument(span));
             }
-            Reach::Routed { host, route, codec } => {
-                let command = CommandCall {
-                    host: host.as_ref(),
-                    codec: codec.as_ref(),
-                    actor: &id,
-                    envelope: self.envelope,
-                    deadline,
-                    kind,
-                    body: None,
-                };
-                // Boxed: a local ask's future does not carry a routed one.
-                Box::pin(call::run(route, &id, deadline, command)).await
-            }
-        }
+            Reach::Routed { host, route, codec } => (host.clone(), route.clone(), codec.clone()),
+        };
+        let run = async move {
+            let command = CommandCall {
+                host: host.as_ref(),
+                codec: codec.as_ref(),
+                actor: &id,
+                envelope,
+                deadline,
+                kind,
+                body: None,
+            };
+            call::run(&route, &id, deadline, command).await
+        };
+        Box::pin(run.map(finish).instrument(span))
     }
 }
 
@@ -258,16 +274,10 @@ impl<A: Behavior> IntoFuture for Ask<A> {
             command_id = %self.envelope.command_id
         );
         let command_id = self.envelope.command_id.clone();
-        // The call's future is made first: the block holds it, not the
-        // `Ask` too (every ask's future is boxed, and smaller is cheaper).
-        let run = self.run(Kind::Command);
-        Box::pin(
-            async move {
-                // An ask always has an outcome; `None` cannot come back.
-                run.await?.ok_or(AskError::Timeout { command_id })
-            }
-            .instrument(span),
-        )
+        // An ask always has an outcome; `None` cannot come back.
+        self.boxed(Kind::Command, span, move |result| {
+            result?.ok_or(AskError::Timeout { command_id })
+        })
     }
 }
 
@@ -315,7 +325,10 @@ impl<A: Behavior> IntoFuture for Tell<A> {
 
     fn into_future(self) -> Self::IntoFuture {
         let id = self.ask.id().clone();
-        Box::pin(async move { self.ask.run(Kind::Tell).await.map(|_| id) })
+        self.ask
+            .boxed(Kind::Tell, tracing::Span::none(), move |result| {
+                result.map(|_| id)
+            })
     }
 }
 

@@ -85,7 +85,9 @@ pub(crate) async fn run<C: Routed>(
                 .increment(1);
         }
         if route.serves(actor) {
-            call = match call.here().await {
+            // Boxed: a routed call's future does not carry a local one
+            // (each stays under 1 KiB: see `local::ask`).
+            call = match Box::pin(call.here()).await {
                 Ok(out) => return out,
                 Err(back) => back,
             };

@@ -4,10 +4,13 @@
 //! in a cluster for actors this node serves; the serving side of routed
 //! calls uses them for requests from other nodes.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use aether_core::aggregate::{Answers, Behavior, CommandEnvelope};
 use aether_core::{ActorId, CommandId};
+use futures::FutureExt;
+use futures::future::{Either, ready};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -37,21 +40,28 @@ pub(crate) enum Caller {
 /// Runs or queues `envelope` for `id`: run by the caller itself when the
 /// actor is at rest with nothing queued (an ask), else queued; `None` for a
 /// tell once queued.
-pub(crate) async fn ask<A: Behavior>(
+///
+/// The call is dispatched when this is called, not when the future is
+/// first polled; the future owns what it needs. It is one of three small
+/// futures (no wait, a queued ask's answer, the caller's own turn): every
+/// ask's future is boxed, and one under 1 KiB stays on the allocator's fast
+/// path (glibc's thread cache and small bins end at 1,024 bytes; a larger
+/// block took a slow path with consolidation on every ask, measured).
+pub(crate) fn ask<A: Behavior>(
     host: &Arc<Host<A>>,
     id: &ActorId,
     envelope: CommandEnvelope<A::Command>,
     deadline: Instant,
     caller: Caller,
-) -> Result<Option<CommandOutcome<A::Event>>, AskError<A>> {
+) -> impl Future<Output = AskResult<A>> + Send + 'static + use<A> {
     if A::CHECKS_COMMANDS
         && let Err(cause) = A::check_command(&host.current().0, &envelope.command)
     {
         // A bad request: not queued, handed back.
-        return Err(AskError::Unavailable {
+        return Either::Left(ready(Err(AskError::Unavailable {
             command: Box::new(envelope),
             cause,
-        });
+        })));
     }
     let command_id = envelope.command_id.clone();
     let asked = caller != Caller::Nobody;
@@ -62,18 +72,25 @@ pub(crate) async fn ask<A: Behavior>(
         routed: caller == Caller::Routed,
     }));
     match dispatch(host, id, msg, asked) {
-        Ok(Dispatched::Queued(None)) => Ok(None),
-        Ok(Dispatched::Queued(Some(rx))) => outcome(host, rx, deadline, command_id).await.map(Some),
+        Ok(Dispatched::Queued(None)) => Either::Left(ready(Ok(None))),
+        Ok(Dispatched::Queued(Some(rx))) => {
+            let host = host.clone();
+            Either::Right(Either::Left(async move {
+                outcome(&host, rx, deadline, command_id).await.map(Some)
+            }))
+        }
         Ok(Dispatched::Run { cell, rest, msg }) => {
-            match tokio::time::timeout_at(deadline, run_inline(host, cell, rest, msg)).await {
+            let host = host.clone();
+            let run = tokio::time::timeout_at(deadline, run_inline(&host, cell, rest, msg));
+            Either::Right(Either::Right(run.map(move |ran| match ran {
                 Ok(Some(result)) => result.map(Some),
                 // Dropped unrun past its deadline, or cut short: unknown.
-                Ok(None) | Err(_) => Err(timed_out(host, command_id)),
-            }
+                Ok(None) | Err(_) => Err(timed_out(&host, command_id)),
+            })))
         }
         Err((Msg::Command(c), why)) => {
             let command = Box::new(c.envelope);
-            Err(match why {
+            Either::Left(ready(Err(match why {
                 Refusal::Full => {
                     metrics::counter!("aether_runtime_overloaded_total", "type" => host.name.clone())
                         .increment(1);
@@ -83,11 +100,14 @@ pub(crate) async fn ask<A: Behavior>(
                     }
                 }
                 Refusal::ShuttingDown => AskError::ShuttingDown { command },
-            })
+            })))
         }
         Err((Msg::Query(_), _)) => unreachable!("a command was dispatched"),
     }
 }
+
+/// What [`ask`] ends with: the outcome (`None` for a tell, once queued).
+pub(crate) type AskResult<A> = Result<Option<CommandOutcome<<A as Behavior>::Event>>, AskError<A>>;
 
 fn timed_out<A: Behavior>(host: &Host<A>, command_id: CommandId) -> AskError<A> {
     metrics::counter!("aether_runtime_ask_timeouts_total", "type" => host.name.clone())

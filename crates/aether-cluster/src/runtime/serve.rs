@@ -9,6 +9,8 @@ use std::sync::Arc;
 use aether_core::aggregate::{Behavior, CommandEnvelope};
 use aether_core::{ActorId, BoxFuture, MAX_DURATION, error_chain};
 use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::ready;
 use tokio::time::Instant;
 
 use super::codec::{Routable, encoded_events, outcome_body, rejection_body};
@@ -32,7 +34,18 @@ pub(crate) struct Served<A: Behavior> {
 
 impl<A: Routable> Serve for Served<A> {
     fn serve(&self, actor: ActorId, request: Incoming) -> BoxFuture<'static, Reply> {
-        Box::pin(serve_one(self.host.clone(), actor, request))
+        let host = self.host.clone();
+        let timeout = request
+            .timeout
+            .unwrap_or(host.config.deadline)
+            .min(MAX_DURATION);
+        let deadline = Instant::now() + timeout;
+        match request.kind {
+            Kind::Query => {
+                Box::pin(async move { query(&host, &actor, &request.body, deadline).await })
+            }
+            Kind::Command | Kind::Tell => command(host, &actor, request, deadline),
+        }
     }
 }
 
@@ -40,18 +53,6 @@ impl<A: Routable> Serve for Served<A> {
 pub(crate) fn bad_request(message: &str) -> Reply {
     metrics::counter!("aether_runtime_bad_requests_total").increment(1);
     Reply::problem(Status::BadRequest, message)
-}
-
-async fn serve_one<A: Routable>(host: Arc<Host<A>>, actor: ActorId, request: Incoming) -> Reply {
-    let timeout = request
-        .timeout
-        .unwrap_or(host.config.deadline)
-        .min(MAX_DURATION);
-    let deadline = Instant::now() + timeout;
-    match request.kind {
-        Kind::Query => query(&host, &actor, &request.body, deadline).await,
-        Kind::Command | Kind::Tell => command(&host, &actor, request, deadline).await,
-    }
 }
 
 async fn query<A: Routable>(
@@ -73,15 +74,21 @@ async fn query<A: Routable>(
     }
 }
 
-async fn command<A: Routable>(
-    host: &Arc<Host<A>>,
+/// Decodes and dispatches a command at once; the future is the call's own
+/// (`local::ask`) with the reply made from its result: no block holding
+/// it, so that the box stays small (see `local::ask`).
+fn command<A: Routable>(
+    host: Arc<Host<A>>,
     actor: &ActorId,
     request: Incoming,
     deadline: Instant,
-) -> Reply {
+) -> BoxFuture<'static, Reply> {
     let command: A::Command = match serde_json::from_slice(&request.body) {
         Ok(c) => c,
-        Err(e) => return bad_request(&format!("the body is not a {} command: {e}", host.name)),
+        Err(e) => {
+            let message = format!("the body is not a {} command: {e}", host.name);
+            return Box::pin(ready(bad_request(&message)));
+        }
     };
     let mut envelope = CommandEnvelope::new(command).with_metadata(request.metadata);
     if let Some(id) = request.command_id {
@@ -91,7 +98,8 @@ async fn command<A: Routable>(
         Kind::Tell => Caller::Nobody,
         _ => Caller::Routed,
     };
-    match local::ask(host, actor, envelope, deadline, caller).await {
+    let run = local::ask(&host, actor, envelope, deadline, caller);
+    Box::pin(run.map(move |result| match result {
         Ok(None) => Reply::new(Status::Ok, Bytes::new()),
         Ok(Some(o)) => match encoded_events(&o) {
             Ok(events) => Reply::new(
@@ -102,7 +110,7 @@ async fn command<A: Routable>(
             Err(e) => Reply::problem(Status::Timeout, &e.to_string()),
         },
         Err(e) => error_reply(&host.name, e),
-    }
+    }))
 }
 
 /// The reply to a command that did not end `ok`.

@@ -130,7 +130,7 @@ impl JetStreamEventStore {
         };
         let subject = format!("STREAM.LEADER.STEPDOWN.{}", part.name);
         let answer: Value = self
-            .refused(self.inner.js.request(subject, &body))
+            .refused(|| self.inner.js.request(subject, &body))
             .await?
             .map_err(|e| {
                 Error::unavailable_with(format!("asking {}'s leader to step down", part.name), e)

@@ -61,7 +61,7 @@ impl JetStreamEventStore {
             cluster: config.placement.and_then(|p| p.cluster),
             tags,
         });
-        self.refused(self.inner.js.update_stream(config))
+        self.refused(|| self.inner.js.update_stream(config))
             .await?
             .map_err(|e| {
                 Error::storage_with(format!("moving {}: the server refused", part.name), e)

@@ -144,16 +144,23 @@ impl Acks {
                 "{what}: the connection is closed"
             ))));
         }
-        self.client
-            .publish_with_reply_and_headers(subject, Subject::from(reply), headers, payload)
-            .await
-            .map_err(|e| {
-                // Not handed to the connection: nothing was sent.
-                PublishFailure::Failed(Error::unavailable_with(
-                    format!("{what}: the message could not be sent"),
-                    e,
-                ))
-            })?;
+        // Boxed: async-nats's publish future is 700 bytes, and every
+        // append's future, which would hold it, is boxed (a box under
+        // 1 KiB stays on the allocator's fast path: glibc's thread cache
+        // and small bins end at 1,024 bytes).
+        let publish = self.client.publish_with_reply_and_headers(
+            subject,
+            Subject::from(reply),
+            headers,
+            payload,
+        );
+        Box::pin(publish).await.map_err(|e| {
+            // Not handed to the connection: nothing was sent.
+            PublishFailure::Failed(Error::unavailable_with(
+                format!("{what}: the message could not be sent"),
+                e,
+            ))
+        })?;
         Ok(Pending { rx, waiting })
     }
 }

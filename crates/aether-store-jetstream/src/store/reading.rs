@@ -67,7 +67,7 @@ impl JetStreamEventStore {
             }),
         );
         let consumer = self
-            .refused(async {
+            .refused(|| async {
                 creating
                     .await
                     .map_err(|_| {
