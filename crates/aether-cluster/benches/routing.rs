@@ -302,13 +302,21 @@ async fn throughput(url: &str, server_pid: u32) {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
-    // CPU µs per command of this process and of nats-server since `from`.
-    let cpu = move || (bench::cpu_ns(), bench::process_cpu_ns(server_pid));
-    let per_cmd = move |from: (u64, u64), n: usize| {
-        let (c, s) = cpu();
+    // CPU µs per command of this process and of nats-server, and this
+    // process's allocations per command, since `from`.
+    let cpu = move || {
+        (
+            bench::cpu_ns(),
+            bench::process_cpu_ns(server_pid),
+            ALLOCATOR.stats().allocations as u64,
+        )
+    };
+    let per_cmd = move |from: (u64, u64, u64), n: usize| {
+        let (c, s, a) = cpu();
         (
             (c - from.0) as f64 / 1e3 / n as f64,
             (s - from.1) as f64 / 1e3 / n as f64,
+            (a - from.2) as f64 / n as f64,
         )
     };
     println!(
@@ -403,10 +411,18 @@ async fn throughput(url: &str, server_pid: u32) {
     }
     let raw = (ACTORS * (rounds + 1)) as f64 / t.elapsed().as_secs_f64();
     let raw_cpu = per_cmd(c, ACTORS * (rounds + 1));
-    println!("| | commands/s | CPU µs per command: this process, nats-server |");
-    println!("|---|---|---|");
-    let row = |what: &str, rate: f64, (c, s): (f64, f64)| {
-        println!("| {what} | {rate:.0} | {c:.1}, {s:.1} |");
+
+    eprintln!("raw routed appends");
+    let (t, c) = (Instant::now(), cpu());
+    raw_routed(&clients, &payload, ACTORS, 3 * CALLERS, rounds + 1).await;
+    let routed = (ACTORS * (rounds + 1)) as f64 / t.elapsed().as_secs_f64();
+    let routed_cpu = per_cmd(c, ACTORS * (rounds + 1));
+    println!(
+        "| | commands/s | CPU µs per command: this process, nats-server | allocations per command |"
+    );
+    println!("|---|---|---|---|");
+    let row = |what: &str, rate: f64, (c, s, a): (f64, f64, f64)| {
+        println!("| {what} | {rate:.0} | {c:.1}, {s:.1} | {a:.1} |");
     };
     row("first touch (activation + ask)", first, first_cpu);
     row("warm asks, two in three cross-node", ours, ours_cpu);
@@ -415,9 +431,103 @@ async fn throughput(url: &str, server_pid: u32) {
         raw,
         raw_cpu,
     );
-    println!("ratio: warm {:.2}x raw (target ≥ 0.7x)", ours / raw);
+    row(
+        "raw routed: the same appends, two in three made by the owner's connection on request",
+        routed,
+        routed_cpu,
+    );
+    println!(
+        "ratio: warm {:.2}x raw appends (target ≥ 0.6x), {:.2}x raw routed appends",
+        ours / raw,
+        ours / routed
+    );
     for s in &systems {
         s.shutdown().await.unwrap();
+    }
+}
+
+/// The floor of routed appends with bare async-nats: `callers` callers
+/// spread over the three connections, each walking its own actors; actor
+/// `i` is owned by connection `i % 3`, whose responder appends for it (one
+/// task per request, the expected sequence kept by the owner, as an actor
+/// keeps its version) and answers with the sequence; a caller on the
+/// owner's connection appends itself.
+async fn raw_routed(
+    clients: &[async_nats::Client],
+    payload: &Bytes,
+    actors: usize,
+    callers: usize,
+    rounds: usize,
+) {
+    let js = async_nats::jetstream::new(clients[0].clone());
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "RBTROUTED".into(),
+        subjects: vec!["rbtrouted.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // The expected sequence of every actor, kept by its owner (one writer
+    // per actor at a time: its caller waits for each append).
+    let seqs: Arc<Vec<std::sync::atomic::AtomicU64>> =
+        Arc::new((0..actors).map(|_| Default::default()).collect());
+    let append = |js: async_nats::jetstream::Context,
+                  seqs: Arc<Vec<_>>,
+                  payload: Bytes,
+                  i: usize| async move {
+        let seqs: &Vec<std::sync::atomic::AtomicU64> = &seqs;
+        let seq = seqs[i].load(std::sync::atomic::Ordering::Acquire);
+        let next = raw_occ_append(&js, &format!("rbtrouted.{i}"), &payload, seq).await;
+        seqs[i].store(next, std::sync::atomic::Ordering::Release);
+        next
+    };
+    let mut responders = Vec::new();
+    for (node, client) in clients.iter().enumerate() {
+        let mut sub = client.subscribe(format!("rbtreq.{node}.*")).await.unwrap();
+        let (client, seqs, payload) = (client.clone(), seqs.clone(), payload.clone());
+        responders.push(tokio::spawn(async move {
+            while let Some(m) = sub.next().await {
+                let (client, seqs, payload) = (client.clone(), seqs.clone(), payload.clone());
+                tokio::spawn(async move {
+                    let i: usize = m.subject.rsplit('.').next().unwrap().parse().unwrap();
+                    let js = async_nats::jetstream::new(client.clone());
+                    let seq = append(js, seqs, payload, i).await;
+                    let reply = m.reply.unwrap();
+                    client.publish(reply, seq.to_string().into()).await.unwrap();
+                });
+            }
+        }));
+    }
+    for client in clients {
+        client.flush().await.unwrap();
+    }
+    let tasks: Vec<_> = (0..callers)
+        .map(|caller| {
+            // Callers in three blocks, one per connection (as the nodes'
+            // callers): one in three of a caller's actors is its own node's.
+            let node = caller / callers.div_ceil(3);
+            let client = clients[node].clone();
+            let (seqs, payload) = (seqs.clone(), payload.clone());
+            tokio::spawn(async move {
+                let js = async_nats::jetstream::new(client.clone());
+                for _ in 0..rounds {
+                    for i in (caller..actors).step_by(callers) {
+                        if i % 3 == node {
+                            append(js.clone(), seqs.clone(), payload.clone(), i).await;
+                        } else {
+                            let subject = format!("rbtreq.{}.{i}", i % 3);
+                            client.request(subject, Bytes::new()).await.unwrap();
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for r in responders {
+        r.abort();
     }
 }
 
@@ -557,6 +667,10 @@ fn stamps() {
         ts / tp
     );
 }
+
+/// Counts allocations (per command in the throughput part).
+#[global_allocator]
+static ALLOCATOR: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

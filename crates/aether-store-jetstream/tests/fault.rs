@@ -219,3 +219,91 @@ async fn a_replay_whose_consumer_is_deleted_goes_on_from_where_it_was() {
         "every event once, in order"
     );
 }
+
+/// A log subscription whose consumer is deleted under it (as the server does
+/// when it loses a consumer, or an operator does), twice, once in the
+/// catch-up and once while it follows live appends, goes on with a new
+/// consumer from the last entry it handed on: the subscriber sees no error,
+/// and every event once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_subscription_whose_consumer_is_deleted_goes_on_without_an_error() {
+    use aether_core::{EventLog, LogSelection};
+    const STORED: u64 = 5_000;
+    const LIVE: u64 = 1_000;
+    let server = NatsServer::start().await;
+    let store = support::store(&server.url(), 1).await;
+    let actor = support::actor("logged");
+    let batches = |versions: std::ops::RangeInclusive<u64>| -> Vec<_> {
+        versions
+            .map(|v| {
+                (
+                    actor.clone(),
+                    aether_core::ExpectedVersion::Exact(v - 1),
+                    vec![support::ev(&actor, v)],
+                )
+            })
+            .collect()
+    };
+    for r in store.append_many(batches(1..=STORED)).await {
+        r.unwrap();
+    }
+    let js = async_nats::jetstream::new(store.client().clone());
+    let stream = js.get_stream(store.stream_name()).await.unwrap();
+    let delete_consumers = async || {
+        use futures::StreamExt;
+        let names: Vec<String> = stream
+            .consumer_names()
+            .filter_map(|n| async move { n.ok() })
+            .collect()
+            .await;
+        let mut deleted = 0;
+        for name in names {
+            if stream.delete_consumer(&name).await.is_ok() {
+                deleted += 1;
+            }
+        }
+        deleted
+    };
+    let mut sub = store.subscribe(LogSelection::all(), None).await.unwrap();
+    let mut versions = Vec::new();
+    let mut next = async |versions: &mut Vec<u64>| {
+        let entry = tokio::time::timeout(Duration::from_secs(30), sub.next())
+            .await
+            .expect("the subscription stalled")
+            .expect("the subscription failed");
+        versions.push(entry.event.expect("a well-formed event").version);
+    };
+    // In the catch-up.
+    for _ in 0..1_000 {
+        next(&mut versions).await;
+    }
+    assert!(delete_consumers().await > 0, "no consumer to delete");
+    while versions.len() < STORED as usize {
+        next(&mut versions).await;
+    }
+    // While it follows live appends.
+    let appending = tokio::spawn({
+        let store = store.clone();
+        let batches = batches(STORED + 1..=STORED + LIVE);
+        async move {
+            for b in batches {
+                for r in store.append_many(vec![b]).await {
+                    r.unwrap();
+                }
+            }
+        }
+    });
+    while versions.len() < (STORED + LIVE / 2) as usize {
+        next(&mut versions).await;
+    }
+    assert!(delete_consumers().await > 0, "no consumer to delete");
+    while versions.len() < (STORED + LIVE) as usize {
+        next(&mut versions).await;
+    }
+    appending.await.unwrap();
+    assert_eq!(
+        versions,
+        (1..=STORED + LIVE).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+}

@@ -123,6 +123,10 @@ impl<A: Behavior> Actor<A> {
     /// (Not an `async fn`: its `mut self` would be kept twice in the task.
     /// The turn and the leaving are boxed, so that the task stays under
     /// 1 KiB: see `run_inline`.)
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep its `mut self` twice"
+    )]
     fn drain(mut self) -> impl Future<Output = ()> + Send + 'static {
         async move {
             loop {

@@ -118,6 +118,12 @@ impl Acks {
             .await
     }
 
+    /// Whether the client was closed (no acknowledgement, nor anything
+    /// else, can arrive any more).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
     /// Hands the message to the connection now (messages sent one after
     /// another reach the server in that order) and returns the wait for
     /// its acknowledgement.

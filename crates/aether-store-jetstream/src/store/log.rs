@@ -12,11 +12,16 @@
 //! channel the subscriber reads, so the subscriber sees each partition's
 //! entries in order, interleaved as they arrive (the **arrival merge**).
 //!
-//! The consumers are those of [`super::reading`]; a delivery missing from a
-//! consumer's sequence or a failed consumer ends the subscription with a
-//! transient error after the entries before it, and the subscriber
-//! subscribes again from its cursor (the projection runner does), so nothing
-//! is skipped or repeated.
+//! The consumers are those of [`super::reading`]. Where a consumer fails in
+//! a way the server recovers from (a delivery missing from the consumer's
+//! sequence, missed heartbeats, a pull refused during a leader election,
+//! the consumer gone), its partition's reader deletes it and makes a new one
+//! from the message of the last entry it handed on, skipping what it
+//! already handed on: the subscriber sees nothing (as async-nats's ordered
+//! consumer recreates itself). Only when no new consumer can be made for
+//! [`RESUME_FOR`] does the subscription end, with a transient error after
+//! the entries before it, and the subscriber subscribes again from its
+//! cursor (the projection runner does), so nothing is skipped or repeated.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +36,7 @@ use futures::{FutureExt, StreamExt};
 use super::JetStreamEventStore;
 use super::decode::{decode_any, lines, mismatch};
 use super::delivery::Delivery;
-use super::reading::in_order;
+use super::reading::{Reading, in_order};
 use crate::error::messages_error;
 use crate::headers;
 use crate::layout::{Layout, Partition};
@@ -110,21 +115,20 @@ impl EventLog for JetStreamEventStore {
             readings.iter().map(|r| AtomicU64::new(r.pending)).collect();
         for (slot, (part, reading)) in selected.into_iter().zip(readings).enumerate() {
             let reader = PartitionReader {
+                store: self.clone(),
                 // An unpartitioned namespace's stream may be sealed by a
                 // repartition: a quiet subscription checks now and then.
-                sealable: (layout.version == 1).then(|| (self.clone(), part.name.clone())),
-                partition: part.index,
+                sealable: layout.version == 1,
+                start: after.get(part.index).map_or(1, |p| p.sequence.max(1)),
+                after: after.get(part.index),
+                part,
+                filters: filters.clone(),
                 epoch: layout.epoch,
                 subjects: layout.subjects.clone(),
-                after: after.get(part.index),
                 pending: Arc::clone(&pending),
                 slot,
             };
-            let (store, feed) = (self.clone(), feed.clone());
-            tokio::spawn(async move {
-                reader.feed(reading.messages, feed).await;
-                store.close_reading(&part, reading.name);
-            });
+            tokio::spawn(reader.run(reading, feed.clone()));
         }
         if pending.is_empty() {
             // No partition selected: a subscription that stays quiet until
@@ -189,16 +193,28 @@ type Messages = pull::Stream;
 /// message before it checks whether its stream was sealed.
 const SEAL_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a partition's reader tries to make a new consumer after its
+/// consumer failed before the subscription ends (a leader election of a
+/// replicated stream takes a few seconds; a restarted server, longer).
+pub(crate) const RESUME_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Reads one partition of a subscription.
 struct PartitionReader {
-    /// The store and the stream to check for a seal while quiet (layout v1).
-    sealable: Option<(JetStreamEventStore, String)>,
-    partition: u16,
+    store: JetStreamEventStore,
+    part: Arc<Partition>,
+    /// The consumer's subject filters (none: every message).
+    filters: Vec<String>,
+    /// Whether the stream may be sealed by a repartition (layout v1): then
+    /// a quiet reader checks now and then.
+    sealable: bool,
+    /// The stream sequence the first consumer started at.
+    start: u64,
     epoch: u16,
     subjects: Subjects,
     /// The last position handed on in this partition (at first the
     /// subscription's start): a message at or before it is never handed on
-    /// twice, should a consumer deliver it again after a leader change.
+    /// twice, should a consumer deliver it again after a leader change or
+    /// a new consumer start at its message.
     after: Option<LogPosition>,
     /// The entries still pending after the last one read, per partition
     /// read: their sum is an entry's `behind`.
@@ -207,29 +223,108 @@ struct PartitionReader {
     slot: usize,
 }
 
+/// Why a partition's reading stopped.
+enum Stop {
+    /// The subscriber went away.
+    Closed,
+    /// The consumer failed in a way a new consumer gets past.
+    Resume(Error),
+    /// The subscription ends with this error.
+    Fail(Error),
+}
+
 impl PartitionReader {
+    /// Reads `reading` into `feed`, and after a consumer failure a new
+    /// consumer from the last entry handed on, until the subscriber goes
+    /// away or the subscription fails; deletes the consumers it is done
+    /// with.
+    async fn run(mut self, mut reading: Reading, feed: LogFeed) {
+        loop {
+            let stop = self.feed(reading.messages, &feed).await;
+            self.store.close_reading(&self.part, reading.name);
+            let error = match stop {
+                Stop::Closed => return,
+                Stop::Fail(error) => return feed.fail(error).await,
+                Stop::Resume(error) => error,
+            };
+            match self.reopen(&error, &feed).await {
+                Some(next) => reading = next,
+                None => return feed.fail(error).await,
+            }
+        }
+    }
+
+    /// A new consumer from the message of the last entry handed on, tried
+    /// for [`RESUME_FOR`]; `None` when none could be made (or the
+    /// subscriber went away meanwhile).
+    async fn reopen(&self, failure: &Error, feed: &LogFeed) -> Option<Reading> {
+        if self.store.inner.acks.is_closed() {
+            return None;
+        }
+        let start = self.after.map_or(self.start, |a| a.sequence.max(1));
+        tracing::debug!(
+            partition = self.part.index,
+            start,
+            error = %failure,
+            "log subscription: the consumer failed; making a new one"
+        );
+        let give_up = tokio::time::Instant::now() + RESUME_FOR;
+        let mut pause = std::time::Duration::from_millis(50);
+        loop {
+            let opening = self.store.open_reading(
+                &self.part,
+                self.filters.clone(),
+                start,
+                "log subscription",
+            );
+            match Box::pin(opening).await {
+                Ok(reading) => return Some(reading),
+                // A closed client makes no consumer any more.
+                Err(e)
+                    if e.is_transient()
+                        && !self.store.inner.acks.is_closed()
+                        && tokio::time::Instant::now() + pause < give_up =>
+                {
+                    tracing::debug!(error = %e, "log subscription: making a new consumer failed");
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        partition = self.part.index,
+                        error = %e,
+                        "log subscription: no new consumer; the subscription ends"
+                    );
+                    return None;
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = feed.closed() => return None,
+            }
+            pause = (pause * 2).min(std::time::Duration::from_secs(2));
+        }
+    }
+
     /// Decodes messages into `feed` until the subscriber goes away or the
-    /// consumer fails (then the subscriber gets the error).
-    async fn feed(mut self, mut messages: Messages, feed: LogFeed) {
+    /// consumer fails.
+    async fn feed(&mut self, mut messages: Messages, feed: &LogFeed) -> Stop {
         let mut entries = Vec::with_capacity(LOG_CHUNK);
         let mut delivered = 0u64;
         loop {
             let first = tokio::select! {
                 m = messages.next() => m,
-                _ = feed.closed() => return,
-                _ = tokio::time::sleep(SEAL_CHECK), if self.sealable.is_some() => {
+                () = feed.closed() => return Stop::Closed,
+                () = tokio::time::sleep(SEAL_CHECK), if self.sealable => {
                     if let Some(error) = self.sealed().await {
-                        feed.fail(error).await;
-                        return;
+                        return Stop::Fail(error);
                     }
                     continue;
                 }
             };
-            let mut failure = self.push(first, &mut delivered, &mut entries);
+            let mut stop = self.push(first, &mut delivered, &mut entries);
             // Take what has already arrived, without waiting, up to a chunk.
-            while failure.is_none() && entries.len() < LOG_CHUNK {
+            while stop.is_none() && entries.len() < LOG_CHUNK {
                 match messages.next().now_or_never() {
-                    Some(m) => failure = self.push(m, &mut delivered, &mut entries),
+                    Some(m) => stop = self.push(m, &mut delivered, &mut entries),
                     None => break,
                 }
             }
@@ -240,11 +335,10 @@ impl PartitionReader {
                 ))
                 .await
             {
-                return;
+                return Stop::Closed;
             }
-            if let Some(error) = failure {
-                feed.fail(error).await;
-                return;
+            if let Some(stop) = stop {
+                return stop;
             }
         }
     }
@@ -253,7 +347,7 @@ impl PartitionReader {
     /// the error that ends the subscription, after the store loaded the new
     /// layout (a new subscription reads it, translating the cursor).
     async fn sealed(&self) -> Option<Error> {
-        let (store, name) = self.sealable.as_ref()?;
+        let (store, name) = (&self.store, &self.part.name);
         let info = super::stream_info(&store.inner.js, name, store.inner.config.request_timeout)
             .await
             .ok()??;
@@ -269,28 +363,44 @@ impl PartitionReader {
         )))
     }
 
-    /// Decodes one delivered message into `entries`; the error that ends the
-    /// subscription otherwise. `delivered` is the consumer sequence of the
-    /// last message taken.
+    /// Decodes one delivered message into `entries`; why reading stops
+    /// otherwise. `delivered` is the consumer sequence of the last message
+    /// taken.
     fn push(
         &mut self,
         next: Option<std::result::Result<async_nats::jetstream::Message, pull::MessagesError>>,
         delivered: &mut u64,
         entries: &mut Vec<LogEntry>,
-    ) -> Option<Error> {
+    ) -> Option<Stop> {
+        use pull::MessagesErrorKind as K;
         let msg = match next {
-            None => return Some(Error::unavailable("the log subscription's consumer ended")),
-            Some(Err(e)) => return Some(messages_error("log subscription: reading messages", e)),
+            None => {
+                let ended = Error::unavailable("the log subscription's consumer ended");
+                return Some(Stop::Resume(ended));
+            }
+            Some(Err(e)) => {
+                let resumable = matches!(
+                    e.kind(),
+                    K::MissingHeartbeat | K::ConsumerDeleted | K::Pull | K::NoResponders
+                );
+                let error = messages_error("log subscription: reading messages", e);
+                return Some(if resumable {
+                    Stop::Resume(error)
+                } else {
+                    Stop::Fail(error)
+                });
+            }
             Some(Ok(m)) => m,
         };
         let Some(delivery) = Delivery::of(&msg) else {
-            return Some(Error::storage(format!(
+            return Some(Stop::Fail(Error::storage(format!(
                 "log subscription: a message without a delivery subject: {:?}",
                 msg.message.reply
-            )));
+            ))));
         };
         if let Err(e) = in_order(delivered, &delivery, "log subscription") {
-            return Some(e);
+            // A new consumer starts at the last message handed on.
+            return Some(Stop::Resume(e));
         }
         let behind = if self.pending.len() == 1 {
             delivery.pending
@@ -303,7 +413,7 @@ impl PartitionReader {
         let payload = &msg.message.payload;
         for (index, line) in lines(payload).enumerate() {
             let position = LogPosition::in_partition(
-                self.partition,
+                self.part.index,
                 sequence,
                 u32::try_from(index).unwrap_or(u32::MAX),
             )

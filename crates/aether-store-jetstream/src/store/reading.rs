@@ -6,11 +6,11 @@
 //! rather than the ordered consumer's fixed 500: the raw consumer itself
 //! reads 25–30% faster so (docs/benchmarks-history.md, 2026-12-01 20:14). Where the
 //! ordered consumer would recreate itself (a delivery missing from the
-//! consumer's sequence, missed heartbeats, the consumer gone), a read ends
-//! with a transient error instead, after what came before it: a log
-//! subscriber subscribes again from its last position (the projection
-//! runner does), a replay goes on with a new consumer from the message after
-//! the last one it took (`read_range`).
+//! consumer's sequence, missed heartbeats, the consumer gone), the reader
+//! makes a new consumer itself: a replay from the message after the last
+//! one it took (`read_range`), a log subscription from the message of the
+//! last entry it handed on (`log.rs`), neither repeating what it already
+//! took.
 
 use std::time::Duration;
 

@@ -69,7 +69,11 @@ fn millis(headers: Option<&HeaderMap>, name: &str) -> Option<Duration> {
 /// The headers of one attempt of a call.
 pub(crate) fn request_headers(request: &Request<'_>) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert(names::KIND, request.kind.as_str());
+    // An ask is the default kind: no header (each costs allocations here,
+    // bytes on the wire and parsing on both ends).
+    if request.kind != Kind::Command {
+        h.insert(names::KIND, request.kind.as_str());
+    }
     if let Some(id) = request.command_id {
         h.insert(names::CMD_ID, id.as_str());
     }

@@ -52,11 +52,13 @@ impl ServeCtx {
             None
         };
         let headers = headers::reply_headers(&reply, self.fence.epoch(), owner.as_ref());
-        if let Err(e) = self
+        // Boxed: async-nats's publish future is 700 bytes, and the task a
+        // waiting call's reply is sent from stays under 1 KiB without it
+        // (see `local::ask`).
+        let publish = self
             .client
-            .publish_with_headers(to.clone(), headers, reply.body)
-            .await
-        {
+            .publish_with_headers(to.clone(), headers, reply.body);
+        if let Err(e) = Box::pin(publish).await {
             tracing::debug!(error = %e, "a routed reply could not be sent");
         }
     }
