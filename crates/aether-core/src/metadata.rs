@@ -200,24 +200,33 @@ impl Metadata {
     }
 
     /// [`Metadata::caused_by_shared`] with the entries of `extra` set too
-    /// (its values win): still one allocation.
+    /// (its values win): one allocation for a cause with no more than the
+    /// two ids, two otherwise.
     pub(crate) fn caused_by_with(cause_id: &Arc<str>, cause: &Metadata, extra: &Metadata) -> Self {
         let shared = |key: &str| {
             let entries = cause.entries();
             cause.find(key).ok().map(|i| entries[i].1.clone())
         };
-        let mut entries: Vec<Entry> = Vec::with_capacity(6 + extra.len());
-        entries.push((Key::Known(Self::KEY_CAUSATION_ID), cause_id.clone()));
-        entries.push((
+        let causation = (Key::Known(Self::KEY_CAUSATION_ID), cause_id.clone());
+        let correlation = (
             Key::Known(Self::KEY_CORRELATION_ID),
             shared(Self::KEY_CORRELATION_ID).unwrap_or_else(|| cause_id.clone()),
-        ));
-        for key in [
-            Self::KEY_USER_ID,
-            Self::KEY_TRACE_ID,
-            Self::KEY_SPAN_ID,
-            Self::KEY_TRACEPARENT,
-        ] {
+        );
+        const INHERITED: [&str; 4] = [
+            Metadata::KEY_USER_ID,
+            Metadata::KEY_TRACE_ID,
+            Metadata::KEY_SPAN_ID,
+            Metadata::KEY_TRACEPARENT,
+        ];
+        if extra.is_empty() && INHERITED.iter().all(|k| cause.find(k).is_err()) {
+            // The usual command: the two ids alone, in key order, made in
+            // place (a `Vec` would be copied into the `Arc` once more).
+            return Self(Some(Arc::from([causation, correlation])));
+        }
+        let mut entries: Vec<Entry> = Vec::with_capacity(6 + extra.len());
+        entries.push(causation);
+        entries.push(correlation);
+        for key in INHERITED {
             if let Some(v) = shared(key) {
                 entries.push((Key::Known(key), v));
             }
@@ -290,10 +299,8 @@ impl<'de> Deserialize<'de> for Metadata {
             fn visit_map<M: MapAccess<'de>>(self, mut access: M) -> Result<Metadata, M::Error> {
                 let mut entries: Vec<Entry> =
                     Vec::with_capacity(access.size_hint().unwrap_or(0).min(64));
-                while let Some((k, v)) =
-                    access.next_entry::<std::borrow::Cow<'de, str>, std::borrow::Cow<'de, str>>()?
-                {
-                    entries.push((Key::new(&k), Arc::from(&*v)));
+                while let Some((k, v)) = access.next_entry::<Text<'de>, Text<'de>>()? {
+                    entries.push((Key::new(&k.0), Arc::from(&*v.0)));
                 }
                 // Key order; a key given twice keeps its last value.
                 entries.reverse();
@@ -303,6 +310,37 @@ impl<'de> Deserialize<'de> for Metadata {
             }
         }
         deserializer.deserialize_map(Entries)
+    }
+}
+
+/// A string read in place where the input allows (serde's `Cow<str>`
+/// always copies into a `String` first: two allocations more per entry,
+/// on every event decoded).
+struct Text<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Str;
+        impl<'de> Visitor<'de> for Str {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Str)
     }
 }
 
@@ -337,6 +375,22 @@ impl From<Metadata> for BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decodes_in_place_escaped_and_from_values() {
+        let text = r#"{"a":"plain","b\"q":"esc\"aped \u00e9","a":"last"}"#;
+        let m: Metadata = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            m.get("a"),
+            Some("last"),
+            "a key given twice keeps its last value"
+        );
+        assert_eq!(m.get("b\"q"), Some("esc\"aped é"));
+        let v = serde_json::json!({"user_id": "u", "k": "v"});
+        let m: Metadata = serde_json::from_value(v).unwrap();
+        assert_eq!((m.user_id(), m.get("k")), (Some("u"), Some("v")));
+        assert!(serde_json::from_str::<Metadata>(r#"{"a":1}"#).is_err());
+    }
 
     #[test]
     fn typed_accessors() {

@@ -79,8 +79,17 @@ pub fn token_is(token: &str, value: &str) -> bool {
 
 /// Decodes a token made by [`encode_token`]. Fails (never panics) on anything
 /// [`encode_token`] cannot have produced.
-pub fn decode_token(token: &str) -> Result<String> {
+///
+/// A token with nothing escaped (the usual id) is its own decoding: it is
+/// returned borrowed, without a copy.
+pub fn decode_token(token: &str) -> Result<std::borrow::Cow<'_, str>> {
     let bytes = token.as_bytes();
+    if bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+    {
+        return Ok(std::borrow::Cow::Borrowed(token));
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -114,5 +123,6 @@ pub fn decode_token(token: &str) -> Result<String> {
         }
     }
     String::from_utf8(out)
+        .map(std::borrow::Cow::Owned)
         .map_err(|_| Error::invalid_input(format!("token {token:?} is not UTF-8 when decoded")))
 }

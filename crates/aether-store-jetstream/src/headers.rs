@@ -15,9 +15,11 @@ pub const EVENT_ID: &str = "Aether-Event-Id";
 /// stored as one message, one event per line).
 pub const COUNT: &str = "Aether-Count";
 
-// Pre-validated names: no check or allocation per message.
+// Pre-validated names: no check or allocation per message (a lookup by
+// `&str` copies a name async-nats does not know into a new `Bytes`).
 const VERSION_NAME: HeaderName = HeaderName::from_static(VERSION);
 const COUNT_NAME: HeaderName = HeaderName::from_static(COUNT);
+const EVENT_ID_NAME: HeaderName = HeaderName::from_static(EVENT_ID);
 
 /// The headers of one event message: only the expected sequence
 /// optimistic concurrency needs (`expected` is the stream sequence the
@@ -83,19 +85,19 @@ pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
 
 /// The version header of a stored message, if present and well formed.
 pub(crate) fn version(h: &HeaderMap) -> Option<u64> {
-    h.get(VERSION)?.as_str().trim().parse().ok()
+    h.get(VERSION_NAME)?.as_str().trim().parse().ok()
 }
 
 /// How many events a stored message holds, by its count header (absent on
 /// one-event messages).
 pub(crate) fn count(h: &HeaderMap) -> Option<u64> {
-    h.get(COUNT)?.as_str().trim().parse().ok()
+    h.get(COUNT_NAME)?.as_str().trim().parse().ok()
 }
 
 /// The event id a stored message carries in its headers.
 pub(crate) fn event_id(h: &HeaderMap) -> Option<String> {
     h.get(NATS_MESSAGE_ID)
-        .or_else(|| h.get(EVENT_ID))
+        .or_else(|| h.get(EVENT_ID_NAME))
         .map(|v| v.as_str().to_string())
 }
 

@@ -3,6 +3,8 @@
 //! (its events as stored, encoded once), a rejection (the domain error and
 //! its text).
 
+use std::fmt::Write as _;
+
 use aether_core::aggregate::{Answers, Behavior, DomainEvent, EventEnvelope};
 use aether_core::{CommandId, Error, Event};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -81,7 +83,8 @@ pub(crate) fn outcome_body<'a>(
 ) -> Bytes {
     let mut body = BytesMut::with_capacity(64 + events.len() * 256);
     body.put_slice(b"{\"version\":");
-    body.put_slice(version.to_string().as_bytes());
+    // Writing to a `BytesMut` cannot fail (no string made on the way).
+    let _ = write!(body, "{version}");
     body.put_slice(if deduplicated {
         b",\"deduplicated\":true,\"events\":["
     } else {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use aether_core::aggregate::{Behavior, CommandEnvelope};
-use aether_core::{ActorId, BoxFuture, MAX_DURATION, error_chain};
+use aether_core::{ActorId, BoxFuture, CommandId, MAX_DURATION, error_chain};
 use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::ready;
@@ -90,10 +90,12 @@ fn command<A: Routable>(
             return Box::pin(ready(bad_request(&message)));
         }
     };
-    let mut envelope = CommandEnvelope::new(command).with_metadata(request.metadata);
-    if let Some(id) = request.command_id {
-        envelope.command_id = id;
-    }
+    // The caller's command id (a fresh one only for a caller that sent none).
+    let envelope = CommandEnvelope {
+        command,
+        command_id: request.command_id.unwrap_or_else(CommandId::random),
+        metadata: request.metadata,
+    };
     let caller = match request.kind {
         Kind::Tell => Caller::Nobody,
         _ => Caller::Routed,
@@ -101,6 +103,11 @@ fn command<A: Routable>(
     let run = local::ask(&host, actor, envelope, deadline, caller);
     Box::pin(run.map(move |result| match result {
         Ok(None) => Reply::new(Status::Ok, Bytes::new()),
+        // The events as the turn encoded them (no copy of the list).
+        Ok(Some(ref o)) if let Some(stored) = &o.stored => Reply::new(
+            Status::Ok,
+            outcome_body(o.version, o.deduplicated, stored.iter().map(|e| &e[..])),
+        ),
         Ok(Some(o)) => match encoded_events(&o) {
             Ok(events) => Reply::new(
                 Status::Ok,

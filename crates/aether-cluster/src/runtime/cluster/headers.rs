@@ -53,13 +53,14 @@ mod names {
     pub(super) const RETRY_AFTER: HeaderName = HeaderName::from_static(super::RETRY_AFTER);
 }
 
-/// One header's value as text, if present.
-pub(crate) fn header<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
+/// One header's value as text, if present. (By `HeaderName`: a lookup by
+/// `&str` copies a name async-nats does not know into a new `Bytes`.)
+pub(crate) fn header(headers: Option<&HeaderMap>, name: HeaderName) -> Option<&str> {
     headers?.get(name).map(|v| v.as_str())
 }
 
 /// A millisecond count header.
-fn millis(headers: Option<&HeaderMap>, name: &str) -> Option<Duration> {
+fn millis(headers: Option<&HeaderMap>, name: HeaderName) -> Option<Duration> {
     header(headers, name)?
         .parse::<u64>()
         .ok()
@@ -101,31 +102,31 @@ pub(crate) fn request_headers(request: &Request<'_>) -> HeaderMap {
 
 /// A received request, or what is wrong with its headers (a bad request).
 pub(crate) fn incoming(headers: Option<&HeaderMap>, body: Bytes) -> Result<Incoming, String> {
-    let kind = match header(headers, KIND) {
+    let kind = match header(headers, names::KIND) {
         None => Kind::Command,
         Some(k) => Kind::parse(k).ok_or_else(|| format!("unknown {KIND} {k:?}"))?,
     };
     let mut request = Incoming {
         kind,
         command_id: None,
-        timeout: millis(headers, TIMEOUT),
+        timeout: millis(headers, names::TIMEOUT),
         metadata: Metadata::new(),
         body,
     };
     if kind == Kind::Query {
         return Ok(request);
     }
-    if let Some(meta) = header(headers, META) {
+    if let Some(meta) = header(headers, names::META) {
         request.metadata = serde_json::from_str::<Metadata>(meta)
             .map_err(|e| format!("{META} is not a JSON object of strings: {e}"))?;
     }
-    if let Some(id) = header(headers, CMD_ID) {
+    if let Some(id) = header(headers, names::CMD_ID) {
         request.command_id = Some(CommandId::new(id).map_err(|e| format!("{CMD_ID}: {e}"))?);
     }
-    if let Some(c) = header(headers, CORR) {
+    if let Some(c) = header(headers, names::CORR) {
         request.metadata.set_correlation_id(c);
     }
-    if let Some(t) = header(headers, TRACEPARENT) {
+    if let Some(t) = header(headers, names::TRACEPARENT) {
         request.metadata.insert(TRACEPARENT, t);
     }
     Ok(request)
@@ -155,11 +156,11 @@ pub(crate) fn reply_headers(reply: &Reply, epoch: u64, owner: Option<&NodeId>) -
 /// A received reply; `None` if it is not one of ours (no status: another
 /// responder on the subject).
 pub(crate) fn reply(headers: Option<&HeaderMap>, body: Bytes) -> Option<Reply> {
-    let status = header(headers, STATUS).and_then(Status::parse)?;
+    let status = header(headers, names::STATUS).and_then(Status::parse)?;
     Some(Reply {
         status,
         body,
-        retry_after: millis(headers, RETRY_AFTER),
+        retry_after: millis(headers, names::RETRY_AFTER),
     })
 }
 
@@ -181,7 +182,11 @@ mod tests {
             body: Bytes::from_static(b"{}"),
         };
         let h = request_headers(&request);
-        assert_eq!(header(Some(&h), EPOCH), None, "requests carry no epoch");
+        assert_eq!(
+            header(Some(&h), names::EPOCH),
+            None,
+            "requests carry no epoch"
+        );
         let back = incoming(Some(&h), Bytes::from_static(b"{}")).unwrap();
         assert_eq!(back.kind, Kind::Command);
         assert_eq!(back.command_id, Some(id));
@@ -193,10 +198,10 @@ mod tests {
             ..Reply::new(Status::Overloaded, Bytes::new())
         };
         let h = reply_headers(&r, 3, None);
-        assert_eq!(header(Some(&h), EPOCH), Some("3"));
+        assert_eq!(header(Some(&h), names::EPOCH), Some("3"));
         let ok = reply_headers(&Reply::new(Status::Ok, Bytes::new()), 3, None);
         assert_eq!(
-            header(Some(&ok), EPOCH),
+            header(Some(&ok), names::EPOCH),
             None,
             "an ok reply carries its status only"
         );

@@ -75,8 +75,7 @@ impl Subjects {
             .map_err(|_| format!("{subject:?}: shard {shard:?} is not a number"))?;
         let ty = decode_token(ty).map_err(|e| e.to_string())?;
         let id = decode_token(id).map_err(|e| e.to_string())?;
-        let actor = ActorId::with_type(ty.as_str(), id.as_str())
-            .map_err(|e| format!("{subject:?}: {e}"))?;
+        let actor = ActorId::with_type(&*ty, &*id).map_err(|e| format!("{subject:?}: {e}"))?;
         let want = self.shard_of(&actor);
         if want.0 != shard {
             return Err(format!(
