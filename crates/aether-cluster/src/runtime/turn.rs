@@ -482,9 +482,14 @@ fn decide<A: Behavior>(
     let mut events: Vec<Event> = Vec::with_capacity(live.len());
     let mut bytes = 0usize;
     // Who wrote for each command id so far (only looked at with more than
-    // one command in the turn).
-    let mut writers: HashMap<CommandId, usize, foldhash::fast::RandomState> = HashMap::default();
+    // one command in the turn; sized once, not grown a power of two at a
+    // time).
     let several = live.len() > 1;
+    let mut writers: HashMap<CommandId, usize, foldhash::fast::RandomState> = if several {
+        HashMap::with_capacity_and_hasher(live.len(), Default::default())
+    } else {
+        HashMap::default()
+    };
     let mut stop = live.len();
     for (i, c) in live.iter().enumerate() {
         if several && let Some(&leader) = writers.get(&c.envelope.command_id) {
