@@ -501,8 +501,10 @@ async fn raw_routed(
     for client in clients {
         client.flush().await.unwrap();
     }
+    let unanswered = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let tasks: Vec<_> = (0..callers)
         .map(|caller| {
+            let unanswered = unanswered.clone();
             // Callers in three blocks, one per connection (as the nodes'
             // callers): one in three of a caller's actors is its own node's.
             let node = caller / callers.div_ceil(3);
@@ -516,7 +518,23 @@ async fn raw_routed(
                             append(js.clone(), seqs.clone(), payload.clone(), i).await;
                         } else {
                             let subject = format!("rbtreq.{}.{i}", i % 3);
-                            client.request(subject, Bytes::new()).await.unwrap();
+                            // "No responders" (seen once in a full run:
+                            // a connection reconnecting) is asked again,
+                            // as the runtime would.
+                            loop {
+                                match client.request(subject.clone(), Bytes::new()).await {
+                                    Ok(_) => break,
+                                    Err(e)
+                                        if e.kind()
+                                            == async_nats::RequestErrorKind::NoResponders =>
+                                    {
+                                        unanswered
+                                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                        tokio::time::sleep(Duration::from_millis(1)).await;
+                                    }
+                                    Err(e) => panic!("raw routed request: {e}"),
+                                }
+                            }
                         }
                     }
                 }
@@ -528,6 +546,10 @@ async fn raw_routed(
     }
     for r in responders {
         r.abort();
+    }
+    let unanswered = unanswered.load(std::sync::atomic::Ordering::Relaxed);
+    if unanswered > 0 {
+        eprintln!("raw routed: {unanswered} requests found no responder and were sent again");
     }
 }
 
