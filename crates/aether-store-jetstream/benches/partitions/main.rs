@@ -511,6 +511,8 @@ async fn scaleout(
             "efficiency per leader ours, raw",
             "model appends/s ours, raw",
             "measured ÷ model ours, raw",
+            "calibrated model ours, raw",
+            "measured ÷ calibrated ours, raw",
         ],
     );
     let fleet = Fleet::start(&Spec {
@@ -522,8 +524,11 @@ async fn scaleout(
     })
     .await;
     let mut one = None;
+    // The model's server costs calibrated by the first (K = 1) run.
+    let mut calibrated: Option<model::Model> = None;
     let mut worst_efficiency = f64::INFINITY;
     let mut worst_model = 0.0f64;
+    let mut worst_calibrated = 0.0f64;
     for &k in ks {
         let (stores, raw, leaders) = namespace(&fleet, k, replicas, &format!("S{replicas}")).await;
         let t = targets(&stores[0], "skew", s.actors, &leaders);
@@ -556,6 +561,33 @@ async fn scaleout(
             }
             None => ("-".into(), "-".into()),
         };
+        if k == 1
+            && let Some(m) = model
+        {
+            let (so, sr) = rows.server_us();
+            calibrated = Some(model::Model {
+                ours: m.ours.scaled(so / m.ours.one_partition_us(replicas)),
+                raw: m.raw.scaled(sr / m.raw.one_partition_us(replicas)),
+            });
+        }
+        let predicted_cal = calibrated.map(|m| {
+            (
+                m.ours.predict(replicas, quota, &per_server),
+                m.raw.predict(replicas, quota, &per_server),
+            )
+        });
+        let (cal_cell, cal_ratio_cell) = match predicted_cal {
+            Some((po, pr)) => {
+                if k > 1 {
+                    worst_calibrated = worst_calibrated.max((o / po - 1.0).abs());
+                }
+                (
+                    format!("{po:.0}, {pr:.0}"),
+                    format!("{:.2}, {:.2}", o / po, r / pr),
+                )
+            }
+            None => ("-".into(), "-".into()),
+        };
         row(
             k,
             &rows,
@@ -564,6 +596,8 @@ async fn scaleout(
                 format!("{eo:.2}, {er:.2}"),
                 model_cell,
                 ratio_cell,
+                cal_cell,
+                cal_ratio_cell,
             ],
             &format!("leaders per server {per_server:?}; σ {sigma:.2}"),
         );
@@ -577,16 +611,26 @@ async fn scaleout(
                     "sigma": sigma, "speedup": o / bo, "speedup_raw": r / br,
                     "efficiency": eo, "efficiency_raw": er,
                     "model": predicted.map(|p| p.0), "model_raw": predicted.map(|p| p.1),
+                    "model_calibrated": predicted_cal.map(|p| p.0),
+                    "model_calibrated_raw": predicted_cal.map(|p| p.1),
                 }),
             ),
         );
     }
     summary.add(format!(
-        "Scale-out R{replicas}, N = {n}, {quota} core each: lowest efficiency per added leader (ours) {worst_efficiency:.2} (issue: ≥ 0.85); model within {} (issue: 15 %)",
+        "Scale-out R{replicas}, N = {n}, {quota} core each: lowest efficiency per added leader (ours) {worst_efficiency:.2} (issue: ≥ 0.85); model within {} (issue: 15 %){}",
         if model.is_some() {
             format!("{:.0} % of every measurement (ours)", worst_model * 100.0)
         } else {
             "- (no unit costs)".into()
+        },
+        if calibrated.is_some() {
+            format!(
+                "; calibrated by the K = 1 run, within {:.0} % of every later one (ours)",
+                worst_calibrated * 100.0
+            )
+        } else {
+            String::new()
         }
     ));
 }
