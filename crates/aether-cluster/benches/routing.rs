@@ -27,7 +27,7 @@
 
 mod common;
 
-use common::{pct, raw_occ_append, us};
+use common::{pct, raw_occ_append, raw_stream, us};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -378,14 +378,7 @@ async fn throughput(url: &str, server_pid: u32) {
     for _ in 0..3 {
         clients.push(async_nats::connect(url).await.unwrap());
     }
-    let js = async_nats::jetstream::new(clients[0].clone());
-    js.create_stream(async_nats::jetstream::stream::Config {
-        name: "RBTRAW".into(),
-        subjects: vec!["rbtraw.>".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    raw_stream(&clients[0], "RBTRAW", "rbtraw").await;
     let sample = Event::new(ids[0].clone(), 1, "Added", json!({"Added": {"by": 1}}));
     let payload = Bytes::from(sample.to_json_bytes().unwrap());
     eprintln!("raw appends");
@@ -459,14 +452,7 @@ async fn raw_routed(
     callers: usize,
     rounds: usize,
 ) {
-    let js = async_nats::jetstream::new(clients[0].clone());
-    js.create_stream(async_nats::jetstream::stream::Config {
-        name: "RBTROUTED".into(),
-        subjects: vec!["rbtrouted.>".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    raw_stream(&clients[0], "RBTROUTED", "rbtrouted").await;
     // The expected sequence of every actor, kept by its owner (one writer
     // per actor at a time: its caller waits for each append).
     let seqs: Arc<Vec<std::sync::atomic::AtomicU64>> =

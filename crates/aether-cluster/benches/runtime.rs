@@ -21,7 +21,7 @@
 
 mod common;
 
-use common::{pct, raw_occ_append, us};
+use common::{pct, raw_occ_append, raw_stream, us};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -119,14 +119,8 @@ async fn throughput(url: &str) {
         .await
         .unwrap();
     let client = store.client().clone();
+    raw_stream(&client, "RTRAW", "rtraw").await;
     let js = async_nats::jetstream::new(client.clone());
-    js.create_stream(async_nats::jetstream::stream::Config {
-        name: "RTRAW".into(),
-        subjects: vec!["rtraw.>".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
     let sample = Event::new(counter_id(0), 1, "Added", json!({"by": 1}));
     let payload = Bytes::from(sample.to_json_bytes().unwrap());
 

@@ -37,3 +37,16 @@ pub(crate) async fn raw_occ_append(
     .unwrap()
     .sequence
 }
+
+/// Creates stream `name` over `<prefix>.>` for a raw baseline (defaults
+/// otherwise: R1, file storage).
+pub(crate) async fn raw_stream(client: &async_nats::Client, name: &str, prefix: &str) {
+    async_nats::jetstream::new(client.clone())
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: name.into(),
+            subjects: vec![format!("{prefix}.>")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
