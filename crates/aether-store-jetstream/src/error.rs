@@ -95,6 +95,12 @@ where
     }
 }
 
+/// Whether a failed message get says the stream does not exist (JetStream
+/// code 10059).
+pub(crate) fn is_stream_missing(err: &LastRawMessageError) -> bool {
+    matches!(err.kind(), LastRawMessageErrorKind::JetStream(js) if js.error_code().0 == STREAM_NOT_FOUND)
+}
+
 /// A failed message get (last by subject, next by subject).
 pub(crate) fn get_error(what: impl Into<String>, err: LastRawMessageError) -> Error {
     let code = match err.kind() {

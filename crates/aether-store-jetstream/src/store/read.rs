@@ -14,7 +14,7 @@ use super::decode::{Decoder, Pipeline, decode_last};
 use super::delivery::Delivery;
 use super::direct::DIRECT_LIMIT;
 use super::reading::{Reading, in_order};
-use crate::error::{STREAM_NOT_FOUND, get_error, messages_error};
+use crate::error::{get_error, is_stream_missing, messages_error};
 use crate::headers;
 use crate::layout::Partition;
 
@@ -44,10 +44,7 @@ where
     let mut wait = std::time::Duration::from_millis(25);
     loop {
         match get().await {
-            Err(e)
-                if matches!(e.kind(), LastRawMessageErrorKind::JetStream(js) if js.error_code().0 == STREAM_NOT_FOUND)
-                    && started.elapsed() < MISSING_GRACE =>
-            {
+            Err(e) if is_stream_missing(&e) && started.elapsed() < MISSING_GRACE => {
                 tracing::debug!("the stream answered that it is missing; asking again");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(std::time::Duration::from_millis(200));
@@ -79,8 +76,7 @@ impl JetStreamEventStore {
         err: LastRawMessageError,
         what: &str,
     ) -> Error {
-        if matches!(err.kind(), LastRawMessageErrorKind::JetStream(js) if js.error_code().0 == STREAM_NOT_FOUND)
-        {
+        if is_stream_missing(&err) {
             return Error::missing_with(
                 format!("{what}: the event stream {stream} is missing"),
                 err,

@@ -150,13 +150,12 @@ async fn led(stream: &Stream, replicas: usize, deadline: tokio::time::Instant) -
     loop {
         let answered = match stream.get_raw_message(1).await {
             Ok(_) => true,
-            Err(e) => match e.kind() {
-                LastRawMessageErrorKind::JetStream(js) => {
-                    js.error_code().0 != crate::error::STREAM_NOT_FOUND
-                }
-                LastRawMessageErrorKind::NoMessageFound => true,
-                _ => false,
-            },
+            Err(e) => {
+                matches!(
+                    e.kind(),
+                    LastRawMessageErrorKind::JetStream(_) | LastRawMessageErrorKind::NoMessageFound
+                ) && !crate::error::is_stream_missing(&e)
+            }
         };
         if answered {
             return Ok(());
