@@ -50,11 +50,13 @@ async fn fill(store: &JetStreamEventStore, n: usize) {
     }
 }
 
+/// Partitions per leader; a partition between leaders (right after a
+/// stepdown) counts under `(none)`, for the caller to ask again.
 fn leaders(list: &Value) -> BTreeMap<String, usize> {
     let mut count = BTreeMap::new();
     for p in list.as_array().unwrap() {
         *count
-            .entry(p["leader"].as_str().unwrap().to_string())
+            .entry(p["leader"].as_str().unwrap_or("(none)").to_string())
             .or_insert(0) += 1;
     }
     count
