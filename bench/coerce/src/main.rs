@@ -82,7 +82,8 @@
 //!     1,000 keys with 128 in flight.
 //! 11. cold start of a 10,000-event actor, no snapshot, through a fresh
 //!     store connection and system. Floor: Aether's store's own read of the
-//!     same events (coerce's journal read is printed too).
+//!     same events (coerce's journal read is printed too). Six times
+//!     `BENCH_ROUNDS` rounds: a load is short and noisy.
 //!
 //! Every table also gives, per side, this process's CPU µs, context
 //! switches and allocator calls per command (over the timed section, all

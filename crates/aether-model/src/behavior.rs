@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use aether_core::aggregate::{Answers, Behavior, Context, DomainEvent};
@@ -21,6 +22,7 @@ use serde_json::Value as Json;
 
 use crate::compiled::CompiledModel;
 use crate::decide::Meta;
+use crate::expr::Value;
 use crate::outcome::{DecideError, MODEL_FAULT, Rejection};
 use crate::state::State;
 
@@ -36,6 +38,9 @@ pub struct ModelBehavior;
 /// across a new version, only under an equal one).
 #[derive(Debug)]
 pub struct Deployed {
+    /// Unique in the process: what a command checked by this deployment
+    /// is marked with.
+    id: u64,
     model: CompiledModel,
     stamp: Metadata,
     fingerprint: String,
@@ -50,7 +55,9 @@ impl Deployed {
         // The snapshot schema version: the fingerprint's low 32 bits (a
         // snapshot of another fingerprint is ignored, replayed in full).
         let state_version = u64::from_str_radix(&fingerprint, 16).map_or(0, |h| h as u32);
+        static NEXT: AtomicU64 = AtomicU64::new(1);
         Self {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
             model,
             stamp,
             fingerprint,
@@ -72,12 +79,31 @@ impl Deployed {
 /// A command to a model actor: the command's name and its JSON body. On the
 /// wire (and in serde) `{"Name": body}`, the form a typed aggregate's
 /// command enum has.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ModelCommand {
     /// The command's name (a key of the model's `commands`).
     pub name: String,
     /// The body the command's schema checks.
     pub body: Json,
+    /// Set by the runtime's check on the caller's task: which deployment
+    /// admitted the command, as which of its commands. Every check sets it
+    /// anew; a turn under another deployment checks again.
+    checked: Option<Checked>,
+}
+
+/// A [`ModelCommand`] admitted by deployment `by` as its command `index`,
+/// with its body as the engine's value (converted on the caller's task).
+#[derive(Debug, Clone)]
+struct Checked {
+    by: u64,
+    index: usize,
+    body: Value,
+}
+
+impl PartialEq for ModelCommand {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.body == other.body
+    }
 }
 
 impl ModelCommand {
@@ -94,6 +120,7 @@ impl ModelCommand {
         Self {
             name: name.into(),
             body,
+            checked: None,
         }
     }
 }
@@ -117,7 +144,7 @@ impl<'de> Deserialize<'de> for ModelCommand {
             )));
         }
         let (name, body) = map.into_iter().next().unwrap_or_default();
-        Ok(Self { name, body })
+        Ok(Self::new(name, body))
     }
 }
 
@@ -242,35 +269,35 @@ impl Behavior for ModelBehavior {
             time: Some(SystemTime::now()),
         };
         let model = &def.model;
-        let decision = model
-            .decide(state, &command.name, &command.body, &meta)
-            .map_err(|e| Rejection::of(e, model.name()))?;
+        let decision = match &command.checked {
+            // Admitted by this deployment on the caller's task.
+            Some(c) if c.by == def.id => model.decide_admitted(state, c.index, &c.body, &meta),
+            _ => model.decide(state, &command.name, &command.body, &meta),
+        }
+        .map_err(|e| Rejection::of(e, model.name()))?;
         let events = decision
             .events
             .into_iter()
-            .map(|e| {
-                let data = Payload::parse(e.data).map_err(|err| {
-                    Rejection::of(
-                        DecideError::Fault(crate::outcome::ModelFault {
-                            path: format!("events.{}", e.event_type),
-                            message: err.to_string(),
-                        }),
-                        model.name(),
-                    )
-                })?;
-                Ok(ModelEvent {
-                    event_type: e.event_type,
-                    data,
-                })
+            .map(|e| ModelEvent {
+                event_type: e.event_type,
+                data: e.data,
             })
-            .collect::<Result<Vec<_>, Rejection>>()?;
+            .collect();
         Ok((events, Some(decision.state)))
     }
 
-    fn check_command(def: &Deployed, command: &ModelCommand) -> Result<(), Error> {
-        def.model
-            .check_command(&command.name, &command.body)
-            .map_err(|bad| Error::invalid_input(bad.to_string()))
+    fn check_command(def: &Deployed, command: &mut ModelCommand) -> Result<(), Error> {
+        command.checked = None;
+        let index = def
+            .model
+            .admit(&command.name, &command.body)
+            .map_err(|bad| Error::invalid_input(bad.to_string()))?;
+        command.checked = Some(Checked {
+            by: def.id,
+            index,
+            body: crate::expr::value::from_json(&command.body),
+        });
+        Ok(())
     }
 
     fn evolve(def: &Deployed, state: &mut State, event: &ModelEvent) -> Result<(), Error> {
@@ -339,5 +366,53 @@ impl Answers for ModelBehavior {
         def.model
             .query(&query.0, state)
             .map_err(|e| Error::invalid_input(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aether_core::{ActorId, CommandId};
+    use serde_json::json;
+
+    fn deployed(max: u64) -> Deployed {
+        let yaml = include_str!("../models/account.yaml").replace(
+            "properties: { amount: { type: integer, minimum: 1, maximum: 1000000000 } } }\n    guards: [",
+            &format!("properties: {{ amount: {{ type: integer, minimum: 1, maximum: {max} }} }} }}\n    guards: ["),
+        );
+        Deployed::new(crate::check(&crate::Model::from_yaml(&yaml).unwrap()).unwrap())
+    }
+
+    fn decide(def: &Deployed, state: &State, command: &ModelCommand) -> Result<State, Rejection> {
+        let (id, cid, meta) = (
+            ActorId::new("account-1").unwrap(),
+            CommandId::new("c-1").unwrap(),
+            Metadata::new(),
+        );
+        ModelBehavior::decide_next(def, state, command, &Context::new(&id, &cid, &meta))
+            .map(|(_, next)| next.unwrap())
+    }
+
+    /// A command checked on the caller's task is not checked again in the
+    /// turn of the same deployment, and is checked again under another.
+    #[test]
+    fn a_command_checked_by_one_deployment_is_checked_again_by_another() {
+        let (v1, v2) = (deployed(1_000_000_000), deployed(10));
+        let mut open = ModelCommand::new("Open", json!({"owner": "ann"}));
+        ModelBehavior::check_command(&v1, &mut open).unwrap();
+        let state = decide(&v1, &ModelBehavior::initial(&v1), &open).unwrap();
+
+        let mut big = ModelCommand::new("Deposit", json!({"amount": 50}));
+        ModelBehavior::check_command(&v1, &mut big).unwrap();
+        assert!(big.checked.as_ref().is_some_and(|c| c.by == v1.id));
+        assert!(decide(&v1, &state, &big).is_ok());
+        let refused = decide(&v2, &state, &big).unwrap_err();
+        assert_eq!(refused.code, "aether.bad_request", "{refused}");
+
+        // A failed check leaves no mark.
+        assert!(ModelBehavior::check_command(&v2, &mut big).is_err());
+        assert!(big.checked.is_none());
+        // Equality is the command's, not the mark's.
+        assert_eq!(big, ModelCommand::new("Deposit", json!({"amount": 50})));
     }
 }

@@ -6,6 +6,7 @@ use crate::compiled::{CompiledModel, Event};
 use crate::expr::{Expr, Scope, Value, value};
 use crate::outcome::{BadRequest, DecideError, ModelFault, Rejection};
 use crate::state::State;
+use aether_core::Payload;
 use serde_json::Value as Json;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -25,12 +26,12 @@ pub struct Meta<'a> {
 }
 
 /// One emitted event: its type and its data as compact JSON text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Emitted {
     /// The event type.
     pub event_type: Arc<str>,
-    /// The event's data, compact JSON (an object).
-    pub data: String,
+    /// The event's data, compact JSON (an object), as it is stored.
+    pub data: Payload,
 }
 
 /// The outcome of a successful `decide`: the events to append, in order,
@@ -79,7 +80,7 @@ impl CompiledModel {
     }
 
     /// The index of `command` once its body passed the checks.
-    fn admit(&self, command: &str, body: &Json) -> Result<usize, BadRequest> {
+    pub(crate) fn admit(&self, command: &str, body: &Json) -> Result<usize, BadRequest> {
         let Some(&ci) = self.command_index.get(command) else {
             return Err(BadRequest {
                 message: format!(
@@ -150,7 +151,7 @@ impl CompiledModel {
     /// let model = check(&Model::from_yaml(&yaml).unwrap()).unwrap();
     /// let meta = Meta { actor_id: "account-1", ..Meta::default() };
     /// let opened = model.decide(&model.initial_state(), "Open", &json!({"owner": "ann"}), &meta).unwrap();
-    /// assert_eq!(opened.events[0].data, r#"{"overdraft":0,"owner":"ann"}"#);
+    /// assert_eq!(opened.events[0].data.as_str(), r#"{"overdraft":0,"owner":"ann"}"#);
     ///
     /// let err = model.decide(&opened.state, "Withdraw", &json!({"amount": 80}), &meta).unwrap_err();
     /// assert_eq!(err.code(), Some("insufficient_funds"));
@@ -163,8 +164,21 @@ impl CompiledModel {
         meta: &Meta<'_>,
     ) -> Result<Decision, DecideError> {
         let ci = self.admit(command, body).map_err(DecideError::BadRequest)?;
+        self.decide_admitted(state, ci, &value::from_json(body), meta)
+    }
+
+    /// [`CompiledModel::decide`] for command `ci` whose body this model
+    /// admitted already, as an engine value (the runtime checks and
+    /// converts a command on its caller's task, not in the actor's turn).
+    pub(crate) fn decide_admitted(
+        &self,
+        state: &State,
+        ci: usize,
+        command_value: &Value,
+        meta: &Meta<'_>,
+    ) -> Result<Decision, DecideError> {
         let cmd = &self.commands[ci];
-        let command_value = value::from_json(body);
+        let command = &*cmd.name;
         let (actor, meta_value) = if self.reads_context {
             (
                 Some(value::map([
@@ -188,7 +202,7 @@ impl CompiledModel {
         };
         let scope = Scope {
             state: Some(&state.value),
-            command: Some(&command_value),
+            command: Some(command_value),
             actor: actor.as_ref(),
             meta: meta_value.as_ref(),
             model: Some(&self.model_value),
@@ -273,13 +287,13 @@ impl CompiledModel {
         let mut events = Vec::with_capacity(payloads.len());
         let mut next = state.value.clone();
         for (event, data) in &payloads {
-            let text = self.payload_json(event, data)?;
+            let payload = self.payload_json(event, data)?;
             next = self
                 .fold(event, &next, data)
                 .map_err(|e| fault(&e.path, e.message))?;
             events.push(Emitted {
                 event_type: event.name.clone(),
-                data: text,
+                data: payload,
             });
         }
         if !payloads.is_empty() {
@@ -301,38 +315,36 @@ impl CompiledModel {
         })
     }
 
-    /// The payload as JSON text, checked against the event's schema, and
-    /// for size.
-    fn payload_json(&self, event: &Event, data: &Value) -> Result<String, DecideError> {
-        let path = format!("{}.schema", event.path);
-        let text = match &event.schema {
+    /// The payload as stored JSON, checked against the event's schema, and
+    /// for size. Encoded once, straight into the stored form (no second
+    /// parse); the fault's path is built only for a fault.
+    fn payload_json(&self, event: &Event, data: &Value) -> Result<Payload, DecideError> {
+        let path = || format!("{}.schema", event.path);
+        let payload = match &event.schema {
             Some(schema) => {
-                let json = value::to_json(data).map_err(|m| fault(&path, m))?;
+                let json = value::to_json(data).map_err(|m| fault(&path(), m))?;
                 if let Some(v) = schema.violations(&json).first() {
                     return Err(fault(
-                        &path,
+                        &path(),
                         format!("the emitted data does not satisfy it: {v}"),
                     ));
                 }
-                serde_json::to_string(&json).map_err(|e| fault(&path, e.to_string()))?
+                Payload::encode(&json)
             }
-            None => {
-                let mut out = Vec::with_capacity(64);
-                value::write_json(data, &mut out).map_err(|m| fault(&path, m))?;
-                String::from_utf8(out).map_err(|e| fault(&path, e.to_string()))?
-            }
-        };
-        if text.len() > self.limits.state_bytes as usize {
+            None => Payload::encode(&value::Ser(data)),
+        }
+        .map_err(|e| fault(&path(), e.to_string()))?;
+        let len = payload.as_str().len();
+        if len > self.limits.state_bytes as usize {
             return Err(fault(
-                &path,
+                &path(),
                 format!(
-                    "the emitted data is {} bytes, over limits.state_bytes ({})",
-                    text.len(),
+                    "the emitted data is {len} bytes, over limits.state_bytes ({})",
                     self.limits.state_bytes
                 ),
             ));
         }
-        Ok(text)
+        Ok(payload)
     }
 }
 

@@ -102,6 +102,10 @@ impl CompiledModel {
                 crate::MAX_JSON_DEPTH
             ));
         }
+        // A bound within the limit settles it without formatting the state.
+        if value::json_len_bound(state).is_some_and(|b| b <= self.limits.state_bytes as usize) {
+            return Ok(());
+        }
         let n = value::json_len(state)?;
         if n > self.limits.state_bytes as usize {
             return Err(format!(

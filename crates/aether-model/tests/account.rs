@@ -84,7 +84,7 @@ proptest! {
             match (m, t) {
                 (Ok(decision), Ok(events)) => {
                     let got: Vec<(String, Json)> = decision.events.iter()
-                        .map(|e| (e.event_type.to_string(), serde_json::from_str(&e.data).unwrap()))
+                        .map(|e| (e.event_type.to_string(), serde_json::from_str(e.data.as_str()).unwrap()))
                         .collect();
                     let want: Vec<(String, Json)> = events.iter()
                         .map(|(t, d)| ((*t).to_owned(), serde_json::from_str(d).unwrap()))

@@ -207,7 +207,7 @@ fn run_commands(model: &CompiledModel) {
         if let Ok(d) = model.decide_wire(&state, wire, &meta) {
             for e in &d.events {
                 let mut s = state.clone();
-                let _ = model.evolve_json(&mut s, &e.event_type, e.data.as_bytes());
+                let _ = model.evolve_json(&mut s, &e.event_type, e.data.as_str().as_bytes());
             }
             state = d.state;
         }

@@ -22,7 +22,7 @@ use super::clock::Evictable;
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
 use super::host::{Cell, Recalled, Rest};
 use super::host::{Eviction, Host};
-use super::message::{CommandMsg, CommandResult, Msg, Responder};
+use super::message::{Answered, CommandMsg, CommandResult, Msg, Responder};
 use super::permits::Priority;
 use super::state::Activation;
 
@@ -530,7 +530,7 @@ pub(crate) fn refuse<A: Behavior>(
     match msg {
         Msg::Command(c) => match c.reply {
             Some(Responder::Channel(reply)) => {
-                let _ = reply.send(Err(ask_error(Box::new(c.envelope))));
+                let _ = reply.send(Answered::only(Err(ask_error(Box::new(c.envelope)))));
                 None
             }
             Some(Responder::Inline) => Some(Err(ask_error(Box::new(c.envelope)))),

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 use super::clock::Evictable;
 use super::host::{Cell, Host, Rest};
-use super::message::{CommandResult, Msg, Refusal};
+use super::message::{Answered, Msg, Refusal};
 
 /// What [`dispatch`] did with a message. (A value passed back once per
 /// message: the state travels in it unboxed, an allocation saved per ask.)
@@ -24,7 +24,7 @@ use super::message::{CommandResult, Msg, Refusal};
 pub(crate) enum Dispatched<A: Behavior> {
     /// Queued: whoever runs the actor takes it. For an ask that its sender
     /// would have run itself, where its result will arrive.
-    Queued(Option<oneshot::Receiver<CommandResult<A>>>),
+    Queued(Option<oneshot::Receiver<Answered<A>>>),
     /// The actor was at rest: the sender runs it now, from `rest`, with its
     /// message (and must [`Cell::release`] it after).
     Run {

@@ -18,12 +18,12 @@ use super::actor::run_inline;
 use super::dispatch::{Dispatched, dispatch};
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
 use super::host::Host;
-use super::message::{CommandMsg, CommandResult, Msg, QueryMsg, Refusal, Responder};
+use super::message::{Answered, CommandMsg, Msg, QueryMsg, Refusal, Responder};
 use super::outcome::CommandOutcome;
 use super::status::RETRY_AFTER;
 
 /// Where a queued ask's outcome arrives.
-pub(crate) type Pending<A> = oneshot::Receiver<CommandResult<A>>;
+pub(crate) type Pending<A> = oneshot::Receiver<Answered<A>>;
 
 /// Who waits for a command's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,12 +50,12 @@ pub(crate) enum Caller {
 pub(crate) fn ask<A: Behavior>(
     host: &Arc<Host<A>>,
     id: &ActorId,
-    envelope: CommandEnvelope<A::Command>,
+    mut envelope: CommandEnvelope<A::Command>,
     deadline: Instant,
     caller: Caller,
 ) -> impl Future<Output = AskResult<A>> + Send + 'static + use<A> {
     if A::CHECKS_COMMANDS
-        && let Err(cause) = A::check_command(&host.current().0, &envelope.command)
+        && let Err(cause) = A::check_command(&host.current().0, &mut envelope.command)
     {
         // A bad request: not queued, handed back.
         return Either::Left(ready(Err(AskError::Unavailable {
@@ -123,7 +123,11 @@ async fn outcome<A: Behavior>(
     command_id: CommandId,
 ) -> Result<CommandOutcome<A::Event>, AskError<A>> {
     match tokio::time::timeout_at(deadline, rx).await {
-        Ok(Ok(result)) => result,
+        Ok(Ok(Answered { result, spent })) => {
+            // Dropped here, on the caller's task (see `Answered`).
+            drop(spent);
+            result
+        }
         // The runner went away without answering (a panic in the aggregate),
         // or the deadline passed: unknown.
         Ok(Err(_)) | Err(_) => Err(timed_out(host, command_id)),

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use super::actor::Actor;
 use super::error::AskError;
-use super::message::{CommandMsg, CommandResult, Msg, Responder};
+use super::message::{Answered, CommandMsg, CommandResult, Msg, Responder};
 use super::outcome::CommandOutcome;
 use super::permits::Priority;
 use super::state::read_range;
@@ -74,6 +74,17 @@ impl<A: Behavior> Actor<A> {
     /// Sends the result of a command: to its waiting caller, to the caller
     /// running the actor itself, or (a tell) nowhere but the counts.
     fn answer(&mut self, reply: Option<Responder<A>>, result: CommandResult<A>) {
+        self.answer_spent(reply, result, None);
+    }
+
+    /// [`Self::answer`], handing `spent` (the command, done with) to a
+    /// caller waiting on a channel, to drop it on its own task.
+    fn answer_spent(
+        &mut self,
+        reply: Option<Responder<A>>,
+        result: CommandResult<A>,
+        spent: Option<CommandEnvelope<A::Command>>,
+    ) {
         let how = match &result {
             Ok(o) if o.deduplicated => Ended::Deduplicated,
             Ok(_) => Ended::Ok,
@@ -84,7 +95,7 @@ impl<A: Behavior> Actor<A> {
         self.host.metrics.ended(reply.is_some(), how);
         match reply {
             Some(Responder::Channel(tx)) => {
-                let _ = tx.send(result);
+                let _ = tx.send(Answered { result, spent });
             }
             Some(Responder::Inline) => self.inline = Some(result),
             None => {
@@ -403,6 +414,11 @@ impl<A: Behavior> Actor<A> {
             }
         }
         for (c, d) in live.into_iter().zip(decisions) {
+            if let Decision::Invalid(cause) = d {
+                let command = Box::new(c.envelope);
+                self.answer(c.reply, Err(AskError::Unavailable { command, cause }));
+                continue;
+            }
             let command_id = c.envelope.command_id.clone();
             let result = match d {
                 Decision::Events(w) => {
@@ -420,10 +436,7 @@ impl<A: Behavior> Actor<A> {
                 }
                 Decision::Nothing(at) => Ok(CommandOutcome::new(command_id, at, Vec::new(), false)),
                 Decision::Rejected(e) => Err(AskError::Rejected(e)),
-                Decision::Invalid(cause) => Err(AskError::Unavailable {
-                    command: Box::new(c.envelope),
-                    cause,
-                }),
+                Decision::Invalid(_) => unreachable!("answered above"),
             };
             let result = match result {
                 Ok(o) if late => Err(AskError::Timeout {
@@ -431,7 +444,7 @@ impl<A: Behavior> Actor<A> {
                 }),
                 other => other,
             };
-            self.answer(c.reply, result);
+            self.answer_spent(c.reply, result, Some(c.envelope));
         }
     }
 

@@ -79,14 +79,17 @@ pub trait Behavior: Send + Sync + 'static {
     /// not, the runtime does not call it).
     const CHECKS_COMMANDS: bool = false;
 
-    /// Checks a command before it is queued for its actor (a data-defined
-    /// behaviour checks it against the command's schema): a command that
-    /// fails is a bad request, handed back to its caller, not applied.
+    /// Checks a command on its caller's task, before it is queued for its
+    /// actor (a data-defined behaviour checks it against the command's
+    /// schema): a command that fails is a bad request, handed back to its
+    /// caller, not applied. A command that passes may be marked as checked
+    /// by `def`, so that its turn under the same `def` does not check it
+    /// again (the actor's turn is the serial part of a busy actor).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] saying what is wrong with it.
-    fn check_command(def: &Self::Def, command: &Self::Command) -> Result<(), Error> {
+    fn check_command(def: &Self::Def, command: &mut Self::Command) -> Result<(), Error> {
         let _ = (def, command);
         Ok(())
     }

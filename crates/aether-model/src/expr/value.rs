@@ -199,6 +199,39 @@ pub(crate) fn json_len(v: &Value) -> Result<usize, String> {
     Ok(c.0)
 }
 
+/// An upper bound of [`json_len`], in one walk without formatting (a
+/// string's bytes as if each were escaped, a number at its longest); `None`
+/// for a value [`json_len`] may refuse.
+pub(crate) fn json_len_bound(v: &Value) -> Option<usize> {
+    Some(match v {
+        Value::Null => 4,
+        Value::Bool(_) => 5,
+        // i64::MIN and u64::MAX are 20 characters; ryu writes a finite
+        // double in at most 24.
+        Value::Int(_) | Value::UInt(_) => 20,
+        Value::Double(d) if d.is_finite() => 24,
+        Value::String(t) => 2 + 6 * t.len(),
+        Value::List(items) => {
+            let mut n = 2 + items.len();
+            for i in items.iter() {
+                n += json_len_bound(i)?;
+            }
+            n
+        }
+        Value::Map(m) => {
+            let mut n = 2 + m.len();
+            for (k, v) in m.iter() {
+                let MapKey::String(k) = k else { return None };
+                n += 3 + 6 * k.len() + json_len_bound(v)?;
+            }
+            n
+        }
+        // RFC 3339 with nanoseconds, and seconds with nanoseconds: under 64.
+        Value::Timestamp(_) | Value::Duration(_) => 66,
+        _ => return None,
+    })
+}
+
 /// Serializes an engine value as JSON.
 pub(crate) struct Ser<'a>(pub(crate) &'a Value);
 
@@ -294,5 +327,63 @@ impl<'de> Visitor<'de> for Seed {
             m.insert(key(&k), v);
         }
         Ok(Value::Map(Arc::new(m)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<i64>().prop_map(Json::from),
+            any::<u64>().prop_map(Json::from),
+            any::<f64>()
+                .prop_filter("finite", |d| d.is_finite())
+                .prop_map(Json::from),
+            // Control characters and quotes: the escaped ones.
+            "[\\x00-\\x1f\"\\\\a-zé€😀]{0,12}".prop_map(Json::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+                prop::collection::btree_map("[\\x00-\\x1f\"a-z]{0,6}", inner, 0..6)
+                    .prop_map(|m| Json::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The bound the state's size check trusts is never below the
+        /// length of the JSON text.
+        #[test]
+        fn the_length_bound_is_never_below_the_length(j in json()) {
+            let v = from_json(&j);
+            let bound = json_len_bound(&v).expect("a JSON value has a bound");
+            prop_assert!(bound >= json_len(&v).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_length_bound_of_the_widest_scalars_and_times() {
+        for v in [
+            Value::Int(i64::MIN),
+            Value::UInt(u64::MAX),
+            Value::Double(-2.2250738585072014e-308),
+            Value::Double(f64::MAX),
+            timestamp(
+                std::time::UNIX_EPOCH + std::time::Duration::new(253_402_300_799, 999_999_999),
+            ),
+            timestamp(std::time::UNIX_EPOCH - std::time::Duration::new(62_135_596_800, 1)),
+        ] {
+            assert!(
+                json_len_bound(&v).unwrap() >= json_len(&v).unwrap(),
+                "{v:?}"
+            );
+        }
+        assert_eq!(json_len_bound(&Value::Double(f64::NAN)), None);
     }
 }
