@@ -444,7 +444,9 @@ impl<A: Behavior> Actor<A> {
                 }),
                 other => other,
             };
-            self.answer_spent(c.reply, result, Some(c.envelope));
+            // Only a command that owns heap blocks goes back (`Answered`).
+            let spent = std::mem::needs_drop::<A::Command>().then_some(c.envelope);
+            self.answer_spent(c.reply, result, spent);
         }
     }
 
