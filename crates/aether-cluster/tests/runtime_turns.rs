@@ -248,6 +248,14 @@ async fn ids_of_another_type_and_unregistered_types_are_refused() {
     );
     let err = sys.get::<Counter>(fresh::<Counter>()).unwrap_err();
     assert_eq!(err.kind(), RuntimeErrorKind::NotRegistered);
+    // By key: an empty key names no actor.
+    assert_eq!(
+        sys.actor::<Account>("ada").unwrap().id().as_str(),
+        "account-ada"
+    );
+    let err = sys.actor::<Account>("").unwrap_err();
+    assert_eq!(err.kind(), RuntimeErrorKind::InvalidInput);
+    assert!(err.to_string().contains("empty key"), "{err}");
 }
 
 #[tokio::test]

@@ -251,14 +251,16 @@ impl ActorSystem {
         name: &str,
         key: impl fmt::Display,
     ) -> Result<ActorRef<A>, RuntimeError> {
-        let key = key.to_string();
-        if key.is_empty() {
+        // One allocation: the id written once, the key's emptiness read
+        // from its length.
+        let id = format!("{name}-{key}");
+        if id.len() == name.len() + 1 {
             return Err(RuntimeError::new(
                 RuntimeErrorKind::InvalidInput,
                 format!("an empty key names no {name} actor"),
             ));
         }
-        let id = ActorId::with_type(name, format!("{name}-{key}"))
+        let id = ActorId::with_type(name, id)
             .map_err(|e| RuntimeError::new(RuntimeErrorKind::InvalidInput, e.message()))?;
         self.get(id)
     }
