@@ -262,13 +262,14 @@ impl Behavior for ModelBehavior {
         command: &ModelCommand,
         context: &Context<'_>,
     ) -> Result<(Vec<ModelEvent>, Option<State>), Rejection> {
+        let model = &def.model;
         let meta = Meta {
             actor_id: context.actor_id.as_str(),
             command_id: Some(context.command_id.as_str()),
             correlation_id: context.metadata.correlation_id(),
-            time: Some(SystemTime::now()),
+            // Read only by a model whose expressions read `meta`.
+            time: model.reads_context.then(SystemTime::now),
         };
-        let model = &def.model;
         let decision = match &command.checked {
             // Admitted by this deployment on the caller's task.
             Some(c) if c.by == def.id => model.decide_admitted(state, c.index, &c.body, &meta),

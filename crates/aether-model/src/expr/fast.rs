@@ -13,6 +13,7 @@
 use super::ast::{Kind, Lit, Node, Op};
 use super::scope::Scope;
 use cel_core::{MapKey, Value, ValueMap};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// A variable an expression may start from.
@@ -146,8 +147,15 @@ pub(crate) fn compile(node: &Node) -> Option<Fast> {
 
 /// The value of `f`, or `None` where the engine must decide.
 pub(crate) fn eval(f: &Fast, scope: &Scope<'_>) -> Option<Value> {
-    match f {
-        Fast::Const(v) => Some(v.clone()),
+    eval_ref(f, scope).map(Cow::into_owned)
+}
+
+/// [`eval`], borrowing what it can: a path into the scope and a constant
+/// are read in place, not cloned (a clone of a string or map is an atomic
+/// increment, and its drop a decrement, for every operand of every guard).
+fn eval_ref<'a>(f: &'a Fast, scope: &Scope<'a>) -> Option<Cow<'a, Value>> {
+    let owned = match f {
+        Fast::Const(v) => return Some(Cow::Borrowed(v)),
         Fast::Path(root, keys) => {
             let mut v = root.get(scope)?;
             for k in keys.iter() {
@@ -156,70 +164,75 @@ pub(crate) fn eval(f: &Fast, scope: &Scope<'_>) -> Option<Value> {
                     _ => return None,
                 }
             }
-            Some(v.clone())
+            return Some(Cow::Borrowed(v));
         }
         Fast::Has(root, key) => match root.get(scope)? {
-            Value::Map(m) => Some(Value::Bool(m.contains_key(key))),
-            _ => None,
+            Value::Map(m) => Value::Bool(m.contains_key(key)),
+            _ => return None,
         },
-        Fast::Not(n) => match eval(n, scope)? {
-            Value::Bool(b) => Some(Value::Bool(!b)),
-            _ => None,
+        Fast::Not(n) => match *eval_ref(n, scope)? {
+            Value::Bool(b) => Value::Bool(!b),
+            _ => return None,
         },
-        Fast::Neg(n) => match eval(n, scope)? {
-            Value::Int(i) => i.checked_neg().map(Value::Int),
-            Value::Double(d) => Some(Value::Double(-d)),
-            _ => None,
+        Fast::Neg(n) => match *eval_ref(n, scope)? {
+            Value::Int(i) => Value::Int(i.checked_neg()?),
+            Value::Double(d) => Value::Double(-d),
+            _ => return None,
         },
-        Fast::Cond(c, t, e) => match eval(c, scope)? {
-            Value::Bool(true) => eval(t, scope),
-            Value::Bool(false) => eval(e, scope),
-            _ => None,
-        },
-        Fast::Bin(Op::And, l, r) => match eval(l, scope)? {
-            Value::Bool(false) => Some(Value::Bool(false)),
-            Value::Bool(true) => match eval(r, scope)? {
-                v @ Value::Bool(_) => Some(v),
+        Fast::Cond(c, t, e) => {
+            return match *eval_ref(c, scope)? {
+                Value::Bool(true) => eval_ref(t, scope),
+                Value::Bool(false) => eval_ref(e, scope),
                 _ => None,
+            };
+        }
+        Fast::Bin(Op::And, l, r) => match *eval_ref(l, scope)? {
+            Value::Bool(false) => Value::Bool(false),
+            Value::Bool(true) => match *eval_ref(r, scope)? {
+                Value::Bool(b) => Value::Bool(b),
+                _ => return None,
             },
-            _ => None,
+            _ => return None,
         },
-        Fast::Bin(Op::Or, l, r) => match eval(l, scope)? {
-            Value::Bool(true) => Some(Value::Bool(true)),
-            Value::Bool(false) => match eval(r, scope)? {
-                v @ Value::Bool(_) => Some(v),
-                _ => None,
+        Fast::Bin(Op::Or, l, r) => match *eval_ref(l, scope)? {
+            Value::Bool(true) => Value::Bool(true),
+            Value::Bool(false) => match *eval_ref(r, scope)? {
+                Value::Bool(b) => Value::Bool(b),
+                _ => return None,
             },
-            _ => None,
+            _ => return None,
         },
-        Fast::Bin(op, l, r) => binary(*op, &eval(l, scope)?, &eval(r, scope)?),
+        Fast::Bin(op, l, r) => binary(*op, &*eval_ref(l, scope)?, &*eval_ref(r, scope)?)?,
         Fast::Map(entries) => {
             let mut m = ValueMap::new();
             for (k, v) in entries.iter() {
                 m.insert(k.clone(), eval(v, scope)?);
             }
-            Some(Value::Map(Arc::new(m)))
+            Value::Map(Arc::new(m))
         }
-        Fast::List(items) => Some(Value::List(
+        Fast::List(items) => Value::List(
             items
                 .iter()
                 .map(|i| eval(i, scope))
                 .collect::<Option<Vec<_>>>()?
                 .into(),
-        )),
-        Fast::Str(n) => match eval(n, scope)? {
-            Value::Int(i) => Some(Value::String(Arc::from(i.to_string().as_str()))),
-            Value::UInt(u) => Some(Value::String(Arc::from(u.to_string().as_str()))),
-            v @ Value::String(_) => Some(v),
-            _ => None,
+        ),
+        Fast::Str(n) => match eval_ref(n, scope)? {
+            v if matches!(*v, Value::String(_)) => return Some(v),
+            v => match *v {
+                Value::Int(i) => Value::String(Arc::from(i.to_string().as_str())),
+                Value::UInt(u) => Value::String(Arc::from(u.to_string().as_str())),
+                _ => return None,
+            },
         },
-        Fast::Size(n) => match eval(n, scope)? {
-            Value::String(s) => i64::try_from(s.chars().count()).ok().map(Value::Int),
-            Value::List(l) => i64::try_from(l.len()).ok().map(Value::Int),
-            Value::Map(m) => i64::try_from(m.len()).ok().map(Value::Int),
-            _ => None,
+        Fast::Size(n) => match &*eval_ref(n, scope)? {
+            Value::String(s) => Value::Int(i64::try_from(s.chars().count()).ok()?),
+            Value::List(l) => Value::Int(i64::try_from(l.len()).ok()?),
+            Value::Map(m) => Value::Int(i64::try_from(m.len()).ok()?),
+            _ => return None,
         },
-    }
+    };
+    Some(Cow::Owned(owned))
 }
 
 fn binary(op: Op, l: &Value, r: &Value) -> Option<Value> {
