@@ -15,7 +15,7 @@
 //!
 //! `cargo bench -p aether-model --features nats --bench runtime` (env
 //! `MODEL_BENCH`, the parts, default `t3,t4,t5`; `MODEL_BENCH_ROUNDS`,
-//! default 3; `MODEL_BENCH_COMMANDS`, default 20,000 per throughput round;
+//! default 4 (each side first in every other round); `MODEL_BENCH_COMMANDS`, default 20,000 per throughput round;
 //! `MODEL_BENCH_PUBLISHES`, default 20 T5 rounds). Without `nats`, T5 is
 //! skipped. Each command is a deposit of 1 (one event).
 
@@ -222,7 +222,8 @@ async fn raw_sequential(js: &async_nats::jetstream::Context, n: usize, round: us
 async fn main() {
     let parts = std::env::var("MODEL_BENCH").unwrap_or_else(|_| "t3,t4,t5".into());
     let part = |p: &str| parts.split(',').any(|x| x.trim() == p);
-    let rounds = env("MODEL_BENCH_ROUNDS", 3);
+    // Even: each side goes first in half the rounds.
+    let rounds = env("MODEL_BENCH_ROUNDS", 4);
     let n = env("MODEL_BENCH_COMMANDS", 20_000);
     if part("t3") || part("t4") {
         println!("model Account against typed Account in the runtime, {rounds} interleaved rounds");
@@ -252,9 +253,15 @@ async fn t3(rounds: usize, n: usize) {
     for (i, side) in [&typed, &model].into_iter().enumerate() {
         side.open(&format!("m{i}")).await;
     }
-    for _ in 0..rounds {
-        t3_typed.push(typed.deposits("m0", callers, n).await);
+    for round in 0..rounds {
+        // Each side first in every other round (the store grows).
+        if round % 2 == 0 {
+            t3_typed.push(typed.deposits("m0", callers, n).await);
+        }
         t3_model.push(model.deposits("m1", callers, n).await);
+        if round % 2 == 1 {
+            t3_typed.push(typed.deposits("m0", callers, n).await);
+        }
     }
     let (tt, tm) = (1.0 / median(&t3_typed), 1.0 / median(&t3_model));
     println!(
@@ -262,6 +269,23 @@ async fn t3(rounds: usize, n: usize) {
         tt / 1e3,
         tm / 1e3,
         tm / tt
+    );
+    // The model's own latency per ask, without I/O: what it adds to T4's
+    // sequential row.
+    let (mut st, mut sm) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            st.extend(typed.sequential("m0", n / 4).await);
+        }
+        sm.extend(model.sequential("m1", n / 4).await);
+        if round % 2 == 1 {
+            st.extend(typed.sequential("m0", n / 4).await);
+        }
+    }
+    let (pt, pm) = (pct(st, 0.5) * 1e6, pct(sm, 0.5) * 1e6);
+    println!(
+        "T3 memory store, 1 actor, sequential p50: typed {pt:.2} µs, model {pm:.2} µs (+{:.2} µs)",
+        pm - pt
     );
 }
 
@@ -297,10 +321,21 @@ async fn t4(rounds: usize, n: usize) {
     let (mut q_typed, mut q_model) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         p_raw.push(pct(raw_sequential(&js, seq_n, round).await, 0.5));
-        p_typed.push(pct(typed.sequential("j0", seq_n).await, 0.5));
+        // Each side goes first in every other round: the stream grows as a
+        // round goes on, and a fixed order would favour the side first.
+        let typed_first = round % 2 == 0;
+        if typed_first {
+            p_typed.push(pct(typed.sequential("j0", seq_n).await, 0.5));
+        }
         p_model.push(pct(model.sequential("j1", seq_n).await, 0.5));
-        q_typed.push(typed.deposits("j0", callers, n / 2).await);
+        if !typed_first {
+            p_typed.push(pct(typed.sequential("j0", seq_n).await, 0.5));
+            q_typed.push(typed.deposits("j0", callers, n / 2).await);
+        }
         q_model.push(model.deposits("j1", callers, n / 2).await);
+        if typed_first {
+            q_typed.push(typed.deposits("j0", callers, n / 2).await);
+        }
     }
     let (r, t, m) = (median(&p_raw), median(&p_typed), median(&p_model));
     println!(
