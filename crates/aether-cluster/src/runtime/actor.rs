@@ -303,7 +303,12 @@ impl<A: Behavior> Actor<A> {
     /// up to the group-commit limit (a query ends the run).
     fn collect(&mut self, first: CommandMsg<A>) -> Vec<CommandMsg<A>> {
         let max = self.host.config.group_commit.max_commands;
-        let mut batch = vec![first];
+        // Sized from what is queued (at most `max`), not grown one push at a
+        // time: a busy actor's batch is hundreds of commands of ~200 bytes,
+        // and growing it took a realloc and copy per doubling, the larger
+        // ones on glibc's slow path (measured: 5 % of a model actor's turn).
+        let mut batch = Vec::with_capacity((1 + self.backlog.len()).min(max));
+        batch.push(first);
         while batch.len() < max
             && let Some(Msg::Command(_)) = self.backlog.front()
             && let Some(Msg::Command(c)) = self.backlog.pop_front()
@@ -312,6 +317,7 @@ impl<A: Behavior> Actor<A> {
         }
         if batch.len() < max && self.backlog.is_empty() {
             let mut st = self.cell.lock();
+            batch.reserve(st.queue.len().min(max - batch.len()));
             while batch.len() < max
                 && let Some(Msg::Command(_)) = st.queue.front()
                 && let Some(Msg::Command(c)) = st.queue.pop_front()
