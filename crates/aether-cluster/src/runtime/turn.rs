@@ -414,11 +414,6 @@ impl<A: Behavior> Actor<A> {
             }
         }
         for (c, d) in live.into_iter().zip(decisions) {
-            if let Decision::Invalid(cause) = d {
-                let command = Box::new(c.envelope);
-                self.answer(c.reply, Err(AskError::Unavailable { command, cause }));
-                continue;
-            }
             let command_id = c.envelope.command_id.clone();
             let result = match d {
                 Decision::Events(w) => {
@@ -436,7 +431,12 @@ impl<A: Behavior> Actor<A> {
                 }
                 Decision::Nothing(at) => Ok(CommandOutcome::new(command_id, at, Vec::new(), false)),
                 Decision::Rejected(e) => Err(AskError::Rejected(e)),
-                Decision::Invalid(_) => unreachable!("answered above"),
+                // Handed back with its error (not applied): nothing to drop.
+                Decision::Invalid(cause) => {
+                    let command = Box::new(c.envelope);
+                    self.answer(c.reply, Err(AskError::Unavailable { command, cause }));
+                    continue;
+                }
             };
             let result = match result {
                 Ok(o) if late => Err(AskError::Timeout {

@@ -186,22 +186,18 @@ fn eval_ref<'a>(f: &'a Fast, scope: &Scope<'a>) -> Option<Cow<'a, Value>> {
                 _ => None,
             };
         }
-        Fast::Bin(Op::And, l, r) => match *eval_ref(l, scope)? {
-            Value::Bool(false) => Value::Bool(false),
-            Value::Bool(true) => match *eval_ref(r, scope)? {
-                Value::Bool(b) => Value::Bool(b),
+        // `&&` stops at false, `||` at true; the other side decides.
+        Fast::Bin(op @ (Op::And | Op::Or), l, r) => {
+            let stop = *op == Op::Or;
+            match *eval_ref(l, scope)? {
+                Value::Bool(b) if b == stop => Value::Bool(stop),
+                Value::Bool(_) => match *eval_ref(r, scope)? {
+                    Value::Bool(b) => Value::Bool(b),
+                    _ => return None,
+                },
                 _ => return None,
-            },
-            _ => return None,
-        },
-        Fast::Bin(Op::Or, l, r) => match *eval_ref(l, scope)? {
-            Value::Bool(true) => Value::Bool(true),
-            Value::Bool(false) => match *eval_ref(r, scope)? {
-                Value::Bool(b) => Value::Bool(b),
-                _ => return None,
-            },
-            _ => return None,
-        },
+            }
+        }
         Fast::Bin(op, l, r) => binary(*op, &*eval_ref(l, scope)?, &*eval_ref(r, scope)?)?,
         Fast::Map(entries) => {
             let mut m = ValueMap::new();
@@ -217,14 +213,15 @@ fn eval_ref<'a>(f: &'a Fast, scope: &Scope<'a>) -> Option<Cow<'a, Value>> {
                 .collect::<Option<Vec<_>>>()?
                 .into(),
         ),
-        Fast::Str(n) => match eval_ref(n, scope)? {
-            v if matches!(*v, Value::String(_)) => return Some(v),
-            v => match *v {
+        Fast::Str(n) => {
+            let v = eval_ref(n, scope)?;
+            match *v {
+                Value::String(_) => return Some(v),
                 Value::Int(i) => Value::String(Arc::from(i.to_string().as_str())),
                 Value::UInt(u) => Value::String(Arc::from(u.to_string().as_str())),
                 _ => return None,
-            },
-        },
+            }
+        }
         Fast::Size(n) => match &*eval_ref(n, scope)? {
             Value::String(s) => Value::Int(i64::try_from(s.chars().count()).ok()?),
             Value::List(l) => Value::Int(i64::try_from(l.len()).ok()?),
