@@ -200,8 +200,9 @@ impl Metadata {
     }
 
     /// [`Metadata::caused_by_shared`] with the entries of `extra` set too
-    /// (its values win): one allocation for a cause with no more than the
-    /// two ids, two otherwise.
+    /// (its values win): one allocation when the cause carries none of the
+    /// inherited keys and `extra`'s keys all sort before the ids' (the
+    /// runtime's `aether.…` stamps) or all after them; two otherwise.
     pub(crate) fn caused_by_with(cause_id: &Arc<str>, cause: &Metadata, extra: &Metadata) -> Self {
         let shared = |key: &str| {
             let entries = cause.entries();
@@ -218,11 +219,27 @@ impl Metadata {
             Metadata::KEY_SPAN_ID,
             Metadata::KEY_TRACEPARENT,
         ];
-        if extra.is_empty() && INHERITED.iter().all(|k| cause.find(k).is_err()) {
-            // The usual command: the two ids alone, in key order, made in
-            // place (a `Vec` would be copied into the `Arc` once more).
-            return Self(Some(Arc::from([causation, correlation])));
+        let ids = [causation, correlation];
+        if INHERITED.iter().all(|k| cause.find(k).is_err()) {
+            // The usual command: the two ids and the writer's stamps, made
+            // in place in key order (a `Vec` would be sorted, then copied
+            // into the `Arc` once more). The stamps' keys (`aether.…`) sort
+            // before the ids'.
+            let stamps = extra.entries();
+            match (stamps.first(), stamps.last()) {
+                (None, _) => return Self(Some(Arc::from(ids))),
+                (_, Some((k, _))) if k.as_str() < Self::KEY_CAUSATION_ID => {
+                    return Self(Some(stamps.iter().cloned().chain(ids).collect()));
+                }
+                (Some((k, _)), _) if k.as_str() > Self::KEY_CORRELATION_ID => {
+                    return Self(Some(
+                        ids.into_iter().chain(stamps.iter().cloned()).collect(),
+                    ));
+                }
+                _ => {}
+            }
         }
+        let [causation, correlation] = ids;
         let mut entries: Vec<Entry> = Vec::with_capacity(6 + extra.len());
         entries.push(causation);
         entries.push(correlation);
@@ -445,5 +462,44 @@ mod tests {
         let grandchild = Metadata::caused_by("e2", &child);
         assert_eq!(grandchild.correlation_id(), Some("e1"));
         assert_eq!(grandchild.causation_id(), Some("e2"));
+    }
+
+    #[test]
+    fn caused_by_with_keeps_every_entry_in_key_order_wherever_the_extra_keys_sort() {
+        let id: Arc<str> = Arc::from("c1");
+        let plain = Metadata::new().with_correlation_id("r1");
+        let traced = plain.clone().with_user_id("alice");
+        let with = |mut m: Metadata, k: &str, v: &str| {
+            m.insert(k, v);
+            m
+        };
+        let extras = [
+            Metadata::new(),
+            Metadata::new().with_model("account@3"),
+            Metadata::new()
+                .with_model("account@3")
+                .with_writer_node("n1"),
+            with(Metadata::new(), "zone", "eu"),
+            with(Metadata::new(), "cb", "between the ids"),
+            with(Metadata::new().with_model("account@3"), "zone", "eu"),
+            Metadata::new().with_correlation_id("overridden"),
+        ];
+        for cause in [&plain, &traced] {
+            for extra in &extras {
+                let m = Metadata::caused_by_with(&id, cause, extra);
+                let keys: Vec<&str> = m.entries().iter().map(|(k, _)| k.as_str()).collect();
+                assert!(keys.is_sorted(), "{keys:?}");
+                assert_eq!(m.causation_id(), Some("c1"));
+                let correlation = extra.correlation_id().unwrap_or("r1");
+                assert_eq!(m.correlation_id(), Some(correlation));
+                assert_eq!(m.user_id(), cause.user_id());
+                for (k, v) in extra.iter() {
+                    assert_eq!(m.get(k), Some(v), "{k} of {extra:?}");
+                }
+                let inherited = usize::from(cause.user_id().is_some());
+                let overlap = usize::from(extra.correlation_id().is_some());
+                assert_eq!(m.len(), 2 + inherited + extra.len() - overlap);
+            }
+        }
     }
 }

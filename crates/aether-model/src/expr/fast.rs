@@ -160,14 +160,14 @@ fn eval_ref<'a>(f: &'a Fast, scope: &Scope<'a>) -> Option<Cow<'a, Value>> {
             let mut v = root.get(scope)?;
             for k in keys.iter() {
                 match v {
-                    Value::Map(m) => v = m.get(k)?,
+                    Value::Map(m) => v = field(m, k)?,
                     _ => return None,
                 }
             }
             return Some(Cow::Borrowed(v));
         }
         Fast::Has(root, key) => match root.get(scope)? {
-            Value::Map(m) => Value::Bool(m.contains_key(key)),
+            Value::Map(m) => Value::Bool(field(m, key).is_some()),
             _ => return None,
         },
         Fast::Not(n) => match *eval_ref(n, scope)? {
@@ -230,6 +230,17 @@ fn eval_ref<'a>(f: &'a Fast, scope: &Scope<'a>) -> Option<Cow<'a, Value>> {
         },
     };
     Some(Cow::Owned(owned))
+}
+
+/// `m[k]`. A small map (a state, a command's body, an event's data) is
+/// scanned for an equal key, which compares lengths before bytes, where
+/// the B-tree's ordered search compares bytes at every key it passes.
+fn field<'a>(m: &'a ValueMap, k: &MapKey) -> Option<&'a Value> {
+    const SCAN: usize = 8;
+    if m.len() > SCAN {
+        return m.get(k);
+    }
+    m.iter().find_map(|(key, v)| (key == k).then_some(v))
 }
 
 fn binary(op: Op, l: &Value, r: &Value) -> Option<Value> {

@@ -187,3 +187,32 @@ fn the_fast_path_agrees_with_the_engine_on_random_expressions() {
     );
     eprintln!("the fast path answered {answered} random expressions, all as the engine");
 }
+
+#[test]
+fn a_field_of_a_small_and_of_a_large_map_reads_as_the_engine_reads_it() {
+    let small = json!({"status": "open", "balance": 5, "owner": "ann"});
+    let large: serde_json::Map<String, Json> =
+        (0..20).map(|i| (format!("k{i:02}"), json!(i))).collect();
+    let vars = json!({"state": small, "event": large});
+    let vars = vars.as_object().unwrap();
+    for source in [
+        "state.status",
+        "state.balance + 1",
+        "has(state.owner)",
+        "has(state.missing)",
+        "event.k00",
+        "event.k13 * 2",
+        "has(event.k19)",
+        "has(event.k20)",
+    ] {
+        assert!(agree(source, vars), "`{source}`: the fast path gave up");
+    }
+    assert!(
+        !agree("state.missing", vars),
+        "a missing key is the engine's to report"
+    );
+    assert!(
+        !agree("event.k20", vars),
+        "a missing key is the engine's to report"
+    );
+}
