@@ -113,16 +113,15 @@ impl CompiledModel {
             event: Some(data),
             ..Scope::default()
         };
-        let mut patch = Vec::with_capacity(event.fold.len());
-        for (key, e) in &event.fold {
+        let patch = event.fold.iter().map(|(key, e)| {
             let v = e.eval(&scope).map_err(|err| FoldError {
                 event_type: event.name.to_string(),
                 path: format!("{}.evolve.{}", event.path, key_name(key)),
                 message: err.message,
             })?;
-            patch.push((key, v));
-        }
-        Ok(value::merge_patch(state, patch))
+            Ok((key, v))
+        });
+        value::merge_patch(state, patch)
     }
 
     /// Whether an event of `event_type` written by model version

@@ -123,13 +123,20 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
 /// Applies `patch` to `target` with JSON Merge Patch semantics (RFC 7386):
 /// a `null` removes the property, a map merges into a map, anything else
 /// replaces. `target` must be a map (a non-map target is replaced by `{}`).
-pub(crate) fn merge_patch(target: &Value, patch: Vec<(&MapKey, Value)>) -> Value {
+/// The patch's entries are computed as they are applied (a fold's
+/// expressions, each against the state before the event: no list of them
+/// is kept); the first error is returned and nothing is patched.
+pub(crate) fn merge_patch<'k, E>(
+    target: &Value,
+    patch: impl IntoIterator<Item = Result<(&'k MapKey, Value), E>>,
+) -> Result<Value, E> {
     let mut map = match target {
         Value::Map(m) => (**m).clone(),
         _ => ValueMap::new(),
     };
     let mut removed = false;
-    for (k, v) in patch {
+    for entry in patch {
+        let (k, v) = entry?;
         match v {
             Value::Null => {
                 if map.contains_key(k) {
@@ -138,10 +145,7 @@ pub(crate) fn merge_patch(target: &Value, patch: Vec<(&MapKey, Value)>) -> Value
                 }
             }
             Value::Map(p) => {
-                let merged = merge_patch(
-                    map.get(k).unwrap_or(&Value::Null),
-                    p.iter().map(|(k, v)| (k, v.clone())).collect(),
-                );
+                let merged = merge_nested(map.get(k).unwrap_or(&Value::Null), &p);
                 map.insert(k.clone(), merged);
             }
             other => map.insert(k.clone(), other),
@@ -154,7 +158,19 @@ pub(crate) fn merge_patch(target: &Value, patch: Vec<(&MapKey, Value)>) -> Value
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
     }
-    Value::Map(Arc::new(map))
+    Ok(Value::Map(Arc::new(map)))
+}
+
+/// A map inside a patch merged into `target` (not generic, so the
+/// recursion instantiates [`merge_patch`] once).
+fn merge_nested(target: &Value, patch: &ValueMap) -> Value {
+    let entries = patch
+        .iter()
+        .map(|(k, v)| Ok::<_, std::convert::Infallible>((k, v.clone())));
+    match merge_patch(target, entries) {
+        Ok(v) => v,
+        Err(never) => match never {},
+    }
 }
 
 /// Whether the value nests deeper than `max` (lists and maps; a scalar
