@@ -6,7 +6,10 @@
 # ports, temp dirs) and kills them at the end.
 # Env: BENCH_ROUNDS (default 5), BENCH_ONLY=1,2,7 (scenario numbers),
 # BENCH_SCALE=small (tiny sizes: a smoke run), BENCH_FSYNC=always (fsync on
-# every write on both stores instead of once a second).
+# every write on both stores instead of once a second), BENCH_MALLOC=jemalloc
+# (the bench's whole process, Aether, coerce and the raw floors alike, on
+# jemalloc instead of glibc's malloc: LD_PRELOAD of Debian's libjemalloc2,
+# installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +32,26 @@ if [ -z "${REDIS_SERVER_BIN:-}" ]; then
 fi
 export REDIS_SERVER_BIN
 
+preload=""
+case "${BENCH_MALLOC:-system}" in
+    system | jemalloc) ;;
+    *) echo "BENCH_MALLOC must be system or jemalloc, not ${BENCH_MALLOC}" >&2; exit 2 ;;
+esac
+if [ "${BENCH_MALLOC:-system}" = jemalloc ]; then
+    jemalloc() { ldconfig -p | awk '/libjemalloc\.so\.2 / { print $NF; exit }'; }
+    if [ -z "$(jemalloc)" ]; then
+        echo "installing libjemalloc2 (apt-get)" >&2
+        sudo_cmd=""
+        [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+        $sudo_cmd apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends libjemalloc2 >&2
+    fi
+    preload=$(jemalloc)
+    [ -n "$preload" ] || { echo "BENCH_MALLOC=jemalloc: libjemalloc.so.2 not found" >&2; exit 1; }
+fi
+
 cd bench/coerce
 # Beside the workspace's own build, not inside the bench directory.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-../../target/coerce}
-cargo run --release --locked
+cargo build --release --locked
+LD_PRELOAD=$preload exec "$CARGO_TARGET_DIR/release/aether-coerce-bench"

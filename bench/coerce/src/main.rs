@@ -250,6 +250,15 @@ pub fn slice(k: usize, callers: usize, n: usize) -> impl Iterator<Item = usize> 
     (k..n).step_by(callers)
 }
 
+/// The allocator every side of this process runs on: glibc's malloc, or
+/// one preloaded in its place (`BENCH_MALLOC=jemalloc` in the script).
+fn allocator() -> String {
+    match std::env::var("LD_PRELOAD") {
+        Ok(lib) if !lib.is_empty() => format!("{lib} (LD_PRELOAD)"),
+        _ => "the system's malloc".to_owned(),
+    }
+}
+
 fn env_rounds() -> usize {
     std::env::var("BENCH_ROUNDS")
         .ok()
@@ -285,9 +294,10 @@ async fn run() {
         durable_rows: Vec::new(),
     };
     println!(
-        "# Aether vs coerce 0.8.11 vs raw: {} rounds{}, 2 runtime workers, loops in a task",
+        "# Aether vs coerce 0.8.11 vs raw: {} rounds{}, 2 runtime workers, loops in a task; allocator: {}",
         b.rounds,
-        if small { ", BENCH_SCALE=small" } else { "" }
+        if small { ", BENCH_SCALE=small" } else { "" },
+        allocator()
     );
     println!(
         "(medians of the rounds, their range in parentheses; ratios are medians of per-round ratios; \

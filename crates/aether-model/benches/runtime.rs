@@ -18,6 +18,10 @@
 //! default 4 (each side first in every other round); `MODEL_BENCH_COMMANDS`, default 20,000 per throughput round;
 //! `MODEL_BENCH_PUBLISHES`, default 20 T5 rounds). Without `nats`, T5 is
 //! skipped. Each command is a deposit of 1 (one event).
+//!
+//! On jemalloc instead of glibc's malloc (both sides; Debian's
+//! `libjemalloc2`): `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="env
+//! LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2" cargo bench …`.
 
 #[path = "../tests/support/typed_account.rs"]
 mod typed_account;
@@ -226,7 +230,12 @@ async fn main() {
     let rounds = env("MODEL_BENCH_ROUNDS", 4);
     let n = env("MODEL_BENCH_COMMANDS", 20_000);
     if part("t3") || part("t4") {
-        println!("model Account against typed Account in the runtime, {rounds} interleaved rounds");
+        // A preloaded allocator (LD_PRELOAD) replaces glibc's malloc for both sides.
+        let preload = std::env::var("LD_PRELOAD").unwrap_or_default();
+        let allocator = if preload.is_empty() { "the system's malloc" } else { &preload };
+        println!(
+            "model Account against typed Account in the runtime, {rounds} interleaved rounds; allocator: {allocator}"
+        );
     }
     if part("t3") {
         t3(rounds, n).await;
