@@ -13,80 +13,14 @@ line of what it saw; exits non-zero on any surprise.
 
 import asyncio
 import json
+import os
 import sys
 
 import nats
-from nats.errors import NoRespondersError, TimeoutError
 
-MASK = (1 << 64) - 1
-
-
-def fnv1a64(data, h=0xCBF29CE484222325):
-    for b in data:
-        h ^= b
-        h = (h * 0x100000001B3) & MASK
-    return h
-
-
-def fmix64(h):
-    h ^= h >> 33
-    h = (h * 0xFF51AFD7ED558CCD) & MASK
-    h ^= h >> 33
-    h = (h * 0xC4CEB9FE1A85EC53) & MASK
-    h ^= h >> 33
-    return h
-
-
-def shard_of(actor_type, actor_id, shard_count):
-    h = fnv1a64(actor_type.encode() + b"\x00" + actor_id.encode())
-    return (fmix64(h) * shard_count) >> 64
-
-
-def token(s):
-    out = []
-    for b in s.encode():
-        c = chr(b)
-        if c.isascii() and (c.isalnum() or c == "-"):
-            out.append(c)
-        else:
-            out.append("_%02X" % b)
-    return "".join(out)
-
-
-def subject(cluster, shard_count, actor_type, actor_id):
-    shard = shard_of(actor_type, actor_id, shard_count)
-    return f"aether.rt.{cluster}.s.{shard}.{token(actor_type)}.{token(actor_id)}"
-
-
-async def call(nc, subj, body, headers, deadline=10.0):
-    """The safe retry loop of docs/wire.md section 4."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    pause = 0.001
-    while loop.time() < end:
-        try:
-            msg = await nc.request(subj, body, timeout=min(1.0, end - loop.time()), headers=headers)
-        except NoRespondersError:
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.1)
-            continue
-        except TimeoutError:
-            continue
-        status = (msg.headers or {}).get("Aether-Status")
-        if status in ("not-owner", "shutting-down"):
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.1)
-            continue
-        if status == "overloaded":
-            await asyncio.sleep(int(msg.headers.get("Aether-Retry-After", "10")) / 1000)
-            continue
-        return status, msg
-    raise SystemExit(f"no final answer from {subj}")
-
-
-def check(cond, what):
-    if not cond:
-        raise SystemExit(f"unexpected: {what}")
+# The wire format's shared part: crates/aether-cluster/tests/aether_wire.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "aether-cluster", "tests"))
+from aether_wire import call, check, shard_of, subject  # noqa: E402
 
 
 def command(name, body):
