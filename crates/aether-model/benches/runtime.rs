@@ -232,7 +232,11 @@ async fn main() {
     if part("t3") || part("t4") {
         // A preloaded allocator (LD_PRELOAD) replaces glibc's malloc for both sides.
         let preload = std::env::var("LD_PRELOAD").unwrap_or_default();
-        let allocator = if preload.is_empty() { "the system's malloc" } else { &preload };
+        let allocator = if preload.is_empty() {
+            "the system's malloc"
+        } else {
+            &preload
+        };
         println!(
             "model Account against typed Account in the runtime, {rounds} interleaved rounds; allocator: {allocator}"
         );
