@@ -16,7 +16,9 @@
 //! `cargo bench -p aether-model --features nats --bench runtime` (env
 //! `MODEL_BENCH`, the parts, default `t3,t4,t5`; `MODEL_BENCH_ROUNDS`,
 //! default 4 (each side first in every other round); `MODEL_BENCH_COMMANDS`, default 20,000 per throughput round;
-//! `MODEL_BENCH_PUBLISHES`, default 20 T5 rounds). Without `nats`, T5 is
+//! `MODEL_BENCH_PUBLISHES`, default 20 T5 rounds; `MODEL_BENCH_EVICT_KIB`,
+//! default 0: a buffer written over before each sequential ask, outside the
+//! timed part, to start it with cold caches). Without `nats`, T5 is
 //! skipped. Each command is a deposit of 1 (one event).
 //!
 //! On jemalloc instead of glibc's malloc (both sides; Debian's
@@ -166,7 +168,16 @@ impl Side {
     /// Latencies of `n` sequential deposits.
     async fn sequential(&self, key: &str, n: usize) -> Vec<f64> {
         let mut v = Vec::with_capacity(n);
-        for _ in 0..n {
+        // `MODEL_BENCH_EVICT_KIB`: before each ask, outside the timed part,
+        // write over a buffer this large (a cache line at a time), so that
+        // every ask starts with cold caches, as one does after a store's
+        // round trip on a machine that ran other work meanwhile.
+        let mut evict = vec![0u8; env("MODEL_BENCH_EVICT_KIB", 0) << 10];
+        for i in 0..n {
+            for (j, b) in evict.iter_mut().enumerate().step_by(64) {
+                *b = b.wrapping_add((i + j) as u8);
+            }
+            std::hint::black_box(&evict);
             let t = Instant::now();
             self.deposit(key).await;
             v.push(t.elapsed().as_secs_f64());
