@@ -15,7 +15,10 @@
 //! 3. **cluster throughput, 3 nodes, 10,000 actors, JetStream**: callers on
 //!    every node sending `+1` to actors spread over all shards (two in three
 //!    owned elsewhere), against raw pipelined OCC appends over 10,000
-//!    subjects with as many in flight as there are callers.
+//!    subjects with as many in flight as there are callers, the same appends
+//!    routed per call with bare async-nats (the routing floor), and routed
+//!    with the calls between two connections batched (the floor of the
+//!    batching docs/architecture.md designs);
 //!
 //! 4. **anatomy**: raw request–reply with the serving side's task per
 //!    request, hop into an actor task, and wire headers added one at a time;
@@ -410,6 +413,12 @@ async fn throughput(url: &str, server_pid: u32) {
     raw_routed(&clients, &payload, ACTORS, 3 * CALLERS, rounds + 1).await;
     let routed = (ACTORS * (rounds + 1)) as f64 / t.elapsed().as_secs_f64();
     let routed_cpu = per_cmd(c, ACTORS * (rounds + 1));
+
+    eprintln!("raw routed appends, batched between connections");
+    let (t, c) = (Instant::now(), cpu());
+    raw_routed_batched(&clients, &payload, ACTORS, 3 * CALLERS, rounds + 1).await;
+    let batched = (ACTORS * (rounds + 1)) as f64 / t.elapsed().as_secs_f64();
+    let batched_cpu = per_cmd(c, ACTORS * (rounds + 1));
     println!(
         "| | commands/s | CPU µs per command: this process, nats-server | allocations per command |"
     );
@@ -429,10 +438,17 @@ async fn throughput(url: &str, server_pid: u32) {
         routed,
         routed_cpu,
     );
+    row(
+        "raw routed, batched: the same, the requests and replies between two connections carried many to a message",
+        batched,
+        batched_cpu,
+    );
     println!(
-        "ratio: warm {:.2}x raw appends (target ≥ 0.6x), {:.2}x raw routed appends",
+        "ratio: warm {:.2}x raw appends (target ≥ 0.6x), {:.2}x raw routed appends; raw routed {:.2}x and raw routed batched {:.2}x raw appends",
         ours / raw,
-        ours / routed
+        ours / routed,
+        routed / raw,
+        batched / raw
     );
     for s in &systems {
         s.shutdown().await.unwrap();
@@ -536,6 +552,171 @@ async fn raw_routed(
     let unanswered = unanswered.load(std::sync::atomic::Ordering::Relaxed);
     if unanswered > 0 {
         eprintln!("raw routed: {unanswered} requests found no responder and were sent again");
+    }
+}
+
+/// [`raw_routed`] with the requests and replies between two connections
+/// batched, as docs/architecture.md designs it for the runtime ("Next:
+/// batching routed calls between nodes"): a caller puts a call for another
+/// connection's actor in that pair's outbox; one task per pair drains
+/// everything queued into one message (`token:actor,…`); the owner appends
+/// for each entry (a task per entry) and its reply task drains the finished
+/// entries into one message per caller connection (`token:sequence,…`).
+/// No timer: an idle outbox sends a single call at once.
+async fn raw_routed_batched(
+    clients: &[async_nats::Client],
+    payload: &Bytes,
+    actors: usize,
+    callers: usize,
+    rounds: usize,
+) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::sync::{mpsc, oneshot};
+
+    type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<u64>>>>;
+    const MAX: usize = 256;
+    raw_stream(&clients[0], "RBTBATCHED", "rbtbatched").await;
+    let seqs: Arc<Vec<AtomicU64>> = Arc::new((0..actors).map(|_| Default::default()).collect());
+    let append = |js: async_nats::jetstream::Context,
+                  seqs: Arc<Vec<AtomicU64>>,
+                  payload: Bytes,
+                  i: usize| async move {
+        let seq = seqs[i].load(Ordering::Acquire);
+        let next = raw_occ_append(&js, &format!("rbtbatched.{i}"), &payload, seq).await;
+        seqs[i].store(next, Ordering::Release);
+        next
+    };
+    /// Drains what is queued behind `first` (at most `MAX`) as `a:b,…`.
+    fn drain<T: std::fmt::Display, U: std::fmt::Display>(
+        first: (T, U),
+        rx: &mut mpsc::UnboundedReceiver<(T, U)>,
+    ) -> String {
+        let mut text = format!("{}:{}", first.0, first.1);
+        for _ in 1..MAX {
+            let Ok((a, b)) = rx.try_recv() else { break };
+            text.push_str(&format!(",{a}:{b}"));
+        }
+        text
+    }
+    fn pairs(text: &[u8]) -> impl Iterator<Item = (u64, u64)> + '_ {
+        std::str::from_utf8(text).unwrap().split(',').map(|e| {
+            let (a, b) = e.split_once(':').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+    }
+    let mut tasks = Vec::new();
+    // Each connection as an owner: a batch in, an append per entry, the
+    // finished entries out, batched per caller connection.
+    for (node, client) in clients.iter().enumerate() {
+        let mut sub = client.subscribe(format!("rbtbatch.{node}")).await.unwrap();
+        let mut outs: HashMap<String, mpsc::UnboundedSender<(u64, u64)>> = HashMap::new();
+        let (client, seqs, payload) = (client.clone(), seqs.clone(), payload.clone());
+        tasks.push(tokio::spawn(async move {
+            let js = async_nats::jetstream::new(client.clone());
+            while let Some(m) = sub.next().await {
+                let reply = m.reply.unwrap().to_string();
+                let out = outs.entry(reply.clone()).or_insert_with(|| {
+                    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, u64)>();
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        while let Some(first) = rx.recv().await {
+                            let text = drain(first, &mut rx);
+                            client.publish(reply.clone(), text.into()).await.unwrap();
+                        }
+                    });
+                    tx
+                });
+                for (token, i) in pairs(&m.payload) {
+                    let (js, seqs, payload, out) =
+                        (js.clone(), seqs.clone(), payload.clone(), out.clone());
+                    tokio::spawn(async move {
+                        let seq = append(js, seqs, payload, i as usize).await;
+                        let _ = out.send((token, seq));
+                    });
+                }
+            }
+        }));
+    }
+    // Each connection as a caller: its replies in, an outbox per owner.
+    let mut outboxes = Vec::new();
+    let mut pendings = Vec::new();
+    for (node, client) in clients.iter().enumerate() {
+        let pending: Pending = Arc::default();
+        let mut replies = client.subscribe(format!("rbtbrep.{node}")).await.unwrap();
+        let p = pending.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(m) = replies.next().await {
+                let mut p = p.lock().unwrap();
+                for (token, seq) in pairs(&m.payload) {
+                    if let Some(tx) = p.remove(&token) {
+                        let _ = tx.send(seq);
+                    }
+                }
+            }
+        }));
+        let mut to_owner = Vec::new();
+        for owner in 0..clients.len() {
+            let (tx, mut rx) = mpsc::unbounded_channel::<(u64, usize)>();
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(first) = rx.recv().await {
+                    let text = drain(first, &mut rx);
+                    client
+                        .publish_with_reply(
+                            format!("rbtbatch.{owner}"),
+                            format!("rbtbrep.{node}"),
+                            text.into(),
+                        )
+                        .await
+                        .unwrap();
+                }
+            }));
+            to_owner.push(tx);
+        }
+        outboxes.push(to_owner);
+        pendings.push(pending);
+    }
+    for client in clients {
+        client.flush().await.unwrap();
+    }
+    let outboxes = Arc::new(outboxes);
+    let tokens = Arc::new(AtomicU64::new(0));
+    let callers: Vec<_> = (0..callers)
+        .map(|caller| {
+            let node = caller / callers.div_ceil(3);
+            let client = clients[node].clone();
+            let (seqs, payload, outboxes, pending, tokens) = (
+                seqs.clone(),
+                payload.clone(),
+                outboxes.clone(),
+                pendings[node].clone(),
+                tokens.clone(),
+            );
+            tokio::spawn(async move {
+                let js = async_nats::jetstream::new(client.clone());
+                for _ in 0..rounds {
+                    for i in (caller..actors).step_by(callers) {
+                        if i % 3 == node {
+                            append(js.clone(), seqs.clone(), payload.clone(), i).await;
+                        } else {
+                            let token = tokens.fetch_add(1, Ordering::Relaxed);
+                            let (tx, rx) = oneshot::channel();
+                            pending.lock().unwrap().insert(token, tx);
+                            outboxes[node][i % 3].send((token, i)).unwrap();
+                            rx.await.unwrap();
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for c in callers {
+        c.await.unwrap();
+    }
+    for t in tasks {
+        t.abort();
     }
 }
 
