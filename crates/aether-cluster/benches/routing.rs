@@ -31,7 +31,9 @@
 mod common;
 
 use common::{pct, raw_occ_append, raw_stream, us};
+use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aether_cluster::runtime::{ActorConfig, ActorSystem};
@@ -455,88 +457,68 @@ async fn throughput(url: &str, server_pid: u32) {
     }
 }
 
-/// The floor of routed appends with bare async-nats: `callers` callers
-/// spread over the three connections, each walking its own actors; actor
-/// `i` is owned by connection `i % 3`, whose responder appends for it (one
-/// task per request, the expected sequence kept by the owner, as an actor
-/// keeps its version) and answers with the sequence; a caller on the
-/// owner's connection appends itself.
-async fn raw_routed(
+/// The actors' expected sequences on one stream, each kept by its owner
+/// (one writer per actor at a time: its caller waits for each append, as an
+/// actor keeps its version), and the event appended.
+struct Appends {
+    seqs: Vec<AtomicU64>,
+    prefix: &'static str,
+    payload: Bytes,
+}
+
+impl Appends {
+    async fn new(
+        client: &async_nats::Client,
+        stream: &str,
+        prefix: &'static str,
+        actors: usize,
+        payload: &Bytes,
+    ) -> Arc<Self> {
+        raw_stream(client, stream, prefix).await;
+        Arc::new(Self {
+            seqs: (0..actors).map(|_| AtomicU64::new(0)).collect(),
+            prefix,
+            payload: payload.clone(),
+        })
+    }
+
+    /// One OCC append to actor `i`; its stream sequence.
+    async fn append(&self, js: &async_nats::jetstream::Context, i: usize) -> u64 {
+        let seq = self.seqs[i].load(Ordering::Acquire);
+        let subject = format!("{}.{i}", self.prefix);
+        let next = raw_occ_append(js, &subject, &self.payload, seq).await;
+        self.seqs[i].store(next, Ordering::Release);
+        next
+    }
+}
+
+/// `callers` callers in three blocks, one per connection (as the nodes'
+/// callers), each walking its own actors `rounds` times: actor `i` is owned
+/// by connection `i % 3`; a caller appends to its own connection's actors
+/// itself and has `remote(node, i)` do the others.
+async fn walk<F, Fut>(
     clients: &[async_nats::Client],
-    payload: &Bytes,
-    actors: usize,
+    appends: &Arc<Appends>,
     callers: usize,
     rounds: usize,
-) {
-    raw_stream(&clients[0], "RBTROUTED", "rbtrouted").await;
-    // The expected sequence of every actor, kept by its owner (one writer
-    // per actor at a time: its caller waits for each append).
-    let seqs: Arc<Vec<std::sync::atomic::AtomicU64>> =
-        Arc::new((0..actors).map(|_| Default::default()).collect());
-    let append = |js: async_nats::jetstream::Context,
-                  seqs: Arc<Vec<_>>,
-                  payload: Bytes,
-                  i: usize| async move {
-        let seqs: &Vec<std::sync::atomic::AtomicU64> = &seqs;
-        let seq = seqs[i].load(std::sync::atomic::Ordering::Acquire);
-        let next = raw_occ_append(&js, &format!("rbtrouted.{i}"), &payload, seq).await;
-        seqs[i].store(next, std::sync::atomic::Ordering::Release);
-        next
-    };
-    let mut responders = Vec::new();
-    for (node, client) in clients.iter().enumerate() {
-        let mut sub = client.subscribe(format!("rbtreq.{node}.*")).await.unwrap();
-        let (client, seqs, payload) = (client.clone(), seqs.clone(), payload.clone());
-        responders.push(tokio::spawn(async move {
-            while let Some(m) = sub.next().await {
-                let (client, seqs, payload) = (client.clone(), seqs.clone(), payload.clone());
-                tokio::spawn(async move {
-                    let i: usize = m.subject.rsplit('.').next().unwrap().parse().unwrap();
-                    let js = async_nats::jetstream::new(client.clone());
-                    let seq = append(js, seqs, payload, i).await;
-                    let reply = m.reply.unwrap();
-                    client.publish(reply, seq.to_string().into()).await.unwrap();
-                });
-            }
-        }));
-    }
-    for client in clients {
-        client.flush().await.unwrap();
-    }
-    let unanswered = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    remote: F,
+) where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let actors = appends.seqs.len();
     let tasks: Vec<_> = (0..callers)
         .map(|caller| {
-            let unanswered = unanswered.clone();
-            // Callers in three blocks, one per connection (as the nodes'
-            // callers): one in three of a caller's actors is its own node's.
             let node = caller / callers.div_ceil(3);
-            let client = clients[node].clone();
-            let (seqs, payload) = (seqs.clone(), payload.clone());
+            let js = async_nats::jetstream::new(clients[node].clone());
+            let (appends, remote) = (appends.clone(), remote.clone());
             tokio::spawn(async move {
-                let js = async_nats::jetstream::new(client.clone());
                 for _ in 0..rounds {
                     for i in (caller..actors).step_by(callers) {
                         if i % 3 == node {
-                            append(js.clone(), seqs.clone(), payload.clone(), i).await;
+                            appends.append(&js, i).await;
                         } else {
-                            let subject = format!("rbtreq.{}.{i}", i % 3);
-                            // "No responders" (seen once in a full run:
-                            // a connection reconnecting) is asked again,
-                            // as the runtime would.
-                            loop {
-                                match client.request(subject.clone(), Bytes::new()).await {
-                                    Ok(_) => break,
-                                    Err(e)
-                                        if e.kind()
-                                            == async_nats::RequestErrorKind::NoResponders =>
-                                    {
-                                        unanswered
-                                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                        tokio::time::sleep(Duration::from_millis(1)).await;
-                                    }
-                                    Err(e) => panic!("raw routed request: {e}"),
-                                }
-                            }
+                            remote(node, i).await;
                         }
                     }
                 }
@@ -546,10 +528,64 @@ async fn raw_routed(
     for task in tasks {
         task.await.unwrap();
     }
+}
+
+/// The floor of routed appends with bare async-nats ([`walk`]): the owner's
+/// responder appends for each request (one task per request) and answers
+/// with the sequence.
+async fn raw_routed(
+    clients: &[async_nats::Client],
+    payload: &Bytes,
+    actors: usize,
+    callers: usize,
+    rounds: usize,
+) {
+    let appends = Appends::new(&clients[0], "RBTROUTED", "rbtrouted", actors, payload).await;
+    let mut responders = Vec::new();
+    for (node, client) in clients.iter().enumerate() {
+        let mut sub = client.subscribe(format!("rbtreq.{node}.*")).await.unwrap();
+        let (client, appends) = (client.clone(), appends.clone());
+        responders.push(tokio::spawn(async move {
+            let js = async_nats::jetstream::new(client.clone());
+            while let Some(m) = sub.next().await {
+                let (client, js, appends) = (client.clone(), js.clone(), appends.clone());
+                tokio::spawn(async move {
+                    let i: usize = m.subject.rsplit('.').next().unwrap().parse().unwrap();
+                    let seq = appends.append(&js, i).await;
+                    let reply = m.reply.unwrap();
+                    client.publish(reply, seq.to_string().into()).await.unwrap();
+                });
+            }
+        }));
+    }
+    for client in clients {
+        client.flush().await.unwrap();
+    }
+    let unanswered = Arc::new(AtomicU64::new(0));
+    let (clients_, unanswered_) = (clients.to_vec(), unanswered.clone());
+    walk(clients, &appends, callers, rounds, move |node, i| {
+        let (client, unanswered) = (clients_[node].clone(), unanswered_.clone());
+        async move {
+            let subject = format!("rbtreq.{}.{i}", i % 3);
+            // "No responders" (seen once in a full run: a connection
+            // reconnecting) is asked again, as the runtime would.
+            loop {
+                match client.request(subject.clone(), Bytes::new()).await {
+                    Ok(_) => break,
+                    Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+                        unanswered.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    Err(e) => panic!("raw routed request: {e}"),
+                }
+            }
+        }
+    })
+    .await;
     for r in responders {
         r.abort();
     }
-    let unanswered = unanswered.load(std::sync::atomic::Ordering::Relaxed);
+    let unanswered = unanswered.load(Ordering::Relaxed);
     if unanswered > 0 {
         eprintln!("raw routed: {unanswered} requests found no responder and were sent again");
     }
@@ -572,22 +608,10 @@ async fn raw_routed_batched(
 ) {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicU64, Ordering};
     use tokio::sync::{mpsc, oneshot};
 
     type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<u64>>>>;
     const MAX: usize = 256;
-    raw_stream(&clients[0], "RBTBATCHED", "rbtbatched").await;
-    let seqs: Arc<Vec<AtomicU64>> = Arc::new((0..actors).map(|_| Default::default()).collect());
-    let append = |js: async_nats::jetstream::Context,
-                  seqs: Arc<Vec<AtomicU64>>,
-                  payload: Bytes,
-                  i: usize| async move {
-        let seq = seqs[i].load(Ordering::Acquire);
-        let next = raw_occ_append(&js, &format!("rbtbatched.{i}"), &payload, seq).await;
-        seqs[i].store(next, Ordering::Release);
-        next
-    };
     /// Drains what is queued behind `first` (at most `MAX`) as `a:b,…`.
     fn drain<T: std::fmt::Display, U: std::fmt::Display>(
         first: (T, U),
@@ -606,13 +630,14 @@ async fn raw_routed_batched(
             (a.parse().unwrap(), b.parse().unwrap())
         })
     }
+    let appends = Appends::new(&clients[0], "RBTBATCHED", "rbtbatched", actors, payload).await;
     let mut tasks = Vec::new();
     // Each connection as an owner: a batch in, an append per entry, the
     // finished entries out, batched per caller connection.
     for (node, client) in clients.iter().enumerate() {
         let mut sub = client.subscribe(format!("rbtbatch.{node}")).await.unwrap();
         let mut outs: HashMap<String, mpsc::UnboundedSender<(u64, u64)>> = HashMap::new();
-        let (client, seqs, payload) = (client.clone(), seqs.clone(), payload.clone());
+        let (client, appends) = (client.clone(), appends.clone());
         tasks.push(tokio::spawn(async move {
             let js = async_nats::jetstream::new(client.clone());
             while let Some(m) = sub.next().await {
@@ -629,10 +654,9 @@ async fn raw_routed_batched(
                     tx
                 });
                 for (token, i) in pairs(&m.payload) {
-                    let (js, seqs, payload, out) =
-                        (js.clone(), seqs.clone(), payload.clone(), out.clone());
+                    let (js, appends, out) = (js.clone(), appends.clone(), out.clone());
                     tokio::spawn(async move {
-                        let seq = append(js, seqs, payload, i as usize).await;
+                        let seq = appends.append(&js, i as usize).await;
                         let _ = out.send((token, seq));
                     });
                 }
@@ -681,40 +705,19 @@ async fn raw_routed_batched(
     for client in clients {
         client.flush().await.unwrap();
     }
-    let outboxes = Arc::new(outboxes);
+    let (outboxes, pendings) = (Arc::new(outboxes), Arc::new(pendings));
     let tokens = Arc::new(AtomicU64::new(0));
-    let callers: Vec<_> = (0..callers)
-        .map(|caller| {
-            let node = caller / callers.div_ceil(3);
-            let client = clients[node].clone();
-            let (seqs, payload, outboxes, pending, tokens) = (
-                seqs.clone(),
-                payload.clone(),
-                outboxes.clone(),
-                pendings[node].clone(),
-                tokens.clone(),
-            );
-            tokio::spawn(async move {
-                let js = async_nats::jetstream::new(client.clone());
-                for _ in 0..rounds {
-                    for i in (caller..actors).step_by(callers) {
-                        if i % 3 == node {
-                            append(js.clone(), seqs.clone(), payload.clone(), i).await;
-                        } else {
-                            let token = tokens.fetch_add(1, Ordering::Relaxed);
-                            let (tx, rx) = oneshot::channel();
-                            pending.lock().unwrap().insert(token, tx);
-                            outboxes[node][i % 3].send((token, i)).unwrap();
-                            rx.await.unwrap();
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    for c in callers {
-        c.await.unwrap();
-    }
+    walk(clients, &appends, callers, rounds, move |node, i| {
+        let (outboxes, pendings, tokens) = (outboxes.clone(), pendings.clone(), tokens.clone());
+        async move {
+            let token = tokens.fetch_add(1, Ordering::Relaxed);
+            let (tx, rx) = oneshot::channel();
+            pendings[node].lock().unwrap().insert(token, tx);
+            outboxes[node][i % 3].send((token, i)).unwrap();
+            rx.await.unwrap();
+        }
+    })
+    .await;
     for t in tasks {
         t.abort();
     }
