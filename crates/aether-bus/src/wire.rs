@@ -373,6 +373,7 @@ pub(crate) fn decode_frame(body: &[u8], form: DataForm) -> Result<Event, WireErr
 #[cfg(test)]
 mod tests {
     use aether_core::json;
+    use aether_testkit::strategies::json_value;
     use proptest::prelude::*;
 
     use super::*;
@@ -486,26 +487,6 @@ mod tests {
         });
     }
 
-    fn arb_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(Value::from),
-            ".{0,12}".prop_map(Value::from),
-        ];
-        leaf.prop_recursive(4, 32, 6, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                proptest::collection::btree_map(".{0,6}", inner, 0..6)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
     #[test]
     fn deep_nesting_is_carried_as_text_and_refused_as_a_tree() {
         let mut v = json!(1);
@@ -533,7 +514,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn data_values_round_trip_exactly(v in arb_value()) {
+        fn data_values_round_trip_exactly(v in json_value()) {
             let e = Event::new(ActorId::new("a-1").unwrap(), 1, "T", v.clone());
             for (_, encode) in ENCODERS {
                 let got = decode_message(&encoded(encode, &e)).remove(0).unwrap();

@@ -81,6 +81,7 @@ pub mod proxy;
 mod ready;
 mod running;
 mod server;
+pub mod strategies;
 mod urls;
 pub mod wait;
 

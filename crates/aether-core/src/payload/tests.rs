@@ -1,4 +1,5 @@
 use super::*;
+use aether_testkit::strategies::json_value;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -156,32 +157,11 @@ fn floats_read_back_exactly() {
     }
 }
 
-fn arb_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
-        "\\PC{0,12}".prop_map(Value::from),
-        "[\u{0}-\u{1f}\"\\\\]{0,4}".prop_map(Value::from),
-    ];
-    leaf.prop_recursive(4, 48, 6, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            proptest::collection::btree_map("\\PC{0,6}", inner, 0..6)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
 proptest! {
     /// The wire format of data is byte for byte what encoding the `Value`
     /// gave before payloads existed.
     #[test]
-    fn encodes_byte_for_byte_as_the_value_did(v in arb_value()) {
+    fn encodes_byte_for_byte_as_the_value_did(v in json_value()) {
         let p = Payload::from(&v);
         prop_assert_eq!(serde_json::to_string(&p).unwrap(), serde_json::to_string(&v).unwrap());
         prop_assert_eq!(p.as_str(), serde_json::to_string(&v).unwrap());

@@ -349,34 +349,14 @@ impl<'de> Visitor<'de> for Seed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aether_testkit::strategies::json_value;
     use proptest::prelude::*;
-
-    fn json() -> impl Strategy<Value = Json> {
-        let leaf = prop_oneof![
-            Just(Json::Null),
-            any::<bool>().prop_map(Json::Bool),
-            any::<i64>().prop_map(Json::from),
-            any::<u64>().prop_map(Json::from),
-            any::<f64>()
-                .prop_filter("finite", |d| d.is_finite())
-                .prop_map(Json::from),
-            // Control characters and quotes: the escaped ones.
-            "[\\x00-\\x1f\"\\\\a-zé€😀]{0,12}".prop_map(Json::String),
-        ];
-        leaf.prop_recursive(4, 48, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
-                prop::collection::btree_map("[\\x00-\\x1f\"a-z]{0,6}", inner, 0..6)
-                    .prop_map(|m| Json::Object(m.into_iter().collect())),
-            ]
-        })
-    }
 
     proptest! {
         /// The bound the state's size check trusts is never below the
         /// length of the JSON text.
         #[test]
-        fn the_length_bound_is_never_below_the_length(j in json()) {
+        fn the_length_bound_is_never_below_the_length(j in json_value()) {
             let v = from_json(&j);
             let bound = json_len_bound(&v).expect("a JSON value has a bound");
             prop_assert!(bound >= json_len(&v).unwrap());
