@@ -102,7 +102,7 @@ impl CompiledModel {
                     .map(|e| {
                         (
                             e.event_type.to_string(),
-                            serde_json::from_str(e.data.as_str()).unwrap_or(Json::Null),
+                            e.data.value().unwrap_or(Json::Null),
                         )
                     })
                     .collect();
@@ -124,7 +124,7 @@ impl CompiledModel {
                 .map(|e| {
                     (
                         e.event_type.to_string(),
-                        serde_json::from_str(e.data.as_str()).unwrap_or(Json::Null),
+                        e.data.value().unwrap_or(Json::Null),
                     )
                 })
                 .collect();
