@@ -267,6 +267,23 @@ async fn main() {
     }
 }
 
+/// The two sides' parts of one round, in the order `typed_first` says:
+/// the store grows as a round goes on, so each side goes first in every
+/// other round (a fixed order would favour one).
+async fn in_turn<T>(
+    typed_first: bool,
+    typed: impl Future<Output = T>,
+    model: impl Future<Output = T>,
+) -> (T, T) {
+    if typed_first {
+        let t = typed.await;
+        (t, model.await)
+    } else {
+        let m = model.await;
+        (typed.await, m)
+    }
+}
+
 const CALLERS: usize = 256;
 
 /// T3: memory store.
@@ -278,14 +295,14 @@ async fn t3(rounds: usize, n: usize) {
         side.open(&format!("m{i}")).await;
     }
     for round in 0..rounds {
-        // Each side first in every other round (the store grows).
-        if round % 2 == 0 {
-            t3_typed.push(typed.deposits("m0", callers, n).await);
-        }
-        t3_model.push(model.deposits("m1", callers, n).await);
-        if round % 2 == 1 {
-            t3_typed.push(typed.deposits("m0", callers, n).await);
-        }
+        let (t, m) = in_turn(
+            round % 2 == 0,
+            typed.deposits("m0", callers, n),
+            model.deposits("m1", callers, n),
+        )
+        .await;
+        t3_typed.push(t);
+        t3_model.push(m);
     }
     let (tt, tm) = (1.0 / median(&t3_typed), 1.0 / median(&t3_model));
     println!(
@@ -298,13 +315,14 @@ async fn t3(rounds: usize, n: usize) {
     // sequential row.
     let (mut st, mut sm) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        if round % 2 == 0 {
-            st.extend(typed.sequential("m0", n / 4).await);
-        }
-        sm.extend(model.sequential("m1", n / 4).await);
-        if round % 2 == 1 {
-            st.extend(typed.sequential("m0", n / 4).await);
-        }
+        let (t, m) = in_turn(
+            round % 2 == 0,
+            typed.sequential("m0", n / 4),
+            model.sequential("m1", n / 4),
+        )
+        .await;
+        st.extend(t);
+        sm.extend(m);
     }
     let (pt, pm) = (pct(st, 0.5) * 1e6, pct(sm, 0.5) * 1e6);
     println!(
@@ -345,21 +363,23 @@ async fn t4(rounds: usize, n: usize) {
     let (mut q_typed, mut q_model) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         p_raw.push(pct(raw_sequential(&js, seq_n, round).await, 0.5));
-        // Each side goes first in every other round: the stream grows as a
-        // round goes on, and a fixed order would favour the side first.
         let typed_first = round % 2 == 0;
-        if typed_first {
-            p_typed.push(pct(typed.sequential("j0", seq_n).await, 0.5));
-        }
-        p_model.push(pct(model.sequential("j1", seq_n).await, 0.5));
-        if !typed_first {
-            p_typed.push(pct(typed.sequential("j0", seq_n).await, 0.5));
-            q_typed.push(typed.deposits("j0", callers, n / 2).await);
-        }
-        q_model.push(model.deposits("j1", callers, n / 2).await);
-        if typed_first {
-            q_typed.push(typed.deposits("j0", callers, n / 2).await);
-        }
+        let (t, m) = in_turn(
+            typed_first,
+            typed.sequential("j0", seq_n),
+            model.sequential("j1", seq_n),
+        )
+        .await;
+        p_typed.push(pct(t, 0.5));
+        p_model.push(pct(m, 0.5));
+        let (t, m) = in_turn(
+            !typed_first,
+            typed.deposits("j0", callers, n / 2),
+            model.deposits("j1", callers, n / 2),
+        )
+        .await;
+        q_typed.push(t);
+        q_model.push(m);
     }
     let (r, t, m) = (median(&p_raw), median(&p_typed), median(&p_model));
     println!(
