@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aether_cluster::runtime::{ActorConfig, ActorSystem};
+use aether_cluster::runtime::{ActorConfig, ActorSystem, RoutingConfig};
 use aether_cluster::{ClusterConfig, ClusterNode, NodeInfo};
 use aether_core::aggregate::{Aggregate, DomainEvent, Queryable, SnapshotPolicy};
 use aether_core::{ActorId, Event, EventStore, NodeId, json};
@@ -120,6 +120,16 @@ async fn member(
     id: &str,
     events: impl EventStore + 'static,
 ) -> ActorSystem {
+    member_with(url, cluster, id, events, RoutingConfig::default()).await
+}
+
+async fn member_with(
+    url: &str,
+    cluster: &str,
+    id: &str,
+    events: impl EventStore + 'static,
+    routing: RoutingConfig,
+) -> ActorSystem {
     let client = aether_nats::connect(url, &Default::default(), "bench-node")
         .await
         .unwrap();
@@ -130,6 +140,7 @@ async fn member(
         .events(events)
         .register::<Notes>(ActorConfig::default())
         .register::<Counter>(ActorConfig::default())
+        .routing(routing)
         .start()
         .await
         .unwrap()
@@ -328,54 +339,81 @@ async fn throughput(url: &str, server_pid: u32) {
         "\n## cluster throughput, 3 nodes, {ACTORS} actors, JetStream R1 file, {} callers",
         3 * CALLERS
     );
-    let mut systems = Vec::new();
-    for id in ["a", "b", "c"] {
-        systems.push(member(url, "rbt", id, js_store(url, "RBT").await).await);
-    }
-    let refs: Vec<&ActorSystem> = systems.iter().collect();
-    all_served(&refs).await;
     let ids: Arc<Vec<ActorId>> = Arc::new(
         (0..ACTORS)
             .map(|i| ActorId::new(format!("counter-{i}")).unwrap())
             .collect(),
     );
+    // Ours twice, each on a cluster and stream of its own: calls between
+    // members batched (the default), then each sent alone.
+    let mut ours_runs = Vec::new();
+    for batch_calls in [true, false] {
+        let routing = RoutingConfig {
+            batch_calls,
+            ..RoutingConfig::default()
+        };
+        let (cluster, stream) = if batch_calls {
+            ("rbt", "RBT")
+        } else {
+            ("rbtp", "RBTP")
+        };
+        let mut systems = Vec::new();
+        for id in ["a", "b", "c"] {
+            let store = js_store(url, stream).await;
+            systems.push(member_with(url, cluster, id, store, routing.clone()).await);
+        }
+        let refs: Vec<&ActorSystem> = systems.iter().collect();
+        all_served(&refs).await;
 
-    // Every caller owns a disjoint slice of the actors and walks it.
-    let run = |touches: usize| {
-        let tasks: Vec<_> = systems
-            .iter()
-            .enumerate()
-            .flat_map(|(s, system)| {
-                let ids = ids.clone();
-                (0..CALLERS).map(move |k| {
-                    let (system, ids) = (system.clone(), ids.clone());
-                    tokio::spawn(async move {
-                        let caller = s * CALLERS + k;
-                        for _ in 0..touches {
-                            for i in (caller..ACTORS).step_by(3 * CALLERS) {
-                                let r = system.get::<Counter>(ids[i].clone()).unwrap();
-                                r.ask(1).await.unwrap();
+        // Every caller owns a disjoint slice of the actors and walks it.
+        let run = |touches: usize| {
+            let tasks: Vec<_> = systems
+                .iter()
+                .enumerate()
+                .flat_map(|(s, system)| {
+                    let ids = ids.clone();
+                    (0..CALLERS).map(move |k| {
+                        let (system, ids) = (system.clone(), ids.clone());
+                        tokio::spawn(async move {
+                            let caller = s * CALLERS + k;
+                            for _ in 0..touches {
+                                for i in (caller..ACTORS).step_by(3 * CALLERS) {
+                                    let r = system.get::<Counter>(ids[i].clone()).unwrap();
+                                    r.ask(1).await.unwrap();
+                                }
                             }
-                        }
+                        })
                     })
                 })
-            })
-            .collect();
-        async move {
-            for t in tasks {
-                t.await.unwrap();
+                .collect();
+            async move {
+                for t in tasks {
+                    t.await.unwrap();
+                }
             }
+        };
+        eprintln!("first touch (batch_calls: {batch_calls})");
+        let (t, c) = (Instant::now(), cpu());
+        run(1).await;
+        let first = ACTORS as f64 / t.elapsed().as_secs_f64();
+        let first_cpu = per_cmd(c, ACTORS);
+        eprintln!("warm asks: {rounds} rounds");
+        let (t, c) = (Instant::now(), cpu());
+        run(rounds).await;
+        let ours = (ACTORS * rounds) as f64 / t.elapsed().as_secs_f64();
+        let ours_cpu = per_cmd(c, ACTORS * rounds);
+        for s in &systems {
+            s.shutdown().await.unwrap();
         }
+        ours_runs.push((first, first_cpu, ours, ours_cpu));
+    }
+    let [
+        (first, first_cpu, ours, ours_cpu),
+        (first_one, first_one_cpu, one, one_cpu),
+    ] = ours_runs[..]
+    else {
+        unreachable!("two runs")
     };
-    let (t, c) = (Instant::now(), cpu());
-    run(1).await;
-    let first = ACTORS as f64 / t.elapsed().as_secs_f64();
-    let first_cpu = per_cmd(c, ACTORS);
-    eprintln!("warm asks: {rounds} rounds");
-    let (t, c) = (Instant::now(), cpu());
-    run(rounds).await;
-    let ours = (ACTORS * rounds) as f64 / t.elapsed().as_secs_f64();
-    let ours_cpu = per_cmd(c, ACTORS * rounds);
 
     // Raw: the same number in flight, each writer owning its subjects,
     // one OCC append after another per subject, on three connections.
@@ -431,6 +469,16 @@ async fn throughput(url: &str, server_pid: u32) {
     row("first touch (activation + ask)", first, first_cpu);
     row("warm asks, two in three cross-node", ours, ours_cpu);
     row(
+        "first touch, calls between members each sent alone (`batch_calls: false`)",
+        first_one,
+        first_one_cpu,
+    );
+    row(
+        "warm asks, calls between members each sent alone",
+        one,
+        one_cpu,
+    );
+    row(
         &format!("raw pipelined OCC appends over {ACTORS} subjects"),
         raw,
         raw_cpu,
@@ -446,15 +494,15 @@ async fn throughput(url: &str, server_pid: u32) {
         batched_cpu,
     );
     println!(
-        "ratio: warm {:.2}x raw appends (target ≥ 0.6x), {:.2}x raw routed appends; raw routed {:.2}x and raw routed batched {:.2}x raw appends",
+        "ratio: warm {:.2}x raw appends (target ≥ 0.6x), {:.2}x raw routed batched appends; each call alone {:.2}x raw appends, {:.2}x raw routed appends; batched / alone {:.2}x; raw routed {:.2}x and raw routed batched {:.2}x raw appends",
         ours / raw,
-        ours / routed,
+        ours / batched,
+        one / raw,
+        one / routed,
+        ours / one,
         routed / raw,
         batched / raw
     );
-    for s in &systems {
-        s.shutdown().await.unwrap();
-    }
 }
 
 /// The actors' expected sequences on one stream, each kept by its owner
@@ -641,6 +689,13 @@ async fn raw_routed_batched(
         tasks.push(tokio::spawn(async move {
             let js = async_nats::jetstream::new(client.clone());
             while let Some(m) = sub.next().await {
+                if m.status.is_some() || m.payload.is_empty() {
+                    eprintln!(
+                        "raw routed, batched: a status message ({:?}) on {}",
+                        m.status, m.subject
+                    );
+                    continue;
+                }
                 let reply = m.reply.unwrap().to_string();
                 let out = outs.entry(reply.clone()).or_insert_with(|| {
                     let (tx, mut rx) = mpsc::unbounded_channel::<(u64, u64)>();
@@ -672,6 +727,13 @@ async fn raw_routed_batched(
         let p = pending.clone();
         tasks.push(tokio::spawn(async move {
             while let Some(m) = replies.next().await {
+                if m.status.is_some() || m.payload.is_empty() {
+                    eprintln!(
+                        "raw routed, batched: a status reply ({:?}) on {}",
+                        m.status, m.subject
+                    );
+                    continue;
+                }
                 let mut p = p.lock().unwrap();
                 for (token, seq) in pairs(&m.payload) {
                     if let Some(tx) = p.remove(&token) {

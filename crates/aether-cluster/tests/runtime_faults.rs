@@ -26,7 +26,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use aether_testkit::fixtures::Counter;
 use aether_testkit::{NatsServer, TcpProxy};
 use cluster_support::*;
 use fault_support::*;
@@ -41,39 +40,15 @@ async fn node_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_an_owner_under_load_loses_nothing_and_applies_nothing_twice() {
-    let server = NatsServer::start().await;
-    let mut rig = Rig::<Counters>::start("fk", &server.url(), &["p1", "p2", "p3"], &[], 1).await;
-    let actors = counters(60, "fk");
-    let load = Load::start(&[&rig.caller], &actors, 8, DEADLINE);
-    load.flows(50).await;
-    let moved = rig.actor_of(&actors, "p1").await;
-    let t = Instant::now();
-    rig.node("p1").kill().await;
-    // The first call that succeeds on one of p1's actors after the kill.
-    rig.caller
-        .get::<Counter>(moved)
-        .unwrap()
-        .ask(1)
-        .deadline(DEADLINE)
-        .await
-        .unwrap();
-    let first_ok = t.elapsed();
-    rig.settled(&["p2", "p3"]).await;
-    load.flows(50).await;
-    let (report, errors) = rig.check(load, &actors).await;
-    eprintln!(
-        "SIGKILL -> first Ok on a moved actor after {first_ok:?} (lease {:?}); {report}",
-        lease()
-    );
-    assert_eq!(errors, 0, "callers saw latency, not errors");
-    assert!(
-        first_ok > lease() / 2,
-        "nobody serves p1's shards before its lease ran out"
-    );
-    assert!(
-        first_ok < lease() * 4,
-        "taken over within a few leases: {first_ok:?}"
-    );
+    scenarios::a_sigkill_of_an_owner_under_load::<Counters>("fk").await;
+}
+
+/// The same with the calls batched between members: the killed owner had
+/// frames of calls in flight, and its batch subject went away with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_an_owner_with_batched_calls_in_flight_loses_nothing_and_applies_nothing_twice()
+{
+    scenarios::a_sigkill_of_an_owner_under_load::<MemberCallers>("fb").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

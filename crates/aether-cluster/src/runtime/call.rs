@@ -37,8 +37,9 @@ pub(crate) trait Routed: Sized + Send {
     /// turned out not to serve the actor.
     fn here(self) -> impl Future<Output = Result<Self::Output, Self>> + Send;
 
-    /// The request of one attempt; an error if it cannot be encoded.
-    fn request(&mut self, timeout: Duration) -> Result<Request<'_>, Error>;
+    /// The request of one attempt (`by_map`: see [`Request::by_map`]); an
+    /// error if it cannot be encoded.
+    fn request(&mut self, timeout: Duration, by_map: bool) -> Result<Request<'_>, Error>;
 
     /// The call cannot be sent: it does not encode (surely not applied).
     fn unsendable(self, cause: Error) -> Self::Output;
@@ -74,6 +75,8 @@ pub(crate) async fn run<C: Routed>(
     // time means "unknown", not "not applied".
     let mut maybe = false;
     let mut attempts = 0u32;
+    // Until an attempt finds nobody serving the actor where the map says.
+    let mut by_map = true;
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -99,7 +102,7 @@ pub(crate) async fn run<C: Routed>(
         // The serving node is told how long this attempt is waited for, so
         // that it skips the call if it only gets it after the caller moved on.
         let timeout = (deadline - now).min(attempt_timeout);
-        let request = match call.request(timeout) {
+        let request = match call.request(timeout, by_map) {
             Ok(r) => r,
             Err(cause) => return call.unsendable(cause),
         };
@@ -111,7 +114,10 @@ pub(crate) async fn run<C: Routed>(
         let pause = match sent {
             Sent::Late => break,
             // The transport paces the next try of a shard nobody serves.
-            Sent::NoResponders => continue,
+            Sent::NoResponders => {
+                by_map = false;
+                continue;
+            }
             // The node may be busy: do not pile another copy on at once.
             Sent::Lost => {
                 maybe = true;
@@ -123,6 +129,7 @@ pub(crate) async fn run<C: Routed>(
                 Next::Rejected => return call.rejected(reply),
                 Next::Fail(failure) => return call.failed(failure, reply.problem_message()),
                 Next::Retry => {
+                    by_map = false;
                     metrics::counter!("aether_runtime_not_owner_replies_total", "type" => call.type_name().to_owned())
                         .increment(1);
                     None
@@ -188,7 +195,7 @@ impl<A: Behavior> Routed for CommandCall<'_, A> {
         }
     }
 
-    fn request(&mut self, timeout: Duration) -> Result<Request<'_>, Error> {
+    fn request(&mut self, timeout: Duration, by_map: bool) -> Result<Request<'_>, Error> {
         let body = match &self.body {
             Some(b) => b.clone(),
             None => self
@@ -202,6 +209,7 @@ impl<A: Behavior> Routed for CommandCall<'_, A> {
             metadata: Some(&self.envelope.metadata),
             timeout,
             body,
+            by_map,
         })
     }
 
@@ -328,13 +336,14 @@ impl<A: Answers> Routed for QueryCall<'_, A> {
         }
     }
 
-    fn request(&mut self, timeout: Duration) -> Result<Request<'_>, Error> {
+    fn request(&mut self, timeout: Duration, by_map: bool) -> Result<Request<'_>, Error> {
         Ok(Request {
             kind: Kind::Query,
             command_id: None,
             metadata: None,
             timeout,
             body: self.body.clone(),
+            by_map,
         })
     }
 

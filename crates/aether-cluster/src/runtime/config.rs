@@ -243,6 +243,14 @@ pub struct RoutingConfig {
     /// assert!(RoutingConfig { max_concurrent_handoffs: 0, ..routing }.validate().is_err());
     /// ```
     pub max_concurrent_handoffs: usize,
+    /// Whether a member sends the calls it routes to another member many
+    /// to a message, to the node its shard map names (an outbox per node,
+    /// no timer: a lone call goes at once), rather than each as a request
+    /// to the actor's subject. A call that finds that node not serving the
+    /// actor is sent again to the actor's subject, as every call is with
+    /// `false`. Callers that are not members (and other clients) always use
+    /// the actor's subject. Default `true`.
+    pub batch_calls: bool,
 }
 
 impl Default for RoutingConfig {
@@ -256,6 +264,7 @@ impl Default for RoutingConfig {
             warm_handoff: true,
             handoff_timeout: Duration::from_secs(2),
             max_concurrent_handoffs: 8,
+            batch_calls: true,
         }
     }
 }

@@ -57,6 +57,10 @@ pub(crate) struct Request<'a> {
     pub(crate) timeout: Duration,
     /// The command or the query, encoded once for every attempt.
     pub(crate) body: Bytes,
+    /// Whether the attempt may go to the node the caller's shard map names
+    /// (batched with other calls to it); `false` once an attempt found
+    /// nobody serving the actor there.
+    pub(crate) by_map: bool,
 }
 
 /// A request as the serving side received it.

@@ -39,7 +39,7 @@ mod workload;
 #[allow(unused_imports)]
 pub use rig::{DEADLINE, Rig, lease};
 #[allow(unused_imports)]
-pub use workload::{Counters, Workload};
+pub use workload::{Counters, MemberCallers, Workload};
 
 pub const CHILD_ENV: &str = "AETHER_RT_NODE";
 

@@ -20,6 +20,45 @@ use futures::StreamExt;
 use super::rig::{DEADLINE, Rig, lease};
 use super::workload::Workload;
 
+/// An owner killed (SIGKILL) under load: nobody serves its shards before
+/// its lease ran out, the others take them within a few leases, callers see
+/// latency, not errors.
+pub async fn a_sigkill_of_an_owner_under_load<W: Workload>(tag: &str) {
+    let server = NatsServer::start().await;
+    let mut rig = Rig::<W>::start(tag, &server.url(), &["p1", "p2", "p3"], &[], 1).await;
+    let actors = rig.actors(60, tag).await;
+    let load = rig.load(&actors);
+    load.flows(50).await;
+    let moved = rig.actor_of(&actors, "p1").await;
+    let t = Instant::now();
+    rig.node("p1").kill().await;
+    // The first call that succeeds on one of p1's actors after the kill.
+    rig.caller
+        .get::<W::Actor>(moved)
+        .unwrap()
+        .ask(W::command())
+        .deadline(DEADLINE)
+        .await
+        .unwrap();
+    let first_ok = t.elapsed();
+    rig.settled(&["p2", "p3"]).await;
+    load.flows(50).await;
+    let (report, errors) = rig.check(load, &actors).await;
+    eprintln!(
+        "SIGKILL -> first Ok on a moved actor after {first_ok:?} (lease {:?}); {report}",
+        lease()
+    );
+    assert_eq!(errors, 0, "callers saw latency, not errors");
+    assert!(
+        first_ok > lease() / 2,
+        "nobody serves p1's shards before its lease ran out"
+    );
+    assert!(
+        first_ok < lease() * 4,
+        "taken over within a few leases: {first_ok:?}"
+    );
+}
+
 /// An owner frozen (SIGSTOP) for two leases under load, then woken: it
 /// finds its lease lapsed, comes back as a member and serves again under
 /// new claims; nothing stale is served, callers see no error.

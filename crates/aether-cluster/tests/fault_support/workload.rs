@@ -53,3 +53,41 @@ impl Workload for Counters {
         1
     }
 }
+
+/// [`Counters`] called from a member of the cluster that serves nothing (it
+/// joins draining, so no map places a shard on it): its calls go to the
+/// owners many to a message (`RoutingConfig::batch_calls`), where a remote
+/// caller's each go alone to the actor's subject.
+pub struct MemberCallers;
+
+impl Workload for MemberCallers {
+    type Actor = Counter;
+
+    async fn caller(url: &str, cluster: &str) -> ActorSystem {
+        use aether_cluster::runtime::ActorConfig;
+        use aether_cluster::{ClusterConfig, ClusterNode, DRAINING, NodeInfo};
+        use aether_core::NodeId;
+        let config = ClusterConfig {
+            node: NodeInfo::new(NodeId::new("caller").unwrap()).with_metadata(DRAINING, "true"),
+            ..super::config(cluster, 1)
+        };
+        let node = ClusterNode::start(super::dial(url).await, config)
+            .await
+            .unwrap();
+        ActorSystem::cluster(node)
+            // Never written: the member serves no shard.
+            .events(aether_store_memory::InMemoryEventStore::new())
+            .register::<Counter>(ActorConfig::default())
+            .start()
+            .await
+            .unwrap()
+    }
+
+    async fn actors(_: &ActorSystem, n: usize, tag: &str) -> Vec<ActorId> {
+        crate::cluster_support::counters(n, tag)
+    }
+
+    fn command() -> u64 {
+        1
+    }
+}

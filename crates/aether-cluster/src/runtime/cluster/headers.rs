@@ -180,6 +180,7 @@ mod tests {
             metadata: Some(&meta),
             timeout: Duration::from_millis(750),
             body: Bytes::from_static(b"{}"),
+            by_map: true,
         };
         let h = request_headers(&request);
         assert_eq!(

@@ -10,7 +10,10 @@
 //!   `subject.rs`, `gate.rs`): a call is a NATS request to
 //!   `aether.rt.<cluster>.s.<shard>.<type>.<id>`; only the node serving the
 //!   shard subscribes to it, so NATS routes the call, callers need no map,
-//!   and "no responders" means nobody serves it now.
+//!   and "no responders" means nobody serves it now. Between members, calls
+//!   go many to a message to the node the caller's map names
+//!   (`batch_calls.rs`, `batch_serve.rs`, `frame.rs`, `outbox.rs`), and to
+//!   the actor's subject when that node does not serve the actor.
 //! - **Claims and the fence** (`claims.rs`, `claim_fence.rs`): a node serves
 //!   a shard only while the map names it, it holds the shard's claim (a KV
 //!   compare-and-swap whose revision is a fencing token stamped on every
@@ -21,15 +24,19 @@
 //! - **The admin endpoint** (`admin.rs`) for operators' tools.
 
 pub(crate) mod admin;
+mod batch_calls;
+mod batch_serve;
 mod claim_fence;
 pub(crate) mod claims;
 mod config;
+mod frame;
 mod gate;
 #[cfg(test)]
 mod handoff_model;
 mod headers;
 mod keeper;
 mod nats_transport;
+mod outbox;
 mod placement;
 mod shard_server;
 mod subject;

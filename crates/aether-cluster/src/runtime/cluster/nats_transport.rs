@@ -11,6 +11,7 @@ use async_nats::{HeaderMap, RequestErrorKind};
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::batch_calls::BatchCalls;
 use super::gate::{Gates, Pass};
 use super::headers;
 use super::subject::Subjects;
@@ -23,6 +24,9 @@ pub(crate) struct NatsTransport {
     /// The longest pause of a shard's gate between probes.
     pub(crate) max_backoff: Duration,
     pub(crate) gates: Gates,
+    /// A member's batched calls to the other members (`None`: every call
+    /// goes to its actor's subject).
+    pub(crate) batch: Option<BatchCalls>,
 }
 
 impl NatsTransport {
@@ -64,6 +68,17 @@ impl Transport for NatsTransport {
         deadline: Instant,
     ) -> BoxFuture<'a, Sent> {
         Box::pin(async move {
+            if request.by_map
+                && let Some(batch) = &self.batch
+                && let Some(peer) = batch.peer(actor)
+            {
+                let timeout = request
+                    .timeout
+                    .min(deadline.saturating_duration_since(Instant::now()));
+                if let Some(sent) = batch.send(peer, actor, &request, timeout).await {
+                    return sent;
+                }
+            }
             let (shard, subject) = self.subjects.actor(actor);
             let pass = self.gates.pass(shard.0, deadline).await;
             if pass == Pass::Late {

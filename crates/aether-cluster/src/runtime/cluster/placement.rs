@@ -11,6 +11,8 @@ use aether_core::BoxFuture;
 use aether_core::aggregate::Aggregate;
 
 use super::admin;
+use super::batch_calls::{BatchCalls, calls_subject};
+use super::batch_serve;
 use super::claim_fence::ClaimFence;
 use super::claims::Claims;
 use super::config::RemoteConfig;
@@ -186,11 +188,25 @@ impl ActorSystemBuilder<InCluster> {
             subjects.clone(),
             claims.clone(),
         ));
+        let cluster = node.config().cluster_name.clone();
+        let batch = if routing.batch_calls {
+            let batch = BatchCalls::start(node.clone(), &cluster).await;
+            Some(batch.map_err(|e| {
+                RuntimeError::with_source(
+                    RuntimeErrorKind::Unavailable,
+                    "subscribing to the node's batch answers subject",
+                    e,
+                )
+            })?)
+        } else {
+            None
+        };
         let transport = NatsTransport {
             client: node.client().clone(),
             subjects,
             max_backoff: routing.max_backoff,
             gates: Gates::default(),
+            batch,
         };
         let route = Arc::new(Route::new(
             Arc::new(transport),
@@ -208,6 +224,20 @@ impl ActorSystemBuilder<InCluster> {
             client: node.client().clone(),
             fence: fence.clone(),
         });
+        // Every member takes batched calls, whatever its own `batch_calls`.
+        let batches = batch_serve::start(
+            calls_subject(&cluster, node.id()),
+            ctx.clone(),
+            types.clone(),
+        )
+        .await
+        .map_err(|e| {
+            RuntimeError::with_source(
+                RuntimeErrorKind::Unavailable,
+                "subscribing to the node's batch subject",
+                e,
+            )
+        })?;
         let arrivals = Arc::new(Arrivals::default());
         let receiving = transfer::receive(
             node.client().clone(),
@@ -243,6 +273,7 @@ impl ActorSystemBuilder<InCluster> {
             keeper,
             admin,
             receiving,
+            batches,
             released: Mutex::new(Released::default()),
         };
         Ok(ActorSystem::assemble(
@@ -297,6 +328,7 @@ impl ActorSystemBuilder<Remote> {
             subjects: Subjects::new(&config.cluster_name, config.shard_count),
             max_backoff: routing.max_backoff,
             gates: Gates::default(),
+            batch: None,
         };
         let route = Arc::new(Route::new(Arc::new(transport), None, routing));
         let local = Arc::new(Node::new(self.config, None));
@@ -326,6 +358,8 @@ struct Member {
     admin: tokio::task::JoinHandle<()>,
     /// Takes the states of actors handed off to this node.
     receiving: tokio::task::JoinHandle<()>,
+    /// Serves the calls batched to this node (`batch_serve.rs`).
+    batches: tokio::task::JoinHandle<()>,
     /// The shards released at shutdown, still answering `not-owner` until
     /// their new owners serve them.
     released: Mutex<Released>,
@@ -392,6 +426,7 @@ impl Attached for Member {
         Box::pin(async move {
             self.admin.abort();
             self.receiving.abort();
+            self.batches.abort();
             if let Err(e) = self.node.shutdown().await {
                 tracing::warn!(error = %e, "leaving the cluster did not finish cleanly");
             }
