@@ -25,15 +25,14 @@ mod models;
 mod support;
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aether_cluster::runtime::{ActorConfig, ActorSystem, RemoteConfig};
 use aether_cluster::{ClusterNode, NodeInfo};
 use aether_core::{ActorId, Event, NodeId};
 use aether_model::deploy::{ModelRegistry, PublishOptions, RegistryConfig};
 use aether_model::{Deployed, ModelBehavior, ModelCommand, check};
-use aether_testkit::NatsServer;
-use fault_support::{CHILD_ENV, DEADLINE, Rig, Workload, config, dial, scenarios};
+use fault_support::{CHILD_ENV, DEADLINE, Workload, config, dial, scenarios};
 use serde_json::json;
 
 /// The account model as the registry holds it now, deployed.
@@ -148,32 +147,7 @@ impl Workload for Accounts {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_a_model_actor_owner_under_load_loses_nothing_and_applies_nothing_twice() {
-    let server = NatsServer::start().await;
-    let mut rig = Rig::<Accounts>::start("mfk", &server.url(), &["p1", "p2", "p3"], &[], 1).await;
-    // 60 open accounts, then deposits into them from 8 callers.
-    let actors = rig.actors(60, "mfk").await;
-    let load = rig.load(&actors);
-    load.flows(50).await;
-    // SIGKILL the owner of one of the accounts.
-    let moved = rig.actor_of(&actors, "p1").await;
-    let t = Instant::now();
-    rig.node("p1").kill().await;
-    rig.caller
-        .get::<ModelBehavior>(moved)
-        .unwrap()
-        .ask(Accounts::command())
-        .deadline(DEADLINE)
-        .await
-        .unwrap();
-    let first_ok = t.elapsed();
-    rig.settled(&["p2", "p3"]).await;
-    load.flows(50).await;
-    // The history against every account's log, every event stamped.
-    let (report, errors) = rig.check(load, &actors).await;
-    eprintln!(
-        "SIGKILL -> first Ok on a moved account after {first_ok:?}; {report}; {errors} errors"
-    );
-    assert_eq!(errors, 0, "callers saw latency, not errors");
+    scenarios::a_sigkill_of_an_owner_under_load::<Accounts>("mfk").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

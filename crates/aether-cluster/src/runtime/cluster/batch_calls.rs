@@ -10,7 +10,11 @@
 //! the same id. When `P` does not serve the path (it left, or runs an older
 //! version), the server answers the frame "no responders" on the reply
 //! subject: the calls waiting on `P` are then sent to their actors' subjects
-//! at once, and `P` is left out of batching for [`NO_PATH_PAUSE`].
+//! at once, and `P` is left out of batching for [`NO_PATH_PAUSE`]. (A node
+//! that has just started may answer its first frames so too, until the
+//! server has its subscription.) Every call waiting on `P` is handed back
+//! then, including calls of frames `P` did get: each is sent again with its
+//! command id, and the actor's dedupe answers the copy.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -329,7 +333,10 @@ mod tests {
         let peer = NodeId::new("peer").unwrap();
         let client = async_nats::connect(server.url().as_str()).await.unwrap();
         let mut frames = client.subscribe(calls_subject("bok", &peer)).await.unwrap();
-        client.flush().await.unwrap();
+        // A round trip, so that the server has the subscription (a flush
+        // only writes it out): "no responders" comes back after it.
+        let barrier = client.request("bok.barrier", Bytes::new()).await;
+        assert!(barrier.is_err());
         // The peer: answers `ok` with the actor's id as the body, except
         // for actor `silent`.
         let peer_task = tokio::spawn(async move {

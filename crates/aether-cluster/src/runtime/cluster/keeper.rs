@@ -719,7 +719,9 @@ async fn reconcile(shared: &Arc<Shared>, slots: &mut [Slot], seen: &mut u64) {
             }
         }
     }
-    // One flush registers every subscription started above with the server.
+    // One flush writes every subscription started above out to the server
+    // (async-nats's flush does not wait for the server: it has them a moment
+    // later, before anything this node sends next).
     let _ = shared.ctx.client.flush().await;
 }
 

@@ -84,8 +84,9 @@ impl std::fmt::Debug for ShardServer {
 
 impl ShardServer {
     /// Subscribes to `shard`'s subject. The server has the subscription
-    /// (requests sent after that reach it) once the client is flushed: the
-    /// keeper flushes once for all the shards it starts together.
+    /// (requests sent after that reach it) a moment after the client is
+    /// flushed (the keeper flushes once for all the shards it starts
+    /// together); a request before it finds no responders and is retried.
     pub(crate) async fn start(
         shard: ShardId,
         ctx: Arc<ServeCtx>,
