@@ -30,7 +30,7 @@
 
 mod common;
 
-use common::{pct, raw_occ_append, raw_stream, us};
+use common::{pct, raw_occ_append, raw_stream, synced, us};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -226,7 +226,7 @@ async fn cross_node(store_name: &str, a: &ActorSystem, b: &ActorSystem, append: 
             }
         }
     });
-    b.cluster_node().unwrap().client().flush().await.unwrap();
+    synced(b.cluster_node().unwrap().client()).await;
     let payload = Bytes::from(serde_json::to_vec(&text).unwrap());
 
     let (ours, raw) = tokio::spawn(async move {
@@ -344,19 +344,17 @@ async fn throughput(url: &str, server_pid: u32) {
             .map(|i| ActorId::new(format!("counter-{i}")).unwrap())
             .collect(),
     );
-    // Ours twice, each on a cluster and stream of its own: calls between
-    // members batched (the default), then each sent alone.
+    // Ours four times, each on a cluster and stream of its own, in the
+    // order ABBA against the machine's drift: calls between members batched
+    // (the default), each sent alone, alone, batched.
     let mut ours_runs = Vec::new();
-    for batch_calls in [true, false] {
+    for (k, batch_calls) in [true, false, false, true].into_iter().enumerate() {
         let routing = RoutingConfig {
             batch_calls,
             ..RoutingConfig::default()
         };
-        let (cluster, stream) = if batch_calls {
-            ("rbt", "RBT")
-        } else {
-            ("rbtp", "RBTP")
-        };
+        let (cluster, stream) = (format!("rbt{k}"), format!("RBT{k}"));
+        let (cluster, stream) = (cluster.as_str(), stream.as_str());
         let mut systems = Vec::new();
         for id in ["a", "b", "c"] {
             let store = js_store(url, stream).await;
@@ -398,22 +396,52 @@ async fn throughput(url: &str, server_pid: u32) {
         let first = ACTORS as f64 / t.elapsed().as_secs_f64();
         let first_cpu = per_cmd(c, ACTORS);
         eprintln!("warm asks: {rounds} rounds");
+        // The frames between members, counted on the wire (batched run).
+        let tap = if batch_calls {
+            Some(Wiretap::start(url, cluster).await)
+        } else {
+            None
+        };
         let (t, c) = (Instant::now(), cpu());
         run(rounds).await;
         let ours = (ACTORS * rounds) as f64 / t.elapsed().as_secs_f64();
         let ours_cpu = per_cmd(c, ACTORS * rounds);
+        if let Some(tap) = tap {
+            let (calls, answers) = tap.stop();
+            println!(
+                "frames between members during the warm asks: {calls} of calls, {answers} of answers, for {} commands (two in three cross-node: {:.1} calls per frame)",
+                ACTORS * rounds,
+                (ACTORS * rounds) as f64 * 2.0 / 3.0 / calls.max(1) as f64
+            );
+        }
         for s in &systems {
             s.shutdown().await.unwrap();
         }
-        ours_runs.push((first, first_cpu, ours, ours_cpu));
+        println!(
+            "run {k} (batch_calls: {batch_calls}): first touch {first:.0}/s, warm {ours:.0}/s ({:.1} µs, {:.1} µs)",
+            ours_cpu.0, ours_cpu.1
+        );
+        ours_runs.push((batch_calls, (first, first_cpu, ours, ours_cpu)));
     }
-    let [
-        (first, first_cpu, ours, ours_cpu),
-        (first_one, first_one_cpu, one, one_cpu),
-    ] = ours_runs[..]
-    else {
-        unreachable!("two runs")
+    // The mean of the two runs of each mode.
+    type Run = (f64, (f64, f64, f64), f64, (f64, f64, f64));
+    let mean = |mode: bool| {
+        let runs: Vec<_> = ours_runs
+            .iter()
+            .filter(|r| r.0 == mode)
+            .map(|r| r.1)
+            .collect();
+        let n = runs.len() as f64;
+        let avg = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).sum::<f64>() / n;
+        (
+            avg(&|r| r.0),
+            (avg(&|r| r.1.0), avg(&|r| r.1.1), avg(&|r| r.1.2)),
+            avg(&|r| r.2),
+            (avg(&|r| r.3.0), avg(&|r| r.3.1), avg(&|r| r.3.2)),
+        )
     };
+    let (first, first_cpu, ours, ours_cpu) = mean(true);
+    let (first_one, first_one_cpu, one, one_cpu) = mean(false);
 
     // Raw: the same number in flight, each writer owning its subjects,
     // one OCC append after another per subject, on three connections.
@@ -466,8 +494,16 @@ async fn throughput(url: &str, server_pid: u32) {
     let row = |what: &str, rate: f64, (c, s, a): (f64, f64, f64)| {
         println!("| {what} | {rate:.0} | {c:.1}, {s:.1} | {a:.1} |");
     };
-    row("first touch (activation + ask)", first, first_cpu);
-    row("warm asks, two in three cross-node", ours, ours_cpu);
+    row(
+        "first touch (activation + ask), mean of two runs",
+        first,
+        first_cpu,
+    );
+    row(
+        "warm asks, two in three cross-node, mean of two runs",
+        ours,
+        ours_cpu,
+    );
     row(
         "first touch, calls between members each sent alone (`batch_calls: false`)",
         first_one,
@@ -503,6 +539,51 @@ async fn throughput(url: &str, server_pid: u32) {
         routed / raw,
         batched / raw
     );
+}
+
+/// Counts the messages on the subjects of batched calls between members
+/// (`aether.rt.<cluster>.n.>`: frames of calls; `.r.>`: frames of answers).
+struct Wiretap {
+    counts: Arc<[AtomicU64; 2]>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Wiretap {
+    async fn start(url: &str, cluster: &str) -> Self {
+        let client = async_nats::connect(url).await.unwrap();
+        let mut calls = client
+            .subscribe(format!("aether.rt.{cluster}.n.>"))
+            .await
+            .unwrap();
+        let mut answers = client
+            .subscribe(format!("aether.rt.{cluster}.r.>"))
+            .await
+            .unwrap();
+        synced(&client).await;
+        let counts: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let c = counts.clone();
+        let task = tokio::spawn(async move {
+            let _client = client;
+            loop {
+                let i = tokio::select! {
+                    Some(_) = calls.next() => 0,
+                    Some(_) = answers.next() => 1,
+                    else => return,
+                };
+                c[i].fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Self { counts, task }
+    }
+
+    /// The frames of calls and of answers seen.
+    fn stop(self) -> (u64, u64) {
+        self.task.abort();
+        (
+            self.counts[0].load(Ordering::Relaxed),
+            self.counts[1].load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// The actors' expected sequences on one stream, each kept by its owner
@@ -607,7 +688,7 @@ async fn raw_routed(
         }));
     }
     for client in clients {
-        client.flush().await.unwrap();
+        synced(client).await;
     }
     let unanswered = Arc::new(AtomicU64::new(0));
     let (clients_, unanswered_) = (clients.to_vec(), unanswered.clone());
@@ -765,7 +846,7 @@ async fn raw_routed_batched(
         pendings.push(pending);
     }
     for client in clients {
-        client.flush().await.unwrap();
+        synced(client).await;
     }
     let (outboxes, pendings) = (Arc::new(outboxes), Arc::new(pendings));
     let tokens = Arc::new(AtomicU64::new(0));
@@ -818,7 +899,7 @@ async fn anatomy(url: &str) {
     ] {
         let subject = format!("anatomy.{}", results.len());
         let mut sub = responder.subscribe(subject.clone()).await.unwrap();
-        responder.flush().await.unwrap();
+        synced(&responder).await;
         let (client, to_actor, body) = (responder.clone(), to_actor.clone(), body.clone());
         let task = tokio::spawn(async move {
             while let Some(m) = sub.next().await {

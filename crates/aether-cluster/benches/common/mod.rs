@@ -50,3 +50,13 @@ pub(crate) async fn raw_stream(client: &async_nats::Client, name: &str, prefix: 
         .await
         .unwrap();
 }
+
+/// Returns once the server has taken everything `client` sent before (its
+/// subscriptions above all): a request nobody answers comes back "no
+/// responders" after the server read what preceded it. (`flush` only writes
+/// to the socket.)
+#[allow(dead_code)] // not every bench that includes this module uses it
+pub(crate) async fn synced(client: &async_nats::Client) {
+    let r = client.request("aether.bench.sync", Bytes::new()).await;
+    assert!(r.is_err(), "nobody answers the sync subject");
+}

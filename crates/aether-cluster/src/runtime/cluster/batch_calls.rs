@@ -17,7 +17,7 @@
 //! command id, and the actor's dedupe answers the copy.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -57,6 +57,8 @@ enum Answer {
 #[derive(Debug, Default)]
 struct Waiting {
     calls: Mutex<HashMap<u64, (NodeId, oneshot::Sender<Answer>)>>,
+    /// The calls being sent or waited for.
+    in_flight: AtomicUsize,
     /// Nodes without a batch path, until when.
     no_path: Mutex<HashMap<NodeId, Instant>>,
 }
@@ -111,6 +113,7 @@ struct Forget<'a>(&'a Waiting, u64);
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.0
             .calls
             .lock()
@@ -230,6 +233,9 @@ impl BatchCalls {
         timeout: Duration,
     ) -> Option<Sent> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
+        // A call with no other in flight has nothing to batch with: it goes
+        // at once from this task (a lone ask pays no hop).
+        let alone = self.waiting.in_flight.fetch_add(1, Ordering::Relaxed) == 0;
         let (tx, rx) = oneshot::channel();
         self.waiting
             .calls
@@ -247,7 +253,11 @@ impl BatchCalls {
             body: request.body.clone(),
         };
         metrics::counter!("aether_runtime_batched_calls_total").increment(1);
-        self.outboxes.push(&peer, id, call);
+        if alone {
+            self.outboxes.send_now(&peer, id, call).await;
+        } else {
+            self.outboxes.push(&peer, id, call);
+        }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Answer::Reply(reply))) => Some(Sent::Reply(reply)),
             Ok(Ok(Answer::NoPath)) => None,

@@ -65,8 +65,12 @@ pub(crate) async fn start(
             };
             match frame::calls(m.payload) {
                 Ok(calls) => {
+                    // A call alone in its frame is answered at once, from
+                    // the task that ran it (its caller had no other in
+                    // flight: nothing to batch with).
+                    let alone = calls.len() == 1;
                     for call in calls {
-                        serve(call, &to, &ctx, &handlers, &answers);
+                        serve(call, &to, alone, &ctx, &handlers, &answers).await;
                     }
                 }
                 Err(e) => {
@@ -79,18 +83,27 @@ pub(crate) async fn start(
     }))
 }
 
-fn serve(
+async fn answer(answers: &Answers, to: &ReplyTo, id: u64, reply: Reply, alone: bool) {
+    if alone {
+        answers.send_now(to, id, reply).await;
+    } else {
+        answers.push(to, id, reply);
+    }
+}
+
+async fn serve(
     received: Received,
     to: &ReplyTo,
+    alone: bool,
     ctx: &Arc<ServeCtx>,
     handlers: &Handlers,
     answers: &Answers,
 ) {
     let Received { id, call } = received;
-    let answer = |reply: Reply| answers.push(to, id, reply);
+    let answer = |reply: Reply| answer(answers, to, id, reply, alone);
     let (actor, request) = match call {
         Ok(c) => c,
-        Err(message) => return answer(bad_request(&message)),
+        Err(message) => return answer(bad_request(&message)).await,
     };
     if ctx
         .fence
@@ -98,27 +111,25 @@ fn serve(
         .is_none()
     {
         metrics::counter!("aether_runtime_not_owner_sent_total").increment(1);
-        return answer(Reply::new(Status::NotOwner, bytes::Bytes::new()));
+        return answer(Reply::new(Status::NotOwner, bytes::Bytes::new())).await;
     }
     let Some(handler) = handlers.serve(actor.actor_type()) else {
         let message = format!(
             "actor type {:?} is not run by this cluster",
             actor.actor_type()
         );
-        return answer(bad_request(&message));
+        return answer(bad_request(&message)).await;
     };
     // As on the actor's subject: run here while it runs without waiting,
     // a task only for a call that waits.
     let mut served = handler.serve(actor, request);
-    let waker = futures::task::noop_waker_ref();
-    let mut cx = std::task::Context::from_waker(waker);
-    match served.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(reply) => answer(reply),
+    match futures::poll!(served.as_mut()) {
+        std::task::Poll::Ready(reply) => answer(reply).await,
         std::task::Poll::Pending => {
             let (answers, to) = (answers.clone(), to.clone());
             tokio::spawn(async move {
                 let reply = served.await;
-                answers.push(&to, id, reply);
+                self::answer(&answers, &to, id, reply, alone).await;
             });
         }
     }
