@@ -36,7 +36,10 @@ pub(crate) struct FrameBuf(Vec<u8>);
 
 impl FrameBuf {
     pub(crate) fn new() -> Self {
-        Self(vec![VERSION])
+        // Room for a few calls before the first reallocation.
+        let mut b = Vec::with_capacity(1024);
+        b.push(VERSION);
+        Self(b)
     }
 
     /// The frame's size so far, in bytes.
