@@ -93,12 +93,31 @@ async fn a_namespace_of_four_partitions_is_four_streams_each_holding_its_slices(
         .subscribe(LogSelection::actor_types(["spread"]), None)
         .await
         .unwrap();
-    for _ in 0..128 {
+    assert_eq!(sub.backlog(), 128);
+    for i in 0..128 {
         let e = sub.next().await.unwrap();
+        // The last entry, whichever partition it came from, counts every
+        // partition read to its end (the chunks reach the subscriber in
+        // the order they were counted).
+        if i == 127 {
+            assert_eq!(e.behind, 0, "the last entry is at the head");
+        }
         let event = e.event.unwrap();
         assert_eq!(e.position.partition, s.partition_of(&event.actor_id));
         assert_eq!(e.position.epoch, 0);
     }
+
+    // Resumed at the head of every partition: the messages holding the
+    // cursor are handed on again by the consumers but are not behind, and
+    // the next event appended is at the head.
+    let head = s.head().await.unwrap();
+    let mut sub = s
+        .subscribe(LogSelection::actor_types(["spread"]), head)
+        .await
+        .unwrap();
+    assert_eq!(sub.backlog(), 0);
+    s.append(ev(&actor("spread"), 1)).await.unwrap();
+    assert_eq!(sub.next().await.unwrap().behind, 0);
 }
 
 #[tokio::test]

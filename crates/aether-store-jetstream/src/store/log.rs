@@ -24,7 +24,6 @@
 //! cursor (the projection runner does), so nothing is skipped or repeated.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use aether_core::{
     Error, Event, EventLog, LOG_CHUNK, LogCursor, LogEntry, LogFeed, LogPosition, LogSelection,
@@ -106,13 +105,26 @@ impl EventLog for JetStreamEventStore {
                 }
             }
         }
-        let backlog = readings.iter().map(|r| r.pending).sum();
+        // A consumer resuming a partition starts at the message holding the
+        // cursor's position, counted in its pending but already handed on:
+        // not part of the backlog. (Counted, the last entry of a catch-up
+        // could read 1 behind for good: that message yields no entry, so
+        // the subscriber never hears that it was read.)
+        let pending: Vec<u64> = selected
+            .iter()
+            .zip(&readings)
+            .map(|(part, r)| {
+                let resumed = after.get(part.index).is_some_and(|p| p.sequence >= 1);
+                r.pending.saturating_sub(u64::from(resumed))
+            })
+            .collect();
+        let backlog = pending.iter().sum();
         let (mut subscription, feed) = LogSubscription::channel(backlog);
         if after != asked {
             subscription = subscription.starting_at(after.clone());
         }
-        let pending: Arc<[AtomicU64]> =
-            readings.iter().map(|r| AtomicU64::new(r.pending)).collect();
+        let selected_count = readings.len();
+        let pending = Arc::new(tokio::sync::Mutex::new(pending));
         for (slot, (part, reading)) in selected.into_iter().zip(readings).enumerate() {
             let reader = PartitionReader {
                 store: self.clone(),
@@ -127,10 +139,11 @@ impl EventLog for JetStreamEventStore {
                 subjects: layout.subjects.clone(),
                 pending: Arc::clone(&pending),
                 slot,
+                last_pending: 0,
             };
             tokio::spawn(reader.run(reading, feed.clone()));
         }
-        if pending.is_empty() {
+        if selected_count == 0 {
             // No partition selected: a subscription that stays quiet until
             // dropped.
             tokio::spawn(async move { feed.closed().await });
@@ -216,11 +229,19 @@ struct PartitionReader {
     /// twice, should a consumer deliver it again after a leader change or
     /// a new consumer start at its message.
     after: Option<LogPosition>,
-    /// The entries still pending after the last one read, per partition
-    /// read: their sum is an entry's `behind`.
-    pending: Arc<[AtomicU64]>,
+    /// The entries still pending after the last chunk sent, per partition
+    /// read: an entry's `behind` is its own partition's pending after it
+    /// plus the others'. Locked while a chunk is counted and sent, so that
+    /// the chunks reach the subscriber in the order they were counted: the
+    /// last one sent counts every other partition's last, and reads 0 at
+    /// the head (counted when read instead, two partitions reading their
+    /// last entries at once could each count the other's as pending, and
+    /// the subscriber would never see the head).
+    pending: Arc<tokio::sync::Mutex<Vec<u64>>>,
     /// This partition's place in `pending`.
     slot: usize,
+    /// This partition's pending after the last message decoded.
+    last_pending: u64,
 }
 
 /// Why a partition's reading stopped.
@@ -328,19 +349,33 @@ impl PartitionReader {
                     None => break,
                 }
             }
-            if !feed
-                .send(std::mem::replace(
-                    &mut entries,
-                    Vec::with_capacity(LOG_CHUNK),
-                ))
-                .await
-            {
+            let chunk = std::mem::replace(&mut entries, Vec::with_capacity(LOG_CHUNK));
+            if !self.send(chunk, feed).await {
                 return Stop::Closed;
             }
             if let Some(stop) = stop {
                 return stop;
             }
         }
+    }
+
+    /// Sends `chunk`, each entry's `behind` counting the other partitions'
+    /// pending entries too (see `pending`). `false`: the subscriber is gone.
+    async fn send(&self, mut chunk: Vec<LogEntry>, feed: &LogFeed) -> bool {
+        let mut pending = self.pending.lock().await;
+        if pending.len() > 1 {
+            pending[self.slot] = self.last_pending;
+            let others: u64 = pending
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != self.slot)
+                .map(|(_, p)| *p)
+                .sum();
+            for entry in &mut chunk {
+                entry.behind += others;
+            }
+        }
+        feed.send(chunk).await
     }
 
     /// When the stream was sealed (a repartition moved the namespace on):
@@ -402,12 +437,9 @@ impl PartitionReader {
             // A new consumer starts at the last message handed on.
             return Some(Stop::Resume(e));
         }
-        let behind = if self.pending.len() == 1 {
-            delivery.pending
-        } else {
-            self.pending[self.slot].store(delivery.pending, Ordering::Relaxed);
-            self.pending.iter().map(|p| p.load(Ordering::Relaxed)).sum()
-        };
+        // This partition's part; the others' is added when the chunk is sent.
+        let behind = delivery.pending;
+        self.last_pending = delivery.pending;
         let sequence = delivery.stream_sequence;
         let subject = msg.message.subject.as_str();
         let payload = &msg.message.payload;
