@@ -117,63 +117,72 @@ pub(crate) struct Call {
     pub(crate) body: Bytes,
 }
 
-/// A frame being read.
+/// A frame being read: texts are borrowed from it, bodies are slices of
+/// it (no copy).
 struct Reader {
     frame: Bytes,
-    at: usize,
+    at: std::cell::Cell<usize>,
 }
 
 impl Reader {
     fn new(frame: Bytes) -> Result<Self, String> {
         match frame.first() {
-            Some(&VERSION) => Ok(Self { frame, at: 1 }),
+            Some(&VERSION) => Ok(Self {
+                frame,
+                at: std::cell::Cell::new(1),
+            }),
             Some(v) => Err(format!("frame version {v} is not {VERSION}")),
             None => Err("an empty frame".into()),
         }
     }
 
     fn done(&self) -> bool {
-        self.at >= self.frame.len()
+        self.at.get() >= self.frame.len()
     }
 
-    fn take(&mut self, n: usize, what: &str) -> Result<Bytes, String> {
-        let end = self
-            .at
+    /// The next `n` bytes' place in the frame.
+    fn span(&self, n: usize, what: &str) -> Result<std::ops::Range<usize>, String> {
+        let at = self.at.get();
+        let end = at
             .checked_add(n)
             .filter(|e| *e <= self.frame.len())
-            .ok_or_else(|| format!("the frame ends inside {what} (at byte {})", self.at))?;
-        let b = self.frame.slice(self.at..end);
-        self.at = end;
-        Ok(b)
+            .ok_or_else(|| format!("the frame ends inside {what} (at byte {at})"))?;
+        self.at.set(end);
+        Ok(at..end)
     }
 
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
-        let b = self.take(N, what)?;
+    fn array<const N: usize>(&self, what: &str) -> Result<[u8; N], String> {
+        let span = self.span(N, what)?;
         let mut a = [0; N];
-        a.copy_from_slice(&b);
+        a.copy_from_slice(&self.frame[span]);
         Ok(a)
     }
 
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
+    fn u8(&self, what: &str) -> Result<u8, String> {
         Ok(self.array::<1>(what)?[0])
     }
 
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
+    fn u32(&self, what: &str) -> Result<u32, String> {
         self.array(what).map(u32::from_le_bytes)
     }
 
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
+    fn u64(&self, what: &str) -> Result<u64, String> {
         self.array(what).map(u64::from_le_bytes)
     }
 
-    fn bytes(&mut self, what: &str) -> Result<Bytes, String> {
+    /// A length-prefixed span.
+    fn prefixed(&self, what: &str) -> Result<std::ops::Range<usize>, String> {
         let n = self.u32(what)? as usize;
-        self.take(n, what)
+        self.span(n, what)
     }
 
-    fn text(&mut self, what: &str) -> Result<String, String> {
-        let b = self.bytes(what)?;
-        String::from_utf8(b.to_vec()).map_err(|_| format!("{what} is not UTF-8"))
+    fn bytes(&self, what: &str) -> Result<Bytes, String> {
+        self.prefixed(what).map(|span| self.frame.slice(span))
+    }
+
+    fn text(&self, what: &str) -> Result<&str, String> {
+        let span = self.prefixed(what)?;
+        std::str::from_utf8(&self.frame[span]).map_err(|_| format!("{what} is not UTF-8"))
     }
 }
 
@@ -189,7 +198,7 @@ pub(crate) struct Received {
 /// call of it is run); a call whose fields are read but wrong (an invalid
 /// actor or command id) is returned with what is wrong with it.
 pub(crate) fn calls(frame: Bytes) -> Result<Vec<Received>, String> {
-    let mut r = Reader::new(frame)?;
+    let r = Reader::new(frame)?;
     let mut out = Vec::new();
     while !r.done() {
         let id = r.u64("a call's id")?;
@@ -213,8 +222,8 @@ pub(crate) fn calls(frame: Bytes) -> Result<Vec<Received>, String> {
                 2 => Kind::Query,
                 k => return Err(format!("unknown call kind {k}")),
             };
-            let actor = ActorId::with_type(&actor_type, &actor_id).map_err(|e| e.to_string())?;
-            let command_id = match command_id.as_str() {
+            let actor = ActorId::with_type(actor_type, actor_id).map_err(|e| e.to_string())?;
+            let command_id = match command_id {
                 "" => None,
                 c => Some(CommandId::new(c).map_err(|e| e.to_string())?),
             };
@@ -234,12 +243,12 @@ pub(crate) fn calls(frame: Bytes) -> Result<Vec<Received>, String> {
 
 /// The answers of a frame, or why it cannot be read (none of it is used).
 pub(crate) fn answers(frame: Bytes) -> Result<Vec<(u64, Reply)>, String> {
-    let mut r = Reader::new(frame)?;
+    let r = Reader::new(frame)?;
     let mut out = Vec::new();
     while !r.done() {
         let id = r.u64("an answer's id")?;
         let status = r.text("an answer's status")?;
-        let status = Status::parse(&status).ok_or_else(|| format!("unknown status {status:?}"))?;
+        let status = Status::parse(status).ok_or_else(|| format!("unknown status {status:?}"))?;
         let retry = r.u32("an answer's retry-after")?;
         let body = r.bytes("an answer's body")?;
         let reply = Reply {
