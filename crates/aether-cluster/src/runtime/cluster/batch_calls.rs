@@ -49,7 +49,7 @@ enum Answer {
     Reply(Reply),
     /// The node has no batch path: send the call to its actor's subject.
     NoPath,
-    /// Its time ran out before its frame was sent.
+    /// Its attempt's time ran out before its frame was sent.
     Late,
 }
 
@@ -260,8 +260,9 @@ impl BatchCalls {
         }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Answer::Reply(reply))) => Some(Sent::Reply(reply)),
-            Ok(Ok(Answer::NoPath)) => None,
-            Ok(Ok(Answer::Late)) => Some(Sent::Late),
+            // Not sent: the actor's subject next (which ends the call
+            // `Late` only once its deadline, not this attempt's, passed).
+            Ok(Ok(Answer::NoPath | Answer::Late)) => None,
             // No answer in time (or the reader is gone): the call may have run.
             Ok(Err(_)) | Err(_) => Some(Sent::Lost),
         }
