@@ -753,6 +753,17 @@ async fn raw_routed_batched(
         }
         text
     }
+    /// Ends the bench on a status message (a "no responders": a frame
+    /// lost, whose callers would wait for ever) rather than hang.
+    fn loud_if_status(m: &async_nats::Message) {
+        if m.status.is_some() || m.payload.is_empty() {
+            eprintln!(
+                "raw routed, batched: a status message ({:?}) on {}",
+                m.status, m.subject
+            );
+            std::process::exit(1);
+        }
+    }
     fn pairs(text: &[u8]) -> impl Iterator<Item = (u64, u64)> + '_ {
         std::str::from_utf8(text).unwrap().split(',').map(|e| {
             let (a, b) = e.split_once(':').unwrap();
@@ -770,13 +781,7 @@ async fn raw_routed_batched(
         tasks.push(tokio::spawn(async move {
             let js = async_nats::jetstream::new(client.clone());
             while let Some(m) = sub.next().await {
-                if m.status.is_some() || m.payload.is_empty() {
-                    eprintln!(
-                        "raw routed, batched: a status message ({:?}) on {}",
-                        m.status, m.subject
-                    );
-                    continue;
-                }
+                loud_if_status(&m);
                 let reply = m.reply.unwrap().to_string();
                 let out = outs.entry(reply.clone()).or_insert_with(|| {
                     let (tx, mut rx) = mpsc::unbounded_channel::<(u64, u64)>();
@@ -808,13 +813,7 @@ async fn raw_routed_batched(
         let p = pending.clone();
         tasks.push(tokio::spawn(async move {
             while let Some(m) = replies.next().await {
-                if m.status.is_some() || m.payload.is_empty() {
-                    eprintln!(
-                        "raw routed, batched: a status reply ({:?}) on {}",
-                        m.status, m.subject
-                    );
-                    continue;
-                }
+                loud_if_status(&m);
                 let mut p = p.lock().unwrap();
                 for (token, seq) in pairs(&m.payload) {
                     if let Some(tx) = p.remove(&token) {

@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::frame::{self, Call, FrameBuf};
-use super::outbox::{Framed, Outboxes, Unsent};
+use super::outbox::{Framed, Outboxes};
 use crate::id::NodeId;
 use crate::node::ClusterNode;
 use crate::runtime::transport::{Reply, Request, Sent};
@@ -47,10 +47,10 @@ pub(crate) fn calls_subject(cluster: &str, node: &NodeId) -> String {
 #[derive(Debug)]
 enum Answer {
     Reply(Reply),
-    /// The node has no batch path: send the call to its actor's subject.
-    NoPath,
-    /// Its attempt's time ran out before its frame was sent.
-    Late,
+    /// Not sent, or not taken (the node has no batch path, or the
+    /// attempt's time ran out in the outbox): send the call to its actor's
+    /// subject.
+    NotSent,
 }
 
 /// The calls waiting for their answers, by id.
@@ -90,7 +90,7 @@ impl Waiting {
             .collect();
         for id in ids {
             if let Some((_, tx)) = calls.remove(&id) {
-                let _ = tx.send(Answer::NoPath);
+                let _ = tx.send(Answer::NotSent);
             }
         }
     }
@@ -196,15 +196,7 @@ impl BatchCalls {
                 let reply = Subject::from(format!("aether.rt.{replies_to}.r.{me}.{peer}"));
                 (subject, Some(reply))
             }),
-            Box::new(move |id, why| {
-                w.answer(
-                    id,
-                    match why {
-                        Unsent::Late => Answer::Late,
-                        Unsent::Failed => Answer::NoPath,
-                    },
-                );
-            }),
+            Box::new(move |id, _why| w.answer(id, Answer::NotSent)),
         );
         Ok(Self {
             node,
@@ -262,7 +254,7 @@ impl BatchCalls {
             Ok(Ok(Answer::Reply(reply))) => Some(Sent::Reply(reply)),
             // Not sent: the actor's subject next (which ends the call
             // `Late` only once its deadline, not this attempt's, passed).
-            Ok(Ok(Answer::NoPath | Answer::Late)) => None,
+            Ok(Ok(Answer::NotSent)) => None,
             // No answer in time (or the reader is gone): the call may have run.
             Ok(Err(_)) | Err(_) => Some(Sent::Lost),
         }

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::frame::{self, FrameBuf, Received};
 use super::outbox::{Framed, Outboxes, Unsent};
-use super::shard_server::{Handlers, ServeCtx};
+use super::shard_server::{Handlers, ServeCtx, Served, serve_request};
 use crate::runtime::serve::bad_request;
 use crate::runtime::status::Status;
 use crate::runtime::transport::Reply;
@@ -84,6 +84,9 @@ pub(crate) async fn start(
 }
 
 async fn answer(answers: &Answers, to: &ReplyTo, id: u64, reply: Reply, alone: bool) {
+    if reply.status == Status::NotOwner {
+        metrics::counter!("aether_runtime_not_owner_sent_total").increment(1);
+    }
     if alone {
         answers.send_now(to, id, reply).await;
     } else {
@@ -100,36 +103,18 @@ async fn serve(
     answers: &Answers,
 ) {
     let Received { id, call } = received;
-    let answer = |reply: Reply| answer(answers, to, id, reply, alone);
     let (actor, request) = match call {
         Ok(c) => c,
-        Err(message) => return answer(bad_request(&message)).await,
+        Err(message) => return answer(answers, to, id, bad_request(&message), alone).await,
     };
-    if ctx
-        .fence
-        .check_shard(ctx.fence.subjects.shard_of(&actor))
-        .is_none()
-    {
-        metrics::counter!("aether_runtime_not_owner_sent_total").increment(1);
-        return answer(Reply::new(Status::NotOwner, bytes::Bytes::new())).await;
-    }
-    let Some(handler) = handlers.serve(actor.actor_type()) else {
-        let message = format!(
-            "actor type {:?} is not run by this cluster",
-            actor.actor_type()
-        );
-        return answer(bad_request(&message)).await;
-    };
-    // As on the actor's subject: run here while it runs without waiting,
-    // a task only for a call that waits.
-    let mut served = handler.serve(actor, request);
-    match futures::poll!(served.as_mut()) {
-        std::task::Poll::Ready(reply) => answer(reply).await,
-        std::task::Poll::Pending => {
+    let shard = ctx.fence.subjects.shard_of(&actor);
+    match serve_request(ctx, handlers, shard, &actor, || Ok(request)) {
+        Served::Now(reply) => answer(answers, to, id, reply, alone).await,
+        Served::Later(reply) => {
             let (answers, to) = (answers.clone(), to.clone());
             tokio::spawn(async move {
-                let reply = served.await;
-                self::answer(&answers, &to, id, reply, alone).await;
+                let reply = reply.await;
+                answer(&answers, &to, id, reply, alone).await;
             });
         }
     }

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use aether_core::ActorId;
+use aether_core::{ActorId, BoxFuture};
 use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -20,7 +20,7 @@ use crate::id::ShardId;
 use crate::runtime::registry::Registry;
 use crate::runtime::serve::bad_request;
 use crate::runtime::status::Status;
-use crate::runtime::transport::Reply;
+use crate::runtime::transport::{Incoming, Reply};
 
 /// What the server does with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,34 +174,61 @@ async fn handle(
         Mode::Silent => {}
         Mode::NotOwner | Mode::Stop => ctx.not_owner(&to, &actor).await,
         Mode::Serving => {
-            if ctx.fence.check_shard(shard).is_none() {
-                return ctx.not_owner(&to, &actor).await;
-            }
-            let Some(handler) = handlers.serve(actor.actor_type()) else {
-                let message = format!(
-                    "actor type {:?} is not run by this cluster",
-                    actor.actor_type()
-                );
-                return ctx.send(&to, &actor, bad_request(&message)).await;
-            };
-            let request = match headers::incoming(m.headers.as_ref(), m.payload) {
-                Ok(r) => r,
-                Err(message) => return ctx.send(&to, &actor, bad_request(&message)).await,
-            };
-            // Run here while it runs without waiting (an actor at rest on a
-            // store that answers at once: the usual ask); a task takes over
-            // only what would make this shard's other calls wait.
-            let mut served = handler.serve(actor.clone(), request);
-            match futures::poll!(served.as_mut()) {
-                std::task::Poll::Ready(reply) => ctx.send(&to, &actor, reply).await,
-                std::task::Poll::Pending => {
+            let read = || headers::incoming(m.headers.as_ref(), m.payload);
+            match serve_request(ctx, handlers, shard, &actor, read) {
+                Served::Now(reply) => ctx.send(&to, &actor, reply).await,
+                Served::Later(reply) => {
                     let ctx = ctx.clone();
                     tokio::spawn(async move {
-                        let reply = served.await;
+                        let reply = reply.await;
                         ctx.send(&to, &actor, reply).await;
                     });
                 }
             }
         }
+    }
+}
+
+/// How a request served on this node goes on.
+pub(crate) enum Served {
+    /// Answered already: run at once, or refused.
+    Now(Reply),
+    /// Its turn waits (on the store, on the mailbox): the reply once done.
+    Later(BoxFuture<'static, Reply>),
+}
+
+/// Serves a request for `actor` of `shard`, wherever it came from (its
+/// subject, a batch): `not-owner` unless this node serves the shard now
+/// (fence), `bad-request` for a type this node does not run or a request
+/// `read` finds malformed; else the call, run here while it runs without
+/// waiting (an actor at rest on a store that answers at once: the usual
+/// ask), so that a task takes over only what would make other calls wait.
+pub(crate) fn serve_request(
+    ctx: &ServeCtx,
+    handlers: &Handlers,
+    shard: ShardId,
+    actor: &ActorId,
+    read: impl FnOnce() -> Result<Incoming, String>,
+) -> Served {
+    if ctx.fence.check_shard(shard).is_none() {
+        return Served::Now(Reply::new(Status::NotOwner, bytes::Bytes::new()));
+    }
+    let Some(handler) = handlers.serve(actor.actor_type()) else {
+        let message = format!(
+            "actor type {:?} is not run by this cluster",
+            actor.actor_type()
+        );
+        return Served::Now(bad_request(&message));
+    };
+    let request = match read() {
+        Ok(r) => r,
+        Err(message) => return Served::Now(bad_request(&message)),
+    };
+    let mut served = handler.serve(actor.clone(), request);
+    let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
+    match served.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(reply) => Served::Now(reply),
+        // Polled again, with its task's waker, by whoever awaits it.
+        std::task::Poll::Pending => Served::Later(served),
     }
 }
