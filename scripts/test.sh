@@ -26,6 +26,14 @@ python3 scripts/check-cycles.py
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the benches outside the workspace (bench/*): lock files current"
+# They depend on the workspace's crates by path, so a new dependency of a workspace crate
+# changes their lock files too; `--locked` in their scripts would then refuse to build.
+for manifest in bench/*/Cargo.toml; do
+    echo "$manifest"
+    cargo metadata --quiet --locked --format-version 1 --manifest-path "$manifest" >/dev/null
+done
+
 step "facade features: none, each alone (warnings are errors)"
 for features in "" memory runtime memory,runtime jetstream bus cluster projection; do
     echo "aether --no-default-features ${features:+--features $features}"
