@@ -226,9 +226,18 @@ pub struct Bench {
 }
 
 /// `items` rotated by `round`, so that no side always goes first.
-pub fn rotated<T: Copy>(items: &[T], round: usize) -> Vec<T> {
+///
+/// `BENCH_SIDES=Aether,raw` keeps only the sides named (to profile one side alone; the
+/// ratios of a run without every side are not printed).
+pub fn rotated(items: &[&'static str], round: usize) -> Vec<&'static str> {
     let k = round % items.len();
-    items[k..].iter().chain(&items[..k]).copied().collect()
+    let sides = std::env::var("BENCH_SIDES").unwrap_or_default();
+    items[k..]
+        .iter()
+        .chain(&items[..k])
+        .copied()
+        .filter(|side| sides.is_empty() || sides.split(',').any(|s| s == *side))
+        .collect()
 }
 
 /// Runs `callers` tasks (`caller(k)` for k in 0..callers) and waits for all.

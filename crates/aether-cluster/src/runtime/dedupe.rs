@@ -9,8 +9,9 @@ use aether_core::aggregate::RecentCommand;
 
 /// The id's hash, compared before the id itself: a scan of a small window
 /// compares machine words, not strings that share a long time-ordered
-/// prefix.
-fn hash(id: &CommandId) -> u64 {
+/// prefix. A command's is taken once, by its caller (`CommandMsg::id_hash`),
+/// off its actor's turn.
+pub(crate) fn hash(id: &CommandId) -> u64 {
     let h = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(id.as_str());
     #[cfg(test)]
     if tests::COLLIDING.with(std::cell::Cell::get) {
@@ -95,10 +96,6 @@ impl RecentCommands {
         }
     }
 
-    fn find(&self, id: &CommandId) -> Option<usize> {
-        self.find_hashed(id, hash(id))
-    }
-
     fn find_hashed(&self, id: &CommandId, h: u64) -> Option<usize> {
         if let Some(index) = &self.index {
             let slot = index.get(&h)?;
@@ -113,19 +110,30 @@ impl RecentCommands {
     }
 
     /// The versions `id` wrote, if remembered.
+    #[cfg(test)]
     pub(crate) fn get(&self, id: &CommandId) -> Option<(u64, u64)> {
-        self.find(id).map(|i| {
+        self.get_hashed(id, hash(id))
+    }
+
+    /// [`Self::get`] of an id whose [`hash`] is `h`.
+    pub(crate) fn get_hashed(&self, id: &CommandId, h: u64) -> Option<(u64, u64)> {
+        self.find_hashed(id, h).map(|i| {
             let r = &self.order[i].1;
             (r.first, r.last)
         })
     }
 
     /// Whether `id` was remembered once and pushed out since.
+    #[cfg(test)]
     pub(crate) fn was_evicted(&self, id: &CommandId) -> bool {
+        !self.evicted.is_empty() && self.was_evicted_hashed(hash(id))
+    }
+
+    /// [`Self::was_evicted`] of an id whose [`hash`] is `h`.
+    pub(crate) fn was_evicted_hashed(&self, h: u64) -> bool {
         if self.evicted.is_empty() {
             return false;
         }
-        let h = hash(id);
         match &self.evicted_set {
             Some(set) => set.contains_key(&h),
             None => self.evicted.contains(&h),
@@ -135,10 +143,15 @@ impl RecentCommands {
     /// Remembers that `id` wrote versions `first..=last`. A known id is
     /// extended (its events may span messages read separately).
     pub(crate) fn record(&mut self, id: CommandId, first: u64, last: u64) {
+        let h = hash(&id);
+        self.record_hashed(id, h, first, last);
+    }
+
+    /// [`Self::record`] of an id whose [`hash`] is `h`.
+    pub(crate) fn record_hashed(&mut self, id: CommandId, h: u64, first: u64, last: u64) {
         if self.capacity == 0 {
             return;
         }
-        let h = hash(&id);
         if let Some(i) = self.find_hashed(&id, h) {
             let r = &mut self.order[i].1;
             r.first = r.first.min(first);

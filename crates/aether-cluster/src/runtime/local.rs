@@ -66,6 +66,7 @@ pub(crate) fn ask<A: Behavior>(
     let command_id = envelope.command_id.clone();
     let asked = caller != Caller::Nobody;
     let msg = Msg::Command(Box::new(CommandMsg {
+        id_hash: super::dedupe::hash(&envelope.command_id),
         envelope,
         deadline,
         reply: asked.then_some(Responder::Inline),
@@ -75,15 +76,19 @@ pub(crate) fn ask<A: Behavior>(
         Ok(Dispatched::Queued(None)) => Either::Left(ready(Ok(None))),
         Ok(Dispatched::Queued(Some(rx))) => {
             let host = host.clone();
+            let id = id.clone();
             Either::Right(Either::Left(async move {
-                outcome(&host, rx, deadline, command_id).await.map(Some)
+                outcome(&host, &id, rx, deadline, command_id)
+                    .await
+                    .map(Some)
             }))
         }
         Ok(Dispatched::Run { cell, rest, msg }) => {
             let host = host.clone();
+            let id = cell.id.clone();
             let run = tokio::time::timeout_at(deadline, run_inline(&host, cell, rest, msg));
             Either::Right(Either::Right(run.map(move |ran| match ran {
-                Ok(Some(result)) => result.map(Some),
+                Ok(Some(result)) => result.map(|c| Some(c.into_outcome(&id))),
                 // Dropped unrun past its deadline, or cut short: unknown.
                 Ok(None) | Err(_) => Err(timed_out(&host, command_id)),
             })))
@@ -115,9 +120,10 @@ fn timed_out<A: Behavior>(host: &Host<A>, command_id: CommandId) -> AskError<A> 
     AskError::Timeout { command_id }
 }
 
-/// Waits for a queued ask's outcome until `deadline`.
+/// Waits for a queued ask's outcome (of actor `id`) until `deadline`.
 async fn outcome<A: Behavior>(
     host: &Host<A>,
+    id: &ActorId,
     rx: Pending<A>,
     deadline: Instant,
     command_id: CommandId,
@@ -126,7 +132,7 @@ async fn outcome<A: Behavior>(
         Ok(Ok(Answered { result, spent })) => {
             // Dropped here, on the caller's task (see `Answered`).
             drop(spent);
-            result
+            result.map(|c| c.into_outcome(id))
         }
         // The runner went away without answering (a panic in the aggregate),
         // or the deadline passed: unknown.

@@ -6,22 +6,25 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::error::{AskError, RuntimeError};
-use super::outcome::CommandOutcome;
+use super::outcome::Concluded;
 use super::permits::Priority;
 
 /// What a command ends with: its outcome, or why it has none.
-pub(crate) type CommandResult<A> = Result<CommandOutcome<<A as Behavior>::Event>, AskError<A>>;
+/// (The outcome's events are put in their envelopes by the caller:
+/// [`Concluded::into_outcome`].)
+pub(crate) type CommandResult<A> = Result<Concluded<<A as Behavior>::Event>, AskError<A>>;
 
 /// What a caller waiting behind an actor's queue receives: the result,
-/// and the command itself once the turn is done with it (when the result
-/// does not hand it back), to be dropped on the caller's task. A command's
-/// heap blocks (a model command's JSON body: a B-tree node and strings)
-/// were allocated there; glibc frees a block from another thread through
-/// its arena's lock, and the actor's turn, the serial part of a busy actor,
-/// spent a tenth of its time in those frees (measured, 2026-12-06).
+/// and the command's box once the turn is done with it (when the result
+/// does not hand the command back), to be dropped on the caller's task. The
+/// box and a command's heap blocks (a model command's JSON body: a B-tree
+/// node and strings) were allocated there; glibc frees a block from another
+/// thread through its arena's lock, and the actor's turn, the serial part
+/// of a busy actor, spent a tenth of its time in those frees (measured,
+/// 2026-12-06).
 pub(crate) struct Answered<A: Behavior> {
     pub(crate) result: CommandResult<A>,
-    pub(crate) spent: Option<CommandEnvelope<A::Command>>,
+    pub(crate) spent: Option<Box<CommandMsg<A>>>,
 }
 
 impl<A: Behavior> Answered<A> {
@@ -46,6 +49,9 @@ pub(crate) enum Responder<A: Behavior> {
 /// A command on its way to an actor.
 pub(crate) struct CommandMsg<A: Behavior> {
     pub(crate) envelope: CommandEnvelope<A::Command>,
+    /// The command id's hash in the actor's dedupe window
+    /// (`dedupe::hash`), taken by the caller.
+    pub(crate) id_hash: u64,
     pub(crate) deadline: Instant,
     /// `None` for a `tell`.
     pub(crate) reply: Option<Responder<A>>,
@@ -53,6 +59,10 @@ pub(crate) struct CommandMsg<A: Behavior> {
     /// reply.
     pub(crate) routed: bool,
 }
+
+/// The commands of one turn, in mailbox order, in the boxes their callers
+/// made.
+pub(crate) type Batch<A> = Vec<Box<CommandMsg<A>>>;
 
 /// A query: answers itself from the committed state (or the reason there is
 /// none).

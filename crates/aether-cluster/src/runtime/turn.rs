@@ -5,16 +5,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aether_core::aggregate::{Behavior, CommandEnvelope, Context, EventEnvelope};
-use aether_core::{CommandId, Error, Event, EventStore, ExpectedVersion, Metadata};
+use aether_core::aggregate::{Behavior, Context, DomainEvent};
+use aether_core::{CommandId, Error, Event, EventStore, ExpectedVersion, Metadata, Timestamp};
 use bytes::Bytes;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::actor::Actor;
 use super::error::AskError;
-use super::message::{Answered, CommandMsg, CommandResult, Msg, Responder};
-use super::outcome::CommandOutcome;
+use super::message::{Answered, Batch, CommandMsg, CommandResult, Msg, Responder};
+use super::outcome::{Concluded, EventIds, Wrote};
 use super::permits::Priority;
 use super::state::read_range;
 use super::type_metrics::Ended;
@@ -25,7 +25,9 @@ pub(crate) const RECENT_OUTCOMES: usize = 16;
 
 /// The events one command wrote.
 struct Written<E> {
-    events: Vec<EventEnvelope<E>>,
+    events: Wrote<E>,
+    /// The version of its last event.
+    version: u64,
     /// The same, as encoded for the store, kept for a routed caller's reply.
     encoded: Option<Arc<[Bytes]>>,
 }
@@ -77,13 +79,13 @@ impl<A: Behavior> Actor<A> {
         self.answer_spent(reply, result, None);
     }
 
-    /// [`Self::answer`], handing `spent` (the command, done with) to a
-    /// caller waiting on a channel, to drop it on its own task.
+    /// [`Self::answer`], handing `spent` (the command's box, done with) to
+    /// a caller waiting on a channel, to free it on its own task.
     fn answer_spent(
         &mut self,
         reply: Option<Responder<A>>,
         result: CommandResult<A>,
-        spent: Option<CommandEnvelope<A::Command>>,
+        spent: Option<Box<CommandMsg<A>>>,
     ) {
         let how = match &result {
             Ok(o) if o.deduplicated => Ended::Deduplicated,
@@ -109,7 +111,7 @@ impl<A: Behavior> Actor<A> {
     /// Runs one turn over `batch` (commands in mailbox order), then the
     /// snapshot the policy asks for, if any (after the answers: off their
     /// latency).
-    pub(crate) async fn turn(&mut self, batch: Vec<CommandMsg<A>>) {
+    pub(crate) async fn turn(&mut self, batch: Batch<A>) {
         let started = Instant::now();
         let span = tracing::debug_span!("aether.runtime.turn", commands = batch.len());
         let base = self.activation.as_ref().map_or(0, |a| a.version);
@@ -133,7 +135,7 @@ impl<A: Behavior> Actor<A> {
 
     // The rare paths (a retried id, a conflict, a snapshot) are boxed: the
     // future of every ask holds this one, and stays small.
-    async fn turn_inner(&mut self, batch: Vec<CommandMsg<A>>, now: Instant) {
+    async fn turn_inner(&mut self, batch: Batch<A>, now: Instant) {
         let mut live = self.screen(batch, now).await;
         let retries = self.host.config.conflict_retries;
         let fence = self.host.node.fence.clone();
@@ -176,7 +178,7 @@ impl<A: Behavior> Actor<A> {
             }
             // Commands over the limits start the next turn.
             for c in carried.into_iter().rev() {
-                self.backlog.push_front(Msg::Command(Box::new(c)));
+                self.backlog.push_front(Msg::Command(c));
             }
             if events.is_empty() {
                 return self.conclude(live, decisions, base, base, false);
@@ -224,19 +226,20 @@ impl<A: Behavior> Actor<A> {
     /// Drops the commands whose caller gave up; answers retried ids from
     /// the log (one read per id, however many copies came); returns the
     /// rest in order. `now`: the turn's start.
-    async fn screen(&mut self, batch: Vec<CommandMsg<A>>, now: Instant) -> Vec<CommandMsg<A>> {
+    async fn screen(&mut self, batch: Batch<A>, now: Instant) -> Batch<A> {
         // The usual turn: every command is live and new; kept as it came.
         let plain = batch.iter().all(|c| {
             c.deadline > now
-                && self
-                    .activation
-                    .as_ref()
-                    .is_none_or(|a| a.recent.get(&c.envelope.command_id).is_none())
+                && self.activation.as_ref().is_none_or(|a| {
+                    a.recent
+                        .get_hashed(&c.envelope.command_id, c.id_hash)
+                        .is_none()
+                })
         });
         if plain {
             if let Some(act) = &self.activation {
                 for c in &batch {
-                    if act.recent.was_evicted(&c.envelope.command_id) {
+                    if act.recent.was_evicted_hashed(c.id_hash) {
                         metrics::counter!("aether_runtime_dedupe_evicted_then_seen_total", "type" => self.host.name.clone())
                             .increment(1);
                     }
@@ -246,7 +249,7 @@ impl<A: Behavior> Actor<A> {
         }
         let mut live = Vec::with_capacity(batch.len());
         // Retried ids, in the order first seen, with every copy.
-        let mut hits: Vec<(u64, u64, Vec<CommandMsg<A>>)> = Vec::new();
+        let mut hits: Vec<(u64, u64, Batch<A>)> = Vec::new();
         for c in batch {
             if c.deadline <= now {
                 metrics::counter!("aether_runtime_expired_total", "type" => self.host.name.clone())
@@ -258,7 +261,7 @@ impl<A: Behavior> Actor<A> {
                 continue;
             };
             let id = &c.envelope.command_id;
-            if let Some((first, last)) = act.recent.get(id) {
+            if let Some((first, last)) = act.recent.get_hashed(id, c.id_hash) {
                 match hits
                     .iter_mut()
                     .find(|(_, _, copies)| copies[0].envelope.command_id == *id)
@@ -268,7 +271,7 @@ impl<A: Behavior> Actor<A> {
                 }
                 continue;
             }
-            if act.recent.was_evicted(id) {
+            if act.recent.was_evicted_hashed(c.id_hash) {
                 metrics::counter!("aether_runtime_dedupe_evicted_then_seen_total", "type" => self.host.name.clone())
                     .increment(1);
             }
@@ -282,7 +285,7 @@ impl<A: Behavior> Actor<A> {
 
     /// Answers the copies of a retried command with what it wrote the first
     /// time: from the few outcomes read lately, else from the log.
-    async fn recorded(&mut self, copies: Vec<CommandMsg<A>>, first: u64, last: u64) {
+    async fn recorded(&mut self, copies: Batch<A>, first: u64, last: u64) {
         metrics::counter!("aether_runtime_dedupe_hits_total", "type" => self.host.name.clone())
             .increment(copies.len() as u64);
         let command_id = copies[0].envelope.command_id.clone();
@@ -313,7 +316,7 @@ impl<A: Behavior> Actor<A> {
         };
         for c in copies {
             let result = match &read {
-                Ok(events) => Ok(CommandOutcome::new(
+                Ok(events) => Ok(Concluded::enveloped(
                     command_id.clone(),
                     last,
                     events.clone(),
@@ -333,7 +336,7 @@ impl<A: Behavior> Actor<A> {
 
     /// Reloads after a conflict (under a recovery permit); on failure
     /// answers `live` (nothing was applied) and returns `false`.
-    async fn reload(&mut self, live: &mut Vec<CommandMsg<A>>) -> bool {
+    async fn reload(&mut self, live: &mut Batch<A>) -> bool {
         let permit = self.host.node.permits.acquire(Priority::Caller).await;
         let loaded =
             super::state::Activation::load(self.host.sources(), &self.id, self.host.current())
@@ -364,7 +367,7 @@ impl<A: Behavior> Actor<A> {
     /// serve the actor's shard now); the state (still the log's: nothing
     /// was decided) is kept for a handoff, and reloaded should the node
     /// serve the actor again.
-    fn not_owner(&mut self, live: Vec<CommandMsg<A>>) {
+    fn not_owner(&mut self, live: Batch<A>) {
         metrics::counter!("aether_runtime_not_owner_total", "type" => self.host.name.clone())
             .increment(live.len() as u64);
         if let Some(a) = self.activation.as_mut() {
@@ -385,7 +388,7 @@ impl<A: Behavior> Actor<A> {
     /// `Ok` is answered `Timeout`, outcome unknown to the caller).
     fn conclude(
         &mut self,
-        live: Vec<CommandMsg<A>>,
+        live: Batch<A>,
         decisions: Vec<Decision<A>>,
         base: u64,
         version: u64,
@@ -395,41 +398,47 @@ impl<A: Behavior> Actor<A> {
             debug_assert_eq!(act.version, version);
             for (c, d) in live.iter().zip(&decisions) {
                 if let Decision::Events(w) = d
-                    && let (Some(f), Some(l)) = (w.events.first(), w.events.last())
+                    && let Some((first, last)) = w.events.versions()
                 {
                     act.recent
-                        .record(c.envelope.command_id.clone(), f.version, l.version);
+                        .record_hashed(c.envelope.command_id.clone(), c.id_hash, first, last);
                 }
             }
         }
         // The events of commands delivered twice in the turn, for the second.
-        let mut written: HashMap<usize, (Vec<EventEnvelope<A::Event>>, _)> = HashMap::new();
+        let mut written: HashMap<usize, (Wrote<A::Event>, u64, _)> = HashMap::new();
         for d in &decisions {
             if let Decision::Same(i) = d
                 && let Some(Decision::Events(w)) = decisions.get(*i)
             {
                 written
                     .entry(*i)
-                    .or_insert_with(|| (w.events.clone(), w.encoded.clone()));
+                    .or_insert_with(|| (w.events.clone(), w.version, w.encoded.clone()));
             }
         }
         for (c, d) in live.into_iter().zip(decisions) {
             let command_id = c.envelope.command_id.clone();
             let result = match d {
-                Decision::Events(w) => {
-                    let version = w.events.last().map_or(base, |e| e.version);
-                    let mut o = CommandOutcome::new(command_id, version, w.events, false);
-                    o.stored = w.encoded;
-                    Ok(o)
+                Decision::Events(w) => Ok(Concluded {
+                    command_id,
+                    version: w.version,
+                    events: w.events,
+                    deduplicated: false,
+                    stored: w.encoded,
+                }),
+                Decision::Same(i) => Ok(match written.get(&i).cloned() {
+                    Some((events, version, stored)) => Concluded {
+                        command_id,
+                        version,
+                        events,
+                        deduplicated: true,
+                        stored,
+                    },
+                    None => Concluded::enveloped(command_id, base, Vec::new(), true),
+                }),
+                Decision::Nothing(at) => {
+                    Ok(Concluded::enveloped(command_id, at, Vec::new(), false))
                 }
-                Decision::Same(i) => {
-                    let (events, encoded) = written.get(&i).cloned().unwrap_or_default();
-                    let version = events.last().map_or(base, |e| e.version);
-                    let mut o = CommandOutcome::new(command_id, version, events, true);
-                    o.stored = encoded;
-                    Ok(o)
-                }
-                Decision::Nothing(at) => Ok(CommandOutcome::new(command_id, at, Vec::new(), false)),
                 Decision::Rejected(e) => Err(AskError::Rejected(e)),
                 // Handed back with its error (not applied): nothing to drop.
                 Decision::Invalid(cause) => {
@@ -444,9 +453,10 @@ impl<A: Behavior> Actor<A> {
                 }),
                 other => other,
             };
-            // Only a command that owns heap blocks goes back (`Answered`).
-            let spent = std::mem::needs_drop::<A::Command>().then_some(c.envelope);
-            self.answer_spent(c.reply, result, spent);
+            // The command's box goes back to its caller (`Answered`).
+            let mut c = c;
+            let reply = c.reply.take();
+            self.answer_spent(reply, result, Some(c));
         }
     }
 
@@ -454,7 +464,7 @@ impl<A: Behavior> Actor<A> {
     /// store may have stored it): those commands get `Timeout`; every other
     /// failure stored nothing, and the commands come back. The state may
     /// hold the turn's events: it is reloaded before the next turn.
-    fn failed(&mut self, live: Vec<CommandMsg<A>>, decisions: Vec<Decision<A>>, e: &Error) {
+    fn failed(&mut self, live: Batch<A>, decisions: Vec<Decision<A>>, e: &Error) {
         let unknown = matches!(e, Error::Unavailable { .. });
         tracing::debug!(error = %e, unknown, "commit failed");
         metrics::counter!("aether_runtime_commit_failures_total", "type" => self.host.name.clone())
@@ -489,10 +499,10 @@ fn decide<A: Behavior>(
     act: &mut super::state::Activation<A>,
     id: &aether_core::ActorId,
     limits: &super::config::GroupCommit,
-    live: &mut Vec<CommandMsg<A>>,
+    live: &mut Batch<A>,
     stamp: Option<&Metadata>,
     poisoned: &mut bool,
-) -> (Vec<Decision<A>>, Vec<Event>, Vec<CommandMsg<A>>) {
+) -> (Vec<Decision<A>>, Vec<Event>, Batch<A>) {
     let mut decisions = Vec::with_capacity(live.len());
     let mut events: Vec<Event> = Vec::with_capacity(live.len());
     let mut bytes = 0usize;
@@ -537,20 +547,35 @@ fn decide<A: Behavior>(
             ))));
             continue;
         };
-        // One metadata, shared by the command's events.
+        // One metadata and one clock reading, shared by the command's
+        // events; encoded straight into the turn's batch (taken out again
+        // if the command does not fit). Their envelopes are made by the
+        // caller (`Concluded`).
         let metadata = match stamp {
             Some(stamp) => c.envelope.event_metadata_with(stamp),
             None => c.envelope.event_metadata(),
         };
-        let envelopes =
-            CommandEnvelope::<A::Command>::envelopes_with(id, act.version, decided, metadata);
-        // Straight into the turn's batch; taken out again if the command
-        // does not fit.
+        let timestamp = Timestamp::now();
         let start = events.len();
-        if let Err(e) = envelopes
+        let first_version = act.version + 1;
+        let ids = EventIds::fresh(timestamp, decided.len());
+        let put = decided
             .iter()
-            .try_for_each(|e| e.to_event().map(|s| events.push(s)))
-        {
+            .zip(ids.iter())
+            .zip(first_version..)
+            .try_for_each(|((e, event_id), version)| {
+                events.push(Event::from_parts(
+                    event_id,
+                    id.clone(),
+                    version,
+                    e.event_type(),
+                    e.to_data()?,
+                    metadata.clone(),
+                    timestamp,
+                ));
+                Ok::<_, Error>(())
+            });
+        if let Err(e) = put {
             events.truncate(start);
             decisions.push(Decision::Invalid(e));
             continue;
@@ -594,9 +619,9 @@ fn decide<A: Behavior>(
                 Ok(())
             }
             None => guarded("applying an event", || {
-                envelopes
+                decided
                     .iter()
-                    .try_for_each(|e| A::evolve(&act.def, &mut act.state, &e.event))
+                    .try_for_each(|e| A::evolve(&act.def, &mut act.state, e))
             })
             .and_then(|folded| folded),
         };
@@ -614,7 +639,14 @@ fn decide<A: Behavior>(
             writers.insert(c.envelope.command_id.clone(), i);
         }
         decisions.push(Decision::Events(Written {
-            events: envelopes,
+            events: Wrote::Decided {
+                events: decided,
+                ids,
+                first_version,
+                metadata,
+                timestamp,
+            },
+            version: next_version,
             encoded: encoded.filter(|_| c.routed).map(Arc::from),
         }));
     }

@@ -23,9 +23,19 @@ impl EventId {
         Self(super::uuid7::now_v7())
     }
 
-    /// A new event id of the millisecond of `at` (an event's id and its
-    /// timestamp from one clock reading).
-    pub(crate) fn at(at: crate::Timestamp) -> Self {
+    /// A new event id (a UUID v7) of the millisecond of `at`: an event's id
+    /// and its timestamp from one clock reading.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aether_core::{EventId, Timestamp};
+    ///
+    /// let now = Timestamp::now();
+    /// assert_ne!(EventId::at(now), EventId::at(now));
+    /// assert_eq!(EventId::at(now).as_uuid().get_version_num(), 7);
+    /// ```
+    pub fn at(at: crate::Timestamp) -> Self {
         Self(super::uuid7::at_millis(at.unix_millis()))
     }
 
