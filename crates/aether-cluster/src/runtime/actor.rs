@@ -25,6 +25,7 @@ use super::host::{Eviction, Host};
 use super::message::{Answered, Batch, CommandMsg, CommandResult, Msg, Responder};
 use super::permits::Priority;
 use super::state::Activation;
+use super::turn::Scratch;
 
 /// An actor while somebody runs it.
 pub(crate) struct Actor<A: Behavior> {
@@ -44,6 +45,8 @@ pub(crate) struct Actor<A: Behavior> {
     /// The aggregate panicked applying an event: its state is reloaded once
     /// the turn is over.
     pub(crate) reload_after_turn: bool,
+    /// The turns' working buffers.
+    pub(crate) scratch: Scratch<A>,
     /// Put back or gone for good: nothing for `Drop` to recover.
     done: bool,
 }
@@ -80,6 +83,7 @@ impl<A: Behavior> Actor<A> {
             outcomes: rest.outcomes,
             inline: None,
             reload_after_turn: false,
+            scratch: Scratch::default(),
             done: false,
         }
     }

@@ -39,9 +39,13 @@ struct Slot {
 /// by themselves.
 type HashSet64 = std::collections::HashMap<u64, u32, std::hash::BuildHasherDefault<Identity>>;
 
+/// A map keyed by command ids' hashes ([`hash`]), hashed by themselves.
+pub(crate) type ByHash<V> =
+    std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<Identity>>;
+
 /// The hasher of values that are hashes already.
 #[derive(Default)]
-struct Identity(u64);
+pub(crate) struct Identity(u64);
 
 impl std::hash::Hasher for Identity {
     fn finish(&self) -> u64 {
