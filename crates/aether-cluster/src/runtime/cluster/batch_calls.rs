@@ -245,12 +245,17 @@ impl BatchCalls {
             body: request.body.clone(),
         };
         metrics::counter!("aether_runtime_batched_calls_total").increment(1);
-        if alone {
-            self.outboxes.send_now(&peer, id, call).await;
-        } else {
-            self.outboxes.push(&peer, id, call);
-        }
-        match tokio::time::timeout(timeout, rx).await {
+        // The lone call's publish counts against the attempt too (it waits
+        // when the connection's buffer is full).
+        let answered = async {
+            if alone {
+                self.outboxes.send_now(&peer, id, call).await;
+            } else {
+                self.outboxes.push(&peer, id, call);
+            }
+            rx.await
+        };
+        match tokio::time::timeout(timeout, answered).await {
             Ok(Ok(Answer::Reply(reply))) => Some(Sent::Reply(reply)),
             // Not sent: the actor's subject next (which ends the call
             // `Late` only once its deadline, not this attempt's, passed).

@@ -20,6 +20,12 @@ use super::frame::FrameBuf;
 const MAX_FRAME: usize = 128 * 1024;
 /// How long an outbox waits for an entry before its task ends.
 const IDLE: Duration = Duration::from_secs(30);
+/// At most this many outboxes are open at once (a task and a channel each,
+/// kept for [`IDLE`]): past it, an entry for a destination without one is
+/// sent alone from a task of its own. A serving member opens one per reply
+/// subject it is sent frames from, which its callers choose: this bounds
+/// what they can make it keep.
+const MAX_OPEN: usize = if cfg!(test) { 4 } else { 1024 };
 
 /// One entry of a frame.
 pub(crate) trait Framed: Send + 'static {
@@ -88,11 +94,18 @@ where
     }
 
     /// Queues entry `id` for `to` (starting its outbox's task if it has
-    /// none).
+    /// none; with [`MAX_OPEN`] open, sent alone from a task of its own).
     pub(crate) fn push(self: &Arc<Self>, to: &K, id: u64, entry: T) {
         // Under the lock: an outbox ending (under it too) sees every entry
         // pushed before it checks that none is left.
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.len() >= MAX_OPEN && !open.contains_key(to) {
+            drop(open);
+            metrics::counter!("aether_runtime_batch_outboxes_full_total").increment(1);
+            let (this, to) = (self.clone(), to.clone());
+            tokio::spawn(async move { this.send_now(&to, id, entry).await });
+            return;
+        }
         let tx = open.entry(to.clone()).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let (subject, reply) = (self.route)(to);
@@ -181,5 +194,54 @@ async fn drain<K, T>(
                 (o.unsent)(*id, Unsent::Failed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::runtime::cluster::frame;
+    use crate::runtime::status::Status;
+    use crate::runtime::transport::Reply;
+
+    /// Past [`MAX_OPEN`] destinations, an entry for a new one still goes
+    /// (alone), and no more outboxes are opened.
+    #[tokio::test]
+    async fn past_the_open_outboxes_limit_every_entry_still_goes_and_no_outbox_is_opened() {
+        let server = aether_testkit::NatsServer::start().await;
+        let client = async_nats::connect(server.url().as_str()).await.unwrap();
+        let mut seen = client.subscribe("dest.>").await.unwrap();
+        let unsent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = unsent.clone();
+        let outboxes: Arc<Outboxes<u64, Reply>> = Outboxes::new(
+            client.clone(),
+            Box::new(|k: &u64| (Subject::from(format!("dest.{k}")), None)),
+            Box::new(move |_, _| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }),
+        );
+        let destinations = 3 * MAX_OPEN as u64;
+        for k in 0..destinations {
+            outboxes.push(&k, k, Reply::new(Status::Ok, format!("{k}")));
+        }
+        let open = outboxes.open.lock().unwrap().len();
+        assert_eq!(open, MAX_OPEN);
+        let mut got = Vec::new();
+        while got.len() < destinations as usize {
+            let m = tokio::time::timeout(Duration::from_secs(5), seen.next())
+                .await
+                .expect("every entry arrives")
+                .unwrap();
+            for (id, reply) in frame::answers(m.payload).unwrap() {
+                assert_eq!(m.subject.as_str(), format!("dest.{id}"));
+                assert_eq!(reply.body, format!("{id}").into_bytes());
+                got.push(id);
+            }
+        }
+        got.sort_unstable();
+        assert_eq!(got, (0..destinations).collect::<Vec<_>>());
+        assert_eq!(unsent.load(std::sync::atomic::Ordering::Relaxed), 0);
     }
 }
