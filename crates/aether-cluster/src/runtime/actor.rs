@@ -19,13 +19,13 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::clock::Evictable;
+use super::decision::Scratch;
 use super::error::{AskError, RuntimeError, RuntimeErrorKind};
 use super::host::{Cell, Recalled, Rest};
 use super::host::{Eviction, Host};
 use super::message::{Answered, Batch, CommandMsg, CommandResult, Msg, Responder};
 use super::permits::Priority;
 use super::state::Activation;
-use super::turn::Scratch;
 
 /// An actor while somebody runs it.
 pub(crate) struct Actor<A: Behavior> {

@@ -110,6 +110,7 @@ mod clock;
 mod cluster;
 mod codec;
 mod config;
+mod decision;
 mod dedupe;
 mod define;
 mod dehydrated;

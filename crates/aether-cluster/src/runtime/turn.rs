@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::actor::Actor;
+use super::decision::{Decision, Written};
 use super::dedupe::ByHash;
 use super::error::AskError;
 use super::message::{Answered, Batch, CommandMsg, CommandResult, Msg, Responder};
@@ -23,15 +24,6 @@ use super::type_metrics::Ended;
 /// How many outcomes of retried commands an actor keeps after reading them
 /// from the log, for the next copies of the same retry.
 pub(crate) const RECENT_OUTCOMES: usize = 16;
-
-/// The events one command wrote.
-struct Written<E> {
-    events: Wrote<E>,
-    /// The version of its last event.
-    version: u64,
-    /// The same, as encoded for the store, kept for a routed caller's reply.
-    encoded: Option<Arc<[Bytes]>>,
-}
 
 /// Runs aggregate code, a panic in it becoming the command's error: a bug
 /// in one aggregate does not take the runtime (or the caller running the
@@ -56,41 +48,6 @@ fn size_bound(e: &Event) -> usize {
         + 2 * (e.event_type.len() + e.actor_id.as_str().len())
         + 2 * metadata
         + 256
-}
-
-/// A turn's working buffers, kept by the actor from one turn to the next
-/// while it runs (a busy actor's turn of hundreds of commands made them
-/// anew each time, above glibc's fast sizes: measured, a twelfth of its
-/// turn).
-pub(crate) struct Scratch<A: Behavior> {
-    /// One per command of the turn (empty between turns).
-    decisions: Vec<Decision<A>>,
-    /// The first command of the turn to write, by its id's hash.
-    writers: ByHash<usize>,
-}
-
-impl<A: Behavior> Default for Scratch<A> {
-    fn default() -> Self {
-        Self {
-            decisions: Vec::new(),
-            writers: ByHash::default(),
-        }
-    }
-}
-
-/// What a turn decided for one command.
-enum Decision<A: Behavior> {
-    /// Wrote these events (applied to the state, to be committed).
-    Events(Written<A::Event>),
-    /// Decided on no events, at this version.
-    Nothing(u64),
-    /// Refused by the aggregate.
-    Rejected(A::Error),
-    /// A second delivery of the id of the command at this index of the turn,
-    /// which wrote events: answered with its outcome.
-    Same(usize),
-    /// Its events cannot be stored (they do not encode): nothing applied.
-    Invalid(Error),
 }
 
 impl<A: Behavior> Actor<A> {
