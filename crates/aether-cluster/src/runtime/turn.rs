@@ -499,6 +499,9 @@ fn decide<A: Behavior>(
         writers.reserve(live.len());
     }
     let mut stop = live.len();
+    // When the turn's events were made: one clock reading for the turn (they
+    // are committed together), taken at its first event.
+    let mut now: Option<Timestamp> = None;
     for (i, c) in live.iter().enumerate() {
         if several
             && let Some(leader) = leader(
@@ -538,15 +541,15 @@ fn decide<A: Behavior>(
             ))));
             continue;
         };
-        // One metadata and one clock reading, shared by the command's
-        // events; encoded straight into the turn's batch (taken out again
-        // if the command does not fit). Their envelopes are made by the
-        // caller (`Concluded`).
+        // One metadata, shared by the command's events, and the turn's
+        // clock reading; encoded straight into the turn's batch (taken out
+        // again if the command does not fit). Their envelopes are made by
+        // the caller (`Concluded`).
         let metadata = match stamp {
             Some(stamp) => c.envelope.event_metadata_with(stamp),
             None => c.envelope.event_metadata(),
         };
-        let timestamp = Timestamp::now();
+        let timestamp = *now.get_or_insert_with(Timestamp::now);
         let start = events.len();
         let first_version = act.version + 1;
         let ids = EventIds::fresh(timestamp, decided.len());
