@@ -148,19 +148,25 @@ impl RecentCommands {
     /// extended (its events may span messages read separately).
     pub(crate) fn record(&mut self, id: CommandId, first: u64, last: u64) {
         let h = hash(&id);
-        self.record_hashed(id, h, first, last);
+        let evicted = self.record_hashed(id, h, first, last);
+        if evicted > 0 {
+            metrics::counter!("aether_runtime_dedupe_evicted_total").increment(evicted);
+        }
     }
 
-    /// [`Self::record`] of an id whose [`hash`] is `h`.
-    pub(crate) fn record_hashed(&mut self, id: CommandId, h: u64, first: u64, last: u64) {
+    /// [`Self::record`] of an id whose [`hash`] is `h`, without counting:
+    /// returns how many ids it pushed out, for the caller's metric handle
+    /// (`aether_runtime_dedupe_evicted_total`; a turn records once per
+    /// command, and a metric looked up by name hashes its key each time).
+    pub(crate) fn record_hashed(&mut self, id: CommandId, h: u64, first: u64, last: u64) -> u64 {
         if self.capacity == 0 {
-            return;
+            return 0;
         }
         if let Some(i) = self.find_hashed(&id, h) {
             let r = &mut self.order[i].1;
             r.first = r.first.min(first);
             r.last = r.last.max(last);
-            return;
+            return 0;
         }
         let seq = self.popped + self.order.len();
         if let Some(index) = &mut self.index {
@@ -175,6 +181,7 @@ impl RecentCommands {
             }
             self.index = Some(Box::new(index));
         }
+        let mut evicted = 0;
         while self.order.len() > self.capacity {
             let Some((h, _)) = self.order.pop_front() else {
                 break;
@@ -190,9 +197,10 @@ impl RecentCommands {
                     index.remove(&h);
                 }
             }
-            metrics::counter!("aether_runtime_dedupe_evicted_total").increment(1);
+            evicted += 1;
             self.forget(h);
         }
+        evicted
     }
 
     fn forget(&mut self, h: u64) {

@@ -376,13 +376,21 @@ impl<A: Behavior> Actor<A> {
     ) {
         if let Some(act) = self.activation.as_mut() {
             debug_assert_eq!(act.version, version);
+            let mut evicted = 0;
             for (c, d) in live.iter().zip(&decisions) {
                 if let Decision::Events(w) = d
                     && let Some((first, last)) = w.events.versions()
                 {
-                    act.recent
-                        .record_hashed(c.envelope.command_id.clone(), c.id_hash, first, last);
+                    evicted += act.recent.record_hashed(
+                        c.envelope.command_id.clone(),
+                        c.id_hash,
+                        first,
+                        last,
+                    );
                 }
+            }
+            if evicted > 0 {
+                self.host.metrics.dedupe_evicted.increment(evicted);
             }
         }
         // The events of commands delivered twice in the turn, for the second.

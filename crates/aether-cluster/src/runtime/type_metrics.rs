@@ -27,6 +27,9 @@ pub(crate) struct TypeMetrics {
     pub(crate) commits: Counter,
     pub(crate) activations: Counter,
     pub(crate) activation_seconds: Histogram,
+    /// `aether_runtime_dedupe_evicted_total` (across types, as it always
+    /// was).
+    pub(crate) dedupe_evicted: Counter,
 }
 
 impl TypeMetrics {
@@ -42,6 +45,7 @@ impl TypeMetrics {
             commits: metrics::counter!("aether_runtime_commits_total", "type" => actor_type.clone()),
             activations: metrics::counter!("aether_runtime_activations_total", "type" => actor_type.clone()),
             activation_seconds: metrics::histogram!("aether_runtime_activation_seconds", "type" => actor_type.clone()),
+            dedupe_evicted: metrics::counter!("aether_runtime_dedupe_evicted_total"),
         }
     }
 
