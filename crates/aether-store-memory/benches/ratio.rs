@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench -p aether-store-memory --bench ratio`.
 //! Each figure is the best of several rounds; events are built before the clock starts.
+//! The last part times each append of a long history and prints the slowest
+//! (where a flat `Vec` copies itself to grow).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -16,6 +18,10 @@ const APPENDS: u64 = 100_000;
 const ACTORS: u64 = 1_000;
 const READ_EVENTS: u64 = 1_000;
 const READS: u64 = 500;
+/// The long history of the last part, and its rounds.
+const LONG: u64 = 1_000_000;
+const LONG_ROUNDS: usize = 3;
+const WARM: usize = 1_000;
 
 fn event(actor: &ActorId, version: u64) -> Event {
     Event::new(
@@ -162,5 +168,56 @@ fn main() {
                 black_box(map.get(reader.as_str()).map(|log| log.clone()));
             }
         },
+    );
+
+    // 4. A long history: the slowest single append after the first thousand
+    // (a flat `Vec` copies the whole history at each doubling; the store
+    // grows by whole blocks).
+    let long = ActorId::new("account-long").expect("valid id");
+    let slowest = |each: &mut dyn FnMut(Event)| {
+        let events: Vec<Event> = (1..=LONG).map(|v| event(&long, v)).collect();
+        let mut worst = Duration::ZERO;
+        let start = Instant::now();
+        for (i, e) in events.into_iter().enumerate() {
+            let t = Instant::now();
+            each(e);
+            // Past the first appends: right after the previous round freed
+            // its million events, the allocator's first requests stall
+            // either side (measured: 20–30 ms within the first five).
+            if i >= WARM {
+                worst = worst.max(t.elapsed());
+            }
+        }
+        (worst, start.elapsed())
+    };
+    let (mut ours, mut raw) = (Vec::new(), Vec::new());
+    for _ in 0..LONG_ROUNDS {
+        let store = InMemoryEventStore::new();
+        ours.push(slowest(&mut |e| {
+            runtime.block_on(store.append(e)).expect("append");
+        }));
+        drop(store);
+        let map: DashMap<String, Vec<Event>> = DashMap::new();
+        raw.push(slowest(&mut |e| raw_push(&map, e)));
+    }
+    let median = |mut v: Vec<Duration>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let (worst_ours, worst_raw) = (
+        median(ours.iter().map(|r| r.0).collect()),
+        median(raw.iter().map(|r| r.0).collect()),
+    );
+    let (all_ours, all_raw) = (
+        median(ours.iter().map(|r| r.1).collect()),
+        median(raw.iter().map(|r| r.1).collect()),
+    );
+    println!(
+        "slowest append of {LONG}, 1 actor    ours {:>9.2} ms, raw {:>9.2} ms, ratio {:.2} (all of them: ours {:.0} ms, raw {:.0} ms; medians of {LONG_ROUNDS} rounds)",
+        worst_ours.as_secs_f64() * 1e3,
+        worst_raw.as_secs_f64() * 1e3,
+        worst_ours.as_secs_f64() / worst_raw.as_secs_f64(),
+        all_ours.as_secs_f64() * 1e3,
+        all_raw.as_secs_f64() * 1e3,
     );
 }

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aether_core::ActorId;
 use tokio::sync::Notify;
 
+use crate::chunked::Chunked;
+
 /// One append: `count` events of `actor` from version `first`.
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
@@ -23,7 +25,7 @@ pub(crate) struct Record {
 /// Every append, in order.
 #[derive(Debug, Default)]
 pub(crate) struct GlobalLog {
-    records: Mutex<Vec<Record>>,
+    records: Mutex<Chunked<Record>>,
     /// Woken after appends while some subscription is waiting for one.
     appended: Notify,
     /// Live subscriptions; appends skip the wake-up while there are none.
@@ -64,10 +66,11 @@ impl GlobalLog {
     /// Up to `max` records from index `from` (0-based), and the log's length.
     pub(crate) fn slice(&self, from: u64, max: usize) -> (Vec<Record>, u64) {
         let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        let len = records.len();
-        let from = (from as usize).min(len);
-        let to = from.saturating_add(max).min(len);
-        (records[from..to].to_vec(), len as u64)
+        let from = usize::try_from(from).unwrap_or(usize::MAX);
+        (
+            records.cloned(from, from.saturating_add(max)),
+            records.len() as u64,
+        )
     }
 
     /// The notification of the next append; create it before looking at the

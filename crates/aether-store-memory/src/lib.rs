@@ -60,6 +60,7 @@
 //!
 //! None.
 
+mod chunked;
 mod event_store;
 mod global;
 mod key;

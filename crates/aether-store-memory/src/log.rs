@@ -2,12 +2,14 @@
 
 use aether_core::{Error, Event, EventStored, ExpectedVersion, Result};
 
+use crate::chunked::Chunked;
+
 /// One actor's events, in version order, and the notifications waiting for
 /// delivery to the hook. Always used under its dashmap shard lock.
 #[derive(Debug, Default)]
 pub(crate) struct ActorLog {
     /// The events, strictly increasing by version.
-    events: Vec<Event>,
+    events: Chunked<Event>,
     /// Notifications for stored events not yet handed to the hook. Empty
     /// whenever `draining` is false (except after a hook panicked).
     pending: Vec<EventStored>,
@@ -140,14 +142,14 @@ impl ActorLog {
     /// The events with version ≥ `from_version`, cloned.
     pub(crate) fn read_from(&self, from_version: u64) -> Vec<Event> {
         let start = self.events.partition_point(|e| e.version < from_version);
-        self.events[start..].to_vec()
+        self.events.cloned(start, usize::MAX)
     }
 
     /// `count` events from version `first` (one recorded append), cloned.
     pub(crate) fn read_append(&self, first: u64, count: u32) -> Vec<Event> {
         let start = self.events.partition_point(|e| e.version < first);
-        let end = start.saturating_add(count as usize).min(self.events.len());
-        self.events[start..end].to_vec()
+        self.events
+            .cloned(start, start.saturating_add(count as usize))
     }
 
     /// How many events are stored.
