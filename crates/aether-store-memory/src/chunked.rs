@@ -9,21 +9,23 @@
 /// of 4,096 events (~0.5 MiB) is never copied once full.
 const CHUNK: usize = if cfg!(test) { 4 } else { 4096 };
 
-/// Entries in order: the first [`CHUNK`] in one `Vec` that grows as usual
-/// (a short log is one block, as before), the rest in blocks of `CHUNK`
-/// allocated whole.
+/// Entries in order: full blocks of [`CHUNK`], then the block filling,
+/// which is the only one an append touches (as a flat `Vec`'s end). A short
+/// log is that one block, grown as a `Vec` grows; past `CHUNK` entries each
+/// new block is allocated whole.
 #[derive(Debug)]
 pub(crate) struct Chunked<T> {
+    /// Full blocks, oldest first.
+    full: Vec<Vec<T>>,
+    /// The block filling (empty only while the log is).
     head: Vec<T>,
-    /// Full blocks, then the one filling (never empty).
-    tail: Vec<Vec<T>>,
 }
 
 impl<T> Default for Chunked<T> {
     fn default() -> Self {
         Self {
+            full: Vec::new(),
             head: Vec::new(),
-            tail: Vec::new(),
         }
     }
 }
@@ -32,57 +34,43 @@ impl<T: Clone> Chunked<T> {
     /// The last entry.
     #[inline]
     pub(crate) fn last(&self) -> Option<&T> {
-        match self.tail.last() {
-            Some(block) => block.last(),
-            None => self.head.last(),
-        }
+        self.head.last()
     }
 
     /// How many entries.
     pub(crate) fn len(&self) -> usize {
-        let full = self.tail.len().saturating_sub(1) * CHUNK;
-        self.head.len() + full + self.tail.last().map_or(0, Vec::len)
+        self.full.len() * CHUNK + self.head.len()
     }
 
-    /// Adds `event` at the end.
+    /// Adds `entry` at the end.
     #[inline]
-    pub(crate) fn push(&mut self, event: T) {
-        if self.tail.is_empty() && self.head.len() < CHUNK {
-            return self.head.push(event);
+    pub(crate) fn push(&mut self, entry: T) {
+        if self.head.len() == CHUNK {
+            let full = std::mem::replace(&mut self.head, Vec::with_capacity(CHUNK));
+            self.full.push(full);
         }
-        match self.tail.last_mut() {
-            Some(block) if block.len() < CHUNK => block.push(event),
-            _ => {
-                let mut block = Vec::with_capacity(CHUNK);
-                block.push(event);
-                self.tail.push(block);
-            }
-        }
+        self.head.push(entry);
     }
 
-    /// Adds `events` at the end, in order.
-    pub(crate) fn extend(&mut self, events: Vec<T>) {
-        if self.tail.is_empty() && self.head.len() + events.len() <= CHUNK {
-            return self.head.extend(events);
+    /// Adds `entries` at the end, in order.
+    pub(crate) fn extend(&mut self, entries: Vec<T>) {
+        if self.head.len() + entries.len() <= CHUNK {
+            return self.head.extend(entries);
         }
-        for event in events {
-            self.push(event);
+        for entry in entries {
+            self.push(entry);
         }
     }
 
     /// The position of the first entry for which `before` is false (the
     /// entries for which it is true come first), as `slice::partition_point`.
     pub(crate) fn partition_point(&self, before: impl Fn(&T) -> bool) -> usize {
-        let in_head = self.head.partition_point(&before);
-        if in_head < self.head.len() || self.tail.is_empty() {
-            return in_head;
-        }
         let k = self
-            .tail
+            .full
             .partition_point(|block| block.last().is_some_and(&before));
-        match self.tail.get(k) {
-            Some(block) => self.head.len() + k * CHUNK + block.partition_point(&before),
-            None => self.len(),
+        match self.full.get(k) {
+            Some(block) => k * CHUNK + block.partition_point(&before),
+            None => k * CHUNK + self.head.partition_point(&before),
         }
     }
 
@@ -91,7 +79,7 @@ impl<T: Clone> Chunked<T> {
         let end = end.min(self.len());
         let mut out = Vec::with_capacity(end.saturating_sub(start));
         let mut at = 0;
-        for block in std::iter::once(&self.head).chain(&self.tail) {
+        for block in self.full.iter().chain(std::iter::once(&self.head)) {
             let (lo, hi) = (start.max(at), end.min(at + block.len()));
             if lo < hi {
                 out.extend_from_slice(&block[lo - at..hi - at]);
@@ -159,9 +147,10 @@ mod tests {
         for v in 1..=(3 * CHUNK as u64 + 1) {
             c.push(ev(v));
         }
-        assert_eq!(c.head.len(), CHUNK);
-        assert_eq!(c.tail.len(), 3);
-        assert!(c.tail.iter().all(|b| b.capacity() == CHUNK));
+        assert_eq!(c.full.len(), 3);
+        assert_eq!(c.head.len(), 1);
+        assert!(c.full.iter().skip(1).all(|b| b.capacity() == CHUNK));
+        assert_eq!(c.head.capacity(), CHUNK);
         let at = c.partition_point(|e| e.version < 2 * CHUNK as u64);
         assert_eq!(versions(&c.cloned(at, usize::MAX)).len(), CHUNK + 2);
     }
