@@ -45,9 +45,7 @@ async fn assert_balanced(store: &JetStreamEventStore, what: &str) {
 /// A fresh R3 namespace of `k` partitions on `cluster`, connected through
 /// every server's URL.
 async fn namespace(cluster: &NatsCluster, k: u32) -> JetStreamEventStore {
-    JetStreamEventStore::connect(&cluster.client_url().joined(), config_k(3, k))
-        .await
-        .unwrap()
+    support::connect(&cluster.client_url().joined(), config_k(3, k)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

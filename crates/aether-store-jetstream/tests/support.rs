@@ -41,18 +41,32 @@ pub fn config_k(replicas: usize, partitions: u32) -> JetStreamConfig {
     }
 }
 
+/// Opens a store with `config` on `url`, as an application does at start:
+/// again when the store answers `Unavailable` ("try again": a fresh
+/// replicated stream may not have elected its leader yet on a loaded
+/// machine), up to three times.
+pub async fn connect(url: &str, config: JetStreamConfig) -> JetStreamEventStore {
+    let mut attempt = 1;
+    loop {
+        match JetStreamEventStore::connect(url, config.clone()).await {
+            Ok(store) => return store,
+            Err(e @ aether_core::Error::Unavailable { .. }) if attempt < 3 => {
+                eprintln!("opening the store, attempt {attempt}: {e}; trying again");
+                attempt += 1;
+            }
+            Err(e) => panic!("open store: {e:?}"),
+        }
+    }
+}
+
 /// A fresh store (own streams) with `partitions` on `url`.
 pub async fn store_k(url: &str, replicas: usize, partitions: u32) -> JetStreamEventStore {
-    JetStreamEventStore::connect(url, config_k(replicas, partitions))
-        .await
-        .expect("open store")
+    connect(url, config_k(replicas, partitions)).await
 }
 
 /// A fresh store (own stream) on `url`.
 pub async fn store(url: &str, replicas: usize) -> JetStreamEventStore {
-    JetStreamEventStore::connect(url, config(replicas))
-        .await
-        .expect("open store")
+    connect(url, config(replicas)).await
 }
 
 /// An actor id unique within the process.
