@@ -5,6 +5,7 @@
 # redis-server (apt-get) when missing; the bench starts both itself (random
 # ports, temp dirs) and kills them at the end.
 # Env: BENCH_ROUNDS (default 5), BENCH_ONLY=1,2,7 (scenario numbers),
+# BENCH_SIDES=Aether,raw (only those sides, to profile one),
 # BENCH_SCALE=small (tiny sizes: a smoke run), BENCH_FSYNC=always (fsync on
 # every write on both stores instead of once a second), BENCH_MALLOC=jemalloc
 # (the bench's whole process, Aether, coerce and the raw floors alike, on

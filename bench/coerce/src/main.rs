@@ -5,7 +5,8 @@
 //!
 //! Run: `scripts/bench-coerce.sh` (installs nats-server and Debian's
 //! `redis-server` when missing). Env: `BENCH_ROUNDS` (default 5),
-//! `BENCH_ONLY=1,2,7` (scenario numbers), `BENCH_SCALE=small` (tiny sizes,
+//! `BENCH_ONLY=1,2,7` (scenario numbers), `BENCH_SIDES=Aether,raw` (only
+//! those sides), `BENCH_SCALE=small` (tiny sizes,
 //! to check that everything runs), `BENCH_FSYNC=always` (fsync on every
 //! write on both durable stores instead of once a second).
 //!
