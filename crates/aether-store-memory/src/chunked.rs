@@ -3,10 +3,10 @@
 //! itself.
 
 /// Entries per block past the first. A flat `Vec` copied the whole history
-/// at every doubling, and the kernel faulted the new block in at once: the
-/// append that crossed a million events stalled its actor's turn for tens
-/// of milliseconds (measured on a busy actor's rounds, 2026-12-06). A block
-/// of 4,096 events (~0.5 MiB) is never copied once full.
+/// at every doubling: the append that crossed one near a million events
+/// stalled for 13–16 ms (the ratio bench's long-history part, 2026-12-06;
+/// the slowest append with blocks: under 1 ms). A block of 4,096 events
+/// (~0.5 MiB) is never copied once full.
 const CHUNK: usize = if cfg!(test) { 4 } else { 4096 };
 
 /// Entries in order: full blocks of [`CHUNK`], then the block filling,
