@@ -8,13 +8,11 @@ use aether_core::aggregate::Behavior;
 use bytes::Bytes;
 
 use super::dedupe::ByHash;
-use super::outcome::Wrote;
+use super::outcome::Decided;
 
 /// The events one command wrote.
 pub(crate) struct Written<E> {
-    pub(crate) events: Wrote<E>,
-    /// The version of its last event.
-    pub(crate) version: u64,
+    pub(crate) events: Decided<E>,
     /// The same, as encoded for the store, kept for a routed caller's reply.
     pub(crate) encoded: Option<Arc<[Bytes]>>,
 }

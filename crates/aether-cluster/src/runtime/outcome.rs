@@ -76,99 +76,97 @@ impl<E: PartialEq> PartialEq for CommandOutcome<E> {
     }
 }
 
-/// A command's outcome as its actor's turn hands it over: its events not
-/// yet in their envelopes. The caller's task puts them in
+/// A command's outcome as its actor's turn hands it over: the events it
+/// decided not yet in their envelopes. The caller's task puts them in
 /// ([`Concluded::into_outcome`]), off the turn: the turn is the serial part
 /// of a busy actor, and its callers' tasks run beside it (measured: making
 /// the envelopes was an eighth of a busy actor's turn).
 pub(crate) struct Concluded<E> {
-    pub(crate) command_id: CommandId,
-    /// As [`CommandOutcome::version`].
-    pub(crate) version: u64,
-    pub(crate) events: Wrote<E>,
-    pub(crate) deduplicated: bool,
-    /// As [`CommandOutcome`]'s.
-    pub(crate) stored: Option<Arc<[Bytes]>>,
+    /// The outcome; its `events` are empty while `decided` holds them.
+    pub(crate) outcome: CommandOutcome<E>,
+    pub(crate) decided: Option<Decided<E>>,
+}
+
+impl<E> From<CommandOutcome<E>> for Concluded<E> {
+    /// An outcome whose events are in their envelopes already (read back
+    /// from the log, or none).
+    fn from(outcome: CommandOutcome<E>) -> Self {
+        Self {
+            outcome,
+            decided: None,
+        }
+    }
 }
 
 impl<E> Concluded<E> {
-    /// An outcome whose events are in their envelopes already.
-    pub(crate) fn enveloped(
+    /// The outcome of a command that wrote the events `decided` (the
+    /// actor's version after them: the last one's), with their stored form
+    /// for a routed caller's reply.
+    pub(crate) fn decided(
         command_id: CommandId,
-        version: u64,
-        events: Vec<EventEnvelope<E>>,
+        decided: Decided<E>,
         deduplicated: bool,
+        stored: Option<Arc<[Bytes]>>,
     ) -> Self {
+        let version = decided.versions().1;
+        let mut outcome = CommandOutcome::new(command_id, version, Vec::new(), deduplicated);
+        outcome.stored = stored;
         Self {
-            command_id,
-            version,
-            events: Wrote::Enveloped(events),
-            deduplicated,
-            stored: None,
+            outcome,
+            decided: Some(decided),
         }
     }
 
     /// The outcome, its events in envelopes of actor `actor_id`.
     pub(crate) fn into_outcome(self, actor_id: &ActorId) -> CommandOutcome<E> {
-        let events = match self.events {
-            Wrote::Enveloped(events) => events,
-            Wrote::Decided {
-                events,
-                ids,
-                first_version,
-                metadata,
-                timestamp,
-            } => events
-                .into_iter()
-                .zip(ids.iter())
-                .zip(first_version..)
-                .map(|((event, id), version)| EventEnvelope {
-                    id,
-                    actor_id: actor_id.clone(),
-                    version,
-                    event,
-                    metadata: metadata.clone(),
-                    timestamp,
-                })
-                .collect(),
-        };
-        let mut outcome =
-            CommandOutcome::new(self.command_id, self.version, events, self.deduplicated);
-        outcome.stored = self.stored;
+        let mut outcome = self.outcome;
+        if let Some(decided) = self.decided {
+            outcome.events = decided.into_envelopes(actor_id);
+        }
         outcome
     }
 }
 
-/// The events a command wrote.
+/// The events a command decided, with what their envelopes add (their
+/// stored versions run from `first_version`).
 #[derive(Clone)]
-pub(crate) enum Wrote<E> {
-    /// In their envelopes (read back from the log, or none).
-    Enveloped(Vec<EventEnvelope<E>>),
-    /// As the command's turn decided them, with what their envelopes add
-    /// (their stored versions run from `first_version`).
-    Decided {
-        events: Vec<E>,
-        ids: EventIds,
-        first_version: u64,
-        metadata: Metadata,
-        timestamp: Timestamp,
-    },
+pub(crate) struct Decided<E> {
+    pub(crate) events: Vec<E>,
+    pub(crate) ids: EventIds,
+    pub(crate) first_version: u64,
+    pub(crate) metadata: Metadata,
+    pub(crate) timestamp: Timestamp,
 }
 
-impl<E> Wrote<E> {
-    /// The versions of the first and last event, if any.
-    pub(crate) fn versions(&self) -> Option<(u64, u64)> {
-        match self {
-            Wrote::Enveloped(events) => Some((events.first()?.version, events.last()?.version)),
-            Wrote::Decided {
-                events,
-                first_version,
-                ..
-            } => {
-                let n = events.len() as u64;
-                (n > 0).then(|| (*first_version, first_version + n - 1))
-            }
-        }
+impl<E> Decided<E> {
+    /// The versions of the first and last event (a command that decided
+    /// events decided at least one).
+    pub(crate) fn versions(&self) -> (u64, u64) {
+        let n = self.events.len() as u64;
+        (self.first_version, self.first_version + n.max(1) - 1)
+    }
+
+    fn into_envelopes(self, actor_id: &ActorId) -> Vec<EventEnvelope<E>> {
+        let Self {
+            events,
+            ids,
+            first_version,
+            metadata,
+            timestamp,
+        } = self;
+        events
+            .into_iter()
+            .zip(ids.iter())
+            .zip(first_version..)
+            .map(|((event, id), version)| EventEnvelope {
+                id,
+                actor_id: actor_id.clone(),
+                version,
+                event,
+                metadata: metadata.clone(),
+                timestamp,
+            })
+            .collect()
     }
 }
 

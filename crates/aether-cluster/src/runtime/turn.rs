@@ -16,7 +16,7 @@ use super::decision::{Decision, Written};
 use super::dedupe::ByHash;
 use super::error::AskError;
 use super::message::{Answered, Batch, CommandMsg, CommandResult, Msg, Responder};
-use super::outcome::{Concluded, EventIds, Wrote};
+use super::outcome::{CommandOutcome, Concluded, Decided, EventIds};
 use super::permits::Priority;
 use super::state::read_range;
 use super::type_metrics::Ended;
@@ -66,7 +66,7 @@ impl<A: Behavior> Actor<A> {
         spent: Option<Box<CommandMsg<A>>>,
     ) {
         let how = match &result {
-            Ok(o) if o.deduplicated => Ended::Deduplicated,
+            Ok(c) if c.outcome.deduplicated => Ended::Deduplicated,
             Ok(_) => Ended::Ok,
             Err(AskError::Rejected(_)) => Ended::Rejected,
             Err(AskError::Timeout { .. }) => Ended::Unknown,
@@ -296,12 +296,9 @@ impl<A: Behavior> Actor<A> {
         };
         for c in copies {
             let result = match &read {
-                Ok(events) => Ok(Concluded::enveloped(
-                    command_id.clone(),
-                    last,
-                    events.clone(),
-                    true,
-                )),
+                Ok(events) => {
+                    Ok(CommandOutcome::new(command_id.clone(), last, events.clone(), true).into())
+                }
                 Err(e) => {
                     // It did take effect; only its events cannot be shown now.
                     tracing::warn!(error = %e, "reading a recorded outcome failed");
@@ -378,9 +375,8 @@ impl<A: Behavior> Actor<A> {
             debug_assert_eq!(act.version, version);
             let mut evicted = 0;
             for (c, d) in live.iter().zip(&decisions) {
-                if let Decision::Events(w) = d
-                    && let Some((first, last)) = w.events.versions()
-                {
+                if let Decision::Events(w) = d {
+                    let (first, last) = w.events.versions();
                     evicted += act.recent.record_hashed(
                         c.envelope.command_id.clone(),
                         c.id_hash,
@@ -394,38 +390,28 @@ impl<A: Behavior> Actor<A> {
             }
         }
         // The events of commands delivered twice in the turn, for the second.
-        let mut written: HashMap<usize, (Wrote<A::Event>, u64, _)> = HashMap::new();
+        let mut written: HashMap<usize, (Decided<A::Event>, _)> = HashMap::new();
         for d in &decisions {
             if let Decision::Same(i) = d
                 && let Some(Decision::Events(w)) = decisions.get(*i)
             {
                 written
                     .entry(*i)
-                    .or_insert_with(|| (w.events.clone(), w.version, w.encoded.clone()));
+                    .or_insert_with(|| (w.events.clone(), w.encoded.clone()));
             }
         }
         for (c, d) in live.into_iter().zip(decisions.drain(..)) {
             let command_id = c.envelope.command_id.clone();
             let result = match d {
-                Decision::Events(w) => Ok(Concluded {
-                    command_id,
-                    version: w.version,
-                    events: w.events,
-                    deduplicated: false,
-                    stored: w.encoded,
-                }),
+                Decision::Events(w) => {
+                    Ok(Concluded::decided(command_id, w.events, false, w.encoded))
+                }
                 Decision::Same(i) => Ok(match written.get(&i).cloned() {
-                    Some((events, version, stored)) => Concluded {
-                        command_id,
-                        version,
-                        events,
-                        deduplicated: true,
-                        stored,
-                    },
-                    None => Concluded::enveloped(command_id, base, Vec::new(), true),
+                    Some((events, stored)) => Concluded::decided(command_id, events, true, stored),
+                    None => CommandOutcome::new(command_id, base, Vec::new(), true).into(),
                 }),
                 Decision::Nothing(at) => {
-                    Ok(Concluded::enveloped(command_id, at, Vec::new(), false))
+                    Ok(CommandOutcome::new(command_id, at, Vec::new(), false).into())
                 }
                 Decision::Rejected(e) => Err(AskError::Rejected(e)),
                 // Handed back with its error (not applied): nothing to drop.
@@ -436,8 +422,8 @@ impl<A: Behavior> Actor<A> {
                 }
             };
             let result = match result {
-                Ok(o) if late => Err(AskError::Timeout {
-                    command_id: o.command_id,
+                Ok(c) if late => Err(AskError::Timeout {
+                    command_id: c.outcome.command_id,
                 }),
                 other => other,
             };
@@ -641,14 +627,13 @@ fn decide<A: Behavior>(
             writers.entry(c.id_hash).or_insert(i);
         }
         decisions.push(Decision::Events(Written {
-            events: Wrote::Decided {
+            events: Decided {
                 events: decided,
                 ids,
                 first_version,
                 metadata,
                 timestamp,
             },
-            version: next_version,
             encoded: encoded.filter(|_| c.routed).map(Arc::from),
         }));
     }
