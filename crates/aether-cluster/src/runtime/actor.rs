@@ -240,7 +240,7 @@ impl<A: Behavior> Actor<A> {
                     );
                 });
                 if left {
-                    self.host.node.deactivated();
+                    self.gone();
                 }
                 Err(message)
             }
@@ -353,6 +353,12 @@ impl<A: Behavior> Actor<A> {
         left
     }
 
+    /// The activation ended: one fewer on the node.
+    fn gone(&self) {
+        let told = self.cell.lock().evict.is_some();
+        self.host.node.deactivated(told);
+    }
+
     /// Takes the cell out of the table (if it is still there).
     fn leave_table(&self) -> bool {
         let cell = &self.cell;
@@ -380,7 +386,7 @@ impl<A: Behavior> Actor<A> {
                 // Gone once its snapshot is taken: the shutdown waits for it.
                 self.snapshot_if_behind().await;
                 if left {
-                    self.host.node.deactivated();
+                    self.gone();
                 }
             }
             Leave::HandOff => {
@@ -399,7 +405,7 @@ impl<A: Behavior> Actor<A> {
                     }
                 }
                 if self.leave_table() {
-                    self.host.node.deactivated();
+                    self.gone();
                 }
                 metrics::counter!("aether_runtime_passivations_total", "type" => self.host.name.clone(), "reason" => "handed-off")
                     .increment(1);
@@ -409,19 +415,36 @@ impl<A: Behavior> Actor<A> {
                 if !self.close_if_idle() {
                     return Box::pin(self.drain()).await;
                 }
-                self.done = true;
-                if self.leave_table() {
-                    self.host.node.deactivated();
-                }
-                metrics::counter!("aether_runtime_passivations_total", "type" => self.host.name.clone(), "reason" => reason)
-                    .increment(1);
-                tracing::debug!(actor = %self.id, reason, "passivated");
+                self.passivated(reason);
             }
         }
     }
 
     /// Closes the cell if nothing is queued (no message can be queued
     /// after); whether it did.
+    /// Passivates (an actor at rest): at once, in the caller's thread, when
+    /// no snapshot is due and nothing is queued (so a victim of the node's
+    /// limit is gone before the activation that picked it goes on, however
+    /// busy the workers are); else in a task, by [`Actor::leave`].
+    pub(crate) fn passivate(mut self, reason: &'static str) {
+        if self.snapshot_due() || !self.close_if_idle() {
+            spawn(self.leave(Leave::Passivate(reason)));
+            return;
+        }
+        self.passivated(reason);
+    }
+
+    /// Closed and idle: out of the table and the node's count.
+    fn passivated(&mut self, reason: &'static str) {
+        self.done = true;
+        if self.leave_table() {
+            self.gone();
+        }
+        metrics::counter!("aether_runtime_passivations_total", "type" => self.host.name.clone(), "reason" => reason)
+            .increment(1);
+        tracing::debug!(actor = %self.id, reason, "passivated");
+    }
+
     fn close_if_idle(&self) -> bool {
         let mut st = self.cell.lock();
         let empty = st.queue.is_empty() && self.backlog.is_empty();
@@ -431,16 +454,23 @@ impl<A: Behavior> Actor<A> {
         empty
     }
 
+    /// Whether a snapshot is due on passivation (see below).
+    fn snapshot_due(&self) -> bool {
+        let after = self.host.config.passivation.snapshot_after;
+        self.activation
+            .as_ref()
+            .is_some_and(|a| after > 0 && a.version >= a.snapshot_version.saturating_add(after))
+    }
+
     /// The snapshot on passivation: when `snapshot_after` events or more
     /// were committed since the last snapshot.
     async fn snapshot_if_behind(&mut self) {
-        let after = self.host.config.passivation.snapshot_after;
+        if !self.snapshot_due() {
+            return;
+        }
         let Some(a) = &mut self.activation else {
             return;
         };
-        if after == 0 || a.version < a.snapshot_version.saturating_add(after) {
-            return;
-        }
         if let Err(e) = Box::pin(a.snapshot(self.host.sources(), &self.id)).await {
             tracing::warn!(error = %e, "snapshot on passivation failed");
         }
@@ -522,13 +552,23 @@ pub(crate) fn evict<A: Behavior>(host: &Arc<Host<A>>, cell: &Arc<Cell<A>>, how: 
         if st.closed {
             return;
         }
-        let how = st.evict.map_or(how, |was| was.max(how));
+        let how = match st.evict {
+            Some(was) => was.max(how),
+            None => {
+                host.node.told_to_leave();
+                how
+            }
+        };
         st.evict = Some(how);
         (st.rest.take(), how)
     };
-    if let Some(rest) = rest {
-        let actor = Actor::take(host.clone(), cell.clone(), rest);
-        spawn(actor.leave(Leave::of(how)));
+    let Some(rest) = rest else {
+        return;
+    };
+    let actor = Actor::take(host.clone(), cell.clone(), rest);
+    match Leave::of(how) {
+        Leave::Passivate(reason) => actor.passivate(reason),
+        why => spawn(actor.leave(why)),
     }
 }
 

@@ -80,8 +80,7 @@ impl<A: Behavior> Actors for Host<A> {
             };
             // Someone runs it: it is not idle.
             if let Some(rest) = rest {
-                let actor = Actor::take(host.clone(), cell, rest);
-                spawn(actor.leave(Leave::Passivate("idle")));
+                Actor::take(host.clone(), cell, rest).passivate("idle");
             }
         }
     }

@@ -111,9 +111,9 @@ pub(crate) fn put<A: Behavior>(
     host.metrics.activations.increment(1);
     node.clock
         .push(Arc::downgrade(&cell) as Weak<dyn Evictable>, active);
-    let max = node.config.max_active;
-    if active > max {
-        let evicted = node.clock.evict(active - max);
+    let over = node.over_limit(active);
+    if over > 0 {
+        let evicted = node.clock.evict(over);
         metrics::counter!("aether_runtime_evictions_total").increment(evicted as u64);
     }
     Ok(cell)

@@ -26,6 +26,9 @@ pub(crate) struct Node {
     /// Activations on this node now (active actors, and those finishing a
     /// passivation), and a wake-up when the last one is gone.
     active: AtomicUsize,
+    /// Of those, the ones told to leave (a limit's victims, a shard's
+    /// actors): on their way out, so the limit does not pick again for them.
+    leaving: AtomicUsize,
     pub(crate) gone: Notify,
     /// When the node started, and the milliseconds since then as the sweeper
     /// last saw them: the time of an actor's last use, read without a clock
@@ -46,6 +49,7 @@ impl Node {
             clock: Clock::default(),
             shutting_down: AtomicBool::new(false),
             active: AtomicUsize::new(0),
+            leaving: AtomicUsize::new(0),
             gone: Notify::new(),
             started: Instant::now(),
             tick: AtomicU64::new(0),
@@ -85,8 +89,23 @@ impl Node {
         self.active.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    /// One activation ended.
-    pub(crate) fn deactivated(&self) {
+    /// Activations over the node's limit now, not counting those on their
+    /// way out already.
+    pub(crate) fn over_limit(&self, active: usize) -> usize {
+        let staying = active.saturating_sub(self.leaving.load(Ordering::Acquire));
+        staying.saturating_sub(self.config.max_active)
+    }
+
+    /// One activation was told to leave (once per activation).
+    pub(crate) fn told_to_leave(&self) {
+        self.leaving.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// One activation ended; `told` whether it had been told to leave.
+    pub(crate) fn deactivated(&self, told: bool) {
+        if told {
+            self.leaving.fetch_sub(1, Ordering::AcqRel);
+        }
         if self.active.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.gone.notify_waiters();
         }
@@ -106,5 +125,36 @@ impl Node {
             }
         };
         tokio::time::timeout(timeout, all_gone).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actors_on_their_way_out_do_not_count_against_the_limit() {
+        let node = Node::new(
+            RuntimeConfig {
+                max_active: 2,
+                ..RuntimeConfig::default()
+            },
+            None,
+        );
+        let mut active = 0;
+        for _ in 0..3 {
+            active = node.activated();
+        }
+        assert_eq!(node.over_limit(active), 1);
+        node.told_to_leave();
+        // The victim has not left yet: the next activation picks one more,
+        // not two (the flake this fixed: the newest actor evicted).
+        active = node.activated();
+        assert_eq!(node.over_limit(active), 1);
+        node.told_to_leave();
+        node.deactivated(true);
+        node.deactivated(false);
+        assert_eq!(node.active(), 2);
+        assert_eq!(node.over_limit(node.active()), 0);
     }
 }
