@@ -308,3 +308,48 @@ fn partitions_must_be_a_power_of_two_up_to_1024() {
         .unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_cursor_whose_message_retention_removed_counts_the_rest_as_backlog() {
+    let server = NatsServer::start().await;
+    let s = support::store(&server.url(), 1).await;
+    let a = actor("kept");
+    for v in 1..=3 {
+        s.append(ev(&a, v)).await.unwrap();
+    }
+    let mut sub = s
+        .subscribe(LogSelection::actor_types(["kept"]), None)
+        .await
+        .unwrap();
+    let _ = sub.next().await.unwrap();
+    let second = sub.next().await.unwrap().position;
+    drop(sub);
+
+    // Resumed at the second message, still stored: only the third is behind.
+    let resumed = s
+        .subscribe(LogSelection::actor_types(["kept"]), second.clone())
+        .await
+        .unwrap();
+    assert_eq!(resumed.backlog(), 1);
+    drop(resumed);
+
+    // Retention removes the first two messages: the consumer starts past the
+    // cursor's message, at the third, which is still behind.
+    let js = jetstream::new(s.client().clone());
+    let stream = s.partition_streams().remove(0);
+    js.get_stream(&stream)
+        .await
+        .unwrap()
+        .purge()
+        .sequence(3)
+        .await
+        .unwrap();
+    let mut resumed = s
+        .subscribe(LogSelection::actor_types(["kept"]), second)
+        .await
+        .unwrap();
+    assert_eq!(resumed.backlog(), 1, "the third message is still to read");
+    let third = resumed.next().await.unwrap();
+    assert_eq!(third.event.unwrap().version, 3);
+    assert_eq!(third.behind, 0);
+}

@@ -109,12 +109,15 @@ impl EventLog for JetStreamEventStore {
         // cursor's position, counted in its pending but already handed on:
         // not part of the backlog. (Counted, the last entry of a catch-up
         // could read 1 behind for good: that message yields no entry, so
-        // the subscriber never hears that it was read.)
+        // the subscriber never hears that it was read.) Unless retention
+        // removed that message: the consumer starts past it, uncounted.
         let pending: Vec<u64> = selected
             .iter()
             .zip(&readings)
             .map(|(part, r)| {
-                let resumed = after.get(part.index).is_some_and(|p| p.sequence >= 1);
+                let resumed = after
+                    .get(part.index)
+                    .is_some_and(|p| p.sequence >= 1 && r.first == p.sequence);
                 r.pending.saturating_sub(u64::from(resumed))
             })
             .collect();

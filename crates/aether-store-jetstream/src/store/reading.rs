@@ -38,6 +38,9 @@ pub(crate) struct Reading {
     pub(crate) name: String,
     /// Messages of the filter from the start on, when it was created.
     pub(crate) pending: u64,
+    /// The first sequence it reads: the start asked for, or the stream's
+    /// first when retention removed the messages before it.
+    pub(crate) first: u64,
 }
 
 impl JetStreamEventStore {
@@ -76,8 +79,12 @@ impl JetStreamEventStore {
                     .map_err(|e| consumer_error(format!("{what}: creating the consumer"), e))
             })
             .await??;
-        let pending = consumer.cached_info().num_pending;
-        let name = consumer.cached_info().name.clone();
+        let info = consumer.cached_info();
+        let pending = info.num_pending;
+        // The server reports the sequence before the one it starts at
+        // (moved on to the stream's first when the start is gone).
+        let first = info.delivered.stream_sequence.saturating_add(1);
+        let name = info.name.clone();
         let messages = consumer
             .stream()
             .max_messages_per_batch(PULL_BATCH)
@@ -89,6 +96,7 @@ impl JetStreamEventStore {
             messages,
             name,
             pending,
+            first,
         })
     }
 
