@@ -327,7 +327,7 @@ async fn a_cursor_whose_message_retention_removed_counts_the_rest_as_backlog() {
 
     // Resumed at the second message, still stored: only the third is behind.
     let resumed = s
-        .subscribe(LogSelection::actor_types(["kept"]), second.clone())
+        .subscribe(LogSelection::actor_types(["kept"]), second)
         .await
         .unwrap();
     assert_eq!(resumed.backlog(), 1);
