@@ -68,8 +68,16 @@ if cargo nextest --version >/dev/null 2>&1; then
     serial='binary(runtime_faults) | binary(handoff_faults) | binary(model_faults) | binary(partition_faults)'
     cargo nextest run --workspace --locked --no-fail-fast -E "not ($serial)" || status=$?
     cargo nextest run --workspace --locked --no-fail-fast -E "$serial" -j 1 || status=$?
+    # The runtime's fault tests again on a partitioned log (4 streams per
+    # namespace): docs/guarantees.md, "The partitioned log".
+    AETHER_TEST_PARTITIONS=4 cargo nextest run -p aether-cluster --test runtime_faults \
+        --locked --no-fail-fast -j 1 || status=$?
     exit $status
 else
     # Test binaries run one after another; the fault tests take turns within theirs.
-    cargo test --workspace --locked --no-fail-fast
+    status=0
+    cargo test --workspace --locked --no-fail-fast || status=$?
+    AETHER_TEST_PARTITIONS=4 cargo test -p aether-cluster --test runtime_faults --locked \
+        --no-fail-fast || status=$?
+    exit $status
 fi
