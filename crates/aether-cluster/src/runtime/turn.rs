@@ -164,11 +164,16 @@ impl<A: Behavior> Actor<A> {
                 return self.conclude(live, decisions, base, base, false);
             }
             self.host.metrics.batch_commands.record(live.len() as f64);
+            let appending = Instant::now();
             let appended = self
                 .host
                 .store
                 .append_batch(&self.id, ExpectedVersion::Exact(base), events)
                 .await;
+            self.host
+                .metrics
+                .append_seconds
+                .record(appending.elapsed().as_secs_f64());
             match appended {
                 Ok(version) => {
                     self.host.metrics.commits.increment(1);

@@ -23,6 +23,9 @@ pub(crate) struct TypeMetrics {
     commands: [Counter; 5],
     tells: [Counter; 5],
     pub(crate) turn_seconds: Histogram,
+    /// Of a turn that wrote: the wait for the store's append (the rest of
+    /// `turn_seconds` is the actor's own work: deciding, answering).
+    pub(crate) append_seconds: Histogram,
     pub(crate) batch_commands: Histogram,
     pub(crate) commits: Counter,
     pub(crate) activations: Counter,
@@ -41,6 +44,7 @@ impl TypeMetrics {
             commands: each("aether_runtime_commands_total"),
             tells: each("aether_runtime_tells_total"),
             turn_seconds: metrics::histogram!("aether_runtime_turn_seconds", "type" => actor_type.clone()),
+            append_seconds: metrics::histogram!("aether_runtime_turn_append_seconds", "type" => actor_type.clone()),
             batch_commands: metrics::histogram!("aether_runtime_batch_commands", "type" => actor_type.clone()),
             commits: metrics::counter!("aether_runtime_commits_total", "type" => actor_type.clone()),
             activations: metrics::counter!("aether_runtime_activations_total", "type" => actor_type.clone()),
