@@ -3,9 +3,11 @@
 //! Facade counters (labels: `namespace`):
 //! - `aether_bus_published_total`: events published on this node;
 //! - `aether_bus_delivered_total`: events queued for a local subscriber;
-//! - `aether_bus_dropped_total` (extra label `reason` = `drop_oldest` or
-//!   `overflow_closed`): events a local subscriber did not get because of its
-//!   declared overflow policy;
+//! - `aether_bus_dropped_total` (extra label `reason`): with `drop_oldest`,
+//!   events a full drop-oldest queue pushed out (the subscriber sees them as
+//!   lag); with `overflow_closed`, subscriptions closed because their queue
+//!   overflowed under the `Close` policy (one per subscription, not per
+//!   event);
 //! - `aether_bus_remote_lost_total`: events published on another node that a
 //!   sequence gap shows never reached this node (see `NatsEventBus`);
 //! - `aether_bus_unsent_total`: events published on this node that the NATS

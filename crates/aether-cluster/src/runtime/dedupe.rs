@@ -145,19 +145,31 @@ impl RecentCommands {
     }
 
     /// Remembers that `id` wrote versions `first..=last`. A known id is
-    /// extended (its events may span messages read separately).
+    /// extended (its events may span messages read separately). Ids it pushes
+    /// out are not counted: a window rebuilt from a history (or a handed-off
+    /// state) pushes out what the live window had pushed out already.
     pub(crate) fn record(&mut self, id: CommandId, first: u64, last: u64) {
         let h = hash(&id);
-        let evicted = self.record_hashed(id, h, first, last);
-        if evicted > 0 {
-            metrics::counter!("aether_runtime_dedupe_evicted_total").increment(evicted);
-        }
+        self.record_hashed(id, h, first, last);
     }
 
-    /// [`Self::record`] of an id whose [`hash`] is `h`, without counting:
-    /// returns how many ids it pushed out, for the caller's metric handle
-    /// (`aether_runtime_dedupe_evicted_total`; a turn records once per
-    /// command, and a metric looked up by name hashes its key each time).
+    /// A window of `capacity` rebuilt from `commands`, oldest first (a
+    /// loaded history's, a handed-off state's).
+    pub(crate) fn rebuilt(
+        capacity: usize,
+        commands: impl IntoIterator<Item = RecentCommand>,
+    ) -> Self {
+        let mut recent = Self::new(capacity);
+        for c in commands {
+            recent.record(c.id, c.first, c.last);
+        }
+        recent
+    }
+
+    /// [`Self::record`] of an id whose [`hash`] is `h`: returns how many ids
+    /// it pushed out, for a turn's count of them
+    /// (`aether_runtime_dedupe_evicted_total`, on the type's cached handle: a
+    /// metric looked up by name hashes its key each time).
     pub(crate) fn record_hashed(&mut self, id: CommandId, h: u64, first: u64, last: u64) -> u64 {
         if self.capacity == 0 {
             return 0;
@@ -270,11 +282,7 @@ impl Tail {
 
     /// The window, as if every command read had been recorded in order.
     pub(crate) fn into_recent(self) -> RecentCommands {
-        let mut recent = RecentCommands::new(self.capacity);
-        for c in self.runs {
-            recent.record(c.id, c.first, c.last);
-        }
-        recent
+        RecentCommands::rebuilt(self.capacity, self.runs)
     }
 }
 

@@ -43,10 +43,7 @@ pub(crate) fn install<A: Behavior>(host: &Arc<Host<A>>, state: Dehydrated) -> Re
     }
     let envelope = SnapshotEnvelope::<serde_json::Value>::decode(snapshot.state)?;
     let state = A::decode_state(&def, envelope.state)?;
-    let mut recent = RecentCommands::new(host.config.dedupe_window);
-    for c in envelope.recent {
-        recent.record(c.id, c.first, c.last);
-    }
+    let recent = RecentCommands::rebuilt(host.config.dedupe_window, envelope.recent);
     let activation = Activation {
         state,
         def,
