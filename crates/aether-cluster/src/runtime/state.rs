@@ -78,20 +78,29 @@ impl<A: Behavior> Activation<A> {
         let Some(snapshots) = from.snapshots else {
             return Ok(());
         };
-        let recent = self.recent.to_vec();
-        let state = A::encode_state(&self.def, &self.state)?;
-        let snapshot = write_snapshot(
-            id,
-            self.version,
-            &state,
-            &recent,
-            A::state_version(&self.def),
-        )?;
-        snapshots.save_snapshot(snapshot).await?;
-        self.snapshot_version = self.version;
-        metrics::counter!("aether_runtime_snapshots_total", "type" => from.name.clone())
-            .increment(1);
-        Ok(())
+        let saved = async {
+            let recent = self.recent.to_vec();
+            let state = A::encode_state(&self.def, &self.state)?;
+            let snapshot = write_snapshot(
+                id,
+                self.version,
+                &state,
+                &recent,
+                A::state_version(&self.def),
+            )?;
+            snapshots.save_snapshot(snapshot).await
+        }
+        .await;
+        let counted = match saved {
+            Ok(()) => {
+                self.snapshot_version = self.version;
+                "aether_runtime_snapshots_total"
+            }
+            // The caller logs it; the commits stand, the next load replays more.
+            Err(_) => "aether_runtime_snapshot_failures_total",
+        };
+        metrics::counter!(counted, "type" => from.name.clone()).increment(1);
+        saved
     }
 }
 
