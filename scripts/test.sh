@@ -70,8 +70,9 @@ if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast -E "$serial" -j 1 || status=$?
     # The runtime's fault tests again on a partitioned log (4 streams per
     # namespace): docs/guarantees.md, "The partitioned log".
-    AETHER_TEST_PARTITIONS=4 cargo nextest run -p aether-cluster --test runtime_faults \
-        --locked --no-fail-fast -j 1 || status=$?
+    # (`--workspace`: the same features as above, so nothing is built again.)
+    AETHER_TEST_PARTITIONS=4 cargo nextest run --workspace --locked --no-fail-fast \
+        -E 'binary(runtime_faults)' -j 1 || status=$?
     exit $status
 else
     # Test binaries run one after another; the fault tests take turns within theirs.

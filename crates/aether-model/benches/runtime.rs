@@ -40,7 +40,7 @@ use std::time::Instant;
 
 use aether_cluster::runtime::{ActorConfig, ActorSystem};
 use aether_core::aggregate::{Aggregate, DomainEvent};
-use aether_core::{ActorId, EventStore};
+use aether_core::EventStore;
 use aether_model::{Deployed, Model, ModelBehavior, ModelCommand, check};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_store_memory::InMemoryEventStore;
@@ -108,8 +108,7 @@ impl Side {
     async fn open(&self, key: &str) {
         match self {
             Side::Typed(s) => {
-                let id = ActorId::new(format!("account-{key}")).unwrap();
-                s.get::<Account>(id)
+                s.actor::<Account>(key)
                     .unwrap()
                     .ask(Command::Open {
                         owner: "ann".into(),
@@ -152,8 +151,7 @@ impl Side {
     async fn deposit(&self, key: &str) {
         match self {
             Side::Typed(s) => {
-                let id = ActorId::new(format!("account-{key}")).unwrap();
-                s.get::<Account>(id)
+                s.actor::<Account>(key)
                     .unwrap()
                     .ask(Command::Deposit { amount: 1 })
                     .await
