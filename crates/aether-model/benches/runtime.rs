@@ -39,8 +39,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aether_cluster::runtime::{ActorConfig, ActorSystem};
-use aether_core::aggregate::{Aggregate, DomainEvent};
 use aether_core::EventStore;
+use aether_core::aggregate::{Aggregate, DomainEvent};
 use aether_model::{Deployed, Model, ModelBehavior, ModelCommand, check};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_store_memory::InMemoryEventStore;

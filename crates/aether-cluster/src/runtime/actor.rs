@@ -315,23 +315,23 @@ impl<A: Behavior> Actor<A> {
         // time (growing a large batch took a realloc and copy per doubling,
         // the larger ones on glibc's slow path: measured, 5 % of a model
         // actor's turn when the batch held the commands themselves).
+        // The usual turn takes from the mailbox alone: sized under its lock
+        // (a `reserve` after the first push was a `realloc`, which takes
+        // glibc's arena lock).
+        if self.backlog.is_empty() {
+            let mut st = self.cell.lock();
+            let mut batch = Vec::with_capacity((1 + st.queue.len()).min(max));
+            batch.push(first);
+            take_commands(&mut batch, &mut st.queue, max);
+            return batch;
+        }
         let mut batch = Vec::with_capacity((1 + self.backlog.len()).min(max));
         batch.push(first);
-        while batch.len() < max
-            && let Some(Msg::Command(_)) = self.backlog.front()
-            && let Some(Msg::Command(c)) = self.backlog.pop_front()
-        {
-            batch.push(c);
-        }
+        take_commands(&mut batch, &mut self.backlog, max);
         if batch.len() < max && self.backlog.is_empty() {
             let mut st = self.cell.lock();
             batch.reserve(st.queue.len().min(max - batch.len()));
-            while batch.len() < max
-                && let Some(Msg::Command(_)) = st.queue.front()
-                && let Some(Msg::Command(c)) = st.queue.pop_front()
-            {
-                batch.push(c);
-            }
+            take_commands(&mut batch, &mut st.queue, max);
         }
         batch
     }
@@ -533,6 +533,17 @@ pub(crate) fn run_inline<A: Behavior>(
         let result = actor.inline.take();
         actor.release();
         result
+    }
+}
+
+/// Moves the commands at the front of `from` into `batch`, up to `max` in
+/// it (a query or the end of `from` stops it).
+fn take_commands<A: Behavior>(batch: &mut Batch<A>, from: &mut VecDeque<Msg<A>>, max: usize) {
+    while batch.len() < max
+        && let Some(Msg::Command(_)) = from.front()
+        && let Some(Msg::Command(c)) = from.pop_front()
+    {
+        batch.push(c);
     }
 }
 
