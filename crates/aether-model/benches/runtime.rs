@@ -35,7 +35,6 @@ mod typed_account;
 #[path = "support/publish_served.rs"]
 mod publish_served;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use aether_cluster::runtime::{ActorConfig, ActorSystem};
@@ -45,6 +44,7 @@ use aether_model::{Deployed, Model, ModelBehavior, ModelCommand, check};
 use aether_store_jetstream::{JetStreamConfig, JetStreamEventStore};
 use aether_store_memory::InMemoryEventStore;
 use aether_testkit::NatsServer;
+use aether_testkit::metrics::TestRecorder;
 use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 use serde_json::json;
@@ -237,7 +237,7 @@ async fn raw_sequential(js: &async_nats::jetstream::Context, n: usize, round: us
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    install_sums();
+    install_recorder();
     let parts = std::env::var("MODEL_BENCH").unwrap_or_else(|_| "t3,t4,t5".into());
     let part = |p: &str| parts.split(',').any(|x| x.trim() == p);
     // Even: each side goes first in half the rounds.
@@ -301,89 +301,15 @@ fn paired(typed: &[f64], model: &[f64]) -> String {
     }
 }
 
-/// The sums and counts of the runtime's histograms, by name (a recorder
-/// installed only for a one-side run, so the labels do not matter): where a
-/// busy actor's turns go.
-#[derive(Default)]
-struct Sums(std::sync::Mutex<std::collections::HashMap<String, Arc<Sum>>>);
-
-#[derive(Default)]
-struct Sum(std::sync::Mutex<(f64, u64)>);
-
-impl metrics::HistogramFn for Sum {
-    fn record(&self, value: f64) {
-        let mut s = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        s.0 += value;
-        s.1 += 1;
-    }
-}
-
-impl Sums {
-    fn get(&self, name: &str) -> (f64, u64) {
-        let map = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(name).map_or((0.0, 0), |s| {
-            *s.0.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        })
-    }
-}
-
-impl metrics::Recorder for &'static Sums {
-    fn describe_counter(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_gauge(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_histogram(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
-        metrics::Counter::noop()
-    }
-    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
-        metrics::Gauge::noop()
-    }
-    fn register_histogram(
-        &self,
-        key: &metrics::Key,
-        _: &metrics::Metadata<'_>,
-    ) -> metrics::Histogram {
-        let mut map = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        metrics::Histogram::from_arc(map.entry(key.name().to_owned()).or_default().clone())
-    }
-}
-
 /// The recorder of a one-side run (installed before the systems start:
 /// their metric handles are made when a type is registered).
-static SUMS: std::sync::OnceLock<&'static Sums> = std::sync::OnceLock::new();
+static RECORDER: std::sync::OnceLock<&'static TestRecorder> = std::sync::OnceLock::new();
 
-fn install_sums() {
+fn install_recorder() {
     if std::env::var("MODEL_BENCH_SIDE").is_ok() {
-        let sums: &'static Sums = Box::leak(Box::default());
-        if metrics::set_global_recorder(sums).is_ok() {
-            let _ = SUMS.set(sums);
+        let recorder: &'static TestRecorder = Box::leak(Box::default());
+        if metrics::set_global_recorder(recorder).is_ok() {
+            let _ = RECORDER.set(recorder);
         }
     }
 }
@@ -391,33 +317,36 @@ fn install_sums() {
 /// With `MODEL_BENCH_SIDE` set (`typed` or `model`): `rounds` throughput
 /// rounds of that side alone, its rate printed (for a profile of one side);
 /// `false` when unset.
-async fn one_side(part: &str, typed: &Side, model: &Side, rounds: usize, n: usize) -> bool {
+async fn one_side(
+    part: &str,
+    (typed, model): (&Side, &Side),
+    keys: [&str; 2],
+    rounds: usize,
+    n: usize,
+) -> bool {
     let Ok(which) = std::env::var("MODEL_BENCH_SIDE") else {
         return false;
     };
     let (side, key) = match which.as_str() {
-        "typed" => (typed, "m0"),
-        "model" => (model, "m1"),
+        "typed" => (typed, keys[0]),
+        "model" => (model, keys[1]),
         other => panic!("MODEL_BENCH_SIDE={other:?}: typed or model"),
-    };
-    let key = if part == "T4" {
-        key.replacen('m', "j", 1)
-    } else {
-        key.to_owned()
     };
     let mut times = Vec::new();
     for _ in 0..rounds {
-        times.push(side.deposits(&key, CALLERS, n).await);
+        times.push(side.deposits(key, CALLERS, n).await);
     }
     println!(
         "{part} {which} alone, 1 actor, {CALLERS} callers: {:.1} k/s (median of {rounds} rounds)",
         1e-3 / median(&times)
     );
-    if let Some(sums) = SUMS.get() {
+    if let Some(recorder) = RECORDER.get() {
         // Every turn of the run (the actor's opening included: one turn).
-        let (turn, turns) = sums.get("aether_runtime_turn_seconds");
-        let (append, appends) = sums.get("aether_runtime_turn_append_seconds");
-        let (commands, _) = sums.get("aether_runtime_batch_commands");
+        // Both sides' type is `account`; only one ran.
+        let (turn, turns) = recorder.histogram("aether_runtime_turn_seconds{type=account}");
+        let (append, appends) =
+            recorder.histogram("aether_runtime_turn_append_seconds{type=account}");
+        let (commands, _) = recorder.histogram("aether_runtime_batch_commands{type=account}");
         let per = |x: f64, n: u64| x / n.max(1) as f64 * 1e6;
         println!(
             "{part} {which} turns: {turns}, {:.1} commands a turn; a turn {:.1} µs, of it the store's append {:.1} µs and the actor's own work {:.1} µs ({:.2} µs a command)",
@@ -439,7 +368,7 @@ async fn t3(rounds: usize, n: usize) {
     for (i, side) in [&typed, &model].into_iter().enumerate() {
         side.open(&format!("m{i}")).await;
     }
-    if one_side("T3", &typed, &model, rounds, n).await {
+    if one_side("T3", (&typed, &model), ["m0", "m1"], rounds, n).await {
         return;
     }
     for round in 0..rounds {
@@ -508,7 +437,7 @@ async fn t4(rounds: usize, n: usize) {
         side.open(&format!("j{i}")).await;
     }
     let seq_n = (n / 10).max(100);
-    if one_side("T4", &typed, &model, rounds, n / 2).await {
+    if one_side("T4", (&typed, &model), ["j0", "j1"], rounds, n / 2).await {
         return;
     }
     let (mut p_typed, mut p_model, mut p_raw) = (Vec::new(), Vec::new(), Vec::new());

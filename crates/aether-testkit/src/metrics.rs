@@ -1,17 +1,18 @@
-//! [`TestRecorder`]: a `metrics` recorder for tests that keeps every counter's
-//! value and every gauge's value and peak, by rendered key
-//! (`name{label=value,…}`, labels sorted); histograms are dropped.
+//! [`TestRecorder`]: a `metrics` recorder for tests and benches that keeps
+//! every counter's value, every gauge's value and peak, and every
+//! histogram's sum and count, by rendered key (`name{label=value,…}`, labels
+//! sorted).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use metrics::{
-    Counter, CounterFn, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder, SharedString,
-    Unit,
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
 };
 
-/// Counters and gauges recorded in a test.
+/// Counters, gauges and histograms recorded in a test.
 ///
 /// # Examples
 ///
@@ -26,11 +27,17 @@ use metrics::{
 /// });
 /// assert_eq!(recorder.counter("sent_total{to=a}"), 2);
 /// assert_eq!(recorder.gauge("queued{}"), (2.0, 3.0));
+/// metrics::with_local_recorder(&recorder, || {
+///     metrics::histogram!("turn_seconds").record(0.5);
+///     metrics::histogram!("turn_seconds").record(1.5);
+/// });
+/// assert_eq!(recorder.histogram("turn_seconds{}"), (2.0, 2));
 /// ```
 #[derive(Debug, Default)]
 pub struct TestRecorder {
     counters: Mutex<BTreeMap<String, Arc<Count>>>,
     gauges: Mutex<BTreeMap<String, Arc<Peak>>>,
+    histograms: Mutex<BTreeMap<String, Arc<Totals>>>,
 }
 
 impl TestRecorder {
@@ -47,6 +54,14 @@ impl TestRecorder {
         lock(&self.gauges)
             .get(key)
             .map_or((0.0, 0.0), |g| *lock(&g.value))
+    }
+
+    /// A histogram's (sum, count) of the values recorded; zeros when never
+    /// registered.
+    pub fn histogram(&self, key: &str) -> (f64, u64) {
+        lock(&self.histograms)
+            .get(key)
+            .map_or((0.0, 0), |h| *lock(&h.0))
     }
 }
 
@@ -102,6 +117,18 @@ impl GaugeFn for Peak {
     }
 }
 
+/// A histogram's sum and count.
+#[derive(Debug, Default)]
+struct Totals(Mutex<(f64, u64)>);
+
+impl HistogramFn for Totals {
+    fn record(&self, value: f64) {
+        let mut t = lock(&self.0);
+        t.0 += value;
+        t.1 += 1;
+    }
+}
+
 impl Recorder for TestRecorder {
     fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
     fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
@@ -112,7 +139,12 @@ impl Recorder for TestRecorder {
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
         Gauge::from_arc(lock(&self.gauges).entry(render(key)).or_default().clone())
     }
-    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::noop()
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(
+            lock(&self.histograms)
+                .entry(render(key))
+                .or_default()
+                .clone(),
+        )
     }
 }
