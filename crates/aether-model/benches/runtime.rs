@@ -337,8 +337,13 @@ async fn one_side(
         times.push(side.deposits(key, CALLERS, n).await);
     }
     println!(
-        "{part} {which} alone, 1 actor, {CALLERS} callers: {:.1} k/s (median of {rounds} rounds)",
-        1e-3 / median(&times)
+        "{part} {which} alone, 1 actor, {CALLERS} callers: {:.1} k/s (median of {rounds} rounds: {})",
+        1e-3 / median(&times),
+        times
+            .iter()
+            .map(|t| format!("{:.0}", 1e-3 / t))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if let Some(recorder) = RECORDER.get() {
         // Every turn of the run (the actor's opening included: one turn).
